@@ -1,0 +1,29 @@
+# Sourced by the hack/ scripts: one place for the cache location and the Python environment.
+# Everything lives outside the repository, under $NODEWAVE_CACHE (default ~/.cache/nodewave).
+CACHE="${NODEWAVE_CACHE:-$HOME/.cache/nodewave}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+UV_VERSION="0.13.9"
+export UV_PROJECT_ENVIRONMENT="$CACHE/venv"
+export UV_CACHE_DIR="$CACHE/uv-cache"
+export UV_PYTHON_DOWNLOADS=never
+export UV_PYTHON="${UV_PYTHON:-python3.11}"
+
+# ensure_python_env: install uv (pinned) once, then the locked dependencies (a no-op when current).
+ensure_python_env() {
+  local uv="$CACHE/uv-$UV_VERSION/bin/uv"
+  if [ ! -x "$uv" ]; then
+    echo "[env] installing uv $UV_VERSION into $CACHE" >&2
+    python3 -m venv "$CACHE/uv-$UV_VERSION"
+    "$CACHE/uv-$UV_VERSION/bin/pip" install --quiet "uv==$UV_VERSION"
+  fi
+  UV="$uv"
+  (cd "$ROOT" && "$UV" sync --locked --quiet)
+  export PATH="$UV_PROJECT_ENVIRONMENT/bin:$PATH"
+}
+
+# ensure_binaries: build (once) the Kubernetes binaries and export NODEWAVE_BIN_DIR.
+ensure_binaries() {
+  NODEWAVE_BIN_DIR="$("$ROOT/hack/build-binaries.sh" "${1:-all}" | tail -n 1)"
+  export NODEWAVE_BIN_DIR
+  export PATH="$NODEWAVE_BIN_DIR:$PATH"
+}

@@ -1,0 +1,1 @@
+"""Command-line entry points: `nodewave` (operator, CRDs, local cluster, demo)."""

@@ -1,0 +1,500 @@
+"""Start and stop a local control plane: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok, all on 127.0.0.1, the way envtest does it by hand.
+
+Design notes:
+- Every process gets its own free loopback port; nothing listens beyond 127.0.0.1.
+- etcd runs with --unsafe-no-fsync: the data is thrown away with the cluster.
+- The admin kubeconfig uses a client certificate in system:masters, signed by a CA made
+  per cluster, so TLS is verified end to end (no insecure-skip-tls-verify).
+- API Priority and Fairness is off and the in-flight limits are raised, as kwok does for
+  load tests: the benchmark measures controllers, not the API server's queueing.
+- Processes start in their own session, so `nodewave cluster up` can leave them running and
+  `nodewave cluster down` can stop them from their recorded pids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "kubectl",
+)
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane could not be built, started or reached."""
+
+
+def find_binaries() -> Path:
+    """The directory with every binary: $NODEWAVE_BIN_DIR, or build them (once, cached)."""
+    configured = os.environ.get("NODEWAVE_BIN_DIR")
+    if configured and all((Path(configured) / b).exists() for b in BINARIES):
+        return Path(configured)
+    script = REPO_ROOT / "hack" / "build-binaries.sh"
+    if not script.exists():
+        raise ControlPlaneError(
+            "no binaries: set NODEWAVE_BIN_DIR to a directory holding "
+            f"{', '.join(BINARIES)}, or run from a checkout that has hack/build-binaries.sh"
+        )
+    done = subprocess.run(
+        ["bash", str(script), "all"], stdout=subprocess.PIPE, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise ControlPlaneError(f"{script} failed with exit code {done.returncode}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ControlPlane:
+    """One local cluster living in `workdir`."""
+
+    workdir: Path
+    bin_dir: Path
+    apiserver_args: list[str] = field(default_factory=list)
+    controller_manager_args: list[str] = field(default_factory=list)
+    pids: dict[str, int] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def pki(self) -> Path:
+        return self.workdir / "pki"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def start(self, timeout: float = 120.0) -> None:
+        from nodewave.localcluster.pki import write_pki
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        write_pki(self.pki)
+        for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"):
+            self.ports[name] = free_port()
+        self._write_kubeconfig()
+        deadline = time.monotonic() + timeout
+        try:
+            self._start_etcd()
+            self._wait(
+                lambda: self._http_ok(f"http://127.0.0.1:{self.ports['etcd']}/health"),
+                "etcd",
+                deadline,
+            )
+            self._start_apiserver()
+            self._wait(lambda: self._api_ok("/readyz"), "kube-apiserver", deadline)
+            self._start_controller_manager()
+            self._start_scheduler()
+            self._start_kwok()
+            self._wait(
+                lambda: self._insecure_ok(self.ports["controller-manager"]),
+                "kube-controller-manager",
+                deadline,
+            )
+            self._wait(
+                lambda: self._insecure_ok(self.ports["scheduler"]), "kube-scheduler", deadline
+            )
+            self._wait(
+                lambda: (
+                    self.kubectl("get", "serviceaccount", "default", check=False).returncode == 0
+                ),
+                "the default ServiceAccount",
+                deadline,
+            )
+        except BaseException:
+            self.stop()
+            raise
+        self._save_state()
+
+    def stop(self) -> None:
+        """Stop every process (reverse start order): SIGTERM, then SIGKILL after 10 s."""
+        for name in reversed(list(self.pids)):
+            pid = self.pids[name]
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        end = time.monotonic() + 10
+        for name in reversed(list(self.pids)):
+            pid = self.pids[name]
+            proc = self._procs.get(name)
+            while time.monotonic() < end and _alive(pid, proc):
+                time.sleep(0.05)
+            if _alive(pid, proc):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            if proc is not None:
+                with contextlib.suppress(Exception):
+                    proc.wait(timeout=5)
+        self.pids.clear()
+        self._procs.clear()
+        with contextlib.suppress(FileNotFoundError):
+            (self.workdir / "state.json").unlink()
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @classmethod
+    def attach(cls, workdir: Path) -> ControlPlane:
+        """The cluster `nodewave cluster up` left running in `workdir`."""
+        state = json.loads((workdir / "state.json").read_text())
+        return cls(
+            workdir=workdir, bin_dir=Path(state["binDir"]), pids=state["pids"], ports=state["ports"]
+        )
+
+    def alive(self) -> bool:
+        return bool(self.pids) and all(
+            _alive(pid, self._procs.get(n)) for n, pid in self.pids.items()
+        )
+
+    # ---- using it --------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """The environment for a child process that should talk to this cluster."""
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(self.bin_dir / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise ControlPlaneError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+        return done
+
+    def add_nodes(self, nodes: Mapping[str, Mapping[str, str]]) -> None:
+        """Create fake nodes (name → labels) that kwok manages; they turn Ready on their own."""
+        items = [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                        **labels,
+                    },
+                    "annotations": {FAKE_NODE_ANNOTATION: "fake"},
+                },
+            }
+            for name, labels in nodes.items()
+        ]
+        for chunk in _chunks(items, 500):
+            self.kubectl(
+                "create",
+                "-f",
+                "-",
+                input=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": chunk}),
+            )
+
+    def wait_nodes_ready(self, names: Iterable[str], timeout: float = 120.0) -> None:
+        want = set(names)
+        deadline = time.monotonic() + timeout
+
+        def ready() -> bool:
+            out = self.kubectl("get", "nodes", "-o", "json").stdout
+            ready_names = {
+                n["metadata"]["name"]
+                for n in json.loads(out)["items"]
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in n.get("status", {}).get("conditions", [])
+                )
+            }
+            return want <= ready_names
+
+        self._wait(ready, f"{len(want)} nodes Ready", deadline)
+
+    def metrics(self) -> str:
+        """The API server's /metrics text (request counts by verb and resource)."""
+        return self._api_get("/metrics").decode()
+
+    # ---- processes -------------------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.workdir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self._procs[name] = proc
+        self.pids[name] = proc.pid
+
+    def _start_etcd(self) -> None:
+        client = f"http://127.0.0.1:{self.ports['etcd']}"
+        peer = f"http://127.0.0.1:{self.ports['etcd-peer']}"
+        self._spawn(
+            "etcd",
+            [
+                str(self.bin_dir / "etcd"),
+                "--name=local",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=local={peer}",
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes=8589934592",
+                "--log-level=warn",
+            ],
+        )
+
+    def _start_apiserver(self) -> None:
+        pki = self.pki
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(self.bin_dir / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{self.ports['etcd']}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.ports['apiserver']}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                "--enable-priority-and-fairness=false",
+                "--max-requests-inflight=0",
+                "--max-mutating-requests-inflight=0",
+                "--profiling=false",
+                "--v=1",
+                *self.apiserver_args,
+            ],
+        )
+
+    def _component_kubeconfig_args(self) -> list[str]:
+        k = str(self.kubeconfig)
+        return [
+            f"--kubeconfig={k}",
+            f"--authentication-kubeconfig={k}",
+            f"--authorization-kubeconfig={k}",
+        ]
+
+    def _start_controller_manager(self) -> None:
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.bin_dir / "kube-controller-manager"),
+                *self._component_kubeconfig_args(),
+                "--bind-address=127.0.0.1",
+                f"--secure-port={self.ports['controller-manager']}",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={self.pki / 'sa.key'}",
+                f"--root-ca-file={self.pki / 'ca.crt'}",
+                "--v=1",
+                *self.controller_manager_args,
+            ],
+        )
+
+    def _start_scheduler(self) -> None:
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(self.bin_dir / "kube-scheduler"),
+                *self._component_kubeconfig_args(),
+                "--bind-address=127.0.0.1",
+                f"--secure-port={self.ports['scheduler']}",
+                "--leader-elect=false",
+                "--v=1",
+            ],
+        )
+
+    def _start_kwok(self) -> None:
+        stages = self.workdir / "kwok-stages.yaml"
+        stages.write_text(
+            resources.files("nodewave.localcluster").joinpath("stages.yaml").read_text()
+        )
+        self._spawn(
+            "kwok",
+            [
+                str(self.bin_dir / "kwok"),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--config={stages}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{self.ports['kwok']}",
+                "--cidr=10.244.0.0/16",
+                "--node-ip=10.96.0.1",
+            ],
+        )
+
+    # ---- plumbing --------------------------------------------------------------------
+
+    def _write_kubeconfig(self) -> None:
+        config: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority": str(self.pki / "ca.crt"),
+                    },
+                }
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate": str(self.pki / "admin.crt"),
+                        "client-key": str(self.pki / "admin.key"),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "nodewave-local",
+                    "context": {"cluster": "local", "user": "admin", "namespace": "default"},
+                }
+            ],
+            "current-context": "nodewave-local",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.kubeconfig.chmod(0o600)
+
+    def _save_state(self) -> None:
+        state = {"binDir": str(self.bin_dir), "pids": self.pids, "ports": self.ports}
+        (self.workdir / "state.json").write_text(json.dumps(state, indent=2))
+
+    def _ssl(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+        ctx.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        return ctx
+
+    def _api_get(self, path: str) -> bytes:
+        with urllib.request.urlopen(self.server + path, context=self._ssl(), timeout=10) as r:  # noqa: S310
+            return bytes(r.read())
+
+    def request(self, method: str, path: str, body: str, content_type: str = "application/yaml") -> tuple[int, str]:
+        """A raw API request as admin: (status code, body). For cases kubectl would rewrite."""
+        req = urllib.request.Request(  # noqa: S310
+            self.server + path, data=body.encode(), method=method, headers={"Content-Type": content_type}
+        )
+        try:
+            with urllib.request.urlopen(req, context=self._ssl(), timeout=30) as r:  # noqa: S310
+                return int(r.status), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return int(e.code), e.read().decode()
+
+    def _api_ok(self, path: str) -> bool:
+        try:
+            return self._api_get(path).strip() == b"ok"
+        except OSError:
+            return False
+
+    @staticmethod
+    def _http_ok(url: str) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    @staticmethod
+    def _insecure_ok(port: int) -> bool:
+        # The components serve /healthz with a self-signed certificate of their own.
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(
+                f"https://127.0.0.1:{port}/healthz", context=ctx, timeout=5
+            ) as r:  # noqa: S310
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def _wait(self, check: Any, what: str, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            for name, proc in self._procs.items():
+                if proc.poll() is not None:
+                    raise ControlPlaneError(
+                        f"{name} exited with {proc.returncode} while waiting for {what}; log:\n{self._tail(name)}"
+                    )
+            if check():
+                return
+            time.sleep(0.2)
+        raise ControlPlaneError(f"timed out waiting for {what}")
+
+    def _tail(self, name: str, lines: int = 30) -> str:
+        path = self.workdir / "logs" / f"{name}.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
+
+
+def _alive(pid: int, proc: subprocess.Popen[bytes] | None) -> bool:
+    if proc is not None:
+        return proc.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

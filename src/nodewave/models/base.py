@@ -1,0 +1,87 @@
+"""Shared pieces of the CRD models.
+
+The pydantic models are the single source of truth for the API: the CRD YAML under `crds/`
+is generated from them (`nodewave crds`), so field docs, defaults, bounds and CEL rules are
+written once, here. Python attribute names are snake_case; the wire names are camelCase
+(Kubernetes API conventions), produced by the alias generator.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+RESERVED_PREFIX = "nodewave.io/"
+
+# Bounds keep CEL rules inside the API server's cost budget and objects far below etcd's limit.
+MAX_NAME = 253
+MAX_LABEL_VALUE = 63
+MAX_SELECTOR_TERMS = 32
+MAX_MESSAGE = 4096
+
+
+def cel(
+    rule: str, message: str, field_path: str | None = None, reason: str | None = None
+) -> dict[str, str]:
+    """One `x-kubernetes-validations` entry; `field_path` makes the error name the field."""
+    out = {"rule": rule, "message": message}
+    if field_path:
+        out["fieldPath"] = field_path
+    if reason:
+        out["reason"] = reason
+    return out
+
+
+def validations(*rules: dict[str, str]) -> dict[str, Any]:
+    return {"x-kubernetes-validations": list(rules)}
+
+
+PRESERVE_UNKNOWN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+class ApiModel(BaseModel):
+    """Base of every CRD shape: camelCase on the wire, unknown fields ignored when reading."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        use_attribute_docstrings=True,
+        frozen=False,
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        """The wire form: camelCase, unset optionals left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(ApiModel):
+    """A metav1.Condition: the latest observation of one aspect of the object's state."""
+
+    type: str = Field(max_length=316)
+    """Type of condition in CamelCase, e.g. Ready, Progressing, Degraded."""
+    status: ConditionStatus
+    """True, False or Unknown."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation the condition was set from."""
+    last_transition_time: datetime
+    """When the condition last changed status."""
+    reason: str = Field(max_length=1024)
+    """A CamelCase, machine-readable reason for the last transition."""
+    message: str = Field(default="", max_length=32768)
+    """A human-readable message with details about the transition."""
+
+
+class ErrorInfo(ApiModel):
+    """A structured error: a stable machine-readable code and a message for people."""
+
+    code: str = Field(max_length=128)
+    """CamelCase error code, e.g. ImagePullBackOff, ExecutionTimeout, QueueTimeout, NodeLost."""
+    message: str = Field(default="", max_length=MAX_MESSAGE)
+    """What went wrong, for people."""

@@ -1,0 +1,369 @@
+"""The `Job` resource: what a user applies.
+
+A Job says what runs (`template`, `config`, `type`), where (`selector`) and how a new version
+replaces the old one (`rollout`). Its field names map the seed API's snake_case to Kubernetes
+conventions (camelCase, integer `...Seconds`, CamelCase enums); see DESIGN.md §1.
+
+Every cross-field constraint is a CEL rule on the model that owns both fields, so the API
+server refuses a bad manifest at `kubectl apply` with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from nodewave.models.base import (
+    MAX_LABEL_VALUE,
+    MAX_NAME,
+    MAX_SELECTOR_TERMS,
+    PRESERVE_UNKNOWN,
+    RESERVED_PREFIX,
+    ApiModel,
+    Condition,
+    cel,
+    validations,
+)
+from nodewave.models.selector_syntax import EXPRESSION_FORMS, LABEL_KEY, LABEL_VALUE, NODE_NAME
+
+
+class JobType(StrEnum):
+    """What kind of workload a Job runs; it sets the default restart policy and whether executions finish."""
+
+    PIPELINE = "Pipeline"
+    QUERY = "Query"
+    UPDATE = "Update"
+    CONFIG = "Config"
+
+    @property
+    def runs_to_completion(self) -> bool:
+        return self is not JobType.PIPELINE
+
+
+class RestartPolicy(StrEnum):
+    ON_FAILURE = "OnFailure"
+    ALWAYS = "Always"
+    NEVER = "Never"
+
+
+class Strategy(StrEnum):
+    IMMEDIATE = "Immediate"
+    ROLLING = "Rolling"
+    CANARY = "Canary"
+
+
+def _regex_any(var: str, patterns: tuple[str, ...]) -> str:
+    return " || ".join(f"{var}.matches(r'{p}')" for p in patterns)
+
+
+class Selector(ApiModel):
+    """Which nodes run the Job. All given terms must match (AND). Empty selects every node."""
+
+    match_labels: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=MAX_SELECTOR_TERMS,
+        json_schema_extra={
+            "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE},
+            **validations(
+                cel(
+                    f"self.all(k, k.size() <= {MAX_NAME} && k.matches(r'^{LABEL_KEY}$') "
+                    f"&& self[k].size() <= {MAX_LABEL_VALUE} && self[k].matches(r'^{LABEL_VALUE}$'))",
+                    "matchLabels keys must be label keys (optional DNS prefix/ and a name of up to "
+                    "63 characters) and values label values (empty or up to 63 characters)",
+                )
+            ),
+        },
+    )
+    """Labels a node must carry with exactly these values, e.g. {"region": "eu-west"}."""
+
+    match_expressions: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SELECTOR_TERMS,
+        json_schema_extra={
+            "items": {"type": "string", "maxLength": 2 * MAX_NAME},
+            **validations(
+                cel(
+                    f"self.all(e, {_regex_any('e', EXPRESSION_FORMS)})",
+                    "each matchExpressions entry must be one of: key=value, key==value, "
+                    "key!=value, key in (v1,v2), key notin (v1,v2), key, !key",
+                )
+            ),
+        },
+    )
+    """Label selector strings, all of which must match: `key=value`, `key==value`,
+    `key!=value` (also matches nodes without the key), `key in (a,b)`, `key notin (a,b)`,
+    `key` (has the label) and `!key` (lacks it)."""
+
+    match_names: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        json_schema_extra={
+            "items": {"type": "string", "maxLength": MAX_NAME, "pattern": NODE_NAME}
+        },
+    )
+    """Node names; when given, only these nodes are candidates."""
+
+
+class HealthCheck(ApiModel):
+    """Health-check windows that gate a rollout: each window of `intervalSeconds` is sampled
+    for pod readiness and container restarts; its error rate is the unhealthy share."""
+
+    model_config = {
+        "json_schema_extra": validations(
+            cel(
+                "!has(self.deadlineSeconds) || "
+                "self.deadlineSeconds >= self.intervalSeconds * self.successThreshold",
+                "deadlineSeconds must leave room for successThreshold windows of intervalSeconds",
+                ".deadlineSeconds",
+            )
+        )
+    }
+
+    deadline_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    """How long an execution may take to become healthy before it counts as failed.
+    Required for the Rolling and Canary strategies."""
+    interval_seconds: int = Field(default=10, ge=1, le=3600)
+    """Length of one health window."""
+    failure_threshold: int = Field(default=3, ge=1, le=100)
+    """Consecutive unhealthy windows after which the execution has failed."""
+    success_threshold: int = Field(default=2, ge=1, le=100)
+    """Consecutive healthy windows after which the execution is validated (stable)."""
+    max_error_rate: float = Field(default=0.10, ge=0.0, le=1.0)
+    """Highest share of unhealthy samples a window may have and still count as healthy."""
+
+
+class Rollout(ApiModel):
+    """How a new version replaces the running one."""
+
+    model_config = {
+        "json_schema_extra": validations(
+            cel(
+                "self.strategy == 'Immediate' || "
+                "(has(self.healthCheck) && has(self.healthCheck.deadlineSeconds))",
+                "healthCheck.deadlineSeconds is required for the Rolling and Canary strategies",
+                ".healthCheck",
+            ),
+            cel(
+                "!(has(self.canaryCount) && has(self.canaryPercent))",
+                "set canaryCount or canaryPercent, not both",
+                ".canaryPercent",
+            ),
+            cel(
+                "self.strategy != 'Canary' || has(self.canaryCount) || has(self.canaryPercent)",
+                "strategy Canary needs canaryCount or canaryPercent",
+                ".strategy",
+            ),
+            cel(
+                "self.strategy == 'Canary' || (!has(self.canaryCount) && !has(self.canaryPercent))",
+                "canaryCount and canaryPercent apply only to strategy Canary",
+                ".strategy",
+            ),
+        )
+    }
+
+    strategy: Strategy = Strategy.IMMEDIATE
+    """Immediate: every target node at once. Rolling: waves of maxParallel percent of the
+    target nodes. Canary: canaryCount (or canaryPercent) nodes first, then rolling waves."""
+    max_parallel: int = Field(default=10, ge=1, le=100)
+    """Percent of the target nodes per wave, rounded up (Rolling and Canary)."""
+    canary_count: int | None = Field(default=None, ge=1, le=100000)
+    """Nodes in the canary wave (Canary only; exclusive with canaryPercent)."""
+    canary_percent: int | None = Field(default=None, ge=1, le=100)
+    """Percent of the target nodes in the canary wave, rounded up (Canary only)."""
+    auto_promote: bool = False
+    """Go on past a validated canary without waiting for a promote."""
+    auto_rollback: bool = True
+    """When the failure budget is spent, return every node that moved to the stable version."""
+    max_failed_nodes: int = Field(default=10, ge=0, le=100000)
+    """Failed nodes one rollout may have before it stops."""
+    max_failed_nodes_percent: float = Field(default=10.0, ge=0.0, le=100.0)
+    """Failed nodes one rollout may have, in percent of the target nodes, before it stops."""
+    health_check: HealthCheck = Field(
+        default_factory=HealthCheck, json_schema_extra={"default": HealthCheck().to_api()}
+    )
+    """Windows that decide when a wave is validated and when an execution has failed."""
+    paused: bool = False
+    """Start no new waves while true (executions already started go on)."""
+
+
+class Timeouts(ApiModel):
+    """Time limits per execution; 0 means none."""
+
+    model_config = {
+        "json_schema_extra": validations(
+            cel(
+                "self.totalTimeoutSeconds == 0 || "
+                "self.totalTimeoutSeconds >= self.queueTimeoutSeconds + self.executionTimeoutSeconds",
+                "totalTimeoutSeconds must be 0 or at least queueTimeoutSeconds + executionTimeoutSeconds",
+                ".totalTimeoutSeconds",
+            )
+        )
+    }
+
+    execution_timeout_seconds: int = Field(default=0, ge=0, le=365 * 24 * 3600)
+    """How long an execution may run once started."""
+    queue_timeout_seconds: int = Field(default=0, ge=0, le=365 * 24 * 3600)
+    """How long an execution may wait to start."""
+    total_timeout_seconds: int = Field(default=0, ge=0, le=365 * 24 * 3600)
+    """Queue time plus run time plus restarts."""
+
+
+TEMPLATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The pod each execution runs, pinned to its node (a PodTemplateSpec).",
+    "required": ["spec"],
+    "properties": {
+        "metadata": {"type": "object", **PRESERVE_UNKNOWN},
+        "spec": {
+            "type": "object",
+            "required": ["containers"],
+            **PRESERVE_UNKNOWN,
+            "properties": {
+                "containers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 32,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "image"],
+                        **PRESERVE_UNKNOWN,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 63},
+                            "image": {"type": "string", "minLength": 1, "maxLength": 4096},
+                        },
+                    },
+                },
+                "nodeName": {"type": "string", "maxLength": MAX_NAME},
+                "restartPolicy": {"type": "string", "maxLength": 16},
+            },
+            **validations(
+                cel(
+                    "!has(self.nodeName)",
+                    "nodewave pins each pod to its node; leave template.spec.nodeName empty",
+                    ".nodeName",
+                ),
+                cel(
+                    "!has(self.restartPolicy)",
+                    "set the Job's spec.restartPolicy, not template.spec.restartPolicy",
+                    ".restartPolicy",
+                ),
+            ),
+        },
+    },
+}
+
+
+class JobSpec(ApiModel):
+    """What runs, where, and how new versions roll out."""
+
+    type: JobType
+    """Pipeline runs until stopped (like a daemon); Query, Update and Config run to completion
+    on each node. The type sets the default restartPolicy."""
+    description: str = Field(default="", max_length=1024)
+    """What this Job is for, for people."""
+    meta: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        json_schema_extra={
+            "additionalProperties": {"type": "string", "maxLength": 1024},
+            **validations(
+                cel(
+                    f"self.all(k, k.size() <= {MAX_NAME} && !k.startsWith('{RESERVED_PREFIX}'))",
+                    f"meta keys must be at most {MAX_NAME} characters; the prefix "
+                    f"{RESERVED_PREFIX} is reserved",
+                )
+            ),
+        },
+    )
+    """Free metadata for tools. Keys starting with nodewave.io/ are reserved."""
+    priority: int = Field(default=0, ge=-1_000_000_000, le=1_000_000_000)
+    """Higher first when the operator has a backlog."""
+    restart_policy: RestartPolicy | None = None
+    """OnFailure (default for Query, Update, Config), Always (default for Pipeline) or Never."""
+    config: dict[str, Any] = Field(default_factory=dict, json_schema_extra=PRESERVE_UNKNOWN)
+    """Free-form settings handed to the workload as a file and as environment; a change makes
+    a new version."""
+    template: dict[str, Any] = Field(json_schema_extra=TEMPLATE_SCHEMA)
+    """The pod each execution runs, pinned to its node (a PodTemplateSpec)."""
+    selector: Selector = Field(default_factory=Selector, json_schema_extra={"default": {}})
+    """Which nodes run the Job."""
+    timeouts: Timeouts = Field(
+        default_factory=Timeouts, json_schema_extra={"default": Timeouts().to_api()}
+    )
+    """Time limits per execution."""
+    rollout: Rollout = Field(
+        default_factory=Rollout, json_schema_extra={"default": Rollout().to_api()}
+    )
+    """How a new version replaces the running one."""
+    revision_history_limit: int = Field(default=10, ge=0, le=100)
+    """Old versions kept as ControllerRevisions, for rollback."""
+
+    @property
+    def effective_restart_policy(self) -> RestartPolicy:
+        if self.restart_policy is not None:
+            return self.restart_policy
+        return RestartPolicy.ON_FAILURE if self.type.runs_to_completion else RestartPolicy.ALWAYS
+
+
+class RolloutPhase(StrEnum):
+    PROGRESSING = "Progressing"
+    AWAITING_PROMOTION = "AwaitingPromotion"
+    PAUSED = "Paused"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+
+
+class RolloutStatus(ApiModel):
+    """Where the current rollout stands; everything the engine decided, so a restart resumes."""
+
+    phase: RolloutPhase | None = None
+    """Progressing, AwaitingPromotion, Paused, Completed, Failed, RollingBack or RolledBack."""
+    version: int | None = Field(default=None, ge=1)
+    """The version being rolled out."""
+    wave: int = Field(default=0, ge=0)
+    """Current wave, 1-based; 0 before the first."""
+    total_waves: int = Field(default=0, ge=0)
+    """Waves this rollout has."""
+    failed_nodes: int = Field(default=0, ge=0)
+    """Nodes whose execution of this version failed."""
+    started_at: datetime | None = None
+    """When this rollout started."""
+    message: str = Field(default="", max_length=4096)
+    """What the rollout is doing or waiting for."""
+
+
+class JobStatus(ApiModel):
+    """What the operator observed and decided."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation this status reflects."""
+    current_version: int | None = Field(default=None, ge=1)
+    """The newest version of the spec."""
+    stable_version: int | None = Field(default=None, ge=1)
+    """The last version that completed a rollout; rollbacks return here."""
+    target_nodes: int = Field(default=0, ge=0)
+    """Nodes the selector picks."""
+    ready_nodes: int = Field(default=0, ge=0)
+    """Nodes whose execution of the current version is Running (or Completed)."""
+    execution_counts: dict[str, int] = Field(default_factory=dict, max_length=16)
+    """Executions per observed state."""
+    rollout: RolloutStatus | None = None
+    """The current or last rollout."""
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    """Ready, Progressing, Degraded, RolledBack, AwaitingPromotion, Reconciling, Stalled."""
+
+
+class Job(ApiModel):
+    """A workload that runs on every node a selector picks, rolled out version by version."""
+
+    spec: JobSpec
+    status: JobStatus | None = None

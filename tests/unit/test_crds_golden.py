@@ -1,0 +1,62 @@
+"""The committed CRDs are exactly what the models generate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from nodewave.cli.main import main
+from nodewave.models.crd import build_crds
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_committed_crds_match_models() -> None:
+    assert main(["crds", "--check", "--output", str(REPO / "crds")]) == 0, (
+        "run `nodewave crds` and commit crds/"
+    )
+
+
+def test_check_detects_drift(tmp_path: Path) -> None:
+    assert main(["crds", "--output", str(tmp_path)]) == 0
+    target = next(tmp_path.glob("*jobs.yaml"))
+    target.write_text(target.read_text().replace("Immediate", "Immediately"))
+    assert main(["crds", "--check", "--output", str(tmp_path)]) == 1
+
+
+def _walk(node: object, path: str = "") -> list[tuple[str, dict]]:  # type: ignore[type-arg]
+    out = []
+    if isinstance(node, dict):
+        out.append((path, node))
+        for key in ("properties",):
+            for name, child in node.get(key, {}).items():
+                out.extend(_walk(child, f"{path}.{name}"))
+        for key in ("items", "additionalProperties"):
+            if isinstance(node.get(key), dict):
+                out.extend(_walk(node[key], f"{path}[]"))
+    return out
+
+
+def test_schemas_are_structural_and_bounded() -> None:
+    for name, crd in build_crds().items():
+        version = crd["spec"]["versions"][0]
+        assert version["subresources"] == {"status": {}}
+        assert "nodewave" in crd["spec"]["names"]["categories"]
+        assert crd["spec"]["names"]["shortNames"]
+        for path, node in _walk(version["schema"]["openAPIV3Schema"]):
+            assert "$ref" not in node and "anyOf" not in node and "title" not in node, (name, path)
+            assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), (name, path)
+            if path in (".apiVersion", ".kind"):
+                continue
+            if node.get("type") == "string" and "enum" not in node and "format" not in node:
+                assert "maxLength" in node, f"{name}{path}: unbounded string"
+            if node.get("type") == "array":
+                assert "maxItems" in node, f"{name}{path}: unbounded list"
+        yaml.safe_dump(crd)
+
+
+def test_execution_selectable_fields() -> None:
+    crd = build_crds()["nodewave.io_executions.yaml"]
+    paths = {f["jsonPath"] for f in crd["spec"]["versions"][0]["selectableFields"]}
+    assert {".spec.jobName", ".spec.nodeName"} <= paths
