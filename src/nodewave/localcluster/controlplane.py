@@ -422,16 +422,21 @@ class ControlPlane:
         return ctx
 
     def _api_get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.server + path, context=self._ssl(), timeout=10) as r:  # noqa: S310
+        with urllib.request.urlopen(self.server + path, context=self._ssl(), timeout=10) as r:
             return bytes(r.read())
 
-    def request(self, method: str, path: str, body: str, content_type: str = "application/yaml") -> tuple[int, str]:
+    def request(
+        self, method: str, path: str, body: str, content_type: str = "application/yaml"
+    ) -> tuple[int, str]:
         """A raw API request as admin: (status code, body). For cases kubectl would rewrite."""
-        req = urllib.request.Request(  # noqa: S310
-            self.server + path, data=body.encode(), method=method, headers={"Content-Type": content_type}
+        req = urllib.request.Request(
+            self.server + path,
+            data=body.encode(),
+            method=method,
+            headers={"Content-Type": content_type},
         )
         try:
-            with urllib.request.urlopen(req, context=self._ssl(), timeout=30) as r:  # noqa: S310
+            with urllib.request.urlopen(req, context=self._ssl(), timeout=30) as r:
                 return int(r.status), r.read().decode()
         except urllib.error.HTTPError as e:
             return int(e.code), e.read().decode()
@@ -445,7 +450,7 @@ class ControlPlane:
     @staticmethod
     def _http_ok(url: str) -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=5) as r:
                 return bool(r.status == 200)
         except OSError:
             return False
@@ -459,7 +464,7 @@ class ControlPlane:
         try:
             with urllib.request.urlopen(
                 f"https://127.0.0.1:{port}/healthz", context=ctx, timeout=5
-            ) as r:  # noqa: S310
+            ) as r:
                 return bool(r.status == 200)
         except OSError:
             return False

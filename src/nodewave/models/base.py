@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 RESERVED_PREFIX = "nodewave.io/"
 
@@ -25,9 +26,9 @@ MAX_MESSAGE = 4096
 
 def cel(
     rule: str, message: str, field_path: str | None = None, reason: str | None = None
-) -> dict[str, str]:
+) -> JsonDict:
     """One `x-kubernetes-validations` entry; `field_path` makes the error name the field."""
-    out = {"rule": rule, "message": message}
+    out: JsonDict = {"rule": rule, "message": message}
     if field_path:
         out["fieldPath"] = field_path
     if reason:
@@ -35,11 +36,19 @@ def cel(
     return out
 
 
-def validations(*rules: dict[str, str]) -> dict[str, Any]:
+def validations(*rules: JsonDict) -> JsonDict:
     return {"x-kubernetes-validations": list(rules)}
 
 
-PRESERVE_UNKNOWN: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+def string_schema(max_length: int, pattern: str | None = None) -> JsonDict:
+    """The schema of a bounded string, for list items and map values."""
+    out: JsonDict = {"type": "string", "maxLength": max_length}
+    if pattern:
+        out["pattern"] = pattern
+    return out
+
+
+PRESERVE_UNKNOWN: JsonDict = {"x-kubernetes-preserve-unknown-fields": True}
 
 
 class ApiModel(BaseModel):

@@ -64,7 +64,7 @@ def build_schema(model: type[Job] | type[Execution]) -> dict[str, Any]:
     """The openAPIV3Schema of one kind."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
     defs = raw.pop("$defs", {})
-    body = _structural(raw, defs)
+    body: dict[str, Any] = _structural(raw, defs)
     body.setdefault("required", [])
     body["properties"] = {
         "apiVersion": {"type": "string"},

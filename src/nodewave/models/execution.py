@@ -12,8 +12,17 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
+from pydantic.config import JsonDict
 
-from nodewave.models.base import MAX_MESSAGE, MAX_NAME, ApiModel, ErrorInfo, cel, validations
+from nodewave.models.base import (
+    MAX_MESSAGE,
+    MAX_NAME,
+    ApiModel,
+    ErrorInfo,
+    cel,
+    string_schema,
+    validations,
+)
 
 
 class DesiredState(StrEnum):
@@ -44,7 +53,7 @@ TERMINAL_STATES = frozenset({ObservedState.COMPLETED, ObservedState.FAILED, Obse
 MAX_HISTORY = 20
 
 
-def _immutable(field: str) -> dict[str, object]:
+def _immutable(field: str) -> JsonDict:
     return validations(
         cel("self == oldSelf", f"{field} is immutable", reason="FieldValueForbidden")
     )
@@ -111,7 +120,7 @@ class ExecutionStatus(ApiModel):
     details: dict[str, str] = Field(
         default_factory=dict,
         max_length=32,
-        json_schema_extra={"additionalProperties": {"type": "string", "maxLength": 1024}},
+        json_schema_extra={"additionalProperties": string_schema(1024)},
     )
     """Structured facts about the state (e.g. exitCode, containerName)."""
     error: ErrorInfo | None = None

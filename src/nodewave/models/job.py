@@ -14,7 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from nodewave.models.base import (
     MAX_LABEL_VALUE,
@@ -25,6 +26,7 @@ from nodewave.models.base import (
     ApiModel,
     Condition,
     cel,
+    string_schema,
     validations,
 )
 from nodewave.models.selector_syntax import EXPRESSION_FORMS, LABEL_KEY, LABEL_VALUE, NODE_NAME
@@ -66,7 +68,7 @@ class Selector(ApiModel):
         default_factory=dict,
         max_length=MAX_SELECTOR_TERMS,
         json_schema_extra={
-            "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE},
+            "additionalProperties": string_schema(MAX_LABEL_VALUE),
             **validations(
                 cel(
                     f"self.all(k, k.size() <= {MAX_NAME} && k.matches(r'^{LABEL_KEY}$') "
@@ -83,7 +85,7 @@ class Selector(ApiModel):
         default_factory=list,
         max_length=MAX_SELECTOR_TERMS,
         json_schema_extra={
-            "items": {"type": "string", "maxLength": 2 * MAX_NAME},
+            "items": string_schema(2 * MAX_NAME),
             **validations(
                 cel(
                     f"self.all(e, {_regex_any('e', EXPRESSION_FORMS)})",
@@ -111,8 +113,8 @@ class HealthCheck(ApiModel):
     """Health-check windows that gate a rollout: each window of `intervalSeconds` is sampled
     for pod readiness and container restarts; its error rate is the unhealthy share."""
 
-    model_config = {
-        "json_schema_extra": validations(
+    model_config = ConfigDict(
+        json_schema_extra=validations(
             cel(
                 "!has(self.deadlineSeconds) || "
                 "self.deadlineSeconds >= self.intervalSeconds * self.successThreshold",
@@ -120,7 +122,7 @@ class HealthCheck(ApiModel):
                 ".deadlineSeconds",
             )
         )
-    }
+    )
 
     deadline_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
     """How long an execution may take to become healthy before it counts as failed.
@@ -138,8 +140,8 @@ class HealthCheck(ApiModel):
 class Rollout(ApiModel):
     """How a new version replaces the running one."""
 
-    model_config = {
-        "json_schema_extra": validations(
+    model_config = ConfigDict(
+        json_schema_extra=validations(
             cel(
                 "self.strategy == 'Immediate' || "
                 "(has(self.healthCheck) && has(self.healthCheck.deadlineSeconds))",
@@ -162,7 +164,7 @@ class Rollout(ApiModel):
                 ".strategy",
             ),
         )
-    }
+    )
 
     strategy: Strategy = Strategy.IMMEDIATE
     """Immediate: every target node at once. Rolling: waves of maxParallel percent of the
@@ -192,8 +194,8 @@ class Rollout(ApiModel):
 class Timeouts(ApiModel):
     """Time limits per execution; 0 means none."""
 
-    model_config = {
-        "json_schema_extra": validations(
+    model_config = ConfigDict(
+        json_schema_extra=validations(
             cel(
                 "self.totalTimeoutSeconds == 0 || "
                 "self.totalTimeoutSeconds >= self.queueTimeoutSeconds + self.executionTimeoutSeconds",
@@ -201,7 +203,7 @@ class Timeouts(ApiModel):
                 ".totalTimeoutSeconds",
             )
         )
-    }
+    )
 
     execution_timeout_seconds: int = Field(default=0, ge=0, le=365 * 24 * 3600)
     """How long an execution may run once started."""
@@ -211,7 +213,7 @@ class Timeouts(ApiModel):
     """Queue time plus run time plus restarts."""
 
 
-TEMPLATE_SCHEMA: dict[str, Any] = {
+TEMPLATE_SCHEMA: JsonDict = {
     "type": "object",
     "description": "The pod each execution runs, pinned to its node (a PodTemplateSpec).",
     "required": ["spec"],
@@ -268,7 +270,7 @@ class JobSpec(ApiModel):
         default_factory=dict,
         max_length=64,
         json_schema_extra={
-            "additionalProperties": {"type": "string", "maxLength": 1024},
+            "additionalProperties": string_schema(1024),
             **validations(
                 cel(
                     f"self.all(k, k.size() <= {MAX_NAME} && !k.startsWith('{RESERVED_PREFIX}'))",

@@ -1,0 +1,8 @@
+# The two commands of the README's quick start; everything else is in hack/.
+.PHONY: demo test crds
+demo:  ## run the embedded default: local control plane, operator, demo rollout
+	bash hack/demo.sh
+test:  ## the whole test suite (what CI runs)
+	bash hack/test.sh $(ARGS)
+crds:  ## regenerate crds/ from the models
+	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds'

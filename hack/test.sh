@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install what is missing (idempotent, cached outside the
+# repo), lint, type-check, check the layer contract and the generated CRDs, then every test
+# (unit, integration and e2e against the real local control plane). Non-zero on any failure.
+# Extra arguments go to pytest, e.g. `make test ARGS="-k selector"`.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python environment (uv, locked)"
+ensure_python_env
+step "Kubernetes binaries (built once from the Go module proxy, cached in $CACHE)"
+ensure_binaries all
+step "ruff"
+ruff check src tests bench
+ruff format --check src tests bench
+step "mypy --strict (models, core)"
+mypy --strict src/nodewave/models src/nodewave/core
+step "import-linter (handlers -> kube -> core -> models; core imports no kopf/kubernetes)"
+lint-imports
+step "generated CRDs match the models"
+nodewave crds --check
+step "pytest"
+python -m pytest -p no:cacheprovider "$@"
