@@ -33,6 +33,12 @@ def _write_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from nodewave.cli.run import run_operator
+
+    return run_operator(args)
+
+
 def _cluster(args: argparse.Namespace) -> int:
     from nodewave.localcluster import cli as cluster_cli
 
@@ -48,6 +54,33 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodewave", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", help="run the operator against the current kubeconfig (or in-cluster)"
+    )
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch only these namespaces (repeatable)",
+    )
+    run.add_argument(
+        "--node-lost-grace",
+        type=float,
+        default=60.0,
+        help="seconds a node may be NotReady before its executions are Lost (default 60)",
+    )
+    run.add_argument(
+        "--max-inflight", type=int, default=64, help="API requests in flight at most (default 64)"
+    )
+    run.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="kopf liveness endpoint ('' to disable)",
+    )
+    run.add_argument("--verbose", action="store_true")
+    run.set_defaults(func=_run)
 
     crds = sub.add_parser("crds", help="write the CRDs generated from the models")
     crds.add_argument("--output", default="crds", help="directory (default: crds)")

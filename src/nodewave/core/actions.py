@@ -1,0 +1,76 @@
+"""What the planner asks the kube layer to do. Every action is idempotent by construction:
+names are deterministic, creates tolerate AlreadyExists and deletes tolerate NotFound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nodewave.models.execution import DesiredState, ExecutionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class EventIntent:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreateExecution:
+    """Create the execution and, in the same step, its pod when `start` (the pod's owner
+    reference needs the execution's uid, which only the create returns)."""
+
+    name: str
+    node: str
+    version: int
+    wave: int
+    desired: DesiredState
+    previous: str | None
+    start: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SetDesiredState:
+    name: str
+    desired: DesiredState
+    by_operator: bool
+    """Mark (or clear) the operator as the one that stopped it."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePod:
+    execution: str
+    execution_uid: str
+    node: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePod:
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatchExecutionStatus:
+    name: str
+    status: ExecutionStatus
+    event: EventIntent | None
+    previous: ExecutionStatus
+    """The status the patch replaces, so only the difference is sent."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteExecution:
+    name: str
+
+
+Action = (
+    CreateExecution
+    | SetDesiredState
+    | CreatePod
+    | DeletePod
+    | PatchExecutionStatus
+    | DeleteExecution
+)

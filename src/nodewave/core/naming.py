@@ -1,0 +1,59 @@
+"""Deterministic names and label values.
+
+An execution's name is a function of (job, version, node) alone, so a crashed or restarted
+operator that plans the same execution again gets `AlreadyExists`, never a duplicate. Its
+pod has the same name. Node and job names may be 253 characters but label values only 63,
+so long ones are shortened with a hash that keeps them unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+LABEL_JOB = "nodewave.io/job"
+LABEL_NODE = "nodewave.io/node"
+LABEL_VERSION = "nodewave.io/version"
+LABEL_EXECUTION = "nodewave.io/execution"
+ANNOTATION_STOPPED_BY = "nodewave.io/stopped-by"
+ANNOTATION_JOB = "nodewave.io/job"
+"""The Job's full name on pods and revisions (the label may be shortened to fit 63 characters)."""
+STOPPED_BY_OPERATOR = "operator"
+MANAGED_BY = "nodewave"
+
+_LABEL_VALUE_OK = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def label_value(text: str) -> str:
+    """`text` when it is a valid label value, else a 63-character prefix-and-hash of it."""
+    if len(text) <= 63 and _LABEL_VALUE_OK.match(text):
+        return text
+    return f"{text[:52].rstrip('-_.')}-{_digest(text, 10)}"
+
+
+def build_execution_name(job: str, version: int, node: str) -> str:
+    """`<job>-v<version>-<node>-<hash>`, or `<job>-v<version>-<hash>` when that is too long.
+
+    The hash of the whole (job, version, node) keeps names of different jobs apart even when
+    their readable parts run together ("a-v1" + "b" vs "a" + "v1-b"). The name stays within 63
+    characters, a DNS label, so the pod's hostname is the execution's name.
+    """
+    digest = _digest(f"{job}\x00{version}\x00{node}", 10)
+    readable = f"{job}-v{version}-{node}-{digest[:6]}"
+    if len(readable) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", readable):
+        return readable
+    suffix = f"-v{version}-{digest}"
+    return f"{job[: 63 - len(suffix)].rstrip('-.')}{suffix}"
+
+
+def build_configmap_name(job: str, version: int) -> str:
+    suffix = f"-config-v{version}"
+    return f"{job[: 253 - len(suffix)]}{suffix}"
+
+
+def build_revision_name(job: str, spec_hash: str) -> str:
+    return f"{job[: 253 - 11]}-{spec_hash[:10]}"

@@ -1,0 +1,154 @@
+"""Build the pod of an execution and the ConfigMap of a version (pure: dicts out).
+
+The pod is pinned to its node the way the DaemonSet controller pins its pods: a required node
+affinity on `metadata.name` (a field, not a label, so relabelling cannot move it), and the
+scheduler binds it, so resources, preemption and scheduling gates apply as usual. Like
+DaemonSet pods it tolerates the node conditions that would otherwise evict or exclude it:
+nodewave decides itself (Lost, after a grace period) what a NotReady node means.
+
+The Job's `config` reaches the workload twice: as `/etc/nodewave/config.json` from the
+version's ConfigMap, and as the `NODEWAVE_CONFIG` environment variable (JSON), next to
+NODEWAVE_JOB, NODEWAVE_VERSION, NODEWAVE_NODE and NODEWAVE_EXECUTION.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from nodewave import API_VERSION
+from nodewave.core.naming import (
+    ANNOTATION_JOB,
+    LABEL_EXECUTION,
+    LABEL_JOB,
+    LABEL_NODE,
+    LABEL_VERSION,
+    MANAGED_BY,
+    build_configmap_name,
+    label_value,
+)
+from nodewave.core.snapshot import JobInfo, VersionSpec
+from nodewave.models.job import RestartPolicy
+
+CONFIG_DIR = "/etc/nodewave"
+CONFIG_VOLUME = "nodewave-config"
+
+# The DaemonSet controller's tolerations (pkg/controller/daemon/util), for the same reasons.
+DAEMON_TOLERATIONS: tuple[dict[str, str], ...] = (
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+)
+
+
+def build_labels(job: str, version: int, node: str) -> dict[str, str]:
+    return {
+        LABEL_JOB: label_value(job),
+        LABEL_VERSION: str(version),
+        LABEL_NODE: label_value(node),
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def _owner(api_version: str, kind: str, name: str, uid: str) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def build_configmap(job: JobInfo, version: VersionSpec) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": build_configmap_name(job.name, version.number),
+            "namespace": job.namespace,
+            "labels": {
+                LABEL_JOB: label_value(job.name),
+                LABEL_VERSION: str(version.number),
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+            },
+            "ownerReferences": [_owner(API_VERSION, "Job", job.name, job.uid)],
+        },
+        "data": {"config.json": json.dumps(dict(version.config), sort_keys=True, indent=2)},
+    }
+
+
+def _pin_to_node(spec: dict[str, Any], node: str) -> None:
+    affinity = spec.setdefault("affinity", {})
+    node_affinity = affinity.setdefault("nodeAffinity", {})
+    node_affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}
+        ]
+    }
+    tolerations = spec.setdefault("tolerations", [])
+    for t in DAEMON_TOLERATIONS:
+        if t not in tolerations:
+            tolerations.append(dict(t))
+
+
+def build_pod(
+    job: JobInfo,
+    version: VersionSpec,
+    execution: str,
+    execution_uid: str,
+    node: str,
+    restart_policy: RestartPolicy,
+) -> dict[str, Any]:
+    template = copy.deepcopy(dict(version.template))
+    meta = template.get("metadata") or {}
+    spec: dict[str, Any] = template.get("spec") or {}
+    labels = {
+        **(meta.get("labels") or {}),
+        **build_labels(job.name, version.number, node),
+        LABEL_EXECUTION: label_value(execution),
+    }
+    annotations = {**(meta.get("annotations") or {}), ANNOTATION_JOB: job.name}
+    _pin_to_node(spec, node)
+    spec["restartPolicy"] = restart_policy.value
+    spec.setdefault("serviceAccountName", "default")
+    env = [
+        {"name": "NODEWAVE_JOB", "value": job.name},
+        {"name": "NODEWAVE_VERSION", "value": str(version.number)},
+        {"name": "NODEWAVE_NODE", "value": node},
+        {"name": "NODEWAVE_EXECUTION", "value": execution},
+        {"name": "NODEWAVE_CONFIG", "value": json.dumps(dict(version.config), sort_keys=True)},
+    ]
+    for container in spec.get("containers", []):
+        own = [e for e in container.get("env", []) if not e.get("name", "").startswith("NODEWAVE_")]
+        container["env"] = [*own, *env]
+        mounts = [m for m in container.get("volumeMounts", []) if m.get("name") != CONFIG_VOLUME]
+        container["volumeMounts"] = [
+            *mounts,
+            {"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True},
+        ]
+    volumes = [v for v in spec.get("volumes", []) if v.get("name") != CONFIG_VOLUME]
+    spec["volumes"] = [
+        *volumes,
+        {
+            "name": CONFIG_VOLUME,
+            "configMap": {"name": build_configmap_name(job.name, version.number)},
+        },
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": execution,
+            "namespace": job.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [_owner(API_VERSION, "Execution", execution, execution_uid)],
+        },
+        "spec": spec,
+    }

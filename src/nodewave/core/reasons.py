@@ -1,0 +1,55 @@
+"""Condition types, reasons and error codes: constants, so tests, alerts and tools can rely on them."""
+
+from __future__ import annotations
+
+# Job condition types.
+READY = "Ready"
+COMPLETE = "Complete"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+
+# Job condition reasons.
+ALL_NODES_READY = "AllNodesReady"
+NO_NODES_SELECTED = "NoNodesSelected"
+EXECUTIONS_PENDING = "ExecutionsPending"
+EXECUTIONS_FAILED = "ExecutionsFailed"
+EXECUTIONS_RUNNING = "ExecutionsRunning"
+ALL_SUCCEEDED = "AllSucceeded"
+SOME_FAILED = "SomeFailed"
+NODES_LOST = "NodesLost"
+AS_EXPECTED = "AsExpected"
+INVALID_SPEC = "InvalidSpec"
+
+# Execution reasons / error codes.
+NODE_DELETED = "NodeDeleted"
+NODE_NOT_READY = "NodeNotReady"
+QUEUE_TIMEOUT = "QueueTimeout"
+EXECUTION_TIMEOUT = "ExecutionTimeout"
+TOTAL_TIMEOUT = "TotalTimeout"
+STOP_REQUESTED = "StopRequested"
+NODE_NOT_SELECTED = "NodeNotSelected"
+SUPERSEDED = "Superseded"
+WAITING_FOR_WAVE = "WaitingForWave"
+POD_CREATING = "PodCreating"
+POD_REPLACING = "PodReplacing"
+UNSCHEDULED = "Unscheduled"
+CONTAINERS_STARTING = "ContainersStarting"
+CONTAINERS_NOT_READY = "ContainersNotReady"
+CONTAINERS_READY = "ContainersReady"
+POD_SUCCEEDED = "PodSucceeded"
+POD_FAILED = "PodFailed"
+POD_RESTARTED = "PodRestarted"
+STOPPED = "Stopped"
+
+# Container waiting reasons that mean the start itself is failing, not just slow.
+FAILING_WAIT_REASONS = frozenset(
+    {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "InvalidImageName",
+        "CrashLoopBackOff",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+    }
+)

@@ -1,0 +1,74 @@
+"""Versions of a Job: a change to `type`, `template` or `config` makes a new one.
+
+Each version is kept as an apps/v1 ControllerRevision, as the DaemonSet controller keeps its
+history: the revision's `data` holds what the version runs, its `revision` is the version
+number and a label holds the content hash. Re-applying an old spec (a GitOps revert) finds the
+old version by its hash and reuses its number, so "version 3" always means the same thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nodewave.core.naming import build_revision_name
+from nodewave.core.snapshot import VersionSpec
+from nodewave.models.job import JobSpec, JobType
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionInfo:
+    name: str
+    number: int
+    hash: str
+    data: Mapping[str, Any]
+
+    def to_version(self) -> VersionSpec:
+        return VersionSpec(
+            self.number,
+            JobType(self.data["type"]),
+            self.data.get("template", {}),
+            self.data.get("config", {}),
+        )
+
+
+def build_version_content(spec: JobSpec) -> dict[str, Any]:
+    return {"type": spec.type.value, "template": spec.template, "config": spec.config}
+
+
+def hash_version(content: Mapping[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionPlan:
+    current: VersionSpec
+    create: RevisionInfo | None
+    """A revision to store, when the spec's content is new."""
+    delete: tuple[str, ...]
+    """Revisions beyond the history limit (never the current or the stable one)."""
+
+
+def plan_versions(
+    spec: JobSpec, revisions: Iterable[RevisionInfo], stable: int | None, job_name: str
+) -> VersionPlan:
+    revs = sorted(revisions, key=lambda r: r.number)
+    content = build_version_content(spec)
+    digest = hash_version(content)
+    match = next((r for r in reversed(revs) if r.hash == digest), None)
+    create = None
+    if match is None:
+        number = (revs[-1].number + 1) if revs else 1
+        match = create = RevisionInfo(
+            build_revision_name(job_name, digest), number, digest, content
+        )
+        revs.append(create)
+    keep = {match.number, stable}
+    old = [r for r in revs if r.number not in keep]
+    excess = len(old) - spec.revision_history_limit
+    delete = tuple(r.name for r in old[: max(0, excess)])
+    return VersionPlan(match.to_version(), create, delete)

@@ -1,0 +1,132 @@
+"""The kopf registrations of the operator.
+
+Indexes cache what the planner needs (parsed once per watch event); kopf starts handlers only
+after every index finished its initial listing, so the first pass already sees the whole
+cluster. Event handlers only enqueue the affected Job. No handler here patches anything, so
+kopf writes no annotations or finalizers of its own onto our objects or the pods.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import kopf
+
+from nodewave import GROUP, VERSION
+from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
+from nodewave.core.planner import PlannerSettings
+from nodewave.core.snapshot import NodeInfo
+from nodewave.handlers.queue import WorkQueue
+from nodewave.kube.client import Kube
+from nodewave.kube.parse import parse_execution, parse_job, parse_node, parse_pod, parse_revision
+from nodewave.kube.reconcile import Reconciler
+from nodewave.kube.view import ClusterView
+
+log = logging.getLogger("nodewave.operator")
+
+
+@kopf.index(GROUP, VERSION, "jobs")
+def nodewave_jobs(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): parse_job(body)}
+
+
+@kopf.index(GROUP, VERSION, "executions")
+def nodewave_executions(
+    body: kopf.Body, namespace: str, spec: kopf.Spec, **_: Any
+) -> dict[Any, Any]:
+    return {(namespace, spec.get("jobName")): parse_execution(body)}
+
+
+@kopf.index("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
+def nodewave_pods(
+    body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
+) -> dict[Any, Any] | None:
+    job = annotations.get(ANNOTATION_JOB)
+    return {(namespace, job): parse_pod(body)} if job else None
+
+
+@kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_JOB: kopf.PRESENT})
+def nodewave_revisions(
+    body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
+) -> dict[Any, Any] | None:
+    job = annotations.get(ANNOTATION_JOB)
+    return {(namespace, job): parse_revision(body)} if job else None
+
+
+@kopf.index("", "v1", "nodes")
+def nodewave_nodes(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
+    return {name: parse_node(body)}
+
+
+@kopf.on.startup()
+async def startup(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+) -> None:
+    settings.posting.level = logging.WARNING  # our own Events say what happened
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    kube = await Kube.connect(max_inflight=int(memo.get("max_inflight", 64)))
+    view = ClusterView(
+        jobs=kwargs["nodewave_jobs"],
+        executions=kwargs["nodewave_executions"],
+        pods=kwargs["nodewave_pods"],
+        nodes=kwargs["nodewave_nodes"],
+        revisions=kwargs["nodewave_revisions"],
+    )
+    planner = PlannerSettings(
+        node_lost_grace=timedelta(seconds=float(memo.get("node_lost_grace", 60)))
+    )
+    reconciler = Reconciler(kube, view, planner)
+    memo.kube = kube
+    memo.reconciler = reconciler
+    memo.queue = WorkQueue(reconciler.reconcile)
+    memo.nodes_seen = {}
+    logger.info("nodewave operator started")
+
+
+@kopf.on.cleanup()
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    await memo.queue.close()
+    await memo.kube.close()
+
+
+@kopf.on.event(GROUP, VERSION, "jobs")
+async def job_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+    memo.queue.enqueue((namespace, name))
+
+
+@kopf.on.event(GROUP, VERSION, "executions")
+async def execution_changed(namespace: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
+    memo.queue.enqueue((namespace, spec.get("jobName")))
+
+
+@kopf.on.event("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
+async def pod_changed(
+    type: str | None,
+    name: str,
+    namespace: str,
+    annotations: kopf.Annotations,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    job = annotations.get(ANNOTATION_JOB)
+    log.debug("pod event %s %s/%s (job %s)", type, namespace, name, job)
+    if job:
+        memo.queue.enqueue((namespace, job))
+
+
+@kopf.on.event("", "v1", "nodes")
+async def node_changed(
+    type: str | None, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any
+) -> None:
+    # Heartbeats change a node's status every few seconds; only labels and readiness matter here.
+    seen: dict[str, NodeInfo | None] = memo.nodes_seen
+    now = None if type == "DELETED" else parse_node(body)
+    if seen.get(name, ...) == now:
+        return
+    seen[name] = now
+    for key in memo.reconciler.view.job_keys():
+        memo.queue.enqueue(key)

@@ -1,0 +1,75 @@
+"""A work queue of Job keys, one worker coroutine per Job (like a controller-runtime queue).
+
+Events only mark a Job dirty; its worker runs one pass at a time, so passes over one Job never
+overlap, and a burst of events (1,000 pods turning Ready) costs a handful of passes, not 1,000.
+Each pass says when to look again (a timeout or a health window); a failing pass backs off
+exponentially. Different Jobs proceed concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import timedelta
+
+log = logging.getLogger("nodewave.queue")
+
+Reconcile = Callable[[Hashable], Awaitable[timedelta | None]]
+
+
+class WorkQueue:
+    def __init__(
+        self, reconcile: Reconcile, *, debounce: float = 0.05, max_backoff: float = 60.0
+    ) -> None:
+        self._reconcile = reconcile
+        self._debounce = debounce
+        self._max_backoff = max_backoff
+        self._dirty: dict[Hashable, asyncio.Event] = {}
+        self._workers: dict[Hashable, asyncio.Task[None]] = {}
+        self._closed = False
+
+    def enqueue(self, key: Hashable) -> None:
+        if self._closed:
+            return
+        event = self._dirty.get(key)
+        if event is None:
+            event = self._dirty[key] = asyncio.Event()
+        event.set()
+        if key not in self._workers:
+            self._workers[key] = asyncio.get_running_loop().create_task(
+                self._work(key, event), name=f"reconcile {key}"
+            )
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._workers.values():
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        self._workers.clear()
+
+    async def _work(self, key: Hashable, event: asyncio.Event) -> None:
+        backoff = 0.5
+        wait: float | None = 0.0
+        try:
+            while True:
+                if wait is None or wait > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(event.wait(), timeout=wait)
+                await asyncio.sleep(self._debounce)  # let a burst of events land in one pass
+                event.clear()
+                try:
+                    requeue = await self._reconcile(key)
+                except Exception:
+                    log.exception("reconciling %s failed; retrying in %.1fs", key, backoff)
+                    wait = backoff
+                    backoff = min(backoff * 2, self._max_backoff)
+                    continue
+                backoff = 0.5
+                if requeue is None:
+                    return
+                wait = max(requeue.total_seconds(), 0.0)
+        finally:
+            self._workers.pop(key, None)
+            self._dirty.pop(key, None)

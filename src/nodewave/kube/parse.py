@@ -1,0 +1,136 @@
+"""Raw API objects → the core's snapshot types. Called once per watch event (in the indexes)
+and once per write response, never per reconcile pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from nodewave.core.naming import ANNOTATION_STOPPED_BY, LABEL_VERSION, STOPPED_BY_OPERATOR
+from nodewave.core.snapshot import ContainerInfo, ExecutionInfo, JobInfo, NodeInfo, PodInfo
+from nodewave.core.versions import RevisionInfo
+from nodewave.models.execution import ExecutionSpec, ExecutionStatus
+from nodewave.models.job import JobSpec, JobStatus
+
+LABEL_VERSION_HASH = "nodewave.io/version-hash"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta: Mapping[str, Any] = body.get("metadata") or {}
+    return meta
+
+
+def parse_node(body: Mapping[str, Any]) -> NodeInfo:
+    meta = _meta(body)
+    ready = next(
+        (c for c in (body.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+        None,
+    )
+    return NodeInfo(
+        name=meta["name"],
+        labels=dict(meta.get("labels") or {}),
+        ready=bool(ready and ready.get("status") == "True"),
+        ready_since=parse_time(ready.get("lastTransitionTime")) if ready else None,
+    )
+
+
+def _container(status: Mapping[str, Any]) -> ContainerInfo:
+    state = status.get("state") or {}
+    waiting = state.get("waiting") or {}
+    terminated = state.get("terminated") or {}
+    return ContainerInfo(
+        name=status.get("name", ""),
+        ready=bool(status.get("ready")),
+        restart_count=int(status.get("restartCount") or 0),
+        waiting_reason=waiting.get("reason"),
+        waiting_message=waiting.get("message"),
+        terminated_reason=terminated.get("reason"),
+        exit_code=terminated.get("exitCode"),
+        terminated_message=terminated.get("message"),
+    )
+
+
+def parse_pod(body: Mapping[str, Any]) -> PodInfo:
+    meta = _meta(body)
+    status = body.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    return PodInfo(
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", "0"),
+        node_name=(body.get("spec") or {}).get("nodeName"),
+        phase=status.get("phase") or "Pending",
+        ready=bool(ready and ready.get("status") == "True"),
+        deleting=bool(meta.get("deletionTimestamp")),
+        created_at=parse_time(meta.get("creationTimestamp")) or _EPOCH,
+        started_at=parse_time(status.get("startTime")),
+        reason=status.get("reason"),
+        message=status.get("message"),
+        containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
+    )
+
+
+def pod_owner(body: Mapping[str, Any]) -> str | None:
+    """The name of the execution that controls this pod."""
+    for ref in _meta(body).get("ownerReferences") or []:
+        if ref.get("kind") == "Execution" and ref.get("controller"):
+            return str(ref["name"])
+    return None
+
+
+def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
+    meta = _meta(body)
+    return ExecutionInfo(
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        resource_version=meta.get("resourceVersion", "0"),
+        created_at=parse_time(meta.get("creationTimestamp")) or _EPOCH,
+        spec=ExecutionSpec.model_validate(body.get("spec") or {}),
+        status=ExecutionStatus.model_validate(body.get("status") or {}),
+        generation=int(meta.get("generation") or 1),
+        stopped_by_operator=(meta.get("annotations") or {}).get(ANNOTATION_STOPPED_BY)
+        == STOPPED_BY_OPERATOR,
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def parse_job(body: Mapping[str, Any]) -> JobInfo:
+    meta = _meta(body)
+    return JobInfo(
+        namespace=meta["namespace"],
+        name=meta["name"],
+        uid=meta.get("uid", ""),
+        generation=int(meta.get("generation") or 1),
+        resource_version=meta.get("resourceVersion", "0"),
+        spec=JobSpec.model_validate(body.get("spec") or {}),
+        status=JobStatus.model_validate(body.get("status") or {}),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def parse_revision(body: Mapping[str, Any]) -> RevisionInfo:
+    meta = _meta(body)
+    labels = meta.get("labels") or {}
+    return RevisionInfo(
+        name=meta["name"],
+        number=int(body.get("revision") or labels.get(LABEL_VERSION) or 0),
+        hash=labels.get(LABEL_VERSION_HASH, ""),
+        data=body.get("data") or {},
+    )
+
+
+def newer(a_rv: str, b_rv: str) -> bool:
+    """Whether resourceVersion `a` is newer than `b`. resourceVersions are opaque, but etcd's
+    are integers, which every conformant API server in practice serves; compare as such."""
+    try:
+        return int(a_rv) > int(b_rv)
+    except ValueError:
+        return a_rv != b_rv

@@ -1,0 +1,331 @@
+"""One pass over one Job: gather a snapshot, plan (pure core), apply, write status once.
+
+The apply step is where idempotence is earned: every create has a deterministic name
+(AlreadyExists is success), every delete a uid precondition (NotFound is success), and each
+write's response goes into the view's overlay so the next pass does not redo it. The Job's
+status is patched only when the plan says it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nodewave import API_VERSION
+from nodewave.core.actions import (
+    Action,
+    CreateExecution,
+    CreatePod,
+    DeleteExecution,
+    DeletePod,
+    EventIntent,
+    PatchExecutionStatus,
+    SetDesiredState,
+)
+from nodewave.core.naming import (
+    ANNOTATION_JOB,
+    ANNOTATION_STOPPED_BY,
+    LABEL_JOB,
+    LABEL_VERSION,
+    STOPPED_BY_OPERATOR,
+    build_configmap_name,
+    label_value,
+)
+from nodewave.core.patch import build_merge_patch
+from nodewave.core.planner import Plan, PlannerSettings, plan_job
+from nodewave.core.podspec import build_configmap, build_labels, build_pod
+from nodewave.core.snapshot import JobInfo, Snapshot, VersionSpec
+from nodewave.core.versions import RevisionInfo, plan_versions
+from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
+from nodewave.kube.view import ClusterView, JobKey
+
+log = logging.getLogger("nodewave.reconcile")
+INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
+
+
+@dataclass
+class Reconciler:
+    kube: Kube
+    view: ClusterView
+    settings: PlannerSettings = field(default_factory=PlannerSettings)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    observers: list[Callable[[JobInfo, Plan], None]] = field(default_factory=list)
+    """Called after each pass (metrics)."""
+    _configmaps: set[tuple[str, str, int]] = field(default_factory=set)
+
+    async def reconcile(self, key: JobKey) -> timedelta | None:
+        """One pass. None when the Job is gone (stop watching it), else when to look again."""
+        job = self.view.job(key)
+        if job is None:
+            self.view.overlay_executions.forget(key)
+            self.view.overlay_pods.forget(key)
+            return None
+        if job.deleting:
+            return None  # garbage collection removes executions and pods through owner references
+        versions = plan_versions(
+            job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
+        )
+        if versions.create is not None:
+            await self._create_revision(job, versions.create)
+        for name in versions.delete:
+            await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
+        known = {r.number: r.to_version() for r in self.view.revisions_of(key)}
+        known[versions.current.number] = versions.current
+        snap = Snapshot(
+            job=job,
+            current=versions.current,
+            nodes=self.view.node_map(),
+            executions=self.view.executions_of(key),
+            pods=self.view.pods_of(key),
+            versions=known,
+        )
+        plan = plan_job(snap, self.clock(), self.settings)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s/%s pass: %d executions, pods %s, overlay %s, actions %s",
+                job.namespace,
+                job.name,
+                len(snap.executions),
+                {p.name: (p.resource_version, p.deleting) for p in snap.pods.values()},
+                {
+                    n: (v.resource_version, v.deleting)
+                    for n, (_, v) in self.view.overlay_pods.entries.get(key, {}).items()
+                },
+                [_describe(a) for a in plan.actions],
+            )
+        failures = await self._apply(snap, plan.actions)
+        if plan.status_changed:
+            patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
+            updated = await self.kube.merge_patch(
+                path_of("jobs", job.namespace, job.name, "status"), {"status": patch}
+            )
+            if updated is not None:
+                self.view.overlay_jobs.put(key, job.name, parse_job(updated))
+        events = [*plan.events, *failures]
+        await asyncio.gather(
+            *(self._event(job.namespace, "Job", job.name, job.uid, e) for e in events)
+        )
+        for observe in self.observers:
+            observe(job, plan)
+        return plan.requeue_after
+
+    # ---- applying ----------------------------------------------------------------------
+
+    async def _apply(self, snap: Snapshot, actions: list[Action]) -> list[EventIntent]:
+        job = snap.job
+        needed = {a.version for a in actions if isinstance(a, CreatePod | CreateExecution)}
+        for number in needed:
+            await self._ensure_configmap(job, snap.versions[number])
+        results = await asyncio.gather(
+            *(self._do(snap, a) for a in actions), return_exceptions=True
+        )
+        failures = []
+        for action, result in zip(actions, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, KubeError | OSError | asyncio.TimeoutError):
+                    raise result
+                log.warning(
+                    "%s/%s: %s failed: %s", job.namespace, job.name, type(action).__name__, result
+                )
+                failures.append(
+                    EventIntent(
+                        "Warning",
+                        f"Failed{type(action).__name__}",
+                        f"{_describe(action)}: {result}"[:1024],
+                    )
+                )
+        # One Event per failing action kind per pass: enough to see the cause, not a flood.
+        unique: dict[str, EventIntent] = {}
+        for f in failures:
+            unique.setdefault(f.reason, f)
+        return list(unique.values())
+
+    async def _do(self, snap: Snapshot, action: Action) -> None:
+        job = snap.job
+        ns = job.namespace
+        key = (ns, job.name)
+        match action:
+            case CreateExecution():
+                body = self._execution_body(job, action)
+                created = await self.kube.create(path_of("executions", ns), body)
+                if created is None:
+                    return  # it exists: the next pass sees it and its pod
+                info = parse_execution(created)
+                self.view.overlay_executions.put(key, info.name, info)
+                if action.start:
+                    await self._create_pod(
+                        snap, CreatePod(info.name, info.uid, action.node, action.version)
+                    )
+            case CreatePod():
+                await self._create_pod(snap, action)
+            case DeletePod():
+                gone = await self.kube.delete(path_of("pods", ns, action.name), uid=action.uid)
+                if gone is not None:
+                    self.view.overlay_pods.put(key, action.name, parse_pod(gone))
+            case SetDesiredState():
+                patch: dict[str, Any] = {
+                    "metadata": {
+                        "annotations": {
+                            ANNOTATION_STOPPED_BY: STOPPED_BY_OPERATOR
+                            if action.by_operator
+                            else None
+                        }
+                    },
+                    "spec": {"desiredState": action.desired.value},
+                }
+                updated = await self.kube.merge_patch(path_of("executions", ns, action.name), patch)
+                if updated is not None:
+                    self.view.overlay_executions.put(key, action.name, parse_execution(updated))
+            case PatchExecutionStatus():
+                patch = build_merge_patch(action.previous.to_api(), action.status.to_api())
+                updated = await self.kube.merge_patch(
+                    path_of("executions", ns, action.name, "status"), {"status": patch}
+                )
+                if updated is None:
+                    return
+                info = parse_execution(updated)
+                self.view.overlay_executions.put(key, info.name, info)
+                if action.event is not None:
+                    await self._event(ns, "Execution", info.name, info.uid, action.event)
+            case DeleteExecution():
+                await self.kube.delete(path_of("executions", ns, action.name))
+
+    async def _create_pod(self, snap: Snapshot, action: CreatePod) -> None:
+        job = snap.job
+        version = snap.versions.get(action.version)
+        if version is None:
+            raise KubeError(
+                0,
+                "VersionGone",
+                f"version {action.version} is no longer kept; cannot start {action.execution}",
+            )
+        body = build_pod(
+            job,
+            version,
+            action.execution,
+            action.execution_uid,
+            action.node,
+            job.spec.effective_restart_policy,
+        )
+        created = await self.kube.create(path_of("pods", job.namespace), body)
+        if created is not None:
+            self.view.overlay_pods.put(
+                (job.namespace, job.name), action.execution, parse_pod(created)
+            )
+
+    async def _ensure_configmap(self, job: JobInfo, version: VersionSpec) -> None:
+        marker = (job.namespace, job.name, version.number)
+        if marker in self._configmaps:
+            return
+        name = build_configmap_name(job.name, version.number)
+        if await self.kube.get(path_of("configmaps", job.namespace, name)) is None:
+            await self.kube.create(
+                path_of("configmaps", job.namespace), build_configmap(job, version)
+            )
+        self._configmaps.add(marker)
+
+    async def _create_revision(self, job: JobInfo, rev: RevisionInfo) -> None:
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": {
+                "name": rev.name,
+                "namespace": job.namespace,
+                "labels": {
+                    LABEL_JOB: label_value(job.name),
+                    LABEL_VERSION: str(rev.number),
+                    LABEL_VERSION_HASH: rev.hash,
+                },
+                "annotations": {ANNOTATION_JOB: job.name},
+                "ownerReferences": [
+                    {
+                        "apiVersion": API_VERSION,
+                        "kind": "Job",
+                        "name": job.name,
+                        "uid": job.uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "revision": rev.number,
+            "data": dict(rev.data),
+        }
+        await self.kube.create(path_of("controllerrevisions", job.namespace), body)
+
+    def _execution_body(self, job: JobInfo, action: CreateExecution) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "jobName": job.name,
+            "jobVersion": action.version,
+            "nodeName": action.node,
+            "rolloutWave": action.wave,
+            "desiredState": action.desired.value,
+        }
+        if action.previous:
+            spec["previousExecution"] = action.previous
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "Execution",
+            "metadata": {
+                "name": action.name,
+                "namespace": job.namespace,
+                "labels": build_labels(job.name, action.version, action.node),
+                "ownerReferences": [
+                    {
+                        "apiVersion": API_VERSION,
+                        "kind": "Job",
+                        "name": job.name,
+                        "uid": job.uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": spec,
+        }
+
+    async def _event(
+        self, namespace: str, kind: str, name: str, uid: str, event: EventIntent
+    ) -> None:
+        now = self.clock()
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{name}.{int(now.timestamp() * 1e9):x}", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": API_VERSION,
+                "kind": kind,
+                "name": name,
+                "namespace": namespace,
+                "uid": uid,
+            },
+            "reason": event.reason,
+            "message": event.message,
+            "type": event.type,
+            "source": {"component": "nodewave"},
+            "reportingComponent": "nodewave.io/operator",
+            "reportingInstance": INSTANCE,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            await self.kube.create(path_of("events", namespace), body)
+        except KubeError as e:  # an Event is worth a try, never a failed pass
+            log.debug("event %s/%s %s not recorded: %s", namespace, name, event.reason, e)
+
+
+def _describe(action: Action) -> str:
+    name = getattr(action, "name", None) or getattr(action, "execution", "")
+    return f"{type(action).__name__} {name}"
+
+
+ReconcileFn = Callable[[JobKey], Awaitable[timedelta | None]]

@@ -1,0 +1,103 @@
+"""What the operator knows of the cluster: the watch caches (kopf indexes) overlaid with the
+objects our own writes returned.
+
+Why the overlay: after we patch an execution's status, the watch event that carries the new
+version arrives a little later. A pass in between would see the old status, decide the same
+transition again and write it twice (a duplicate history entry and Event). The overlay keeps
+each write's response until the watch has caught up (same or newer resourceVersion) or a few
+seconds have passed, whichever comes first — the latter so that an object deleted by someone
+else is not kept alive by our memory of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
+from nodewave.core.versions import RevisionInfo
+from nodewave.kube.parse import newer
+
+JobKey = tuple[str, str]
+OVERLAY_TTL = 10.0
+
+V = TypeVar("V", ExecutionInfo, PodInfo, JobInfo)
+
+
+class Index(Protocol):
+    """The read side of a kopf index: key → a collection of values."""
+
+    def __contains__(self, key: object) -> bool: ...
+    def __getitem__(self, key: Any) -> Iterable[Any]: ...
+    def __iter__(self) -> Any: ...
+
+
+@dataclass
+class Overlay:
+    """Per Job: object name → (when written, the object as the write returned it)."""
+
+    entries: dict[JobKey, dict[str, tuple[float, Any]]] = field(default_factory=dict)
+
+    def put(self, key: JobKey, name: str, value: Any) -> None:
+        self.entries.setdefault(key, {})[name] = (time.monotonic(), value)
+
+    def forget(self, key: JobKey) -> None:
+        self.entries.pop(key, None)
+
+    def merge(self, key: JobKey, watched: Mapping[str, V]) -> dict[str, V]:
+        """`watched` (name → value) with this Job's fresher overlay entries applied."""
+        out = dict(watched)
+        mine = self.entries.get(key)
+        if not mine:
+            return out
+        now = time.monotonic()
+        for name, (at, value) in list(mine.items()):
+            seen = out.get(name)
+            caught_up = seen is not None and not newer(
+                value.resource_version, seen.resource_version
+            )
+            # A deletion we made that the watch no longer shows has completed.
+            deleted = seen is None and getattr(value, "deleting", False)
+            if now - at > OVERLAY_TTL or caught_up or deleted:
+                del mine[name]
+                continue
+            out[name] = value
+        return out
+
+
+@dataclass
+class ClusterView:
+    jobs: Index
+    executions: Index
+    pods: Index
+    nodes: Index
+    revisions: Index
+    overlay_jobs: Overlay = field(default_factory=Overlay)
+    overlay_executions: Overlay = field(default_factory=Overlay)
+    overlay_pods: Overlay = field(default_factory=Overlay)
+
+    def job(self, key: JobKey) -> JobInfo | None:
+        watched = {j.name: j for j in self.jobs[key]} if key in self.jobs else {}
+        if not watched:
+            self.overlay_jobs.forget(key)
+            return None
+        return self.overlay_jobs.merge(key, watched).get(key[1])
+
+    def job_keys(self) -> list[JobKey]:
+        return list(self.jobs)
+
+    def node_map(self) -> dict[str, NodeInfo]:
+        return {name: next(iter(self.nodes[name])) for name in list(self.nodes)}
+
+    def executions_of(self, key: JobKey) -> tuple[ExecutionInfo, ...]:
+        watched = {e.name: e for e in self.executions[key]} if key in self.executions else {}
+        return tuple(self.overlay_executions.merge(key, watched).values())
+
+    def pods_of(self, key: JobKey) -> dict[str, PodInfo]:
+        watched = {p.name: p for p in self.pods[key]} if key in self.pods else {}
+        return self.overlay_pods.merge(key, watched)
+
+    def revisions_of(self, key: JobKey) -> list[RevisionInfo]:
+        return list(self.revisions[key]) if key in self.revisions else []
