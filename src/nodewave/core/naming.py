@@ -32,7 +32,9 @@ def label_value(text: str) -> str:
     """`text` when it is a valid label value, else a 63-character prefix-and-hash of it."""
     if len(text) <= 63 and _LABEL_VALUE_OK.match(text):
         return text
-    return f"{text[:52].rstrip('-_.')}-{_digest(text, 10)}"
+    prefix = re.sub(r"[^A-Za-z0-9_.-]", "-", text[:52]).strip("-_.")
+    digest = _digest(text, 10)
+    return f"{prefix}-{digest}" if prefix else digest
 
 
 def build_execution_name(job: str, version: int, node: str) -> str:

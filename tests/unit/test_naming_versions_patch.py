@@ -1,0 +1,118 @@
+"""Deterministic names, version hashing and history, merge patches."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nodewave.core.naming import build_execution_name, label_value
+from nodewave.core.patch import build_merge_patch
+from nodewave.core.versions import RevisionInfo, build_version_content, hash_version, plan_versions
+from nodewave.models.job import JobSpec
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+dns = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,60}[a-z0-9])?", fullmatch=True)
+
+
+@given(
+    job=dns,
+    version=st.integers(1, 10**6),
+    node=st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,200}[a-z0-9])?", fullmatch=True),
+)
+def test_execution_name_is_a_dns_label_and_deterministic(job: str, version: int, node: str) -> None:
+    name = build_execution_name(job, version, node)
+    assert len(name) <= 63
+    assert DNS_LABEL.match(name), name
+    assert build_execution_name(job, version, node) == name
+
+
+def test_names_of_different_jobs_do_not_collide_when_parts_run_together() -> None:
+    assert build_execution_name("a-v1", 2, "b") != build_execution_name("a", 1, "v2-b")
+
+
+def test_readable_when_short() -> None:
+    assert build_execution_name("logs", 3, "node-7").startswith("logs-v3-node-7-")
+
+
+@given(st.text(min_size=0, max_size=300))
+def test_label_value_is_valid(text: str) -> None:
+    value = label_value(text)
+    assert len(value) <= 63
+    assert re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?", value), value
+
+
+TEMPLATE = {"spec": {"containers": [{"name": "a", "image": "b:1"}]}}
+
+
+def spec(**kw: Any) -> JobSpec:
+    return JobSpec.model_validate({"type": "Pipeline", "template": TEMPLATE, **kw})
+
+
+def test_first_version_is_one_and_is_stored() -> None:
+    plan = plan_versions(spec(), [], None, "j")
+    assert plan.current.number == 1
+    assert plan.create is not None
+    assert plan.delete == ()
+
+
+def test_only_type_template_config_make_versions() -> None:
+    base = hash_version(build_version_content(spec()))
+    assert (
+        hash_version(build_version_content(spec(rollout={"maxParallel": 50}, description="x")))
+        == base
+    )
+    assert hash_version(build_version_content(spec(config={"a": 1}))) != base
+    assert hash_version(build_version_content(spec(type="Query"))) != base
+
+
+def _rev(n: int, s: JobSpec) -> RevisionInfo:
+    content = build_version_content(s)
+    return RevisionInfo(f"j-{n}", n, hash_version(content), content)
+
+
+def test_reverting_reuses_the_old_number() -> None:
+    revs = [_rev(1, spec()), _rev(2, spec(config={"a": 1}))]
+    plan = plan_versions(spec(), revs, 2, "j")
+    assert plan.current.number == 1
+    assert plan.create is None
+
+
+def test_new_content_gets_next_number_and_history_is_trimmed() -> None:
+    revs = [_rev(n, spec(config={"n": n})) for n in range(1, 6)]
+    plan = plan_versions(spec(config={"n": 99}, revisionHistoryLimit=2), revs, 3, "j")
+    assert plan.current.number == 6
+    # keep current (6) and stable (3), plus the two newest others (4, 5)
+    assert set(plan.delete) == {"j-1", "j-2"}
+
+
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as written in the RFC's pseudo-code."""
+    if not isinstance(patch, dict):
+        return patch
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+json_values = st.recursive(
+    st.one_of(st.integers(), st.text(max_size=3), st.booleans()),
+    lambda inner: (
+        st.dictionaries(st.text(max_size=2), inner, max_size=3) | st.lists(inner, max_size=2)
+    ),
+    max_leaves=8,
+)
+docs = st.dictionaries(st.text(max_size=2), json_values, max_size=4)
+
+
+@given(old=docs, new=docs)
+def test_merge_patch_turns_old_into_new(old: dict[str, Any], new: dict[str, Any]) -> None:
+    assert apply_merge_patch(old, build_merge_patch(old, new)) == new
+    assert build_merge_patch(new, new) == {}

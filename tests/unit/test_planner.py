@@ -1,0 +1,253 @@
+"""Planner scenarios (one pass each) and a convergence property over many passes."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nodewave.core.actions import (
+    CreateExecution,
+    CreatePod,
+    DeleteExecution,
+    DeletePod,
+    PatchExecutionStatus,
+    SetDesiredState,
+)
+from nodewave.core.naming import build_execution_name
+from nodewave.core.observe import Observation
+from nodewave.core.planner import build_execution_status, plan_job
+from nodewave.core.snapshot import Snapshot
+from nodewave.models.execution import DesiredState, ObservedState
+from nodewave.models.job import JobStatus
+from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
+
+S = ObservedState
+EU = {"region": "eu"}
+
+
+def kinds(actions: list[object], kind: type) -> list:  # type: ignore[type-arg]
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def test_new_job_places_one_execution_with_its_pod_on_each_selected_node() -> None:
+    snap = snapshot(
+        [node("n1", region="eu"), node("n2", region="eu"), node("n3", region="us")],
+        spec=job_spec(selector={"matchLabels": EU}),
+    )
+    plan = plan_job(snap, at(0))
+    created = kinds(plan.actions, CreateExecution)
+    assert sorted(c.node for c in created) == ["n1", "n2"]
+    assert all(c.start and c.desired is DesiredState.RUNNING and c.version == 1 for c in created)
+    assert plan.status.target_nodes == 2
+    assert plan.status.ready_nodes == 0
+    assert plan.status.execution_counts == {"Pending": 2}
+    ready = next(c for c in plan.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("False", "ExecutionsPending")
+
+
+def test_settled_job_plans_nothing_and_status_is_stable() -> None:
+    exs = [execution(n, state=S.RUNNING, stable=True, started=1) for n in ("n1", "n2")]
+    pods = [pod(e.name, node_name=e.spec.node_name) for e in exs]
+    exs = [
+        dataclasses.replace(
+            e,
+            status=e.status.model_copy(
+                update={
+                    "pod_name": e.name,
+                    "details": {"pod": e.name},
+                    "message": "running",
+                    "observed_generation": 1,
+                }
+            ),
+        )
+        for e in exs
+    ]
+    snap = snapshot([node("n1"), node("n2")], exs, pods)
+    first = plan_job(snap, at(10))
+    assert first.actions == []
+    again = plan_job(
+        dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=first.status)), at(20)
+    )
+    assert again.actions == []
+    assert not again.status_changed
+    assert first.status.stable_version == 1
+    ready = next(c for c in first.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("True", "AllNodesReady")
+
+
+def test_node_that_stops_matching_is_stopped_by_the_operator() -> None:
+    ex = execution("n1", state=S.RUNNING)
+    plan = plan_job(
+        snapshot(
+            [node("n1", region="us")],
+            [ex],
+            [pod(ex.name)],
+            spec=job_spec(selector={"matchLabels": EU}),
+        ),
+        at(5),
+    )
+    stop = kinds(plan.actions, SetDesiredState)
+    assert [(s.name, s.desired, s.by_operator, s.reason) for s in stop] == [
+        (ex.name, DesiredState.STOPPED, True, "NodeNotSelected")
+    ]
+    assert [d.name for d in kinds(plan.actions, DeletePod)] == [ex.name]
+
+
+def test_user_stop_is_respected_operator_stop_is_undone() -> None:
+    by_user = execution("n1", desired=DesiredState.STOPPED, state=S.STOPPED)
+    by_operator = execution("n2", desired=DesiredState.STOPPED, state=S.STOPPED, by_operator=True)
+    plan = plan_job(snapshot([node("n1"), node("n2")], [by_user, by_operator]), at(5))
+    assert [(s.name, s.desired) for s in kinds(plan.actions, SetDesiredState)] == [
+        (by_operator.name, DesiredState.RUNNING)
+    ]
+    assert kinds(plan.actions, CreateExecution) == []
+    assert [c.execution for c in kinds(plan.actions, CreatePod)] == [by_operator.name]
+
+
+def test_new_version_replaces_the_old_on_every_node() -> None:
+    old = execution("n1", version=1, state=S.RUNNING)
+    plan = plan_job(snapshot([node("n1")], [old], [pod(old.name)], current=2), at(5))
+    created = kinds(plan.actions, CreateExecution)
+    assert [(c.version, c.previous) for c in created] == [(2, old.name)]
+    assert [(s.name, s.desired, s.reason) for s in kinds(plan.actions, SetDesiredState)] == [
+        (old.name, DesiredState.STOPPED, "Superseded")
+    ]
+
+
+def test_executions_of_versions_no_longer_kept_are_deleted_once_stopped() -> None:
+    gone = execution(
+        "n1", version=1, desired=DesiredState.STOPPED, state=S.STOPPED, by_operator=True
+    )
+    snap = snapshot(
+        [node("n1")],
+        [gone, execution("n1", version=3, state=S.RUNNING)],
+        current=3,
+        status=JobStatus(stable_version=3),
+    )
+    snap = dataclasses.replace(snap, versions={3: snap.current})
+    plan = plan_job(snap, at(5))
+    assert [d.name for d in kinds(plan.actions, DeleteExecution)] == [gone.name]
+
+
+def test_run_to_completion_reports_complete() -> None:
+    spec = job_spec(type="Query")
+    done = execution("n1", state=S.COMPLETED)
+    failed = execution("n2", state=S.FAILED)
+    plan = plan_job(snapshot([node("n1"), node("n2")], [done, failed], spec=spec), at(5))
+    conds = {c.type: (c.status, c.reason) for c in plan.status.conditions}
+    assert conds["Complete"] == ("True", "SomeFailed")
+    assert conds["Ready"] == ("False", "ExecutionsFailed")
+    assert conds["Degraded"] == ("True", "ExecutionsFailed")
+    assert any(e.reason == "Complete" and e.type == "Warning" for e in plan.events)
+
+
+def test_no_selected_nodes_is_ready() -> None:
+    plan = plan_job(
+        snapshot([node("n1", region="us")], spec=job_spec(selector={"matchLabels": EU})), at(0)
+    )
+    ready = next(c for c in plan.status.conditions if c.type == "Ready")
+    assert (ready.status, ready.reason) == ("True", "NoNodesSelected")
+
+
+def test_status_write_appends_history_and_bumps_revision_only_on_change() -> None:
+    ex = execution("n1", state=S.STARTING)
+    built = build_execution_status(ex, Observation(S.RUNNING, "ContainersReady", "running"), at(3))
+    assert built is not None
+    status, event = built
+    assert status.revision == 2
+    assert status.stable_at == at(3)
+    assert [h.state for h in status.history] == [S.RUNNING]
+    assert event is not None
+    assert event.reason == "Running"
+    same = dataclasses.replace(ex, status=status)
+    assert (
+        build_execution_status(same, Observation(S.RUNNING, "ContainersReady", "running"), at(9))
+        is None
+    )
+
+
+def test_requeue_at_the_next_deadline() -> None:
+    ex = execution("n1", state=S.RUNNING, started=0)
+    plan = plan_job(
+        snapshot(
+            [node("n1")],
+            [ex],
+            [pod(ex.name)],
+            spec=job_spec(timeouts={"executionTimeoutSeconds": 12}),
+        ),
+        at(5),
+    )
+    assert plan.requeue_after == timedelta(seconds=7)
+
+
+# ---- property: repeated passes with a simulated cluster converge to one execution and one pod per node ----
+
+
+def _simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:
+    """Apply a plan the way the API would: creates are idempotent, pods start Running at once."""
+    exs = {e.name: e for e in snap.executions}
+    pods = dict(snap.pods)
+    for a in plan_actions:
+        if isinstance(a, CreateExecution) and a.name not in exs:
+            exs[a.name] = execution(a.node, version=a.version, desired=a.desired)
+            if a.start:
+                pods[a.name] = pod(a.name, node_name=a.node)
+        elif isinstance(a, CreatePod):
+            pods.setdefault(a.execution, pod(a.execution, node_name=a.node))
+        elif isinstance(a, DeletePod):
+            pods.pop(a.name, None)
+        elif isinstance(a, SetDesiredState) and a.name in exs:
+            e = exs[a.name]
+            exs[a.name] = dataclasses.replace(
+                e,
+                spec=e.spec.model_copy(update={"desired_state": a.desired}),
+                stopped_by_operator=a.by_operator,
+            )
+        elif isinstance(a, PatchExecutionStatus) and a.name in exs:
+            exs[a.name] = dataclasses.replace(exs[a.name], status=a.status)
+        elif isinstance(a, DeleteExecution):
+            exs.pop(a.name, None)
+    return dataclasses.replace(snap, executions=tuple(exs.values()), pods=pods)
+
+
+node_sets = st.lists(
+    st.tuples(st.sampled_from(["eu", "us"]), st.booleans()), min_size=0, max_size=8
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=node_sets, second=node_sets, drop=st.sets(st.integers(0, 7)))
+def test_converges_to_one_execution_and_one_pod_per_selected_node(
+    first: list[tuple[str, bool]], second: list[tuple[str, bool]], drop: set[int]
+) -> None:
+    spec = job_spec(selector={"matchLabels": EU})
+    nodes = [node(f"n{i}", region=r) for i, (r, _) in enumerate(first)]
+    snap = snapshot(nodes, spec=spec)
+    for step in range(6):
+        if step == 3:  # the cluster changes: relabels, and some actions are lost (a crash)
+            nodes = [node(f"n{i}", region=r) for i, (r, _) in enumerate(second)]
+            snap = dataclasses.replace(snap, nodes={n.name: n for n in nodes})
+        plan = plan_job(snap, at(step))
+        actions = [a for i, a in enumerate(plan.actions) if not (step == 3 and i in drop)]
+        snap = _simulate(snap, actions)
+        snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=plan.status))
+    selected = {n.name for n in nodes if n.labels.get("region") == "eu"}
+    running = {
+        e.spec.node_name for e in snap.executions if e.spec.desired_state is DesiredState.RUNNING
+    }
+    assert selected <= running
+    # Executions on deleted nodes stay wanted (the node may come back) but are Lost.
+    for e in snap.executions:
+        if e.spec.node_name in running - selected:
+            assert e.spec.node_name not in snap.nodes
+            assert e.status.observed_state is S.LOST
+    for n in selected:
+        mine = [e for e in snap.executions if e.spec.node_name == n]
+        assert len(mine) == 1
+        assert mine[0].name == build_execution_name("j", 1, n)
+        assert mine[0].name in snap.pods
+        assert mine[0].status.observed_state is S.RUNNING
+    assert set(snap.pods) <= {e.name for e in snap.executions if e.spec.node_name in running}
