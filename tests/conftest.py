@@ -7,7 +7,10 @@ test that needs it errors, so CI cannot pass while hiding a broken environment.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
 from nodewave.localcluster.demo import install_crds
+from nodewave.localcluster.operator import OperatorProcess
 
 TEST_NODES = {
     "worker-a": {"region": "eu-west", "tier": "premium"},
@@ -45,3 +49,51 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
 
 def kubectl_json(cp: ControlPlane, *args: str) -> Any:
     return json.loads(cp.kubectl(*args, "-o", "json").stdout)
+
+
+NODE_LOST_GRACE = 5
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """The operator, a real process, with a short node-lost grace for the tests."""
+    op = OperatorProcess(
+        cluster,
+        tmp_path_factory.mktemp("operator") / "operator.log",
+        "--node-lost-grace",
+        str(NODE_LOST_GRACE),
+    )
+    op.start()
+    op.wait_started()
+    yield op
+    op.stop()
+
+
+@pytest.fixture
+def namespace(cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of the test's own, so tests never see each other's Jobs."""
+    name = (
+        "t-"
+        + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+        + "-"
+        + uuid.uuid4().hex[:5]
+    )
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.25
+) -> Any:
+    """Poll until the predicate returns something truthy; return it, or fail naming what."""
+    end = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

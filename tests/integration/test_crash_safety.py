@@ -1,0 +1,90 @@
+"""kill -9 the operator while it places 200 executions; a new one finishes the job with
+exactly one Execution and one Pod per node (deterministic names make re-planning idempotent)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from nodewave.core.naming import build_execution_name
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.test_reconcile import add_nodes, apply_job, template
+
+N = 200
+
+
+def _count(cp: ControlPlane, ns: str, kind: str) -> int:
+    out = cp.kubectl(
+        "get", kind, "-n", ns, "-l", "nodewave.io/job=fleet", "--no-headers", "-o", "name"
+    ).stdout
+    return len(out.split())
+
+
+def test_kill_9_mid_placement_then_resume(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    nodes = add_nodes(cluster, "crash", N)
+    operator.stop()  # this test runs its own operator, slowed to a trickle so the kill lands mid-way
+    slow = OperatorProcess(cluster, tmp_path / "slow.log", "--max-inflight", "2")
+    fresh = OperatorProcess(cluster, tmp_path / "fresh.log")
+    try:
+        slow.start()
+        slow.wait_started()
+        apply_job(
+            cluster,
+            namespace,
+            "fleet",
+            {
+                "type": "Pipeline",
+                "selector": {"matchLabels": {"suite": "crash"}},
+                "template": template(),
+            },
+        )
+        wait_for(
+            lambda: _count(cluster, namespace, "nwx") >= 10,
+            60,
+            "placement under way",
+            interval=0.05,
+        )
+        slow.kill()
+        at_kill = _count(cluster, namespace, "nwx")
+        assert 0 < at_kill < N, (
+            f"the kill must land mid-placement; {at_kill} of {N} executions existed"
+        )
+
+        fresh.start()
+        fresh.wait_started()
+
+        def all_running() -> bool:
+            items = kubectl_json(
+                cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/job=fleet"
+            )["items"]
+            return len(items) == N and all(
+                e.get("status", {}).get("observedState") == "Running" for e in items
+            )
+
+        wait_for(all_running, 180, f"{N} executions Running")
+        execs = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/job=fleet")[
+            "items"
+        ]
+        per_node = Counter(e["spec"]["nodeName"] for e in execs)
+        assert set(per_node) == set(nodes)
+        assert set(per_node.values()) == {1}
+        assert {e["metadata"]["name"] for e in execs} == {
+            build_execution_name("fleet", 1, n) for n in nodes
+        }
+        pods = kubectl_json(cluster, "get", "pods", "-n", namespace, "-l", "nodewave.io/job=fleet")[
+            "items"
+        ]
+        assert len(pods) == N
+        assert Counter(p["spec"]["nodeName"] for p in pods) == Counter({n: 1 for n in nodes})
+        assert {p["metadata"]["name"] for p in pods} == {e["metadata"]["name"] for e in execs}
+        assert "Traceback" not in (tmp_path / "fresh.log").read_text()
+    finally:
+        slow.kill()
+        fresh.stop()
+        cluster.kubectl("delete", "nwj", "-n", namespace, "fleet", "--wait=false")
+        operator.start()
+        operator.wait_started()
