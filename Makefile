@@ -1,8 +1,11 @@
 # The two commands of the README's quick start; everything else is in hack/.
-.PHONY: demo test crds
+.PHONY: demo test crds bench
 demo:  ## run the embedded default: local control plane, operator, demo rollout
 	bash hack/demo.sh
 test:  ## the whole test suite (what CI runs)
 	bash hack/test.sh $(ARGS)
 crds:  ## regenerate crds/ from the models
 	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds'
+
+bench:  ## benchmark against the DaemonSet controller (100 and 1,000 nodes)
+	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && python -m bench.reconcile $(ARGS)'

@@ -34,7 +34,7 @@ build_k8s() {
   local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
   for b in "${want[@]}"; do have "$b" || missing+=("$b"); done
   [ ${#missing[@]} -eq 0 ] && return 0
-  log "building ${missing[*]} $K8S_VERSION (cold: 15-30 min on 2 cores)"
+  log "building ${missing[*]} $K8S_VERSION (cold: about 10 min on 2 cores)"
   local src="$CACHE/src/k8s-$K8S_VERSION" minor="${K8S_VERSION#v1.}"
   local staging_version="v0.${minor}"
   minor="${minor%%.*}"

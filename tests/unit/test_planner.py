@@ -251,3 +251,25 @@ def test_converges_to_one_execution_and_one_pod_per_selected_node(
         assert mine[0].name in snap.pods
         assert mine[0].status.observed_state is S.RUNNING
     assert set(snap.pods) <= {e.name for e in snap.executions if e.spec.node_name in running}
+
+
+def test_a_new_execution_settles_before_its_first_status_write() -> None:
+    ex = execution("n1", created=0)
+    starting = pod(ex.name, "Pending", False)
+    plan = plan_job(snapshot([node("n1")], [ex], [starting]), at(1))
+    assert kinds(plan.actions, PatchExecutionStatus) == []
+    assert plan.requeue_after == timedelta(seconds=1)
+    plan = plan_job(snapshot([node("n1")], [ex], [starting]), at(2))
+    assert [p.status.observed_state for p in kinds(plan.actions, PatchExecutionStatus)] == [
+        S.STARTING
+    ]
+    # Running, or trouble, is written at once.
+    plan = plan_job(snapshot([node("n1")], [ex], [pod(ex.name)]), at(0.5))
+    assert [p.status.observed_state for p in kinds(plan.actions, PatchExecutionStatus)] == [
+        S.RUNNING
+    ]
+    failing = pod(ex.name, "Pending", False, waiting="ErrImagePull")
+    plan = plan_job(snapshot([node("n1")], [ex], [failing]), at(0.5))
+    assert [p.status.observed_state for p in kinds(plan.actions, PatchExecutionStatus)] == [
+        S.DEGRADED
+    ]

@@ -30,7 +30,7 @@ def _digest(text: str, length: int) -> str:
 
 def label_value(text: str) -> str:
     """`text` when it is a valid label value, else a 63-character prefix-and-hash of it."""
-    if len(text) <= 63 and _LABEL_VALUE_OK.match(text):
+    if len(text) <= 63 and _LABEL_VALUE_OK.fullmatch(text):
         return text
     prefix = re.sub(r"[^A-Za-z0-9_.-]", "-", text[:52]).strip("-_.")
     digest = _digest(text, 10)

@@ -13,7 +13,8 @@ Assumptions and invariants (in the manner of the DaemonSet controller's update.g
 - Completed and Failed are final for an execution; a later version or a user's retry starts
   anew.
 - Status is written only when it changed: one patch per changed execution per pass, one for
-  the Job; a brand-new execution is not written in the pass that creates it.
+  the Job. A brand-new execution is not written in the pass that creates it, nor while it is
+  Pending or Starting normally within its first `settle` seconds.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from nodewave.models.job import JobStatus
 
 S = ObservedState
 WARNING_STATES = frozenset({S.FAILED, S.LOST, S.DEGRADED})
+SETTLING = frozenset({S.PENDING, S.STARTING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ class PlannerSettings:
     """How long a node may be NotReady before its executions are Lost."""
     resync: timedelta = timedelta(seconds=30)
     """Longest sleep between passes over a Job, whatever the events say."""
+    settle: timedelta = timedelta(seconds=2)
+    """A new execution's first status is written once it is Running or in trouble, or after
+    this long: on a healthy node its Pending and Starting last milliseconds, and writing them
+    would triple the writes (and Events) of a placement on 1,000 nodes."""
 
 
 @dataclass(slots=True)
@@ -199,6 +205,11 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
             actions.append(CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version))
         elif obs.pod_action is PodAction.DELETE and pod is not None:
             actions.append(DeletePod(pod.name, pod.uid))
+        if ex.status.revision == 0 and obs.state in SETTLING and obs.error is None:
+            settles_at = ex.created_at + settings.settle
+            if now < settles_at:
+                deadlines.append(settles_at)
+                continue
         built = build_execution_status(ex, obs, now)
         if built is not None:
             actions.append(PatchExecutionStatus(ex.name, *built, previous=ex.status))
