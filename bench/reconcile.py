@@ -98,8 +98,20 @@ def run_operator(cp: ControlPlane, n: int, log: Path) -> dict[str, Any]:
     }
     t0 = time.monotonic()
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(job))
+
+    # Completion is read from one object, the Job's status, as the DaemonSet's is from its
+    # numberReady: polling a list of 1,000 executions would load the API server the peer
+    # does not have to share. The operator writes readyNodes only after the executions'
+    # Running statuses are written; the list below confirms it once at the end.
+    def ready() -> bool:
+        out = cp.kubectl(
+            "get", "nwj", "-n", NS, "fleet", "-o", "jsonpath={.status.readyNodes}"
+        ).stdout
+        return out.strip() == str(n)
+
+    t1 = wait(ready, 900, f"Job readyNodes {n}")
     running = f"/apis/nodewave.io/v1alpha1/namespaces/{NS}/executions?fieldSelector=status.observedState%3DRunning"
-    t1 = wait(lambda: cp.count(running) >= n, 900, f"{n} executions Running")
+    assert cp.count(running) == n, "readyNodes ran ahead of the executions' status"
     time.sleep(1)  # let the last status writes land before counting
     delta = writes(cp) - before
     assert op.proc is not None

@@ -258,8 +258,8 @@ def test_a_new_execution_settles_before_its_first_status_write() -> None:
     starting = pod(ex.name, "Pending", False)
     plan = plan_job(snapshot([node("n1")], [ex], [starting]), at(1))
     assert kinds(plan.actions, PatchExecutionStatus) == []
-    assert plan.requeue_after == timedelta(seconds=1)
-    plan = plan_job(snapshot([node("n1")], [ex], [starting]), at(2))
+    assert plan.requeue_after == timedelta(seconds=29)
+    plan = plan_job(snapshot([node("n1")], [ex], [starting]), at(30))
     assert [p.status.observed_state for p in kinds(plan.actions, PatchExecutionStatus)] == [
         S.STARTING
     ]

@@ -61,10 +61,11 @@ class PlannerSettings:
     """How long a node may be NotReady before its executions are Lost."""
     resync: timedelta = timedelta(seconds=30)
     """Longest sleep between passes over a Job, whatever the events say."""
-    settle: timedelta = timedelta(seconds=2)
+    settle: timedelta = timedelta(seconds=30)
     """A new execution's first status is written once it is Running or in trouble, or after
-    this long: on a healthy node its Pending and Starting last milliseconds, and writing them
-    would triple the writes (and Events) of a placement on 1,000 nodes."""
+    this long. Pending and Starting of a healthy placement are brief; writing each of them (and
+    its Event) would triple the API writes of a placement on 1,000 nodes, which on a busy API
+    server costs more time than it shows. Until then the Job's counts show it as Pending."""
 
 
 @dataclass(slots=True)
@@ -74,6 +75,9 @@ class Plan:
     status_changed: bool
     events: list[EventIntent] = field(default_factory=list)
     requeue_after: timedelta = timedelta(seconds=30)
+    status_significant: bool = True
+    """The status change moves a condition, a version or the rollout, not only counts: write
+    it now. Count-only changes may be batched by the caller."""
 
 
 def build_execution_status(
@@ -230,7 +234,17 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     requeue = settings.resync
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
-    return Plan(actions, status, status != job.status, events, requeue)
+    return Plan(
+        actions, status, status != job.status, events, requeue, _significant(job.status, status)
+    )
+
+
+def _significant(old: JobStatus, new: JobStatus) -> bool:
+    def shape(s: JobStatus) -> tuple[object, ...]:
+        conds = tuple((c.type, c.status, c.reason) for c in s.conditions)
+        return (s.observed_generation, s.current_version, s.stable_version, s.rollout, conds)
+
+    return shape(old) != shape(new)
 
 
 def _job_status(

@@ -27,20 +27,36 @@ from nodewave.kube.view import ClusterView
 log = logging.getLogger("nodewave.operator")
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf builds a deep-copied "essence" of every object on every watch event to detect
+    changes for on.update/on.field handlers. We have none (every handler here is on.event or
+    an index), so the copies are pure cost: a third of the CPU at 1,000 nodes. An empty
+    essence keeps kopf's machinery working without them."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 @kopf.index(GROUP, VERSION, "jobs")
-def nodewave_jobs(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
+async def nodewave_jobs(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): parse_job(body)}
 
 
 @kopf.index(GROUP, VERSION, "executions")
-def nodewave_executions(
+async def nodewave_executions(
     body: kopf.Body, namespace: str, spec: kopf.Spec, **_: Any
 ) -> dict[Any, Any]:
     return {(namespace, spec.get("jobName")): parse_execution(body)}
 
 
 @kopf.index("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
-def nodewave_pods(
+async def nodewave_pods(
     body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
 ) -> dict[Any, Any] | None:
     job = annotations.get(ANNOTATION_JOB)
@@ -48,7 +64,7 @@ def nodewave_pods(
 
 
 @kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_JOB: kopf.PRESENT})
-def nodewave_revisions(
+async def nodewave_revisions(
     body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
 ) -> dict[Any, Any] | None:
     job = annotations.get(ANNOTATION_JOB)
@@ -56,7 +72,7 @@ def nodewave_revisions(
 
 
 @kopf.index("", "v1", "nodes")
-def nodewave_nodes(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
+async def nodewave_nodes(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
     return {name: parse_node(body)}
 
 
@@ -68,6 +84,7 @@ async def startup(
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.diffbase_storage = NoDiffBase()
     kube = await Kube.connect(max_inflight=int(memo.get("max_inflight", 64)))
     view = ClusterView(
         jobs=kwargs["nodewave_jobs"],
@@ -90,6 +107,7 @@ async def startup(
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.queue.close()
+    await memo.reconciler.drain_events()
     await memo.kube.close()
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,10 @@ from nodewave.kube.view import ClusterView, JobKey
 
 log = logging.getLogger("nodewave.reconcile")
 INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
+EVENTS_IN_FLIGHT = 8
+STATUS_BATCH_SECONDS = 2.0
+"""Job status changes that only move counts are written at most this often."""
+MAX_PENDING_EVENTS = 10_000
 
 
 @dataclass
@@ -59,6 +64,11 @@ class Reconciler:
     observers: list[Callable[[JobInfo, Plan], None]] = field(default_factory=list)
     """Called after each pass (metrics)."""
     _configmaps: set[tuple[str, str, int]] = field(default_factory=set)
+    _events: set[asyncio.Task[None]] = field(default_factory=set)
+    _status_written: dict[JobKey, float] = field(default_factory=dict)
+    _event_slots: asyncio.Semaphore = field(
+        default_factory=lambda: asyncio.Semaphore(EVENTS_IN_FLIGHT)
+    )
 
     async def reconcile(self, key: JobKey) -> timedelta | None:
         """One pass. None when the Job is gone (stop watching it), else when to look again."""
@@ -101,7 +111,17 @@ class Reconciler:
                 [_describe(a) for a in plan.actions],
             )
         failures = await self._apply(snap, plan.actions)
-        if plan.status_changed:
+        now = time.monotonic()
+        batched = (
+            not plan.status_significant
+            and now - self._status_written.get(key, 0.0) < STATUS_BATCH_SECONDS
+        )
+        if plan.status_changed and batched:
+            requeue = min(plan.requeue_after, timedelta(seconds=STATUS_BATCH_SECONDS))
+        else:
+            requeue = plan.requeue_after
+        if plan.status_changed and not batched:
+            self._status_written[key] = now
             patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
             updated = await self.kube.merge_patch(
                 path_of("jobs", job.namespace, job.name, "status"), {"status": patch}
@@ -109,12 +129,11 @@ class Reconciler:
             if updated is not None:
                 self.view.overlay_jobs.put(key, job.name, parse_job(updated))
         events = [*plan.events, *failures]
-        await asyncio.gather(
-            *(self._event(job.namespace, "Job", job.name, job.uid, e) for e in events)
-        )
+        for e in events:
+            self._post(job.namespace, "Job", job.name, job.uid, e)
         for observe in self.observers:
             observe(job, plan)
-        return plan.requeue_after
+        return requeue
 
     # ---- applying ----------------------------------------------------------------------
 
@@ -181,7 +200,9 @@ class Reconciler:
                     "spec": {"desiredState": action.desired.value},
                 }
                 updated = await self.kube.merge_patch(path_of("executions", ns, action.name), patch)
-                if updated is not None:
+                if updated is None:
+                    self.view.overlay_executions.forget(key, action.name)  # deleted meanwhile
+                else:
                     self.view.overlay_executions.put(key, action.name, parse_execution(updated))
             case PatchExecutionStatus():
                 patch = build_merge_patch(action.previous.to_api(), action.status.to_api())
@@ -189,11 +210,12 @@ class Reconciler:
                     path_of("executions", ns, action.name, "status"), {"status": patch}
                 )
                 if updated is None:
+                    self.view.overlay_executions.forget(key, action.name)  # deleted meanwhile
                     return
                 info = parse_execution(updated)
                 self.view.overlay_executions.put(key, info.name, info)
                 if action.event is not None:
-                    await self._event(ns, "Execution", info.name, info.uid, action.event)
+                    self._post(ns, "Execution", info.name, info.uid, action.event)
             case DeleteExecution():
                 await self.kube.delete(path_of("executions", ns, action.name))
 
@@ -291,6 +313,29 @@ class Reconciler:
             "spec": spec,
         }
 
+    def _post(self, namespace: str, kind: str, name: str, uid: str, event: EventIntent) -> None:
+        """Record an Event in the background: a pass never waits for its Events, and at most
+        `EVENTS_IN_FLIGHT` are sent at once so they cannot crowd out the writes that matter."""
+        if len(self._events) >= MAX_PENDING_EVENTS:
+            log.warning(
+                "dropping Event %s for %s/%s: %d Events pending",
+                event.reason,
+                namespace,
+                name,
+                len(self._events),
+            )
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._event(namespace, kind, name, uid, event)
+        )
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
+
+    async def drain_events(self) -> None:
+        """Wait for the Events in flight (shutdown, tests)."""
+        while self._events:
+            await asyncio.gather(*list(self._events), return_exceptions=True)
+
     async def _event(
         self, namespace: str, kind: str, name: str, uid: str, event: EventIntent
     ) -> None:
@@ -318,7 +363,8 @@ class Reconciler:
             "count": 1,
         }
         try:
-            await self.kube.create(path_of("events", namespace), body)
+            async with self._event_slots:
+                await self.kube.create(path_of("events", namespace), body)
         except KubeError as e:  # an Event is worth a try, never a failed pass
             log.debug("event %s/%s %s not recorded: %s", namespace, name, event.reason, e)
 

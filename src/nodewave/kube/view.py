@@ -21,7 +21,9 @@ from nodewave.core.versions import RevisionInfo
 from nodewave.kube.parse import newer
 
 JobKey = tuple[str, str]
-OVERLAY_TTL = 10.0
+OVERLAY_TTL = 120.0
+"""A safety net only: entries normally leave when the watch catches up, when an object we
+deleted disappears from it, or when a write finds the object gone (404)."""
 
 V = TypeVar("V", ExecutionInfo, PodInfo, JobInfo)
 
@@ -43,8 +45,11 @@ class Overlay:
     def put(self, key: JobKey, name: str, value: Any) -> None:
         self.entries.setdefault(key, {})[name] = (time.monotonic(), value)
 
-    def forget(self, key: JobKey) -> None:
-        self.entries.pop(key, None)
+    def forget(self, key: JobKey, name: str | None = None) -> None:
+        if name is None:
+            self.entries.pop(key, None)
+        else:
+            self.entries.get(key, {}).pop(name, None)
 
     def merge(self, key: JobKey, watched: Mapping[str, V]) -> dict[str, V]:
         """`watched` (name → value) with this Job's fresher overlay entries applied."""
