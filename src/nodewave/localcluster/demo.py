@@ -1,13 +1,14 @@
 """`nodewave demo`: the embedded default.
 
-Starts a local control plane with fake nodes in three regions, installs the CRDs, applies the
-example Jobs and shows them with `kubectl get nodewave`; then tears everything down (unless
---keep). Later work turns this into a live rollout with the operator.
+Starts a local control plane with fake nodes in three regions, installs the CRDs, runs the
+operator, applies the example Jobs and shows them being placed and finishing; then tears
+everything down (unless --keep).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -20,6 +21,7 @@ from nodewave.localcluster.controlplane import (
     ControlPlaneError,
     find_binaries,
 )
+from nodewave.localcluster.operator import OperatorProcess
 
 
 def say(text: str) -> None:
@@ -37,9 +39,21 @@ def install_crds(cp: ControlPlane, crd_dir: Path) -> None:
     )
 
 
+def _jobs(cp: ControlPlane) -> list[dict[str, object]]:
+    return list(json.loads(cp.kubectl("get", "nwj", "-o", "json").stdout)["items"])
+
+
+def _settled(job: dict[str, object]) -> bool:
+    status = job.get("status") or {}
+    assert isinstance(status, dict)
+    conds = {c["type"]: c["status"] for c in status.get("conditions", [])}
+    return conds.get("Ready") == "True" or conds.get("Complete") == "True"
+
+
 def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nodewave-demo-"))
     cp = ControlPlane(workdir=workdir, bin_dir=find_binaries())
+    operator = OperatorProcess(cp, workdir / "operator.log")
     started = time.monotonic()
     try:
         say(
@@ -56,15 +70,29 @@ def run(args: argparse.Namespace) -> int:
         )
         say("installing the CRDs")
         install_crds(cp, REPO_ROOT / "crds")
-        say("applying the example Jobs")
+        say("starting the operator (nodewave run)")
+        operator.start()
+        operator.wait_started()
+        say("applying the example Jobs (examples/)")
         print(cp.kubectl("apply", "-f", str(REPO_ROOT / "examples")).stdout, end="")
-        say("kubectl get nodewave")
-        print(cp.kubectl("get", "nodewave").stdout, end="")
-        say("kubectl explain jobs.spec.rollout (field docs from the models)")
-        print("\n".join(cp.kubectl("explain", "jobs.spec.rollout").stdout.splitlines()[:16]))
+        say("waiting for every Job to be Ready (pipelines) or Complete (run-to-completion)")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not all(_settled(j) for j in _jobs(cp)):
+            time.sleep(1)
+        print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="")
+        say("executions per Job and observed state")
+        for job in _jobs(cp):
+            status = job.get("status") or {}
+            assert isinstance(status, dict)
+            print(f"  {job['metadata']['name']:16s} {status.get('executionCounts')}")  # type: ignore[index]
+        say("kubectl get nodewave (first lines)")
+        print("\n".join(cp.kubectl("get", "nodewave").stdout.splitlines()[:12]))
+        if not all(_settled(j) for j in _jobs(cp)):
+            print("demo failed: not every Job settled in time", file=sys.stderr)
+            return 1
         if args.keep:
             say(
-                f"cluster kept running: export KUBECONFIG={cp.kubeconfig}; stop it with: kill the pids in {workdir}/state.json"
+                f"cluster kept running: export KUBECONFIG={cp.kubeconfig}; the operator logs to {operator.log}"
             )
             return 0
     except ControlPlaneError as e:
@@ -72,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         if not args.keep:
+            operator.stop()
             cp.destroy()
     say(f"done in {time.monotonic() - started:.0f}s; the control plane is stopped and removed")
     return 0
