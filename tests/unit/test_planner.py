@@ -45,7 +45,7 @@ def test_new_job_places_one_execution_with_its_pod_on_each_selected_node() -> No
     assert plan.status.ready_nodes == 0
     assert plan.status.execution_counts == {"Pending": 2}
     ready = next(c for c in plan.status.conditions if c.type == "Ready")
-    assert (ready.status, ready.reason) == ("False", "ExecutionsPending")
+    assert (ready.status, ready.reason) == ("False", "RolloutInProgress")
 
 
 def test_settled_job_plans_nothing_and_status_is_stable() -> None:

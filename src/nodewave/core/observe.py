@@ -32,7 +32,7 @@ from enum import Enum
 from nodewave.core import reasons as R
 from nodewave.core.snapshot import ExecutionInfo, NodeInfo, PodInfo
 from nodewave.models.base import ErrorInfo
-from nodewave.models.execution import DesiredState, ObservedState
+from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
 from nodewave.models.job import JobSpec, RestartPolicy
 
 S = ObservedState
@@ -56,6 +56,10 @@ class Observation:
     deadline: datetime | None = None
     """The next instant at which this observation may change by time alone (a timeout or the
     node-lost grace), so the planner can ask to be woken then."""
+    health: HealthWindow | None = None
+    """The health window after this pass's sample, while the execution is validated."""
+    health_closed: bool = False
+    """A window ended in this pass: its verdict belongs in the status."""
 
 
 def _fail(code: str, message: str, pod: PodInfo | None, started_at: datetime | None) -> Observation:

@@ -35,20 +35,24 @@ from nodewave.core.actions import (
     SetDesiredState,
 )
 from nodewave.core.conditions import condition_status, set_condition
+from nodewave.core.health import HEALTH_CHECK_DEADLINE, Verdict, evaluate_health
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.rollout import RolloutDecision, plan_rollout
 from nodewave.core.selector import SelectorError, build_selector
-from nodewave.core.snapshot import ExecutionInfo, Snapshot
-from nodewave.models.base import Condition
+from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
+from nodewave.core.waves import order_nodes
+from nodewave.models.base import Condition, ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
     TERMINAL_STATES,
     DesiredState,
     ExecutionStatus,
+    HealthWindow,
     ObservedState,
     Transition,
 )
-from nodewave.models.job import JobStatus
+from nodewave.models.job import JobSpec, JobStatus, RolloutPhase
 
 S = ObservedState
 WARNING_STATES = frozenset({S.FAILED, S.LOST, S.DEGRADED})
@@ -75,13 +79,15 @@ class Plan:
     status_changed: bool
     events: list[EventIntent] = field(default_factory=list)
     requeue_after: timedelta = timedelta(seconds=30)
+    health: dict[str, HealthWindow] = field(default_factory=dict)
+    """Health windows in progress, to keep in memory until the next pass."""
     status_significant: bool = True
     """The status change moves a condition, a version or the rollout, not only counts: write
     it now. Count-only changes may be batched by the caller."""
 
 
 def build_execution_status(
-    ex: ExecutionInfo, obs: Observation, now: datetime
+    ex: ExecutionInfo, obs: Observation, now: datetime, next_execution: str | None = None
 ) -> tuple[ExecutionStatus, EventIntent | None] | None:
     """The execution's next status and the Event for its transition; None when nothing changed."""
     old = ex.status
@@ -95,10 +101,14 @@ def build_execution_status(
         "error": obs.error,
         "details": obs.details,
         "started_at": obs.started_at,
-        "stable_at": old.stable_at or (now if obs.state is S.RUNNING else None),
+        "stable_at": old.stable_at or (now if obs.state in (S.RUNNING, S.COMPLETED) else None),
         "finished_at": (old.finished_at or now) if terminal else None,
         "pod_name": obs.details.get("pod", old.pod_name),
+        "next_execution": next_execution or old.next_execution,
     }
+    # A window's samples live in memory; its verdict is written when it closes or the state moves.
+    if obs.health is not None and (obs.health_closed or transition):
+        update["health"] = obs.health
     if not transition and all(getattr(old, k) == v for k, v in update.items()):
         return None
     history = old.history
@@ -119,6 +129,83 @@ def build_execution_status(
     return new, event
 
 
+def apply_health(
+    ex: ExecutionInfo,
+    obs: Observation,
+    pod: PodInfo | None,
+    spec: JobSpec,
+    window: HealthWindow | None,
+    now: datetime,
+) -> Observation:
+    """Gate an execution on its health windows until it is validated (see core.health)."""
+    hc = spec.rollout.health_check
+    if (
+        hc.deadline_seconds is None
+        or ex.status.stable_at is not None
+        or ex.spec.desired_state is not DesiredState.RUNNING
+    ):
+        return obs
+    if obs.state in TERMINAL_STATES or obs.state is S.LOST:
+        return obs
+    deadline = ex.created_at + timedelta(seconds=hc.deadline_seconds)
+    pod_running = pod is not None and pod.phase == "Running" and not pod.deleting
+    if spec.type.runs_to_completion or not pod_running:
+        # Run-to-completion types are healthy when they complete; others wait for their pod.
+        if now >= deadline:
+            msg = f"not {'completed' if spec.type.runs_to_completion else 'running'} within deadlineSeconds={hc.deadline_seconds}"
+            return Observation(
+                S.FAILED,
+                HEALTH_CHECK_DEADLINE,
+                msg,
+                PodAction.DELETE if pod is not None and not pod.deleting else PodAction.NONE,
+                ErrorInfo(code=HEALTH_CHECK_DEADLINE, message=msg),
+                obs.details,
+                obs.started_at,
+                None,
+            )
+        return replace(obs, deadline=min(d for d in (obs.deadline, deadline) if d is not None))
+    assert pod is not None
+    res = evaluate_health(
+        window, ready=pod.ready, restarts=pod.restarts, hc=hc, created_at=ex.created_at, now=now
+    )
+    if res.verdict is Verdict.VALIDATED:
+        return replace(
+            obs,
+            state=S.RUNNING,
+            reason="Validated",
+            message=res.message,
+            health=res.window,
+            health_closed=True,
+            error=None,
+        )
+    if res.verdict is Verdict.FAILED:
+        return Observation(
+            S.FAILED,
+            res.reason,
+            res.message,
+            PodAction.DELETE,
+            ErrorInfo(code=res.reason, message=res.message),
+            obs.details,
+            obs.started_at,
+            None,
+            res.window,
+            True,
+        )
+    wake = min(d for d in (obs.deadline, res.next_sample, deadline) if d is not None)
+    return Observation(
+        S.VALIDATING,
+        "Validating",
+        res.message,
+        obs.pod_action,
+        None,
+        obs.details,
+        obs.started_at,
+        wake,
+        res.window,
+        res.window_closed,
+    )
+
+
 def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = None) -> Plan:
     settings = settings or PlannerSettings()
     job = snap.job
@@ -130,49 +217,85 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     except SelectorError as e:
         return _invalid(snap, str(e), now)
 
-    targets = sorted(n for n, node in snap.nodes.items() if selector.matches(n, node.labels))
+    targets = order_nodes(
+        job.name, (n for n, node in snap.nodes.items() if selector.matches(n, node.labels))
+    )
     target_set = set(targets)
-    by_node: dict[str, list[ExecutionInfo]] = {}
+    on_node: dict[str, dict[int, ExecutionInfo]] = {}
     for ex in snap.executions:
-        by_node.setdefault(ex.spec.node_name, []).append(ex)
+        if not ex.deleting:
+            on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
 
-    # 1. Placement: the current version's execution on every selected node, the others stopped.
+    def observe(ex: ExecutionInfo, health: bool) -> Observation:
+        pod = snap.pods.get(ex.name)
+        obs = evaluate_execution(
+            ex,
+            pod,
+            snap.nodes.get(ex.spec.node_name),
+            spec,
+            now,
+            node_lost_grace=settings.node_lost_grace,
+        )
+        if health:
+            obs = apply_health(
+                ex, obs, pod, spec, snap.health.get(ex.name) or ex.status.health, now
+            )
+        return obs
+
+    # 1. What every execution is doing now, health windows included.
+    live = [ex for ex in snap.executions if not ex.deleting]
+    observed = {ex.name: observe(ex, True) for ex in live}
+    states = {name: o.state for name, o in observed.items()}
+    validated = {
+        ex.name
+        for ex in live
+        if ex.status.stable_at is not None
+        or (
+            observed[ex.name].state in (S.RUNNING, S.COMPLETED)
+            and observed[ex.name].reason != R.POD_CREATING
+        )
+    }
+
+    # 2. Which version each selected node should run (the rollout engine).
+    decision = plan_rollout(job, version, targets, on_node, states, validated, job.promote, now)
+
+    # 3. Placement: that version's execution Running on each node, every other one stopped.
     desired: dict[str, DesiredState] = {}
-    current_on: dict[str, ExecutionInfo] = {}
+    nxt: dict[str, str] = {}
     created: list[CreateExecution] = []
     for node in targets:
-        mine = by_node.get(node, [])
-        cur = next((e for e in mine if e.spec.job_version == version), None)
+        want = decision.want[node]
+        mine = on_node.get(node, {})
+        cur = mine.get(want.version)
         if cur is None:
-            previous = max(mine, key=lambda e: e.spec.job_version, default=None)
+            name = build_execution_name(job.name, want.version, node)
+            previous = max(mine.values(), key=lambda e: e.spec.job_version, default=None)
             created.append(
                 CreateExecution(
-                    name=build_execution_name(job.name, version, node),
-                    node=node,
-                    version=version,
-                    wave=0,
-                    desired=DesiredState.RUNNING,
-                    previous=previous.name if previous else None,
+                    name,
+                    node,
+                    want.version,
+                    want.wave,
+                    DesiredState.RUNNING,
+                    previous.name if previous else None,
                     start=True,
                 )
             )
         else:
-            current_on[node] = cur
+            name = cur.name
             if cur.spec.desired_state is DesiredState.STOPPED and cur.stopped_by_operator:
                 desired[cur.name] = DesiredState.RUNNING
                 actions.append(
                     SetDesiredState(cur.name, DesiredState.RUNNING, False, "NodeSelected")
                 )
-        for other in mine:
-            if (
-                other.spec.job_version != version
-                and other.spec.desired_state is not DesiredState.STOPPED
-            ):
+        for v, other in mine.items():
+            if v != want.version and other.spec.desired_state is not DesiredState.STOPPED:
                 desired[other.name] = DesiredState.STOPPED
+                nxt[other.name] = name
                 actions.append(
                     SetDesiredState(other.name, DesiredState.STOPPED, True, R.SUPERSEDED)
                 )
-    for ex in snap.executions:
+    for ex in live:
         node = ex.spec.node_name
         if (
             node not in target_set
@@ -185,26 +308,21 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
             )
     actions.extend(created)
 
-    # 2. Observe every execution; its pod follows from the observation.
-    states: dict[str, ObservedState] = {}
+    # 4. Each execution's pod and status follow from its observation.
     deadlines: list[datetime] = []
-    for ex in snap.executions:
-        if ex.deleting:
-            continue
+    health: dict[str, HealthWindow] = {}
+    for ex in live:
+        obs = observed[ex.name]
         if ex.name in desired:
             ex = replace(ex, spec=ex.spec.model_copy(update={"desired_state": desired[ex.name]}))
-        pod = snap.pods.get(ex.name)
-        obs = evaluate_execution(
-            ex,
-            pod,
-            snap.nodes.get(ex.spec.node_name),
-            spec,
-            now,
-            node_lost_grace=settings.node_lost_grace,
-        )
+            if obs.state not in (S.FAILED, S.COMPLETED):  # a result found in this pass stays recorded
+                obs = observe(ex, False)
         states[ex.name] = obs.state
         if obs.deadline is not None:
             deadlines.append(obs.deadline)
+        if obs.health is not None and obs.state is S.VALIDATING:
+            health[ex.name] = obs.health
+        pod = snap.pods.get(ex.name)
         if obs.pod_action is PodAction.CREATE:
             actions.append(CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version))
         elif obs.pod_action is PodAction.DELETE and pod is not None:
@@ -214,28 +332,33 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
             if now < settles_at:
                 deadlines.append(settles_at)
                 continue
-        built = build_execution_status(ex, obs, now)
+        built = build_execution_status(ex, obs, now, nxt.get(ex.name))
         if built is not None:
             actions.append(PatchExecutionStatus(ex.name, *built, previous=ex.status))
 
-    # 3. Executions of versions no longer kept, once finished and without a pod, go.
-    kept = {*snap.versions, version, job.status.stable_version}
-    for ex in snap.executions:
+    # 5. Executions of versions no longer kept, once finished and without a pod, go.
+    kept = {*snap.versions, version, decision.stable_version}
+    for ex in live:
         if (
             ex.spec.job_version not in kept
             and states.get(ex.name) in TERMINAL_STATES
             and ex.name not in snap.pods
-            and not ex.deleting
         ):
             actions.append(DeleteExecution(ex.name))
 
-    # 4. The Job's status.
-    status, events = _job_status(snap, targets, current_on, states, len(created), now)
+    # 6. The Job's status.
+    status, events = _job_status(snap, targets, decision, on_node, states, len(created), now)
     requeue = settings.resync
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return Plan(
-        actions, status, status != job.status, events, requeue, _significant(job.status, status)
+        actions,
+        status,
+        status != job.status,
+        [*decision.events, *events],
+        requeue,
+        health,
+        _significant(job.status, status),
     )
 
 
@@ -247,10 +370,22 @@ def _significant(old: JobStatus, new: JobStatus) -> bool:
     return shape(old) != shape(new)
 
 
+_PHASE_REASON = {
+    RolloutPhase.PROGRESSING: "RolloutInProgress",
+    RolloutPhase.AWAITING_PROMOTION: "AwaitingPromotion",
+    RolloutPhase.PAUSED: "RolloutPaused",
+    RolloutPhase.ROLLING_BACK: "RollingBack",
+    RolloutPhase.ROLLED_BACK: "RolledBack",
+    RolloutPhase.FAILED: "RolloutFailed",
+    RolloutPhase.COMPLETED: "RolloutComplete",
+}
+
+
 def _job_status(
     snap: Snapshot,
     targets: list[str],
-    current_on: dict[str, ExecutionInfo],
+    decision: RolloutDecision,
+    on_node: dict[str, dict[int, ExecutionInfo]],
     states: dict[str, ObservedState],
     created: int,
     now: datetime,
@@ -259,118 +394,162 @@ def _job_status(
     completes = snap.current.type.runs_to_completion
     version = snap.current.number
     target = len(targets)
-    current_states = [
-        states.get(current_on[n].name, S.PENDING) if n in current_on else S.PENDING for n in targets
-    ]
     good = S.COMPLETED if completes else S.RUNNING
-    ready = sum(1 for s in current_states if s is good)
-    failed = sum(1 for s in current_states if s is S.FAILED)
-    lost = sum(1 for s in current_states if s is S.LOST)
-    degraded = sum(1 for s in current_states if s is S.DEGRADED)
+
+    def state_of(node: str, v: int) -> ObservedState:
+        ex = on_node.get(node, {}).get(v)
+        return states.get(ex.name, S.PENDING) if ex is not None else S.PENDING
+
+    wanted = [state_of(n, decision.want[n].version) for n in targets]
+    current_states = [state_of(n, version) for n in targets]
+    ready = sum(1 for s in wanted if s is good)
+    updated = sum(1 for s in current_states if s is good)
+    failed = sum(1 for s in wanted if s is S.FAILED)
+    lost = sum(1 for s in wanted if s is S.LOST)
+    degraded = sum(1 for s in wanted if s is S.DEGRADED)
     done = all(s in TERMINAL_STATES for s in current_states)
     counts = Counter(s.value for s in states.values())
     if created:
         counts[S.PENDING.value] += created
     gen = job.generation
     conds: list[Condition] = list(job.status.conditions)
+    rollout = decision.rollout
+    active = (
+        rollout is not None
+        and rollout.version == version
+        and rollout.phase is not RolloutPhase.COMPLETED
+        and (decision.stable_version != version)
+    )
+    phase = rollout.phase if active and rollout is not None else None
 
-    all_ready = ready == target
-    if target == 0:
-        conds = set_condition(
-            conds, R.READY, "True", R.NO_NODES_SELECTED, "the selector matches no node", gen, now
-        )
-    elif all_ready:
-        reason = R.ALL_SUCCEEDED if completes else R.ALL_NODES_READY
-        conds = set_condition(
-            conds,
-            R.READY,
-            "True",
-            reason,
-            f"{ready}/{target} nodes {good.value.lower()} version {version}",
-            gen,
-            now,
-        )
-    else:
-        if failed:
-            reason = R.EXECUTIONS_FAILED
-        elif lost:
-            reason = R.NODES_LOST
-        elif completes:
-            reason = R.EXECUTIONS_RUNNING
-        else:
-            reason = R.EXECUTIONS_PENDING
-        conds = set_condition(
-            conds,
+    def put(type_: str, status: ConditionStatus, reason: str, message: str) -> None:
+        nonlocal conds
+        conds = set_condition(conds, type_, status, reason, message, gen, now)
+
+    summary = f"{updated}/{target} nodes {good.value.lower()} version {version}"
+    if phase is not None:
+        put(
             R.READY,
             "False",
-            reason,
-            f"{ready}/{target} nodes {good.value.lower()} version {version}; {failed} failed, {lost} lost",
-            gen,
-            now,
+            _PHASE_REASON[phase],
+            f"{summary}; {rollout.message if rollout else ''}",
         )
+    elif target == 0:
+        put(R.READY, "True", R.NO_NODES_SELECTED, "the selector matches no node")
+    elif updated == target:
+        put(R.READY, "True", R.ALL_SUCCEEDED if completes else R.ALL_NODES_READY, summary)
+    else:
+        reason = (
+            R.EXECUTIONS_FAILED
+            if failed
+            else R.NODES_LOST
+            if lost
+            else R.EXECUTIONS_RUNNING
+            if completes
+            else R.EXECUTIONS_PENDING
+        )
+        put(R.READY, "False", reason, f"{summary}; {failed} failed, {lost} lost")
 
     if completes:
         if done:
-            reason = R.SOME_FAILED if failed else R.ALL_SUCCEEDED
-            conds = set_condition(
-                conds,
+            put(
                 R.COMPLETE,
                 "True",
-                reason,
+                R.SOME_FAILED if failed else R.ALL_SUCCEEDED,
                 f"{target - failed}/{target} executions succeeded",
-                gen,
-                now,
             )
         else:
-            conds = set_condition(
-                conds,
+            put(
                 R.COMPLETE,
                 "False",
                 R.EXECUTIONS_RUNNING,
                 f"{sum(1 for s in current_states if s in TERMINAL_STATES)}/{target} executions finished",
-                gen,
-                now,
             )
 
-    if failed or lost or degraded:
-        reason = R.EXECUTIONS_FAILED if failed or degraded else R.NODES_LOST
-        conds = set_condition(
-            conds,
+    in_progress = phase in (
+        RolloutPhase.PROGRESSING,
+        RolloutPhase.ROLLING_BACK,
+        RolloutPhase.AWAITING_PROMOTION,
+        RolloutPhase.PAUSED,
+    )
+    first_deploy = (
+        job.status.stable_version is None and decision.stable_version is None and target > 0
+    )
+    msg = rollout.message if rollout is not None else ""
+    if phase is not None:
+        put(
+            R.PROGRESSING,
+            "False" if phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK) else "True",
+            _PHASE_REASON[phase],
+            msg,
+        )
+    else:
+        put(
+            R.PROGRESSING,
+            "True",
+            "RolloutComplete" if not first_deploy else "RolloutInProgress",
+            msg or summary,
+        )
+    if in_progress or first_deploy:
+        put(
+            R.RECONCILING,
+            "True",
+            _PHASE_REASON[phase] if phase else "RolloutInProgress",
+            msg or summary,
+        )
+    else:
+        put(R.RECONCILING, "False", R.AS_EXPECTED, "nothing to roll out")
+    if phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK):
+        put(R.STALLED, "True", _PHASE_REASON[phase], msg)
+    else:
+        put(R.STALLED, "False", R.AS_EXPECTED, "not stalled")
+    if phase is RolloutPhase.ROLLED_BACK:
+        put(R.ROLLED_BACK, "True", "RolledBack", msg)
+    else:
+        put(R.ROLLED_BACK, "False", R.AS_EXPECTED, "not rolled back")
+    if phase is RolloutPhase.AWAITING_PROMOTION:
+        put(R.AWAITING_PROMOTION, "True", "AwaitingPromotion", msg)
+    else:
+        put(R.AWAITING_PROMOTION, "False", R.AS_EXPECTED, "not waiting for a promote")
+
+    if (
+        failed
+        or lost
+        or degraded
+        or phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK, RolloutPhase.ROLLING_BACK)
+    ):
+        reason = (
+            _PHASE_REASON[phase]
+            if phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK, RolloutPhase.ROLLING_BACK)
+            else R.EXECUTIONS_FAILED
+            if failed or degraded
+            else R.NODES_LOST
+        )
+        put(
             R.DEGRADED,
             "True",
             reason,
-            f"{failed} failed, {degraded} degraded, {lost} lost",
-            gen,
-            now,
+            f"{failed} failed, {degraded} degraded, {lost} lost" + (f"; {msg}" if phase else ""),
         )
     else:
-        conds = set_condition(
-            conds, R.DEGRADED, "False", R.AS_EXPECTED, "no execution is failing", gen, now
-        )
+        put(R.DEGRADED, "False", R.AS_EXPECTED, "no execution is failing")
 
-    stable = job.status.stable_version
-    if target and all_ready:
-        stable = version
     status = job.status.model_copy(
         update={
             "observed_generation": gen,
             "current_version": version,
-            "stable_version": stable,
+            "stable_version": decision.stable_version,
             "target_nodes": target,
             "ready_nodes": ready,
             "execution_counts": dict(sorted(counts.items())),
+            "rollout": rollout,
             "conditions": conds,
         }
     )
     events = []
     before = condition_status(job.status.conditions, R.READY)
-    after = condition_status(conds, R.READY)
-    if after == "True" and before != "True":
-        events.append(
-            EventIntent(
-                "Normal", R.READY, f"{ready}/{target} nodes {good.value.lower()} version {version}"
-            )
-        )
+    if condition_status(conds, R.READY) == "True" and before != "True":
+        events.append(EventIntent("Normal", R.READY, summary))
     if (
         completes
         and condition_status(conds, R.COMPLETE) == "True"

@@ -7,6 +7,10 @@ READY = "Ready"
 COMPLETE = "Complete"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
+RECONCILING = "Reconciling"
+STALLED = "Stalled"
+ROLLED_BACK = "RolledBack"
+AWAITING_PROMOTION = "AwaitingPromotion"
 
 # Job condition reasons.
 ALL_NODES_READY = "AllNodesReady"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nodewave.models.execution import ExecutionSpec, ExecutionStatus
+from nodewave.models.execution import ExecutionSpec, ExecutionStatus, HealthWindow
 from nodewave.models.job import JobSpec, JobStatus, JobType
 
 
@@ -91,6 +91,8 @@ class JobInfo:
     spec: JobSpec
     status: JobStatus
     deleting: bool = False
+    promote: str | None = None
+    """The value of the nodewave.io/promote annotation: the version allowed past its canary."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +104,6 @@ class Snapshot:
     pods: Mapping[str, PodInfo]
     """Pods by the name of the execution that owns them."""
     versions: Mapping[int, VersionSpec] = field(default_factory=dict)
+    health: Mapping[str, HealthWindow] = field(default_factory=dict)
+    """Health windows in progress, by execution (kept in memory between status writes)."""
+

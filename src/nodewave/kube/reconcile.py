@@ -46,6 +46,7 @@ from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.view import ClusterView, JobKey
+from nodewave.models.execution import HealthWindow
 
 log = logging.getLogger("nodewave.reconcile")
 INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
@@ -66,6 +67,7 @@ class Reconciler:
     _configmaps: set[tuple[str, str, int]] = field(default_factory=set)
     _events: set[asyncio.Task[None]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
+    _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
     _event_slots: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(EVENTS_IN_FLIGHT)
     )
@@ -76,6 +78,7 @@ class Reconciler:
         if job is None:
             self.view.overlay_executions.forget(key)
             self.view.overlay_pods.forget(key)
+            self._health.pop(key, None)
             return None
         if job.deleting:
             return None  # garbage collection removes executions and pods through owner references
@@ -95,8 +98,10 @@ class Reconciler:
             executions=self.view.executions_of(key),
             pods=self.view.pods_of(key),
             versions=known,
+            health=self._health.get(key, {}),
         )
         plan = plan_job(snap, self.clock(), self.settings)
+        self._health[key] = plan.health
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s/%s pass: %d executions, pods %s, overlay %s, actions %s",

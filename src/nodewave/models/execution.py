@@ -97,6 +97,8 @@ class HealthWindow(ApiModel):
     """Unhealthy windows in a row."""
     last_restart_count: int = Field(default=0, ge=0)
     """Container restarts seen at the last sample."""
+    last_sample: datetime | None = None
+    """When the last sample was taken."""
 
 
 class Transition(ApiModel):

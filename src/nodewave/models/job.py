@@ -327,6 +327,8 @@ class RolloutStatus(ApiModel):
     """Progressing, AwaitingPromotion, Paused, Completed, Failed, RollingBack or RolledBack."""
     version: int | None = Field(default=None, ge=1)
     """The version being rolled out."""
+    from_version: int | None = Field(default=None, ge=1)
+    """The stable version it replaces, and returns to on rollback."""
     wave: int = Field(default=0, ge=0)
     """Current wave, 1-based; 0 before the first."""
     total_waves: int = Field(default=0, ge=0)

@@ -1,0 +1,105 @@
+"""Health-check windows (DESIGN §3), a pure function of the window so far, one sample and `now`.
+
+- Time is cut into windows of `intervalSeconds`, starting when the execution first ran.
+  Within a window the planner samples the execution up to SAMPLES_PER_WINDOW times (evenly,
+  whatever the rate of events): a sample is healthy when the pod is ready and no container
+  restarted since the previous sample.
+- When a window ends, its error rate is its unhealthy share of samples. At most
+  `maxErrorRate` makes it a healthy window, more an unhealthy one; a window nobody sampled
+  counts its single closing sample.
+- `successThreshold` healthy windows in a row validate the execution; `failureThreshold`
+  unhealthy windows in a row fail it (HealthCheckFailed); not validated `deadlineSeconds`
+  after it was created fails it too (HealthCheckDeadline).
+
+Example, interval 10 s, maxErrorRate 0.1, successThreshold 2, failureThreshold 3: samples at
+0, 2, 4, 6, 8 s all ready → window 1 healthy (0.0); 10-20 s ready but one restart → 1 of 5
+unhealthy = 0.2 → unhealthy, the healthy run resets; two clean windows after that validate it
+at 40 s. A pod never ready fails at 30 s (3 unhealthy windows), or at the deadline if sooner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from nodewave.models.execution import HealthWindow
+from nodewave.models.job import HealthCheck
+
+SAMPLES_PER_WINDOW = 5
+HEALTH_CHECK_FAILED = "HealthCheckFailed"
+HEALTH_CHECK_DEADLINE = "HealthCheckDeadline"
+
+
+class Verdict(Enum):
+    PENDING = "pending"
+    VALIDATED = "validated"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthResult:
+    window: HealthWindow
+    verdict: Verdict
+    reason: str
+    message: str
+    window_closed: bool
+    next_sample: datetime
+
+
+def sample_period(hc: HealthCheck) -> timedelta:
+    return timedelta(seconds=hc.interval_seconds / SAMPLES_PER_WINDOW)
+
+
+def evaluate_health(
+    window: HealthWindow | None,
+    *,
+    ready: bool,
+    restarts: int,
+    hc: HealthCheck,
+    created_at: datetime,
+    now: datetime,
+) -> HealthResult:
+    interval = timedelta(seconds=hc.interval_seconds)
+    w = (
+        window.model_copy()
+        if window is not None
+        else HealthWindow(window_start=now, last_restart_count=restarts)
+    )
+    if w.window_start is None:
+        w.window_start = now
+    due = w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95
+    closed = False
+    if due:
+        healthy = ready and restarts <= w.last_restart_count
+        w.samples += 1
+        w.unhealthy_samples += 0 if healthy else 1
+        w.last_restart_count = restarts
+        w.last_sample = now
+    if now - w.window_start >= interval:
+        closed = True
+        rate = w.unhealthy_samples / w.samples if w.samples else (0.0 if ready else 1.0)
+        w.error_rate = round(rate, 4)
+        if rate <= hc.max_error_rate:
+            w.consecutive_healthy += 1
+            w.consecutive_unhealthy = 0
+        else:
+            w.consecutive_unhealthy += 1
+            w.consecutive_healthy = 0
+        w.window_start = now
+        w.samples = 0
+        w.unhealthy_samples = 0
+    next_sample = (w.last_sample or now) + sample_period(hc)
+    if w.consecutive_healthy >= hc.success_threshold:
+        msg = f"validated: {w.consecutive_healthy} healthy windows of {hc.interval_seconds}s"
+        return HealthResult(w, Verdict.VALIDATED, "Validated", msg, closed, next_sample)
+    if w.consecutive_unhealthy >= hc.failure_threshold:
+        msg = f"{w.consecutive_unhealthy} unhealthy windows in a row (error rate {w.error_rate:.2f} > {hc.max_error_rate})"
+        return HealthResult(w, Verdict.FAILED, HEALTH_CHECK_FAILED, msg, closed, next_sample)
+    if hc.deadline_seconds is not None and now >= created_at + timedelta(
+        seconds=hc.deadline_seconds
+    ):
+        msg = f"not validated within deadlineSeconds={hc.deadline_seconds}"
+        return HealthResult(w, Verdict.FAILED, HEALTH_CHECK_DEADLINE, msg, closed, next_sample)
+    msg = f"validating: {w.consecutive_healthy}/{hc.success_threshold} healthy windows, last error rate {w.error_rate:.2f}"
+    return HealthResult(w, Verdict.PENDING, "Validating", msg, closed, next_sample)

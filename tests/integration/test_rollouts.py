@@ -1,0 +1,316 @@
+"""Rollouts on the real control plane with fault injection (kwok stages acting as kubelets):
+canary rollback, failure budgets, promotion, pause, crash mid-wave, superseding versions."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.test_reconcile import add_nodes, apply_job, condition, job_status, template
+
+
+def rolling_job(
+    suite: str, image_tag: str, rollout: dict[str, Any], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    hc = {
+        "deadlineSeconds": 30,
+        "intervalSeconds": 1,
+        "successThreshold": 2,
+        "failureThreshold": 2,
+        "maxErrorRate": 0.1,
+    }
+    t = template(annotations)
+    t["spec"]["containers"][0]["image"] = f"registry.example/agent:{image_tag}"
+    return {
+        "type": "Pipeline",
+        "selector": {"matchLabels": {"suite": suite}},
+        "template": t,
+        "rollout": {"healthCheck": hc, **rollout},
+    }
+
+
+def running_versions(cp: ControlPlane, ns: str, job: str) -> dict[str, list[int]]:
+    """node → versions of its executions that are Running (exactly one each, when settled)."""
+    out: dict[str, list[int]] = {}
+    for e in kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]:
+        if e.get("status", {}).get("observedState") == "Running":
+            out.setdefault(e["spec"]["nodeName"], []).append(e["spec"]["jobVersion"])
+    return out
+
+
+def phase(cp: ControlPlane, ns: str, job: str, version: int = 2) -> str | None:
+    """The phase of the rollout of `version` (None while another version's rollout shows)."""
+    rollout = job_status(cp, ns, job).get("rollout") or {}
+    return rollout.get("phase") if rollout.get("version") == version else None
+
+
+def settle_v1(cp: ControlPlane, ns: str, job: str, spec: dict[str, Any], nodes: list[str]) -> None:
+    apply_job(cp, ns, job, spec)
+    wait_for(
+        lambda: (
+            job_status(cp, ns, job).get("stableVersion") == 1
+            and running_versions(cp, ns, job) == {n: [1] for n in nodes}
+        ),
+        60,
+        "version 1 stable everywhere",
+    )
+
+
+def job_events(cp: ControlPlane, ns: str) -> list[str]:
+    return [
+        e["reason"]
+        for e in kubectl_json(
+            cp, "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job"
+        )["items"]
+    ]
+
+
+def test_canary_that_never_gets_ready_rolls_back(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "canary-bad", 6)
+    canary = {
+        "strategy": "Canary",
+        "canaryCount": 2,
+        "autoPromote": True,
+        "maxParallel": 50,
+        "maxFailedNodes": 1,
+    }
+    settle_v1(cluster, namespace, "app", rolling_job("canary-bad", "1", canary), nodes)
+    apply_job(
+        cluster,
+        namespace,
+        "app",
+        rolling_job("canary-bad", "2", canary, {"fake.nodewave.io/ready": "false"}),
+    )
+    wait_for(lambda: phase(cluster, namespace, "app") == "RolledBack", 60, "rollback done")
+    wait_for(
+        lambda: running_versions(cluster, namespace, "app") == {n: [1] for n in nodes},
+        30,
+        "every node back on version 1, once",
+    )
+    status = job_status(cluster, namespace, "app")
+    assert status["currentVersion"] == 2
+    assert status["stableVersion"] == 1
+    assert status["rollout"]["failedNodes"] == 2
+    assert condition(status, "RolledBack") == ("True", "RolledBack")
+    assert condition(status, "Stalled") == ("True", "RolledBack")
+    assert condition(status, "Ready")[0] == "False"
+    v2 = [
+        e
+        for e in kubectl_json(
+            cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2"
+        )["items"]
+    ]
+    assert len(v2) == 2  # only the canary wave ever moved
+    assert {e["status"]["error"]["code"] for e in v2} == {"HealthCheckFailed"}
+    assert {e["spec"]["desiredState"] for e in v2} == {"Stopped"}
+    pods = kubectl_json(cluster, "get", "pods", "-n", namespace)["items"]
+    assert Counter(p["spec"]["nodeName"] for p in pods) == Counter({n: 1 for n in nodes})
+    reasons = job_events(cluster, namespace)
+    for reason in ("RolloutStarted", "WaveStarted", "RolloutFailed", "RollingBack", "RolledBack"):
+        assert reason in reasons
+
+
+def _two_of_twenty(cluster: ControlPlane, namespace: str, nodes: list[str], budget: int) -> None:
+    bad = ",".join(nodes[:2])
+    rolling = {"strategy": "Rolling", "maxParallel": 25, "maxFailedNodes": budget}
+    settle_v1(cluster, namespace, "svc", rolling_job("twenty", "1", rolling), nodes)
+    apply_job(
+        cluster,
+        namespace,
+        "svc",
+        rolling_job("twenty", "2", rolling, {"fake.nodewave.io/unready-on": bad}),
+    )
+
+
+def test_failures_within_budget_complete(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "twenty", 20)
+    _two_of_twenty(cluster, namespace, nodes, budget=3)
+    wait_for(lambda: phase(cluster, namespace, "svc") == "Completed", 120, "rollout completed")
+    status = job_status(cluster, namespace, "svc")
+    v2 = {
+        e["spec"]["nodeName"]: (
+            e["spec"]["rolloutWave"],
+            e.get("status", {}).get("observedState"),
+            (e.get("status", {}).get("error") or {}).get("code"),
+        )
+        for e in kubectl_json(
+            cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2"
+        )["items"]
+    }
+    assert status["stableVersion"] == 2
+    assert status["rollout"]["failedNodes"] == 2, (status["rollout"], v2)
+    assert status["rollout"]["totalWaves"] == 4
+    versions = running_versions(cluster, namespace, "svc")
+    assert versions == {n: [2] for n in nodes[2:]}
+    assert condition(status, "Degraded") == ("True", "ExecutionsFailed")
+
+
+def test_failures_past_budget_roll_back(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = sorted(
+        n["metadata"]["name"]
+        for n in kubectl_json(cluster, "get", "nodes", "-l", "suite=twenty")["items"]
+    )
+    if not nodes:
+        nodes = add_nodes(cluster, "twenty", 20)
+    _two_of_twenty(cluster, namespace, nodes, budget=1)
+    wait_for(lambda: phase(cluster, namespace, "svc") == "RolledBack", 120, "rolled back")
+    wait_for(
+        lambda: running_versions(cluster, namespace, "svc") == {n: [1] for n in nodes},
+        30,
+        "all on version 1",
+    )
+    assert job_status(cluster, namespace, "svc")["stableVersion"] == 1
+
+
+def test_canary_waits_for_promotion(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "promote", 4)
+    canary = {"strategy": "Canary", "canaryCount": 1, "autoPromote": False, "maxParallel": 50}
+    settle_v1(cluster, namespace, "web", rolling_job("promote", "1", canary), nodes)
+    apply_job(cluster, namespace, "web", rolling_job("promote", "2", canary))
+    wait_for(
+        lambda: phase(cluster, namespace, "web") == "AwaitingPromotion", 60, "awaiting promotion"
+    )
+    time.sleep(3)
+    status = job_status(cluster, namespace, "web")
+    assert status["rollout"]["phase"] == "AwaitingPromotion"
+    assert status["rollout"]["wave"] == 1
+    assert condition(status, "AwaitingPromotion") == ("True", "AwaitingPromotion")
+    assert condition(status, "Reconciling")[0] == "True"
+    assert sorted(v for vs in running_versions(cluster, namespace, "web").values() for v in vs) == [
+        1,
+        1,
+        1,
+        2,
+    ]
+    cluster.kubectl("annotate", "nwj", "-n", namespace, "web", "nodewave.io/promote=2")
+    wait_for(lambda: phase(cluster, namespace, "web") == "Completed", 60, "completed after promote")
+    assert running_versions(cluster, namespace, "web") == {n: [2] for n in nodes}
+    assert "Promoted" in job_events(cluster, namespace)
+    assert condition(job_status(cluster, namespace, "web"), "Ready") == ("True", "AllNodesReady")
+
+
+def test_paused_rollout_holds(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "pause", 3)
+    rolling = {"strategy": "Rolling", "maxParallel": 34}
+    settle_v1(cluster, namespace, "batch", rolling_job("pause", "1", rolling), nodes)
+    apply_job(cluster, namespace, "batch", rolling_job("pause", "2", {**rolling, "paused": True}))
+    wait_for(lambda: phase(cluster, namespace, "batch") == "Paused", 30, "paused")
+    time.sleep(3)
+    assert running_versions(cluster, namespace, "batch") == {n: [1] for n in nodes}
+    cluster.kubectl(
+        "patch",
+        "nwj",
+        "-n",
+        namespace,
+        "batch",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"rollout": {"paused": False}}}),
+    )
+    wait_for(
+        lambda: phase(cluster, namespace, "batch") == "Completed", 60, "completed after resume"
+    )
+    assert running_versions(cluster, namespace, "batch") == {n: [2] for n in nodes}
+
+
+def test_operator_killed_mid_wave_resumes_at_the_same_wave(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    nodes = add_nodes(cluster, "resume", 8)
+    rolling = {"strategy": "Rolling", "maxParallel": 25}
+    spec = rolling_job("resume", "1", rolling)
+    spec["rollout"]["healthCheck"].update({"intervalSeconds": 2, "successThreshold": 2})
+    settle_v1(cluster, namespace, "agent", spec, nodes)
+    spec2 = rolling_job("resume", "2", rolling)
+    spec2["rollout"]["healthCheck"].update({"intervalSeconds": 2, "successThreshold": 2})
+    apply_job(cluster, namespace, "agent", spec2)
+    wait_for(
+        lambda: (job_status(cluster, namespace, "agent").get("rollout") or {}).get("wave") == 2,
+        60,
+        "wave 2 under way",
+    )
+    operator.kill()
+    wave_at_kill = job_status(cluster, namespace, "agent")["rollout"]["wave"]
+    try:
+        time.sleep(2)
+        operator.start()
+        operator.wait_started()
+        time.sleep(1.5)
+        assert job_status(cluster, namespace, "agent")["rollout"]["wave"] >= wave_at_kill
+        wait_for(
+            lambda: phase(cluster, namespace, "agent") == "Completed", 90, "completed after restart"
+        )
+    finally:
+        if not operator.alive():
+            operator.start()
+            operator.wait_started()
+    assert running_versions(cluster, namespace, "agent") == {n: [2] for n in nodes}
+    per_node = Counter(
+        (e["spec"]["nodeName"], e["spec"]["jobVersion"])
+        for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+    )
+    assert set(per_node.values()) == {1}
+    waves = Counter(
+        e["spec"]["rolloutWave"]
+        for e in kubectl_json(
+            cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2"
+        )["items"]
+    )
+    assert waves == Counter({1: 2, 2: 2, 3: 2, 4: 2})
+
+
+def test_new_version_mid_rollout_supersedes_from_the_stable_base(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "supersede", 6)
+    rolling = {"strategy": "Rolling", "maxParallel": 34}
+    spec = rolling_job("supersede", "1", rolling)
+    spec["rollout"]["healthCheck"].update({"intervalSeconds": 2})
+    settle_v1(cluster, namespace, "api", spec, nodes)
+    spec2 = rolling_job("supersede", "2", rolling)
+    spec2["rollout"]["healthCheck"].update({"intervalSeconds": 2})
+    apply_job(cluster, namespace, "api", spec2)
+    wait_for(
+        lambda: 2 in {v for vs in running_versions(cluster, namespace, "api").values() for v in vs},
+        60,
+        "version 2 running somewhere",
+    )
+    spec3 = rolling_job("supersede", "3", rolling)
+    spec3["rollout"]["healthCheck"].update({"intervalSeconds": 2})
+    apply_job(cluster, namespace, "api", spec3)
+    wait_for(
+        lambda: (job_status(cluster, namespace, "api").get("rollout") or {}).get("version") == 3,
+        20,
+        "rollout of version 3",
+    )
+    assert job_status(cluster, namespace, "api")["rollout"]["fromVersion"] == 1
+    wait_for(
+        lambda: (
+            phase(cluster, namespace, "api", 3) == "Completed"
+            and job_status(cluster, namespace, "api")["stableVersion"] == 3
+        ),
+        90,
+        "version 3 completed",
+    )
+    assert running_versions(cluster, namespace, "api") == {n: [3] for n in nodes}
+    v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")[
+        "items"
+    ]
+    assert v2
+    assert {e["spec"]["desiredState"] for e in v2} == {"Stopped"}
