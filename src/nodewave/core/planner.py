@@ -315,7 +315,10 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         obs = observed[ex.name]
         if ex.name in desired:
             ex = replace(ex, spec=ex.spec.model_copy(update={"desired_state": desired[ex.name]}))
-            if obs.state not in (S.FAILED, S.COMPLETED):  # a result found in this pass stays recorded
+            if obs.state not in (
+                S.FAILED,
+                S.COMPLETED,
+            ):  # a result found in this pass stays recorded
                 obs = observe(ex, False)
         states[ex.name] = obs.state
         if obs.deadline is not None:

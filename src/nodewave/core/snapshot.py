@@ -106,4 +106,3 @@ class Snapshot:
     versions: Mapping[int, VersionSpec] = field(default_factory=dict)
     health: Mapping[str, HealthWindow] = field(default_factory=dict)
     """Health windows in progress, by execution (kept in memory between status writes)."""
-
