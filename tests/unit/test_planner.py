@@ -192,7 +192,10 @@ def _simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:
     pods = dict(snap.pods)
     for a in plan_actions:
         if isinstance(a, CreateExecution) and a.name not in exs:
-            exs[a.name] = execution(a.node, version=a.version, desired=a.desired)
+            new = execution(a.node, version=a.version, desired=a.desired)
+            exs[a.name] = dataclasses.replace(
+                new, spec=new.spec.model_copy(update={"rollout_wave": a.wave})
+            )
             if a.start:
                 pods[a.name] = pod(a.name, node_name=a.node)
         elif isinstance(a, CreatePod):

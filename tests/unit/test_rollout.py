@@ -1,0 +1,140 @@
+"""The rollout engine, pass by pass, on a simulated cluster with an injected clock."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from nodewave.core.planner import plan_job
+from nodewave.core.snapshot import Snapshot
+from nodewave.models.execution import ObservedState
+from nodewave.models.job import JobStatus, RolloutPhase
+from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
+from tests.unit.test_planner import _simulate
+
+S = ObservedState
+HC = {"deadlineSeconds": 100, "intervalSeconds": 1, "successThreshold": 1, "failureThreshold": 1}
+
+
+def stable_on(
+    nodes: list[str], rollout: dict[str, object], annotations_bad: set[str] | None = None
+) -> Snapshot:
+    """Version 1 stable and Running everywhere; the spec is at version 2."""
+    spec = job_spec(rollout={"healthCheck": HC, **rollout})
+    exs = [
+        dataclasses.replace(
+            execution(n, 1, state=S.RUNNING, stable=True),
+            spec=execution(n, 1).spec.model_copy(update={"rollout_wave": 1}),
+        )
+        for n in nodes
+    ]
+    snap = snapshot(
+        [node(n) for n in nodes],
+        exs,
+        [pod(e.name, node_name=e.spec.node_name) for e in exs],
+        spec=spec,
+        current=2,
+        status=JobStatus(stable_version=1),
+    )
+    return snap
+
+
+def step(snap: Snapshot, t: float, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+    plan = plan_job(snap, at(t))
+    snap = _simulate(snap, plan.actions)
+    # pods of `unready` nodes never turn ready
+    pods = {
+        k: (dataclasses.replace(p, ready=False) if p.node_name in unready and "-v2-" in k else p)
+        for k, p in snap.pods.items()
+    }
+    return dataclasses.replace(
+        snap,
+        pods=pods,
+        job=dataclasses.replace(snap.job, status=plan.status),
+        health={**snap.health, **plan.health},
+    )
+
+
+def run(snap: Snapshot, seconds: int, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+    for i in range(seconds * 4):
+        snap = step(snap, 10 + i / 4, unready)
+    return snap
+
+
+def versions_running(snap: Snapshot) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for e in snap.executions:
+        if e.spec.desired_state.value == "Running":
+            out.setdefault(e.spec.node_name, set()).add(e.spec.job_version)
+    return out
+
+
+NODES = [f"n{i}" for i in range(10)]
+
+
+def test_rolling_moves_wave_by_wave_and_completes() -> None:
+    snap = stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30})
+    first = step(snap, 10)
+    assert first.job.status.rollout is not None
+    assert (
+        first.job.status.rollout.phase,
+        first.job.status.rollout.wave,
+        first.job.status.rollout.total_waves,
+    ) == (RolloutPhase.PROGRESSING, 1, 4)
+    assert sum(2 in v for v in versions_running(first).values()) == 3
+    done = run(first, 20)
+    assert done.job.status.stable_version == 2
+    assert versions_running(done) == {n: {2} for n in NODES}
+    waves = sorted(e.spec.rollout_wave for e in done.executions if e.spec.job_version == 2)
+    assert waves == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4]
+
+
+def test_canary_failure_past_budget_rolls_back_every_moved_node() -> None:
+    snap = stable_on(
+        NODES, {"strategy": "Canary", "canaryCount": 2, "autoPromote": True, "maxFailedNodes": 1}
+    )
+    end = run(snap, 15, unready=set(NODES))
+    rs = end.job.status.rollout
+    assert rs is not None
+    assert rs.phase is RolloutPhase.ROLLED_BACK
+    assert rs.failed_nodes == 2
+    assert end.job.status.stable_version == 1
+    assert versions_running(end) == {n: {1} for n in NODES}
+    conds = {c.type: c.status for c in end.job.status.conditions}
+    assert conds["RolledBack"] == "True"
+    assert conds["Stalled"] == "True"
+
+
+def test_failures_within_budget_complete_and_lost_nodes_are_not_failures() -> None:
+    snap = stable_on(
+        NODES,
+        {
+            "strategy": "Rolling",
+            "maxParallel": 50,
+            "maxFailedNodes": 2,
+            "maxFailedNodesPercent": 50,
+        },
+    )
+    bad = {"n1", "n2"}
+    end = run(snap, 20, unready=bad)
+    rs = end.job.status.rollout
+    assert rs is not None
+    assert rs.phase is RolloutPhase.COMPLETED
+    assert rs.failed_nodes == 2
+    assert end.job.status.stable_version == 2
+
+
+def test_canary_waits_for_promotion_and_pause_holds() -> None:
+    snap = stable_on(NODES, {"strategy": "Canary", "canaryCount": 1, "autoPromote": False})
+    waiting = run(snap, 5)
+    assert waiting.job.status.rollout is not None
+    assert waiting.job.status.rollout.phase is RolloutPhase.AWAITING_PROMOTION
+    assert sum(2 in v for v in versions_running(waiting).values()) == 1
+    promoted = dataclasses.replace(waiting, job=dataclasses.replace(waiting.job, promote="2"))
+    done = run(promoted, 20)
+    assert done.job.status.stable_version == 2
+
+    paused = stable_on(NODES, {"strategy": "Rolling", "paused": True})
+    held = run(paused, 5)
+    assert held.job.status.rollout is not None
+    assert held.job.status.rollout.phase is RolloutPhase.PAUSED
+    assert versions_running(held) == {n: {1} for n in NODES}
