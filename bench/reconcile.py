@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,11 +27,10 @@ from typing import Any
 
 import yaml
 
-from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
-from nodewave.localcluster.demo import install_crds
+from bench.common import NS, start_cluster
+from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
-NS = "bench"
 IMAGE = "registry.example/agent:1"
 WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
 OPERATOR_RESOURCES = {
@@ -180,17 +178,10 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     for n in args.nodes:
-        workdir = Path(tempfile.mkdtemp(prefix=f"nodewave-bench-{n}-"))
-        cp = ControlPlane(workdir=workdir, bin_dir=find_binaries(), client_qps=args.client_qps)
+        cp = start_cluster(n, args.client_qps, f"nodewave-bench-{n}-")
         try:
-            cp.start()
-            install_crds(cp, REPO_ROOT / "crds")
-            cp.kubectl("create", "namespace", NS)
-            names = {f"bench-{i:04d}": {"bench": "yes"} for i in range(n)}
-            cp.add_nodes(names)
-            cp.wait_nodes_ready(names, timeout=600)
             ds = run_daemonset(cp, n)
-            op = run_operator(cp, n, workdir / "operator.log")
+            op = run_operator(cp, n, cp.workdir / "operator.log")
         finally:
             cp.destroy()
         ratio = op["seconds"] / ds["seconds"]

@@ -11,18 +11,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
-from nodewave.localcluster.demo import install_crds
+from bench.common import NS, start_cluster
+from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-
-NS = "bench"
 
 
 def job(tag: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
@@ -83,16 +79,9 @@ def main() -> int:
     )
     parser.add_argument("--nodes", type=int, default=100)
     n = parser.parse_args().nodes
-    workdir = Path(tempfile.mkdtemp(prefix="nodewave-rollout-"))
-    cp = ControlPlane(workdir=workdir, bin_dir=find_binaries(), client_qps=1000)
-    op = OperatorProcess(cp, workdir / "operator.log")
+    cp = start_cluster(n, 1000, "nodewave-rollout-")
+    op = OperatorProcess(cp, cp.workdir / "operator.log")
     try:
-        cp.start()
-        install_crds(cp, REPO_ROOT / "crds")
-        cp.kubectl("create", "namespace", NS)
-        names = {f"bench-{i:04d}": {"bench": "yes"} for i in range(n)}
-        cp.add_nodes(names)
-        cp.wait_nodes_ready(names, timeout=600)
         op.start()
         op.wait_started()
         cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(job("1")))

@@ -17,36 +17,21 @@ def set_condition(
     now: datetime,
 ) -> list[Condition]:
     """A copy of `conditions` with `type_` set; other conditions keep their order."""
-    out: list[Condition] = []
-    found = False
-    for c in conditions:
-        if c.type != type_:
-            out.append(c)
-            continue
-        found = True
-        changed_at = c.last_transition_time if c.status == status else now
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                observed_generation=generation,
-                last_transition_time=changed_at,
-            )
-        )
-    if not found:
-        out.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                observed_generation=generation,
-                last_transition_time=now,
-            )
-        )
-    return out
+    previous = next((c for c in conditions if c.type == type_), None)
+    changed_at = (
+        previous.last_transition_time if previous is not None and previous.status == status else now
+    )
+    updated = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        observed_generation=generation,
+        last_transition_time=changed_at,
+    )
+    if previous is None:
+        return [*conditions, updated]
+    return [updated if c.type == type_ else c for c in conditions]
 
 
 def remove_condition(conditions: list[Condition], type_: str) -> list[Condition]:

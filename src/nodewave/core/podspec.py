@@ -54,7 +54,7 @@ def build_labels(job: str, version: int, node: str) -> dict[str, str]:
     }
 
 
-def _owner(api_version: str, kind: str, name: str, uid: str) -> dict[str, Any]:
+def build_owner_reference(api_version: str, kind: str, name: str, uid: str) -> dict[str, Any]:
     return {
         "apiVersion": api_version,
         "kind": kind,
@@ -77,7 +77,7 @@ def build_configmap(job: JobInfo, version: VersionSpec) -> dict[str, Any]:
                 LABEL_VERSION: str(version.number),
                 "app.kubernetes.io/managed-by": MANAGED_BY,
             },
-            "ownerReferences": [_owner(API_VERSION, "Job", job.name, job.uid)],
+            "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
         },
         "data": {"config.json": json.dumps(dict(version.config), sort_keys=True, indent=2)},
     }
@@ -148,7 +148,9 @@ def build_pod(
             "namespace": job.namespace,
             "labels": labels,
             "annotations": annotations,
-            "ownerReferences": [_owner(API_VERSION, "Execution", execution, execution_uid)],
+            "ownerReferences": [
+                build_owner_reference(API_VERSION, "Execution", execution, execution_uid)
+            ],
         },
         "spec": spec,
     }

@@ -40,7 +40,7 @@ from nodewave.core.naming import (
 )
 from nodewave.core.patch import build_merge_patch
 from nodewave.core.planner import Plan, PlannerSettings, plan_job
-from nodewave.core.podspec import build_configmap, build_labels, build_pod
+from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
 from nodewave.core.snapshot import JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
@@ -271,16 +271,7 @@ class Reconciler:
                     LABEL_VERSION_HASH: rev.hash,
                 },
                 "annotations": {ANNOTATION_JOB: job.name},
-                "ownerReferences": [
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "Job",
-                        "name": job.name,
-                        "uid": job.uid,
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
+                "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
             },
             "revision": rev.number,
             "data": dict(rev.data),
@@ -304,16 +295,7 @@ class Reconciler:
                 "name": action.name,
                 "namespace": job.namespace,
                 "labels": build_labels(job.name, action.version, action.node),
-                "ownerReferences": [
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "Job",
-                        "name": job.name,
-                        "uid": job.uid,
-                        "controller": True,
-                        "blockOwnerDeletion": True,
-                    }
-                ],
+                "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
             },
             "spec": spec,
         }
