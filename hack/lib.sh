@@ -27,3 +27,14 @@ ensure_binaries() {
   export NODEWAVE_BIN_DIR
   export PATH="$NODEWAVE_BIN_DIR:$PATH"
 }
+
+# ensure_prometheus: Debian's prometheus package (prometheus and promtool), for the health-query
+# tests and the alert-rule tests. Installed once with apt when missing (CI and developers are root).
+ensure_prometheus() {
+  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return 0; fi
+  if [ "$(id -u)" != 0 ]; then echo "[env] prometheus missing: install Debian's prometheus package" >&2; return 1; fi
+  echo "[env] installing Debian's prometheus package" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  # The package may start a system-wide instance; the tests run their own, on loopback.
+  if command -v service >/dev/null; then service prometheus stop >/dev/null 2>&1 || true; fi
+}

@@ -13,6 +13,8 @@ step "Python environment (uv, locked)"
 ensure_python_env
 step "Kubernetes binaries (built once from the Go module proxy, cached in $CACHE)"
 ensure_binaries all
+step "Prometheus (Debian package)"
+ensure_prometheus
 step "ruff"
 ruff check src tests bench
 ruff format --check src tests bench

@@ -29,6 +29,7 @@ from nodewave.models.job import HealthCheck
 SAMPLES_PER_WINDOW = 5
 HEALTH_CHECK_FAILED = "HealthCheckFailed"
 HEALTH_CHECK_DEADLINE = "HealthCheckDeadline"
+PROMETHEUS_QUERY_FAILED = "PrometheusQueryFailed"
 
 
 class Verdict(Enum):
@@ -51,6 +52,16 @@ def sample_period(hc: HealthCheck) -> timedelta:
     return timedelta(seconds=hc.interval_seconds / SAMPLES_PER_WINDOW)
 
 
+def window_closes(window: HealthWindow | None, hc: HealthCheck, now: datetime) -> bool:
+    """Whether `evaluate_health` will close this window at `now` (so an external error rate,
+    e.g. from Prometheus, is needed for it)."""
+    return (
+        window is not None
+        and window.window_start is not None
+        and now - window.window_start >= timedelta(seconds=hc.interval_seconds)
+    )
+
+
 def evaluate_health(
     window: HealthWindow | None,
     *,
@@ -59,7 +70,10 @@ def evaluate_health(
     hc: HealthCheck,
     created_at: datetime,
     now: datetime,
+    external: float | str | None = None,
 ) -> HealthResult:
+    """`external`: the error rate another source measured for the closing window (a float),
+    or why it could not (a string: the window is unhealthy and the reason reported)."""
     interval = timedelta(seconds=hc.interval_seconds)
     w = (
         window.model_copy()
@@ -68,6 +82,7 @@ def evaluate_health(
     )
     if w.window_start is None:
         w.window_start = now
+    external_problem: str | None = None
     due = w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95
     closed = False
     if due:
@@ -79,7 +94,13 @@ def evaluate_health(
     if now - w.window_start >= interval:
         closed = True
         rate = w.unhealthy_samples / w.samples if w.samples else (0.0 if ready else 1.0)
-        w.error_rate = round(rate, 4)
+        if hc.prometheus is not None:
+            if isinstance(external, float):
+                rate = max(rate, external)
+            else:
+                rate = 1.0
+                external_problem = external or "no Prometheus result for this window"
+        w.error_rate = round(min(max(rate, 0.0), 1.0), 4)
         if rate <= hc.max_error_rate:
             w.consecutive_healthy += 1
             w.consecutive_unhealthy = 0
@@ -95,6 +116,11 @@ def evaluate_health(
         return HealthResult(w, Verdict.VALIDATED, "Validated", msg, closed, next_sample)
     if w.consecutive_unhealthy >= hc.failure_threshold:
         msg = f"{w.consecutive_unhealthy} unhealthy windows in a row (error rate {w.error_rate:.2f} > {hc.max_error_rate})"
+        if external_problem:
+            msg = f"{msg}; Prometheus: {external_problem}"
+            return HealthResult(
+                w, Verdict.FAILED, PROMETHEUS_QUERY_FAILED, msg, closed, next_sample
+            )
         return HealthResult(w, Verdict.FAILED, HEALTH_CHECK_FAILED, msg, closed, next_sample)
     if hc.deadline_seconds is not None and now >= created_at + timedelta(
         seconds=hc.deadline_seconds
@@ -102,4 +128,6 @@ def evaluate_health(
         msg = f"not validated within deadlineSeconds={hc.deadline_seconds}"
         return HealthResult(w, Verdict.FAILED, HEALTH_CHECK_DEADLINE, msg, closed, next_sample)
     msg = f"validating: {w.consecutive_healthy}/{hc.success_threshold} healthy windows, last error rate {w.error_rate:.2f}"
+    if external_problem:
+        msg += f"; Prometheus: {external_problem}"
     return HealthResult(w, Verdict.PENDING, "Validating", msg, closed, next_sample)

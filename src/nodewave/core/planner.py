@@ -136,6 +136,7 @@ def apply_health(
     spec: JobSpec,
     window: HealthWindow | None,
     now: datetime,
+    external: float | str | None = None,
 ) -> Observation:
     """Gate an execution on its health windows until it is validated (see core.health)."""
     hc = spec.rollout.health_check
@@ -166,7 +167,13 @@ def apply_health(
         return replace(obs, deadline=min(d for d in (obs.deadline, deadline) if d is not None))
     assert pod is not None
     res = evaluate_health(
-        window, ready=pod.ready, restarts=pod.restarts, hc=hc, created_at=ex.created_at, now=now
+        window,
+        ready=pod.ready,
+        restarts=pod.restarts,
+        hc=hc,
+        created_at=ex.created_at,
+        now=now,
+        external=external,
     )
     if res.verdict is Verdict.VALIDATED:
         return replace(
@@ -237,8 +244,9 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
             node_lost_grace=settings.node_lost_grace,
         )
         if health:
+            window = snap.health.get(ex.name) or ex.status.health
             obs = apply_health(
-                ex, obs, pod, spec, snap.health.get(ex.name) or ex.status.health, now
+                ex, obs, pod, spec, window, now, snap.external_error_rates.get(ex.name)
             )
         return obs
 

@@ -106,3 +106,5 @@ class Snapshot:
     versions: Mapping[int, VersionSpec] = field(default_factory=dict)
     health: Mapping[str, HealthWindow] = field(default_factory=dict)
     """Health windows in progress, by execution (kept in memory between status writes)."""
+    external_error_rates: Mapping[str, float | str] = field(default_factory=dict)
+    """Prometheus error rates (or why the query failed) for the windows closing in this pass."""

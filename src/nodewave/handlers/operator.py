@@ -108,6 +108,7 @@ async def startup(
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.queue.close()
     await memo.reconciler.drain_events()
+    await memo.reconciler.prometheus.close()
     await memo.kube.close()
 
 

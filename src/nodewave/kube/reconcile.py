@@ -29,6 +29,7 @@ from nodewave.core.actions import (
     PatchExecutionStatus,
     SetDesiredState,
 )
+from nodewave.core.health import window_closes
 from nodewave.core.naming import (
     ANNOTATION_JOB,
     ANNOTATION_STOPPED_BY,
@@ -41,10 +42,11 @@ from nodewave.core.naming import (
 from nodewave.core.patch import build_merge_patch
 from nodewave.core.planner import Plan, PlannerSettings, plan_job
 from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
-from nodewave.core.snapshot import JobInfo, Snapshot, VersionSpec
+from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
+from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.view import ClusterView, JobKey
 from nodewave.models.execution import HealthWindow
 
@@ -64,6 +66,7 @@ class Reconciler:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     observers: list[Callable[[JobInfo, Plan], None]] = field(default_factory=list)
     """Called after each pass (metrics)."""
+    prometheus: Prometheus = field(default_factory=Prometheus)
     _configmaps: set[tuple[str, str, int]] = field(default_factory=set)
     _events: set[asyncio.Task[None]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
@@ -91,16 +94,21 @@ class Reconciler:
             await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
         known = {r.number: r.to_version() for r in self.view.revisions_of(key)}
         known[versions.current.number] = versions.current
+        executions = self.view.executions_of(key)
+        now = self.clock()
         snap = Snapshot(
             job=job,
             current=versions.current,
             nodes=self.view.node_map(),
-            executions=self.view.executions_of(key),
+            executions=executions,
             pods=self.view.pods_of(key),
             versions=known,
             health=self._health.get(key, {}),
+            external_error_rates=await self._external_error_rates(
+                job, self.view.executions_of(key), now
+            ),
         )
-        plan = plan_job(snap, self.clock(), self.settings)
+        plan = plan_job(snap, now, self.settings)
         self._health[key] = plan.health
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
@@ -139,6 +147,26 @@ class Reconciler:
         for observe in self.observers:
             observe(job, plan)
         return requeue
+
+    async def _external_error_rates(
+        self, job: JobInfo, executions: tuple[ExecutionInfo, ...], now: datetime
+    ) -> dict[str, float | str]:
+        """Prometheus error rates for the executions whose health window closes now."""
+        hc = job.spec.rollout.health_check
+        check = hc.prometheus
+        if check is None:
+            return {}
+        memory = self._health.get((job.namespace, job.name), {})
+        due = [
+            ex
+            for ex in executions
+            if ex.status.stable_at is None
+            and window_closes(memory.get(ex.name) or ex.status.health, hc, now)
+        ]
+        rates = await asyncio.gather(
+            *(self.prometheus.error_rate(check, build_query(check, job, ex), now) for ex in due)
+        )
+        return {ex.name: rate for ex, rate in zip(due, rates, strict=True)}
 
     # ---- applying ----------------------------------------------------------------------
 

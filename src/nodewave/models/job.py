@@ -109,6 +109,20 @@ class Selector(ApiModel):
     """Node names; when given, only these nodes are candidates."""
 
 
+class PrometheusCheck(ApiModel):
+    """An error rate from Prometheus, read when each health window closes."""
+
+    address: str = Field(max_length=2048, pattern=r"^https?://[^\s]+$")
+    """Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090."""
+    query: str = Field(min_length=1, max_length=4096)
+    """PromQL giving this execution's error rate in [0, 1] as a scalar or a one-sample vector.
+    $node, $execution, $job, $namespace and $version are replaced by the execution's values,
+    e.g. sum(rate(http_errors_total{node="$node"}[1m])) / sum(rate(http_requests_total{node="$node"}[1m])).
+    A query that fails or returns no sample makes its window unhealthy (never silently healthy)."""
+    timeout_seconds: int = Field(default=5, ge=1, le=60)
+    """How long one query may take."""
+
+
 class HealthCheck(ApiModel):
     """Health-check windows that gate a rollout: each window of `intervalSeconds` is sampled
     for pod readiness and container restarts; its error rate is the unhealthy share."""
@@ -135,6 +149,8 @@ class HealthCheck(ApiModel):
     """Consecutive healthy windows after which the execution is validated (stable)."""
     max_error_rate: float = Field(default=0.10, ge=0.0, le=1.0)
     """Highest share of unhealthy samples a window may have and still count as healthy."""
+    prometheus: PrometheusCheck | None = None
+    """Also require the error rate a Prometheus query reports to be at most maxErrorRate."""
 
 
 class Rollout(ApiModel):

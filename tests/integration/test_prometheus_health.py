@@ -1,0 +1,218 @@
+"""healthCheck.prometheus: error rates from a real Prometheus (Debian's package) scraping an
+exporter the test runs on loopback and steers per node."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nodewave.localcluster.controlplane import ControlPlane, free_port
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.test_reconcile import add_nodes, apply_job
+from tests.integration.test_rollouts import phase, rolling_job, running_versions, settle_v1
+
+
+class Exporter:
+    """app_error_ratio{node=...} per node, as the test sets it."""
+
+    def __init__(self) -> None:
+        self.ratios: dict[str, float] = {}
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = "".join(
+                    f'app_error_ratio{{node="{n}"}} {v}\n' for n, v in exporter.ratios.items()
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Exporter]]:
+    binary = shutil.which("prometheus")
+    assert binary, (
+        "prometheus is not installed: run the tests through `make test` (hack/test.sh installs it)"
+    )
+    exporter = Exporter()
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}
+        ],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = open(workdir / "prometheus.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    address = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(f"{address}/api/v1/query?query=up", timeout=2) as r:
+                return b'"value"' in r.read()
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, 60, "Prometheus scraping the exporter")
+        yield address, exporter
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        exporter.server.shutdown()
+
+
+def prom_job(tag: str, address: str, query: str) -> dict[str, Any]:
+    spec = rolling_job(
+        "prom",
+        tag,
+        {
+            "strategy": "Canary",
+            "canaryCount": 1,
+            "autoPromote": True,
+            "maxParallel": 50,
+            "maxFailedNodes": 0,
+        },
+    )
+    spec["rollout"]["healthCheck"]["prometheus"] = {
+        "address": address,
+        "query": query,
+        "timeoutSeconds": 2,
+    }
+    return spec
+
+
+QUERY = 'max(app_error_ratio{node="$node"})'
+
+
+def test_prometheus_error_rate_gates_the_rollout(
+    cluster: ControlPlane,
+    operator: OperatorProcess,
+    namespace: str,
+    prometheus: tuple[str, Exporter],
+) -> None:
+    address, exporter = prometheus
+    nodes = add_nodes(cluster, "prom", 3)
+    exporter.ratios = dict.fromkeys(nodes, 0.0)
+    time.sleep(2)  # a scrape with every node's series
+    settle_v1(cluster, namespace, "api", prom_job("1", address, QUERY), nodes)
+
+    # Version 2: healthy pods, but Prometheus says half its requests fail on every node.
+    exporter.ratios = dict.fromkeys(nodes, 0.5)
+    time.sleep(2)
+    apply_job(cluster, namespace, "api", prom_job("2", address, QUERY))
+    wait_for(
+        lambda: phase(cluster, namespace, "api") == "RolledBack",
+        60,
+        "rolled back on Prometheus' error rate",
+    )
+    v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")[
+        "items"
+    ]
+    assert len(v2) == 1
+    assert v2[0]["status"]["error"]["code"] == "HealthCheckFailed"
+    assert v2[0]["status"]["health"]["errorRate"] == 0.5
+    wait_for(
+        lambda: running_versions(cluster, namespace, "api") == {n: [1] for n in nodes},
+        30,
+        "back on version 1",
+    )
+
+    # Version 3 with the error rate back at zero rolls through.
+    exporter.ratios = dict.fromkeys(nodes, 0.0)
+    time.sleep(2)
+    apply_job(cluster, namespace, "api", prom_job("3", address, QUERY))
+    wait_for(lambda: phase(cluster, namespace, "api", 3) == "Completed", 60, "version 3 completed")
+    assert running_versions(cluster, namespace, "api") == {n: [3] for n in nodes}
+
+
+def test_a_failing_query_is_reported_not_treated_as_healthy(
+    cluster: ControlPlane,
+    operator: OperatorProcess,
+    namespace: str,
+    prometheus: tuple[str, Exporter],
+) -> None:
+    address, exporter = prometheus
+    nodes = sorted(
+        n["metadata"]["name"]
+        for n in kubectl_json(cluster, "get", "nodes", "-l", "suite=prom")["items"]
+    ) or add_nodes(cluster, "prom", 3)
+    exporter.ratios = dict.fromkeys(nodes, 0.0)
+    time.sleep(2)
+    settle_v1(cluster, namespace, "api", prom_job("1", address, QUERY), nodes)
+    apply_job(
+        cluster, namespace, "api", prom_job("2", address, 'max(app_error_ratio{node="$node"}')
+    )  # PromQL syntax error
+    wait_for(
+        lambda: phase(cluster, namespace, "api") == "RolledBack",
+        60,
+        "rolled back on a failing query",
+    )
+    v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")[
+        "items"
+    ]
+    error = v2[0]["status"]["error"]
+    assert error["code"] == "PrometheusQueryFailed"
+    assert "bad_data" in error["message"] or "parse error" in error["message"]
+    events = kubectl_json(
+        cluster, "get", "events", "-n", namespace, "--field-selector", "reason=Failed"
+    )["items"]
+    assert any("Prometheus" in e["message"] for e in events)
+
+
+def test_no_sample_is_a_failure(tmp_path: Path) -> None:
+    from nodewave.kube.prometheus import _sample
+
+    assert (
+        _sample({"status": "success", "data": {"resultType": "vector", "result": []}})
+        == "the query returned no sample"
+    )
+    assert (
+        _sample(
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"value": [0, "0.2"]}]},
+            }
+        )
+        == 0.2
+    )
+    assert (
+        _sample({"status": "success", "data": {"resultType": "scalar", "result": [0, "NaN"]}})
+        == "not a finite number: NaN"
+    )
+    assert (
+        _sample({"status": "error", "errorType": "bad_data", "error": "parse error"})
+        == "bad_data: parse error"
+    )
