@@ -92,6 +92,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         proc.wait(10)
         log.close()
         exporter.server.shutdown()
+        exporter.server.server_close()
 
 
 def prom_job(tag: str, address: str, query: str) -> dict[str, Any]:
