@@ -79,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="http://0.0.0.0:8080/healthz",
         help="kopf liveness endpoint ('' to disable)",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=8000,
+        help="Prometheus /metrics port (0 to disable; default 8000)",
+    )
+    run.add_argument(
+        "--metrics-address", default="0.0.0.0", help="address /metrics binds to (default 0.0.0.0)"
+    )
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(func=_run)
 

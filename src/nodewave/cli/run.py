@@ -12,7 +12,12 @@ import kopf
 def run_operator(args: argparse.Namespace) -> int:
     import nodewave.handlers.operator  # noqa: F401 - registers the handlers
 
-    memo = kopf.Memo(node_lost_grace=args.node_lost_grace, max_inflight=args.max_inflight)
+    memo = kopf.Memo(
+        node_lost_grace=args.node_lost_grace,
+        max_inflight=args.max_inflight,
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
+    )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     if not args.verbose:

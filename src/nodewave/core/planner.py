@@ -81,6 +81,8 @@ class Plan:
     requeue_after: timedelta = timedelta(seconds=30)
     health: dict[str, HealthWindow] = field(default_factory=dict)
     """Health windows in progress, to keep in memory until the next pass."""
+    window_verdicts: dict[str, int] = field(default_factory=dict)
+    """Health windows that closed in this pass, by verdict (healthy, unhealthy)."""
     status_significant: bool = True
     """The status change moves a condition, a version or the rollout, not only counts: write
     it now. Count-only changes may be batched by the caller."""
@@ -319,6 +321,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # 4. Each execution's pod and status follow from its observation.
     deadlines: list[datetime] = []
     health: dict[str, HealthWindow] = {}
+    verdicts: dict[str, int] = {}
     for ex in live:
         obs = observed[ex.name]
         if ex.name in desired:
@@ -333,6 +336,9 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
             deadlines.append(obs.deadline)
         if obs.health is not None and obs.state is S.VALIDATING:
             health[ex.name] = obs.health
+        if obs.health is not None and obs.health_closed:
+            verdict = "unhealthy" if obs.health.consecutive_unhealthy else "healthy"
+            verdicts[verdict] = verdicts.get(verdict, 0) + 1
         pod = snap.pods.get(ex.name)
         if obs.pod_action is PodAction.CREATE:
             actions.append(CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version))
@@ -369,6 +375,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         [*decision.events, *events],
         requeue,
         health,
+        verdicts,
         _significant(job.status, status),
     )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import kopf
 
-from nodewave import GROUP, VERSION
+from nodewave import GROUP, VERSION, __version__, metrics
 from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
 from nodewave.core.snapshot import NodeInfo
@@ -99,7 +99,16 @@ async def startup(
     reconciler = Reconciler(kube, view, planner)
     memo.kube = kube
     memo.reconciler = reconciler
-    memo.queue = WorkQueue(reconciler.reconcile)
+    reconciler.observers.append(metrics.observe_pass)
+    reconciler.forgetters.append(metrics.forget_job)
+
+    async def timed(key: Any) -> Any:
+        with metrics.RECONCILE.time():
+            return await reconciler.reconcile(key)
+
+    memo.queue = WorkQueue(timed)
+    if memo.get("metrics_port"):
+        metrics.serve(int(memo.metrics_port), str(memo.metrics_address), kube, __version__)
     memo.nodes_seen = {}
     logger.info("nodewave operator started")
 

@@ -66,6 +66,8 @@ class Reconciler:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     observers: list[Callable[[JobInfo, Plan], None]] = field(default_factory=list)
     """Called after each pass (metrics)."""
+    forgetters: list[Callable[[str, str], None]] = field(default_factory=list)
+    """Called once a Job is gone (metrics)."""
     prometheus: Prometheus = field(default_factory=Prometheus)
     _configmaps: set[tuple[str, str, int]] = field(default_factory=set)
     _events: set[asyncio.Task[None]] = field(default_factory=set)
@@ -82,6 +84,8 @@ class Reconciler:
             self.view.overlay_executions.forget(key)
             self.view.overlay_pods.forget(key)
             self._health.pop(key, None)
+            for forget in self.forgetters:
+                forget(*key)
             return None
         if job.deleting:
             return None  # garbage collection removes executions and pods through owner references

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.controlplane import ControlPlane, free_port
 
 
 class OperatorProcess:
@@ -22,12 +22,25 @@ class OperatorProcess:
         self.log = log
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port = free_port()
 
     def start(self) -> None:
         env = self.cp.env()
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "nodewave", "run", "--liveness", "", *self.args],
+                [
+                    sys.executable,
+                    "-m",
+                    "nodewave",
+                    "run",
+                    "--liveness",
+                    "",
+                    "--metrics-address",
+                    "127.0.0.1",
+                    "--metrics-port",
+                    str(self.metrics_port),
+                    *self.args,
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -1,0 +1,137 @@
+"""Prometheus metrics of the operator, on /metrics (`nodewave run --metrics-port`).
+
+Label sets are bounded: namespace, job, state/phase/result/verdict, and the API verb, resource
+and status code. Never a node or an execution: 1,000 nodes must not mean 1,000 series per Job.
+A deleted Job's series are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from nodewave import __name__ as _pkg
+from nodewave.core.planner import Plan
+from nodewave.core.snapshot import JobInfo
+from nodewave.kube.client import Kube
+from nodewave.models.execution import ObservedState
+from nodewave.models.job import RolloutPhase
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+LABELS = ("namespace", "job")
+
+BUILD_INFO = Info(
+    "nodewave_build", "The running operator (present while it runs).", registry=REGISTRY
+)
+EXECUTIONS = Gauge(
+    "nodewave_executions", "Executions by observed state.", [*LABELS, "state"], registry=REGISTRY
+)
+TARGET_NODES = Gauge(
+    "nodewave_job_target_nodes", "Nodes the Job's selector picks.", LABELS, registry=REGISTRY
+)
+UPDATED_NODES = Gauge(
+    "nodewave_job_ready_nodes",
+    "Nodes running the version they should, healthy.",
+    LABELS,
+    registry=REGISTRY,
+)
+PHASE = Gauge(
+    "nodewave_rollout_phase",
+    "1 for the rollout's current phase.",
+    [*LABELS, "phase"],
+    registry=REGISTRY,
+)
+WAVE = Gauge("nodewave_rollout_wave", "Current rollout wave (1-based).", LABELS, registry=REGISTRY)
+TOTAL_WAVES = Gauge(
+    "nodewave_rollout_total_waves", "Waves of the current rollout.", LABELS, registry=REGISTRY
+)
+ROLLOUTS = Counter(
+    "nodewave_rollouts", "Rollouts finished, by result.", [*LABELS, "result"], registry=REGISTRY
+)
+ROLLBACKS = Counter("nodewave_rollbacks", "Automatic rollbacks started.", LABELS, registry=REGISTRY)
+WINDOWS = Counter(
+    "nodewave_health_windows",
+    "Health-check windows closed, by verdict.",
+    [*LABELS, "verdict"],
+    registry=REGISTRY,
+)
+RECONCILE = Histogram(
+    "nodewave_reconcile_duration_seconds",
+    "Time of one pass over one Job.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+
+_RESULT_EVENTS = {
+    "RolloutComplete": "completed",
+    "RolloutFailed": "failed",
+    "RolledBack": "rolled_back",
+}
+
+
+class ApiRequests(Collector):
+    """nodewave_api_requests_total{verb,resource,code} from the client's own counts."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "nodewave_api_requests",
+            "Kubernetes API requests by verb, resource and status code.",
+            labels=["verb", "resource", "code"],
+        )
+        for (verb, resource, code), n in sorted(self.kube.requests.items()):
+            family.add_metric([verb, resource, str(code)], n)
+        yield family
+
+
+def observe_pass(job: JobInfo, plan: Plan) -> None:
+    """Update the Job's series after a pass (a Reconciler observer)."""
+    labels = (job.namespace, job.name)
+    counts = plan.status.execution_counts
+    for state in ObservedState:
+        EXECUTIONS.labels(*labels, state.value).set(counts.get(state.value, 0))
+    TARGET_NODES.labels(*labels).set(plan.status.target_nodes)
+    UPDATED_NODES.labels(*labels).set(plan.status.ready_nodes)
+    rollout = plan.status.rollout
+    for phase in RolloutPhase:
+        PHASE.labels(*labels, phase.value).set(
+            1 if rollout is not None and rollout.phase is phase else 0
+        )
+    WAVE.labels(*labels).set(rollout.wave if rollout else 0)
+    TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
+    for event in plan.events:
+        if event.reason in _RESULT_EVENTS:
+            ROLLOUTS.labels(*labels, _RESULT_EVENTS[event.reason]).inc()
+        if event.reason == "RollingBack":
+            ROLLBACKS.labels(*labels).inc()
+    for verdict, n in plan.window_verdicts.items():
+        WINDOWS.labels(*labels, verdict).inc(n)
+
+
+def forget_job(namespace: str, job: str) -> None:
+    """Remove a deleted Job's series."""
+    for metric in (
+        EXECUTIONS,
+        TARGET_NODES,
+        UPDATED_NODES,
+        PHASE,
+        WAVE,
+        TOTAL_WAVES,
+        ROLLOUTS,
+        ROLLBACKS,
+        WINDOWS,
+    ):
+        for labels in list(metric._metrics):
+            if labels[:2] == (namespace, job):
+                metric.remove(*labels)
+
+
+def serve(port: int, address: str, kube: Kube, version: str) -> None:
+    BUILD_INFO.info({"version": version, "package": _pkg})
+    REGISTRY.register(ApiRequests(kube))
+    start_http_server(port, addr=address, registry=REGISTRY)
