@@ -1,0 +1,352 @@
+"""`kubectl nodewave` (the console script `kubectl-nodewave`): watch and steer rollouts.
+
+    kubectl nodewave status JOB [--watch]     rollout phase, versions and per-wave progress
+    kubectl nodewave promote JOB              let a canary go on (annotation nodewave.io/promote)
+    kubectl nodewave pause|resume JOB         hold or release new waves (spec.rollout.paused)
+    kubectl nodewave rollback JOB [--to-version N]   put an earlier version's spec back (promoted)
+    kubectl nodewave history JOB              the versions kept as ControllerRevisions
+    kubectl nodewave executions [--job J] [--node N] [--state S] [--wave W] [--version V]
+    kubectl nodewave stats [--job J]          executions per observed state
+    kubectl nodewave cancel EXECUTION         desiredState Stopped
+    kubectl nodewave retry EXECUTION          start a finished execution again
+
+Filters are sent to the API server as label and field selectors, not applied here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
+from nodewave.core.rollout import ANNOTATION_PROMOTE
+from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.models.execution import ObservedState
+
+STATES = [s.value for s in ObservedState]
+FINAL_PHASES = {"Completed", "RolledBack", "Failed"}
+
+
+class PluginError(Exception):
+    """A problem worth one clear line to the user."""
+
+
+async def _connect() -> Kube:
+    try:
+        return await Kube.connect(max_inflight=8)
+    except Exception as e:  # kubeconfig missing or unreadable
+        raise PluginError(f"no cluster: {e}") from e
+
+
+async def _get(
+    kube: Kube, path: str, what: str, query: dict[str, str] | None = None
+) -> dict[str, Any]:
+    try:
+        found = await kube.get(path, query)
+    except OSError as e:
+        raise PluginError(f"no cluster: cannot reach the API server ({e})") from e
+    if found is None:
+        raise PluginError(f"{what} not found")
+    return found
+
+
+async def _job(kube: Kube, ns: str, name: str) -> dict[str, Any]:
+    return await _get(kube, path_of("jobs", ns, name), f'Job "{name}" in namespace "{ns}"')
+
+
+async def _executions(
+    kube: Kube, ns: str, labels: dict[str, str], fields: dict[str, str]
+) -> list[dict[str, Any]]:
+    query = {}
+    if labels:
+        query["labelSelector"] = ",".join(f"{k}={v}" for k, v in labels.items())
+    if fields:
+        query["fieldSelector"] = ",".join(f"{k}={v}" for k, v in fields.items())
+    found = await _get(kube, path_of("executions", ns), "executions", query)
+    return list(found.get("items", []))
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = round(width * done / total) if total else width
+    return "#" * filled + "." * (width - filled)
+
+
+def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
+    status = job.get("status") or {}
+    rollout = status.get("rollout") or {}
+    conds = {c["type"]: c for c in status.get("conditions", [])}
+    lines = [
+        f"Job:        {job['metadata']['namespace']}/{job['metadata']['name']} ({job['spec']['type']}, {job['spec']['rollout']['strategy']})",
+        f"Versions:   current {status.get('currentVersion', '-')}, stable {status.get('stableVersion', '-')}",
+        f"Rollout:    {rollout.get('phase', '-')} version {rollout.get('version', '-')} wave {rollout.get('wave', 0)}/{rollout.get('totalWaves', 0)}, failed nodes {rollout.get('failedNodes', 0)}",
+        f"Message:    {rollout.get('message', '')}",
+        f"Nodes:      {status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} ready",
+        "Conditions: "
+        + (
+            ", ".join(f"{t}={c['status']}" for t, c in conds.items() if c["status"] == "True")
+            or "-"
+        ),
+    ]
+    version = rollout.get("version") or status.get("currentVersion")
+    waves: dict[int, Counter[str]] = {}
+    for e in execs:
+        if e["spec"]["jobVersion"] == version:
+            waves.setdefault(e["spec"].get("rolloutWave", 0), Counter())[
+                (e.get("status") or {}).get("observedState", "Pending")
+            ] += 1
+    if waves:
+        lines.append(f"Waves of version {version}:")
+        for wave, counts in sorted(waves.items()):
+            total = sum(counts.values())
+            good = counts["Running"] + counts["Completed"]
+            detail = " ".join(f"{s}={n}" for s, n in sorted(counts.items()))
+            lines.append(f"  wave {wave:>3} [{_bar(good, total)}] {good}/{total}  {detail}")
+    return "\n".join(lines)
+
+
+async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
+    while True:
+        job = await _job(kube, args.namespace, args.job)
+        execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+        text = render_status(job, execs)
+        if not args.watch:
+            print(text)
+            return 0
+        print("\x1b[2J\x1b[H" + time.strftime("%H:%M:%S ") + text, flush=True)
+        phase = ((job.get("status") or {}).get("rollout") or {}).get("phase")
+        if phase in FINAL_PHASES or phase == "AwaitingPromotion":
+            return 0
+        await asyncio.sleep(args.interval)
+
+
+async def _patch_job(kube: Kube, args: argparse.Namespace, patch: dict[str, Any]) -> dict[str, Any]:
+    await _job(kube, args.namespace, args.job)
+    result = await kube.merge_patch(path_of("jobs", args.namespace, args.job), patch)
+    if result is None:
+        raise PluginError(f'Job "{args.job}" disappeared')
+    return result
+
+
+async def cmd_promote(kube: Kube, args: argparse.Namespace) -> int:
+    job = await _job(kube, args.namespace, args.job)
+    version = (job.get("status") or {}).get("currentVersion")
+    if version is None:
+        raise PluginError(f'Job "{args.job}" has no version yet')
+    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_PROMOTE: str(version)}}})
+    print(f"job.nodewave.io/{args.job} version {version} promoted")
+    return 0
+
+
+async def cmd_pause(kube: Kube, args: argparse.Namespace) -> int:
+    paused = args.command == "pause"
+    await _patch_job(kube, args, {"spec": {"rollout": {"paused": paused}}})
+    print(f"job.nodewave.io/{args.job} {'paused' if paused else 'resumed'}")
+    return 0
+
+
+async def _revisions(kube: Kube, ns: str, job: str) -> list[dict[str, Any]]:
+    found = await _get(
+        kube,
+        path_of("controllerrevisions", ns),
+        "revisions",
+        {"labelSelector": f"{LABEL_JOB}={label_value(job)}"},
+    )
+    return sorted(found.get("items", []), key=lambda r: r["revision"])
+
+
+async def cmd_history(kube: Kube, args: argparse.Namespace) -> int:
+    job = await _job(kube, args.namespace, args.job)
+    status = job.get("status") or {}
+    print(f"{'VERSION':<8} {'CREATED':<21} {'':<16} IMAGES")
+    for r in await _revisions(kube, args.namespace, args.job):
+        marks = " ".join(
+            m
+            for m, v in (
+                ("current", status.get("currentVersion")),
+                ("stable", status.get("stableVersion")),
+            )
+            if v == r["revision"]
+        )
+        images = ",".join(
+            c.get("image", "?")
+            for c in r["data"].get("template", {}).get("spec", {}).get("containers", [])
+        )
+        print(f"{r['revision']:<8} {r['metadata']['creationTimestamp']:<21} {marks:<16} {images}")
+    return 0
+
+
+async def cmd_rollback(kube: Kube, args: argparse.Namespace) -> int:
+    job = await _job(kube, args.namespace, args.job)
+    status = job.get("status") or {}
+    target = args.to_version or status.get("stableVersion")
+    if target is None or (target == status.get("currentVersion") and args.to_version is None):
+        revs = [
+            r["revision"]
+            for r in await _revisions(kube, args.namespace, args.job)
+            if r["revision"] != status.get("currentVersion")
+        ]
+        target = max(revs) if revs else None
+    rev = next(
+        (r for r in await _revisions(kube, args.namespace, args.job) if r["revision"] == target),
+        None,
+    )
+    if rev is None:
+        raise PluginError(
+            f"version {target} of job {args.job} is not kept (see `kubectl nodewave history {args.job}`)"
+        )
+    data = rev["data"]
+    # Put the version's spec back, and promote it: going back is a decision already made, so a
+    # canary does not wait for a second one (its waves are still health-checked).
+    patch = {
+        "metadata": {"annotations": {ANNOTATION_PROMOTE: str(target)}},
+        "spec": {
+            "type": data["type"],
+            "template": data["template"],
+            "config": data.get("config") or {},
+        },
+    }
+    await _patch_job(kube, args, patch)
+    print(f"job.nodewave.io/{args.job} rolled back to version {target}")
+    return 0
+
+
+async def cmd_executions(kube: Kube, args: argparse.Namespace) -> int:
+    labels = {}
+    fields = {}
+    if args.job:
+        labels[LABEL_JOB] = label_value(args.job)
+    if args.version is not None:
+        labels[LABEL_VERSION] = str(args.version)
+    if args.node:
+        labels[LABEL_NODE] = label_value(args.node)
+        fields["spec.nodeName"] = args.node
+    if args.state:
+        fields["status.observedState"] = args.state
+    if args.wave is not None:
+        fields["spec.rolloutWave"] = str(args.wave)
+    execs = await _executions(kube, args.namespace, labels, fields)
+    print(
+        f"{'NAME':<48} {'JOB':<16} {'NODE':<16} {'VERSION':<8} {'WAVE':<5} {'DESIRED':<8} OBSERVED"
+    )
+    for e in sorted(execs, key=lambda e: e["metadata"]["name"]):
+        s = e["spec"]
+        print(
+            f"{e['metadata']['name']:<48} {s['jobName']:<16} {s['nodeName']:<16} {s['jobVersion']:<8} {s.get('rolloutWave', 0):<5} {s.get('desiredState', ''):<8} {(e.get('status') or {}).get('observedState', '')}"
+        )
+    return 0
+
+
+async def cmd_stats(kube: Kube, args: argparse.Namespace) -> int:
+    labels = {LABEL_JOB: label_value(args.job)} if args.job else {}
+    execs = await _executions(kube, args.namespace, labels, {})
+    counts = Counter((e.get("status") or {}).get("observedState") or "Pending" for e in execs)
+    for state in STATES:
+        print(f"{state:<11} {counts.get(state, 0)}")
+    print(f"{'Total':<11} {len(execs)}")
+    return 0
+
+
+async def _execution(kube: Kube, ns: str, name: str) -> dict[str, Any]:
+    return await _get(
+        kube, path_of("executions", ns, name), f'Execution "{name}" in namespace "{ns}"'
+    )
+
+
+async def cmd_cancel(kube: Kube, args: argparse.Namespace) -> int:
+    await _execution(kube, args.namespace, args.execution)
+    await kube.merge_patch(
+        path_of("executions", args.namespace, args.execution), {"spec": {"desiredState": "Stopped"}}
+    )
+    print(f"execution.nodewave.io/{args.execution} cancelled")
+    return 0
+
+
+async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
+    ex = await _execution(kube, args.namespace, args.execution)
+    state = (ex.get("status") or {}).get("observedState")
+    if state not in ("Failed", "Completed", "Stopped"):
+        raise PluginError(
+            f"execution {args.execution} is {state}; only Failed, Completed or Stopped executions can be retried"
+        )
+    # The operator re-creates a wanted execution under the same name, with a fresh status.
+    await kube.delete(path_of("executions", args.namespace, args.execution))
+    print(f"execution.nodewave.io/{args.execution} retried: the operator starts it again")
+    return 0
+
+
+COMMANDS = {
+    "status": cmd_status,
+    "promote": cmd_promote,
+    "pause": cmd_pause,
+    "resume": cmd_pause,
+    "rollback": cmd_rollback,
+    "history": cmd_history,
+    "executions": cmd_executions,
+    "stats": cmd_stats,
+    "cancel": cmd_cancel,
+    "retry": cmd_retry,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubectl nodewave",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-n", "--namespace", default="default")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("status", "promote", "pause", "resume", "rollback", "history"):
+        p = sub.add_parser(name)
+        p.add_argument("job")
+        p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
+        if name == "status":
+            p.add_argument("--watch", "-w", action="store_true")
+            p.add_argument("--interval", type=float, default=1.0)
+        if name == "rollback":
+            p.add_argument("--to-version", type=int)
+    p = sub.add_parser("executions")
+    p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
+    p.add_argument("--job")
+    p.add_argument("--node")
+    p.add_argument("--state", choices=STATES)
+    p.add_argument("--wave", type=int)
+    p.add_argument("--version", type=int)
+    p = sub.add_parser("stats")
+    p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
+    p.add_argument("--job")
+    for name in ("cancel", "retry"):
+        p = sub.add_parser(name)
+        p.add_argument("execution")
+        p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> int:
+    kube = await _connect()
+    try:
+        return await COMMANDS[args.command](kube, args)
+    except KubeError as e:
+        raise PluginError(e.message or str(e)) from e
+    finally:
+        await kube.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except PluginError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""`kubectl nodewave`, found by kubectl on PATH, driven against a live canary rollout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from nodewave.core.naming import build_execution_name
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.test_reconcile import add_nodes, apply_job, job_status, states
+from tests.integration.test_rollouts import phase, rolling_job, running_versions, settle_v1
+
+
+def plugin(
+    cp: ControlPlane, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", "nodewave", *args],
+        capture_output=True,
+        text=True,
+        env=env or cp.env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(cp: ControlPlane, *args: str) -> str:
+    done = plugin(cp, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_plugin_drives_a_canary(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    nodes = add_nodes(cluster, "plugin", 3)
+    ns = ("-n", namespace)
+    canary = {"strategy": "Canary", "canaryCount": 1, "autoPromote": False, "maxParallel": 50}
+    settle_v1(cluster, namespace, "web", rolling_job("plugin", "1", canary), nodes)
+    apply_job(cluster, namespace, "web", rolling_job("plugin", "2", canary))
+    wait_for(
+        lambda: phase(cluster, namespace, "web") == "AwaitingPromotion", 60, "awaiting promotion"
+    )
+
+    out = ok(cluster, "status", "web", *ns)
+    assert "AwaitingPromotion version 2 wave 1/" in out
+    assert "wave   1 [####################] 1/1" in out
+    out = ok(cluster, "status", "web", "--watch", *ns)  # returns: the rollout waits for a person
+    assert "AwaitingPromotion" in out
+    assert "promoted" in ok(cluster, "promote", "web", *ns)
+    wait_for(lambda: phase(cluster, namespace, "web") == "Completed", 60, "completed after promote")
+
+    history = ok(cluster, "history", "web", *ns).splitlines()
+    assert history[1].split()[0] == "1"
+    assert "current stable" in history[2]
+    rows = ok(
+        cluster, "executions", "--job", "web", "--version", "2", "--state", "Running", *ns
+    ).splitlines()[1:]
+    assert len(rows) == 3
+    assert (
+        len(
+            ok(
+                cluster, "executions", "--job", "web", "--version", "2", "--wave", "1", *ns
+            ).splitlines()[1:]
+        )
+        == 1
+    )
+    assert (
+        len(ok(cluster, "executions", "--node", nodes[0], *ns).splitlines()[1:]) == 2
+    )  # v1 (stopped) and v2
+    stats = dict(line.split() for line in ok(cluster, "stats", "--job", "web", *ns).splitlines())
+    assert stats["Running"] == "3"
+    assert stats["Stopped"] == "3"
+
+    name = build_execution_name("web", 2, nodes[0])
+    assert "cancelled" in ok(cluster, "cancel", name, *ns)
+    wait_for(
+        lambda: (
+            states(cluster, namespace, "web").get(nodes[0]) == "Stopped"
+            or any(
+                e["metadata"]["name"] == name
+                and e.get("status", {}).get("observedState") == "Stopped"
+                for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+            )
+        ),
+        20,
+        "cancelled execution Stopped",
+    )
+    assert "retried" in ok(cluster, "retry", name, *ns)
+    wait_for(
+        lambda: any(
+            e["metadata"]["name"] == name and e.get("status", {}).get("observedState") == "Running"
+            for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+        ),
+        30,
+        "retried execution Running",
+    )
+
+    ok(cluster, "pause", "web", *ns)
+    assert (
+        kubectl_json(cluster, "get", "nwj", "-n", namespace, "web")["spec"]["rollout"]["paused"]
+        is True
+    )
+    ok(cluster, "resume", "web", *ns)
+    assert "rolled back to version 1" in ok(cluster, "rollback", "web", "--to-version", "1", *ns)
+    wait_for(
+        lambda: job_status(cluster, namespace, "web").get("currentVersion") == 1,
+        20,
+        "spec back at version 1",
+    )
+    wait_for(
+        lambda: running_versions(cluster, namespace, "web") == {n: [1] for n in nodes},
+        60,
+        "every node on version 1 again",
+    )
+
+    missing = plugin(cluster, "status", "nope", *ns)
+    assert missing.returncode == 1
+    assert 'Job "nope" in namespace' in missing.stderr
+    assert "not found" in missing.stderr
+    bad_state = plugin(cluster, "executions", "--state", "Sleeping", *ns)
+    assert bad_state.returncode == 2
+    assert "invalid choice: 'Sleeping'" in bad_state.stderr
+    nowhere = tmp_path / "kubeconfig"
+    nowhere.write_text(
+        (cluster.kubeconfig.read_text()).replace(cluster.server, "https://127.0.0.1:1")
+    )
+    no_cluster = plugin(
+        cluster, "status", "web", *ns, env={**cluster.env(), "KUBECONFIG": str(nowhere)}
+    )
+    assert no_cluster.returncode == 1
+    assert "no cluster" in no_cluster.stderr
+    assert "Traceback" not in no_cluster.stderr + missing.stderr
+    assert os.environ.get("PATH")  # kubectl found the plugin on PATH
