@@ -61,3 +61,9 @@ def test_execution_selectable_fields() -> None:
     crd = build_crds()["nodewave.io_executions.yaml"]
     paths = {f["jsonPath"] for f in crd["spec"]["versions"][0]["selectableFields"]}
     assert {".spec.jobName", ".spec.nodeName"} <= paths
+
+
+def test_chart_ships_the_generated_crds_not_a_copy() -> None:
+    link = REPO / "charts" / "nodewave" / "crds"
+    assert link.is_symlink()
+    assert link.resolve() == (REPO / "crds").resolve()
