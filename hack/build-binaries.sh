@@ -16,7 +16,9 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
 
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${NODEWAVE_CACHE:-$HOME/.cache/nodewave}"
 export GOMODCACHE="${GOMODCACHE:-$CACHE/go/mod}"
 export GOCACHE="${GOCACHE:-$CACHE/go/build}"
@@ -84,11 +86,27 @@ build_helm() {
   GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+build_kstatus() {
+  # cli-utils' kstatus library behind a tiny main of ours (hack/kstatus), for the GitOps tests.
+  local src="$CACHE/src/kstatus-$CLI_UTILS_VERSION"
+  have kstatus && cmp -s "$HERE/kstatus/main.go" "$src/main.go" && return 0
+  log "building kstatus (sigs.k8s.io/cli-utils $CLI_UTILS_VERSION)"
+  mkdir -p "$src"
+  cp "$HERE/kstatus/main.go" "$src/main.go"
+  cd "$src"
+  if [ ! -f go.mod ]; then
+    go mod init nodewave.local/kstatus >/dev/null 2>&1
+    go get "sigs.k8s.io/cli-utils@$CLI_UTILS_VERSION"
+    go mod tidy
+  fi
+  go build -trimpath -ldflags "-s -w" -o "$BIN/kstatus" .
+}
+
 what="${1:-all}"
 case "$what" in
-  all) build_etcd; build_kwok; build_k8s; build_helm ;;
-  etcd|kwok|k8s|helm) "build_$what" ;;
-  *) echo "usage: $0 [all|etcd|kwok|k8s|helm]" >&2; exit 2 ;;
+  all) build_etcd; build_kwok; build_k8s; build_helm; build_kstatus ;;
+  etcd|kwok|k8s|helm|kstatus) "build_$what" ;;
+  *) echo "usage: $0 [all|etcd|kwok|k8s|helm|kstatus]" >&2; exit 2 ;;
 esac
 log "binaries in $BIN"
 echo "$BIN"
