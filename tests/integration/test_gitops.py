@@ -9,20 +9,8 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.snapshot import Snapshot
 from nodewave.localcluster.controlplane import find_binaries
-from tests.unit.test_rollout import NODES, run, stable_on, step
-
-
-def as_object(snap: Snapshot, generation: int = 1) -> dict[str, Any]:
-    status = snap.job.status.to_api()
-    return {
-        "apiVersion": "nodewave.io/v1alpha1",
-        "kind": "Job",
-        "metadata": {"name": "j", "namespace": "ns", "generation": generation},
-        "spec": snap.job.spec.to_api(),
-        "status": status,
-    }
+from tests.unit.test_rollout import BAD, NODES, as_object, run, stable_on, step
 
 
 def kstatus(objects: list[dict[str, Any]]) -> list[str]:
@@ -33,9 +21,6 @@ def kstatus(objects: list[dict[str, Any]]) -> list[str]:
     )
     assert done.returncode == 0, done.stderr
     return [line.split("\t")[0] for line in done.stdout.splitlines()]
-
-
-BAD = set(NODES)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from nodewave.core.planner import plan_job
 from nodewave.core.snapshot import Snapshot
@@ -138,3 +139,17 @@ def test_canary_waits_for_promotion_and_pause_holds() -> None:
     assert held.job.status.rollout is not None
     assert held.job.status.rollout.phase is RolloutPhase.PAUSED
     assert versions_running(held) == {n: {1} for n in NODES}
+
+
+BAD = set(NODES)
+
+
+def as_object(snap: Snapshot, generation: int = 1) -> dict[str, Any]:
+    status = snap.job.status.to_api()
+    return {
+        "apiVersion": "nodewave.io/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "j", "namespace": "ns", "generation": generation},
+        "spec": snap.job.spec.to_api(),
+        "status": status,
+    }

@@ -1,0 +1,70 @@
+"""The Argo CD health script, run by a real Lua interpreter on Job statuses of every phase."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lupa import LuaRuntime
+
+from tests.unit.test_rollout import BAD, NODES, as_object, run, stable_on, step
+
+SCRIPT = (
+    Path(__file__).resolve().parents[2] / "charts" / "nodewave" / "files" / "argocd-health.lua"
+).read_text()
+
+
+def to_lua(lua: LuaRuntime, value: Any) -> Any:
+    if isinstance(value, dict):
+        return lua.table_from({k: to_lua(lua, v) for k, v in value.items()})
+    if isinstance(value, list):
+        return lua.table_from([to_lua(lua, v) for v in value])
+    return value
+
+
+def health(obj: dict[str, Any]) -> tuple[str, str]:
+    lua = LuaRuntime(unpack_returned_tuples=True)
+    fn = lua.eval(f"function(obj)\n{SCRIPT}\nend")
+    result = fn(to_lua(lua, obj))
+    return result["status"], result["message"]
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20), "Healthy"),
+        (
+            lambda: step(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30}), 10),
+            "Progressing",
+        ),
+        (lambda: run(stable_on(NODES, {"strategy": "Canary", "canaryCount": 1}), 5), "Suspended"),
+        (lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5), "Suspended"),
+        (
+            lambda: run(
+                stable_on(
+                    NODES,
+                    {
+                        "strategy": "Canary",
+                        "canaryCount": 2,
+                        "autoPromote": True,
+                        "maxFailedNodes": 1,
+                    },
+                ),
+                15,
+                unready=BAD,
+            ),
+            "Degraded",
+        ),
+    ],
+)
+def test_health_by_phase(build: Any, expected: str) -> None:
+    status, message = health(as_object(build()))
+    assert status == expected
+    assert message
+
+
+def test_unobserved_spec_is_progressing() -> None:
+    done = run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20)
+    assert health(as_object(done, generation=2))[0] == "Progressing"
+    assert health({"metadata": {"generation": 1}})[0] == "Progressing"
