@@ -153,3 +153,39 @@ def as_object(snap: Snapshot, generation: int = 1) -> dict[str, Any]:
         "spec": snap.job.spec.to_api(),
         "status": status,
     }
+
+
+def test_a_failed_canary_is_never_promoted_even_within_budget() -> None:
+    snap = stable_on(
+        NODES,
+        {
+            "strategy": "Canary",
+            "canaryCount": 2,
+            "autoPromote": True,
+            "maxFailedNodes": 5,
+            "maxFailedNodesPercent": 50,
+        },
+    )
+    end = run(snap, 15, unready=set(NODES))
+    rs = end.job.status.rollout
+    assert rs is not None
+    assert rs.phase is RolloutPhase.ROLLED_BACK
+    assert rs.failed_nodes == 2  # only the canary ever moved
+    assert versions_running(end) == {n: {1} for n in NODES}
+
+
+def test_a_wave_that_failed_everywhere_stops_the_rollout() -> None:
+    snap = stable_on(
+        NODES,
+        {
+            "strategy": "Rolling",
+            "maxParallel": 20,
+            "maxFailedNodes": 9,
+            "maxFailedNodesPercent": 90,
+        },
+    )
+    end = run(snap, 15, unready=set(NODES))
+    rs = end.job.status.rollout
+    assert rs is not None
+    assert rs.phase is RolloutPhase.ROLLED_BACK
+    assert rs.failed_nodes == 2  # wave 1 (2 nodes) failed everywhere; wave 2 never started

@@ -18,7 +18,9 @@ Decisions:
   budget; Lost ones do not (their node is gone, not the version), nor do ones that failed
   after validation (no rollback loop). Past `maxFailedNodes` or `maxFailedNodesPercent` of the
   targets: with autoRollback every moved node returns to S (RollingBack, then RolledBack when
-  S runs everywhere); without it the rollout stops in Failed and waits.
+  S runs everywhere); without it the rollout stops in Failed and waits. Whatever the budget, a
+  canary wave with any failure, or any wave in which every node failed, fails the rollout too:
+  a budget of 3 must not promote a canary that failed on both its nodes.
 - A new version while one is in flight starts a new rollout from S: nodes on the abandoned
   version go back to S until their wave of the new one.
 """
@@ -153,8 +155,22 @@ def plan_rollout(
     over = n_failed > spec.max_failed_nodes or n_failed * 100 > spec.max_failed_nodes_percent * max(
         target, 1
     )
-    if rs.phase is not P.FAILED and over:
-        budget = f"{n_failed} failed nodes > budget (maxFailedNodes {spec.max_failed_nodes}, maxFailedNodesPercent {spec.max_failed_nodes_percent})"
+    # Whatever the budget: a canary that failed anywhere is not promoted, and a wave in which
+    # every node failed proves the version bad — going on would only move more nodes to it.
+    current = [ex for ex in moved.values() if ex.spec.rollout_wave == rs.wave]
+    current_failed = [ex for ex in current if failed(ex)]
+    wave_settled = bool(current) and all(settled(ex) for ex in current)
+    is_canary = spec.strategy.value == "Canary" and rs.wave == 1
+    if current_failed and is_canary and wave_settled:
+        verdict = f"the canary failed on {len(current_failed)} of {len(current)} nodes"
+    elif wave_settled and len(current_failed) == len(current):
+        verdict = f"every node of wave {rs.wave} failed"
+    elif over:
+        verdict = f"{n_failed} failed nodes > budget (maxFailedNodes {spec.max_failed_nodes}, maxFailedNodesPercent {spec.max_failed_nodes_percent})"
+    else:
+        verdict = ""
+    if rs.phase is not P.FAILED and verdict:
+        budget = verdict
         events.append(EventIntent("Warning", "RolloutFailed", f"version {version}: {budget}"))
         if spec.auto_rollback:
             rs.phase = P.ROLLING_BACK
