@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lupa import LuaRuntime
 
-from tests.unit.test_rollout import BAD, NODES, as_object, run, stable_on, step
+from tests.unit.test_rollout import NODES, PHASES, as_object, run, stable_on
 
 SCRIPT = (
     Path(__file__).resolve().parents[2] / "charts" / "nodewave" / "files" / "argocd-health.lua"
@@ -30,36 +30,19 @@ def health(obj: dict[str, Any]) -> tuple[str, str]:
     return result["status"], result["message"]
 
 
-@pytest.mark.parametrize(
-    ("build", "expected"),
-    [
-        (lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20), "Healthy"),
-        (
-            lambda: step(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30}), 10),
-            "Progressing",
-        ),
-        (lambda: run(stable_on(NODES, {"strategy": "Canary", "canaryCount": 1}), 5), "Suspended"),
-        (lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5), "Suspended"),
-        (
-            lambda: run(
-                stable_on(
-                    NODES,
-                    {
-                        "strategy": "Canary",
-                        "canaryCount": 2,
-                        "autoPromote": True,
-                        "maxFailedNodes": 1,
-                    },
-                ),
-                15,
-                unready=BAD,
-            ),
-            "Degraded",
-        ),
-    ],
-)
-def test_health_by_phase(build: Any, expected: str) -> None:
-    status, message = health(as_object(build()))
+ARGOCD = {
+    "finished": "Healthy",
+    "wave-in-progress": "Progressing",
+    "awaiting-promotion": "Suspended",
+    "paused": "Suspended",
+    "rolled-back": "Degraded",
+    "failed-no-rollback": "Degraded",
+}
+
+
+@pytest.mark.parametrize(("case", "expected"), ARGOCD.items())
+def test_health_by_phase(case: str, expected: str) -> None:
+    status, message = health(as_object(PHASES[case]()))
     assert status == expected
     assert message
 

@@ -189,3 +189,29 @@ def test_a_wave_that_failed_everywhere_stops_the_rollout() -> None:
     assert rs is not None
     assert rs.phase is RolloutPhase.ROLLED_BACK
     assert rs.failed_nodes == 2  # wave 1 (2 nodes) failed everywhere; wave 2 never started
+
+
+def _rolled_back(auto_rollback: bool) -> Snapshot:
+    rollout = {
+        "strategy": "Canary",
+        "canaryCount": 2,
+        "autoPromote": True,
+        "maxFailedNodes": 1,
+        "autoRollback": auto_rollback,
+    }
+    return run(stable_on(NODES, rollout), 15, unready=BAD)
+
+
+# One Job per rollout phase, for the tests of what GitOps tools make of our status.
+PHASES: dict[str, Any] = {
+    "finished": lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20),
+    "wave-in-progress": lambda: step(
+        stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30}), 10
+    ),
+    "awaiting-promotion": lambda: run(
+        stable_on(NODES, {"strategy": "Canary", "canaryCount": 1}), 5
+    ),
+    "paused": lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5),
+    "rolled-back": lambda: _rolled_back(True),
+    "failed-no-rollback": lambda: _rolled_back(False),
+}
