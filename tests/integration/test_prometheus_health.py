@@ -19,7 +19,7 @@ import yaml
 from nodewave.localcluster.controlplane import ControlPlane, free_port
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.test_reconcile import add_nodes, apply_job
+from tests.integration.test_reconcile import apply_job, suite_nodes
 from tests.integration.test_rollouts import phase, rolling_job, running_versions, settle_v1
 
 
@@ -46,6 +46,11 @@ class Exporter:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def report(self, nodes: list[str], ratio: float) -> None:
+        """Every node's error ratio from now on; returns after Prometheus has scraped it."""
+        self.ratios = dict.fromkeys(nodes, ratio)
+        time.sleep(2)  # two scrape intervals
 
 
 @pytest.fixture(scope="module")
@@ -125,14 +130,12 @@ def test_prometheus_error_rate_gates_the_rollout(
     prometheus: tuple[str, Exporter],
 ) -> None:
     address, exporter = prometheus
-    nodes = add_nodes(cluster, "prom", 3)
-    exporter.ratios = dict.fromkeys(nodes, 0.0)
-    time.sleep(2)  # a scrape with every node's series
+    nodes = suite_nodes(cluster, "prom", 3)
+    exporter.report(nodes, 0.0)
     settle_v1(cluster, namespace, "api", prom_job("1", address, QUERY), nodes)
 
     # Version 2: healthy pods, but Prometheus says half its requests fail on every node.
-    exporter.ratios = dict.fromkeys(nodes, 0.5)
-    time.sleep(2)
+    exporter.report(nodes, 0.5)
     apply_job(cluster, namespace, "api", prom_job("2", address, QUERY))
     wait_for(
         lambda: phase(cluster, namespace, "api") == "RolledBack",
@@ -152,8 +155,7 @@ def test_prometheus_error_rate_gates_the_rollout(
     )
 
     # Version 3 with the error rate back at zero rolls through.
-    exporter.ratios = dict.fromkeys(nodes, 0.0)
-    time.sleep(2)
+    exporter.report(nodes, 0.0)
     apply_job(cluster, namespace, "api", prom_job("3", address, QUERY))
     wait_for(lambda: phase(cluster, namespace, "api", 3) == "Completed", 60, "version 3 completed")
     assert running_versions(cluster, namespace, "api") == {n: [3] for n in nodes}
@@ -166,12 +168,8 @@ def test_a_failing_query_is_reported_not_treated_as_healthy(
     prometheus: tuple[str, Exporter],
 ) -> None:
     address, exporter = prometheus
-    nodes = sorted(
-        n["metadata"]["name"]
-        for n in kubectl_json(cluster, "get", "nodes", "-l", "suite=prom")["items"]
-    ) or add_nodes(cluster, "prom", 3)
-    exporter.ratios = dict.fromkeys(nodes, 0.0)
-    time.sleep(2)
+    nodes = suite_nodes(cluster, "prom", 3)
+    exporter.report(nodes, 0.0)
     settle_v1(cluster, namespace, "api", prom_job("1", address, QUERY), nodes)
     apply_job(
         cluster, namespace, "api", prom_job("2", address, 'max(app_error_ratio{node="$node"}')

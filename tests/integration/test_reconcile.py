@@ -57,6 +57,12 @@ def condition(status: dict[str, Any], type_: str) -> tuple[str, str] | None:
     return (c["status"], c["reason"]) if c else None
 
 
+def suite_nodes(cp: ControlPlane, suite: str, count: int) -> list[str]:
+    """The nodes an earlier test of this suite added, or `count` new ones."""
+    existing = kubectl_json(cp, "get", "nodes", "-l", f"suite={suite}")["items"]
+    return sorted(n["metadata"]["name"] for n in existing) or add_nodes(cp, suite, count)
+
+
 def add_nodes(cp: ControlPlane, prefix: str, count: int, **labels: str) -> list[str]:
     names = {f"{prefix}-{i}": {"suite": prefix, **labels} for i in range(count)}
     cp.add_nodes(names)

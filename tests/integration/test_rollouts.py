@@ -12,7 +12,14 @@ from typing import Any
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.test_reconcile import add_nodes, apply_job, condition, job_status, template
+from tests.integration.test_reconcile import (
+    add_nodes,
+    apply_job,
+    condition,
+    job_status,
+    suite_nodes,
+    template,
+)
 
 
 def rolling_job(
@@ -158,12 +165,7 @@ def test_failures_within_budget_complete(
 def test_failures_past_budget_roll_back(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
-    nodes = sorted(
-        n["metadata"]["name"]
-        for n in kubectl_json(cluster, "get", "nodes", "-l", "suite=twenty")["items"]
-    )
-    if not nodes:
-        nodes = add_nodes(cluster, "twenty", 20)
+    nodes = suite_nodes(cluster, "twenty", 20)
     _two_of_twenty(cluster, namespace, nodes, budget=1)
     wait_for(lambda: phase(cluster, namespace, "svc") == "RolledBack", 120, "rolled back")
     wait_for(

@@ -34,9 +34,5 @@ def set_condition(
     return [updated if c.type == type_ else c for c in conditions]
 
 
-def remove_condition(conditions: list[Condition], type_: str) -> list[Condition]:
-    return [c for c in conditions if c.type != type_]
-
-
 def condition_status(conditions: list[Condition], type_: str) -> str | None:
     return next((c.status for c in conditions if c.type == type_), None)

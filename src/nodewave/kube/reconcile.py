@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -391,6 +391,3 @@ class Reconciler:
 def _describe(action: Action) -> str:
     name = getattr(action, "name", None) or getattr(action, "execution", "")
     return f"{type(action).__name__} {name}"
-
-
-ReconcileFn = Callable[[JobKey], Awaitable[timedelta | None]]

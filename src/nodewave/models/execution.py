@@ -43,10 +43,6 @@ class ObservedState(StrEnum):
     STOPPING = "Stopping"
     STOPPED = "Stopped"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATES
-
 
 TERMINAL_STATES = frozenset({ObservedState.COMPLETED, ObservedState.FAILED, ObservedState.STOPPED})
 
