@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--metrics-address", default="0.0.0.0", help="address /metrics binds to (default 0.0.0.0)"
+    )
+    run.add_argument(
+        "--service-account",
+        default=os.environ.get("NODEWAVE_SERVICE_ACCOUNT"),
+        help="the operator's own ServiceAccount (namespace/name), which no execution pod may "
+        "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",
     )
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(func=_run)

@@ -17,6 +17,7 @@ def run_operator(args: argparse.Namespace) -> int:
         max_inflight=args.max_inflight,
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
+        service_account=args.service_account,
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)

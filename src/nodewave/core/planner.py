@@ -38,6 +38,7 @@ from nodewave.core.conditions import condition_status, set_condition
 from nodewave.core.health import HEALTH_CHECK_DEADLINE, Verdict, evaluate_health
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
 from nodewave.core.rollout import RolloutDecision, plan_rollout
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
@@ -70,6 +71,8 @@ class PlannerSettings:
     this long. Pending and Starting of a healthy placement are brief; writing each of them (and
     its Event) would triple the API writes of a placement on 1,000 nodes, which on a busy API
     server costs more time than it shows. Until then the Job's counts show it as Pending."""
+    operator_account: ServiceAccountRef | None = None
+    """The operator's own ServiceAccount, which no execution pod may run as."""
 
 
 @dataclass(slots=True)
@@ -224,7 +227,12 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     try:
         selector = build_selector(spec.selector)
     except SelectorError as e:
-        return _invalid(snap, str(e), now)
+        return _refuse(snap, R.INVALID_SPEC, str(e), now)
+    refused = evaluate_template_policy(
+        snap.current.template, job.namespace, snap.namespace_labels, settings.operator_account
+    )
+    if refused is not None:
+        return _refuse(snap, refused.reason, refused.message, now)
 
     targets = order_nodes(
         job.name, (n for n, node in snap.nodes.items() if selector.matches(n, node.labels))
@@ -583,12 +591,21 @@ def _job_status(
     return status, events
 
 
-def _invalid(snap: Snapshot, message: str, now: datetime) -> Plan:
+def _refuse(snap: Snapshot, reason: str, message: str, now: datetime) -> Plan:
+    """A spec the operator will not act on: no actions at all, so whatever runs keeps running
+    as it is; Ready False and Stalled True (GitOps tools read that as failed) until the spec
+    changes. The Warning Event goes out once, when the refusal first shows in status."""
     job = snap.job
-    conds = set_condition(
-        list(job.status.conditions), R.READY, "False", R.INVALID_SPEC, message, job.generation, now
+    conds = list(job.status.conditions)
+    refused: tuple[tuple[str, ConditionStatus], ...] = (
+        (R.READY, "False"),
+        (R.STALLED, "True"),
+        (R.RECONCILING, "False"),
     )
+    for type_, status_ in refused:
+        conds = set_condition(conds, type_, status_, reason, message, job.generation, now)
     status = job.status.model_copy(
         update={"observed_generation": job.generation, "conditions": conds}
     )
-    return Plan([], status, status != job.status, [EventIntent("Warning", R.INVALID_SPEC, message)])
+    changed = status != job.status
+    return Plan([], status, changed, [EventIntent("Warning", reason, message)] if changed else [])

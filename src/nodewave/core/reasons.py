@@ -23,6 +23,8 @@ SOME_FAILED = "SomeFailed"
 NODES_LOST = "NodesLost"
 AS_EXPECTED = "AsExpected"
 INVALID_SPEC = "InvalidSpec"
+HOST_ACCESS_NOT_ALLOWED = "HostAccessNotAllowed"
+SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 
 # Execution reasons / error codes.
 NODE_DELETED = "NodeDeleted"

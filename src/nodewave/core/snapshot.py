@@ -108,3 +108,5 @@ class Snapshot:
     """Health windows in progress, by execution (kept in memory between status writes)."""
     external_error_rates: Mapping[str, float | str] = field(default_factory=dict)
     """Prometheus error rates (or why the query failed) for the windows closing in this pass."""
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""

@@ -17,6 +17,7 @@ import kopf
 from nodewave import GROUP, VERSION, __version__, metrics
 from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
+from nodewave.core.policy import ServiceAccountRef
 from nodewave.core.snapshot import NodeInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.client import Kube
@@ -71,6 +72,11 @@ async def nodewave_revisions(
     return {(namespace, job): parse_revision(body)} if job else None
 
 
+@kopf.index("", "v1", "namespaces")
+async def nodewave_namespaces(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+    return {name: dict(labels)}
+
+
 @kopf.index("", "v1", "nodes")
 async def nodewave_nodes(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
     return {name: parse_node(body)}
@@ -92,9 +98,12 @@ async def startup(
         pods=kwargs["nodewave_pods"],
         nodes=kwargs["nodewave_nodes"],
         revisions=kwargs["nodewave_revisions"],
+        namespaces=kwargs["nodewave_namespaces"],
     )
+    account = memo.get("service_account")
     planner = PlannerSettings(
-        node_lost_grace=timedelta(seconds=float(memo.get("node_lost_grace", 60)))
+        node_lost_grace=timedelta(seconds=float(memo.get("node_lost_grace", 60))),
+        operator_account=ServiceAccountRef.parse(account) if account else None,
     )
     reconciler = Reconciler(kube, view, planner)
     memo.kube = kube
@@ -110,6 +119,7 @@ async def startup(
     if memo.get("metrics_port"):
         metrics.serve(int(memo.metrics_port), str(memo.metrics_address), kube, __version__)
     memo.nodes_seen = {}
+    memo.namespaces_seen = {}
     logger.info("nodewave operator started")
 
 
@@ -144,6 +154,18 @@ async def pod_changed(
     log.debug("pod event %s %s/%s (job %s)", type, namespace, name, job)
     if job:
         memo.queue.enqueue((namespace, job))
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def namespace_changed(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+    # A namespace opting in to (or out of) host access changes what its Jobs may run.
+    seen: dict[str, dict[str, str]] = memo.namespaces_seen
+    if seen.get(name) == labels:
+        return
+    seen[name] = dict(labels)
+    for key in memo.reconciler.view.job_keys():
+        if key[0] == name:
+            memo.queue.enqueue(key)
 
 
 @kopf.on.event("", "v1", "nodes")

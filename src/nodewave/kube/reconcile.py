@@ -107,6 +107,7 @@ class Reconciler:
             executions=executions,
             pods=self.view.pods_of(key),
             versions=known,
+            namespace_labels=self.view.namespace_labels(job.namespace),
             health=self._health.get(key, {}),
             external_error_rates=await self._external_error_rates(
                 job, self.view.executions_of(key), now

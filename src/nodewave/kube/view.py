@@ -79,6 +79,8 @@ class ClusterView:
     pods: Index
     nodes: Index
     revisions: Index
+    namespaces: Index
+    """Namespace name → its labels."""
     overlay_jobs: Overlay = field(default_factory=Overlay)
     overlay_executions: Overlay = field(default_factory=Overlay)
     overlay_pods: Overlay = field(default_factory=Overlay)
@@ -103,6 +105,9 @@ class ClusterView:
     def pods_of(self, key: JobKey) -> dict[str, PodInfo]:
         watched = {p.name: p for p in self.pods[key]} if key in self.pods else {}
         return self.overlay_pods.merge(key, watched)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        return next(iter(self.namespaces[namespace]), {}) if namespace in self.namespaces else {}
 
     def revisions_of(self, key: JobKey) -> list[RevisionInfo]:
         return list(self.revisions[key]) if key in self.revisions else []

@@ -1,0 +1,178 @@
+"""Template policy: host access only where the namespace opts in, never the operator's account;
+and the planner refuses such a version without touching what runs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nodewave.core import reasons as R
+from nodewave.core.planner import PlannerSettings, plan_job
+from nodewave.core.policy import (
+    ALLOW_PRIVILEGED_LABEL,
+    ServiceAccountRef,
+    evaluate_template_policy,
+    find_host_access,
+)
+from nodewave.core.snapshot import VersionSpec
+from nodewave.models.execution import ObservedState
+from nodewave.models.job import JobType
+from tests.unit.builders import at, execution, node, pod, snapshot
+
+OPT_IN = {ALLOW_PRIVILEGED_LABEL: "true"}
+OPERATOR = ServiceAccountRef("nodewave-system", "nodewave")
+
+
+def tpl(**spec: Any) -> dict[str, Any]:
+    return {"spec": {"containers": [{"name": "main", "image": "app:1"}], **spec}}
+
+
+def privileged(kind: str = "containers") -> dict[str, Any]:
+    t = tpl()
+    t["spec"][kind] = [{"name": "x", "image": "a", "securityContext": {"privileged": True}}]
+    return t
+
+
+HOST = [
+    (tpl(hostNetwork=True), ["spec.hostNetwork"]),
+    (tpl(hostPID=True), ["spec.hostPID"]),
+    (tpl(hostIPC=True), ["spec.hostIPC"]),
+    (privileged(), ["spec.containers[0].securityContext.privileged"]),
+    (privileged("initContainers"), ["spec.initContainers[0].securityContext.privileged"]),
+    (
+        privileged("ephemeralContainers"),
+        ["spec.ephemeralContainers[0].securityContext.privileged"],
+    ),
+    (
+        tpl(volumes=[{"name": "c", "emptyDir": {}}, {"name": "h", "hostPath": {"path": "/"}}]),
+        ["spec.volumes[1].hostPath"],
+    ),
+    (tpl(hostNetwork=True, hostPID=True), ["spec.hostNetwork", "spec.hostPID"]),
+]
+HARMLESS = [
+    tpl(),
+    tpl(hostNetwork=False, hostPID=False),
+    tpl(volumes=[{"name": "c", "configMap": {"name": "x"}}]),
+    {
+        "spec": {
+            "containers": [{"name": "a", "image": "a", "securityContext": {"privileged": False}}]
+        }
+    },
+    {},
+]
+
+
+@pytest.mark.parametrize(("template", "paths"), HOST)
+def test_host_access_is_found_and_refused_unless_the_namespace_opts_in(
+    template: dict[str, Any], paths: list[str]
+) -> None:
+    assert find_host_access(template) == paths
+    verdict = evaluate_template_policy(template, "tenant", {}, OPERATOR)
+    assert verdict is not None
+    assert verdict.reason == R.HOST_ACCESS_NOT_ALLOWED
+    assert all(p in verdict.message for p in paths)
+    assert f"{ALLOW_PRIVILEGED_LABEL}=true" in verdict.message
+    assert evaluate_template_policy(template, "tenant", OPT_IN, OPERATOR) is None
+    # Only the literal opt-in counts.
+    assert evaluate_template_policy(template, "tenant", {ALLOW_PRIVILEGED_LABEL: "yes"}, None)
+
+
+@pytest.mark.parametrize("template", HARMLESS)
+def test_harmless_templates_run_anywhere(template: dict[str, Any]) -> None:
+    assert find_host_access(template) == []
+    assert evaluate_template_policy(template, "tenant", {}, OPERATOR) is None
+
+
+@pytest.mark.parametrize(
+    ("namespace", "account", "refused"),
+    [
+        ("nodewave-system", "nodewave", True),
+        ("nodewave-system", None, False),  # runs as default
+        ("nodewave-system", "other", False),
+        ("tenant", "nodewave", False),  # a different account of the same name
+    ],
+)
+def test_the_operators_own_account_is_never_lent(
+    namespace: str, account: str | None, refused: bool
+) -> None:
+    t = tpl(serviceAccountName=account) if account else tpl()
+    for labels in ({}, OPT_IN):
+        verdict = evaluate_template_policy(t, namespace, labels, OPERATOR)
+        assert (verdict is not None and verdict.reason == R.SERVICE_ACCOUNT_NOT_ALLOWED) is refused
+    assert evaluate_template_policy(t, namespace, {}, None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("ns/sa", ServiceAccountRef("ns", "sa")),
+        ("system:serviceaccount:ns:sa", ServiceAccountRef("ns", "sa")),
+    ],
+)
+def test_service_account_refs_parse(text: str, ref: ServiceAccountRef) -> None:
+    assert ServiceAccountRef.parse(text) == ref
+
+
+@pytest.mark.parametrize("text", ["ns", "ns/", "/sa", "a/b/c", "system:serviceaccount:ns"])
+def test_bad_service_account_refs_are_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="ServiceAccount"):
+        ServiceAccountRef.parse(text)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "hostNetwork": st.booleans(),
+            "hostPID": st.booleans(),
+            "hostIPC": st.booleans(),
+            "privileged": st.booleans(),
+            "hostPath": st.booleans(),
+        },
+    )
+)
+def test_refused_exactly_when_some_host_access_is_asked_for(flags: dict[str, bool]) -> None:
+    spec: dict[str, Any] = {
+        k: v for k, v in flags.items() if k.startswith("host") and k != "hostPath"
+    }
+    container: dict[str, Any] = {"name": "main", "image": "a"}
+    if "privileged" in flags:
+        container["securityContext"] = {"privileged": flags["privileged"]}
+    if flags.get("hostPath"):
+        spec["volumes"] = [{"name": "h", "hostPath": {"path": "/var/log"}}]
+    template = {"spec": {"containers": [container], **spec}}
+    asks = any(flags.values())
+    assert (evaluate_template_policy(template, "ns", {}, None) is not None) is asks
+    assert evaluate_template_policy(template, "ns", OPT_IN, None) is None
+
+
+def test_a_refused_version_leaves_what_runs_alone_and_says_why() -> None:
+    nodes = [node("n1"), node("n2")]
+    running = [
+        execution(n.name, 1, state=ObservedState.RUNNING, started=1, stable=True) for n in nodes
+    ]
+    pods = [pod(e.name, node_name=e.spec.node_name) for e in running]
+    base = snapshot(nodes, running, pods, current=2)
+    snap = replace(base, current=VersionSpec(2, JobType.PIPELINE, tpl(hostNetwork=True), {}))
+    plan = plan_job(snap, at(100), PlannerSettings())
+    assert plan.actions == []
+    conds = {c.type: (c.status, c.reason) for c in plan.status.conditions}
+    assert conds[R.READY] == ("False", R.HOST_ACCESS_NOT_ALLOWED)
+    assert conds[R.STALLED] == ("True", R.HOST_ACCESS_NOT_ALLOWED)
+    assert conds[R.RECONCILING][0] == "False"
+    assert [(e.type, e.reason) for e in plan.events] == [("Warning", R.HOST_ACCESS_NOT_ALLOWED)]
+    assert plan.status_changed
+
+    # Once recorded, the next pass neither rewrites the status nor repeats the Event.
+    again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(130))
+    assert not again.status_changed
+    assert again.events == []
+
+    # The namespace opts in: the version rolls out as any other would.
+    allowed = plan_job(replace(snap, namespace_labels=OPT_IN), at(100))
+    assert allowed.actions
+    assert not any(c.reason == R.HOST_ACCESS_NOT_ALLOWED for c in allowed.status.conditions)
