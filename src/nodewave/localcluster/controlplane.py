@@ -403,6 +403,26 @@ class ControlPlane:
     # ---- plumbing --------------------------------------------------------------------
 
     def _write_kubeconfig(self) -> None:
+        self._write_kubeconfig_for(
+            self.kubeconfig,
+            {
+                "client-certificate": str(self.pki / "admin.crt"),
+                "client-key": str(self.pki / "admin.key"),
+            },
+        )
+
+    def write_service_account_kubeconfig(
+        self, namespace: str, name: str, path: Path, duration: str = "2h"
+    ) -> Path:
+        """A kubeconfig that authenticates as a ServiceAccount with a TokenRequest token: what
+        a pod running under it would present, so RBAC is checked exactly as in a cluster."""
+        token = self.kubectl(
+            "create", "token", name, "-n", namespace, f"--duration={duration}"
+        ).stdout.strip()
+        self._write_kubeconfig_for(path, {"token": token})
+        return path
+
+    def _write_kubeconfig_for(self, path: Path, user: dict[str, str]) -> None:
         config: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -415,25 +435,17 @@ class ControlPlane:
                     },
                 }
             ],
-            "users": [
-                {
-                    "name": "admin",
-                    "user": {
-                        "client-certificate": str(self.pki / "admin.crt"),
-                        "client-key": str(self.pki / "admin.key"),
-                    },
-                }
-            ],
+            "users": [{"name": "user", "user": user}],
             "contexts": [
                 {
                     "name": "nodewave-local",
-                    "context": {"cluster": "local", "user": "admin", "namespace": "default"},
+                    "context": {"cluster": "local", "user": "user", "namespace": "default"},
                 }
             ],
             "current-context": "nodewave-local",
         }
-        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
-        self.kubeconfig.chmod(0o600)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
 
     def _save_state(self) -> None:
         state = {"binDir": str(self.bin_dir), "pids": self.pids, "ports": self.ports}

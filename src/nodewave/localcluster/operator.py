@@ -17,15 +17,21 @@ from nodewave.localcluster.controlplane import ControlPlane, free_port
 
 
 class OperatorProcess:
-    def __init__(self, cp: ControlPlane, log: Path, *args: str) -> None:
+    def __init__(
+        self, cp: ControlPlane, log: Path, *args: str, kubeconfig: Path | None = None
+    ) -> None:
         self.cp = cp
         self.log = log
         self.args = args
+        self.kubeconfig = kubeconfig
+        """Credentials other than the admin's (e.g. the chart's ServiceAccount)."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
 
     def start(self) -> None:
         env = self.cp.env()
+        if self.kubeconfig is not None:
+            env["KUBECONFIG"] = str(self.kubeconfig)
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [
