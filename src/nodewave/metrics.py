@@ -1,8 +1,13 @@
 """Prometheus metrics of the operator, on /metrics (`nodewave run --metrics-port`).
 
-Label sets are bounded: namespace, job, state/phase/result/verdict, and the API verb, resource
-and status code. Never a node or an execution: 1,000 nodes must not mean 1,000 series per Job.
-A deleted Job's series are removed.
+Label sets are bounded: namespace, job_name, state/phase/result/verdict, and the API verb,
+resource and status code. Never a node or an execution: 1,000 nodes must not mean 1,000 series
+per Job. A deleted Job's series are removed.
+
+A Job is `job_name`, as in kube-state-metrics' kube_job_* series: Prometheus owns `job` (the
+scrape job) and would rename ours to `exported_job`. `namespace` is the Job's namespace, which
+the chart's ServiceMonitor keeps with `honorLabels: true` (again as kube-state-metrics does),
+rather than the operator pod's.
 """
 
 from __future__ import annotations
@@ -14,14 +19,14 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from nodewave import __name__ as _pkg
-from nodewave.core.planner import Plan
+from nodewave.core.planner import WINDOW_VERDICTS, Plan
 from nodewave.core.snapshot import JobInfo
 from nodewave.kube.client import Kube
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import RolloutPhase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-LABELS = ("namespace", "job")
+LABELS = ("namespace", "job_name")
 
 BUILD_INFO = Info(
     "nodewave_build", "The running operator (present while it runs).", registry=REGISTRY
@@ -104,6 +109,13 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
         )
     WAVE.labels(*labels).set(rollout.wave if rollout else 0)
     TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
+    # Counters start at 0 as soon as the Job is seen: a series that first appears at 1 has no
+    # increase() or changes(), so the first rollback of a Job would never alert.
+    ROLLBACKS.labels(*labels)
+    for result in _RESULT_EVENTS.values():
+        ROLLOUTS.labels(*labels, result)
+    for verdict in WINDOW_VERDICTS:
+        WINDOWS.labels(*labels, verdict)
     for event in plan.events:
         if event.reason in _RESULT_EVENTS:
             ROLLOUTS.labels(*labels, _RESULT_EVENTS[event.reason]).inc()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import time
 import urllib.request
+from pathlib import Path
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import wait_for
-from tests.integration.test_reconcile import add_nodes, apply_job, states, template
+from tests.integration.prometheus_server import query, run_prometheus
+from tests.integration.test_reconcile import add_nodes, apply_job, states, suite_nodes, template
+from tests.integration.test_rollouts import phase, rolling_job, settle_v1
+from tests.unit.test_dashboard import dashboard_queries
 
 
 def scrape(op: OperatorProcess) -> str:
@@ -53,18 +58,27 @@ def test_metrics_follow_the_job_and_forget_it(
         text = scrape(operator)
         return (
             text
-            if value(text, "nodewave_executions", namespace=namespace, job="m", state="Running")
+            if value(
+                text, "nodewave_executions", namespace=namespace, job_name="m", state="Running"
+            )
             == 2
             else None
         )
 
     text = wait_for(caught_up, 15, "metrics caught up")
-    assert value(text, "nodewave_job_target_nodes", namespace=namespace, job="m") == 2
-    assert value(text, "nodewave_job_ready_nodes", namespace=namespace, job="m") == 2
+    assert value(text, "nodewave_job_target_nodes", namespace=namespace, job_name="m") == 2
+    assert value(text, "nodewave_job_ready_nodes", namespace=namespace, job_name="m") == 2
     assert (
-        value(text, "nodewave_rollout_phase", namespace=namespace, job="m", phase="Completed") == 1
+        value(text, "nodewave_rollout_phase", namespace=namespace, job_name="m", phase="Completed")
+        == 1
     )
     assert value(text, "nodewave_build_info") == 1
+    # Counters exist at 0 before anything happened, so the first increase shows.
+    assert value(text, "nodewave_rollbacks_total", namespace=namespace, job_name="m") == 0
+    assert (
+        value(text, "nodewave_rollouts_total", namespace=namespace, job_name="m", result="failed")
+        == 0
+    )
     assert (
         value(text, "nodewave_api_requests_total", verb="POST", resource="pods", code="201") or 0
     ) >= 2
@@ -74,8 +88,44 @@ def test_metrics_follow_the_job_and_forget_it(
     cluster.kubectl("delete", "nwj", "-n", namespace, "m")
     wait_for(
         lambda: (
-            value(scrape(operator), "nodewave_executions", namespace=namespace, job="m") is None
+            value(scrape(operator), "nodewave_executions", namespace=namespace, job_name="m")
+            is None
         ),
         30,
         "series of the deleted Job removed",
     )
+
+
+# Queries that may rightly return nothing once the rollouts are over: the wave of a rollout in
+# progress, and API errors (none need happen).
+MAY_BE_EMPTY = {"Wave progress/A", "API errors/A"}
+
+
+def test_dashboard_queries_show_a_live_rollout_and_rollback(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    nodes = suite_nodes(cluster, "dashboard", 3)
+    rolling = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 0}
+    with run_prometheus(tmp_path, {"nodewave": f"127.0.0.1:{operator.metrics_port}"}) as prom:
+        settle_v1(cluster, namespace, "dash", rolling_job("dashboard", "1", rolling), nodes)
+        apply_job(cluster, namespace, "dash", rolling_job("dashboard", "2", rolling))
+        wait_for(lambda: phase(cluster, namespace, "dash") == "Completed", 60, "v2 rolled out")
+        bad = rolling_job("dashboard", "3", rolling, {"fake.nodewave.io/ready": "false"})
+        apply_job(cluster, namespace, "dash", bad)
+        wait_for(
+            lambda: phase(cluster, namespace, "dash", version=3) == "RolledBack",
+            60,
+            "v3 rolled back",
+        )
+        time.sleep(3)  # a few scrapes after the last change
+
+        answers = {where: query(prom, expr) for where, expr in dashboard_queries().items()}
+        failed = {w: a.get("error") for w, a in answers.items() if a.get("status") != "success"}
+        assert not failed, failed
+        empty = {w for w, a in answers.items() if not a["data"]["result"]} - MAY_BE_EMPTY
+        assert not empty, f"panels without data after a rollout and a rollback: {sorted(empty)}"
+
+        mine = query(prom, f'nodewave_job_target_nodes{{namespace="{namespace}", job_name="dash"}}')
+        assert mine["data"]["result"][0]["value"][1] == "3"
+        rollbacks = query(prom, f'nodewave_rollbacks_total{{namespace="{namespace}"}}')
+        assert rollbacks["data"]["result"][0]["value"][1] == "1"

@@ -3,22 +3,19 @@ exporter the test runs on loopback and steers per node."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from nodewave.localcluster.controlplane import ControlPlane, free_port
+from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
+from tests.integration.prometheus_server import run_prometheus
 from tests.integration.test_reconcile import apply_job, suite_nodes
 from tests.integration.test_rollouts import phase, rolling_job, running_versions, settle_v1
 
@@ -55,47 +52,13 @@ class Exporter:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Exporter]]:
-    binary = shutil.which("prometheus")
-    assert binary, (
-        "prometheus is not installed: run the tests through `make test` (hack/test.sh installs it)"
-    )
     exporter = Exporter()
-    workdir = tmp_path_factory.mktemp("prometheus")
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [
-            {"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}
-        ],
-    }
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = open(workdir / "prometheus.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    address = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(f"{address}/api/v1/query?query=up", timeout=2) as r:
-                return b'"value"' in r.read()
-        except OSError:
-            return False
-
     try:
-        wait_for(up, 60, "Prometheus scraping the exporter")
-        yield address, exporter
+        with run_prometheus(
+            tmp_path_factory.mktemp("prometheus"), {"app": f"127.0.0.1:{exporter.port}"}
+        ) as address:
+            yield address, exporter
     finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
         exporter.server.shutdown()
         exporter.server.server_close()
 

@@ -75,6 +75,10 @@ class PlannerSettings:
     """The operator's own ServiceAccount, which no execution pod may run as."""
 
 
+WINDOW_VERDICTS = ("healthy", "unhealthy")
+"""How a closed health window is counted in `Plan.window_verdicts` (and the metrics)."""
+
+
 @dataclass(slots=True)
 class Plan:
     actions: list[Action]
@@ -345,7 +349,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         if obs.health is not None and obs.state is S.VALIDATING:
             health[ex.name] = obs.health
         if obs.health is not None and obs.health_closed:
-            verdict = "unhealthy" if obs.health.consecutive_unhealthy else "healthy"
+            verdict = WINDOW_VERDICTS[1] if obs.health.consecutive_unhealthy else WINDOW_VERDICTS[0]
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
         pod = snap.pods.get(ex.name)
         if obs.pod_action is PodAction.CREATE:
