@@ -3,6 +3,7 @@ an install whose pod passes the `restricted` Pod Security level, and least-privi
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_rendered_manifests_are_accepted(cluster: ControlPlane, tmp_path: Path) 
         "--namespace",
         "default",
         "--set",
-        "prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true,podDisruptionBudget.enabled=true",
+        "prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true,"
+        "podDisruptionBudget.enabled=true,grafanaDashboard.enabled=true",
     )
     assert done.returncode == 0, done.stderr
     docs = [d for d in yaml.safe_load_all(done.stdout) if d]
@@ -60,7 +62,12 @@ def test_rendered_manifests_are_accepted(cluster: ControlPlane, tmp_path: Path) 
         "PodDisruptionBudget",
         "ServiceMonitor",
         "PrometheusRule",
+        "ConfigMap",
     } <= kinds
+    dashboard = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = (CHART / "files" / "grafana-dashboard.json").read_text()
+    assert json.loads(dashboard["data"]["nodewave.json"]) == json.loads(shipped)
     for d in docs:
         for rule in d.get("rules", []) if d["kind"] in ("ClusterRole", "Role") else []:
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
@@ -131,6 +138,7 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         assert can("patch", "jobs.nodewave.io", "--subresource=status", "-n", watched)
         assert can("create", "pods", "-n", watched)
         assert can("list", "nodes")
+        assert can("watch", "namespaces")  # their labels opt in to host access
         assert not can(
             "create", "executions.nodewave.io", "-n", "default"
         )  # outside watchNamespaces
