@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from nodewave.core.policy import ServiceAccountRef
+
 
 def _write_crds(args: argparse.Namespace) -> int:
     from nodewave.models.crd import build_crds
@@ -52,6 +54,13 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(args)
 
 
+def _service_account(value: str) -> ServiceAccountRef:
+    try:
+        return ServiceAccountRef.parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodewave", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--service-account",
+        type=_service_account,
         default=os.environ.get("NODEWAVE_SERVICE_ACCOUNT"),
         help="the operator's own ServiceAccount (namespace/name), which no execution pod may "
         "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",

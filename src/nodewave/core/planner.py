@@ -75,7 +75,8 @@ class PlannerSettings:
     """The operator's own ServiceAccount, which no execution pod may run as."""
 
 
-WINDOW_VERDICTS = ("healthy", "unhealthy")
+HEALTHY_WINDOW, UNHEALTHY_WINDOW = "healthy", "unhealthy"
+WINDOW_VERDICTS = (HEALTHY_WINDOW, UNHEALTHY_WINDOW)
 """How a closed health window is counted in `Plan.window_verdicts` (and the metrics)."""
 
 
@@ -349,7 +350,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         if obs.health is not None and obs.state is S.VALIDATING:
             health[ex.name] = obs.health
         if obs.health is not None and obs.health_closed:
-            verdict = WINDOW_VERDICTS[1] if obs.health.consecutive_unhealthy else WINDOW_VERDICTS[0]
+            verdict = UNHEALTHY_WINDOW if obs.health.consecutive_unhealthy else HEALTHY_WINDOW
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
         pod = snap.pods.get(ex.name)
         if obs.pod_action is PodAction.CREATE:

@@ -17,7 +17,6 @@ import kopf
 from nodewave import GROUP, VERSION, __version__, metrics
 from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
-from nodewave.core.policy import ServiceAccountRef
 from nodewave.core.snapshot import NodeInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.client import Kube
@@ -100,10 +99,9 @@ async def startup(
         revisions=kwargs["nodewave_revisions"],
         namespaces=kwargs["nodewave_namespaces"],
     )
-    account = memo.get("service_account")
     planner = PlannerSettings(
         node_lost_grace=timedelta(seconds=float(memo.get("node_lost_grace", 60))),
-        operator_account=ServiceAccountRef.parse(account) if account else None,
+        operator_account=memo.get("service_account"),
     )
     reconciler = Reconciler(kube, view, planner)
     memo.kube = kube
@@ -160,9 +158,10 @@ async def pod_changed(
 async def namespace_changed(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
     # A namespace opting in to (or out of) host access changes what its Jobs may run.
     seen: dict[str, dict[str, str]] = memo.namespaces_seen
-    if seen.get(name) == labels:
+    now = dict(labels)
+    if seen.get(name) == now:
         return
-    seen[name] = dict(labels)
+    seen[name] = now
     for key in memo.reconciler.view.job_keys():
         if key[0] == name:
             memo.queue.enqueue(key)
