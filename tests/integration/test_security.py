@@ -4,6 +4,7 @@ for host access are refused by the operator unless their namespace opts in."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -43,6 +44,10 @@ def test_the_operator_rolls_out_under_the_charts_service_account(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     kubeconfig = cluster.write_service_account_kubeconfig(home, release, tmp_path / "sa.conf")
+    whoami = cluster.kubectl("--kubeconfig", str(kubeconfig), "auth", "whoami", "-o", "json")
+    user = json.loads(whoami.stdout)["status"]["userInfo"]
+    assert user["username"] == f"system:serviceaccount:{home}:{release}"
+    assert "system:masters" not in user["groups"]
 
     def as_operator(*args: str) -> str:
         run = cluster.kubectl("--kubeconfig", str(kubeconfig), *args, check=False)
@@ -64,7 +69,10 @@ def test_the_operator_rolls_out_under_the_charts_service_account(
         scoped.start()
         scoped.wait_started()
         nodes = add_nodes(cluster, "rbac", 4)
-        apply_job(cluster, tenant, "agent", rolling_job("rbac", "1", ROLLING))
+        cluster.kubectl("create", "serviceaccount", "agent", "-n", tenant)
+        v1 = rolling_job("rbac", "1", ROLLING)
+        v1["template"]["spec"]["serviceAccountName"] = "agent"
+        apply_job(cluster, tenant, "agent", v1)
         wait_for(
             lambda: (
                 job_status(cluster, tenant, "agent").get("stableVersion") == 1
@@ -73,6 +81,9 @@ def test_the_operator_rolls_out_under_the_charts_service_account(
             60,
             "version 1 placed by the ServiceAccount's operator",
         )
+        # Execution pods run as the Job's account, not the operator's.
+        pods = kubectl_json(cluster, "get", "pods", "-n", tenant)["items"]
+        assert {p["spec"]["serviceAccountName"] for p in pods} == {"agent"}
         apply_job(cluster, tenant, "agent", rolling_job("rbac", "2", ROLLING))
         wait_for(
             lambda: phase(cluster, tenant, "agent") == "Completed",
