@@ -21,7 +21,13 @@ from tests.integration.test_reconcile import (
     suite_nodes,
     template,
 )
-from tests.integration.test_rollouts import job_events, phase, rolling_job, running_versions
+from tests.integration.test_rollouts import (
+    job_events,
+    phase,
+    rolling_job,
+    running_versions,
+    settle_v1,
+)
 
 ROLLING = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 0}
 
@@ -72,15 +78,7 @@ def test_the_operator_rolls_out_under_the_charts_service_account(
         cluster.kubectl("create", "serviceaccount", "agent", "-n", tenant)
         v1 = rolling_job("rbac", "1", ROLLING)
         v1["template"]["spec"]["serviceAccountName"] = "agent"
-        apply_job(cluster, tenant, "agent", v1)
-        wait_for(
-            lambda: (
-                job_status(cluster, tenant, "agent").get("stableVersion") == 1
-                and running_versions(cluster, tenant, "agent") == {n: [1] for n in nodes}
-            ),
-            60,
-            "version 1 placed by the ServiceAccount's operator",
-        )
+        settle_v1(cluster, tenant, "agent", v1, nodes)
         # Execution pods run as the Job's account, not the operator's.
         pods = kubectl_json(cluster, "get", "pods", "-n", tenant)["items"]
         assert {p["spec"]["serviceAccountName"] for p in pods} == {"agent"}
