@@ -8,7 +8,6 @@ else becomes a `KubeError` with the API's reason and message.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import quote
 from kubernetes_asyncio import client, config
 
 from nodewave import API_VERSION
+from nodewave.kube.slots import PrioritySlots
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -53,7 +53,7 @@ class Kube:
 
     def __init__(self, api: client.ApiClient, max_inflight: int = 64) -> None:
         self.api = api
-        self._slots = asyncio.Semaphore(max_inflight)
+        self._slots = PrioritySlots(max_inflight)
         self.requests: Counter[tuple[str, str, int]] = Counter()
         """(verb, resource, status code) → count, for metrics and the benchmark."""
 
@@ -80,7 +80,7 @@ class Kube:
         query: dict[str, str] | None = None,
         content_type: str = JSON,
     ) -> Any:
-        async with self._slots:
+        async with self._slots.slot():
             resp = await self.api.call_api(
                 path,
                 method,

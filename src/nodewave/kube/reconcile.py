@@ -47,6 +47,7 @@ from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
+from nodewave.kube.slots import REQUEST_PRIORITY
 from nodewave.kube.view import ClusterView, JobKey
 from nodewave.models.execution import HealthWindow
 
@@ -89,6 +90,7 @@ class Reconciler:
             return None
         if job.deleting:
             return None  # garbage collection removes executions and pods through owner references
+        REQUEST_PRIORITY.set(job.spec.priority)  # this pass's requests, and its tasks' (slots.py)
         versions = plan_versions(
             job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
         )

@@ -298,7 +298,8 @@ class JobSpec(ApiModel):
     )
     """Free metadata for tools. Keys starting with nodewave.io/ are reserved."""
     priority: int = Field(default=0, ge=-1_000_000_000, le=1_000_000_000)
-    """Higher first when the operator has a backlog."""
+    """Higher first when the operator has a backlog: while its API requests queue (at
+    `--max-inflight`), a Job's go before those of lower priority."""
     restart_policy: RestartPolicy | None = None
     """OnFailure (default for Query, Update, Config), Always (default for Pipeline) or Never."""
     config: dict[str, Any] = Field(default_factory=dict, json_schema_extra=PRESERVE_UNKNOWN)

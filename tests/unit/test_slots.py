@@ -1,0 +1,159 @@
+"""Priority slots: a free slot goes to the highest-priority waiter, FIFO among equals; never
+more holders than slots; a cancelled waiter loses nothing and leaks nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nodewave.kube.slots import REQUEST_PRIORITY, PrioritySlots
+
+
+async def _order(size: int, priorities: list[int]) -> list[int]:
+    """Index order in which waiters of `priorities` get a slot while all slots start held."""
+    slots = PrioritySlots(size)
+    order: list[int] = []
+    gate = asyncio.Event()
+    holders = [asyncio.create_task(_hold(slots, gate)) for _ in range(size)]
+    await asyncio.sleep(0)
+
+    async def wait(i: int, p: int) -> None:
+        async with slots.slot(p):
+            order.append(i)
+            await asyncio.sleep(0)
+
+    waiters = [asyncio.create_task(wait(i, p)) for i, p in enumerate(priorities)]
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*holders, *waiters)
+    return order
+
+
+async def _hold(slots: PrioritySlots, gate: asyncio.Event) -> None:
+    async with slots.slot(0):
+        await gate.wait()
+
+
+@pytest.mark.parametrize(
+    ("priorities", "order"),
+    [
+        ([0, 0, 0], [0, 1, 2]),  # equal: first come first served
+        ([0, 5, 1], [1, 2, 0]),
+        ([-1, 0, 1_000_000], [2, 1, 0]),
+        ([3, 7, 3, 7], [1, 3, 0, 2]),
+    ],
+)
+def test_highest_priority_first_fifo_among_equals(priorities: list[int], order: list[int]) -> None:
+    assert asyncio.run(_order(1, priorities)) == order
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 4), st.lists(st.integers(-3, 3), max_size=12))
+def test_grants_follow_priority_then_arrival(size: int, priorities: list[int]) -> None:
+    expected = sorted(range(len(priorities)), key=lambda i: (-priorities[i], i))
+    assert asyncio.run(_order(size, priorities)) == expected
+
+
+def test_never_more_holders_than_slots_and_all_slots_come_back() -> None:
+    async def main() -> None:
+        slots = PrioritySlots(3)
+        holding = peak = 0
+
+        async def work(p: int) -> None:
+            nonlocal holding, peak
+            async with slots.slot(p):
+                holding += 1
+                peak = max(peak, holding)
+                await asyncio.sleep(0.001)
+                holding -= 1
+
+        await asyncio.gather(*(work(i % 5) for i in range(60)))
+        assert peak == 3
+        # All three slots are free again: three holders enter at once.
+        entered = 0
+
+        async def enter() -> None:
+            nonlocal entered
+            async with slots.slot(0):
+                entered += 1
+                await asyncio.sleep(0.01)
+
+        tasks = [asyncio.create_task(enter()) for _ in range(3)]
+        await asyncio.sleep(0.005)
+        assert entered == 3
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_waiter_is_skipped_and_a_cancelled_grant_is_passed_on() -> None:
+    async def main() -> None:
+        slots = PrioritySlots(1)
+        gate = asyncio.Event()
+        holder = asyncio.create_task(_hold(slots, gate))
+        await asyncio.sleep(0)
+        got: list[str] = []
+
+        async def want(name: str, p: int) -> None:
+            async with slots.slot(p):
+                got.append(name)
+
+        high = asyncio.create_task(want("high", 9))
+        low = asyncio.create_task(want("low", 0))
+        await asyncio.sleep(0)
+        high.cancel()  # gives up while waiting
+        gate.set()
+        await holder
+        await asyncio.gather(high, low, return_exceptions=True)
+        assert got == ["low"]
+
+        # Granted, then cancelled before it could run: the slot goes to the next waiter.
+        gate.clear()
+        holder = asyncio.create_task(_hold(slots, gate))
+        await asyncio.sleep(0)
+        first = asyncio.create_task(want("first", 1))
+        second = asyncio.create_task(want("second", 0))
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.sleep(0)  # the holder leaves and hands the slot to `first`
+        first.cancel()
+        # A lost slot would leave `second` waiting for ever.
+        await asyncio.wait_for(asyncio.gather(holder, first, second, return_exceptions=True), 5)
+        assert got == ["low", "second"]
+
+    asyncio.run(main())
+
+
+def test_the_priority_comes_from_the_context_of_the_pass() -> None:
+    async def main() -> list[str]:
+        slots = PrioritySlots(1)
+        gate = asyncio.Event()
+        holder = asyncio.create_task(_hold(slots, gate))
+        await asyncio.sleep(0)
+        got: list[str] = []
+
+        async def pass_of(name: str, priority: int) -> None:
+            REQUEST_PRIORITY.set(priority)
+
+            async def request() -> None:  # a task the pass starts inherits its priority
+                async with slots.slot():
+                    got.append(name)
+
+            await asyncio.create_task(request())
+
+        tasks = [asyncio.create_task(pass_of("low", 0)), asyncio.create_task(pass_of("high", 5))]
+        await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(holder, *tasks)
+        return got
+
+    assert asyncio.run(main()) == ["high", "low"]
+    assert REQUEST_PRIORITY.get() == 0
+
+
+def test_at_least_one_slot() -> None:
+    with pytest.raises(ValueError, match="slot"):
+        PrioritySlots(0)
