@@ -164,13 +164,21 @@ def test_host_access_needs_the_namespace_to_opt_in(
     wait_for(
         lambda: "HostAccessNotAllowed" in job_events(cluster, namespace), 15, "a Warning Event"
     )
-    # Nothing that ran was touched, nothing new was made.
+    # Nothing that ran was touched, and the stable version is still kept in place: a node
+    # that joins now gets version 1.
     assert running_versions(cluster, namespace, "netagent") == {n: [1] for n in nodes}
+    nodes += add_nodes(cluster, "hostaccess-late", 1, suite="hostaccess")
+    wait_for(
+        lambda: running_versions(cluster, namespace, "netagent") == {n: [1] for n in nodes},
+        30,
+        "the new node running version 1",
+    )
     assert not [
         p
         for p in kubectl_json(cluster, "get", "pods", "-n", namespace)["items"]
         if p["spec"].get("hostNetwork")
     ]
+    assert job_events(cluster, namespace).count("HostAccessNotAllowed") == 1
 
     cluster.kubectl("label", "namespace", namespace, f"{ALLOW_PRIVILEGED_LABEL}=true")
     wait_for(

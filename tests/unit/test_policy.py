@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nodewave.core import reasons as R
+from nodewave.core.actions import CreateExecution
 from nodewave.core.planner import PlannerSettings, plan_job
 from nodewave.core.policy import (
     ALLOW_PRIVILEGED_LABEL,
@@ -20,7 +21,7 @@ from nodewave.core.policy import (
 )
 from nodewave.core.snapshot import VersionSpec
 from nodewave.models.execution import ObservedState
-from nodewave.models.job import JobType
+from nodewave.models.job import JobStatus, JobType
 from tests.unit.builders import at, execution, node, pod, snapshot
 
 OPT_IN = {ALLOW_PRIVILEGED_LABEL: "true"}
@@ -176,3 +177,36 @@ def test_a_refused_version_leaves_what_runs_alone_and_says_why() -> None:
     allowed = plan_job(replace(snap, namespace_labels=OPT_IN), at(100))
     assert allowed.actions
     assert not any(c.reason == R.HOST_ACCESS_NOT_ALLOWED for c in allowed.status.conditions)
+
+
+def test_the_stable_version_is_still_kept_in_place_while_the_current_one_is_refused() -> None:
+    stable = JobStatus(stable_version=1, current_version=1)
+    running = [
+        execution(n, 1, state=ObservedState.RUNNING, started=1, stable=True) for n in ("n1", "n2")
+    ]
+    pods = [pod(e.name, node_name=e.spec.node_name) for e in running]
+    nodes = [node("n1"), node("n2"), node("n3")]  # n3 is new
+    base = snapshot(nodes, running, pods, current=2, status=stable)
+    snap = replace(base, current=VersionSpec(2, JobType.PIPELINE, privileged(), {}))
+    plan = plan_job(snap, at(100))
+
+    created = [a for a in plan.actions if isinstance(a, CreateExecution)]
+    assert [(a.node, a.version) for a in created] == [("n3", 1)]
+    assert all(getattr(a, "version", 1) == 1 for a in plan.actions)  # nothing of version 2
+    assert plan.status.current_version == 1
+    conds = {c.type: c for c in plan.status.conditions}
+    assert (conds[R.READY].status, conds[R.READY].reason) == ("False", R.HOST_ACCESS_NOT_ALLOWED)
+    assert conds[R.STALLED].status == "True"
+    assert conds[R.STALLED].message.startswith("version 2 is not rolled out: ")
+    assert [(e.type, e.reason) for e in plan.events if e.type == "Warning"] == [
+        ("Warning", R.HOST_ACCESS_NOT_ALLOWED)
+    ]
+    again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(101))
+    assert R.HOST_ACCESS_NOT_ALLOWED not in [e.reason for e in again.events]
+    assert R.READY not in [e.reason for e in again.events]
+
+    # A stable version that is itself refused (the namespace opted out) is no fallback.
+    both = replace(
+        snap, versions={**snap.versions, 1: VersionSpec(1, JobType.PIPELINE, privileged(), {})}
+    )
+    assert plan_job(both, at(100)).actions == []

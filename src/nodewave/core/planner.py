@@ -237,7 +237,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         snap.current.template, job.namespace, snap.namespace_labels, settings.operator_account
     )
     if refused is not None:
-        return _refuse(snap, refused.reason, refused.message, now)
+        return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)
 
     targets = order_nodes(
         job.name, (n for n, node in snap.nodes.items() if selector.matches(n, node.labels))
@@ -596,21 +596,58 @@ def _job_status(
     return status, events
 
 
+_REFUSED: tuple[tuple[str, ConditionStatus], ...] = (
+    (R.READY, "False"),
+    (R.STALLED, "True"),  # GitOps tools (kstatus, Argo CD) read this as failed
+    (R.RECONCILING, "False"),
+)
+
+
+def _mark_refused(
+    old: JobStatus, status: JobStatus, reason: str, message: str, generation: int, now: datetime
+) -> tuple[JobStatus, list[EventIntent]]:
+    """`status` with the refusal in its conditions; the Warning Event only when the refusal
+    is new, not on every pass that still sees it."""
+    conds = list(status.conditions)
+    for type_, value in _REFUSED:
+        conds = set_condition(conds, type_, value, reason, message, generation, now)
+    marked = status.model_copy(update={"observed_generation": generation, "conditions": conds})
+    shown = any(
+        c.type == R.STALLED and c.reason == reason and c.message == message for c in old.conditions
+    )
+    return marked, [] if shown else [EventIntent("Warning", reason, message)]
+
+
 def _refuse(snap: Snapshot, reason: str, message: str, now: datetime) -> Plan:
-    """A spec the operator will not act on: no actions at all, so whatever runs keeps running
-    as it is; Ready False and Stalled True (GitOps tools read that as failed) until the spec
-    changes. The Warning Event goes out once, when the refusal first shows in status."""
+    """A spec the operator cannot act on at all: no actions, so whatever runs keeps running
+    as it is, until the spec changes."""
     job = snap.job
-    conds = list(job.status.conditions)
-    refused: tuple[tuple[str, ConditionStatus], ...] = (
-        (R.READY, "False"),
-        (R.STALLED, "True"),
-        (R.RECONCILING, "False"),
-    )
-    for type_, status_ in refused:
-        conds = set_condition(conds, type_, status_, reason, message, job.generation, now)
-    status = job.status.model_copy(
-        update={"observed_generation": job.generation, "conditions": conds}
-    )
-    changed = status != job.status
-    return Plan([], status, changed, [EventIntent("Warning", reason, message)] if changed else [])
+    status, events = _mark_refused(job.status, job.status, reason, message, job.generation, now)
+    return Plan([], status, status != job.status, events)
+
+
+def _plan_stable_instead(
+    snap: Snapshot, reason: str, message: str, now: datetime, settings: PlannerSettings
+) -> Plan:
+    """The current version may not run here: plan the stable version as if it were current,
+    so new nodes still get it and its failed pods are still replaced, and say why the current
+    one is not rolled out. Without an allowed stable version there is nothing to fall back on."""
+    job = snap.job
+    stable = snap.versions.get(job.status.stable_version or 0)
+    if (
+        stable is None
+        or stable.number == snap.current.number
+        or evaluate_template_policy(
+            stable.template, job.namespace, snap.namespace_labels, settings.operator_account
+        )
+        is not None
+    ):
+        return _refuse(snap, reason, message, now)
+    plan = plan_job(replace(snap, current=stable), now, settings)
+    message = f"version {snap.current.number} is not rolled out: {message}"
+    status, events = _mark_refused(job.status, plan.status, reason, message, job.generation, now)
+    plan.status = status
+    plan.status_changed = status != job.status
+    plan.status_significant = _significant(job.status, status)
+    plan.events = [e for e in plan.events if e.reason != R.READY] + events
+    return plan
