@@ -253,6 +253,53 @@ def test_run_to_completion_types_finish(
     assert warnings
 
 
+def test_restart_budget(cluster: ControlPlane, operator: OperatorProcess, namespace: str) -> None:
+    nodes = suite_nodes(cluster, "finish", 3)[:2]
+    spend, keep = nodes
+    for job, node, crashes in (("spend", spend, "4"), ("keep", keep, "2")):
+        apply_job(
+            cluster,
+            namespace,
+            job,
+            {
+                "type": "Pipeline",
+                "maxRestarts": 3,
+                "selector": {"matchNames": [node]},
+                "template": template({"fake.nodewave.io/crash-restarts": crashes}),
+            },
+        )
+    wait_for(
+        lambda: states(cluster, namespace, "spend") == {spend: "Failed"},
+        30,
+        "the crash-looping execution Failed once 4 restarts passed maxRestarts=3",
+    )
+    ex = executions(cluster, namespace, "spend")[spend]
+    assert ex["status"]["error"]["code"] == "RestartBudgetSpent"
+    assert ex["status"]["restarts"] == 4
+    wait_for(lambda: not pods(cluster, namespace, "spend"), 30, "its pod deleted")
+    status = wait_for(
+        lambda: (
+            condition(s := job_status(cluster, namespace, "spend"), "Degraded")
+            == ("True", "ExecutionsFailed")
+            and s
+        ),
+        15,
+        "the Job Degraded",
+    )
+    assert status["executionCounts"] == {"Failed": 1}
+
+    # Two restarts are within the budget: Degraded (crash-looping), not Failed, pod kept.
+    wait_for(
+        lambda: states(cluster, namespace, "keep") == {keep: "Degraded"},
+        30,
+        "the execution within its budget Degraded",
+    )
+    time.sleep(2)
+    assert states(cluster, namespace, "keep") == {keep: "Degraded"}
+    assert executions(cluster, namespace, "keep")[keep]["status"]["restarts"] == 2
+    assert len(pods(cluster, namespace, "keep")) == 1
+
+
 def test_timeouts(cluster: ControlPlane, operator: OperatorProcess, namespace: str) -> None:
     nodes = add_nodes(cluster, "timeout", 1)
     sel = {"matchLabels": {"suite": "timeout"}}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from nodewave.core.observe import PodAction, evaluate_execution
+from nodewave.core.planner import build_execution_status
 from nodewave.models.execution import DesiredState, ObservedState
 from tests.unit.builders import at, execution, job_spec, node, pod
 
@@ -359,3 +361,138 @@ def test_deadline_is_the_next_timeout() -> None:
     assert obs.deadline == at(25)
     obs = observe(execution("n1", state=S.RUNNING), pod(NAME), n=node("n1", ready=False, since=8))
     assert obs.deadline == at(68)
+
+
+def _carrying(carried: int, state: ObservedState = S.DEGRADED):  # type: ignore[no-untyped-def]
+    ex = execution("n1", state=state, started=1)
+    return replace(ex, status=ex.status.model_copy(update={"replaced_pod_restarts": carried}))
+
+
+BUDGET = [
+    # (id, carried, pod, maxRestarts, state, reason, pod action, restarts, carried after)
+    (
+        "no-budget",
+        0,
+        pod(NAME, restarts=50),
+        None,
+        S.RUNNING,
+        "ContainersReady",
+        PodAction.NONE,
+        50,
+        0,
+    ),
+    ("within", 0, pod(NAME, restarts=3), 3, S.RUNNING, "ContainersReady", PodAction.NONE, 3, 0),
+    (
+        "crash-loop-past-budget",
+        0,
+        pod(NAME, ready=False, waiting="CrashLoopBackOff", restarts=4),
+        3,
+        S.FAILED,
+        "RestartBudgetSpent",
+        PodAction.DELETE,
+        4,
+        0,
+    ),
+    (
+        "zero-budget",
+        0,
+        pod(NAME, restarts=1),
+        0,
+        S.FAILED,
+        "RestartBudgetSpent",
+        PodAction.DELETE,
+        1,
+        0,
+    ),
+    (
+        "earlier-pods-count",
+        2,
+        pod(NAME, restarts=1),
+        3,
+        S.RUNNING,
+        "ContainersReady",
+        PodAction.NONE,
+        3,
+        2,
+    ),
+    (
+        "earlier-pods-spend-it",
+        2,
+        pod(NAME, restarts=2),
+        3,
+        S.FAILED,
+        "RestartBudgetSpent",
+        PodAction.DELETE,
+        4,
+        2,
+    ),
+    (
+        "replaced-pod-costs-one-more",
+        1,
+        pod(NAME, "Failed", False, exit_code=1, restarts=1),
+        5,
+        S.DEGRADED,
+        "PodRestarted",
+        PodAction.DELETE,
+        3,
+        3,
+    ),
+    (
+        "replacement-past-budget",
+        2,
+        pod(NAME, "Failed", False, exit_code=1, restarts=2),
+        4,
+        S.FAILED,
+        "RestartBudgetSpent",
+        PodAction.DELETE,
+        5,
+        5,
+    ),
+    (
+        "pod-going",
+        3,
+        pod(NAME, deleting=True, restarts=9),
+        5,
+        S.PENDING,
+        "PodReplacing",
+        PodAction.NONE,
+        3,
+        3,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("carried", "p", "budget", "state", "reason", "action", "restarts", "after"),
+    [c[1:] for c in BUDGET],
+    ids=[c[0] for c in BUDGET],
+)
+def test_restart_budget(  # type: ignore[no-untyped-def]
+    carried, p, budget, state, reason, action, restarts, after
+) -> None:
+    spec = job_spec(maxRestarts=budget) if budget is not None else job_spec()
+    obs = observe(_carrying(carried), p, spec=spec)
+    assert (obs.state, obs.reason, obs.pod_action) == (state, reason, action)
+    assert (obs.restarts, obs.replaced_pod_restarts) == (restarts, after)
+    if state is S.FAILED:
+        assert obs.error is not None
+        assert obs.error.code == "RestartBudgetSpent"
+        assert f"maxRestarts={budget}" in obs.error.message
+
+
+def test_a_spent_budget_is_final_and_the_counts_reach_the_status() -> None:
+    spec = job_spec(maxRestarts=1)
+    ex = _carrying(0, S.RUNNING)
+    obs = observe(ex, pod(NAME, ready=False, waiting="CrashLoopBackOff", restarts=2), spec=spec)
+    built = build_execution_status(ex, obs, at(10))
+    assert built is not None
+    status, event = built
+    assert (status.observed_state, status.restarts, status.error.code) == (  # type: ignore[union-attr]
+        S.FAILED,
+        2,
+        "RestartBudgetSpent",
+    )
+    assert event is not None
+    assert event.reason == "Failed"
+    failed = replace(ex, status=status)
+    assert observe(failed, None, spec=spec).state is S.FAILED  # no new pod, no retry by itself

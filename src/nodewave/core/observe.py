@@ -21,11 +21,13 @@ Rules, in order:
    Running; running and not ready → Starting before it was ever up, Degraded after; Succeeded →
    Completed; Failed → Failed, except with restartPolicy Always, where the pod is replaced
    (Degraded) as the DaemonSet controller does.
+7. Restarts (container restarts, plus one per replaced pod) past the Job's maxRestarts →
+   Failed (RestartBudgetSpent); the pod is deleted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -60,6 +62,9 @@ class Observation:
     """The health window after this pass's sample, while the execution is validated."""
     health_closed: bool = False
     """A window ended in this pass: its verdict belongs in the status."""
+    restarts: int | None = None
+    replaced_pod_restarts: int | None = None
+    """The restart counts after this pass (see ExecutionStatus); None: unchanged."""
 
 
 def _fail(code: str, message: str, pod: PodInfo | None, started_at: datetime | None) -> Observation:
@@ -212,15 +217,27 @@ def evaluate_execution(
     obs = _from_pod(
         pod, previous, job.effective_restart_policy, execution.status.stable_at is not None
     )
-    return Observation(
-        obs.state,
-        obs.reason,
-        obs.message,
-        obs.pod_action,
-        obs.error,
-        obs.details,
-        started_at,
-        deadline,
+
+    # 7. The restart budget: what the pod's restarts, and a failed pod's replacement, cost.
+    carried = status.replaced_pod_restarts
+    current = pod.restarts if pod is not None and not pod.deleting else 0
+    if obs.reason == R.POD_RESTARTED:  # the failed pod goes: its restarts, plus one, carry over
+        carried, current = carried + current + 1, 0
+    restarts = carried + current
+    if job.max_restarts is not None and restarts > job.max_restarts:
+        spent = _fail(
+            R.RESTART_BUDGET_SPENT,
+            f"{restarts} restarts, more than maxRestarts={job.max_restarts}",
+            pod,
+            started_at,
+        )
+        return replace(spent, restarts=restarts, replaced_pod_restarts=carried)
+    return replace(
+        obs,
+        started_at=started_at,
+        deadline=deadline,
+        restarts=restarts,
+        replaced_pod_restarts=carried,
     )
 
 

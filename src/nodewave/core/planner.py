@@ -115,6 +115,12 @@ def build_execution_status(
         "finished_at": (old.finished_at or now) if terminal else None,
         "pod_name": obs.details.get("pod", old.pod_name),
         "next_execution": next_execution or old.next_execution,
+        "restarts": old.restarts if obs.restarts is None else obs.restarts,
+        "replaced_pod_restarts": (
+            old.replaced_pod_restarts
+            if obs.replaced_pod_restarts is None
+            else obs.replaced_pod_restarts
+        ),
     }
     # A window's samples live in memory; its verdict is written when it closes or the state moves.
     if obs.health is not None and (obs.health_closed or transition):
@@ -164,15 +170,16 @@ def apply_health(
         # Run-to-completion types are healthy when they complete; others wait for their pod.
         if now >= deadline:
             msg = f"not {'completed' if spec.type.runs_to_completion else 'running'} within deadlineSeconds={hc.deadline_seconds}"
-            return Observation(
-                S.FAILED,
-                HEALTH_CHECK_DEADLINE,
-                msg,
-                PodAction.DELETE if pod is not None and not pod.deleting else PodAction.NONE,
-                ErrorInfo(code=HEALTH_CHECK_DEADLINE, message=msg),
-                obs.details,
-                obs.started_at,
-                None,
+            return replace(
+                obs,
+                state=S.FAILED,
+                reason=HEALTH_CHECK_DEADLINE,
+                message=msg,
+                pod_action=PodAction.DELETE
+                if pod is not None and not pod.deleting
+                else PodAction.NONE,
+                error=ErrorInfo(code=HEALTH_CHECK_DEADLINE, message=msg),
+                deadline=None,
             )
         return replace(obs, deadline=min(d for d in (obs.deadline, deadline) if d is not None))
     assert pod is not None
@@ -196,30 +203,27 @@ def apply_health(
             error=None,
         )
     if res.verdict is Verdict.FAILED:
-        return Observation(
-            S.FAILED,
-            res.reason,
-            res.message,
-            PodAction.DELETE,
-            ErrorInfo(code=res.reason, message=res.message),
-            obs.details,
-            obs.started_at,
-            None,
-            res.window,
-            True,
+        return replace(
+            obs,
+            state=S.FAILED,
+            reason=res.reason,
+            message=res.message,
+            pod_action=PodAction.DELETE,
+            error=ErrorInfo(code=res.reason, message=res.message),
+            deadline=None,
+            health=res.window,
+            health_closed=True,
         )
     wake = min(d for d in (obs.deadline, res.next_sample, deadline) if d is not None)
-    return Observation(
-        S.VALIDATING,
-        "Validating",
-        res.message,
-        obs.pod_action,
-        None,
-        obs.details,
-        obs.started_at,
-        wake,
-        res.window,
-        res.window_closed,
+    return replace(
+        obs,
+        state=S.VALIDATING,
+        reason="Validating",
+        message=res.message,
+        error=None,
+        deadline=wake,
+        health=res.window,
+        health_closed=res.window_closed,
     )
 
 

@@ -46,6 +46,7 @@ POD_SUCCEEDED = "PodSucceeded"
 POD_FAILED = "PodFailed"
 POD_RESTARTED = "PodRestarted"
 STOPPED = "Stopped"
+RESTART_BUDGET_SPENT = "RestartBudgetSpent"
 
 # Container waiting reasons that mean the start itself is failing, not just slow.
 FAILING_WAIT_REASONS = frozenset(

@@ -160,6 +160,7 @@ def build_execution_crd() -> dict[str, Any]:
         _column("Desired", ".spec.desiredState"),
         _column("Observed", ".status.observedState"),
         _column("Wave", ".spec.rolloutWave", "integer"),
+        _column("Restarts", ".status.restarts", "integer", priority=1),
         _column("Message", ".status.message", priority=1),
         _column("Age", ".metadata.creationTimestamp", "date"),
     ]

@@ -140,6 +140,11 @@ class ExecutionStatus(ApiModel):
     """The health window in progress."""
     history: list[Transition] = Field(default_factory=list, max_length=MAX_HISTORY)
     """The latest observed-state transitions, oldest first."""
+    restarts: int = Field(default=0, ge=0)
+    """Restarts so far: container restarts in this execution's pods, plus one for each pod
+    replaced after it failed (what the Job's maxRestarts budget counts)."""
+    replaced_pod_restarts: int = Field(default=0, ge=0)
+    """The part of `restarts` spent by pods already replaced; the current pod adds its own."""
 
 
 class Execution(ApiModel):

@@ -302,6 +302,11 @@ class JobSpec(ApiModel):
     `--max-inflight`), a Job's go before those of lower priority."""
     restart_policy: RestartPolicy | None = None
     """OnFailure (default for Query, Update, Config), Always (default for Pipeline) or Never."""
+    max_restarts: int | None = Field(default=None, ge=0, le=1_000_000)
+    """The restart budget of one execution: restarts it may spend (container restarts in its
+    pod, plus one for each pod replaced after it failed) before it is Failed with
+    RestartBudgetSpent and its pod deleted. Unset: no limit, as for a DaemonSet's pods. Each
+    execution (a new version, a retry) starts with the whole budget."""
     config: dict[str, Any] = Field(default_factory=dict, json_schema_extra=PRESERVE_UNKNOWN)
     """Free-form settings handed to the workload as a file and as environment; a change makes
     a new version."""
