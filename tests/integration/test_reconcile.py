@@ -184,7 +184,7 @@ def test_places_one_execution_and_one_pinned_pod_per_selected_node(
 def test_run_to_completion_types_finish(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
-    nodes = add_nodes(cluster, "finish", 3)
+    nodes = suite_nodes(cluster, "finish", 3)
     fail_on = nodes[1]
     cluster.kubectl("label", "node", fail_on, "flaky=yes")
     apply_job(

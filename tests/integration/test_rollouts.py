@@ -140,7 +140,7 @@ def _two_of_twenty(cluster: ControlPlane, namespace: str, nodes: list[str], budg
 def test_failures_within_budget_complete(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
-    nodes = add_nodes(cluster, "twenty", 20)
+    nodes = suite_nodes(cluster, "twenty", 20)
     _two_of_twenty(cluster, namespace, nodes, budget=3)
     wait_for(lambda: phase(cluster, namespace, "svc") == "Completed", 120, "rollout completed")
     status = job_status(cluster, namespace, "svc")
