@@ -57,6 +57,23 @@ def condition(status: dict[str, Any], type_: str) -> tuple[str, str] | None:
     return (c["status"], c["reason"]) if c else None
 
 
+def wait_condition(
+    cp: ControlPlane,
+    ns: str,
+    job: str,
+    type_: str,
+    expected: tuple[str, str],
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """Wait until the Job's condition `type_` is (status, reason); return the Job's status."""
+    return wait_for(
+        lambda: s if condition(s := job_status(cp, ns, job), type_) == expected else None,
+        timeout,
+        what,
+    )
+
+
 def suite_nodes(cp: ControlPlane, suite: str, count: int) -> list[str]:
     """The nodes an earlier test of this suite added, or `count` new ones."""
     existing = kubectl_json(cp, "get", "nodes", "-l", f"suite={suite}")["items"]
@@ -214,14 +231,8 @@ def test_run_to_completion_types_finish(
         30,
         "query executions Completed",
     )
-    status = wait_for(
-        lambda: (
-            condition(s := job_status(cluster, namespace, "ok"), "Complete")
-            == ("True", "AllSucceeded")
-            and s
-        ),
-        15,
-        "Job Complete",
+    status = wait_condition(
+        cluster, namespace, "ok", "Complete", ("True", "AllSucceeded"), 15, "Job Complete"
     )
     assert condition(status, "Ready") == ("True", "AllSucceeded")
     assert {p["status"]["phase"] for p in pods(cluster, namespace, "ok").values()} == {"Succeeded"}
@@ -237,12 +248,12 @@ def test_run_to_completion_types_finish(
     ex = executions(cluster, namespace, "bad")[fail_on]
     assert ex["status"]["error"]["code"] == "Error"
     assert ex["status"]["details"]["exitCode"] == "1"
-    status = wait_for(
-        lambda: (
-            condition(s := job_status(cluster, namespace, "bad"), "Complete")
-            == ("True", "SomeFailed")
-            and s
-        ),
+    status = wait_condition(
+        cluster,
+        namespace,
+        "bad",
+        "Complete",
+        ("True", "SomeFailed"),
         15,
         "Job Complete with failures",
     )
@@ -277,12 +288,12 @@ def test_restart_budget(cluster: ControlPlane, operator: OperatorProcess, namesp
     assert ex["status"]["error"]["code"] == "RestartBudgetSpent"
     assert ex["status"]["restarts"] == 4
     wait_for(lambda: not pods(cluster, namespace, "spend"), 30, "its pod deleted")
-    status = wait_for(
-        lambda: (
-            condition(s := job_status(cluster, namespace, "spend"), "Degraded")
-            == ("True", "ExecutionsFailed")
-            and s
-        ),
+    status = wait_condition(
+        cluster,
+        namespace,
+        "spend",
+        "Degraded",
+        ("True", "ExecutionsFailed"),
         15,
         "the Job Degraded",
     )
@@ -441,12 +452,12 @@ def test_node_churn_and_selector_changes(
         "NotReady node's execution Lost",
     )
     assert time.monotonic() - went_not_ready >= NODE_LOST_GRACE - 1.5
-    status = wait_for(
-        lambda: (
-            condition(s := job_status(cluster, namespace, "agent"), "Degraded")
-            == ("True", "NodesLost")
-            and s
-        ),
+    status = wait_condition(
+        cluster,
+        namespace,
+        "agent",
+        "Degraded",
+        ("True", "NodesLost"),
         15,
         "Job Degraded by lost nodes",
     )

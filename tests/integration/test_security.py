@@ -20,6 +20,7 @@ from tests.integration.test_reconcile import (
     job_status,
     suite_nodes,
     template,
+    wait_condition,
 )
 from tests.integration.test_rollouts import (
     job_events,
@@ -147,12 +148,12 @@ def test_host_access_needs_the_namespace_to_opt_in(
         "rollout": immediate,
     }
     apply_job(cluster, namespace, "netagent", spec)
-    status = wait_for(
-        lambda: (
-            (s := job_status(cluster, namespace, "netagent"))
-            and condition(s, "Ready") == ("False", "HostAccessNotAllowed")
-            and s
-        ),
+    status = wait_condition(
+        cluster,
+        namespace,
+        "netagent",
+        "Ready",
+        ("False", "HostAccessNotAllowed"),
         30,
         "the host-access version refused",
     )
