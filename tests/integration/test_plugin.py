@@ -60,6 +60,7 @@ def test_plugin_drives_a_canary(
         cluster, "executions", "--job", "web", "--version", "2", "--state", "Running", *ns
     ).splitlines()[1:]
     assert len(rows) == 3
+    assert all(r.split()[-2:] == ["Running", "0"] for r in rows)  # observed state, restarts
     assert (
         len(
             ok(

@@ -231,12 +231,15 @@ async def cmd_executions(kube: Kube, args: argparse.Namespace) -> int:
         fields["spec.rolloutWave"] = str(args.wave)
     execs = await _executions(kube, args.namespace, labels, fields)
     print(
-        f"{'NAME':<48} {'JOB':<16} {'NODE':<16} {'VERSION':<8} {'WAVE':<5} {'DESIRED':<8} OBSERVED"
+        f"{'NAME':<48} {'JOB':<16} {'NODE':<16} {'VERSION':<8} {'WAVE':<5} {'DESIRED':<8} "
+        f"{'OBSERVED':<10} RESTARTS"
     )
     for e in sorted(execs, key=lambda e: e["metadata"]["name"]):
-        s = e["spec"]
+        s, st = e["spec"], e.get("status") or {}
         print(
-            f"{e['metadata']['name']:<48} {s['jobName']:<16} {s['nodeName']:<16} {s['jobVersion']:<8} {s.get('rolloutWave', 0):<5} {s.get('desiredState', ''):<8} {(e.get('status') or {}).get('observedState', '')}"
+            f"{e['metadata']['name']:<48} {s['jobName']:<16} {s['nodeName']:<16} "
+            f"{s['jobVersion']:<8} {s.get('rolloutWave', 0):<5} {s.get('desiredState', ''):<8} "
+            f"{st.get('observedState', ''):<10} {st.get('restarts', 0)}"
         )
     return 0
 
