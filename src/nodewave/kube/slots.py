@@ -33,10 +33,6 @@ class PrioritySlots:
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
 
-    @property
-    def waiting(self) -> int:
-        return sum(1 for *_, f in self._waiters if not f.done())
-
     @asynccontextmanager
     async def slot(self, priority: int | None = None) -> AsyncIterator[None]:
         await self._acquire(REQUEST_PRIORITY.get() if priority is None else priority)
