@@ -144,7 +144,8 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         )  # outside watchNamespaces
         assert not can("get", "secrets", "-n", watched)
         assert not can("delete", "nodes")
-        assert not can("update", "jobs.nodewave.io", "-n", watched)  # patch only
+        assert not can("patch", "jobs.nodewave.io", "-n", watched)  # the user's spec: status only
+        assert not can("delete", "jobs.nodewave.io", "-n", watched)
         assert not can("create", "pods", "--subresource=exec", "-n", watched)
     finally:
         helm(cluster, "uninstall", "nodewave", "--namespace", ns)

@@ -11,12 +11,16 @@ app.kubernetes.io/name: nodewave
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- define "nodewave.rules" -}}
+# Jobs are the user's: the operator reads them and writes only their status.
 - apiGroups: ["nodewave.io"]
-  resources: ["jobs", "executions"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["nodewave.io"]
+  resources: ["executions"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["nodewave.io"]
   resources: ["jobs/status", "executions/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "create", "delete"]
@@ -25,7 +29,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   verbs: ["get", "create"]
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create"]
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
   verbs: ["get", "list", "watch", "create", "delete"]
