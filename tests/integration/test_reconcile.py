@@ -565,6 +565,31 @@ def test_deleting_the_job_removes_executions_and_pods(
     )
 
 
+def test_deleting_the_namespace_stops_the_operator_there(
+    cluster: ControlPlane, operator: OperatorProcess
+) -> None:
+    ns = "doomed"
+    cluster.kubectl("create", "namespace", ns)
+    nodes = suite_nodes(cluster, "delete", 2)
+    apply_job(
+        cluster,
+        ns,
+        "temp",
+        {
+            "type": "Pipeline",
+            "selector": {"matchLabels": {"suite": "delete"}},
+            "template": template(),
+        },
+    )
+    wait_for(lambda: len(pods(cluster, ns, "temp")) == len(nodes), 30, "pods placed")
+    logged = len(operator.log.read_text())
+    cluster.kubectl("delete", "namespace", ns, "--timeout=60s")
+    # The namespace controller deletes pods, executions and the Job in no set order; the
+    # operator must not keep re-creating what it deletes (the API server refuses creates in a
+    # terminating namespace).
+    assert f"namespace {ns} because it is being terminated" not in operator.log.read_text()[logged:]
+
+
 def test_selector_strings_select_what_kubernetes_selects(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:

@@ -20,7 +20,15 @@ from nodewave.core.planner import PlannerSettings
 from nodewave.core.snapshot import NodeInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.client import Kube
-from nodewave.kube.parse import parse_execution, parse_job, parse_node, parse_pod, parse_revision
+from nodewave.kube.parse import (
+    NamespaceInfo,
+    parse_execution,
+    parse_job,
+    parse_namespace,
+    parse_node,
+    parse_pod,
+    parse_revision,
+)
 from nodewave.kube.reconcile import Reconciler
 from nodewave.kube.view import ClusterView
 
@@ -72,8 +80,8 @@ async def nodewave_revisions(
 
 
 @kopf.index("", "v1", "namespaces")
-async def nodewave_namespaces(name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
-    return {name: dict(labels)}
+async def nodewave_namespaces(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
+    return {name: parse_namespace(body)}
 
 
 @kopf.index("", "v1", "nodes")
@@ -155,10 +163,11 @@ async def pod_changed(
 
 
 @kopf.on.event("", "v1", "namespaces")
-async def namespace_changed(name: str, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
-    # A namespace opting in to (or out of) host access changes what its Jobs may run.
-    seen: dict[str, dict[str, str]] = memo.namespaces_seen
-    now = dict(labels)
+async def namespace_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    # A namespace opting in to (or out of) host access changes what its Jobs may run; one
+    # being deleted stops them.
+    seen: dict[str, NamespaceInfo] = memo.namespaces_seen
+    now = parse_namespace(body)
     if seen.get(name) == now:
         return
     seen[name] = now

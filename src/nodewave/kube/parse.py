@@ -4,6 +4,7 @@ and once per write response, never per reconcile pass."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,22 @@ def parse_time(value: str | None) -> datetime | None:
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta: Mapping[str, Any] = body.get("metadata") or {}
     return meta
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceInfo:
+    labels: Mapping[str, str]
+    terminating: bool
+    """Being deleted: nothing new can be created in it (the API server refuses)."""
+
+
+def parse_namespace(body: Mapping[str, Any]) -> NamespaceInfo:
+    meta = _meta(body)
+    return NamespaceInfo(
+        labels=dict(meta.get("labels") or {}),
+        terminating=bool(meta.get("deletionTimestamp"))
+        or (body.get("status") or {}).get("phase") == "Terminating",
+    )
 
 
 def parse_node(body: Mapping[str, Any]) -> NodeInfo:

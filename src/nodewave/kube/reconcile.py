@@ -88,8 +88,11 @@ class Reconciler:
             for forget in self.forgetters:
                 forget(*key)
             return None
-        if job.deleting:
-            return None  # garbage collection removes executions and pods through owner references
+        namespace = self.view.namespace(job.namespace)
+        if job.deleting or (namespace is not None and namespace.terminating):
+            # Garbage collection removes executions and pods through owner references; in a
+            # namespace being deleted the API server would refuse every create anyway.
+            return None
         REQUEST_PRIORITY.set(job.spec.priority)  # this pass's requests, and its tasks' (slots.py)
         versions = plan_versions(
             job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
@@ -109,7 +112,7 @@ class Reconciler:
             executions=executions,
             pods=self.view.pods_of(key),
             versions=known,
-            namespace_labels=self.view.namespace_labels(job.namespace),
+            namespace_labels=namespace.labels if namespace is not None else {},
             health=self._health.get(key, {}),
             external_error_rates=await self._external_error_rates(
                 job, self.view.executions_of(key), now

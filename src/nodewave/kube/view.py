@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
 from nodewave.core.versions import RevisionInfo
-from nodewave.kube.parse import newer
+from nodewave.kube.parse import NamespaceInfo, newer
 
 JobKey = tuple[str, str]
 OVERLAY_TTL = 120.0
@@ -80,7 +80,7 @@ class ClusterView:
     nodes: Index
     revisions: Index
     namespaces: Index
-    """Namespace name → its labels."""
+    """Namespace name → NamespaceInfo."""
     overlay_jobs: Overlay = field(default_factory=Overlay)
     overlay_executions: Overlay = field(default_factory=Overlay)
     overlay_pods: Overlay = field(default_factory=Overlay)
@@ -106,8 +106,8 @@ class ClusterView:
         watched = {p.name: p for p in self.pods[key]} if key in self.pods else {}
         return self.overlay_pods.merge(key, watched)
 
-    def namespace_labels(self, namespace: str) -> dict[str, str]:
-        return next(iter(self.namespaces[namespace]), {}) if namespace in self.namespaces else {}
+    def namespace(self, name: str) -> NamespaceInfo | None:
+        return next(iter(self.namespaces[name]), None) if name in self.namespaces else None
 
     def revisions_of(self, key: JobKey) -> list[RevisionInfo]:
         return list(self.revisions[key]) if key in self.revisions else []
