@@ -163,10 +163,15 @@ async def pod_changed(
 
 
 @kopf.on.event("", "v1", "namespaces")
-async def namespace_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def namespace_changed(
+    type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
     # A namespace opting in to (or out of) host access changes what its Jobs may run; one
     # being deleted stops them.
     seen: dict[str, NamespaceInfo] = memo.namespaces_seen
+    if type == "DELETED":
+        seen.pop(name, None)
+        return
     now = parse_namespace(body)
     if seen.get(name) == now:
         return
@@ -181,10 +186,13 @@ async def node_changed(
     type: str | None, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any
 ) -> None:
     # Heartbeats change a node's status every few seconds; only labels and readiness matter here.
-    seen: dict[str, NodeInfo | None] = memo.nodes_seen
-    now = None if type == "DELETED" else parse_node(body)
-    if seen.get(name, ...) == now:
-        return
-    seen[name] = now
+    seen: dict[str, NodeInfo] = memo.nodes_seen
+    if type == "DELETED":
+        seen.pop(name, None)  # forgotten, so churning nodes do not grow this map
+    else:
+        now = parse_node(body)
+        if seen.get(name) == now:
+            return
+        seen[name] = now
     for key in memo.reconciler.view.job_keys():
         memo.queue.enqueue(key)
