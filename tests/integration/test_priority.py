@@ -16,6 +16,8 @@ from tests.integration.test_reconcile import suite_nodes, template
 
 
 def _pods(cluster: ControlPlane, ns: str, job: str) -> int:
+    """How many pods the Job has, by a raw API request: the `pods` helper's kubectl call takes
+    longer than a good part of the placement this test watches."""
     code, body = cluster.request(
         "GET", f"/api/v1/namespaces/{ns}/pods?labelSelector=nodewave.io/job%3D{job}", ""
     )
