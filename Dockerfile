@@ -1,16 +1,22 @@
 # syntax=docker/dockerfile:1
 # The operator image: the locked runtime dependencies (with hashes) in a venv, run as non-root.
-FROM python:3.11-slim AS build
-RUN pip install --no-cache-dir uv==0.13.9
+# BASE is any Debian-like image with python3.11 and its venv module: python:3.11-slim for users;
+# the local tests build from a debootstrap base (hack/build-image.sh), as no registry is reachable.
+ARG BASE=python:3.11-slim
+FROM ${BASE} AS build
+RUN python3 -m venv /uv && /uv/bin/pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
-COPY pyproject.toml uv.lock README.md ./
+# Dependencies first, from the lock alone: this layer is reused until uv.lock changes.
+COPY pyproject.toml uv.lock ./
+RUN /uv/bin/uv export --locked --no-dev --no-emit-project --format requirements-txt -o requirements.txt \
+ && python3 -m venv /venv \
+ && /venv/bin/pip install --no-cache-dir --require-hashes -r requirements.txt
+COPY README.md ./
 COPY src ./src
-RUN uv export --locked --no-dev --no-emit-project --format requirements-txt -o requirements.txt \
- && python -m venv /venv \
- && /venv/bin/pip install --no-cache-dir --require-hashes -r requirements.txt \
- && /venv/bin/pip install --no-cache-dir --no-deps .
+RUN /venv/bin/pip install --no-cache-dir --no-deps . \
+ && /venv/bin/python -m compileall -q /venv
 
-FROM python:3.11-slim
+FROM ${BASE}
 COPY --from=build /venv /venv
 ENV PATH=/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 65532:65532

@@ -33,7 +33,7 @@ log() { printf '[build-binaries] %s\n' "$*" >&2; }
 have() { [ -x "$BIN/$1" ]; }
 
 build_k8s() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=()
+  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet) missing=()
   for b in "${want[@]}"; do have "$b" || missing+=("$b"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "building ${missing[*]} $K8S_VERSION (cold: about 10 min on 2 cores)"

@@ -28,13 +28,31 @@ ensure_binaries() {
   export PATH="$NODEWAVE_BIN_DIR:$PATH"
 }
 
+# ensure_debian_packages PACKAGE...: install, in one apt run, those not installed yet (CI and
+# developers are root here).
+ensure_debian_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then echo "[env] missing Debian packages: ${missing[*]} (install them as root)" >&2; return 1; fi
+  echo "[env] installing Debian packages: ${missing[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # ensure_prometheus: Debian's prometheus package (prometheus and promtool), for the health-query
-# tests and the alert-rule tests. Installed once with apt when missing (CI and developers are root).
+# tests and the alert-rule tests.
 ensure_prometheus() {
-  if command -v prometheus >/dev/null && command -v promtool >/dev/null; then return 0; fi
-  if [ "$(id -u)" != 0 ]; then echo "[env] prometheus missing: install Debian's prometheus package" >&2; return 1; fi
-  echo "[env] installing Debian's prometheus package" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  ensure_debian_packages prometheus
   # The package may start a system-wide instance; the tests run their own, on loopback.
   if command -v service >/dev/null; then service prometheus stop >/dev/null 2>&1 || true; fi
+}
+
+# ensure_container_runtime: what real kubelet nodes run on (containerd, runc, the CNI plugins)
+# and what their images are built from (busybox-static; podman, buildah and debootstrap for the
+# operator's image). See src/nodewave/localcluster/realnode.py.
+ensure_container_runtime() {
+  ensure_debian_packages containerd runc containernetworking-plugins iproute2 util-linux \
+    busybox-static podman buildah debootstrap
 }

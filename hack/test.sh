@@ -15,6 +15,8 @@ step "Kubernetes binaries (built once from the Go module proxy, cached in $CACHE
 ensure_binaries all
 step "Prometheus (Debian package)"
 ensure_prometheus
+step "Container runtime for real nodes (Debian packages: containerd, runc, CNI plugins, podman)"
+ensure_container_runtime
 step "ruff"
 ruff check src tests bench
 ruff format --check src tests bench

@@ -9,6 +9,7 @@ import pytest
 
 from nodewave.core.observe import PodAction, evaluate_execution
 from nodewave.core.planner import build_execution_status
+from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from tests.unit.builders import at, execution, job_spec, node, pod
 
@@ -21,6 +22,12 @@ def observe(ex, p=None, n=None, spec=None, now: float = 10):  # type: ignore[no-
     return evaluate_execution(
         ex, p, n or node("n1"), spec or job_spec(), at(now), node_lost_grace=GRACE
     )
+
+
+def failed_canary(desired: DesiredState = DesiredState.STOPPED):  # type: ignore[no-untyped-def]
+    ex = execution("n1", desired=desired, state=S.FAILED)
+    error = ErrorInfo(code="HealthCheckFailed", message="3 unhealthy windows in a row")
+    return replace(ex, status=ex.status.model_copy(update={"error": error}))
 
 
 CASES = [
@@ -67,6 +74,18 @@ CASES = [
         10,
         S.DEGRADED,
         "ImagePullBackOff",
+        PodAction.NONE,
+    ),
+    (
+        # Seen first on a real node: an image absent under imagePullPolicy Never.
+        "image-never-pulled",
+        execution("n1"),
+        pod(NAME, "Pending", False, waiting="ErrImageNeverPull"),
+        node("n1"),
+        None,
+        10,
+        S.DEGRADED,
+        "ErrImageNeverPull",
         PodAction.NONE,
     ),
     (
@@ -221,6 +240,41 @@ CASES = [
         10,
         S.COMPLETED,
         "Completed",
+        PodAction.NONE,
+    ),
+    (
+        # A failed canary's pod takes its grace period to go on a real node: still Failed.
+        "stop-keeps-failed-while-its-pod-terminates",
+        failed_canary(),
+        pod(NAME, ready=False, deleting=True),
+        node("n1"),
+        None,
+        10,
+        S.FAILED,
+        "HealthCheckFailed",
+        PodAction.NONE,
+    ),
+    (
+        "stop-keeps-failed-and-deletes-its-running-pod",
+        failed_canary(),
+        pod(NAME, ready=False),
+        node("n1"),
+        None,
+        10,
+        S.FAILED,
+        "HealthCheckFailed",
+        PodAction.DELETE,
+    ),
+    (
+        # Back after a rollback, or its pod replaced: a new pod is Starting until first ready.
+        "stable-execution-new-pod-not-ready-yet",
+        execution("n1", state=S.STARTING, stable=True),
+        pod(NAME, ready=False),
+        node("n1"),
+        None,
+        10,
+        S.STARTING,
+        "ContainersStarting",
         PodAction.NONE,
     ),
     (

@@ -78,6 +78,14 @@ def _fail(code: str, message: str, pod: PodInfo | None, started_at: datetime | N
     )
 
 
+def _result_reason(execution: ExecutionInfo) -> str:
+    """Why a finished execution ended: its error's code, else its last transition's reason."""
+    status = execution.status
+    if status.error:
+        return status.error.code
+    return status.history[-1].reason if status.history else status.observed_state.value
+
+
 def _earliest(*times: datetime | None) -> datetime | None:
     present = [t for t in times if t is not None]
     return min(present) if present else None
@@ -99,15 +107,17 @@ def evaluate_execution(
     if started_at is None and pod is not None and pod.phase in ("Running", "Succeeded", "Failed"):
         started_at = pod.started_at or now
 
-    # 1. Stop requested.
+    # 1. Stop requested. A result stays while its pod terminates: on a real node that takes
+    # the pod's grace period, and a failed canary must not turn "Stopped" and lose its error.
     if desired is DesiredState.STOPPED:
-        if previous in (S.COMPLETED, S.FAILED) and (
-            pod is None or pod.phase in ("Succeeded", "Failed")
-        ):
+        if previous in (S.COMPLETED, S.FAILED):
             return Observation(
                 previous,
-                status.history[-1].reason if status.history else previous.value,
+                _result_reason(execution),
                 status.message,
+                PodAction.DELETE
+                if pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
+                else PodAction.NONE,
                 error=status.error,
                 started_at=started_at,
             )
@@ -131,13 +141,14 @@ def evaluate_execution(
             and not pod.deleting
             else PodAction.NONE
         )
-        reason = (
-            status.error.code
-            if status.error
-            else (status.history[-1].reason if status.history else previous.value)
-        )
         return Observation(
-            previous, reason, status.message, action, status.error, dict(status.details), started_at
+            previous,
+            _result_reason(execution),
+            status.message,
+            action,
+            status.error,
+            dict(status.details),
+            started_at,
         )
 
     # 3. Waiting for its wave.
@@ -214,9 +225,7 @@ def evaluate_execution(
     deadline = _earliest(lost_deadline, total_deadline, queue_deadline, run_deadline)
 
     # 6. The pod.
-    obs = _from_pod(
-        pod, previous, job.effective_restart_policy, execution.status.stable_at is not None
-    )
+    obs = _from_pod(pod, previous, job.effective_restart_policy)
 
     # 7. The restart budget: what the pod's restarts, and a failed pod's replacement, cost.
     carried = status.replaced_pod_restarts
@@ -241,9 +250,7 @@ def evaluate_execution(
     )
 
 
-def _from_pod(
-    pod: PodInfo | None, previous: ObservedState, policy: RestartPolicy, was_stable: bool
-) -> Observation:
+def _from_pod(pod: PodInfo | None, previous: ObservedState, policy: RestartPolicy) -> Observation:
     if pod is None:
         return Observation(S.PENDING, R.POD_CREATING, "creating the pod", PodAction.CREATE)
     if pod.deleting:
@@ -291,7 +298,10 @@ def _from_pod(
                 error=ErrorInfo(code=failing.waiting_reason or R.CONTAINERS_NOT_READY, message=msg),
                 details=details,
             )
-        if was_stable or previous in (S.RUNNING, S.DEGRADED):
+        # Unready after being up is Degraded; a new pod not ready yet is Starting, even for an
+        # execution that was stable before (its pod replaced, or back after a rollback: on a
+        # real node the readiness probe takes a period to pass, kwok is ready at once).
+        if previous in (S.RUNNING, S.DEGRADED):
             return Observation(
                 S.DEGRADED, R.CONTAINERS_NOT_READY, "containers are not ready", details=details
             )

@@ -48,11 +48,16 @@ POD_RESTARTED = "PodRestarted"
 STOPPED = "Stopped"
 RESTART_BUDGET_SPENT = "RestartBudgetSpent"
 
-# Container waiting reasons that mean the start itself is failing, not just slow.
+# Container waiting reasons that mean the start itself is failing, not just slow (the kubelet's
+# images and kuberuntime packages). ErrImageNeverPull was missing until a real node showed it:
+# an image absent under imagePullPolicy Never, which no retry can fix.
 FAILING_WAIT_REASONS = frozenset(
     {
         "ErrImagePull",
+        "ErrImageNeverPull",
         "ImagePullBackOff",
+        "ImageInspectError",
+        "RegistryUnavailable",
         "InvalidImageName",
         "CrashLoopBackOff",
         "CreateContainerConfigError",

@@ -70,7 +70,7 @@ class Reconciler:
     forgetters: list[Callable[[str, str], None]] = field(default_factory=list)
     """Called once a Job is gone (metrics)."""
     prometheus: Prometheus = field(default_factory=Prometheus)
-    _configmaps: set[tuple[str, str, int]] = field(default_factory=set)
+    _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
     _events: set[asyncio.Task[None]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
@@ -85,6 +85,7 @@ class Reconciler:
             self.view.overlay_executions.forget(key)
             self.view.overlay_pods.forget(key)
             self._health.pop(key, None)
+            self._configmaps = {m for m in self._configmaps if m[:2] != key}
             for forget in self.forgetters:
                 forget(*key)
             return None
@@ -286,14 +287,29 @@ class Reconciler:
             )
 
     async def _ensure_configmap(self, job: JobInfo, version: VersionSpec) -> None:
-        marker = (job.namespace, job.name, version.number)
+        """The version's ConfigMap, owned by this incarnation of the Job. Remembered by the
+        Job's uid, not its name: a Job deleted and re-created under the same name is a new
+        owner, and the garbage collector may not have removed the old one's ConfigMap yet. That
+        one goes now (it would go anyway, and with it the mount of every new pod), ours is
+        made. Seen on a real node, where a missing ConfigMap keeps a pod ContainerCreating;
+        kwok reported such pods Running."""
+        marker = (job.namespace, job.name, job.uid, version.number)
         if marker in self._configmaps:
             return
-        name = build_configmap_name(job.name, version.number)
-        if await self.kube.get(path_of("configmaps", job.namespace, name)) is None:
-            await self.kube.create(
+        path = path_of("configmaps", job.namespace, build_configmap_name(job.name, version.number))
+        existing = await self.kube.get(path)
+        owners = {
+            o.get("uid") for o in (existing or {}).get("metadata", {}).get("ownerReferences", [])
+        }
+        if existing is not None and job.uid not in owners:
+            await self.kube.delete(path, uid=existing["metadata"]["uid"])
+            existing = None
+        if existing is None:
+            created = await self.kube.create(
                 path_of("configmaps", job.namespace), build_configmap(job, version)
             )
+            if created is None:
+                return  # made meanwhile by someone else: looked at again next pass
         self._configmaps.add(marker)
 
     async def _create_revision(self, job: JobInfo, rev: RevisionInfo) -> None:

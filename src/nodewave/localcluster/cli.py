@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from nodewave.localcluster.controlplane import ControlPlane, ControlPlaneError, find_binaries
+from nodewave.localcluster.realnode import RealNodeError
 
 DEFAULT_DIR = (
     Path(os.environ.get("NODEWAVE_CACHE", Path.home() / ".cache" / "nodewave")) / "cluster"
@@ -20,7 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", type=Path, default=DEFAULT_DIR, help=f"state directory (default {DEFAULT_DIR})"
     )
-    parser.add_argument("--nodes", type=int, default=3, help="fake nodes to add (up)")
+    parser.add_argument("--nodes", type=int, default=3, help="fake (kwok) nodes to add (up)")
+    parser.add_argument(
+        "--real-nodes",
+        type=int,
+        default=0,
+        help="real kubelet nodes to add (up; containerd and runc, needs root): real-0, real-1, …",
+    )
     parser.add_argument(
         "--regions",
         default=",".join(DEFAULT_REGIONS),
@@ -46,7 +53,9 @@ def build_node_labels(
     return nodes
 
 
-def up(workdir: Path, nodes: int, regions: list[str], labels: dict[str, str]) -> ControlPlane:
+def up(
+    workdir: Path, nodes: int, regions: list[str], labels: dict[str, str], real_nodes: int = 0
+) -> ControlPlane:
     if (workdir / "state.json").exists():
         existing = ControlPlane.attach(workdir)
         if existing.alive():
@@ -60,6 +69,12 @@ def up(workdir: Path, nodes: int, regions: list[str], labels: dict[str, str]) ->
         node_labels = build_node_labels(nodes, regions, labels)
         cp.add_nodes(node_labels)
         cp.wait_nodes_ready(node_labels)
+    if real_nodes:
+        try:
+            cp.add_real_nodes({f"real-{i}": dict(labels) for i in range(real_nodes)})
+        except BaseException:
+            cp.destroy()
+            raise
     return cp
 
 
@@ -69,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "up":
             labels = dict(item.split("=", 1) for item in args.label)
             regions = [r for r in args.regions.split(",") if r]
-            cp = up(workdir, args.nodes, regions, labels)
-            print(f"control plane up: {cp.server} ({args.nodes} fake nodes)", file=sys.stderr)
+            cp = up(workdir, args.nodes, regions, labels, args.real_nodes)
+            print(
+                f"control plane up: {cp.server} ({args.nodes} fake nodes, {args.real_nodes} real)",
+                file=sys.stderr,
+            )
             print(f"export KUBECONFIG={cp.kubeconfig}")
             print(f"export PATH={cp.bin_dir}:$PATH")
         elif args.action == "down":
@@ -86,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             cp = ControlPlane.attach(workdir)
             print(f"{'running' if cp.alive() else 'dead'}: {cp.server} kubeconfig={cp.kubeconfig}")
             return 0 if cp.alive() else 1
-    except ControlPlaneError as e:
+    except (ControlPlaneError, RealNodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -22,6 +22,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +34,15 @@ from typing import Any
 
 import yaml
 
+from nodewave.localcluster.realnode import (
+    MAX_NODES,
+    NodeNetwork,
+    RealNode,
+    allocate_cluster_subnet,
+    check_host,
+    release_cluster_subnet,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BINARIES = (
     "etcd",
@@ -41,6 +51,7 @@ BINARIES = (
     "kube-scheduler",
     "kwok",
     "kubectl",
+    "kubelet",
 )
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
@@ -88,6 +99,9 @@ class ControlPlane:
     compares against is not held back by a limit the operator does not have."""
     pids: dict[str, int] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    real_nodes: list[RealNode] = field(default_factory=list)
+    real_subnet: int | None = None
+    """This cluster's index among the real-node subnets of the machine (realnode.py)."""
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     @property
@@ -147,15 +161,31 @@ class ControlPlane:
         self._save_state()
 
     def stop(self) -> None:
-        """Stop every process (reverse start order): SIGTERM, then SIGKILL after 10 s."""
-        for name in reversed(list(self.pids)):
-            pid = self.pids[name]
+        """Stop every process (reverse start order): SIGTERM, then SIGKILL after 10 s; then
+        what real nodes leave behind (containers, shims, mounts, network namespaces). Kubelets
+        go first, so none restarts a container killed under it."""
+        for node in self.real_nodes:
+            self._stop_processes([f"kubelet-{node.name}"])
+            node.kill_containers()
+        self._stop_processes(reversed(list(self.pids)))
+        self.pids.clear()
+        self._procs.clear()
+        for node in self.real_nodes:
+            node.cleanup_host()
+        self.real_nodes.clear()
+        if self.real_subnet is not None:
+            release_cluster_subnet(self.real_subnet)
+            self.real_subnet = None
+        with contextlib.suppress(FileNotFoundError):
+            (self.workdir / "state.json").unlink()
+
+    def _stop_processes(self, names: Iterable[str]) -> None:
+        running = [(n, self.pids[n], self._procs.get(n)) for n in names if n in self.pids]
+        for _, pid, _ in running:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
         end = time.monotonic() + 10
-        for name in reversed(list(self.pids)):
-            pid = self.pids[name]
-            proc = self._procs.get(name)
+        for _, pid, proc in running:
             while time.monotonic() < end and _alive(pid, proc):
                 time.sleep(0.05)
             if _alive(pid, proc):
@@ -164,10 +194,6 @@ class ControlPlane:
             if proc is not None:
                 with contextlib.suppress(Exception):
                     proc.wait(timeout=5)
-        self.pids.clear()
-        self._procs.clear()
-        with contextlib.suppress(FileNotFoundError):
-            (self.workdir / "state.json").unlink()
 
     def destroy(self) -> None:
         self.stop()
@@ -178,7 +204,12 @@ class ControlPlane:
         """The cluster `nodewave cluster up` left running in `workdir`."""
         state = json.loads((workdir / "state.json").read_text())
         return cls(
-            workdir=workdir, bin_dir=Path(state["binDir"]), pids=state["pids"], ports=state["ports"]
+            workdir=workdir,
+            bin_dir=Path(state["binDir"]),
+            pids=state["pids"],
+            ports=state["ports"],
+            real_nodes=[RealNode.from_state(n) for n in state.get("realNodes", [])],
+            real_subnet=state.get("realSubnet"),
         )
 
     def alive(self) -> bool:
@@ -238,6 +269,62 @@ class ControlPlane:
                 "-",
                 input=yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": chunk}),
             )
+
+    def add_real_nodes(
+        self, nodes: Mapping[str, Mapping[str, str]], timeout: float = 120.0
+    ) -> list[RealNode]:
+        """Start real kubelet nodes (name → labels): containerd, runc and a kubelet each, in a
+        network namespace of their own, with the workload and pause images imported. Returns
+        once every node is Ready; raises, with the failing process's log, when one is not."""
+        from nodewave.localcluster.images import build_node_images
+
+        check_host()
+        if self.real_subnet is None:
+            self.real_subnet = allocate_cluster_subnet()
+            self._save_state()
+        if len(self.real_nodes) + len(nodes) > MAX_NODES:
+            raise ControlPlaneError(f"at most {MAX_NODES} real nodes per cluster")
+        archives = build_node_images()
+        deadline = time.monotonic() + timeout
+        added = []
+        for name in nodes:
+            node = RealNode(
+                name=name,
+                network=NodeNetwork(self.real_subnet, len(self.real_nodes)),
+                directory=self.workdir / "nodes" / name,
+            )
+            self.real_nodes.append(node)
+            self._save_state()
+            node.prepare(self.pki)
+            self._spawn(
+                f"netproxy-{name}", node.proxy_argv(sys.executable, self.ports["apiserver"])
+            )
+            self._spawn(f"containerd-{name}", node.containerd_argv())
+            self._wait(node.containerd_ready, f"containerd of {name}", deadline)
+            for archive in archives:
+                node.import_image(archive)
+            self._spawn(f"kubelet-{name}", node.kubelet_argv(self.bin_dir / "kubelet"))
+            added.append(node)
+        self._save_state()
+        try:
+            for name, labels in nodes.items():
+                self._wait(
+                    lambda n=name: self.kubectl("get", "node", n, check=False).returncode == 0,
+                    f"node {name} to register",
+                    deadline,
+                )
+                pairs = [f"{k}={v}" for k, v in {"type": "real", **labels}.items()]
+                self.kubectl("label", "node", name, "--overwrite", *pairs)
+            self.wait_nodes_ready(nodes, timeout=max(1.0, deadline - time.monotonic()))
+        except ControlPlaneError as e:
+            logs = "\n".join(f"kubelet-{n} log:\n{self._tail(f'kubelet-{n}')}" for n in nodes)
+            raise ControlPlaneError(f"{e}\n{logs}") from None
+        return added
+
+    def import_image(self, archive: Path) -> None:
+        """Import an image archive (docker or OCI) into every real node's containerd."""
+        for node in self.real_nodes:
+            node.import_image(archive)
 
     def wait_nodes_ready(self, names: Iterable[str], timeout: float = 120.0) -> None:
         want = set(names)
@@ -313,7 +400,14 @@ class ControlPlane:
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 "--service-cluster-ip-range=10.0.0.0/24",
-                "--authorization-mode=RBAC",
+                # Kubelets are authorised as in a real cluster: the Node authorizer and the
+                # NodeRestriction admission plugin (a kubelet may only touch its own node).
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+                f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+                "--kubelet-preferred-address-types=InternalIP",
                 "--allow-privileged=true",
                 "--enable-priority-and-fairness=false",
                 "--max-requests-inflight=0",
@@ -448,7 +542,13 @@ class ControlPlane:
         path.chmod(0o600)
 
     def _save_state(self) -> None:
-        state = {"binDir": str(self.bin_dir), "pids": self.pids, "ports": self.ports}
+        state = {
+            "binDir": str(self.bin_dir),
+            "pids": self.pids,
+            "ports": self.ports,
+            "realNodes": [n.to_state() for n in self.real_nodes],
+            "realSubnet": self.real_subnet,
+        }
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2))
 
     def _ssl(self) -> ssl.SSLContext:

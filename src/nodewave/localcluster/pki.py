@@ -70,40 +70,32 @@ def write_pki(directory: Path, service_ip: str = "10.0.0.1") -> None:
     (directory / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     _write_key(directory / "ca.key", ca_key)
 
-    def issue(
-        stem: str, subject: x509.Name, usage: ExtendedKeyUsageOID, sans: list[x509.GeneralName]
-    ) -> None:
-        key = _key()
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(until)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(directory / f"{stem}.key", key)
-
-    issue(
+    issue_certificate(
+        directory,
         "apiserver",
-        _name("kube-apiserver"),
+        "kube-apiserver",
         ExtendedKeyUsageOID.SERVER_AUTH,
-        [
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address(service_ip)),
+        sans=[
+            _ip("127.0.0.1"),
+            _ip(service_ip),
             x509.DNSName("localhost"),
             x509.DNSName("kubernetes"),
             x509.DNSName("kubernetes.default"),
             x509.DNSName("kubernetes.default.svc"),
         ],
     )
-    issue("admin", _name("nodewave-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH, [])
+    issue_certificate(
+        directory, "admin", "nodewave-admin", ExtendedKeyUsageOID.CLIENT_AUTH, org="system:masters"
+    )
+    # The API server's identity towards kubelets (logs, exec, port-forward): a kubelet allows
+    # it by a SubjectAccessReview, which system:masters passes.
+    issue_certificate(
+        directory,
+        "apiserver-kubelet-client",
+        "kube-apiserver-kubelet-client",
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        org="system:masters",
+    )
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(directory / "sa.key", sa_key)
@@ -112,3 +104,39 @@ def write_pki(directory: Path, service_ip: str = "10.0.0.1") -> None:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
+
+
+def _ip(address: str) -> x509.GeneralName:
+    return x509.IPAddress(ipaddress.ip_address(address))
+
+
+def issue_certificate(
+    directory: Path,
+    stem: str,
+    cn: str,
+    usage: x509.ObjectIdentifier,
+    org: str | None = None,
+    ips: tuple[str, ...] = (),
+    sans: list[x509.GeneralName] | None = None,
+) -> None:
+    """`stem`.crt and `stem`.key in `directory`, signed by the CA written there by write_pki."""
+    ca = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    names = [*(sans or []), *(_ip(ip) for ip in ips)]
+    key = _key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn, org))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ca.not_valid_before_utc)
+        .not_valid_after(ca.not_valid_after_utc)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    (directory / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(directory / f"{stem}.key", key)

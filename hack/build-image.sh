@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the operator's image from the project's Dockerfile with podman, and saves it as an
+# archive real nodes import (no registry is reachable here). Prints the archive's path last.
+#
+# The Dockerfile's base comes from a build argument: users build FROM python:3.11-slim; here
+# no image can be pulled, so the base is made once with debootstrap (Debian bookworm minbase,
+# whose python3 is 3.11) and imported into podman. Everything podman keeps lives under
+# $CACHE/containers (storage, configuration); nothing is written to /etc.
+#
+# Settings this machine needs (shared/REALNODES.md): runtime runc (crun refuses the cgroup
+# layout), cgroupfs, no default ulimits (raising them is refused), and the machine's trust store
+# mounted read-only into the build so pip reaches the package index (never copied into a layer).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+TAG="${1:-localhost/nodewave:dev}"
+BASE_TAG="localhost/nodewave-base:bookworm-py311-1"
+C="$CACHE/containers"
+mkdir -p "$C" "$CACHE/images"
+log() { printf '[build-image] %s\n' "$*" >&2; }
+
+cat >"$C/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$C/storage"
+runroot = "/run/nodewave-containers"
+EOF
+cat >"$C/containers.conf" <<EOF
+[containers]
+default_ulimits = []
+[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+events_logger = "file"
+EOF
+export CONTAINERS_STORAGE_CONF="$C/storage.conf" CONTAINERS_CONF="$C/containers.conf"
+
+if ! podman image exists "$BASE_TAG"; then
+  log "making the base image $BASE_TAG with debootstrap (about a minute, once)"
+  rootfs="$C/rootfs.tmp"
+  rm -rf "$rootfs"
+  debootstrap --variant=minbase --include=python3,python3-venv bookworm "$rootfs" \
+    http://deb.debian.org/debian >"$C/debootstrap.log" 2>&1 || {
+    tail -20 "$C/debootstrap.log" >&2
+    exit 1
+  }
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | podman import --quiet - "$BASE_TAG" >/dev/null
+  rm -rf "$rootfs"
+fi
+
+log "building $TAG from $ROOT/Dockerfile"
+trust=/etc/ssl/certs/ca-certificates.crt
+printf '[global]\ncert = %s\n' "$trust" >"$C/pip.conf"
+podman build --quiet --pull=never --network host --build-arg "BASE=$BASE_TAG" \
+  --volume "$trust:$trust:ro" --volume "$C/pip.conf:/etc/pip.conf:ro" \
+  -t "$TAG" "$ROOT" >/dev/null
+
+id="$(podman image inspect --format '{{.Id}}' "$TAG")"
+archive="$CACHE/images/nodewave-${id:0:16}.tar"
+if [ ! -f "$archive" ]; then
+  podman save --quiet --format docker-archive -o "$archive.tmp" "$TAG"
+  mv "$archive.tmp" "$archive"
+fi
+log "image $TAG saved in $archive"
+echo "$archive"

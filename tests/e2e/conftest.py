@@ -1,0 +1,73 @@
+"""End-to-end fixtures: a control plane of its own with two real kubelet nodes (containerd,
+runc, real containers, real probes) and two kwok nodes, and the operator against it.
+
+A cluster of its own, not the session's: the integration tests count the session cluster's
+nodes, and real nodes must not appear under them. Package-scoped, so it is stopped (and its
+containers, mounts and network namespaces removed) as soon as the e2e tests are done. It never
+skips: a real node that cannot start errors every test here, with the failing process's log.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
+from nodewave.localcluster.demo import install_crds
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import NODE_LOST_GRACE
+
+REAL_NODES = {"real-0": {"e2e": "real"}, "real-1": {"e2e": "real"}}
+FAKE_NODES = {"fake-0": {"e2e": "fake"}, "fake-1": {"e2e": "fake"}}
+
+
+@pytest.fixture(scope="package")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    cp = ControlPlane(workdir=tmp_path_factory.mktemp("real"), bin_dir=find_binaries())
+    cp.start()
+    try:
+        install_crds(cp, REPO_ROOT / "crds")
+        cp.add_nodes(FAKE_NODES)
+        cp.add_real_nodes(REAL_NODES)
+        cp.wait_nodes_ready(FAKE_NODES)
+        yield cp
+    finally:
+        cp.destroy()
+
+
+@pytest.fixture(scope="package")
+def real_operator(
+    real_cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    op = OperatorProcess(
+        real_cluster,
+        tmp_path_factory.mktemp("real-operator") / "operator.log",
+        "--node-lost-grace",
+        str(NODE_LOST_GRACE),
+    )
+    op.start()
+    op.wait_started()
+    yield op
+    op.stop()
+
+
+@pytest.fixture
+def ns(real_cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = (
+        "e2e-"
+        + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+        + "-"
+        + uuid.uuid4().hex[:5]
+    )
+    real_cluster.kubectl("create", "namespace", name)
+    yield name
+    real_cluster.kubectl("delete", "namespace", name, "--wait=false")
+
+
+def get_json(cp: ControlPlane, *args: str) -> Any:
+    return json.loads(cp.kubectl(*args, "-o", "json").stdout)

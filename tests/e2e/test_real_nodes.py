@@ -1,0 +1,299 @@
+"""nodewave on real kubelet nodes: real containers, real probes, real exit codes and restarts,
+the Job's config really mounted. What kwok only plays (it reports a pod Running whether its
+image exists or its config volume is mounted, and a pod Failed only when told to)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.images import MISSING_IMAGE, WORKLOAD_IMAGE
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import wait_for
+from tests.e2e.conftest import REAL_NODES, get_json
+from tests.integration.test_reconcile import apply_job, condition, job_status
+
+REAL = sorted(REAL_NODES)
+READY_PROBE = {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1}
+
+
+def workload(*args: str, image: str = WORKLOAD_IMAGE, **container: Any) -> dict[str, Any]:
+    """A pod template running the test workload (see workload/workload.sh) with `args`."""
+    return {
+        "spec": {
+            "dnsPolicy": "Default",
+            "terminationGracePeriodSeconds": 5,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "args": list(args),
+                    "readinessProbe": READY_PROBE,
+                    **container,
+                }
+            ],
+        }
+    }
+
+
+def executions(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:
+    selector = f"nodewave.io/job={job}" + (f",nodewave.io/version={version}" if version else "")
+    return list(get_json(cp, "get", "nwx", "-n", ns, "-l", selector)["items"])
+
+
+def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
+    return {
+        e["spec"]["nodeName"]: e.get("status", {}).get("observedState")
+        for e in executions(cp, ns, job)
+    }
+
+
+def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
+    items = get_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    return {p["spec"]["nodeName"]: p for p in items if p["spec"].get("nodeName")}
+
+
+def test_real_node_runs_containers_with_logs_and_exec(real_cluster: ControlPlane, ns: str) -> None:
+    node = get_json(real_cluster, "get", "node", REAL[0])
+    addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+    assert addresses["InternalIP"].startswith("10.217.")
+    assert node["metadata"]["labels"]["type"] == "real"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probe", "namespace": ns},
+        "spec": {"nodeName": REAL[0], **workload("ready-after", "1")["spec"]},
+    }
+    real_cluster.kubectl("apply", "-f", "-", input=json.dumps(pod))
+    real_cluster.kubectl("wait", "-n", ns, "pod/probe", "--for=condition=Ready", "--timeout=60s")
+    logs = real_cluster.kubectl("logs", "-n", ns, "probe").stdout
+    assert "workload: ready" in logs
+    out = real_cluster.kubectl("exec", "-n", ns, "probe", "--", "cat", "/etc/hostname").stdout
+    assert out.strip() == "probe"
+
+
+def test_query_exit_codes_complete_or_fail(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    for name, code in (("zero", "0"), ("three", "3")):
+        apply_job(
+            real_cluster,
+            ns,
+            name,
+            {
+                "type": "Query",
+                "restartPolicy": "Never",
+                "selector": {"matchLabels": {"e2e": "real"}},
+                "template": workload("exit", code, "1"),
+            },
+        )
+    wait_for(
+        lambda: states(real_cluster, ns, "zero") == dict.fromkeys(REAL, "Completed"),
+        60,
+        "exit 0 → Completed on both real nodes",
+    )
+    wait_for(
+        lambda: states(real_cluster, ns, "three") == dict.fromkeys(REAL, "Failed"),
+        60,
+        "exit 3 → Failed on both real nodes",
+    )
+    for e in executions(real_cluster, ns, "three"):
+        assert e["status"]["details"]["exitCode"] == "3"
+        assert "exited with code 3" in e["status"]["error"]["message"]
+    wait_for(
+        lambda: (
+            condition(job_status(real_cluster, ns, "three"), "Complete") == ("True", "SomeFailed")
+        ),
+        30,
+        "the failing Job Complete with failures",
+    )
+    assert condition(job_status(real_cluster, ns, "zero"), "Complete") == ("True", "AllSucceeded")
+    terminated = [
+        p["status"]["containerStatuses"][0]["state"]["terminated"]
+        for p in pods(real_cluster, ns, "three").values()
+    ]
+    assert {t["exitCode"] for t in terminated} == {3}
+    assert {t["message"].strip() for t in terminated} == {"workload: exiting with 3"}
+
+
+def test_the_config_reaches_the_container_as_file_and_env(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    config = {"batchSize": 500, "sink": "https://logs.example.internal/ingest", "tags": ["a", "b"]}
+    spec = {
+        "type": "Pipeline",
+        "config": config,
+        "selector": {"matchLabels": {"e2e": "real"}},
+        "template": workload("config", "run"),
+    }
+    apply_job(real_cluster, ns, "cfg", spec)
+    wait_for(
+        lambda: states(real_cluster, ns, "cfg") == dict.fromkeys(REAL, "Running"),
+        60,
+        "both real nodes Running",
+    )
+    for node, pod in pods(real_cluster, ns, "cfg").items():
+        logs = real_cluster.kubectl("logs", "-n", ns, pod["metadata"]["name"]).stdout
+        lines = dict(line.split(": ", 1) for line in logs.splitlines() if ": " in line)
+        assert json.loads(lines["config file"]) == config, node
+        assert json.loads(lines["config env"]) == config, node
+
+    # Deleted and re-created under the same name while the operator runs: the new Job's
+    # version-1 ConfigMap must exist again, or its pods never start (ContainerCreating).
+    real_cluster.kubectl("delete", "nwj", "-n", ns, "cfg", "--wait=true")
+    wait_for(lambda: not pods(real_cluster, ns, "cfg"), 60, "the old pods gone")
+    apply_job(real_cluster, ns, "cfg", spec)
+    wait_for(
+        lambda: states(real_cluster, ns, "cfg") == dict.fromkeys(REAL, "Running"),
+        60,
+        "the re-created Job Running on both real nodes",
+    )
+
+
+def _containers(cp: ControlPlane, ns: str, job: str) -> dict[str, tuple[str, str, int]]:
+    """node → (pod uid, container id, restart count) of the Job's pods."""
+    out = {}
+    for node, p in pods(cp, ns, job).items():
+        status = p["status"]["containerStatuses"][0]
+        out[node] = (p["metadata"]["uid"], status["containerID"], status["restartCount"])
+    return out
+
+
+def _rollout_phase(cp: ControlPlane, ns: str, job: str) -> str | None:
+    rollout = job_status(cp, ns, job).get("rollout") or {}
+    return rollout.get("phase") if rollout.get("version") == 2 else None
+
+
+def _pipeline(template: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Pipeline",
+        "selector": {"matchLabels": {"e2e": "real"}},
+        "template": template,
+        "rollout": {
+            "strategy": "Canary",
+            "canaryCount": 1,
+            "autoPromote": True,
+            "maxParallel": 50,
+            "maxFailedNodes": 0,
+            "healthCheck": {
+                "deadlineSeconds": 15,
+                "intervalSeconds": 1,
+                "successThreshold": 2,
+                "failureThreshold": 3,
+                "maxErrorRate": 0.1,
+            },
+        },
+    }
+
+
+def _settle_v1(cp: ControlPlane, ns: str, job: str) -> dict[str, tuple[str, str, int]]:
+    apply_job(cp, ns, job, _pipeline(workload("run")))
+    wait_for(
+        lambda: (
+            job_status(cp, ns, job).get("stableVersion") == 1
+            and states(cp, ns, job) == dict.fromkeys(REAL, "Running")
+        ),
+        60,
+        "version 1 Running and stable on both real nodes",
+    )
+    return _containers(cp, ns, job)
+
+
+def _assert_rolled_back(
+    cp: ControlPlane, ns: str, job: str, before: dict[str, tuple[str, str, int]], code: str
+) -> None:
+    wait_for(lambda: _rollout_phase(cp, ns, job) == "RolledBack", 90, "the rollout rolled back")
+    wait_for(
+        lambda: (
+            {
+                n: e["spec"]["jobVersion"]
+                for e in executions(cp, ns, job)
+                if e.get("status", {}).get("observedState") == "Running"
+                for n in [e["spec"]["nodeName"]]
+            }
+            == dict.fromkeys(REAL, 1)
+        ),
+        60,
+        "both real nodes back on version 1",
+    )
+    status = job_status(cp, ns, job)
+    assert status["stableVersion"] == 1
+    assert condition(status, "RolledBack") == ("True", "RolledBack")
+    canary = executions(cp, ns, job, version=2)
+    assert len(canary) == 1, "only the canary moved"
+    assert canary[0]["status"]["error"]["code"] == code
+    moved = canary[0]["spec"]["nodeName"]
+    after = _containers(cp, ns, job)
+    untouched = [n for n in REAL if n != moved]
+    # The node that never moved still runs the very container it ran before, never restarted.
+    assert {n: after[n] for n in untouched} == {n: before[n] for n in untouched}
+
+
+def test_canary_whose_readiness_never_passes_rolls_back(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    before = _settle_v1(real_cluster, ns, "app")
+    apply_job(real_cluster, ns, "app", _pipeline(workload("never-ready")))
+    _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckFailed")
+
+
+def test_an_image_that_does_not_exist_rolls_back(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    before = _settle_v1(real_cluster, ns, "app")
+    apply_job(real_cluster, ns, "app", _pipeline(workload("run", image=MISSING_IMAGE)))
+    _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckFailed")
+    canary = executions(real_cluster, ns, "app", version=2)[0]
+    assert "ErrImageNeverPull" in json.dumps(canary["status"].get("history", []))
+
+
+def test_a_crash_loop_spends_the_restart_budget(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    apply_job(
+        real_cluster,
+        ns,
+        "crash",
+        {
+            "type": "Pipeline",
+            "maxRestarts": 2,
+            "selector": {"matchNames": [REAL[0]]},
+            "template": workload("crash", "0"),
+        },
+    )
+    wait_for(
+        lambda: states(real_cluster, ns, "crash") == {REAL[0]: "Failed"},
+        120,
+        "the crash-looping execution Failed",
+    )
+    (e,) = executions(real_cluster, ns, "crash")
+    assert e["status"]["error"]["code"] == "RestartBudgetSpent"
+    assert e["status"]["restarts"] > 2
+    wait_for(lambda: not pods(real_cluster, ns, "crash"), 30, "its pod deleted")
+
+
+def test_one_job_on_real_and_kwok_nodes(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    apply_job(
+        real_cluster,
+        ns,
+        "mixed",
+        {
+            "type": "Pipeline",
+            "selector": {"matchExpressions": ["e2e"]},
+            "template": workload("run"),
+        },
+    )
+    wait_for(
+        lambda: (
+            set(states(real_cluster, ns, "mixed").values()) == {"Running"}
+            and len(states(real_cluster, ns, "mixed")) == 4
+        ),
+        60,
+        "Running on two real and two kwok nodes",
+    )
+    real = {n: p for n, p in pods(real_cluster, ns, "mixed").items() if n in REAL_NODES}
+    assert all(p["status"]["containerStatuses"][0]["containerID"] for p in real.values())
