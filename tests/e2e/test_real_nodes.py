@@ -244,9 +244,11 @@ def test_an_image_that_does_not_exist_rolls_back(
 ) -> None:
     before = _settle_v1(real_cluster, ns, "app")
     apply_job(real_cluster, ns, "app", _pipeline(workload("run", image=MISSING_IMAGE)))
-    _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckFailed")
-    canary = executions(real_cluster, ns, "app", version=2)[0]
-    assert "ErrImageNeverPull" in json.dumps(canary["status"].get("history", []))
+    # Never running, the canary fails at the health check's deadline, naming the cause.
+    _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckDeadline")
+    (canary,) = executions(real_cluster, ns, "app", version=2)
+    assert "ErrImageNeverPull" in canary["status"]["error"]["message"]
+    assert MISSING_IMAGE in canary["status"]["error"]["message"]
 
 
 def test_a_crash_loop_spends_the_restart_budget(

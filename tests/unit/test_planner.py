@@ -17,8 +17,8 @@ from nodewave.core.actions import (
     SetDesiredState,
 )
 from nodewave.core.naming import build_execution_name
-from nodewave.core.observe import Observation
-from nodewave.core.planner import build_execution_status, plan_job
+from nodewave.core.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.planner import apply_health, build_execution_status, plan_job
 from nodewave.core.snapshot import Snapshot
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus
@@ -276,3 +276,28 @@ def test_a_new_execution_settles_before_its_first_status_write() -> None:
     assert [p.status.observed_state for p in kinds(plan.actions, PatchExecutionStatus)] == [
         S.DEGRADED
     ]
+
+
+def test_a_version_never_running_fails_at_the_deadline_naming_the_cause() -> None:
+    """An image that cannot be pulled keeps the pod Pending: at deadlineSeconds the execution
+    fails, its pod goes, and the error says what stood in the way (first seen on a real node)."""
+    spec = job_spec(
+        rollout={"strategy": "Rolling", "healthCheck": {"deadlineSeconds": 15}},
+    )
+    ex = execution("n1", state=S.DEGRADED)
+    stuck = pod(build_execution_name("j", 1, "n1"), "Pending", False, waiting="ErrImageNeverPull")
+    obs = evaluate_execution(
+        ex, stuck, node("n1"), spec, at(14), node_lost_grace=timedelta(seconds=60)
+    )
+    assert obs.state is S.DEGRADED
+    before = apply_health(ex, obs, stuck, spec, None, at(14))
+    assert (before.state, before.deadline) == (S.DEGRADED, at(15))
+    after = apply_health(ex, obs, stuck, spec, None, at(15))
+    assert (after.state, after.reason, after.pod_action) == (
+        S.FAILED,
+        "HealthCheckDeadline",
+        PodAction.DELETE,
+    )
+    assert after.error is not None
+    assert after.error.message.startswith("not running within deadlineSeconds=15: ")
+    assert "ErrImageNeverPull" in after.error.message

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import socket
 
 import kopf
 
@@ -21,11 +23,18 @@ def run_operator(args: argparse.Namespace) -> int:
     )
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
+    # A line per probe request (kubelet's readiness and liveness probes) drowns the log.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if not args.verbose:
         # kopf logs every handled watch event at INFO: thousands a minute at 1,000 nodes.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    # An explicit identity: kopf would otherwise derive one from the user's name, and an image
+    # run as a uid without a passwd entry (ours runs as 65532; OpenShift picks random uids)
+    # crashed at start with "getpwuid(): uid not found" (found on a real node).
+    identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     asyncio.run(
         kopf.operator(
+            identity=identity,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str
             standalone=True,
             clusterwide=not args.namespace,
             namespaces=args.namespace,

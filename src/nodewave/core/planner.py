@@ -169,7 +169,9 @@ def apply_health(
     if spec.type.runs_to_completion or not pod_running:
         # Run-to-completion types are healthy when they complete; others wait for their pod.
         if now >= deadline:
-            msg = f"not {'completed' if spec.type.runs_to_completion else 'running'} within deadlineSeconds={hc.deadline_seconds}"
+            # Say what stood in the way (an image that cannot be pulled, a crash loop): on a
+            # real node that is what the user needs, not just that time ran out.
+            msg = f"not {'completed' if spec.type.runs_to_completion else 'running'} within deadlineSeconds={hc.deadline_seconds}: {obs.message}"
             return replace(
                 obs,
                 state=S.FAILED,
