@@ -1,7 +1,7 @@
 # The two commands of the README's quick start; everything else is in hack/.
 .PHONY: demo test crds bench
 demo:  ## run the embedded default: local control plane, operator, demo rollout
-	bash hack/demo.sh
+	bash hack/demo.sh $(ARGS)
 test:  ## the whole test suite (what CI runs)
 	bash hack/test.sh $(ARGS)
 crds:  ## regenerate crds/ from the models

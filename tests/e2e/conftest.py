@@ -71,3 +71,20 @@ def ns(real_cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[s
 
 def get_json(cp: ControlPlane, *args: str) -> Any:
     return json.loads(cp.kubectl(*args, "-o", "json").stdout)
+
+
+def executions(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:
+    selector = f"nodewave.io/job={job}" + (f",nodewave.io/version={version}" if version else "")
+    return list(get_json(cp, "get", "nwx", "-n", ns, "-l", selector)["items"])
+
+
+def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
+    return {
+        e["spec"]["nodeName"]: e.get("status", {}).get("observedState")
+        for e in executions(cp, ns, job)
+    }
+
+
+def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
+    items = get_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    return {p["spec"]["nodeName"]: p for p in items if p["spec"].get("nodeName")}

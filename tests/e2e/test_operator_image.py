@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
+from nodewave.localcluster.images import build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import wait_for
-from tests.e2e.conftest import REAL_NODES, get_json
-from tests.e2e.test_real_nodes import executions, workload
+from tests.e2e.conftest import REAL_NODES, executions, get_json
 from tests.integration.test_chart import CHART, helm
 from tests.integration.test_reconcile import apply_job, job_status
 
@@ -130,7 +130,7 @@ def test_the_image_runs_restricted_on_a_real_node_and_survives_its_pod(
     spec = {
         "type": "Pipeline",
         "selector": {"matchLabels": {"e2e": "real"}},
-        "template": workload("run"),
+        "template": build_workload_template("run"),
         "rollout": {
             "strategy": "Rolling",
             "maxParallel": 50,
@@ -150,7 +150,7 @@ def test_the_image_runs_restricted_on_a_real_node_and_survives_its_pod(
         90,
         "version 1 stable, placed by the operator's pod",
     )
-    spec["template"] = workload("ready-after", "1")
+    spec["template"] = build_workload_template("ready-after", "1")
     apply_job(real_cluster, TENANT, "agent", spec)
     wait_for(
         lambda: (

@@ -5,54 +5,17 @@ image exists or its config volume is mounted, and a pod Failed only when told to
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 from nodewave.localcluster.controlplane import ControlPlane
-from nodewave.localcluster.images import MISSING_IMAGE, WORKLOAD_IMAGE
+from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import wait_for
-from tests.e2e.conftest import REAL_NODES, get_json
+from tests.e2e.conftest import REAL_NODES, executions, get_json, pods, states
 from tests.integration.test_reconcile import apply_job, condition, job_status
 
 REAL = sorted(REAL_NODES)
-READY_PROBE = {"exec": {"command": ["test", "-f", "/tmp/ready"]}, "periodSeconds": 1}
-
-
-def workload(*args: str, image: str = WORKLOAD_IMAGE, **container: Any) -> dict[str, Any]:
-    """A pod template running the test workload (see workload/workload.sh) with `args`."""
-    return {
-        "spec": {
-            "dnsPolicy": "Default",
-            "terminationGracePeriodSeconds": 5,
-            "containers": [
-                {
-                    "name": "main",
-                    "image": image,
-                    "imagePullPolicy": "Never",
-                    "args": list(args),
-                    "readinessProbe": READY_PROBE,
-                    **container,
-                }
-            ],
-        }
-    }
-
-
-def executions(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:
-    selector = f"nodewave.io/job={job}" + (f",nodewave.io/version={version}" if version else "")
-    return list(get_json(cp, "get", "nwx", "-n", ns, "-l", selector)["items"])
-
-
-def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
-    return {
-        e["spec"]["nodeName"]: e.get("status", {}).get("observedState")
-        for e in executions(cp, ns, job)
-    }
-
-
-def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
-    items = get_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
-    return {p["spec"]["nodeName"]: p for p in items if p["spec"].get("nodeName")}
 
 
 def test_real_node_runs_containers_with_logs_and_exec(real_cluster: ControlPlane, ns: str) -> None:
@@ -60,11 +23,17 @@ def test_real_node_runs_containers_with_logs_and_exec(real_cluster: ControlPlane
     addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
     assert addresses["InternalIP"].startswith("10.217.")
     assert node["metadata"]["labels"]["type"] == "real"
+    # Nothing from a real node's namespace is routed beyond this machine.
+    netns = real_cluster.real_nodes[0].network.netns
+    routes = subprocess.run(
+        ["ip", "-n", netns, "route", "show", "default"], capture_output=True, text=True, check=True
+    )
+    assert routes.stdout.strip() == ""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "probe", "namespace": ns},
-        "spec": {"nodeName": REAL[0], **workload("ready-after", "1")["spec"]},
+        "spec": {"nodeName": REAL[0], **build_workload_template("ready-after", "1")["spec"]},
     }
     real_cluster.kubectl("apply", "-f", "-", input=json.dumps(pod))
     real_cluster.kubectl("wait", "-n", ns, "pod/probe", "--for=condition=Ready", "--timeout=60s")
@@ -86,7 +55,7 @@ def test_query_exit_codes_complete_or_fail(
                 "type": "Query",
                 "restartPolicy": "Never",
                 "selector": {"matchLabels": {"e2e": "real"}},
-                "template": workload("exit", code, "1"),
+                "template": build_workload_template("exit", code, "1"),
             },
         )
     wait_for(
@@ -126,7 +95,7 @@ def test_the_config_reaches_the_container_as_file_and_env(
         "type": "Pipeline",
         "config": config,
         "selector": {"matchLabels": {"e2e": "real"}},
-        "template": workload("config", "run"),
+        "template": build_workload_template("config", "run"),
     }
     apply_job(real_cluster, ns, "cfg", spec)
     wait_for(
@@ -189,7 +158,7 @@ def _pipeline(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _settle_v1(cp: ControlPlane, ns: str, job: str) -> dict[str, tuple[str, str, int]]:
-    apply_job(cp, ns, job, _pipeline(workload("run")))
+    apply_job(cp, ns, job, _pipeline(build_workload_template("run")))
     wait_for(
         lambda: (
             job_status(cp, ns, job).get("stableVersion") == 1
@@ -235,7 +204,7 @@ def test_canary_whose_readiness_never_passes_rolls_back(
     real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
 ) -> None:
     before = _settle_v1(real_cluster, ns, "app")
-    apply_job(real_cluster, ns, "app", _pipeline(workload("never-ready")))
+    apply_job(real_cluster, ns, "app", _pipeline(build_workload_template("never-ready")))
     _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckFailed")
 
 
@@ -243,7 +212,9 @@ def test_an_image_that_does_not_exist_rolls_back(
     real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
 ) -> None:
     before = _settle_v1(real_cluster, ns, "app")
-    apply_job(real_cluster, ns, "app", _pipeline(workload("run", image=MISSING_IMAGE)))
+    apply_job(
+        real_cluster, ns, "app", _pipeline(build_workload_template("run", image=MISSING_IMAGE))
+    )
     # Never running, the canary fails at the health check's deadline, naming the cause.
     _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckDeadline")
     (canary,) = executions(real_cluster, ns, "app", version=2)
@@ -262,7 +233,7 @@ def test_a_crash_loop_spends_the_restart_budget(
             "type": "Pipeline",
             "maxRestarts": 2,
             "selector": {"matchNames": [REAL[0]]},
-            "template": workload("crash", "0"),
+            "template": build_workload_template("crash", "0"),
         },
     )
     wait_for(
@@ -286,7 +257,7 @@ def test_one_job_on_real_and_kwok_nodes(
         {
             "type": "Pipeline",
             "selector": {"matchExpressions": ["e2e"]},
-            "template": workload("run"),
+            "template": build_workload_template("run"),
         },
     )
     wait_for(

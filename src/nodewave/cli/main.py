@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="the embedded default: local control plane, CRDs, example Jobs"
     )
     demo.add_argument("--nodes", type=int, default=50)
+    demo.add_argument(
+        "--real",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also start N real kubelet nodes (containerd, runc; needs root) and roll out on them",
+    )
     demo.add_argument("--keep", action="store_true", help="leave the cluster running afterwards")
     demo.set_defaults(func=_demo)
     return parser

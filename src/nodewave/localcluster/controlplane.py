@@ -161,13 +161,16 @@ class ControlPlane:
         self._save_state()
 
     def stop(self) -> None:
-        """Stop every process (reverse start order): SIGTERM, then SIGKILL after 10 s; then
+        """Stop every process (reverse start order, etcd last): SIGTERM, then SIGKILL after 10 s; then
         what real nodes leave behind (containers, shims, mounts, network namespaces). Kubelets
         go first, so none restarts a container killed under it."""
         for node in self.real_nodes:
             self._stop_processes([f"kubelet-{node.name}"])
             node.kill_containers()
-        self._stop_processes(reversed(list(self.pids)))
+        # etcd last: a kube-apiserver that loses etcd while shutting down hangs for the whole
+        # grace period (10 s per teardown, measured); with etcd up, everything stops in 0.2 s.
+        self._stop_processes(n for n in reversed(list(self.pids)) if n != "etcd")
+        self._stop_processes(["etcd"])
         self.pids.clear()
         self._procs.clear()
         for node in self.real_nodes:

@@ -19,12 +19,36 @@ import tarfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 BUSYBOX = Path("/bin/busybox")
 WORKLOAD_IMAGE = "localhost/nodewave/workload:1"
 PAUSE_IMAGE = "localhost/nodewave/pause:1"
 MISSING_IMAGE = "localhost/nodewave/does-not-exist:1"
 """An image no node has and no registry serves: for tests of a version that cannot start."""
+
+
+def build_workload_template(*args: str, image: str = WORKLOAD_IMAGE) -> dict[str, Any]:
+    """A pod template running the test workload (workload/workload.sh) with `args`, with the
+    readiness probe the workload answers (the file /tmp/ready)."""
+    return {
+        "spec": {
+            "dnsPolicy": "Default",  # no cluster DNS here
+            "terminationGracePeriodSeconds": 5,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": image,
+                    "imagePullPolicy": "Never",
+                    "args": list(args),
+                    "readinessProbe": {
+                        "exec": {"command": ["test", "-f", "/tmp/ready"]},
+                        "periodSeconds": 1,
+                    },
+                }
+            ],
+        }
+    }
 
 
 def cache_dir() -> Path:
