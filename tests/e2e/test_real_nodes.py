@@ -135,9 +135,11 @@ def _rollout_phase(cp: ControlPlane, ns: str, job: str) -> str | None:
     return rollout.get("phase") if rollout.get("version") == 2 else None
 
 
-def _pipeline(template: dict[str, Any]) -> dict[str, Any]:
+def _pipeline(template: dict[str, Any], failure_threshold: int = 3) -> dict[str, Any]:
+    """Canary of one node, then the other; no failed node allowed; a restart budget of 1."""
     return {
         "type": "Pipeline",
+        "maxRestarts": 1,
         "selector": {"matchLabels": {"e2e": "real"}},
         "template": template,
         "rollout": {
@@ -150,7 +152,7 @@ def _pipeline(template: dict[str, Any]) -> dict[str, Any]:
                 "deadlineSeconds": 15,
                 "intervalSeconds": 1,
                 "successThreshold": 2,
-                "failureThreshold": 3,
+                "failureThreshold": failure_threshold,
                 "maxErrorRate": 0.1,
             },
         },
@@ -222,29 +224,25 @@ def test_an_image_that_does_not_exist_rolls_back(
     assert MISSING_IMAGE in canary["status"]["error"]["message"]
 
 
-def test_a_crash_loop_spends_the_restart_budget(
+def test_a_crash_looping_version_spends_its_restart_budget_and_rolls_back(
     real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
 ) -> None:
-    apply_job(
-        real_cluster,
-        ns,
-        "crash",
-        {
-            "type": "Pipeline",
-            "maxRestarts": 2,
-            "selector": {"matchNames": [REAL[0]]},
-            "template": build_workload_template("crash", "0"),
-        },
-    )
+    before = _settle_v1(real_cluster, ns, "app")
+    # Health windows that would take 10 s to fail: the restart budget (1) is spent first.
+    crashing = _pipeline(build_workload_template("crash", "0"), failure_threshold=10)
+    apply_job(real_cluster, ns, "app", crashing)
+    _assert_rolled_back(real_cluster, ns, "app", before, "RestartBudgetSpent")
+    (canary,) = executions(real_cluster, ns, "app", version=2)
+    assert canary["status"]["restarts"] > 1  # past maxRestarts
+    assert job_status(real_cluster, ns, "app")["rollout"]["failedNodes"] == 1
     wait_for(
-        lambda: states(real_cluster, ns, "crash") == {REAL[0]: "Failed"},
-        120,
-        "the crash-looping execution Failed",
+        lambda: all(
+            p["metadata"]["labels"]["nodewave.io/version"] == "1"
+            for p in pods(real_cluster, ns, "app").values()
+        ),
+        30,
+        "the crash-looping pod deleted",
     )
-    (e,) = executions(real_cluster, ns, "crash")
-    assert e["status"]["error"]["code"] == "RestartBudgetSpent"
-    assert e["status"]["restarts"] > 2
-    wait_for(lambda: not pods(real_cluster, ns, "crash"), 30, "its pod deleted")
 
 
 def test_one_job_on_real_and_kwok_nodes(

@@ -161,9 +161,9 @@ class ControlPlane:
         self._save_state()
 
     def stop(self) -> None:
-        """Stop every process (reverse start order, etcd last): SIGTERM, then SIGKILL after 10 s; then
-        what real nodes leave behind (containers, shims, mounts, network namespaces). Kubelets
-        go first, so none restarts a container killed under it."""
+        """Stop every process (reverse start order, etcd last): SIGTERM, then SIGKILL after
+        10 s; then what real nodes leave behind (containers, shims, mounts, network namespaces).
+        Kubelets go first, so none restarts a container killed under it."""
         for node in self.real_nodes:
             self._stop_processes([f"kubelet-{node.name}"])
             node.kill_containers()

@@ -118,10 +118,13 @@ def issue_certificate(
     org: str | None = None,
     ips: tuple[str, ...] = (),
     sans: list[x509.GeneralName] | None = None,
+    ca_dir: Path | None = None,
 ) -> None:
-    """`stem`.crt and `stem`.key in `directory`, signed by the CA written there by write_pki."""
-    ca = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    """`stem`.crt and `stem`.key in `directory`, signed by the CA that write_pki wrote in
+    `ca_dir` (default: `directory`)."""
+    ca_dir = ca_dir or directory
+    ca = x509.load_pem_x509_certificate((ca_dir / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     names = [*(sans or []), *(_ip(ip) for ip in ips)]
     key = _key()

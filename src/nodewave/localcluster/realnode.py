@@ -233,14 +233,14 @@ class RealNode:
         ):
             (d / sub).mkdir(parents=True, exist_ok=True)
         self.network.create()
-        for f in ("ca.crt", "ca.key"):
-            (d / "pki" / f).write_bytes((pki / f).read_bytes())
+        (d / "pki" / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
         issue_certificate(
             d / "pki",
             "kubelet-client",
             f"system:node:{self.name}",
             ExtendedKeyUsageOID.CLIENT_AUTH,
             org="system:nodes",
+            ca_dir=pki,
         )
         issue_certificate(
             d / "pki",
@@ -249,8 +249,8 @@ class RealNode:
             ExtendedKeyUsageOID.SERVER_AUTH,
             org="system:nodes",
             ips=(self.network.node_ip,),
+            ca_dir=pki,
         )
-        (d / "pki" / "ca.key").unlink()
         (d / "containerd.toml").write_text(self.build_containerd_config())
         (d / "cni" / "10-nodewave.conflist").write_text(
             json.dumps(self.build_cni_config(), indent=2)
