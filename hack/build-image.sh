@@ -19,11 +19,12 @@ C="$CACHE/containers"
 mkdir -p "$C" "$CACHE/images"
 log() { printf '[build-image] %s\n' "$*" >&2; }
 
+# The run root (mount state, locks) belongs to one graph root: one per cache directory.
 cat >"$C/storage.conf" <<EOF
 [storage]
 driver = "overlay"
 graphroot = "$C/storage"
-runroot = "/run/nodewave-containers"
+runroot = "/run/nodewave-containers-$(printf %s "$C" | sha256sum | cut -c1-12)"
 EOF
 cat >"$C/containers.conf" <<EOF
 [containers]
@@ -50,6 +51,7 @@ if ! podman image exists "$BASE_TAG"; then
 fi
 
 log "building $TAG from $ROOT/Dockerfile"
+previous="$(podman image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)"
 trust=/etc/ssl/certs/ca-certificates.crt
 printf '[global]\ncert = %s\n' "$trust" >"$C/pip.conf"
 podman build --quiet --pull=never --network host --build-arg "BASE=$BASE_TAG" \
@@ -62,5 +64,8 @@ if [ ! -f "$archive" ]; then
   podman save --quiet --format docker-archive -o "$archive.tmp" "$TAG"
   mv "$archive.tmp" "$archive"
 fi
+# Only the newest build is kept (each is ~280 MB); the dependency layers stay cached.
+find "$CACHE/images" -name 'nodewave-*.tar' ! -path "$archive" -delete
+if [ -n "$previous" ] && [ "$previous" != "$id" ]; then podman rmi --force "$previous" >/dev/null 2>&1 || true; fi
 log "image $TAG saved in $archive"
 echo "$archive"
