@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nodewave.localcluster import realnode
 from nodewave.localcluster.realnode import (
     MAX_CLUSTERS,
     MAX_NODES,
@@ -70,3 +75,30 @@ def test_configuration_points_inside_the_nodes_directory(tmp_path: Path) -> None
     assert "restrict_oom_score_adj = true" in toml
     assert f'Root = "{node.runc_root}"' in toml
     assert RealNode.from_state(node.to_state()) == node
+
+
+def _cluster_dir(tmp_path: Path, name: str, pid: int) -> Path:
+    workdir = tmp_path / name
+    workdir.mkdir()
+    (workdir / "state.json").write_text(json.dumps({"pids": {"etcd": pid}, "realNodes": []}))
+    return workdir
+
+
+def test_a_subnet_is_claimed_once_and_reclaimed_when_its_cluster_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(realnode, "CLAIMS", tmp_path / "claims")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    alive = _cluster_dir(tmp_path, "alive", os.getpid())
+    first = realnode.allocate_cluster_subnet(alive)
+    # A live cluster keeps its claim: the next one gets another subnet.
+    second = realnode.allocate_cluster_subnet(_cluster_dir(tmp_path, "next", os.getpid()))
+    assert second != first
+    # Killed without `cluster down` (no process left): its subnet is reclaimed.
+    (alive / "state.json").write_text(json.dumps({"pids": {"etcd": dead.pid}}))
+    newcomer = _cluster_dir(tmp_path, "newcomer", os.getpid())
+    assert realnode.allocate_cluster_subnet(newcomer) == first
+    assert (tmp_path / "claims" / str(first)).read_text() == str(newcomer)
+    realnode.release_cluster_subnet(first)
+    assert not (tmp_path / "claims" / str(first)).exists()

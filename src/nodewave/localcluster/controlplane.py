@@ -283,7 +283,7 @@ class ControlPlane:
 
         check_host()
         if self.real_subnet is None:
-            self.real_subnet = allocate_cluster_subnet()
+            self.real_subnet = allocate_cluster_subnet(self.workdir)
             self._save_state()
         if len(self.real_nodes) + len(nodes) > MAX_NODES:
             raise ControlPlaneError(f"at most {MAX_NODES} real nodes per cluster")

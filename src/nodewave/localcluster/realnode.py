@@ -61,7 +61,8 @@ RUNC = Path("/usr/sbin/runc")
 SHIM_SOCKETS = Path("/run/containerd/s")
 CNI_RESULTS = Path("/var/lib/cni/results")
 CONTAINER_LOG_LINKS = Path("/var/log/containers")
-_ALLOCATION_LOCK = Path("/run/nodewave-net.lock")
+CLAIMS = Path("/run/nodewave-net")
+"""Which cluster (its work directory) holds which real-node subnet."""
 
 
 class RealNodeError(RuntimeError):
@@ -157,27 +158,58 @@ class NodeNetwork:
         _run("ip", "link", "delete", self.host_link, check=False)
 
 
-def allocate_cluster_subnet() -> int:
-    """A cluster index C whose 10.217.C.0/24 no interface of this machine uses yet."""
-    _ALLOCATION_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(_ALLOCATION_LOCK, "w") as lock:
+def allocate_cluster_subnet(workdir: Path) -> int:
+    """A cluster index C for the cluster in `workdir`: one whose 10.217.C.0/24 no interface of
+    this machine uses, claimed in /run/nodewave-net/C. A claim whose cluster is gone (its state
+    file removed, or none of its processes alive: a killed test session) is reclaimed, and what
+    its real nodes left behind is cleaned up first."""
+    CLAIMS.mkdir(parents=True, exist_ok=True)
+    with open(CLAIMS / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        used = set(
-            re.findall(
-                rf"inet {re.escape(NODE_NET)}\.(\d+)\.", _run("ip", "-o", "-4", "addr").stdout
-            )
-        )
-        namespaces = set(re.findall(r"^nw(\d+)", _run("ip", "netns", "list").stdout, re.M))
+        addresses = _run("ip", "-o", "-4", "addr").stdout
+        used = set(re.findall(rf"inet {re.escape(NODE_NET)}\.(\d+)\.", addresses))
         for c in range(MAX_CLUSTERS):
-            if str(c) not in used and str(c) not in namespaces:
-                # Claim it before the lock goes: an empty namespace marks the index as taken.
-                _run("ip", "netns", "add", f"nw{c}")
-                return c
-    raise RealNodeError(f"all {MAX_CLUSTERS} real-node subnets are in use (ip netns list)")
+            claim = CLAIMS / str(c)
+            if claim.exists():
+                if not _reclaim_if_stale(c, Path(claim.read_text())):
+                    continue
+            elif str(c) in used:
+                continue
+            claim.write_text(str(workdir))
+            return c
+    raise RealNodeError(f"all {MAX_CLUSTERS} real-node subnets are in use ({CLAIMS})")
+
+
+def _reclaim_if_stale(cluster: int, workdir: Path) -> bool:
+    state_file = workdir / "state.json"
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        state = {}
+    if any(_pid_alive(pid) for pid in state.get("pids", {}).values()):
+        return False
+    for node in state.get("realNodes", []):
+        real = RealNode.from_state(node)
+        real.kill_containers()
+        real.cleanup_host()
+    for netns in re.findall(rf"^(nw{cluster}n\d+)", _run("ip", "netns", "list").stdout, re.M):
+        _run("ip", "netns", "delete", netns, check=False)
+    return True
 
 
 def release_cluster_subnet(cluster: int) -> None:
-    _run("ip", "netns", "delete", f"nw{cluster}", check=False)
+    with contextlib.suppress(FileNotFoundError):
+        (CLAIMS / str(cluster)).unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
