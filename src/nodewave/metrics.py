@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from nodewave import __name__ as _pkg
+from nodewave.core import reasons as R
 from nodewave.core.planner import WINDOW_VERDICTS, Plan
 from nodewave.core.snapshot import JobInfo
 from nodewave.kube.client import Kube
@@ -71,9 +72,9 @@ RECONCILE = Histogram(
 )
 
 _RESULT_EVENTS = {
-    "RolloutComplete": "completed",
-    "RolloutFailed": "failed",
-    "RolledBack": "rolled_back",
+    R.ROLLOUT_COMPLETE: "completed",
+    R.ROLLOUT_FAILED: "failed",
+    R.ROLLED_BACK: "rolled_back",
 }
 
 
@@ -119,7 +120,7 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
     for event in plan.events:
         if event.reason in _RESULT_EVENTS:
             ROLLOUTS.labels(*labels, _RESULT_EVENTS[event.reason]).inc()
-        if event.reason == "RollingBack":
+        if event.reason == R.ROLLING_BACK:
             ROLLBACKS.labels(*labels).inc()
     for verdict, n in plan.window_verdicts.items():
         WINDOWS.labels(*labels, verdict).inc(n)

@@ -26,6 +26,16 @@ INVALID_SPEC = "InvalidSpec"
 HOST_ACCESS_NOT_ALLOWED = "HostAccessNotAllowed"
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 
+# Rollout Event reasons (the Job's Events; metrics.py counts some of them).
+ROLLOUT_STARTED = "RolloutStarted"
+WAVE_STARTED = "WaveStarted"
+WAVE_COMPLETE = "WaveComplete"
+PROMOTED = "Promoted"
+ROLLOUT_COMPLETE = "RolloutComplete"
+ROLLOUT_FAILED = "RolloutFailed"
+ROLLING_BACK = "RollingBack"
+# ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
+
 # Execution reasons / error codes.
 NODE_DELETED = "NodeDeleted"
 NODE_NOT_READY = "NodeNotReady"

@@ -1,41 +1,48 @@
-"""The rollout engine: which version each selected node should run, wave by wave (DESIGN §3).
+"""The rollout engine: which version each selected node should run, wave by wave, as a phase
+state machine (DESIGN §3).
 
-Inputs are the Job (spec and last status), the current version V, the ordered target nodes,
-each node's executions and what this pass observed of them. Everything the engine decides is
-in the Job's `status.rollout` and the executions' `spec.rolloutWave`, so a restarted operator
-resumes at the same wave.
+Each pass gathers a `RolloutContext` once (the targets in wave order, which nodes moved to the
+new version V, which of them failed or settled, the stable version S) and then runs the one
+transition of the phase the rollout is in. Everything decided is in the Job's
+`status.rollout` and the executions' `spec.rolloutWave`, so a restarted operator resumes at
+the same wave. The rules, each a named function below with a row in tests/unit/test_rollout.py:
 
-Decisions:
-- No stable version yet (a Job's first version): every node gets V at once; when every
-  execution is validated (or failed or lost) V becomes stable. There is nothing to roll back to.
-- V is the stable version: every node runs it; new nodes get it.
-- Otherwise a rollout of V from the stable version S runs: nodes not yet moved keep S (a node
-  that joins meanwhile gets S); each wave moves the next nodes in `order_nodes` order to V.
-  A wave is done when each of its executions is validated (`stableAt`), failed or lost. Then:
-  none left → Completed, V is stable; canary done without autoPromote and no promote
-  annotation for V → AwaitingPromotion; `paused` → Paused; else the next wave starts.
-- Failures: executions of V that failed before they were ever validated count against the
-  budget; Lost ones do not (their node is gone, not the version), nor do ones that failed
-  after validation (no rollback loop). Past `maxFailedNodes` or `maxFailedNodesPercent` of the
-  targets: with autoRollback every moved node returns to S (RollingBack, then RolledBack when
-  S runs everywhere); without it the rollout stops in Failed and waits. Whatever the budget, a
-  canary wave with any failure, or any wave in which every node failed, fails the rollout too:
-  a budget of 3 must not promote a canary that failed on both its nodes.
-- A new version while one is in flight starts a new rollout from S: nodes on the abandoned
+- `plan_first_version`: no stable version yet (a Job's first version). Every node gets V at
+  once; when every execution is validated (or failed or lost) V becomes stable. There is
+  nothing to roll back to.
+- `plan_steady`: V is the stable version. Every node runs it; new nodes get it.
+- `begin_rollout`: a V that is neither. A rollout of V from S starts (Progressing, wave 0).
+  A new version while one is in flight starts a new rollout from S: nodes on the abandoned
   version go back to S until their wave of the new one.
+- `evaluate_failure` (Progressing, AwaitingPromotion, Paused): executions of V that failed
+  before they were ever validated count against the budget; Lost ones do not (their node is
+  gone, not the version), nor do ones that failed after validation (no rollback loop). The
+  rollout fails past `maxFailedNodes` or `maxFailedNodesPercent` of the targets, and whatever
+  the budget when a canary wave settles with any failure, or any wave settles with every node
+  failed: a budget of 3 must not promote a canary that failed on both its nodes.
+- `fail_rollout`: with autoRollback every moved node returns to S (RollingBack); without it the
+  rollout stops in Failed, and `plan_failed` holds every node where it is.
+- `advance`: when the current wave has settled (each execution validated, failed or lost):
+  none left → Completed and V is stable; a canary without autoPromote and no promote
+  annotation for V → AwaitingPromotion; `paused` → Paused; else the next wave starts with the
+  next nodes of the wave order (`waves.plan_next_wave`).
+- `plan_rolling_back`: every node wants S; RollingBack turns RolledBack once S runs on every
+  target node (Running, Completed or Lost).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
+from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent
 from nodewave.core.snapshot import ExecutionInfo, JobInfo
-from nodewave.core.waves import first_wave_size, wave_size
+from nodewave.core.waves import count_waves, plan_next_wave
 from nodewave.models.execution import DesiredState, ObservedState
-from nodewave.models.job import RolloutPhase, RolloutStatus
+from nodewave.models.job import Rollout, RolloutPhase, RolloutStatus, Strategy
 
 S = ObservedState
 P = RolloutPhase
@@ -56,8 +63,103 @@ class RolloutDecision:
     events: list[EventIntent] = field(default_factory=list)
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+@dataclass(frozen=True)
+class RolloutContext:
+    """What one pass decides from, gathered once."""
+
+    spec: Rollout
+    version: int
+    """V, the version the spec is at."""
+    stable: int | None
+    """S, the last version that completed a rollout."""
+    previous: RolloutStatus | None
+    """The rollout as the last pass left it."""
+    targets: list[str]
+    """The selected nodes, in wave order (`waves.order_nodes`)."""
+    on_node: Mapping[str, Mapping[int, ExecutionInfo]]
+    states: Mapping[str, ObservedState]
+    """This pass's observed state of each execution, by name."""
+    validated: frozenset[str]
+    """Executions that passed their health windows (now or before)."""
+    promote: str | None
+    """The Job's promote annotation: the version a person promoted past its canary."""
+    now: datetime
+
+    def execution(self, node: str, version: int | None) -> ExecutionInfo | None:
+        return self.on_node.get(node, {}).get(version) if version is not None else None
+
+    def settled(self, ex: ExecutionInfo) -> bool:
+        return ex.name in self.validated or self.states.get(ex.name) in (S.FAILED, S.LOST)
+
+    def failed(self, ex: ExecutionInfo) -> bool:
+        """Failed before it was ever validated: what the failure budget counts."""
+        return (
+            self.states.get(ex.name) is S.FAILED
+            and ex.status.stable_at is None
+            and ex.name not in self.validated
+        )
+
+    @cached_property
+    def moved(self) -> dict[str, ExecutionInfo]:
+        """Nodes a wave of this rollout moved to V (a failed one stays counted as moved)."""
+        return {
+            n: ex
+            for n in self.targets
+            if (ex := self.execution(n, self.version)) is not None
+            and ex.spec.rollout_wave >= 1
+            and (ex.spec.desired_state is DesiredState.RUNNING or self.failed(ex))
+        }
+
+    @cached_property
+    def failed_nodes(self) -> int:
+        return sum(1 for ex in self.moved.values() if self.failed(ex))
+
+    @cached_property
+    def remaining(self) -> list[str]:
+        """Targets not moved yet, in wave order."""
+        return [n for n in self.targets if n not in self.moved]
+
+    def wave(self, number: int) -> list[ExecutionInfo]:
+        return [ex for ex in self.moved.values() if ex.spec.rollout_wave == number]
+
+    def hold(self, stable: int | None = None) -> dict[str, Want]:
+        """Moved nodes keep V in their wave; every other node runs the stable version."""
+        back = self.stable if stable is None else stable
+        assert back is not None
+        return {
+            n: Want(self.version, self.moved[n].spec.rollout_wave)
+            if n in self.moved
+            else Want(back, 0)
+            for n in self.targets
+        }
+
+    def everyone_back(self) -> dict[str, Want]:
+        assert self.stable is not None
+        return {n: Want(self.stable, 0) for n in self.targets}
+
+
+def build_rollout_context(
+    job: JobInfo,
+    version: int,
+    targets: list[str],
+    on_node: Mapping[str, Mapping[int, ExecutionInfo]],
+    states: Mapping[str, ObservedState],
+    validated: set[str],
+    promote: str | None,
+    now: datetime,
+) -> RolloutContext:
+    return RolloutContext(
+        spec=job.spec.rollout,
+        version=version,
+        stable=job.status.stable_version,
+        previous=job.status.rollout,
+        targets=targets,
+        on_node=on_node,
+        states=states,
+        validated=frozenset(validated),
+        promote=promote,
+        now=now,
+    )
 
 
 def plan_rollout(
@@ -70,195 +172,240 @@ def plan_rollout(
     promote: str | None,
     now: datetime,
 ) -> RolloutDecision:
-    spec = job.spec.rollout
-    stable = job.status.stable_version
-    prev = job.status.rollout
+    ctx = build_rollout_context(job, version, targets, on_node, states, validated, promote, now)
+    if ctx.stable is None:
+        return plan_first_version(ctx)
+    if ctx.stable == ctx.version:
+        return plan_steady(ctx)
+    rs, events = begin_rollout(ctx)
+    decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
+    decision.events[:0] = events
+    return decision
 
-    def ex_of(node: str, v: int) -> ExecutionInfo | None:
-        return on_node.get(node, {}).get(v)
 
-    def settled(ex: ExecutionInfo) -> bool:
-        return ex.name in validated or states.get(ex.name) in (S.FAILED, S.LOST)
+# ---- outside a rollout -----------------------------------------------------------------
 
-    def failed(ex: ExecutionInfo) -> bool:
-        return (
-            states.get(ex.name) is S.FAILED
-            and ex.status.stable_at is None
-            and ex.name not in validated
-        )
 
-    if stable is None or stable == version:
-        want = {
-            n: Want(version, (ex.spec.rollout_wave if (ex := ex_of(n, version)) else 1))
-            for n in targets
-        }
-        rollout = prev
-        if stable is None:
-            mine = [ex for n in targets if (ex := ex_of(n, version)) is not None]
-            done = len(mine) == len(targets) and all(settled(ex) for ex in mine)
-            n_failed = sum(1 for ex in mine if failed(ex))
-            rollout = RolloutStatus(
-                phase=P.COMPLETED if done else P.PROGRESSING,
-                version=version,
-                wave=1,
-                total_waves=1,
-                failed_nodes=n_failed,
-                started_at=prev.started_at if prev and prev.version == version else now,
-                message=f"first version on {len(targets)} nodes" + (", done" if done else ""),
-            )
-            return RolloutDecision(want, rollout, version if done and targets else None)
-        return RolloutDecision(want, rollout, stable)
+def _placed_wave(ctx: RolloutContext, node: str) -> int:
+    ex = ctx.execution(node, ctx.version)
+    return ex.spec.rollout_wave if ex is not None else 1
 
-    events: list[EventIntent] = []
-    if prev is None or prev.version != version:
-        rs = RolloutStatus(
-            phase=P.PROGRESSING, version=version, from_version=stable, wave=0, started_at=now
-        )
-        events.append(
-            EventIntent(
-                "Normal",
-                "RolloutStarted",
-                f"rolling out version {version} from {stable} on {len(targets)} nodes ({spec.strategy.value})",
-            )
-        )
-    else:
-        rs = prev.model_copy()
 
-    # Nodes that moved to V in this rollout (their execution of V was placed by a wave).
-    moved = {
-        n: ex
-        for n in targets
-        if (ex := ex_of(n, version)) is not None
-        and ex.spec.rollout_wave >= 1
-        and (ex.spec.desired_state is DesiredState.RUNNING or failed(ex))
-    }
-    n_failed = sum(1 for ex in moved.values() if failed(ex))
-    if rs.phase not in (P.ROLLING_BACK, P.ROLLED_BACK):
-        rs.failed_nodes = n_failed  # frozen once rolling back: the stopped ones no longer count
-    target = len(targets)
-
-    if rs.phase in (P.ROLLING_BACK, P.ROLLED_BACK):
-        want = {n: Want(stable, 0) for n in targets}
-        back = all(
-            (ex := ex_of(n, stable)) is not None
-            and states.get(ex.name) in (S.RUNNING, S.COMPLETED, S.LOST)
-            for n in targets
-        )
-        if rs.phase is P.ROLLING_BACK and back:
-            rs.phase = P.ROLLED_BACK
-            rs.message = (
-                f"rolled back to version {stable}: {rs.failed_nodes} nodes failed version {version}"
-            )
-            events.append(EventIntent("Warning", "RolledBack", rs.message))
-        return RolloutDecision(want, rs, stable, events)
-
-    over = n_failed > spec.max_failed_nodes or n_failed * 100 > spec.max_failed_nodes_percent * max(
-        target, 1
+def plan_first_version(ctx: RolloutContext) -> RolloutDecision:
+    want = {n: Want(ctx.version, _placed_wave(ctx, n)) for n in ctx.targets}
+    mine = [ex for n in ctx.targets if (ex := ctx.execution(n, ctx.version)) is not None]
+    done = len(mine) == len(ctx.targets) and all(ctx.settled(ex) for ex in mine)
+    prev = ctx.previous
+    rollout = RolloutStatus(
+        phase=P.COMPLETED if done else P.PROGRESSING,
+        version=ctx.version,
+        wave=1,
+        total_waves=1,
+        failed_nodes=sum(1 for ex in mine if ctx.failed(ex)),
+        started_at=prev.started_at if prev and prev.version == ctx.version else ctx.now,
+        message=f"first version on {len(ctx.targets)} nodes" + (", done" if done else ""),
     )
-    # Whatever the budget: a canary that failed anywhere is not promoted, and a wave in which
-    # every node failed proves the version bad — going on would only move more nodes to it.
-    current = [ex for ex in moved.values() if ex.spec.rollout_wave == rs.wave]
-    current_failed = [ex for ex in current if failed(ex)]
-    wave_settled = bool(current) and all(settled(ex) for ex in current)
-    is_canary = spec.strategy.value == "Canary" and rs.wave == 1
-    if current_failed and is_canary and wave_settled:
-        verdict = f"the canary failed on {len(current_failed)} of {len(current)} nodes"
-    elif wave_settled and len(current_failed) == len(current):
-        verdict = f"every node of wave {rs.wave} failed"
-    elif over:
-        verdict = f"{n_failed} failed nodes > budget (maxFailedNodes {spec.max_failed_nodes}, maxFailedNodesPercent {spec.max_failed_nodes_percent})"
-    else:
-        verdict = ""
-    if rs.phase is not P.FAILED and verdict:
-        budget = verdict
-        events.append(EventIntent("Warning", "RolloutFailed", f"version {version}: {budget}"))
-        if spec.auto_rollback:
-            rs.phase = P.ROLLING_BACK
-            rs.message = f"rolling back to version {stable}: {budget}"
-            events.append(EventIntent("Warning", "RollingBack", rs.message))
-            return RolloutDecision({n: Want(stable, 0) for n in targets}, rs, stable, events)
-        rs.phase = P.FAILED
-        rs.message = f"stopped: {budget}; autoRollback is off"
-    size = wave_size(spec, target)
-    if rs.phase is P.FAILED:
-        want = {
-            n: Want(version, ex.spec.rollout_wave)
-            if n in moved and (ex := moved[n])
-            else Want(stable, 0)
-            for n in targets
-        }
-        return RolloutDecision(want, rs, stable, events)
+    return RolloutDecision(want, rollout, ctx.version if done and ctx.targets else None)
 
-    members = [ex for ex in moved.values() if ex.spec.rollout_wave == rs.wave]
-    wave_done = rs.wave == 0 or all(settled(ex) for ex in members)
-    remaining = [n for n in targets if n not in moved]
+
+def plan_steady(ctx: RolloutContext) -> RolloutDecision:
+    want = {n: Want(ctx.version, _placed_wave(ctx, n)) for n in ctx.targets}
+    return RolloutDecision(want, ctx.previous, ctx.stable)
+
+
+def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]]:
+    """The rollout of V: the one in flight, or a new one from S (wave 0, no node moved)."""
+    prev = ctx.previous
+    if prev is not None and prev.version == ctx.version:
+        return prev.model_copy(), []
+    rs = RolloutStatus(
+        phase=P.PROGRESSING,
+        version=ctx.version,
+        from_version=ctx.stable,
+        wave=0,
+        started_at=ctx.now,
+    )
+    message = (
+        f"rolling out version {ctx.version} from {ctx.stable} on {len(ctx.targets)} nodes "
+        f"({ctx.spec.strategy.value})"
+    )
+    return rs, [EventIntent("Normal", R.ROLLOUT_STARTED, message)]
+
+
+# ---- phase transitions -----------------------------------------------------------------
+
+
+def plan_progressing(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """Progressing, AwaitingPromotion, Paused: fail the rollout if the version proved bad,
+    else move on when the current wave has settled."""
+    rs.failed_nodes = ctx.failed_nodes
+    verdict = evaluate_failure(ctx, rs.wave)
+    if verdict:
+        return fail_rollout(ctx, rs, verdict)
+    return advance(ctx, rs)
+
+
+def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
+    """Why V has failed this rollout, or "" while it has not."""
+    spec, failed = ctx.spec, ctx.failed_nodes
+    current = ctx.wave(wave)
+    current_failed = [ex for ex in current if ctx.failed(ex)]
+    wave_settled = bool(current) and all(ctx.settled(ex) for ex in current)
+    if current_failed and wave_settled and spec.strategy is Strategy.CANARY and wave == 1:
+        return f"the canary failed on {len(current_failed)} of {len(current)} nodes"
+    if wave_settled and len(current_failed) == len(current):
+        return f"every node of wave {wave} failed"
+    if failed > spec.max_failed_nodes or failed * 100 > spec.max_failed_nodes_percent * max(
+        len(ctx.targets), 1
+    ):
+        return (
+            f"{failed} failed nodes > budget (maxFailedNodes {spec.max_failed_nodes}, "
+            f"maxFailedNodesPercent {spec.max_failed_nodes_percent})"
+        )
+    return ""
+
+
+def fail_rollout(ctx: RolloutContext, rs: RolloutStatus, verdict: str) -> RolloutDecision:
+    events = [EventIntent("Warning", R.ROLLOUT_FAILED, f"version {ctx.version}: {verdict}")]
+    if ctx.spec.auto_rollback:
+        rs.phase = P.ROLLING_BACK
+        rs.message = f"rolling back to version {ctx.stable}: {verdict}"
+        events.append(EventIntent("Warning", R.ROLLING_BACK, rs.message))
+        return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events)
+    rs.phase = P.FAILED
+    rs.message = f"stopped: {verdict}; autoRollback is off"
+    return RolloutDecision(ctx.hold(), rs, ctx.stable, events)
+
+
+def plan_failed(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """Failed without autoRollback: nothing moves until a new version or a rollback."""
+    rs.failed_nodes = ctx.failed_nodes
+    return RolloutDecision(ctx.hold(), rs, ctx.stable)
+
+
+def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """Every node back on S. `failedNodes` stays as it was when the rollout failed: the
+    executions stopped since no longer count."""
+    events = []
+    back = all(
+        (ex := ctx.execution(n, ctx.stable)) is not None
+        and ctx.states.get(ex.name) in (S.RUNNING, S.COMPLETED, S.LOST)
+        for n in ctx.targets
+    )
+    if rs.phase is P.ROLLING_BACK and back:
+        rs.phase = P.ROLLED_BACK
+        rs.message = (
+            f"rolled back to version {ctx.stable}: {rs.failed_nodes} nodes failed "
+            f"version {ctx.version}"
+        )
+        events.append(EventIntent("Warning", R.ROLLED_BACK, rs.message))
+    return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events)
+
+
+def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """After a settled wave: complete, wait for a promote, pause, or start the next wave."""
+    events: list[EventIntent] = []
+    stable = ctx.stable
     newly: list[str] = []
+    wave_done = rs.wave == 0 or all(ctx.settled(ex) for ex in ctx.wave(rs.wave))
     if wave_done:
         if rs.wave > 0 and rs.phase is P.PROGRESSING:
             events.append(
                 EventIntent(
                     "Normal",
-                    "WaveComplete",
-                    f"wave {rs.wave}/{rs.total_waves} of version {version} done",
+                    R.WAVE_COMPLETE,
+                    f"wave {rs.wave}/{rs.total_waves} of version {ctx.version} done",
                 )
             )
-        canary_waiting = (
-            spec.strategy.value == "Canary"
-            and rs.wave == 1
-            and not spec.auto_promote
-            and promote != str(version)
-        )
-        if not remaining:
-            rs.phase = P.COMPLETED
-            rs.message = f"version {version} on {len(moved) - n_failed}/{target} nodes" + (
-                f", {n_failed} failed" if n_failed else ""
-            )
-            events.append(
-                EventIntent("Warning" if n_failed else "Normal", "RolloutComplete", rs.message)
-            )
-            stable = version
-        elif canary_waiting:
-            if rs.phase is not P.AWAITING_PROMOTION:
-                events.append(
-                    EventIntent(
-                        "Normal",
-                        "AwaitingPromotion",
-                        f"canary of version {version} validated on {len(members)} nodes; promote to continue",
-                    )
-                )
-            rs.phase = P.AWAITING_PROMOTION
-            rs.message = f"canary validated; waiting for a promote (annotation {ANNOTATION_PROMOTE}={version})"
-        elif spec.paused:
+        if not ctx.remaining:
+            stable = _complete(ctx, rs, events)
+        elif _canary_waits(ctx, rs.wave):
+            _await_promotion(ctx, rs, events)
+        elif ctx.spec.paused:
             rs.phase = P.PAUSED
             rs.message = f"paused before wave {rs.wave + 1}"
         else:
-            if rs.phase is P.AWAITING_PROMOTION:
-                events.append(
-                    EventIntent("Normal", "Promoted", f"version {version} promoted past its canary")
-                )
-            first = rs.wave == 0
-            take = first_wave_size(spec, target) if first else size
-            newly = remaining[:take]
-            rs.wave += 1
-            rs.phase = P.PROGRESSING
-            remaining = remaining[take:]
-            rs.total_waves = rs.wave + _ceil_div(len(remaining), size)
-            rs.message = f"wave {rs.wave}/{rs.total_waves}: {len(newly)} nodes"
-            events.append(
-                EventIntent(
-                    "Normal",
-                    "WaveStarted",
-                    f"wave {rs.wave}/{rs.total_waves} of version {version}: {len(newly)} nodes",
-                )
-            )
+            newly = _start_next_wave(ctx, rs, events)
     if rs.phase is not P.COMPLETED:
-        rs.total_waves = max(rs.total_waves, rs.wave + _ceil_div(len(remaining), size))
-    want = {}
-    for n in targets:
-        if n in moved:
-            want[n] = Want(version, moved[n].spec.rollout_wave)
-        elif n in newly:
-            want[n] = Want(version, rs.wave)
-        else:
-            want[n] = Want(stable, 0)
+        _extend_total_waves(ctx, rs, started=len(newly))
+    want = ctx.hold(stable)
+    for n in newly:
+        want[n] = Want(ctx.version, rs.wave)
     return RolloutDecision(want, rs, stable, events)
+
+
+def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> int:
+    failed = ctx.failed_nodes
+    rs.phase = P.COMPLETED
+    rs.message = f"version {ctx.version} on {len(ctx.moved) - failed}/{len(ctx.targets)} nodes"
+    if failed:
+        rs.message += f", {failed} failed"
+    events.append(EventIntent("Warning" if failed else "Normal", R.ROLLOUT_COMPLETE, rs.message))
+    return ctx.version
+
+
+def _canary_waits(ctx: RolloutContext, wave: int) -> bool:
+    return (
+        ctx.spec.strategy is Strategy.CANARY
+        and wave == 1
+        and not ctx.spec.auto_promote
+        and ctx.promote != str(ctx.version)
+    )
+
+
+def _await_promotion(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> None:
+    if rs.phase is not P.AWAITING_PROMOTION:
+        events.append(
+            EventIntent(
+                "Normal",
+                R.AWAITING_PROMOTION,
+                f"canary of version {ctx.version} validated on {len(ctx.wave(1))} nodes; "
+                "promote to continue",
+            )
+        )
+    rs.phase = P.AWAITING_PROMOTION
+    rs.message = (
+        f"canary validated; waiting for a promote (annotation {ANNOTATION_PROMOTE}={ctx.version})"
+    )
+
+
+def _start_next_wave(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> list[str]:
+    if rs.phase is P.AWAITING_PROMOTION:
+        events.append(
+            EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
+        )
+    newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, first=rs.wave == 0)
+    rs.wave += 1
+    rs.phase = P.PROGRESSING
+    rs.total_waves = rs.wave + count_waves(
+        ctx.spec, len(ctx.targets), len(ctx.remaining) - len(newly)
+    )
+    rs.message = f"wave {rs.wave}/{rs.total_waves}: {len(newly)} nodes"
+    events.append(
+        EventIntent(
+            "Normal",
+            R.WAVE_STARTED,
+            f"wave {rs.wave}/{rs.total_waves} of version {ctx.version}: {len(newly)} nodes",
+        )
+    )
+    return newly
+
+
+def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: int = 0) -> None:
+    """Nodes that joined meanwhile add waves; the count never shrinks."""
+    left = len(ctx.remaining) - started
+    rs.total_waves = max(rs.total_waves, rs.wave + count_waves(ctx.spec, len(ctx.targets), left))
+
+
+TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], RolloutDecision]] = {
+    P.PROGRESSING: plan_progressing,
+    P.AWAITING_PROMOTION: plan_progressing,
+    P.PAUSED: plan_progressing,
+    P.COMPLETED: plan_progressing,
+    P.FAILED: plan_failed,
+    P.ROLLING_BACK: plan_rolling_back,
+    P.ROLLED_BACK: plan_rolling_back,
+}
+"""The transition of each phase (the rollout of V from S, S set and different from V)."""

@@ -48,13 +48,24 @@ def first_wave_size(rollout: Rollout, total: int) -> int:
     return wave_size(rollout, total)
 
 
+def plan_next_wave(rollout: Rollout, total: int, remaining: list[str], first: bool) -> list[str]:
+    """The nodes of the next wave: the first of `remaining` (in wave order), as many as the
+    first wave (the canary) or a rolling wave of a rollout over `total` nodes takes. The rollout
+    engine starts each wave with it; `plan_waves` is it applied until no node is left."""
+    return remaining[: first_wave_size(rollout, total) if first else wave_size(rollout, total)]
+
+
+def count_waves(rollout: Rollout, total: int, left: int) -> int:
+    """How many rolling waves `left` nodes still take (after the first wave)."""
+    return -(-left // wave_size(rollout, total))
+
+
 def plan_waves(rollout: Rollout, ordered: list[str]) -> list[list[str]]:
     """Every node in exactly one wave, in order; the canary wave first."""
-    total = len(ordered)
-    if total == 0:
-        return []
-    waves = [ordered[: first_wave_size(rollout, total)]]
-    rest = ordered[len(waves[0]) :]
-    size = wave_size(rollout, total)
-    waves.extend(rest[i : i + size] for i in range(0, len(rest), size))
+    waves: list[list[str]] = []
+    remaining = list(ordered)
+    while remaining:
+        wave = plan_next_wave(rollout, len(ordered), remaining, first=not waves)
+        waves.append(wave)
+        remaining = remaining[len(wave) :]
     return waves

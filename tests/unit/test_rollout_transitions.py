@@ -1,0 +1,505 @@
+"""The rollout state machine, one transition at a time (core/rollout.py): each rule of the
+engine is a named function, called here directly on a `RolloutContext` built for the case, and
+its phase, the nodes it moves and the Events it emits are asserted."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from nodewave.core.rollout import (
+    TRANSITIONS,
+    RolloutContext,
+    RolloutDecision,
+    Want,
+    begin_rollout,
+    evaluate_failure,
+    plan_first_version,
+    plan_rollout,
+    plan_steady,
+)
+from nodewave.core.snapshot import ExecutionInfo
+from nodewave.models.execution import DesiredState, ObservedState
+from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
+from tests.unit.builders import at, execution, job, job_spec
+
+S = ObservedState
+P = RolloutPhase
+V, STABLE = 2, 1
+NODES = [f"n{i}" for i in range(10)]
+HEALTH = {"deadlineSeconds": 60}
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A node's execution of V: its wave, what this pass observed, and whether it validated."""
+
+    wave: int
+    state: ObservedState = S.RUNNING
+    validated: bool = False
+    desired: DesiredState = DesiredState.RUNNING
+    stable_before: bool = False
+
+
+def _execution(node: str, version: int, wave: int, **kw: Any) -> ExecutionInfo:
+    ex = execution(node, version, **kw)
+    return dataclasses.replace(ex, spec=ex.spec.model_copy(update={"rollout_wave": wave}))
+
+
+def context(
+    moved: dict[str, Moved] | None = None,
+    *,
+    targets: list[str] = NODES,
+    stable: int | None = STABLE,
+    previous: RolloutStatus | None = None,
+    promote: str | None = None,
+    back: dict[str, ObservedState] | None = None,
+    **rollout: Any,
+) -> RolloutContext:
+    """V=2 rolling out from S=1 on `targets`; `back`: the state of nodes' executions of S."""
+    spec = job_spec(rollout={"healthCheck": HEALTH, **rollout})
+    on_node: dict[str, dict[int, ExecutionInfo]] = {}
+    states: dict[str, ObservedState] = {}
+    validated: set[str] = set()
+    for n, m in (moved or {}).items():
+        ex = _execution(n, V, m.wave, desired=m.desired, state=m.state, stable=m.stable_before)
+        on_node.setdefault(n, {})[V] = ex
+        states[ex.name] = m.state
+        if m.validated:
+            validated.add(ex.name)
+    for n, state in (back or {}).items():
+        ex = _execution(n, STABLE, 1, state=state)
+        on_node.setdefault(n, {})[STABLE] = ex
+        states[ex.name] = state
+    return RolloutContext(
+        spec=spec.rollout,
+        version=V,
+        stable=stable,
+        previous=previous,
+        targets=targets,
+        on_node=on_node,
+        states=states,
+        validated=frozenset(validated),
+        promote=promote,
+        now=at(0),
+    )
+
+
+def rollout(phase: RolloutPhase, wave: int, total: int = 0, failed: int = 0) -> RolloutStatus:
+    return RolloutStatus(
+        phase=phase, version=V, from_version=STABLE, wave=wave, total_waves=total,
+        failed_nodes=failed, started_at=at(0),
+    )  # fmt: skip
+
+
+def ok(wave: int) -> Moved:
+    return Moved(wave, validated=True)
+
+
+def failed(wave: int) -> Moved:
+    return Moved(wave, S.FAILED)
+
+
+def moved_to(decision: RolloutDecision, wave: int) -> list[str]:
+    return sorted(n for n, w in decision.want.items() if w == Want(V, wave))
+
+
+def reasons(decision: RolloutDecision) -> list[str]:
+    return [e.reason for e in decision.events]
+
+
+# ---- evaluate_failure: why V failed, or "" ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailureCase:
+    moved: dict[str, Moved]
+    wave: int
+    verdict: str
+    rollout: dict[str, Any] = field(default_factory=dict)
+
+
+CANARY = {"strategy": "Canary", "canaryCount": 2, "maxParallel": 25, "maxFailedNodes": 5}
+ROLLING = {"strategy": "Rolling", "maxParallel": 20, "maxFailedNodes": 5}
+
+FAILURES = [
+    pytest.param(
+        FailureCase({"n0": failed(1), "n1": ok(1)}, 1, "the canary failed on 1 of 2 nodes", CANARY),
+        id="canary-settled-with-one-failure-fails-whatever-the-budget",
+    ),
+    pytest.param(
+        FailureCase({"n0": failed(1), "n1": Moved(1, S.VALIDATING)}, 1, "", CANARY),
+        id="canary-not-settled-yet-waits",
+    ),
+    pytest.param(
+        FailureCase({"n0": ok(1), "n1": ok(1), "n2": failed(2), "n3": ok(2)}, 2, "", CANARY),
+        id="a-failure-after-the-canary-spends-the-budget-only",
+    ),
+    pytest.param(
+        FailureCase(
+            {"n0": ok(1), "n1": ok(1), "n2": failed(2), "n3": failed(2)},
+            2,
+            "every node of wave 2 failed",
+            ROLLING,
+        ),
+        id="a-wave-failed-on-every-node-fails-whatever-the-budget",
+    ),
+    pytest.param(
+        FailureCase({"n0": failed(1), "n1": Moved(1, S.LOST)}, 1, "", ROLLING),
+        id="a-lost-node-is-not-a-failure",
+    ),
+    pytest.param(
+        FailureCase({"n0": failed(1), "n1": ok(1)}, 1, "", {**ROLLING, "maxFailedNodes": 1}),
+        id="failures-at-the-budget-go-on",
+    ),
+    pytest.param(
+        FailureCase(
+            {"n0": failed(1), "n1": failed(2), "n2": ok(2)},
+            2,
+            "2 failed nodes > budget (maxFailedNodes 1, maxFailedNodesPercent 10.0)",
+            {**ROLLING, "maxFailedNodes": 1},
+        ),
+        id="failures-past-maxFailedNodes-fail",
+    ),
+    pytest.param(
+        FailureCase(
+            {"n0": failed(1), "n1": ok(1)},
+            1,
+            "",
+            {**ROLLING, "maxFailedNodes": 9, "maxFailedNodesPercent": 10},
+        ),
+        id="failures-at-the-percent-budget-go-on",
+    ),
+    pytest.param(
+        FailureCase(
+            {"n0": failed(1), "n1": failed(2), "n2": ok(2)},
+            2,
+            "2 failed nodes > budget (maxFailedNodes 9, maxFailedNodesPercent 10.0)",
+            {**ROLLING, "maxFailedNodes": 9, "maxFailedNodesPercent": 10},
+        ),
+        id="failures-past-the-percent-budget-fail",
+    ),
+    pytest.param(
+        FailureCase(
+            {"n0": Moved(1, S.FAILED, stable_before=True), "n1": ok(1)},
+            1,
+            "",
+            {**ROLLING, "maxFailedNodes": 0},
+        ),
+        id="failing-after-validation-spends-no-budget",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_evaluate_failure(case: FailureCase) -> None:
+    assert evaluate_failure(context(case.moved, **case.rollout), case.wave) == case.verdict
+
+
+# ---- the phase transitions ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    ctx: RolloutContext
+    before: RolloutStatus
+    phase: RolloutPhase
+    wave: int
+    total_waves: int
+    events: list[str]
+    moves: list[str] = field(default_factory=list)
+    """Nodes the step moves to V in this wave."""
+    stable: int = STABLE
+
+
+STEPS = [
+    pytest.param(
+        Step(
+            context(**CANARY),
+            rollout(P.PROGRESSING, 0),
+            P.PROGRESSING,
+            1,
+            4,
+            ["WaveStarted"],
+            NODES[:2],
+        ),
+        id="wave-0-starts-the-canary",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": Moved(1, S.VALIDATING)}, **CANARY),
+            rollout(P.PROGRESSING, 1, 4),
+            P.PROGRESSING,
+            1,
+            4,
+            [],
+        ),
+        id="an-unsettled-wave-holds",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **CANARY, autoPromote=True),
+            rollout(P.PROGRESSING, 1, 4),
+            P.PROGRESSING,
+            2,
+            4,
+            ["WaveComplete", "WaveStarted"],
+            NODES[2:5],
+        ),
+        id="a-settled-wave-starts-the-next",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **CANARY),
+            rollout(P.PROGRESSING, 1, 4),
+            P.AWAITING_PROMOTION,
+            1,
+            4,
+            ["WaveComplete", "AwaitingPromotion"],
+        ),
+        id="a-canary-without-autoPromote-waits-for-a-promote",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **CANARY),
+            rollout(P.AWAITING_PROMOTION, 1, 4),
+            P.AWAITING_PROMOTION,
+            1,
+            4,
+            [],
+        ),
+        id="awaiting-promotion-says-so-once",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **CANARY, promote="2"),
+            rollout(P.AWAITING_PROMOTION, 1, 4),
+            P.PROGRESSING,
+            2,
+            4,
+            ["Promoted", "WaveStarted"],
+            NODES[2:5],
+        ),
+        id="a-promote-of-this-version-goes-on",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **CANARY, promote="3"),
+            rollout(P.AWAITING_PROMOTION, 1, 4),
+            P.AWAITING_PROMOTION,
+            1,
+            4,
+            [],
+        ),
+        id="a-promote-of-another-version-does-not",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **ROLLING, paused=True),
+            rollout(P.PROGRESSING, 1, 5),
+            P.PAUSED,
+            1,
+            5,
+            ["WaveComplete"],
+        ),
+        id="paused-holds-before-the-next-wave",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **ROLLING),
+            rollout(P.PAUSED, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            ["WaveStarted"],
+            NODES[2:4],
+        ),
+        id="unpaused-goes-on",
+    ),
+    pytest.param(
+        Step(
+            context({n: ok(1) for n in NODES[:2]}, targets=NODES[:2], **ROLLING),
+            rollout(P.PROGRESSING, 1, 1),
+            P.COMPLETED,
+            1,
+            1,
+            ["WaveComplete", "RolloutComplete"],
+            stable=V,
+        ),
+        id="the-last-settled-wave-completes-and-V-turns-stable",
+    ),
+    pytest.param(
+        Step(
+            context(
+                {"n0": ok(1), "n1": failed(1)},
+                targets=NODES[:2],
+                **{**ROLLING, "maxFailedNodesPercent": 50},
+            ),
+            rollout(P.PROGRESSING, 1, 1),
+            P.COMPLETED,
+            1,
+            1,
+            ["WaveComplete", "RolloutComplete"],
+            stable=V,
+        ),
+        id="completes-with-failures-within-the-budget",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1), "n1": ok(1)}, **CANARY),
+            rollout(P.PROGRESSING, 1, 4),
+            P.ROLLING_BACK,
+            1,
+            4,
+            ["RolloutFailed", "RollingBack"],
+        ),
+        id="a-failed-canary-rolls-back",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1), "n1": ok(1)}, **CANARY, autoRollback=False),
+            rollout(P.PROGRESSING, 1, 4),
+            P.FAILED,
+            1,
+            4,
+            ["RolloutFailed"],
+            ["n0", "n1"],
+        ),
+        id="without-autoRollback-the-rollout-stops-where-it-is",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1), "n1": ok(1)}, **CANARY, autoRollback=False),
+            rollout(P.FAILED, 1, 4),
+            P.FAILED,
+            1,
+            4,
+            [],
+            ["n0", "n1"],
+        ),
+        id="failed-holds",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1)}, targets=NODES[:2], back={"n0": S.PENDING, "n1": S.RUNNING}),
+            rollout(P.ROLLING_BACK, 1, 2, failed=1),
+            P.ROLLING_BACK,
+            1,
+            2,
+            [],
+        ),
+        id="rolling-back-waits-for-S-everywhere",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1)}, targets=NODES[:2], back={"n0": S.RUNNING, "n1": S.LOST}),
+            rollout(P.ROLLING_BACK, 1, 2, failed=1),
+            P.ROLLED_BACK,
+            1,
+            2,
+            ["RolledBack"],
+        ),
+        id="rolled-back-once-S-runs-everywhere",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1)}, targets=NODES[:2], back={"n0": S.RUNNING, "n1": S.RUNNING}),
+            rollout(P.ROLLED_BACK, 1, 2, failed=1),
+            P.ROLLED_BACK,
+            1,
+            2,
+            [],
+        ),
+        id="rolled-back-says-so-once",
+    ),
+]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_transition(step: Step) -> None:
+    before = step.before.model_copy()
+    decision = TRANSITIONS[before.phase or P.PROGRESSING](step.ctx, before)
+    assert decision.rollout is not None
+    assert (decision.rollout.phase, decision.rollout.wave, decision.rollout.total_waves) == (
+        step.phase,
+        step.wave,
+        step.total_waves,
+    )
+    assert reasons(decision) == step.events
+    assert decision.stable_version == step.stable
+    wave = decision.rollout.wave
+    already = sorted(n for n, ex in step.ctx.moved.items() if ex.spec.rollout_wave == wave)
+    if step.phase in (P.ROLLING_BACK, P.ROLLED_BACK):
+        assert set(decision.want.values()) == {Want(STABLE, 0)}, "every node back on S"
+    else:
+        assert moved_to(decision, wave) == sorted({*already, *step.moves})
+        untouched = [n for n in step.ctx.targets if n not in step.ctx.moved and n not in step.moves]
+        assert all(decision.want[n] == Want(STABLE, 0) for n in untouched)
+
+
+def test_failed_nodes_are_frozen_once_rolling_back() -> None:
+    ctx = context({"n0": failed(1), "n1": failed(1)}, back={n: S.PENDING for n in NODES})
+    decision = TRANSITIONS[P.ROLLING_BACK](ctx, rollout(P.ROLLING_BACK, 1, 5, failed=1))
+    assert decision.rollout is not None
+    assert decision.rollout.failed_nodes == 1
+    decision = TRANSITIONS[P.PROGRESSING](
+        context({"n0": failed(1), "n1": Moved(1, S.VALIDATING)}, **ROLLING),
+        rollout(P.PROGRESSING, 1, 5),
+    )
+    assert decision.rollout is not None
+    assert decision.rollout.failed_nodes == 1
+
+
+# ---- outside a rollout -------------------------------------------------------------------
+
+
+def test_begin_rollout_starts_a_new_version_from_the_stable_one() -> None:
+    rs, events = begin_rollout(context(**ROLLING))
+    assert (rs.phase, rs.version, rs.from_version, rs.wave) == (P.PROGRESSING, V, STABLE, 0)
+    assert [(e.reason, e.message) for e in events] == [
+        ("RolloutStarted", "rolling out version 2 from 1 on 10 nodes (Rolling)")
+    ]
+    inflight = rollout(P.PAUSED, 3, 5)
+    rs, events = begin_rollout(context(previous=inflight, **ROLLING))
+    assert (rs, events) == (inflight, [])
+    assert rs is not inflight, "a copy: the pass may change it"
+
+
+def test_a_new_version_in_flight_starts_over_from_the_stable_one() -> None:
+    """Version 2 was applied while the rollout of another version was at wave 3 of 5."""
+    abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=3, total_waves=5)
+    spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
+    status = JobStatus(stable_version=STABLE, rollout=abandoned)
+    decision = plan_rollout(job(spec, status), V, NODES, {}, {}, set(), None, at(0))
+    assert decision.rollout is not None
+    assert (decision.rollout.version, decision.rollout.wave) == (V, 1)
+    assert reasons(decision) == ["RolloutStarted", "WaveStarted"]
+    assert moved_to(decision, 1) == NODES[:2]
+
+
+def test_the_first_version_goes_everywhere_and_turns_stable_when_settled() -> None:
+    targets = NODES[:3]
+    going = plan_first_version(context({"n0": ok(1)}, targets=targets, stable=None))
+    assert going.stable_version is None
+    assert going.rollout is not None
+    assert going.rollout.phase is P.PROGRESSING
+    assert going.want == {n: Want(V, 1) for n in targets}
+    done = plan_first_version(
+        context(
+            {"n0": ok(1), "n1": failed(1), "n2": Moved(1, S.LOST)}, targets=targets, stable=None
+        )
+    )
+    assert done.stable_version == V
+    assert done.rollout is not None
+    assert (done.rollout.phase, done.rollout.failed_nodes) == (P.COMPLETED, 1)
+    assert plan_first_version(context(targets=[], stable=None)).stable_version is None
+
+
+def test_steady_keeps_every_node_on_the_stable_version() -> None:
+    ctx = dataclasses.replace(context({"n0": ok(3)}, targets=NODES[:2]), stable=V)
+    decision = plan_steady(ctx)
+    assert decision.want == {"n0": Want(V, 3), "n1": Want(V, 1)}
+    assert (decision.stable_version, decision.events) == (V, [])
