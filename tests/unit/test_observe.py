@@ -1,4 +1,4 @@
-"""The execution state machine of DESIGN §2, rule by rule."""
+"""The execution state machine of docs/design.md §2, rule by rule."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Health-check windows (DESIGN §3), a pure function of the window so far, one sample and `now`.
+"""Health-check windows (docs/design.md §3.2), a pure function of the window so far, one sample and `now`.
 
 - Time is cut into windows of `intervalSeconds`, starting when the execution first ran.
   Within a window the planner samples the execution up to SAMPLES_PER_WINDOW times (evenly,

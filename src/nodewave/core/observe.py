@@ -1,4 +1,4 @@
-"""Observed state of one execution, from its pod and its node (DESIGN §2).
+"""Observed state of one execution, from its pod and its node (docs/design.md §2).
 
 `evaluate_execution` is a pure function of (execution, pod, node, job, now). It returns the
 state the execution is in and what its pod needs (created, deleted, or nothing). It does not

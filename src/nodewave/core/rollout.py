@@ -1,5 +1,5 @@
 """The rollout engine: which version each selected node should run, wave by wave, as a phase
-state machine (DESIGN §3).
+state machine (docs/design.md §3.3).
 
 Each pass gathers a `RolloutContext` once (the targets in wave order, which nodes moved to the
 new version V, which of them failed or settled, the stable version S) and then runs the one

@@ -1,4 +1,4 @@
-"""Wave planning: which nodes move to a new version together (DESIGN §3).
+"""Wave planning: which nodes move to a new version together (docs/design.md §3.1).
 
 Rules, with worked examples (N target nodes):
 - Node order is deterministic and spread: nodes sorted by sha256("<job>/<node>"), so the same

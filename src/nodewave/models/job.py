@@ -2,7 +2,7 @@
 
 A Job says what runs (`template`, `config`, `type`), where (`selector`) and how a new version
 replaces the old one (`rollout`). Its field names map the seed API's snake_case to Kubernetes
-conventions (camelCase, integer `...Seconds`, CamelCase enums); see DESIGN.md §1.
+conventions (camelCase, integer `...Seconds`, CamelCase enums); see docs/design.md §1.
 
 Every cross-field constraint is a CEL rule on the model that owns both fields, so the API
 server refuses a bad manifest at `kubectl apply` with a message naming the field.
