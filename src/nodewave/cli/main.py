@@ -10,7 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from nodewave.config import OperatorConfig
 from nodewave.core.policy import ServiceAccountRef
+
+DEFAULTS = OperatorConfig()
 
 
 def _write_crds(args: argparse.Namespace) -> int:
@@ -78,25 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--node-lost-grace",
         type=float,
-        default=60.0,
-        help="seconds a node may be NotReady before its executions are Lost (default 60)",
+        default=DEFAULTS.node_lost_grace_seconds,
+        help="seconds a node may be NotReady before its executions are Lost (default %(default)s)",
     )
     run.add_argument(
-        "--max-inflight", type=int, default=64, help="API requests in flight at most (default 64)"
+        "--max-inflight",
+        type=int,
+        default=DEFAULTS.max_inflight,
+        help="API requests in flight at most (default %(default)s)",
     )
     run.add_argument(
         "--liveness",
-        default="http://0.0.0.0:8080/healthz",
-        help="kopf liveness endpoint ('' to disable)",
+        default=DEFAULTS.liveness,
+        help="kopf liveness endpoint ('' to disable; default %(default)s)",
     )
     run.add_argument(
         "--metrics-port",
         type=int,
-        default=8000,
-        help="Prometheus /metrics port (0 to disable; default 8000)",
+        default=DEFAULTS.metrics_port,
+        help="Prometheus /metrics port (0 to disable; default %(default)s)",
     )
     run.add_argument(
-        "--metrics-address", default="0.0.0.0", help="address /metrics binds to (default 0.0.0.0)"
+        "--metrics-address",
+        default=DEFAULTS.metrics_address,
+        help="address /metrics binds to (default %(default)s)",
     )
     run.add_argument(
         "--service-account",

@@ -10,22 +10,31 @@ import socket
 
 import kopf
 
+from nodewave.config import OperatorConfig
+
+
+def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
+    return OperatorConfig(
+        namespaces=tuple(args.namespace),
+        node_lost_grace_seconds=args.node_lost_grace,
+        max_inflight=args.max_inflight,
+        liveness=args.liveness,
+        metrics_port=args.metrics_port,
+        metrics_address=args.metrics_address,
+        service_account=args.service_account,
+        verbose=args.verbose,
+    )
+
 
 def run_operator(args: argparse.Namespace) -> int:
     import nodewave.handlers.operator  # noqa: F401 - registers the handlers
 
-    memo = kopf.Memo(
-        node_lost_grace=args.node_lost_grace,
-        max_inflight=args.max_inflight,
-        metrics_port=args.metrics_port,
-        metrics_address=args.metrics_address,
-        service_account=args.service_account,
-    )
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.PLAIN)
+    config = build_operator_config(args)
+    kopf.configure(verbose=config.verbose, log_format=kopf.LogFormat.PLAIN)
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     # A line per probe request (kubelet's readiness and liveness probes) drowns the log.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    if not args.verbose:
+    if not config.verbose:
         # kopf logs every handled watch event at INFO: thousands a minute at 1,000 nodes.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     # An explicit identity: kopf would otherwise derive one from the user's name, and an image
@@ -36,10 +45,10 @@ def run_operator(args: argparse.Namespace) -> int:
         kopf.operator(
             identity=identity,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str
             standalone=True,
-            clusterwide=not args.namespace,
-            namespaces=args.namespace,
-            liveness_endpoint=args.liveness or None,
-            memo=memo,
+            clusterwide=not config.namespaces,
+            namespaces=config.namespaces,
+            liveness_endpoint=config.liveness or None,
+            memo=kopf.Memo(config=config),
         )
     )
     return 0

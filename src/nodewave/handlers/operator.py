@@ -15,6 +15,7 @@ from typing import Any
 import kopf
 
 from nodewave import GROUP, VERSION, __version__, metrics
+from nodewave.config import OperatorConfig
 from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
 from nodewave.core.snapshot import NodeInfo
@@ -98,7 +99,8 @@ async def startup(
     settings.watching.client_timeout = 330
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.diffbase_storage = NoDiffBase()
-    kube = await Kube.connect(max_inflight=int(memo.get("max_inflight", 64)))
+    config: OperatorConfig = memo.get("config", OperatorConfig())
+    kube = await Kube.connect(max_inflight=config.max_inflight)
     view = ClusterView(
         jobs=kwargs["nodewave_jobs"],
         executions=kwargs["nodewave_executions"],
@@ -108,8 +110,8 @@ async def startup(
         namespaces=kwargs["nodewave_namespaces"],
     )
     planner = PlannerSettings(
-        node_lost_grace=timedelta(seconds=float(memo.get("node_lost_grace", 60))),
-        operator_account=memo.get("service_account"),
+        node_lost_grace=timedelta(seconds=config.node_lost_grace_seconds),
+        operator_account=config.service_account,
     )
     reconciler = Reconciler(kube, view, planner)
     memo.kube = kube
@@ -122,8 +124,8 @@ async def startup(
             return await reconciler.reconcile(key)
 
     memo.queue = WorkQueue(timed)
-    if memo.get("metrics_port"):
-        metrics.serve(int(memo.metrics_port), str(memo.metrics_address), kube, __version__)
+    if config.metrics_port:
+        metrics.serve(config.metrics_port, config.metrics_address, kube, __version__)
     memo.nodes_seen = {}
     memo.namespaces_seen = {}
     logger.info("nodewave operator started")

@@ -51,14 +51,14 @@ def path_of(
 class Kube:
     """One API connection pool, a bound on requests in flight, and counts of what was sent."""
 
-    def __init__(self, api: client.ApiClient, max_inflight: int = 64) -> None:
+    def __init__(self, api: client.ApiClient, max_inflight: int) -> None:
         self.api = api
         self._slots = PrioritySlots(max_inflight)
         self.requests: Counter[tuple[str, str, int]] = Counter()
         """(verb, resource, status code) → count, for metrics and the benchmark."""
 
     @classmethod
-    async def connect(cls, max_inflight: int = 64) -> Kube:
+    async def connect(cls, max_inflight: int) -> Kube:
         """In-cluster credentials when running in a pod, else the current kubeconfig."""
         try:
             config.load_incluster_config()

@@ -1,0 +1,39 @@
+"""The operator's defaults live in OperatorConfig; the CLI's flags and the chart's values must
+say the same (a test, since Helm values cannot import Python)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from nodewave.cli.main import build_parser
+from nodewave.cli.run import build_operator_config
+from nodewave.config import OperatorConfig
+
+CHART_VALUES = Path(__file__).resolve().parents[2] / "charts" / "nodewave" / "values.yaml"
+
+
+def test_the_cli_defaults_are_the_config_defaults() -> None:
+    args = build_parser().parse_args(["run"])
+    assert build_operator_config(args) == OperatorConfig()
+
+
+def test_the_cli_builds_the_config_from_its_flags() -> None:
+    args = build_parser().parse_args(
+        ["run", "-n", "a", "-n", "b", "--max-inflight", "8", "--node-lost-grace", "5"]
+    )
+    config = build_operator_config(args)
+    assert (config.namespaces, config.max_inflight, config.node_lost_grace_seconds) == (
+        ("a", "b"),
+        8,
+        5.0,
+    )
+
+
+def test_the_chart_defaults_are_the_config_defaults() -> None:
+    values = yaml.safe_load(CHART_VALUES.read_text())
+    defaults = OperatorConfig()
+    assert values["maxInflight"] == defaults.max_inflight
+    assert values["nodeLostGraceSeconds"] == defaults.node_lost_grace_seconds
+    assert values["metrics"]["port"] == defaults.metrics_port
