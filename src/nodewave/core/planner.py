@@ -36,6 +36,7 @@ from nodewave.core.actions import (
 )
 from nodewave.core.conditions import condition_status, set_condition
 from nodewave.core.health import HEALTH_CHECK_DEADLINE, Verdict, evaluate_health
+from nodewave.core.job_status import JobCounts, build_job_conditions
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
@@ -43,7 +44,7 @@ from nodewave.core.rollout import RolloutDecision, plan_rollout
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.core.waves import order_nodes
-from nodewave.models.base import Condition, ConditionStatus, ErrorInfo
+from nodewave.models.base import ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
     TERMINAL_STATES,
@@ -407,17 +408,6 @@ def _significant(old: JobStatus, new: JobStatus) -> bool:
     return shape(old) != shape(new)
 
 
-_PHASE_REASON = {
-    RolloutPhase.PROGRESSING: "RolloutInProgress",
-    RolloutPhase.AWAITING_PROMOTION: "AwaitingPromotion",
-    RolloutPhase.PAUSED: "RolloutPaused",
-    RolloutPhase.ROLLING_BACK: "RollingBack",
-    RolloutPhase.ROLLED_BACK: "RolledBack",
-    RolloutPhase.FAILED: "RolloutFailed",
-    RolloutPhase.COMPLETED: "RolloutComplete",
-}
-
-
 def _job_status(
     snap: Snapshot,
     targets: list[str],
@@ -428,178 +418,88 @@ def _job_status(
     now: datetime,
 ) -> tuple[JobStatus, list[EventIntent]]:
     job = snap.job
-    completes = snap.current.type.runs_to_completion
-    version = snap.current.number
-    target = len(targets)
-    good = S.COMPLETED if completes else S.RUNNING
-
-    def state_of(node: str, v: int) -> ObservedState:
-        ex = on_node.get(node, {}).get(v)
-        return states.get(ex.name, S.PENDING) if ex is not None else S.PENDING
-
-    wanted = [state_of(n, decision.want[n].version) for n in targets]
-    current_states = [state_of(n, version) for n in targets]
-    ready = sum(1 for s in wanted if s is good)
-    updated = sum(1 for s in current_states if s is good)
-    failed = sum(1 for s in wanted if s is S.FAILED)
-    lost = sum(1 for s in wanted if s is S.LOST)
-    degraded = sum(1 for s in wanted if s is S.DEGRADED)
-    done = all(s in TERMINAL_STATES for s in current_states)
-    counts = Counter(s.value for s in states.values())
+    counts = _count(snap, targets, decision, on_node, states)
+    conditions = build_job_conditions(list(job.status.conditions), counts, job.generation, now)
+    executions = Counter(s.value for s in states.values())
     if created:
-        counts[S.PENDING.value] += created
-    gen = job.generation
-    conds: list[Condition] = list(job.status.conditions)
+        executions[S.PENDING.value] += created
+    wanted = [_state_of(on_node, states, n, decision.want[n].version) for n in targets]
+    status = job.status.model_copy(
+        update={
+            "observed_generation": job.generation,
+            "current_version": counts.version,
+            "stable_version": decision.stable_version,
+            "target_nodes": counts.target,
+            "ready_nodes": sum(1 for s in wanted if s is counts.good),
+            "execution_counts": dict(sorted(executions.items())),
+            "rollout": decision.rollout,
+            "conditions": conditions,
+        }
+    )
+    events = []
+    was = job.status.conditions
+    if condition_status(conditions, R.READY) == "True" and condition_status(was, R.READY) != "True":
+        events.append(EventIntent("Normal", R.READY, counts.summary))
+    if (
+        condition_status(conditions, R.COMPLETE) == "True"
+        and condition_status(was, R.COMPLETE) != "True"
+    ):
+        events.append(
+            EventIntent(
+                "Warning" if counts.failed else "Normal",
+                R.COMPLETE,
+                f"{counts.target - counts.failed}/{counts.target} executions succeeded",
+            )
+        )
+    return status, events
+
+
+def _state_of(
+    on_node: dict[str, dict[int, ExecutionInfo]],
+    states: dict[str, ObservedState],
+    node: str,
+    version: int,
+) -> ObservedState:
+    ex = on_node.get(node, {}).get(version)
+    return states.get(ex.name, S.PENDING) if ex is not None else S.PENDING
+
+
+def _count(
+    snap: Snapshot,
+    targets: list[str],
+    decision: RolloutDecision,
+    on_node: dict[str, dict[int, ExecutionInfo]],
+    states: dict[str, ObservedState],
+) -> JobCounts:
+    version = snap.current.number
+    completes = snap.current.type.runs_to_completion
+    good = S.COMPLETED if completes else S.RUNNING
+    wanted = [_state_of(on_node, states, n, decision.want[n].version) for n in targets]
+    current = [_state_of(on_node, states, n, version) for n in targets]
     rollout = decision.rollout
     active = (
         rollout is not None
         and rollout.version == version
         and rollout.phase is not RolloutPhase.COMPLETED
-        and (decision.stable_version != version)
+        and decision.stable_version != version
     )
-    phase = rollout.phase if active and rollout is not None else None
-
-    def put(type_: str, status: ConditionStatus, reason: str, message: str) -> None:
-        nonlocal conds
-        conds = set_condition(conds, type_, status, reason, message, gen, now)
-
-    summary = f"{updated}/{target} nodes {good.value.lower()} version {version}"
-    if phase is not None:
-        put(
-            R.READY,
-            "False",
-            _PHASE_REASON[phase],
-            f"{summary}; {rollout.message if rollout else ''}",
-        )
-    elif target == 0:
-        put(R.READY, "True", R.NO_NODES_SELECTED, "the selector matches no node")
-    elif updated == target:
-        put(R.READY, "True", R.ALL_SUCCEEDED if completes else R.ALL_NODES_READY, summary)
-    else:
-        reason = (
-            R.EXECUTIONS_FAILED
-            if failed
-            else R.NODES_LOST
-            if lost
-            else R.EXECUTIONS_RUNNING
-            if completes
-            else R.EXECUTIONS_PENDING
-        )
-        put(R.READY, "False", reason, f"{summary}; {failed} failed, {lost} lost")
-
-    if completes:
-        if done:
-            put(
-                R.COMPLETE,
-                "True",
-                R.SOME_FAILED if failed else R.ALL_SUCCEEDED,
-                f"{target - failed}/{target} executions succeeded",
-            )
-        else:
-            put(
-                R.COMPLETE,
-                "False",
-                R.EXECUTIONS_RUNNING,
-                f"{sum(1 for s in current_states if s in TERMINAL_STATES)}/{target} executions finished",
-            )
-
-    in_progress = phase in (
-        RolloutPhase.PROGRESSING,
-        RolloutPhase.ROLLING_BACK,
-        RolloutPhase.AWAITING_PROMOTION,
-        RolloutPhase.PAUSED,
+    return JobCounts(
+        version=version,
+        target=len(targets),
+        updated=sum(1 for s in current if s is good),
+        failed=sum(1 for s in wanted if s is S.FAILED),
+        lost=sum(1 for s in wanted if s is S.LOST),
+        degraded=sum(1 for s in wanted if s is S.DEGRADED),
+        finished=sum(1 for s in current if s in TERMINAL_STATES),
+        completes=completes,
+        phase=rollout.phase if active and rollout is not None else None,
+        rollout_message=rollout.message if rollout is not None else "",
+        first_deploy=(
+            snap.job.status.stable_version is None
+            and decision.stable_version is None
+            and len(targets) > 0
+        ),
     )
-    first_deploy = (
-        job.status.stable_version is None and decision.stable_version is None and target > 0
-    )
-    msg = rollout.message if rollout is not None else ""
-    if phase is not None:
-        put(
-            R.PROGRESSING,
-            "False" if phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK) else "True",
-            _PHASE_REASON[phase],
-            msg,
-        )
-    else:
-        put(
-            R.PROGRESSING,
-            "True",
-            "RolloutComplete" if not first_deploy else "RolloutInProgress",
-            msg or summary,
-        )
-    if in_progress or first_deploy:
-        put(
-            R.RECONCILING,
-            "True",
-            _PHASE_REASON[phase] if phase else "RolloutInProgress",
-            msg or summary,
-        )
-    else:
-        put(R.RECONCILING, "False", R.AS_EXPECTED, "nothing to roll out")
-    if phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK):
-        put(R.STALLED, "True", _PHASE_REASON[phase], msg)
-    else:
-        put(R.STALLED, "False", R.AS_EXPECTED, "not stalled")
-    if phase is RolloutPhase.ROLLED_BACK:
-        put(R.ROLLED_BACK, "True", "RolledBack", msg)
-    else:
-        put(R.ROLLED_BACK, "False", R.AS_EXPECTED, "not rolled back")
-    if phase is RolloutPhase.AWAITING_PROMOTION:
-        put(R.AWAITING_PROMOTION, "True", "AwaitingPromotion", msg)
-    else:
-        put(R.AWAITING_PROMOTION, "False", R.AS_EXPECTED, "not waiting for a promote")
-
-    if (
-        failed
-        or lost
-        or degraded
-        or phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK, RolloutPhase.ROLLING_BACK)
-    ):
-        reason = (
-            _PHASE_REASON[phase]
-            if phase in (RolloutPhase.FAILED, RolloutPhase.ROLLED_BACK, RolloutPhase.ROLLING_BACK)
-            else R.EXECUTIONS_FAILED
-            if failed or degraded
-            else R.NODES_LOST
-        )
-        put(
-            R.DEGRADED,
-            "True",
-            reason,
-            f"{failed} failed, {degraded} degraded, {lost} lost" + (f"; {msg}" if phase else ""),
-        )
-    else:
-        put(R.DEGRADED, "False", R.AS_EXPECTED, "no execution is failing")
-
-    status = job.status.model_copy(
-        update={
-            "observed_generation": gen,
-            "current_version": version,
-            "stable_version": decision.stable_version,
-            "target_nodes": target,
-            "ready_nodes": ready,
-            "execution_counts": dict(sorted(counts.items())),
-            "rollout": rollout,
-            "conditions": conds,
-        }
-    )
-    events = []
-    before = condition_status(job.status.conditions, R.READY)
-    if condition_status(conds, R.READY) == "True" and before != "True":
-        events.append(EventIntent("Normal", R.READY, summary))
-    if (
-        completes
-        and condition_status(conds, R.COMPLETE) == "True"
-        and condition_status(job.status.conditions, R.COMPLETE) != "True"
-    ):
-        events.append(
-            EventIntent(
-                "Warning" if failed else "Normal",
-                R.COMPLETE,
-                f"{target - failed}/{target} executions succeeded",
-            )
-        )
-    return status, events
 
 
 _REFUSED: tuple[tuple[str, ConditionStatus], ...] = (

@@ -1,0 +1,176 @@
+"""The Job's conditions, derived from the rollout's phase and the executions' counts: one pure
+function per condition, applied in a fixed order (docs/design.md §3.3).
+
+Who reads them: `kubectl wait --for=condition=Ready`, kstatus (Flux, kpt) through
+`Reconciling` and `Stalled`, Argo CD's health Lua through `Ready`, `Stalled` and
+`AwaitingPromotion`, and the alerts. A condition whose input did not change keeps its
+lastTransitionTime (`conditions.set_condition`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from nodewave.core import reasons as R
+from nodewave.core.conditions import set_condition
+from nodewave.models.base import Condition, ConditionStatus
+from nodewave.models.execution import ObservedState
+from nodewave.models.job import RolloutPhase
+
+P = RolloutPhase
+S = ObservedState
+
+PHASE_REASON = {
+    P.PROGRESSING: "RolloutInProgress",
+    P.AWAITING_PROMOTION: R.AWAITING_PROMOTION,
+    P.PAUSED: "RolloutPaused",
+    P.ROLLING_BACK: R.ROLLING_BACK,
+    P.ROLLED_BACK: R.ROLLED_BACK,
+    P.FAILED: R.ROLLOUT_FAILED,
+    P.COMPLETED: R.ROLLOUT_COMPLETE,
+}
+"""The reason a condition gives while a rollout is in each phase."""
+STALLED_PHASES = frozenset({P.FAILED, P.ROLLED_BACK})
+RECONCILING_PHASES = frozenset({P.PROGRESSING, P.ROLLING_BACK, P.AWAITING_PROMOTION, P.PAUSED})
+FAILING_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ROLLING_BACK})
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """What the conditions are derived from, counted once per pass."""
+
+    version: int
+    target: int
+    """Selected nodes."""
+    updated: int
+    """Nodes whose execution of the current version is Running (Completed for run-to-completion)."""
+    failed: int
+    lost: int
+    degraded: int
+    """Nodes whose wanted execution is Failed, Lost, Degraded."""
+    finished: int
+    """Nodes whose execution of the current version is Completed, Failed or Stopped."""
+    completes: bool
+    """The Job's type runs to completion (Query, Update, Config)."""
+    phase: RolloutPhase | None
+    """The phase of a rollout of the current version still under way or ended badly; None
+    when there is none (steady, first version, or completed)."""
+    rollout_message: str
+    first_deploy: bool
+    """The first version is being placed: no version has been stable yet."""
+
+    @property
+    def good(self) -> ObservedState:
+        return S.COMPLETED if self.completes else S.RUNNING
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.updated}/{self.target} nodes {self.good.value.lower()} version {self.version}"
+        )
+
+
+Verdict = tuple[ConditionStatus, str, str]
+"""A condition's (status, reason, message)."""
+
+
+def evaluate_ready(c: JobCounts) -> Verdict:
+    if c.phase is not None:
+        return "False", PHASE_REASON[c.phase], f"{c.summary}; {c.rollout_message}"
+    if c.target == 0:
+        return "True", R.NO_NODES_SELECTED, "the selector matches no node"
+    if c.updated == c.target:
+        return "True", R.ALL_SUCCEEDED if c.completes else R.ALL_NODES_READY, c.summary
+    if c.failed:
+        reason = R.EXECUTIONS_FAILED
+    elif c.lost:
+        reason = R.NODES_LOST
+    else:
+        reason = R.EXECUTIONS_RUNNING if c.completes else R.EXECUTIONS_PENDING
+    return "False", reason, f"{c.summary}; {c.failed} failed, {c.lost} lost"
+
+
+def evaluate_complete(c: JobCounts) -> Verdict | None:
+    """Only for run-to-completion types: every execution of the current version finished."""
+    if not c.completes:
+        return None
+    if c.finished == c.target:
+        succeeded = f"{c.target - c.failed}/{c.target} executions succeeded"
+        return "True", R.SOME_FAILED if c.failed else R.ALL_SUCCEEDED, succeeded
+    return "False", R.EXECUTIONS_RUNNING, f"{c.finished}/{c.target} executions finished"
+
+
+def evaluate_progressing(c: JobCounts) -> Verdict:
+    if c.phase is not None:
+        status: ConditionStatus = "False" if c.phase in STALLED_PHASES else "True"
+        return status, PHASE_REASON[c.phase], c.rollout_message
+    reason = "RolloutInProgress" if c.first_deploy else R.ROLLOUT_COMPLETE
+    return "True", reason, c.rollout_message or c.summary
+
+
+def evaluate_reconciling(c: JobCounts) -> Verdict:
+    if c.phase in RECONCILING_PHASES or c.first_deploy:
+        reason = PHASE_REASON[c.phase] if c.phase is not None else "RolloutInProgress"
+        return "True", reason, c.rollout_message or c.summary
+    return "False", R.AS_EXPECTED, "nothing to roll out"
+
+
+def evaluate_stalled(c: JobCounts) -> Verdict:
+    if c.phase in STALLED_PHASES:
+        assert c.phase is not None
+        return "True", PHASE_REASON[c.phase], c.rollout_message
+    return "False", R.AS_EXPECTED, "not stalled"
+
+
+def evaluate_rolled_back(c: JobCounts) -> Verdict:
+    if c.phase is P.ROLLED_BACK:
+        return "True", R.ROLLED_BACK, c.rollout_message
+    return "False", R.AS_EXPECTED, "not rolled back"
+
+
+def evaluate_awaiting_promotion(c: JobCounts) -> Verdict:
+    if c.phase is P.AWAITING_PROMOTION:
+        return "True", R.AWAITING_PROMOTION, c.rollout_message
+    return "False", R.AS_EXPECTED, "not waiting for a promote"
+
+
+def evaluate_degraded(c: JobCounts) -> Verdict:
+    failing_phase = c.phase in FAILING_PHASES
+    if not (c.failed or c.lost or c.degraded or failing_phase):
+        return "False", R.AS_EXPECTED, "no execution is failing"
+    if failing_phase:
+        assert c.phase is not None
+        reason = PHASE_REASON[c.phase]
+    elif c.failed or c.degraded:
+        reason = R.EXECUTIONS_FAILED
+    else:
+        reason = R.NODES_LOST
+    message = f"{c.failed} failed, {c.degraded} degraded, {c.lost} lost"
+    if c.phase is not None:
+        message += f"; {c.rollout_message}"
+    return "True", reason, message
+
+
+CONDITIONS: tuple[tuple[str, Callable[[JobCounts], Verdict | None]], ...] = (
+    (R.READY, evaluate_ready),
+    (R.COMPLETE, evaluate_complete),
+    (R.PROGRESSING, evaluate_progressing),
+    (R.RECONCILING, evaluate_reconciling),
+    (R.STALLED, evaluate_stalled),
+    (R.ROLLED_BACK, evaluate_rolled_back),
+    (R.AWAITING_PROMOTION, evaluate_awaiting_promotion),
+    (R.DEGRADED, evaluate_degraded),
+)
+
+
+def build_job_conditions(
+    conditions: list[Condition], counts: JobCounts, generation: int, now: datetime
+) -> list[Condition]:
+    """`conditions` with each condition of the table set from `counts`."""
+    for type_, evaluate in CONDITIONS:
+        verdict = evaluate(counts)
+        if verdict is not None:
+            conditions = set_condition(conditions, type_, *verdict, generation, now)
+    return conditions
