@@ -101,134 +101,147 @@ def evaluate_execution(
     node_lost_grace: timedelta,
 ) -> Observation:
     status = execution.status
-    previous = status.observed_state
-    desired = execution.spec.desired_state
     started_at = status.started_at
     if started_at is None and pod is not None and pod.phase in ("Running", "Succeeded", "Failed"):
         started_at = pod.started_at or now
+    decided = (
+        _observe_stop(execution, pod, started_at)  # 1
+        or _observe_result(execution, pod, started_at)  # 2
+        or _observe_wave(execution)  # 3
+    )
+    if decided is not None:
+        return decided
+    lost, lost_deadline = _observe_node(execution, node, now, node_lost_grace, started_at)  # 4
+    if lost is not None:
+        return lost
+    timed_out, deadline = _observe_timeouts(execution, pod, job, now, started_at)  # 5
+    if timed_out is not None:
+        return timed_out
+    obs = _from_pod(pod, status.observed_state, job.effective_restart_policy)  # 6
+    obs = replace(obs, started_at=started_at, deadline=_earliest(lost_deadline, deadline))
+    return _apply_restart_budget(execution, pod, job, obs)  # 7
 
-    # 1. Stop requested. A result stays while its pod terminates: on a real node that takes
-    # the pod's grace period, and a failed canary must not turn "Stopped" and lose its error.
-    if desired is DesiredState.STOPPED:
-        if previous in (S.COMPLETED, S.FAILED):
-            return Observation(
-                previous,
-                _result_reason(execution),
-                status.message,
-                PodAction.DELETE
-                if pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
-                else PodAction.NONE,
-                error=status.error,
-                started_at=started_at,
-            )
-        if pod is not None:
-            return Observation(
-                S.STOPPING,
-                R.STOP_REQUESTED,
-                "stopping: the pod is being deleted",
-                PodAction.NONE if pod.deleting else PodAction.DELETE,
-                started_at=started_at,
-            )
-        return Observation(S.STOPPED, R.STOPPED, "stopped", started_at=started_at)
 
-    # 2. Final results stay.
-    if previous in (S.COMPLETED, S.FAILED):
-        action = (
-            PodAction.DELETE
-            if previous is S.FAILED
-            and pod is not None
-            and pod.phase in ("Pending", "Running")
-            and not pod.deleting
-            else PodAction.NONE
-        )
+def _observe_stop(
+    execution: ExecutionInfo, pod: PodInfo | None, started_at: datetime | None
+) -> Observation | None:
+    """1. Stop requested. A result stays while its pod terminates: on a real node that takes
+    the pod's grace period, and a failed canary must not turn "Stopped" and lose its error."""
+    status = execution.status
+    if execution.spec.desired_state is not DesiredState.STOPPED:
+        return None
+    running_pod = pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
+    if status.observed_state in (S.COMPLETED, S.FAILED):
         return Observation(
-            previous,
+            status.observed_state,
             _result_reason(execution),
             status.message,
-            action,
-            status.error,
-            dict(status.details),
-            started_at,
-        )
-
-    # 3. Waiting for its wave.
-    if desired is DesiredState.PENDING:
-        return Observation(S.PENDING, R.WAITING_FOR_WAVE, "waiting for its rollout wave")
-
-    # 4. The node.
-    if node is None:
-        return Observation(
-            S.LOST,
-            R.NODE_DELETED,
-            f"node {execution.spec.node_name} was deleted",
-            error=ErrorInfo(
-                code=R.NODE_DELETED, message=f"node {execution.spec.node_name} no longer exists"
-            ),
+            PodAction.DELETE if running_pod else PodAction.NONE,
+            error=status.error,
             started_at=started_at,
         )
-    lost_deadline = None
-    if not node.ready:
-        since = node.ready_since or now
-        lost_deadline = since + node_lost_grace
-        if now >= lost_deadline:
-            msg = f"node {node.name} has been NotReady since {since.isoformat()}"
-            return Observation(
-                S.LOST,
-                R.NODE_NOT_READY,
-                msg,
-                error=ErrorInfo(code=R.NODE_NOT_READY, message=msg),
-                started_at=started_at,
-            )
+    if pod is not None:
+        return Observation(
+            S.STOPPING,
+            R.STOP_REQUESTED,
+            "stopping: the pod is being deleted",
+            PodAction.NONE if pod.deleting else PodAction.DELETE,
+            started_at=started_at,
+        )
+    return Observation(S.STOPPED, R.STOPPED, "stopped", started_at=started_at)
 
-    # 5. Timeouts.
+
+def _observe_result(
+    execution: ExecutionInfo, pod: PodInfo | None, started_at: datetime | None
+) -> Observation | None:
+    """2. Completed and Failed are final while desiredState stays Running; a failed one's pod
+    that still runs (a timeout, a health check) goes."""
+    status = execution.status
+    if status.observed_state not in (S.COMPLETED, S.FAILED):
+        return None
+    running_pod = pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
+    return Observation(
+        status.observed_state,
+        _result_reason(execution),
+        status.message,
+        PodAction.DELETE if status.observed_state is S.FAILED and running_pod else PodAction.NONE,
+        status.error,
+        dict(status.details),
+        started_at,
+    )
+
+
+def _observe_wave(execution: ExecutionInfo) -> Observation | None:
+    """3. Waiting for its wave: no pod yet."""
+    if execution.spec.desired_state is DesiredState.PENDING:
+        return Observation(S.PENDING, R.WAITING_FOR_WAVE, "waiting for its rollout wave")
+    return None
+
+
+def _observe_node(
+    execution: ExecutionInfo,
+    node: NodeInfo | None,
+    now: datetime,
+    grace: timedelta,
+    started_at: datetime | None,
+) -> tuple[Observation | None, datetime | None]:
+    """4. The node: deleted → Lost; NotReady past the grace period → Lost. Also when, still
+    NotReady, it will be."""
+    if node is None:
+        name = execution.spec.node_name
+        error = ErrorInfo(code=R.NODE_DELETED, message=f"node {name} no longer exists")
+        lost = Observation(
+            S.LOST, R.NODE_DELETED, f"node {name} was deleted", error=error, started_at=started_at
+        )
+        return lost, None
+    if node.ready:
+        return None, None
+    since = node.ready_since or now
+    deadline = since + grace
+    if now < deadline:
+        return None, deadline
+    msg = f"node {node.name} has been NotReady since {since.isoformat()}"
+    error = ErrorInfo(code=R.NODE_NOT_READY, message=msg)
+    return Observation(S.LOST, R.NODE_NOT_READY, msg, error=error, started_at=started_at), None
+
+
+def _observe_timeouts(
+    execution: ExecutionInfo,
+    pod: PodInfo | None,
+    job: JobSpec,
+    now: datetime,
+    started_at: datetime | None,
+) -> tuple[Observation | None, datetime | None]:
+    """5. Timeouts: total (since creation), queue (not started since creation), execution
+    (since start) → Failed, the pod deleted. Also the earliest one still ahead."""
     t = job.timeouts
-    total_deadline = (
-        execution.created_at + timedelta(seconds=t.total_timeout_seconds)
-        if t.total_timeout_seconds
-        else None
-    )
-    queue_deadline = (
-        execution.created_at + timedelta(seconds=t.queue_timeout_seconds)
-        if t.queue_timeout_seconds and started_at is None
-        else None
-    )
-    run_deadline = (
-        started_at + timedelta(seconds=t.execution_timeout_seconds)
-        if t.execution_timeout_seconds and started_at is not None
-        else None
-    )
-    if total_deadline and now >= total_deadline:
-        return _fail(
-            R.TOTAL_TIMEOUT,
-            f"not finished within totalTimeoutSeconds={t.total_timeout_seconds}",
-            pod,
-            started_at,
-        )
-    if queue_deadline and now >= queue_deadline:
-        return _fail(
-            R.QUEUE_TIMEOUT,
-            f"not started within queueTimeoutSeconds={t.queue_timeout_seconds}",
-            pod,
-            started_at,
-        )
-    if (
-        run_deadline
-        and now >= run_deadline
-        and not (pod is not None and pod.phase in ("Succeeded", "Failed"))
-    ):
-        return _fail(
-            R.EXECUTION_TIMEOUT,
-            f"still running after executionTimeoutSeconds={t.execution_timeout_seconds}",
-            pod,
-            started_at,
-        )
-    deadline = _earliest(lost_deadline, total_deadline, queue_deadline, run_deadline)
+    created = execution.created_at
+    finished = pod is not None and pod.phase in ("Succeeded", "Failed")
+    total = _after(created, t.total_timeout_seconds)
+    queue = _after(created, t.queue_timeout_seconds) if started_at is None else None
+    run = _after(started_at, t.execution_timeout_seconds)
+    checks = (
+        (total, R.TOTAL_TIMEOUT, f"not finished within totalTimeoutSeconds={t.total_timeout_seconds}"),
+        (queue, R.QUEUE_TIMEOUT, f"not started within queueTimeoutSeconds={t.queue_timeout_seconds}"),
+        (None if finished else run, R.EXECUTION_TIMEOUT,
+         f"still running after executionTimeoutSeconds={t.execution_timeout_seconds}"),
+    )  # fmt: skip
+    for limit, code, message in checks:
+        if limit is not None and now >= limit:
+            return _fail(code, message, pod, started_at), None
+    return None, _earliest(total, queue, run)
 
-    # 6. The pod.
-    obs = _from_pod(pod, previous, job.effective_restart_policy)
 
-    # 7. The restart budget: what the pod's restarts, and a failed pod's replacement, cost.
-    carried = status.replaced_pod_restarts
+def _after(since: datetime | None, seconds: int | None) -> datetime | None:
+    return since + timedelta(seconds=seconds) if since is not None and seconds else None
+
+
+def _apply_restart_budget(
+    execution: ExecutionInfo, pod: PodInfo | None, job: JobSpec, obs: Observation
+) -> Observation:
+    """7. Restarts (container restarts, plus one per replaced pod) past maxRestarts → Failed
+    (RestartBudgetSpent), the pod deleted."""
+    carried = execution.status.replaced_pod_restarts
     current = pod.restarts if pod is not None and not pod.deleting else 0
     if obs.reason == R.POD_RESTARTED:  # the failed pod goes: its restarts, plus one, carry over
         carried, current = carried + current + 1, 0
@@ -238,19 +251,14 @@ def evaluate_execution(
             R.RESTART_BUDGET_SPENT,
             f"{restarts} restarts, more than maxRestarts={job.max_restarts}",
             pod,
-            started_at,
+            obs.started_at,
         )
         return replace(spent, restarts=restarts, replaced_pod_restarts=carried)
-    return replace(
-        obs,
-        started_at=started_at,
-        deadline=deadline,
-        restarts=restarts,
-        replaced_pod_restarts=carried,
-    )
+    return replace(obs, restarts=restarts, replaced_pod_restarts=carried)
 
 
 def _from_pod(pod: PodInfo | None, previous: ObservedState, policy: RestartPolicy) -> Observation:
+    """6. The pod's phase and containers."""
     if pod is None:
         return Observation(S.PENDING, R.POD_CREATING, "creating the pod", PodAction.CREATE)
     if pod.deleting:
@@ -260,60 +268,52 @@ def _from_pod(pod: PodInfo | None, previous: ObservedState, policy: RestartPolic
     details = {"pod": pod.name}
     if pod.restarts:
         details["restarts"] = str(pod.restarts)
+    if pod.phase == "Pending" and not pod.node_name:
+        return Observation(
+            S.PENDING, R.UNSCHEDULED, pod.message or "waiting for the scheduler", details=details
+        )
+    if pod.phase in ("Pending", "Running"):
+        return _failing_wait(pod, details) or _from_live_pod(pod, previous, details)
+    if pod.phase == "Succeeded" and policy is not RestartPolicy.ALWAYS:
+        return Observation(S.COMPLETED, R.POD_SUCCEEDED, "completed successfully", details=details)
+    return _from_ended_pod(pod, policy, details)
+
+
+def _failing_wait(pod: PodInfo, details: dict[str, str]) -> Observation | None:
+    """A container whose start is failing, not just slow (an image that cannot be pulled, a
+    crash loop): Degraded, with the kubelet's reason as the error code."""
+    failing = next((c for c in pod.containers if c.waiting_reason in R.FAILING_WAIT_REASONS), None)
+    if failing is None or failing.waiting_reason is None:
+        return None
+    code = failing.waiting_reason
+    msg = f"container {failing.name}: {code}: {failing.waiting_message or ''}".rstrip(": ")
+    return Observation(
+        S.DEGRADED, code, msg, error=ErrorInfo(code=code, message=msg), details=details
+    )
+
+
+def _from_live_pod(pod: PodInfo, previous: ObservedState, details: dict[str, str]) -> Observation:
     if pod.phase == "Pending":
-        if not pod.node_name:
-            return Observation(
-                S.PENDING,
-                R.UNSCHEDULED,
-                pod.message or "waiting for the scheduler",
-                details=details,
-            )
-        for c in pod.containers:
-            if c.waiting_reason in R.FAILING_WAIT_REASONS:
-                msg = f"container {c.name}: {c.waiting_reason}: {c.waiting_message or ''}".rstrip(
-                    ": "
-                )
-                return Observation(
-                    S.DEGRADED,
-                    c.waiting_reason,
-                    msg,
-                    error=ErrorInfo(code=c.waiting_reason, message=msg),
-                    details=details,
-                )
         return Observation(
             S.STARTING, R.CONTAINERS_STARTING, "containers are starting", details=details
         )
-    if pod.phase == "Running":
-        if pod.ready:
-            return Observation(S.RUNNING, R.CONTAINERS_READY, "running", details=details)
-        failing = next(
-            (c for c in pod.containers if c.waiting_reason in R.FAILING_WAIT_REASONS), None
-        )
-        if failing is not None:
-            msg = f"container {failing.name}: {failing.waiting_reason}"
-            return Observation(
-                S.DEGRADED,
-                failing.waiting_reason or R.CONTAINERS_NOT_READY,
-                msg,
-                error=ErrorInfo(code=failing.waiting_reason or R.CONTAINERS_NOT_READY, message=msg),
-                details=details,
-            )
-        # Unready after being up is Degraded; a new pod not ready yet is Starting, even for an
-        # execution that was stable before (its pod replaced, or back after a rollback: on a
-        # real node the readiness probe takes a period to pass, kwok is ready at once).
-        if previous in (S.RUNNING, S.DEGRADED):
-            return Observation(
-                S.DEGRADED, R.CONTAINERS_NOT_READY, "containers are not ready", details=details
-            )
+    if pod.ready:
+        return Observation(S.RUNNING, R.CONTAINERS_READY, "running", details=details)
+    # Unready after being up is Degraded; a new pod not ready yet is Starting, even for an
+    # execution that was stable before (its pod replaced, or back after a rollback: on a
+    # real node the readiness probe takes a period to pass, kwok is ready at once).
+    if previous in (S.RUNNING, S.DEGRADED):
         return Observation(
-            S.STARTING,
-            R.CONTAINERS_STARTING,
-            "waiting for containers to become ready",
-            details=details,
+            S.DEGRADED, R.CONTAINERS_NOT_READY, "containers are not ready", details=details
         )
-    if pod.phase == "Succeeded" and policy is not RestartPolicy.ALWAYS:
-        return Observation(S.COMPLETED, R.POD_SUCCEEDED, "completed successfully", details=details)
-    # Failed, or an always-restarting workload that exited: report how it ended.
+    return Observation(
+        S.STARTING, R.CONTAINERS_STARTING, "waiting for containers to become ready", details=details
+    )
+
+
+def _from_ended_pod(pod: PodInfo, policy: RestartPolicy, details: dict[str, str]) -> Observation:
+    """Failed, or an always-restarting workload that exited: how it ended. Under restartPolicy
+    Always the pod is replaced (Degraded), as the DaemonSet controller does."""
     ended = next((c for c in pod.containers if c.exit_code not in (None, 0)), None) or next(
         (c for c in pod.containers if c.terminated_reason), None
     )
@@ -324,15 +324,14 @@ def _from_pod(pod: PodInfo | None, previous: ObservedState, policy: RestartPolic
     if ended and ended.exit_code is not None:
         details["exitCode"] = str(ended.exit_code)
         details["container"] = ended.name
+    error = ErrorInfo(code=code, message=msg)
     if policy is RestartPolicy.ALWAYS:
         return Observation(
             S.DEGRADED,
             R.POD_RESTARTED,
             f"{msg}; replacing the pod",
             PodAction.DELETE,
-            ErrorInfo(code=code, message=msg),
+            error,
             details,
         )
-    return Observation(
-        S.FAILED, code, msg, error=ErrorInfo(code=code, message=msg), details=details
-    )
+    return Observation(S.FAILED, code, msg, error=error, details=details)
