@@ -230,14 +230,48 @@ def apply_health(
     )
 
 
+@dataclass
+class _Pass:
+    """One pass over one Job: the snapshot, the clock and what the pass found so far."""
+
+    snap: Snapshot
+    now: datetime
+    settings: PlannerSettings
+    targets: list[str]
+    on_node: dict[str, dict[int, ExecutionInfo]]
+    live: list[ExecutionInfo]
+    observed: dict[str, Observation] = field(default_factory=dict)
+    states: dict[str, ObservedState] = field(default_factory=dict)
+    actions: list[Action] = field(default_factory=list)
+
+    def observe(self, ex: ExecutionInfo, health: bool) -> Observation:
+        spec, pod = self.snap.job.spec, self.snap.pods.get(ex.name)
+        node = self.snap.nodes.get(ex.spec.node_name)
+        obs = evaluate_execution(
+            ex, pod, node, spec, self.now, node_lost_grace=self.settings.node_lost_grace
+        )
+        if health:
+            window = self.snap.health.get(ex.name) or ex.status.health
+            external = self.snap.external_error_rates.get(ex.name)
+            obs = apply_health(ex, obs, pod, spec, window, self.now, external)
+        return obs
+
+
+@dataclass
+class _Placement:
+    """Step 3's result: desired states changed in this pass, the execution each stopped one
+    hands over to, and the executions to create."""
+
+    desired: dict[str, DesiredState] = field(default_factory=dict)
+    next_of: dict[str, str] = field(default_factory=dict)
+    created: list[CreateExecution] = field(default_factory=list)
+
+
 def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = None) -> Plan:
     settings = settings or PlannerSettings()
     job = snap.job
-    spec = job.spec
-    version = snap.current.number
-    actions: list[Action] = []
     try:
-        selector = build_selector(spec.selector)
+        selector = build_selector(job.spec.selector)
     except SelectorError as e:
         return _refuse(snap, R.INVALID_SPEC, str(e), now)
     refused = evaluate_template_policy(
@@ -245,62 +279,75 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     )
     if refused is not None:
         return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)
-
+    live = [ex for ex in snap.executions if not ex.deleting]
+    on_node: dict[str, dict[int, ExecutionInfo]] = {}
+    for ex in live:
+        on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
     targets = order_nodes(
         job.name, (n for n, node in snap.nodes.items() if selector.matches(n, node.labels))
     )
-    target_set = set(targets)
-    on_node: dict[str, dict[int, ExecutionInfo]] = {}
-    for ex in snap.executions:
-        if not ex.deleting:
-            on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
-
-    def observe(ex: ExecutionInfo, health: bool) -> Observation:
-        pod = snap.pods.get(ex.name)
-        obs = evaluate_execution(
-            ex,
-            pod,
-            snap.nodes.get(ex.spec.node_name),
-            spec,
-            now,
-            node_lost_grace=settings.node_lost_grace,
-        )
-        if health:
-            window = snap.health.get(ex.name) or ex.status.health
-            obs = apply_health(
-                ex, obs, pod, spec, window, now, snap.external_error_rates.get(ex.name)
-            )
-        return obs
+    run = _Pass(snap, now, settings, targets, on_node, live)
 
     # 1. What every execution is doing now, health windows included.
-    live = [ex for ex in snap.executions if not ex.deleting]
-    observed = {ex.name: observe(ex, True) for ex in live}
-    states = {name: o.state for name, o in observed.items()}
+    run.observed = {ex.name: run.observe(ex, True) for ex in live}
+    run.states = {name: o.state for name, o in run.observed.items()}
     validated = {
         ex.name
         for ex in live
         if ex.status.stable_at is not None
         or (
-            observed[ex.name].state in (S.RUNNING, S.COMPLETED)
-            and observed[ex.name].reason != R.POD_CREATING
+            run.observed[ex.name].state in (S.RUNNING, S.COMPLETED)
+            and run.observed[ex.name].reason != R.POD_CREATING
         )
     }
-
     # 2. Which version each selected node should run (the rollout engine).
-    decision = plan_rollout(job, version, targets, on_node, states, validated, job.promote, now)
-
+    version = snap.current.number
+    decision = plan_rollout(job, version, targets, on_node, run.states, validated, job.promote, now)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
-    desired: dict[str, DesiredState] = {}
-    nxt: dict[str, str] = {}
-    created: list[CreateExecution] = []
-    for node in targets:
+    placement = _plan_placement(run, decision)
+    # 4. Each execution's pod and status follow from its observation.
+    deadlines, health, verdicts = _plan_executions(run, placement)
+    # 5. Executions of versions no longer kept, once finished and without a pod, go.
+    kept = {*snap.versions, version, decision.stable_version}
+    run.actions.extend(
+        DeleteExecution(ex.name)
+        for ex in live
+        if ex.spec.job_version not in kept
+        and run.states.get(ex.name) in TERMINAL_STATES
+        and ex.name not in snap.pods
+    )
+    # 6. The Job's status.
+    status, events = _job_status(
+        snap, targets, decision, on_node, run.states, len(placement.created), now
+    )
+    requeue = settings.resync
+    if deadlines:
+        requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
+    return Plan(
+        run.actions,
+        status,
+        status != job.status,
+        [*decision.events, *events],
+        requeue,
+        health,
+        verdicts,
+        _significant(job.status, status),
+    )
+
+
+def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
+    """The wanted version's execution Running on each target node (created if missing, started
+    again if the operator had stopped it), every other version's stopped; executions on nodes
+    no longer selected stopped."""
+    placement = _Placement()
+    for node in run.targets:
         want = decision.want[node]
-        mine = on_node.get(node, {})
+        mine = run.on_node.get(node, {})
         cur = mine.get(want.version)
         if cur is None:
-            name = build_execution_name(job.name, want.version, node)
+            name = build_execution_name(run.snap.job.name, want.version, node)
             previous = max(mine.values(), key=lambda e: e.spec.job_version, default=None)
-            created.append(
+            placement.created.append(
                 CreateExecution(
                     name,
                     node,
@@ -314,44 +361,53 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         else:
             name = cur.name
             if cur.spec.desired_state is DesiredState.STOPPED and cur.stopped_by_operator:
-                desired[cur.name] = DesiredState.RUNNING
-                actions.append(
-                    SetDesiredState(cur.name, DesiredState.RUNNING, False, "NodeSelected")
-                )
+                _set_desired(run, placement, cur, DesiredState.RUNNING, False, "NodeSelected")
         for v, other in mine.items():
             if v != want.version and other.spec.desired_state is not DesiredState.STOPPED:
-                desired[other.name] = DesiredState.STOPPED
-                nxt[other.name] = name
-                actions.append(
-                    SetDesiredState(other.name, DesiredState.STOPPED, True, R.SUPERSEDED)
-                )
-    for ex in live:
+                _set_desired(run, placement, other, DesiredState.STOPPED, True, R.SUPERSEDED)
+                placement.next_of[other.name] = name
+    selected = set(run.targets)
+    for ex in run.live:
         node = ex.spec.node_name
         if (
-            node not in target_set
-            and node in snap.nodes
+            node not in selected
+            and node in run.snap.nodes
             and ex.spec.desired_state is not DesiredState.STOPPED
         ):
-            desired[ex.name] = DesiredState.STOPPED
-            actions.append(
-                SetDesiredState(ex.name, DesiredState.STOPPED, True, R.NODE_NOT_SELECTED)
-            )
-    actions.extend(created)
+            _set_desired(run, placement, ex, DesiredState.STOPPED, True, R.NODE_NOT_SELECTED)
+    run.actions.extend(placement.created)
+    return placement
 
-    # 4. Each execution's pod and status follow from its observation.
+
+def _set_desired(
+    run: _Pass,
+    placement: _Placement,
+    ex: ExecutionInfo,
+    state: DesiredState,
+    by_operator: bool,
+    reason: str,
+) -> None:
+    placement.desired[ex.name] = state
+    run.actions.append(SetDesiredState(ex.name, state, by_operator, reason))
+
+
+def _plan_executions(
+    run: _Pass, placement: _Placement
+) -> tuple[list[datetime], dict[str, HealthWindow], dict[str, int]]:
+    """Each execution's pod (create, delete) and status patch from its observation; returns
+    when to look again, the health windows in progress, and the window verdicts closed."""
     deadlines: list[datetime] = []
     health: dict[str, HealthWindow] = {}
     verdicts: dict[str, int] = {}
-    for ex in live:
-        obs = observed[ex.name]
-        if ex.name in desired:
-            ex = replace(ex, spec=ex.spec.model_copy(update={"desired_state": desired[ex.name]}))
-            if obs.state not in (
-                S.FAILED,
-                S.COMPLETED,
-            ):  # a result found in this pass stays recorded
-                obs = observe(ex, False)
-        states[ex.name] = obs.state
+    for ex in run.live:
+        obs = run.observed[ex.name]
+        if ex.name in placement.desired:
+            ex = replace(
+                ex, spec=ex.spec.model_copy(update={"desired_state": placement.desired[ex.name]})
+            )
+            if obs.state not in (S.FAILED, S.COMPLETED):  # a result found in this pass stays
+                obs = run.observe(ex, False)
+        run.states[ex.name] = obs.state
         if obs.deadline is not None:
             deadlines.append(obs.deadline)
         if obs.health is not None and obs.state is S.VALIDATING:
@@ -359,45 +415,20 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         if obs.health is not None and obs.health_closed:
             verdict = UNHEALTHY_WINDOW if obs.health.consecutive_unhealthy else HEALTHY_WINDOW
             verdicts[verdict] = verdicts.get(verdict, 0) + 1
-        pod = snap.pods.get(ex.name)
+        pod = run.snap.pods.get(ex.name)
         if obs.pod_action is PodAction.CREATE:
-            actions.append(CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version))
+            run.actions.append(CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version))
         elif obs.pod_action is PodAction.DELETE and pod is not None:
-            actions.append(DeletePod(pod.name, pod.uid))
+            run.actions.append(DeletePod(pod.name, pod.uid))
         if ex.status.revision == 0 and obs.state in SETTLING and obs.error is None:
-            settles_at = ex.created_at + settings.settle
-            if now < settles_at:
+            settles_at = ex.created_at + run.settings.settle
+            if run.now < settles_at:
                 deadlines.append(settles_at)
                 continue
-        built = build_execution_status(ex, obs, now, nxt.get(ex.name))
+        built = build_execution_status(ex, obs, run.now, placement.next_of.get(ex.name))
         if built is not None:
-            actions.append(PatchExecutionStatus(ex.name, *built, previous=ex.status))
-
-    # 5. Executions of versions no longer kept, once finished and without a pod, go.
-    kept = {*snap.versions, version, decision.stable_version}
-    for ex in live:
-        if (
-            ex.spec.job_version not in kept
-            and states.get(ex.name) in TERMINAL_STATES
-            and ex.name not in snap.pods
-        ):
-            actions.append(DeleteExecution(ex.name))
-
-    # 6. The Job's status.
-    status, events = _job_status(snap, targets, decision, on_node, states, len(created), now)
-    requeue = settings.resync
-    if deadlines:
-        requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
-    return Plan(
-        actions,
-        status,
-        status != job.status,
-        [*decision.events, *events],
-        requeue,
-        health,
-        verdicts,
-        _significant(job.status, status),
-    )
+            run.actions.append(PatchExecutionStatus(ex.name, *built, previous=ex.status))
+    return deadlines, health, verdicts
 
 
 def _significant(old: JobStatus, new: JobStatus) -> bool:
