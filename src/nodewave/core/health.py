@@ -27,6 +27,8 @@ from nodewave.models.execution import HealthWindow
 from nodewave.models.job import HealthCheck
 
 SAMPLES_PER_WINDOW = 5
+VALIDATING = "Validating"
+VALIDATED = "Validated"
 HEALTH_CHECK_FAILED = "HealthCheckFailed"
 HEALTH_CHECK_DEADLINE = "HealthCheckDeadline"
 PROMETHEUS_QUERY_FAILED = "PrometheusQueryFailed"
@@ -74,7 +76,6 @@ def evaluate_health(
 ) -> HealthResult:
     """`external`: the error rate another source measured for the closing window (a float),
     or why it could not (a string: the window is unhealthy and the reason reported)."""
-    interval = timedelta(seconds=hc.interval_seconds)
     w = (
         window.model_copy()
         if window is not None
@@ -82,52 +83,64 @@ def evaluate_health(
     )
     if w.window_start is None:
         w.window_start = now
-    external_problem: str | None = None
-    due = w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95
-    closed = False
-    if due:
-        healthy = ready and restarts <= w.last_restart_count
-        w.samples += 1
-        w.unhealthy_samples += 0 if healthy else 1
-        w.last_restart_count = restarts
-        w.last_sample = now
-    if now - w.window_start >= interval:
-        closed = True
-        rate = w.unhealthy_samples / w.samples if w.samples else (0.0 if ready else 1.0)
-        if hc.prometheus is not None:
-            if isinstance(external, float):
-                rate = max(rate, external)
-            else:
-                rate = 1.0
-                external_problem = external or "no Prometheus result for this window"
-        w.error_rate = round(min(max(rate, 0.0), 1.0), 4)
-        if rate <= hc.max_error_rate:
-            w.consecutive_healthy += 1
-            w.consecutive_unhealthy = 0
-        else:
-            w.consecutive_unhealthy += 1
-            w.consecutive_healthy = 0
-        w.window_start = now
-        w.samples = 0
-        w.unhealthy_samples = 0
+    if w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95:
+        _sample(w, ready, restarts, now)
+    closed = now - w.window_start >= timedelta(seconds=hc.interval_seconds)
+    problem = _close_window(w, ready, hc, external, now) if closed else None
     next_sample = (w.last_sample or now) + sample_period(hc)
+
+    def result(verdict: Verdict, reason: str, msg: str) -> HealthResult:
+        return HealthResult(w, verdict, reason, msg, closed, next_sample)
+
     if w.consecutive_healthy >= hc.success_threshold:
         msg = f"validated: {w.consecutive_healthy} healthy windows of {hc.interval_seconds}s"
-        return HealthResult(w, Verdict.VALIDATED, "Validated", msg, closed, next_sample)
+        return result(Verdict.VALIDATED, VALIDATED, msg)
     if w.consecutive_unhealthy >= hc.failure_threshold:
         msg = f"{w.consecutive_unhealthy} unhealthy windows in a row (error rate {w.error_rate:.2f} > {hc.max_error_rate})"
-        if external_problem:
-            msg = f"{msg}; Prometheus: {external_problem}"
-            return HealthResult(
-                w, Verdict.FAILED, PROMETHEUS_QUERY_FAILED, msg, closed, next_sample
-            )
-        return HealthResult(w, Verdict.FAILED, HEALTH_CHECK_FAILED, msg, closed, next_sample)
+        if problem:
+            return result(Verdict.FAILED, PROMETHEUS_QUERY_FAILED, f"{msg}; Prometheus: {problem}")
+        return result(Verdict.FAILED, HEALTH_CHECK_FAILED, msg)
     if hc.deadline_seconds is not None and now >= created_at + timedelta(
         seconds=hc.deadline_seconds
     ):
         msg = f"not validated within deadlineSeconds={hc.deadline_seconds}"
-        return HealthResult(w, Verdict.FAILED, HEALTH_CHECK_DEADLINE, msg, closed, next_sample)
+        return result(Verdict.FAILED, HEALTH_CHECK_DEADLINE, msg)
     msg = f"validating: {w.consecutive_healthy}/{hc.success_threshold} healthy windows, last error rate {w.error_rate:.2f}"
-    if external_problem:
-        msg += f"; Prometheus: {external_problem}"
-    return HealthResult(w, Verdict.PENDING, "Validating", msg, closed, next_sample)
+    if problem:
+        msg += f"; Prometheus: {problem}"
+    return result(Verdict.PENDING, VALIDATING, msg)
+
+
+def _sample(w: HealthWindow, ready: bool, restarts: int, now: datetime) -> None:
+    """One sample: healthy when ready and no container restarted since the last one."""
+    healthy = ready and restarts <= w.last_restart_count
+    w.samples += 1
+    w.unhealthy_samples += 0 if healthy else 1
+    w.last_restart_count = restarts
+    w.last_sample = now
+
+
+def _close_window(
+    w: HealthWindow, ready: bool, hc: HealthCheck, external: float | str | None, now: datetime
+) -> str | None:
+    """Close the window: its error rate (the worse of ours and Prometheus's), healthy or not,
+    and a new window from `now`. Returns why Prometheus gave no rate, if it did not."""
+    rate = w.unhealthy_samples / w.samples if w.samples else (0.0 if ready else 1.0)
+    problem = None
+    if hc.prometheus is not None:
+        if isinstance(external, float):
+            rate = max(rate, external)
+        else:
+            rate = 1.0
+            problem = external or "no Prometheus result for this window"
+    w.error_rate = round(min(max(rate, 0.0), 1.0), 4)
+    if rate <= hc.max_error_rate:
+        w.consecutive_healthy += 1
+        w.consecutive_unhealthy = 0
+    else:
+        w.consecutive_unhealthy += 1
+        w.consecutive_healthy = 0
+    w.window_start = now
+    w.samples = 0
+    w.unhealthy_samples = 0
+    return problem

@@ -35,7 +35,14 @@ from nodewave.core.actions import (
     SetDesiredState,
 )
 from nodewave.core.conditions import condition_status, set_condition
-from nodewave.core.health import HEALTH_CHECK_DEADLINE, Verdict, evaluate_health
+from nodewave.core.health import (
+    HEALTH_CHECK_DEADLINE,
+    VALIDATED,
+    VALIDATING,
+    HealthResult,
+    Verdict,
+    evaluate_health,
+)
 from nodewave.core.job_status import JobCounts, build_job_conditions
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
@@ -155,36 +162,23 @@ def apply_health(
     now: datetime,
     external: float | str | None = None,
 ) -> Observation:
-    """Gate an execution on its health windows until it is validated (see core.health)."""
+    """Gate an execution on its health windows until it is validated (docs/design.md §3.2):
+    only a Job with a health deadline, an execution not validated yet and meant to run, and
+    not already finished or lost."""
     hc = spec.rollout.health_check
     if (
         hc.deadline_seconds is None
         or ex.status.stable_at is not None
         or ex.spec.desired_state is not DesiredState.RUNNING
+        or obs.state in TERMINAL_STATES
+        or obs.state is S.LOST
     ):
-        return obs
-    if obs.state in TERMINAL_STATES or obs.state is S.LOST:
         return obs
     deadline = ex.created_at + timedelta(seconds=hc.deadline_seconds)
     pod_running = pod is not None and pod.phase == "Running" and not pod.deleting
     if spec.type.runs_to_completion or not pod_running:
         # Run-to-completion types are healthy when they complete; others wait for their pod.
-        if now >= deadline:
-            # Say what stood in the way (an image that cannot be pulled, a crash loop): on a
-            # real node that is what the user needs, not just that time ran out.
-            msg = f"not {'completed' if spec.type.runs_to_completion else 'running'} within deadlineSeconds={hc.deadline_seconds}: {obs.message}"
-            return replace(
-                obs,
-                state=S.FAILED,
-                reason=HEALTH_CHECK_DEADLINE,
-                message=msg,
-                pod_action=PodAction.DELETE
-                if pod is not None and not pod.deleting
-                else PodAction.NONE,
-                error=ErrorInfo(code=HEALTH_CHECK_DEADLINE, message=msg),
-                deadline=None,
-            )
-        return replace(obs, deadline=min(d for d in (obs.deadline, deadline) if d is not None))
+        return _await_deadline(obs, pod, spec, deadline, now)
     assert pod is not None
     res = evaluate_health(
         window,
@@ -195,11 +189,39 @@ def apply_health(
         now=now,
         external=external,
     )
+    return _from_health(obs, res, deadline)
+
+
+def _await_deadline(
+    obs: Observation, pod: PodInfo | None, spec: JobSpec, deadline: datetime, now: datetime
+) -> Observation:
+    """Not running (or not finished) yet: failed at the deadline, else woken then."""
+    if now < deadline:
+        return replace(obs, deadline=min(d for d in (obs.deadline, deadline) if d is not None))
+    # Say what stood in the way (an image that cannot be pulled, a crash loop): on a real
+    # node that is what the user needs, not just that time ran out.
+    what = "completed" if spec.type.runs_to_completion else "running"
+    seconds = spec.rollout.health_check.deadline_seconds
+    msg = f"not {what} within deadlineSeconds={seconds}: {obs.message}"
+    return replace(
+        obs,
+        state=S.FAILED,
+        reason=HEALTH_CHECK_DEADLINE,
+        message=msg,
+        pod_action=PodAction.DELETE if pod is not None and not pod.deleting else PodAction.NONE,
+        error=ErrorInfo(code=HEALTH_CHECK_DEADLINE, message=msg),
+        deadline=None,
+    )
+
+
+def _from_health(obs: Observation, res: HealthResult, deadline: datetime) -> Observation:
+    """The window's verdict: validated → Running; failed → Failed (its pod deleted); else
+    Validating, woken at the next sample."""
     if res.verdict is Verdict.VALIDATED:
         return replace(
             obs,
             state=S.RUNNING,
-            reason="Validated",
+            reason=VALIDATED,
             message=res.message,
             health=res.window,
             health_closed=True,
@@ -217,14 +239,13 @@ def apply_health(
             health=res.window,
             health_closed=True,
         )
-    wake = min(d for d in (obs.deadline, res.next_sample, deadline) if d is not None)
     return replace(
         obs,
         state=S.VALIDATING,
-        reason="Validating",
+        reason=VALIDATING,
         message=res.message,
         error=None,
-        deadline=wake,
+        deadline=min(d for d in (obs.deadline, res.next_sample, deadline) if d is not None),
         health=res.window,
         health_closed=res.window_closed,
     )
