@@ -109,27 +109,8 @@ def build_execution_status(
 ) -> tuple[ExecutionStatus, EventIntent | None] | None:
     """The execution's next status and the Event for its transition; None when nothing changed."""
     old = ex.status
-    fresh = old.revision == 0
-    transition = fresh or obs.state is not old.observed_state
-    terminal = obs.state in TERMINAL_STATES
-    update = {
-        "observed_generation": ex.generation,
-        "observed_state": obs.state,
-        "message": obs.message,
-        "error": obs.error,
-        "details": obs.details,
-        "started_at": obs.started_at,
-        "stable_at": old.stable_at or (now if obs.state in (S.RUNNING, S.COMPLETED) else None),
-        "finished_at": (old.finished_at or now) if terminal else None,
-        "pod_name": obs.details.get("pod", old.pod_name),
-        "next_execution": next_execution or old.next_execution,
-        "restarts": old.restarts if obs.restarts is None else obs.restarts,
-        "replaced_pod_restarts": (
-            old.replaced_pod_restarts
-            if obs.replaced_pod_restarts is None
-            else obs.replaced_pod_restarts
-        ),
-    }
+    transition = old.revision == 0 or obs.state is not old.observed_state
+    update = _status_update(ex, obs, now, next_execution)
     # A window's samples live in memory; its verdict is written when it closes or the state moves.
     if obs.health is not None and (obs.health_closed or transition):
         update["health"] = obs.health
@@ -151,6 +132,29 @@ def build_execution_status(
             f"{obs.state.value} on node {ex.spec.node_name}: {obs.message}"[:1024],
         )
     return new, event
+
+
+def _status_update(
+    ex: ExecutionInfo, obs: Observation, now: datetime, next_execution: str | None
+) -> dict[str, object]:
+    old = ex.status
+    restarts = old.restarts if obs.restarts is None else obs.restarts
+    carried = obs.replaced_pod_restarts
+    good = obs.state in (S.RUNNING, S.COMPLETED)
+    return {
+        "observed_generation": ex.generation,
+        "observed_state": obs.state,
+        "message": obs.message,
+        "error": obs.error,
+        "details": obs.details,
+        "started_at": obs.started_at,
+        "stable_at": old.stable_at or (now if good else None),
+        "finished_at": (old.finished_at or now) if obs.state in TERMINAL_STATES else None,
+        "pod_name": obs.details.get("pod", old.pod_name),
+        "next_execution": next_execution or old.next_execution,
+        "restarts": restarts,
+        "replaced_pod_restarts": old.replaced_pod_restarts if carried is None else carried,
+    }
 
 
 def apply_health(
@@ -265,6 +269,18 @@ class _Pass:
     states: dict[str, ObservedState] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
 
+    def validated(self) -> set[str]:
+        """Executions that passed their health windows, before or in this pass."""
+        return {
+            ex.name
+            for ex in self.live
+            if ex.status.stable_at is not None
+            or (
+                self.observed[ex.name].state in (S.RUNNING, S.COMPLETED)
+                and self.observed[ex.name].reason != R.POD_CREATING
+            )
+        }
+
     def observe(self, ex: ExecutionInfo, health: bool) -> Observation:
         spec, pod = self.snap.job.spec, self.snap.pods.get(ex.name)
         node = self.snap.nodes.get(ex.spec.node_name)
@@ -312,18 +328,11 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # 1. What every execution is doing now, health windows included.
     run.observed = {ex.name: run.observe(ex, True) for ex in live}
     run.states = {name: o.state for name, o in run.observed.items()}
-    validated = {
-        ex.name
-        for ex in live
-        if ex.status.stable_at is not None
-        or (
-            run.observed[ex.name].state in (S.RUNNING, S.COMPLETED)
-            and run.observed[ex.name].reason != R.POD_CREATING
-        )
-    }
     # 2. Which version each selected node should run (the rollout engine).
     version = snap.current.number
-    decision = plan_rollout(job, version, targets, on_node, run.states, validated, job.promote, now)
+    decision = plan_rollout(
+        job, version, targets, on_node, run.states, run.validated(), job.promote, now
+    )
     # 3. Placement: that version's execution Running on each node, every other one stopped.
     placement = _plan_placement(run, decision)
     # 4. Each execution's pod and status follow from its observation.
@@ -400,6 +409,14 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
     return placement
 
 
+def _pod_actions(ex: ExecutionInfo, obs: Observation, pod: PodInfo | None) -> list[Action]:
+    if obs.pod_action is PodAction.CREATE:
+        return [CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version)]
+    if obs.pod_action is PodAction.DELETE and pod is not None:
+        return [DeletePod(pod.name, pod.uid)]
+    return []
+
+
 def _set_desired(
     run: _Pass,
     placement: _Placement,
@@ -431,16 +448,13 @@ def _plan_executions(
         run.states[ex.name] = obs.state
         if obs.deadline is not None:
             deadlines.append(obs.deadline)
-        if obs.health is not None and obs.state is S.VALIDATING:
-            health[ex.name] = obs.health
-        if obs.health is not None and obs.health_closed:
-            verdict = UNHEALTHY_WINDOW if obs.health.consecutive_unhealthy else HEALTHY_WINDOW
-            verdicts[verdict] = verdicts.get(verdict, 0) + 1
-        pod = run.snap.pods.get(ex.name)
-        if obs.pod_action is PodAction.CREATE:
-            run.actions.append(CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version))
-        elif obs.pod_action is PodAction.DELETE and pod is not None:
-            run.actions.append(DeletePod(pod.name, pod.uid))
+        if obs.health is not None:
+            if obs.state is S.VALIDATING:
+                health[ex.name] = obs.health
+            if obs.health_closed:
+                verdict = UNHEALTHY_WINDOW if obs.health.consecutive_unhealthy else HEALTHY_WINDOW
+                verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        run.actions.extend(_pod_actions(ex, obs, run.snap.pods.get(ex.name)))
         if ex.status.revision == 0 and obs.state in SETTLING and obs.error is None:
             settles_at = ex.created_at + run.settings.settle
             if run.now < settles_at:
