@@ -9,7 +9,6 @@ skips: a real node that cannot start errors every test here, with the failing pr
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
 from nodewave.localcluster.demo import install_crds
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import NODE_LOST_GRACE
+from tests.conftest import NODE_LOST_GRACE, kubectl_json
 
 REAL_NODES = {"real-0": {"e2e": "real"}, "real-1": {"e2e": "real"}}
 FAKE_NODES = {"fake-0": {"e2e": "fake"}, "fake-1": {"e2e": "fake"}}
@@ -69,22 +68,12 @@ def ns(real_cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[s
     real_cluster.kubectl("delete", "namespace", name, "--wait=false")
 
 
-def get_json(cp: ControlPlane, *args: str) -> Any:
-    return json.loads(cp.kubectl(*args, "-o", "json").stdout)
-
-
-def executions(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:
+def executions_of(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:
+    """The Job's executions (of one version), as a list."""
     selector = f"nodewave.io/job={job}" + (f",nodewave.io/version={version}" if version else "")
-    return list(get_json(cp, "get", "nwx", "-n", ns, "-l", selector)["items"])
+    return list(kubectl_json(cp, "get", "nwx", "-n", ns, "-l", selector)["items"])
 
 
-def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
-    return {
-        e["spec"]["nodeName"]: e.get("status", {}).get("observedState")
-        for e in executions(cp, ns, job)
-    }
-
-
-def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
-    items = get_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+def pods_by_node(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
+    items = kubectl_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
     return {p["spec"]["nodeName"]: p for p in items if p["spec"].get("nodeName")}

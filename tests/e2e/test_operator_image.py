@@ -16,10 +16,10 @@ import pytest
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.images import build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import wait_for
-from tests.e2e.conftest import REAL_NODES, executions, get_json
-from tests.integration.test_chart import CHART, helm
-from tests.integration.test_reconcile import apply_job, job_status
+from tests.conftest import kubectl_json, wait_for
+from tests.e2e.conftest import REAL_NODES, executions_of
+from tests.integration.helm import CHART, helm
+from tests.integration.jobs import apply_job, job_status
 
 HOME, TENANT, RELEASE = "nodewave-system", "tenant-image", "nodewave"
 IMAGE_REPOSITORY, IMAGE_TAG = "localhost/nodewave", "dev"
@@ -91,9 +91,9 @@ def _describe(cp: ControlPlane) -> str:
 
 
 def _operator_pod(cp: ControlPlane) -> dict[str, Any]:
-    items = get_json(cp, "get", "pods", "-n", HOME, "-l", f"app.kubernetes.io/instance={RELEASE}")[
-        "items"
-    ]
+    items = kubectl_json(
+        cp, "get", "pods", "-n", HOME, "-l", f"app.kubernetes.io/instance={RELEASE}"
+    )["items"]
     running = [p for p in items if not p["metadata"].get("deletionTimestamp")]
     assert len(running) == 1, [p["metadata"]["name"] for p in items]
     return dict(running[0])
@@ -175,7 +175,7 @@ def test_the_image_runs_restricted_on_a_real_node_and_survives_its_pod(
     assert replacement["metadata"]["name"] != name
     nodes = {
         e["spec"]["nodeName"]
-        for e in executions(real_cluster, TENANT, "agent", version=2)
+        for e in executions_of(real_cluster, TENANT, "agent", version=2)
         if e.get("status", {}).get("observedState") == "Running"
     }
     assert nodes == set(REAL_NODES)

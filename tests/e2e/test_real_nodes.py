@@ -11,15 +11,15 @@ from typing import Any
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import wait_for
-from tests.e2e.conftest import REAL_NODES, executions, get_json, pods, states
-from tests.integration.test_reconcile import apply_job, condition, job_status
+from tests.conftest import kubectl_json, wait_for
+from tests.e2e.conftest import REAL_NODES, executions_of, pods_by_node
+from tests.integration.jobs import apply_job, condition, job_status, states
 
 REAL = sorted(REAL_NODES)
 
 
 def test_real_node_runs_containers_with_logs_and_exec(real_cluster: ControlPlane, ns: str) -> None:
-    node = get_json(real_cluster, "get", "node", REAL[0])
+    node = kubectl_json(real_cluster, "get", "node", REAL[0])
     addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
     assert addresses["InternalIP"].startswith("10.217.")
     assert node["metadata"]["labels"]["type"] == "real"
@@ -68,7 +68,7 @@ def test_query_exit_codes_complete_or_fail(
         60,
         "exit 3 → Failed on both real nodes",
     )
-    for e in executions(real_cluster, ns, "three"):
+    for e in executions_of(real_cluster, ns, "three"):
         assert e["status"]["details"]["exitCode"] == "3"
         assert "exited with code 3" in e["status"]["error"]["message"]
     wait_for(
@@ -81,7 +81,7 @@ def test_query_exit_codes_complete_or_fail(
     assert condition(job_status(real_cluster, ns, "zero"), "Complete") == ("True", "AllSucceeded")
     terminated = [
         p["status"]["containerStatuses"][0]["state"]["terminated"]
-        for p in pods(real_cluster, ns, "three").values()
+        for p in pods_by_node(real_cluster, ns, "three").values()
     ]
     assert {t["exitCode"] for t in terminated} == {3}
     assert {t["message"].strip() for t in terminated} == {"workload: exiting with 3"}
@@ -103,7 +103,7 @@ def test_the_config_reaches_the_container_as_file_and_env(
         60,
         "both real nodes Running",
     )
-    for node, pod in pods(real_cluster, ns, "cfg").items():
+    for node, pod in pods_by_node(real_cluster, ns, "cfg").items():
         logs = real_cluster.kubectl("logs", "-n", ns, pod["metadata"]["name"]).stdout
         lines = dict(line.split(": ", 1) for line in logs.splitlines() if ": " in line)
         assert json.loads(lines["config file"]) == config, node
@@ -112,7 +112,7 @@ def test_the_config_reaches_the_container_as_file_and_env(
     # Deleted and re-created under the same name while the operator runs: the new Job's
     # version-1 ConfigMap must exist again, or its pods never start (ContainerCreating).
     real_cluster.kubectl("delete", "nwj", "-n", ns, "cfg", "--wait=true")
-    wait_for(lambda: not pods(real_cluster, ns, "cfg"), 60, "the old pods gone")
+    wait_for(lambda: not pods_by_node(real_cluster, ns, "cfg"), 60, "the old pods gone")
     apply_job(real_cluster, ns, "cfg", spec)
     wait_for(
         lambda: states(real_cluster, ns, "cfg") == dict.fromkeys(REAL, "Running"),
@@ -124,7 +124,7 @@ def test_the_config_reaches_the_container_as_file_and_env(
 def _containers(cp: ControlPlane, ns: str, job: str) -> dict[str, tuple[str, str, int]]:
     """node → (pod uid, container id, restart count) of the Job's pods."""
     out = {}
-    for node, p in pods(cp, ns, job).items():
+    for node, p in pods_by_node(cp, ns, job).items():
         status = p["status"]["containerStatuses"][0]
         out[node] = (p["metadata"]["uid"], status["containerID"], status["restartCount"])
     return out
@@ -180,7 +180,7 @@ def _assert_rolled_back(
         lambda: (
             {
                 n: e["spec"]["jobVersion"]
-                for e in executions(cp, ns, job)
+                for e in executions_of(cp, ns, job)
                 if e.get("status", {}).get("observedState") == "Running"
                 for n in [e["spec"]["nodeName"]]
             }
@@ -192,7 +192,7 @@ def _assert_rolled_back(
     status = job_status(cp, ns, job)
     assert status["stableVersion"] == 1
     assert condition(status, "RolledBack") == ("True", "RolledBack")
-    canary = executions(cp, ns, job, version=2)
+    canary = executions_of(cp, ns, job, version=2)
     assert len(canary) == 1, "only the canary moved"
     assert canary[0]["status"]["error"]["code"] == code
     moved = canary[0]["spec"]["nodeName"]
@@ -219,7 +219,7 @@ def test_an_image_that_does_not_exist_rolls_back(
     )
     # Never running, the canary fails at the health check's deadline, naming the cause.
     _assert_rolled_back(real_cluster, ns, "app", before, "HealthCheckDeadline")
-    (canary,) = executions(real_cluster, ns, "app", version=2)
+    (canary,) = executions_of(real_cluster, ns, "app", version=2)
     assert "ErrImageNeverPull" in canary["status"]["error"]["message"]
     assert MISSING_IMAGE in canary["status"]["error"]["message"]
 
@@ -232,13 +232,13 @@ def test_a_crash_looping_version_spends_its_restart_budget_and_rolls_back(
     crashing = _pipeline(build_workload_template("crash", "0"), failure_threshold=10)
     apply_job(real_cluster, ns, "app", crashing)
     _assert_rolled_back(real_cluster, ns, "app", before, "RestartBudgetSpent")
-    (canary,) = executions(real_cluster, ns, "app", version=2)
+    (canary,) = executions_of(real_cluster, ns, "app", version=2)
     assert canary["status"]["restarts"] > 1  # past maxRestarts
     assert job_status(real_cluster, ns, "app")["rollout"]["failedNodes"] == 1
     wait_for(
         lambda: all(
             p["metadata"]["labels"]["nodewave.io/version"] == "1"
-            for p in pods(real_cluster, ns, "app").values()
+            for p in pods_by_node(real_cluster, ns, "app").values()
         ),
         30,
         "the crash-looping pod deleted",
@@ -266,5 +266,5 @@ def test_one_job_on_real_and_kwok_nodes(
         60,
         "Running on two real and two kwok nodes",
     )
-    real = {n: p for n, p in pods(real_cluster, ns, "mixed").items() if n in REAL_NODES}
+    real = {n: p for n, p in pods_by_node(real_cluster, ns, "mixed").items() if n in REAL_NODES}
     assert all(p["status"]["containerStatuses"][0]["containerID"] for p in real.values())

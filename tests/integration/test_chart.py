@@ -9,21 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
+from nodewave.localcluster.controlplane import ControlPlane
 from tests.conftest import wait_for
-
-CHART = REPO_ROOT / "charts" / "nodewave"
-
-
-def helm(cp: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(cp.bin_dir / "helm"), *args],
-        capture_output=True,
-        text=True,
-        env=cp.env(),
-        timeout=120,
-        check=False,
-    )
+from tests.integration.helm import CHART, helm
 
 
 def test_lint_and_schema(cluster: ControlPlane) -> None:

@@ -10,7 +10,7 @@ from nodewave.core.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.test_reconcile import add_nodes, apply_job, template
+from tests.integration.jobs import add_nodes, apply_job, template
 
 N = 200
 

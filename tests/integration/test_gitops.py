@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from nodewave.localcluster.controlplane import find_binaries
-from tests.unit.test_rollout import NODES, PHASES, as_object, run, stable_on
+from tests.unit.simulation import NODES, PHASES, as_object, run, stable_on
 
 
 def kstatus(objects: list[dict[str, Any]]) -> list[str]:

@@ -10,10 +10,18 @@ from pathlib import Path
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import wait_for
+from tests.integration.jobs import (
+    add_nodes,
+    apply_job,
+    phase,
+    rolling_job,
+    settle_v1,
+    states,
+    suite_nodes,
+    template,
+)
 from tests.integration.prometheus_server import query, run_prometheus
-from tests.integration.test_reconcile import add_nodes, apply_job, states, suite_nodes, template
-from tests.integration.test_rollouts import phase, rolling_job, settle_v1
-from tests.unit.test_dashboard import dashboard_queries
+from tests.unit.promql import dashboard_queries
 
 
 def scrape(op: OperatorProcess) -> str:

@@ -10,8 +10,16 @@ from nodewave.core.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.test_reconcile import add_nodes, apply_job, job_status, states
-from tests.integration.test_rollouts import phase, rolling_job, running_versions, settle_v1
+from tests.integration.jobs import (
+    add_nodes,
+    apply_job,
+    job_status,
+    phase,
+    rolling_job,
+    running_versions,
+    settle_v1,
+    states,
+)
 
 
 def plugin(

@@ -12,7 +12,7 @@ import yaml
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import wait_for
-from tests.integration.test_reconcile import suite_nodes, template
+from tests.integration.jobs import suite_nodes, template
 
 
 def _pods(cluster: ControlPlane, ns: str, job: str) -> int:

@@ -15,9 +15,15 @@ import pytest
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
+from tests.integration.jobs import (
+    apply_job,
+    phase,
+    rolling_job,
+    running_versions,
+    settle_v1,
+    suite_nodes,
+)
 from tests.integration.prometheus_server import run_prometheus
-from tests.integration.test_reconcile import apply_job, suite_nodes
-from tests.integration.test_rollouts import phase, rolling_job, running_versions, settle_v1
 
 
 class Exporter:

@@ -5,86 +5,23 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
-
-import yaml
 
 from nodewave.core.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import NODE_LOST_GRACE, kubectl_json, wait_for
-
-IMAGE = "registry.example/agent:1"
-
-
-def apply_job(cp: ControlPlane, ns: str, name: str, spec: dict[str, Any]) -> None:
-    body = {
-        "apiVersion": "nodewave.io/v1alpha1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
-    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
-
-
-def template(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-    return {
-        "metadata": {"annotations": annotations or {}},
-        "spec": {"containers": [{"name": "main", "image": IMAGE}], **spec},
-    }
-
-
-def executions(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
-    items = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
-    return {e["spec"]["nodeName"]: e for e in items}
-
-
-def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
-    items = kubectl_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
-    return {p["metadata"]["name"]: p for p in items}
-
-
-def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
-    return {n: e.get("status", {}).get("observedState") for n, e in executions(cp, ns, job).items()}
-
-
-def job_status(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
-    return kubectl_json(cp, "get", "nwj", "-n", ns, job).get("status", {})
-
-
-def condition(status: dict[str, Any], type_: str) -> tuple[str, str] | None:
-    c = next((c for c in status.get("conditions", []) if c["type"] == type_), None)
-    return (c["status"], c["reason"]) if c else None
-
-
-def wait_condition(
-    cp: ControlPlane,
-    ns: str,
-    job: str,
-    type_: str,
-    expected: tuple[str, str],
-    timeout: float,
-    what: str,
-) -> dict[str, Any]:
-    """Wait until the Job's condition `type_` is (status, reason); return the Job's status."""
-    return wait_for(
-        lambda: s if condition(s := job_status(cp, ns, job), type_) == expected else None,
-        timeout,
-        what,
-    )
-
-
-def suite_nodes(cp: ControlPlane, suite: str, count: int) -> list[str]:
-    """The nodes an earlier test of this suite added, or `count` new ones."""
-    existing = kubectl_json(cp, "get", "nodes", "-l", f"suite={suite}")["items"]
-    return sorted(n["metadata"]["name"] for n in existing) or add_nodes(cp, suite, count)
-
-
-def add_nodes(cp: ControlPlane, prefix: str, count: int, **labels: str) -> list[str]:
-    names = {f"{prefix}-{i}": {"suite": prefix, **labels} for i in range(count)}
-    cp.add_nodes(names)
-    cp.wait_nodes_ready(names)
-    return sorted(names)
+from tests.integration.jobs import (
+    add_nodes,
+    apply_job,
+    condition,
+    executions,
+    job_status,
+    pods,
+    states,
+    suite_nodes,
+    template,
+    wait_condition,
+)
 
 
 def test_places_one_execution_and_one_pinned_pod_per_selected_node(

@@ -7,75 +7,22 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.test_reconcile import (
+from tests.integration.jobs import (
     add_nodes,
     apply_job,
     condition,
+    job_events,
     job_status,
+    phase,
+    rolling_job,
+    running_versions,
+    settle_v1,
     suite_nodes,
-    template,
 )
-
-
-def rolling_job(
-    suite: str, image_tag: str, rollout: dict[str, Any], annotations: dict[str, str] | None = None
-) -> dict[str, Any]:
-    hc = {
-        "deadlineSeconds": 30,
-        "intervalSeconds": 1,
-        "successThreshold": 2,
-        "failureThreshold": 2,
-        "maxErrorRate": 0.1,
-    }
-    t = template(annotations)
-    t["spec"]["containers"][0]["image"] = f"registry.example/agent:{image_tag}"
-    return {
-        "type": "Pipeline",
-        "selector": {"matchLabels": {"suite": suite}},
-        "template": t,
-        "rollout": {"healthCheck": hc, **rollout},
-    }
-
-
-def running_versions(cp: ControlPlane, ns: str, job: str) -> dict[str, list[int]]:
-    """node → versions of its executions that are Running (exactly one each, when settled)."""
-    out: dict[str, list[int]] = {}
-    for e in kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]:
-        if e.get("status", {}).get("observedState") == "Running":
-            out.setdefault(e["spec"]["nodeName"], []).append(e["spec"]["jobVersion"])
-    return out
-
-
-def phase(cp: ControlPlane, ns: str, job: str, version: int = 2) -> str | None:
-    """The phase of the rollout of `version` (None while another version's rollout shows)."""
-    rollout = job_status(cp, ns, job).get("rollout") or {}
-    return rollout.get("phase") if rollout.get("version") == version else None
-
-
-def settle_v1(cp: ControlPlane, ns: str, job: str, spec: dict[str, Any], nodes: list[str]) -> None:
-    apply_job(cp, ns, job, spec)
-    wait_for(
-        lambda: (
-            job_status(cp, ns, job).get("stableVersion") == 1
-            and running_versions(cp, ns, job) == {n: [1] for n in nodes}
-        ),
-        60,
-        "version 1 stable everywhere",
-    )
-
-
-def job_events(cp: ControlPlane, ns: str) -> list[str]:
-    return [
-        e["reason"]
-        for e in kubectl_json(
-            cp, "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job"
-        )["items"]
-    ]
 
 
 def test_canary_that_never_gets_ready_rolls_back(

@@ -15,22 +15,20 @@ from nodewave.core.policy import ALLOW_PRIVILEGED_LABEL
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.test_chart import CHART, helm
-from tests.integration.test_reconcile import (
+from tests.integration.helm import CHART, helm
+from tests.integration.jobs import (
     add_nodes,
     apply_job,
     condition,
-    job_status,
-    suite_nodes,
-    template,
-    wait_condition,
-)
-from tests.integration.test_rollouts import (
     job_events,
+    job_status,
     phase,
     rolling_job,
     running_versions,
     settle_v1,
+    suite_nodes,
+    template,
+    wait_condition,
 )
 
 ROLLING = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 0}

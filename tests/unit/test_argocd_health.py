@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from lupa import LuaRuntime
 
-from tests.unit.test_rollout import NODES, PHASES, as_object, run, stable_on
+from tests.unit.simulation import NODES, PHASES, as_object, run, stable_on
 
 SCRIPT = (
     Path(__file__).resolve().parents[2] / "charts" / "nodewave" / "files" / "argocd-health.lua"

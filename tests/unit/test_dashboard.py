@@ -4,42 +4,19 @@ tests/integration/test_metrics.py runs the same queries against the live operato
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from tests.unit.test_alerts import REPO, exported_metric_names, metric_names, promtool
-
-DASHBOARD = REPO / "charts" / "nodewave" / "files" / "grafana-dashboard.json"
-VARIABLES = {"$__rate_interval": "1m", "$namespace": ".*", "$job": ".*"}
-
-
-def load() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text())  # type: ignore[no-any-return]
-
-
-def panels() -> list[dict[str, Any]]:
-    return [p for p in load()["panels"] if p["type"] != "row"]
-
-
-def dashboard_queries() -> dict[str, str]:
-    """Every PromQL expression (panel targets and annotations), keyed by where it is, with the
-    dashboard's variables replaced by what "All" means."""
-
-    def concrete(expr: str) -> str:
-        for name, value in VARIABLES.items():
-            expr = expr.replace(name, value)
-        return expr
-
-    out = {
-        f"{p['title']}/{t['refId']}": concrete(t["expr"]) for p in panels() for t in p["targets"]
-    }
-    for a in load()["annotations"]["list"]:
-        out[f"annotation {a['name']}"] = concrete(a["expr"])
-    return out
+from tests.unit.promql import (
+    dashboard_queries,
+    exported_metric_names,
+    load,
+    metric_names,
+    panels,
+    promtool,
+)
 
 
 def test_layout_and_wiring() -> None:

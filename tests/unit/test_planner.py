@@ -19,10 +19,10 @@ from nodewave.core.actions import (
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.planner import apply_health, build_execution_status, plan_job
-from nodewave.core.snapshot import Snapshot
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus
 from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
+from tests.unit.simulation import simulate
 
 S = ObservedState
 EU = {"region": "eu"}
@@ -186,36 +186,6 @@ def test_requeue_at_the_next_deadline() -> None:
 # ---- property: repeated passes with a simulated cluster converge to one execution and one pod per node ----
 
 
-def _simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:
-    """Apply a plan the way the API would: creates are idempotent, pods start Running at once."""
-    exs = {e.name: e for e in snap.executions}
-    pods = dict(snap.pods)
-    for a in plan_actions:
-        if isinstance(a, CreateExecution) and a.name not in exs:
-            new = execution(a.node, version=a.version, desired=a.desired)
-            exs[a.name] = dataclasses.replace(
-                new, spec=new.spec.model_copy(update={"rollout_wave": a.wave})
-            )
-            if a.start:
-                pods[a.name] = pod(a.name, node_name=a.node)
-        elif isinstance(a, CreatePod):
-            pods.setdefault(a.execution, pod(a.execution, node_name=a.node))
-        elif isinstance(a, DeletePod):
-            pods.pop(a.name, None)
-        elif isinstance(a, SetDesiredState) and a.name in exs:
-            e = exs[a.name]
-            exs[a.name] = dataclasses.replace(
-                e,
-                spec=e.spec.model_copy(update={"desired_state": a.desired}),
-                stopped_by_operator=a.by_operator,
-            )
-        elif isinstance(a, PatchExecutionStatus) and a.name in exs:
-            exs[a.name] = dataclasses.replace(exs[a.name], status=a.status)
-        elif isinstance(a, DeleteExecution):
-            exs.pop(a.name, None)
-    return dataclasses.replace(snap, executions=tuple(exs.values()), pods=pods)
-
-
 node_sets = st.lists(
     st.tuples(st.sampled_from(["eu", "us"]), st.booleans()), min_size=0, max_size=8
 )
@@ -235,7 +205,7 @@ def test_converges_to_one_execution_and_one_pod_per_selected_node(
             snap = dataclasses.replace(snap, nodes={n.name: n for n in nodes})
         plan = plan_job(snap, at(step))
         actions = [a for i, a in enumerate(plan.actions) if not (step == 3 and i in drop)]
-        snap = _simulate(snap, actions)
+        snap = simulate(snap, actions)
         snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=plan.status))
     selected = {n.name for n in nodes if n.labels.get("region") == "eu"}
     running = {

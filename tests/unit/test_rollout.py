@@ -3,73 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from nodewave.core.planner import plan_job
-from nodewave.core.snapshot import Snapshot
 from nodewave.models.execution import ObservedState
-from nodewave.models.job import JobStatus, RolloutPhase
-from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
-from tests.unit.test_planner import _simulate
+from nodewave.models.job import RolloutPhase
+from tests.unit.simulation import NODES, run, stable_on, step, versions_running
 
 S = ObservedState
-HC = {"deadlineSeconds": 100, "intervalSeconds": 1, "successThreshold": 1, "failureThreshold": 1}
-
-
-def stable_on(
-    nodes: list[str], rollout: dict[str, object], annotations_bad: set[str] | None = None
-) -> Snapshot:
-    """Version 1 stable and Running everywhere; the spec is at version 2."""
-    spec = job_spec(rollout={"healthCheck": HC, **rollout})
-    exs = [
-        dataclasses.replace(
-            execution(n, 1, state=S.RUNNING, stable=True),
-            spec=execution(n, 1).spec.model_copy(update={"rollout_wave": 1}),
-        )
-        for n in nodes
-    ]
-    snap = snapshot(
-        [node(n) for n in nodes],
-        exs,
-        [pod(e.name, node_name=e.spec.node_name) for e in exs],
-        spec=spec,
-        current=2,
-        status=JobStatus(stable_version=1),
-    )
-    return snap
-
-
-def step(snap: Snapshot, t: float, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
-    plan = plan_job(snap, at(t))
-    snap = _simulate(snap, plan.actions)
-    # pods of `unready` nodes never turn ready
-    pods = {
-        k: (dataclasses.replace(p, ready=False) if p.node_name in unready and "-v2-" in k else p)
-        for k, p in snap.pods.items()
-    }
-    return dataclasses.replace(
-        snap,
-        pods=pods,
-        job=dataclasses.replace(snap.job, status=plan.status),
-        health={**snap.health, **plan.health},
-    )
-
-
-def run(snap: Snapshot, seconds: int, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
-    for i in range(seconds * 4):
-        snap = step(snap, 10 + i / 4, unready)
-    return snap
-
-
-def versions_running(snap: Snapshot) -> dict[str, set[int]]:
-    out: dict[str, set[int]] = {}
-    for e in snap.executions:
-        if e.spec.desired_state.value == "Running":
-            out.setdefault(e.spec.node_name, set()).add(e.spec.job_version)
-    return out
-
-
-NODES = [f"n{i}" for i in range(10)]
 
 
 def test_rolling_moves_wave_by_wave_and_completes() -> None:
@@ -141,20 +80,6 @@ def test_canary_waits_for_promotion_and_pause_holds() -> None:
     assert versions_running(held) == {n: {1} for n in NODES}
 
 
-BAD = set(NODES)
-
-
-def as_object(snap: Snapshot, generation: int = 1) -> dict[str, Any]:
-    status = snap.job.status.to_api()
-    return {
-        "apiVersion": "nodewave.io/v1alpha1",
-        "kind": "Job",
-        "metadata": {"name": "j", "namespace": "ns", "generation": generation},
-        "spec": snap.job.spec.to_api(),
-        "status": status,
-    }
-
-
 def test_a_failed_canary_is_never_promoted_even_within_budget() -> None:
     snap = stable_on(
         NODES,
@@ -189,29 +114,3 @@ def test_a_wave_that_failed_everywhere_stops_the_rollout() -> None:
     assert rs is not None
     assert rs.phase is RolloutPhase.ROLLED_BACK
     assert rs.failed_nodes == 2  # wave 1 (2 nodes) failed everywhere; wave 2 never started
-
-
-def _rolled_back(auto_rollback: bool) -> Snapshot:
-    rollout = {
-        "strategy": "Canary",
-        "canaryCount": 2,
-        "autoPromote": True,
-        "maxFailedNodes": 1,
-        "autoRollback": auto_rollback,
-    }
-    return run(stable_on(NODES, rollout), 15, unready=BAD)
-
-
-# One Job per rollout phase, for the tests of what GitOps tools make of our status.
-PHASES: dict[str, Any] = {
-    "finished": lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20),
-    "wave-in-progress": lambda: step(
-        stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30}), 10
-    ),
-    "awaiting-promotion": lambda: run(
-        stable_on(NODES, {"strategy": "Canary", "canaryCount": 1}), 5
-    ),
-    "paused": lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5),
-    "rolled-back": lambda: _rolled_back(True),
-    "failed-no-rollback": lambda: _rolled_back(False),
-}

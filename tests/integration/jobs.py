@@ -1,0 +1,139 @@
+"""Jobs on the local control plane, as the cluster tests drive them: apply, read back, wait.
+Shared by the integration and e2e tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from nodewave.localcluster.controlplane import ControlPlane
+from tests.conftest import kubectl_json, wait_for
+
+IMAGE = "registry.example/agent:1"
+
+
+def apply_job(cp: ControlPlane, ns: str, name: str, spec: dict[str, Any]) -> None:
+    body = {
+        "apiVersion": "nodewave.io/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
+
+
+def template(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"annotations": annotations or {}},
+        "spec": {"containers": [{"name": "main", "image": IMAGE}], **spec},
+    }
+
+
+def executions(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
+    items = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    return {e["spec"]["nodeName"]: e for e in items}
+
+
+def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
+    items = kubectl_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    return {p["metadata"]["name"]: p for p in items}
+
+
+def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
+    return {n: e.get("status", {}).get("observedState") for n, e in executions(cp, ns, job).items()}
+
+
+def job_status(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
+    return kubectl_json(cp, "get", "nwj", "-n", ns, job).get("status", {})
+
+
+def condition(status: dict[str, Any], type_: str) -> tuple[str, str] | None:
+    c = next((c for c in status.get("conditions", []) if c["type"] == type_), None)
+    return (c["status"], c["reason"]) if c else None
+
+
+def wait_condition(
+    cp: ControlPlane,
+    ns: str,
+    job: str,
+    type_: str,
+    expected: tuple[str, str],
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """Wait until the Job's condition `type_` is (status, reason); return the Job's status."""
+    return wait_for(
+        lambda: s if condition(s := job_status(cp, ns, job), type_) == expected else None,
+        timeout,
+        what,
+    )
+
+
+def suite_nodes(cp: ControlPlane, suite: str, count: int) -> list[str]:
+    """The nodes an earlier test of this suite added, or `count` new ones."""
+    existing = kubectl_json(cp, "get", "nodes", "-l", f"suite={suite}")["items"]
+    return sorted(n["metadata"]["name"] for n in existing) or add_nodes(cp, suite, count)
+
+
+def add_nodes(cp: ControlPlane, prefix: str, count: int, **labels: str) -> list[str]:
+    names = {f"{prefix}-{i}": {"suite": prefix, **labels} for i in range(count)}
+    cp.add_nodes(names)
+    cp.wait_nodes_ready(names)
+    return sorted(names)
+
+
+def rolling_job(
+    suite: str, image_tag: str, rollout: dict[str, Any], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    hc = {
+        "deadlineSeconds": 30,
+        "intervalSeconds": 1,
+        "successThreshold": 2,
+        "failureThreshold": 2,
+        "maxErrorRate": 0.1,
+    }
+    t = template(annotations)
+    t["spec"]["containers"][0]["image"] = f"registry.example/agent:{image_tag}"
+    return {
+        "type": "Pipeline",
+        "selector": {"matchLabels": {"suite": suite}},
+        "template": t,
+        "rollout": {"healthCheck": hc, **rollout},
+    }
+
+
+def running_versions(cp: ControlPlane, ns: str, job: str) -> dict[str, list[int]]:
+    """node → versions of its executions that are Running (exactly one each, when settled)."""
+    out: dict[str, list[int]] = {}
+    for e in kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]:
+        if e.get("status", {}).get("observedState") == "Running":
+            out.setdefault(e["spec"]["nodeName"], []).append(e["spec"]["jobVersion"])
+    return out
+
+
+def phase(cp: ControlPlane, ns: str, job: str, version: int = 2) -> str | None:
+    """The phase of the rollout of `version` (None while another version's rollout shows)."""
+    rollout = job_status(cp, ns, job).get("rollout") or {}
+    return rollout.get("phase") if rollout.get("version") == version else None
+
+
+def settle_v1(cp: ControlPlane, ns: str, job: str, spec: dict[str, Any], nodes: list[str]) -> None:
+    apply_job(cp, ns, job, spec)
+    wait_for(
+        lambda: (
+            job_status(cp, ns, job).get("stableVersion") == 1
+            and running_versions(cp, ns, job) == {n: [1] for n in nodes}
+        ),
+        60,
+        "version 1 stable everywhere",
+    )
+
+
+def job_events(cp: ControlPlane, ns: str) -> list[str]:
+    return [
+        e["reason"]
+        for e in kubectl_json(
+            cp, "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job"
+        )["items"]
+    ]

@@ -1,0 +1,152 @@
+"""A simulated cluster for the planner: a plan's actions applied the way the API would, and
+rollouts run pass by pass with an injected clock. Shared by the planner, rollout and GitOps
+tests."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from nodewave.core.actions import (
+    CreateExecution,
+    CreatePod,
+    DeleteExecution,
+    DeletePod,
+    PatchExecutionStatus,
+    SetDesiredState,
+)
+from nodewave.core.planner import plan_job
+from nodewave.core.snapshot import Snapshot
+from nodewave.models.execution import ObservedState
+from nodewave.models.job import JobStatus
+from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
+
+S = ObservedState
+
+
+def simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:
+    """Apply a plan the way the API would: creates are idempotent, pods start Running at once."""
+    exs = {e.name: e for e in snap.executions}
+    pods = dict(snap.pods)
+    for a in plan_actions:
+        if isinstance(a, CreateExecution) and a.name not in exs:
+            new = execution(a.node, version=a.version, desired=a.desired)
+            exs[a.name] = dataclasses.replace(
+                new, spec=new.spec.model_copy(update={"rollout_wave": a.wave})
+            )
+            if a.start:
+                pods[a.name] = pod(a.name, node_name=a.node)
+        elif isinstance(a, CreatePod):
+            pods.setdefault(a.execution, pod(a.execution, node_name=a.node))
+        elif isinstance(a, DeletePod):
+            pods.pop(a.name, None)
+        elif isinstance(a, SetDesiredState) and a.name in exs:
+            e = exs[a.name]
+            exs[a.name] = dataclasses.replace(
+                e,
+                spec=e.spec.model_copy(update={"desired_state": a.desired}),
+                stopped_by_operator=a.by_operator,
+            )
+        elif isinstance(a, PatchExecutionStatus) and a.name in exs:
+            exs[a.name] = dataclasses.replace(exs[a.name], status=a.status)
+        elif isinstance(a, DeleteExecution):
+            exs.pop(a.name, None)
+    return dataclasses.replace(snap, executions=tuple(exs.values()), pods=pods)
+
+
+HC = {"deadlineSeconds": 100, "intervalSeconds": 1, "successThreshold": 1, "failureThreshold": 1}
+
+
+def stable_on(
+    nodes: list[str], rollout: dict[str, object], annotations_bad: set[str] | None = None
+) -> Snapshot:
+    """Version 1 stable and Running everywhere; the spec is at version 2."""
+    spec = job_spec(rollout={"healthCheck": HC, **rollout})
+    exs = [
+        dataclasses.replace(
+            execution(n, 1, state=S.RUNNING, stable=True),
+            spec=execution(n, 1).spec.model_copy(update={"rollout_wave": 1}),
+        )
+        for n in nodes
+    ]
+    snap = snapshot(
+        [node(n) for n in nodes],
+        exs,
+        [pod(e.name, node_name=e.spec.node_name) for e in exs],
+        spec=spec,
+        current=2,
+        status=JobStatus(stable_version=1),
+    )
+    return snap
+
+
+def step(snap: Snapshot, t: float, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+    plan = plan_job(snap, at(t))
+    snap = simulate(snap, plan.actions)
+    # pods of `unready` nodes never turn ready
+    pods = {
+        k: (dataclasses.replace(p, ready=False) if p.node_name in unready and "-v2-" in k else p)
+        for k, p in snap.pods.items()
+    }
+    return dataclasses.replace(
+        snap,
+        pods=pods,
+        job=dataclasses.replace(snap.job, status=plan.status),
+        health={**snap.health, **plan.health},
+    )
+
+
+def run(snap: Snapshot, seconds: int, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+    for i in range(seconds * 4):
+        snap = step(snap, 10 + i / 4, unready)
+    return snap
+
+
+def versions_running(snap: Snapshot) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for e in snap.executions:
+        if e.spec.desired_state.value == "Running":
+            out.setdefault(e.spec.node_name, set()).add(e.spec.job_version)
+    return out
+
+
+NODES = [f"n{i}" for i in range(10)]
+
+BAD = set(NODES)
+
+
+def as_object(snap: Snapshot, generation: int = 1) -> dict[str, Any]:
+    status = snap.job.status.to_api()
+    return {
+        "apiVersion": "nodewave.io/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "j", "namespace": "ns", "generation": generation},
+        "spec": snap.job.spec.to_api(),
+        "status": status,
+    }
+
+
+def _rolled_back(auto_rollback: bool) -> Snapshot:
+    rollout = {
+        "strategy": "Canary",
+        "canaryCount": 2,
+        "autoPromote": True,
+        "maxFailedNodes": 1,
+        "autoRollback": auto_rollback,
+    }
+    return run(stable_on(NODES, rollout), 15, unready=BAD)
+
+
+# One Job per rollout phase, for the tests of what GitOps tools make of our status.
+PHASES: dict[str, Any] = {
+    "finished": lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20),
+    "wave-in-progress": lambda: step(
+        stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30}), 10
+    ),
+    "awaiting-promotion": lambda: run(
+        stable_on(NODES, {"strategy": "Canary", "canaryCount": 1}), 5
+    ),
+    "paused": lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5),
+    "rolled-back": lambda: _rolled_back(True),
+    "failed-no-rollback": lambda: _rolled_back(False),
+}
