@@ -3,7 +3,10 @@
 CACHE="${NODEWAVE_CACHE:-$HOME/.cache/nodewave}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 UV_VERSION="0.13.9"
-export UV_PROJECT_ENVIRONMENT="$CACHE/venv"
+# One virtualenv per checkout (keyed by its path): the project is installed editable, so a venv
+# shared by two clones would run whichever clone synced last.
+VENVS="$CACHE/venvs"
+export UV_PROJECT_ENVIRONMENT="$VENVS/$(printf %s "$ROOT" | sha256sum | cut -c1-16)"
 export UV_CACHE_DIR="$CACHE/uv-cache"
 export UV_PYTHON_DOWNLOADS=never
 export UV_PYTHON="${UV_PYTHON:-python3.11}"
@@ -18,6 +21,13 @@ ensure_python_env() {
   fi
   UV="$uv"
   (cd "$ROOT" && "$UV" sync --locked --quiet)
+  printf '%s\n' "$ROOT" >"$UV_PROJECT_ENVIRONMENT/.checkout"
+  # The venvs of checkouts that no longer exist (CI's clones, removed worktrees) go.
+  local venv
+  for venv in "$VENVS"/*/; do
+    [ -f "$venv.checkout" ] && [ ! -d "$(cat "$venv.checkout")" ] && rm -rf "$venv"
+  done
+  rm -rf "$CACHE/venv"  # the shared venv of earlier versions
   export PATH="$UV_PROJECT_ENVIRONMENT/bin:$PATH"
 }
 
