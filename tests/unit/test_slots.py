@@ -67,23 +67,27 @@ def test_never_more_holders_than_slots_and_all_slots_come_back() -> None:
             async with slots.slot(p):
                 holding += 1
                 peak = max(peak, holding)
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(0)  # let the others try meanwhile
                 holding -= 1
 
         await asyncio.gather(*(work(i % 5) for i in range(60)))
         assert peak == 3
-        # All three slots are free again: three holders enter at once.
-        entered = 0
+        # All three slots are free again: three holders are inside at once (a lost slot would
+        # leave the third waiting, and the wait below would time out).
+        inside = 0
+        all_in, leave = asyncio.Event(), asyncio.Event()
 
         async def enter() -> None:
-            nonlocal entered
+            nonlocal inside
             async with slots.slot(0):
-                entered += 1
-                await asyncio.sleep(0.01)
+                inside += 1
+                if inside == 3:
+                    all_in.set()
+                await leave.wait()
 
         tasks = [asyncio.create_task(enter()) for _ in range(3)]
-        await asyncio.sleep(0.005)
-        assert entered == 3
+        await asyncio.wait_for(all_in.wait(), timeout=5)
+        leave.set()
         await asyncio.gather(*tasks)
 
     asyncio.run(main())
