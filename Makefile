@@ -1,5 +1,5 @@
 # The two commands of the README's quick start; everything else is in hack/.
-.PHONY: demo test crds bench
+.PHONY: demo test crds bench mutation
 demo:  ## run the embedded default: local control plane, operator, demo rollout
 	bash hack/demo.sh $(ARGS)
 test:  ## the whole test suite (what CI runs)
@@ -9,3 +9,6 @@ crds:  ## regenerate crds/ from the models
 
 bench:  ## benchmark against the DaemonSet controller (100 and 1,000 nodes)
 	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && python -m bench.reconcile $(ARGS)'
+
+mutation:  ## mutation testing of src/nodewave/core against the unit tests (not part of make test)
+	bash hack/mutation.sh $(ARGS)
