@@ -1,0 +1,159 @@
+"""The pod of an execution and the ConfigMap of a version (core/podspec.py): what the kubelet
+gets. Real nodes showed what a missing mount costs (a pod stuck ContainerCreating), so every
+part the workload relies on is asserted here, not only in the cluster tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nodewave.core.podspec import (
+    CONFIG_DIR,
+    CONFIG_VOLUME,
+    DAEMON_TOLERATIONS,
+    build_configmap,
+    build_pod,
+)
+from nodewave.core.snapshot import VersionSpec
+from nodewave.models.job import JobType, RestartPolicy
+from tests.unit.builders import job
+
+CONFIG = {"sink": "https://logs", "batch": 500}
+
+
+def version(template: dict[str, Any] | None = None) -> VersionSpec:
+    template = template or {
+        "metadata": {"labels": {"app": "shipper"}, "annotations": {"team": "obs"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "app:1",
+                    "env": [{"name": "OWN", "value": "1"}, {"name": "NODEWAVE_JOB", "value": "x"}],
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                },
+                {"name": "sidecar", "image": "side:1"},
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+            "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+        },
+    }
+    return VersionSpec(3, JobType.PIPELINE, template, CONFIG)
+
+
+def pod(
+    template: dict[str, Any] | None = None, policy: RestartPolicy = RestartPolicy.ALWAYS
+) -> Any:
+    return build_pod(job(), version(template), "j-v3-n1-abc", "ex-uid", "n1", policy)
+
+
+def test_identity_labels_and_owner() -> None:
+    p = pod()
+    meta = p["metadata"]
+    assert (meta["name"], meta["namespace"]) == ("j-v3-n1-abc", "ns")
+    assert meta["labels"] == {
+        "app": "shipper",
+        "nodewave.io/job": "j",
+        "nodewave.io/version": "3",
+        "nodewave.io/node": "n1",
+        "nodewave.io/execution": "j-v3-n1-abc",
+        "app.kubernetes.io/managed-by": "nodewave",
+    }
+    assert meta["annotations"] == {"team": "obs", "nodewave.io/job": "j"}
+    assert meta["ownerReferences"] == [
+        {
+            "apiVersion": "nodewave.io/v1alpha1",
+            "kind": "Execution",
+            "name": "j-v3-n1-abc",
+            "uid": "ex-uid",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+
+
+def test_pinned_to_its_node_by_name_and_tolerating_what_a_daemon_tolerates() -> None:
+    spec = pod()["spec"]
+    assert spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == {
+        "nodeSelectorTerms": [
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}
+        ]
+    }
+    assert spec["tolerations"] == [
+        {"key": "dedicated", "operator": "Exists"},
+        *(dict(t) for t in DAEMON_TOLERATIONS),
+    ]
+    assert "nodeName" not in spec, "the scheduler binds it"
+
+
+def test_restart_policy_and_service_account() -> None:
+    assert pod(policy=RestartPolicy.NEVER)["spec"]["restartPolicy"] == "Never"
+    assert pod()["spec"]["serviceAccountName"] == "default"
+    own = version().template["spec"] | {"serviceAccountName": "agent"}
+    assert pod({"spec": own})["spec"]["serviceAccountName"] == "agent"
+
+
+def test_every_container_gets_the_config_as_env_and_as_a_file() -> None:
+    spec = pod()["spec"]
+    for container in spec["containers"]:
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["NODEWAVE_JOB"] == "j", "the template cannot override ours"
+        assert (env["NODEWAVE_VERSION"], env["NODEWAVE_NODE"]) == ("3", "n1")
+        assert env["NODEWAVE_EXECUTION"] == "j-v3-n1-abc"
+        assert json.loads(env["NODEWAVE_CONFIG"]) == CONFIG
+        assert container["volumeMounts"][-1] == {
+            "name": CONFIG_VOLUME,
+            "mountPath": CONFIG_DIR,
+            "readOnly": True,
+        }
+    main = spec["containers"][0]
+    assert main["env"][0]["name"] == "OWN", "the template's own env stays first"
+    assert main["volumeMounts"][0] == {"name": "data", "mountPath": "/data"}
+    assert spec["volumes"] == [
+        {"name": "data", "emptyDir": {}},
+        {"name": CONFIG_VOLUME, "configMap": {"name": "j-config-v3"}},
+    ]
+
+
+def test_a_template_volume_named_like_ours_is_replaced_not_doubled() -> None:
+    template = version().template
+    clash = {
+        "spec": {
+            **template["spec"],
+            "volumes": [{"name": CONFIG_VOLUME, "emptyDir": {}}],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "a",
+                    "volumeMounts": [{"name": CONFIG_VOLUME, "mountPath": "/x"}],
+                }
+            ],
+        }
+    }
+    spec = pod(clash)["spec"]
+    assert [v["name"] for v in spec["volumes"]] == [CONFIG_VOLUME]
+    assert spec["volumes"][0]["configMap"] == {"name": "j-config-v3"}
+    assert spec["containers"][0]["volumeMounts"] == [
+        {"name": CONFIG_VOLUME, "mountPath": CONFIG_DIR, "readOnly": True}
+    ]
+
+
+def test_the_template_itself_is_not_changed() -> None:
+    v = version()
+    before = json.dumps(v.template, sort_keys=True)
+    build_pod(job(), v, "e", "u", "n1", RestartPolicy.ALWAYS)
+    assert json.dumps(v.template, sort_keys=True) == before
+
+
+def test_the_version_configmap_holds_the_config_and_belongs_to_the_job() -> None:
+    cm = build_configmap(job(), version())
+    assert (cm["metadata"]["name"], cm["metadata"]["namespace"]) == ("j-config-v3", "ns")
+    assert cm["metadata"]["labels"] == {
+        "nodewave.io/job": "j",
+        "nodewave.io/version": "3",
+        "app.kubernetes.io/managed-by": "nodewave",
+    }
+    owner = cm["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Job", "j", "job-uid")
+    assert json.loads(cm["data"]["config.json"]) == CONFIG
+    assert cm["data"]["config.json"] == json.dumps(CONFIG, sort_keys=True, indent=2)
