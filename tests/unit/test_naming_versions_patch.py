@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.naming import build_execution_name, label_value
+from nodewave.core.naming import (
+    build_configmap_name,
+    build_execution_name,
+    build_revision_name,
+    label_value,
+)
 from nodewave.core.patch import build_merge_patch
 from nodewave.core.versions import RevisionInfo, build_version_content, hash_version, plan_versions
 from nodewave.models.job import JobSpec
@@ -116,3 +122,45 @@ docs = st.dictionaries(st.text(max_size=2), json_values, max_size=4)
 def test_merge_patch_turns_old_into_new(old: dict[str, Any], new: dict[str, Any]) -> None:
     assert apply_merge_patch(old, build_merge_patch(old, new)) == new
     assert build_merge_patch(new, new) == {}
+
+
+def _sha(text: str, n: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _digest(job: str, version: int, node: str, n: int) -> str:
+    return _sha("\x00".join((job, str(version), node)), n)
+
+
+def test_execution_names_exactly() -> None:
+    assert build_execution_name("logs", 3, "node-7") == "logs-v3-node-7-" + _digest(
+        "logs", 3, "node-7", 6
+    )
+    # Too long, or not a DNS label (a dot in the node name): the job, the version, a longer hash.
+    long_node = "n" * 60
+    assert build_execution_name("logs", 3, long_node) == "logs-v3-" + _digest(
+        "logs", 3, long_node, 10
+    )
+    dotted = build_execution_name("logs", 3, "node.example")
+    assert dotted == "logs-v3-" + _digest("logs", 3, "node.example", 10)
+    long_job = "j" * 70 + "-"
+    name = build_execution_name(long_job, 12, "n1")
+    assert name == "j" * (63 - 15) + "-v12-" + _digest(long_job, 12, "n1", 10)
+    assert len(name) == 63
+
+
+def test_label_values_exactly() -> None:
+    assert label_value("web-1.a_b") == "web-1.a_b"
+    assert label_value("") == ""
+    assert label_value("a" * 63) == "a" * 63
+    too_long = "a" * 64
+    assert label_value(too_long) == "a" * 52 + f"-{_sha(too_long, 10)}"
+    assert label_value("-my job!") == f"my-job-{_sha('-my job!', 10)}"
+    assert label_value("!!!") == _sha("!!!", 10)
+
+
+def test_configmap_and_revision_names() -> None:
+    assert build_configmap_name("j", 3) == "j-config-v3"
+    assert build_configmap_name("x" * 300, 12) == "x" * (253 - 11) + "-config-v12"
+    assert build_revision_name("j", "0123456789abcdef") == "j-0123456789"
+    assert build_revision_name("y" * 300, "0123456789abcdef") == "y" * 242 + "-0123456789"
