@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -164,3 +165,35 @@ def test_configmap_and_revision_names() -> None:
     assert build_configmap_name("x" * 300, 12) == "x" * (253 - 11) + "-config-v12"
     assert build_revision_name("j", "0123456789abcdef") == "j-0123456789"
     assert build_revision_name("y" * 300, "0123456789abcdef") == "y" * 242 + "-0123456789"
+
+
+def test_the_revision_stored_for_new_content() -> None:
+    s = spec(config={"a": 1})
+    content = build_version_content(s)
+    assert content == {"type": "Pipeline", "template": s.template, "config": {"a": 1}}
+    digest = hashlib.sha256(
+        json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:16]
+    assert hash_version(content) == digest
+    plan = plan_versions(s, [_rev(1, spec())], None, "j")
+    assert plan.create == RevisionInfo(f"j-{digest[:10]}", 2, digest, content)
+    assert plan.current.number == 2
+    assert (plan.current.type.value, plan.current.config) == ("Pipeline", {"a": 1})
+    assert plan.current.template == s.template
+
+
+def test_the_newest_revision_with_the_content_wins() -> None:
+    """Two revisions with the same content (an old operator may have stored both): the newer
+    number is the version."""
+    revs = [_rev(1, spec()), _rev(2, spec(config={"a": 1})), _rev(3, spec())]
+    assert plan_versions(spec(), revs, None, "j").current.number == 3
+
+
+def test_history_keeps_exactly_the_limit_besides_current_and_stable() -> None:
+    revs = [_rev(n, spec(config={"n": n})) for n in range(1, 6)]
+    at_limit = plan_versions(spec(config={"n": 5}, revisionHistoryLimit=3), revs, 4, "j")
+    assert at_limit.delete == ()  # 1, 2, 3 are the three others: at the limit, none goes
+    over = plan_versions(spec(config={"n": 5}, revisionHistoryLimit=2), revs, 4, "j")
+    assert over.delete == ("j-1",)  # the oldest goes first
+    no_stable = plan_versions(spec(config={"n": 5}, revisionHistoryLimit=0), revs, None, "j")
+    assert no_stable.delete == ("j-1", "j-2", "j-3", "j-4")
