@@ -54,35 +54,34 @@ def kubectl_json(cp: ControlPlane, *args: str) -> Any:
 NODE_LOST_GRACE = 5
 
 
-@pytest.fixture(scope="session")
-def operator(
-    cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OperatorProcess]:
+def running_operator(cp: ControlPlane, log_dir: Path) -> Iterator[OperatorProcess]:
     """The operator, a real process, with a short node-lost grace for the tests."""
-    op = OperatorProcess(
-        cluster,
-        tmp_path_factory.mktemp("operator") / "operator.log",
-        "--node-lost-grace",
-        str(NODE_LOST_GRACE),
-    )
+    op = OperatorProcess(cp, log_dir / "operator.log", "--node-lost-grace", str(NODE_LOST_GRACE))
     op.start()
     op.wait_started()
     yield op
     op.stop()
 
 
+def own_namespace(cp: ControlPlane, request: pytest.FixtureRequest, prefix: str) -> Iterator[str]:
+    """A namespace of the test's own, so tests never see each other's Jobs."""
+    test = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    name = f"{prefix}-{test}-{uuid.uuid4().hex[:5]}"
+    cp.kubectl("create", "namespace", name)
+    yield name
+    cp.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture(scope="session")
+def operator(
+    cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    yield from running_operator(cluster, tmp_path_factory.mktemp("operator"))
+
+
 @pytest.fixture
 def namespace(cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace of the test's own, so tests never see each other's Jobs."""
-    name = (
-        "t-"
-        + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
-        + "-"
-        + uuid.uuid4().hex[:5]
-    )
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false")
+    yield from own_namespace(cluster, request, "t")
 
 
 def wait_for(

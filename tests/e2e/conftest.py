@@ -9,8 +9,6 @@ skips: a real node that cannot start errors every test here, with the failing pr
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +17,7 @@ import pytest
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
 from nodewave.localcluster.demo import install_crds
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import NODE_LOST_GRACE, kubectl_json
+from tests.conftest import kubectl_json, own_namespace, running_operator
 
 REAL_NODES = {"real-0": {"e2e": "real"}, "real-1": {"e2e": "real"}}
 FAKE_NODES = {"fake-0": {"e2e": "fake"}, "fake-1": {"e2e": "fake"}}
@@ -43,29 +41,12 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPl
 def real_operator(
     real_cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    op = OperatorProcess(
-        real_cluster,
-        tmp_path_factory.mktemp("real-operator") / "operator.log",
-        "--node-lost-grace",
-        str(NODE_LOST_GRACE),
-    )
-    op.start()
-    op.wait_started()
-    yield op
-    op.stop()
+    yield from running_operator(real_cluster, tmp_path_factory.mktemp("real-operator"))
 
 
 @pytest.fixture
 def ns(real_cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = (
-        "e2e-"
-        + re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
-        + "-"
-        + uuid.uuid4().hex[:5]
-    )
-    real_cluster.kubectl("create", "namespace", name)
-    yield name
-    real_cluster.kubectl("delete", "namespace", name, "--wait=false")
+    yield from own_namespace(real_cluster, request, "e2e")
 
 
 def executions_of(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:

@@ -16,6 +16,7 @@ from nodewave.core.rollout import (
     RolloutDecision,
     Want,
     begin_rollout,
+    build_rollout_context,
     evaluate_failure,
     plan_first_version,
     plan_rollout,
@@ -473,7 +474,8 @@ def test_a_new_version_in_flight_starts_over_from_the_stable_one() -> None:
     abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=3, total_waves=5)
     spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
     status = JobStatus(stable_version=STABLE, rollout=abandoned)
-    decision = plan_rollout(job(spec, status), V, NODES, {}, {}, set(), None, at(0))
+    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(0))
+    decision = plan_rollout(context)
     assert decision.rollout is not None
     assert (decision.rollout.version, decision.rollout.wave) == (V, 1)
     assert reasons(decision) == ["RolloutStarted", "WaveStarted"]

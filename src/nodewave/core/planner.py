@@ -47,7 +47,7 @@ from nodewave.core.job_status import JobCounts, build_job_conditions
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
-from nodewave.core.rollout import RolloutDecision, plan_rollout
+from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.core.waves import order_nodes
@@ -330,9 +330,10 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     run.states = {name: o.state for name, o in run.observed.items()}
     # 2. Which version each selected node should run (the rollout engine).
     version = snap.current.number
-    decision = plan_rollout(
+    context = build_rollout_context(
         job, version, targets, on_node, run.states, run.validated(), job.promote, now
     )
+    decision = plan_rollout(context)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
     placement = _plan_placement(run, decision)
     # 4. Each execution's pod and status follow from its observation.

@@ -162,17 +162,8 @@ def build_rollout_context(
     )
 
 
-def plan_rollout(
-    job: JobInfo,
-    version: int,
-    targets: list[str],
-    on_node: Mapping[str, Mapping[int, ExecutionInfo]],
-    states: Mapping[str, ObservedState],
-    validated: set[str],
-    promote: str | None,
-    now: datetime,
-) -> RolloutDecision:
-    ctx = build_rollout_context(job, version, targets, on_node, states, validated, promote, now)
+def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
+    """The one transition this pass makes (docs/design.md §3.3)."""
     if ctx.stable is None:
         return plan_first_version(ctx)
     if ctx.stable == ctx.version:
