@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.health import Verdict, evaluate_health
+from nodewave.core.health import HealthResult, Verdict, evaluate_health
 from nodewave.core.waves import ceil_percent, order_nodes, plan_waves
+from nodewave.models.execution import HealthWindow
 from nodewave.models.job import HealthCheck, Rollout
 from tests.unit.builders import at
 
@@ -145,3 +146,117 @@ def test_samples_are_evenly_spaced_whatever_the_pass_rate() -> None:
         window = res.window
     assert window is not None
     assert window.samples == 1
+
+
+def _window(**kw: object) -> HealthWindow:
+    return HealthWindow.model_validate(
+        {"windowStart": at(0), "lastSample": at(0), "lastRestartCount": 0, **kw}
+    )
+
+
+def _close(window: HealthWindow, ready: bool = True, **hc: object) -> HealthResult:
+    """The window as it closes at 10 s (one interval), with one more sample."""
+    check = HC.model_copy(update=hc)
+    return evaluate_health(window, ready=ready, restarts=0, hc=check, created_at=at(0), now=at(10))
+
+
+def test_the_error_rate_at_the_limit_is_healthy_and_just_above_is_not() -> None:
+    # The closing pass samples once more (healthy): 2 of 10 unhealthy, then 3 of 10.
+    at_limit = _close(_window(samples=9, unhealthySamples=2), max_error_rate=0.2)
+    assert (at_limit.window.error_rate, at_limit.window.consecutive_healthy) == (0.2, 1)
+    assert at_limit.window_closed
+    above = _close(_window(samples=9, unhealthySamples=3), max_error_rate=0.2)
+    assert (above.window.consecutive_unhealthy, above.window.consecutive_healthy) == (1, 0)
+    assert above.window.error_rate == 0.3
+
+
+def test_a_closed_window_starts_the_next_one_empty() -> None:
+    res = _close(_window(samples=4, unhealthySamples=1, consecutiveHealthy=1))
+    w = res.window
+    assert (w.window_start, w.samples, w.unhealthy_samples) == (at(10), 0, 0)
+    assert (w.consecutive_healthy, w.consecutive_unhealthy) == (0, 1), "a bad window resets"
+    assert res.next_sample == at(12)
+
+
+def test_a_window_closes_at_its_interval_not_before() -> None:
+    before = evaluate_health(
+        _window(samples=4), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(9.99)
+    )
+    assert not before.window_closed
+    assert before.window.samples == 5
+
+
+def test_a_window_nobody_sampled_counts_its_closing_sample() -> None:
+    fresh = _window(samples=0, lastSample=at(9.9))  # the closing pass is too soon to sample
+    assert _close(fresh, ready=True).window.error_rate == 0.0
+    assert _close(fresh, ready=False).window.error_rate == 1.0
+
+
+def test_a_sample_is_due_after_95_percent_of_its_period() -> None:
+    # Period 2 s (10 s / 5 samples): due from 1.9 s after the last one, not at 1.89 s.
+    due = evaluate_health(
+        _window(samples=1), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(1.9)
+    )
+    assert due.window.samples == 2
+    early = evaluate_health(
+        _window(samples=1), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(1.89)
+    )
+    assert early.window.samples == 1
+
+
+def test_a_restart_since_the_last_sample_makes_it_unhealthy_once() -> None:
+    first = evaluate_health(
+        _window(samples=1), ready=True, restarts=1, hc=HC, created_at=at(0), now=at(2)
+    )
+    assert (first.window.unhealthy_samples, first.window.last_restart_count) == (1, 1)
+    second = evaluate_health(
+        first.window, ready=True, restarts=1, hc=HC, created_at=at(0), now=at(4)
+    )
+    assert second.window.unhealthy_samples == 1
+
+
+def test_prometheus_rate_is_the_worse_of_the_two_and_a_missing_one_fails_the_window() -> None:
+    prom = {"prometheus": {"address": "http://127.0.0.1:9090", "query": "q"}}
+    check = HC.model_copy(
+        update={"prometheus": HealthCheck.model_validate({"deadlineSeconds": 1, **prom}).prometheus}
+    )
+    res = evaluate_health(
+        _window(samples=4), ready=True, restarts=0, hc=check, created_at=at(0), now=at(10),
+        external=0.5,
+    )  # fmt: skip
+    assert res.window.error_rate == 0.5
+    missing = evaluate_health(
+        _window(samples=4, consecutiveUnhealthy=2), ready=True, restarts=0, hc=check,
+        created_at=at(0), now=at(10), external=None,
+    )  # fmt: skip
+    assert (missing.verdict, missing.reason) == (Verdict.FAILED, "PrometheusQueryFailed")
+    assert missing.message.endswith("; Prometheus: no Prometheus result for this window")
+    broken = evaluate_health(
+        _window(samples=4), ready=True, restarts=0, hc=check, created_at=at(0), now=at(10),
+        external="query failed: 400",
+    )  # fmt: skip
+    assert (broken.verdict, broken.window.error_rate) == (Verdict.PENDING, 1.0)
+    assert broken.message.endswith("; Prometheus: query failed: 400")
+
+
+def test_the_deadline_fails_at_its_second_not_before() -> None:
+    check = HC.model_copy(update={"deadline_seconds": 5})
+    before = evaluate_health(
+        _window(samples=1), ready=True, restarts=0, hc=check, created_at=at(0), now=at(4.99)
+    )
+    assert before.verdict is Verdict.PENDING
+    assert before.message == "validating: 0/2 healthy windows, last error rate 0.00"
+    due = evaluate_health(
+        _window(samples=1), ready=True, restarts=0, hc=check, created_at=at(0), now=at(5)
+    )
+    assert (due.verdict, due.reason) == (Verdict.FAILED, "HealthCheckDeadline")
+    assert due.message == "not validated within deadlineSeconds=5"
+
+
+def test_validated_and_failed_say_so() -> None:
+    ok = _close(_window(samples=5, consecutiveHealthy=1))
+    assert (ok.verdict, ok.reason) == (Verdict.VALIDATED, "Validated")
+    assert ok.message == "validated: 2 healthy windows of 10s"
+    bad = _close(_window(samples=5, unhealthySamples=5, consecutiveUnhealthy=2), ready=False)
+    assert (bad.verdict, bad.reason) == (Verdict.FAILED, "HealthCheckFailed")
+    assert bad.message == "3 unhealthy windows in a row (error rate 1.00 > 0.1)"
