@@ -10,7 +10,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.cluster)
 
 
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(workdir=tmp_path_factory.mktemp("cluster"), bin_dir=find_binaries())
+def local_cluster(
+    workdir: Path,
+    fake: Mapping[str, Mapping[str, str]],
+    real: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[ControlPlane]:
+    """A control plane with the CRDs, kwok nodes and (optionally) real kubelet nodes, all
+    Ready; destroyed afterwards, containers and network namespaces included."""
+    cp = ControlPlane(workdir=workdir, bin_dir=find_binaries())
     cp.start()
     try:
         install_crds(cp, REPO_ROOT / "crds")
-        cp.add_nodes(TEST_NODES)
-        cp.wait_nodes_ready(TEST_NODES)
+        cp.add_nodes(fake)
+        if real:
+            cp.add_real_nodes(real)
+        cp.wait_nodes_ready(fake)
         yield cp
     finally:
         cp.destroy()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    yield from local_cluster(tmp_path_factory.mktemp("cluster"), TEST_NODES)
 
 
 def kubectl_json(cp: ControlPlane, *args: str) -> Any:

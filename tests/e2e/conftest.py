@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
-from nodewave.localcluster.demo import install_crds
+from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, own_namespace, running_operator
+from tests.conftest import kubectl_json, local_cluster, own_namespace, running_operator
 
 REAL_NODES = {"real-0": {"e2e": "real"}, "real-1": {"e2e": "real"}}
 FAKE_NODES = {"fake-0": {"e2e": "fake"}, "fake-1": {"e2e": "fake"}}
@@ -25,16 +24,7 @@ FAKE_NODES = {"fake-0": {"e2e": "fake"}, "fake-1": {"e2e": "fake"}}
 
 @pytest.fixture(scope="package")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(workdir=tmp_path_factory.mktemp("real"), bin_dir=find_binaries())
-    cp.start()
-    try:
-        install_crds(cp, REPO_ROOT / "crds")
-        cp.add_nodes(FAKE_NODES)
-        cp.add_real_nodes(REAL_NODES)
-        cp.wait_nodes_ready(FAKE_NODES)
-        yield cp
-    finally:
-        cp.destroy()
+    yield from local_cluster(tmp_path_factory.mktemp("real"), FAKE_NODES, REAL_NODES)
 
 
 @pytest.fixture(scope="package")

@@ -25,7 +25,7 @@ from tests.unit.builders import at
 
 P = RolloutPhase
 STEADY = JobCounts(
-    version=2, target=4, updated=4, failed=0, lost=0, degraded=0, finished=0, completes=False,
+    version=2, target=4, updated=4, ready=4, failed=0, lost=0, degraded=0, finished=0, completes=False,
     phase=None, rollout_message="", first_deploy=False,
 )  # fmt: skip
 

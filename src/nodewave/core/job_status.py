@@ -46,6 +46,9 @@ class JobCounts:
     """Selected nodes."""
     updated: int
     """Nodes whose execution of the current version is Running (Completed for run-to-completion)."""
+    ready: int
+    """Nodes whose wanted execution (the stable version's, on nodes a rollout has not moved) is
+    Running (Completed for run-to-completion): `status.readyNodes`."""
     failed: int
     lost: int
     degraded: int

@@ -78,6 +78,12 @@ def _fail(code: str, message: str, pod: PodInfo | None, started_at: datetime | N
     )
 
 
+def _still_running(pod: PodInfo | None) -> bool:
+    """A pod that has not ended and is not being deleted: one to delete when its execution's
+    result is already decided."""
+    return pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
+
+
 def _result_reason(execution: ExecutionInfo) -> str:
     """Why a finished execution ended: its error's code, else its last transition's reason."""
     status = execution.status
@@ -130,13 +136,12 @@ def _observe_stop(
     status = execution.status
     if execution.spec.desired_state is not DesiredState.STOPPED:
         return None
-    running_pod = pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
     if status.observed_state in (S.COMPLETED, S.FAILED):
         return Observation(
             status.observed_state,
             _result_reason(execution),
             status.message,
-            PodAction.DELETE if running_pod else PodAction.NONE,
+            PodAction.DELETE if _still_running(pod) else PodAction.NONE,
             error=status.error,
             started_at=started_at,
         )
@@ -159,12 +164,13 @@ def _observe_result(
     status = execution.status
     if status.observed_state not in (S.COMPLETED, S.FAILED):
         return None
-    running_pod = pod is not None and pod.phase in ("Pending", "Running") and not pod.deleting
     return Observation(
         status.observed_state,
         _result_reason(execution),
         status.message,
-        PodAction.DELETE if status.observed_state is S.FAILED and running_pod else PodAction.NONE,
+        PodAction.DELETE
+        if status.observed_state is S.FAILED and _still_running(pod)
+        else PodAction.NONE,
         status.error,
         dict(status.details),
         started_at,

@@ -490,14 +490,13 @@ def _job_status(
     executions = Counter(s.value for s in states.values())
     if created:
         executions[S.PENDING.value] += created
-    wanted = [_state_of(on_node, states, n, decision.want[n].version) for n in targets]
     status = job.status.model_copy(
         update={
             "observed_generation": job.generation,
             "current_version": counts.version,
             "stable_version": decision.stable_version,
             "target_nodes": counts.target,
-            "ready_nodes": sum(1 for s in wanted if s is counts.good),
+            "ready_nodes": counts.ready,
             "execution_counts": dict(sorted(executions.items())),
             "rollout": decision.rollout,
             "conditions": conditions,
@@ -554,6 +553,7 @@ def _count(
         version=version,
         target=len(targets),
         updated=sum(1 for s in current if s is good),
+        ready=sum(1 for s in wanted if s is good),
         failed=sum(1 for s in wanted if s is S.FAILED),
         lost=sum(1 for s in wanted if s is S.LOST),
         degraded=sum(1 for s in wanted if s is S.DEGRADED),

@@ -40,6 +40,7 @@ from nodewave.localcluster.realnode import (
     RealNode,
     allocate_cluster_subnet,
     check_host,
+    pid_alive,
     release_cluster_subnet,
 )
 
@@ -637,13 +638,7 @@ class ControlPlane:
 
 
 def _alive(pid: int, proc: subprocess.Popen[bytes] | None) -> bool:
-    if proc is not None:
-        return proc.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return proc.poll() is None if proc is not None else pid_alive(pid)
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:

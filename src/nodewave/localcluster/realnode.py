@@ -186,7 +186,7 @@ def _reclaim_if_stale(cluster: int, workdir: Path) -> bool:
         state = json.loads(state_file.read_text())
     except (OSError, ValueError):
         state = {}
-    if any(_pid_alive(pid) for pid in state.get("pids", {}).values()):
+    if any(pid_alive(pid) for pid in state.get("pids", {}).values()):
         return False
     for node in state.get("realNodes", []):
         real = RealNode.from_state(node)
@@ -202,7 +202,8 @@ def release_cluster_subnet(cluster: int) -> None:
         (CLAIMS / str(cluster)).unlink()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process we did not start (no Popen to poll) still exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
