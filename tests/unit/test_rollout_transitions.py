@@ -210,10 +210,15 @@ class Step:
     phase: RolloutPhase
     wave: int
     total_waves: int
-    events: list[str]
+    events: list[tuple[str, str, str]]
+    """The Events the step emits: type, reason, message."""
     moves: list[str] = field(default_factory=list)
     """Nodes the step moves to V in this wave."""
     stable: int = STABLE
+    message: str = ""
+    """The rollout's message after the step."""
+    failed: int = 0
+    """`failedNodes` after the step."""
 
 
 STEPS = [
@@ -224,8 +229,12 @@ STEPS = [
             P.PROGRESSING,
             1,
             4,
-            ["WaveStarted"],
+            [
+                ("Normal", "WaveStarted", "wave 1/4 of version 2: 2 nodes"),
+            ],
             NODES[:2],
+            message="wave 1/4: 2 nodes",
+            failed=0,
         ),
         id="wave-0-starts-the-canary",
     ),
@@ -237,6 +246,8 @@ STEPS = [
             1,
             4,
             [],
+            message="",
+            failed=0,
         ),
         id="an-unsettled-wave-holds",
     ),
@@ -247,8 +258,13 @@ STEPS = [
             P.PROGRESSING,
             2,
             4,
-            ["WaveComplete", "WaveStarted"],
+            [
+                ("Normal", "WaveComplete", "wave 1/4 of version 2 done"),
+                ("Normal", "WaveStarted", "wave 2/4 of version 2: 3 nodes"),
+            ],
             NODES[2:5],
+            message="wave 2/4: 3 nodes",
+            failed=0,
         ),
         id="a-settled-wave-starts-the-next",
     ),
@@ -259,7 +275,16 @@ STEPS = [
             P.AWAITING_PROMOTION,
             1,
             4,
-            ["WaveComplete", "AwaitingPromotion"],
+            [
+                ("Normal", "WaveComplete", "wave 1/4 of version 2 done"),
+                (
+                    "Normal",
+                    "AwaitingPromotion",
+                    "canary of version 2 validated on 2 nodes; promote to continue",
+                ),
+            ],
+            message="canary validated; waiting for a promote (annotation nodewave.io/promote=2)",
+            failed=0,
         ),
         id="a-canary-without-autoPromote-waits-for-a-promote",
     ),
@@ -271,6 +296,8 @@ STEPS = [
             1,
             4,
             [],
+            message="canary validated; waiting for a promote (annotation nodewave.io/promote=2)",
+            failed=0,
         ),
         id="awaiting-promotion-says-so-once",
     ),
@@ -281,8 +308,13 @@ STEPS = [
             P.PROGRESSING,
             2,
             4,
-            ["Promoted", "WaveStarted"],
+            [
+                ("Normal", "Promoted", "version 2 promoted past its canary"),
+                ("Normal", "WaveStarted", "wave 2/4 of version 2: 3 nodes"),
+            ],
             NODES[2:5],
+            message="wave 2/4: 3 nodes",
+            failed=0,
         ),
         id="a-promote-of-this-version-goes-on",
     ),
@@ -294,6 +326,8 @@ STEPS = [
             1,
             4,
             [],
+            message="canary validated; waiting for a promote (annotation nodewave.io/promote=2)",
+            failed=0,
         ),
         id="a-promote-of-another-version-does-not",
     ),
@@ -304,7 +338,11 @@ STEPS = [
             P.PAUSED,
             1,
             5,
-            ["WaveComplete"],
+            [
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+            ],
+            message="paused before wave 2",
+            failed=0,
         ),
         id="paused-holds-before-the-next-wave",
     ),
@@ -315,8 +353,12 @@ STEPS = [
             P.PROGRESSING,
             2,
             5,
-            ["WaveStarted"],
+            [
+                ("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes"),
+            ],
             NODES[2:4],
+            message="wave 2/5: 2 nodes",
+            failed=0,
         ),
         id="unpaused-goes-on",
     ),
@@ -327,8 +369,13 @@ STEPS = [
             P.COMPLETED,
             1,
             1,
-            ["WaveComplete", "RolloutComplete"],
+            [
+                ("Normal", "WaveComplete", "wave 1/1 of version 2 done"),
+                ("Normal", "RolloutComplete", "version 2 on 2/2 nodes"),
+            ],
             stable=V,
+            message="version 2 on 2/2 nodes",
+            failed=0,
         ),
         id="the-last-settled-wave-completes-and-V-turns-stable",
     ),
@@ -343,8 +390,13 @@ STEPS = [
             P.COMPLETED,
             1,
             1,
-            ["WaveComplete", "RolloutComplete"],
+            [
+                ("Normal", "WaveComplete", "wave 1/1 of version 2 done"),
+                ("Warning", "RolloutComplete", "version 2 on 1/2 nodes, 1 failed"),
+            ],
             stable=V,
+            message="version 2 on 1/2 nodes, 1 failed",
+            failed=1,
         ),
         id="completes-with-failures-within-the-budget",
     ),
@@ -355,7 +407,16 @@ STEPS = [
             P.ROLLING_BACK,
             1,
             4,
-            ["RolloutFailed", "RollingBack"],
+            [
+                ("Warning", "RolloutFailed", "version 2: the canary failed on 1 of 2 nodes"),
+                (
+                    "Warning",
+                    "RollingBack",
+                    "rolling back to version 1: the canary failed on 1 of 2 nodes",
+                ),
+            ],
+            message="rolling back to version 1: the canary failed on 1 of 2 nodes",
+            failed=1,
         ),
         id="a-failed-canary-rolls-back",
     ),
@@ -366,8 +427,12 @@ STEPS = [
             P.FAILED,
             1,
             4,
-            ["RolloutFailed"],
+            [
+                ("Warning", "RolloutFailed", "version 2: the canary failed on 1 of 2 nodes"),
+            ],
             ["n0", "n1"],
+            message="stopped: the canary failed on 1 of 2 nodes; autoRollback is off",
+            failed=1,
         ),
         id="without-autoRollback-the-rollout-stops-where-it-is",
     ),
@@ -380,6 +445,8 @@ STEPS = [
             4,
             [],
             ["n0", "n1"],
+            message="",
+            failed=1,
         ),
         id="failed-holds",
     ),
@@ -391,6 +458,8 @@ STEPS = [
             1,
             2,
             [],
+            message="",
+            failed=1,
         ),
         id="rolling-back-waits-for-S-everywhere",
     ),
@@ -401,7 +470,11 @@ STEPS = [
             P.ROLLED_BACK,
             1,
             2,
-            ["RolledBack"],
+            [
+                ("Warning", "RolledBack", "rolled back to version 1: 1 nodes failed version 2"),
+            ],
+            message="rolled back to version 1: 1 nodes failed version 2",
+            failed=1,
         ),
         id="rolled-back-once-S-runs-everywhere",
     ),
@@ -413,6 +486,8 @@ STEPS = [
             1,
             2,
             [],
+            message="",
+            failed=1,
         ),
         id="rolled-back-says-so-once",
     ),
@@ -429,7 +504,8 @@ def test_transition(step: Step) -> None:
         step.wave,
         step.total_waves,
     )
-    assert reasons(decision) == step.events
+    assert [(e.type, e.reason, e.message) for e in decision.events] == step.events
+    assert (decision.rollout.message, decision.rollout.failed_nodes) == (step.message, step.failed)
     assert decision.stable_version == step.stable
     wave = decision.rollout.wave
     already = sorted(n for n, ex in step.ctx.moved.items() if ex.spec.rollout_wave == wave)
@@ -458,10 +534,12 @@ def test_failed_nodes_are_frozen_once_rolling_back() -> None:
 
 
 def test_begin_rollout_starts_a_new_version_from_the_stable_one() -> None:
-    rs, events = begin_rollout(context(**ROLLING))
-    assert (rs.phase, rs.version, rs.from_version, rs.wave) == (P.PROGRESSING, V, STABLE, 0)
-    assert [(e.reason, e.message) for e in events] == [
-        ("RolloutStarted", "rolling out version 2 from 1 on 10 nodes (Rolling)")
+    rs, events = begin_rollout(dataclasses.replace(context(**ROLLING), now=at(7)))
+    assert rs == RolloutStatus(
+        phase=P.PROGRESSING, version=V, from_version=STABLE, wave=0, started_at=at(7)
+    )
+    assert [(e.type, e.reason, e.message) for e in events] == [
+        ("Normal", "RolloutStarted", "rolling out version 2 from 1 on 10 nodes (Rolling)")
     ]
     inflight = rollout(P.PAUSED, 3, 5)
     rs, events = begin_rollout(context(previous=inflight, **ROLLING))
@@ -474,30 +552,65 @@ def test_a_new_version_in_flight_starts_over_from_the_stable_one() -> None:
     abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=3, total_waves=5)
     spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
     status = JobStatus(stable_version=STABLE, rollout=abandoned)
-    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(0))
+    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(5))
     decision = plan_rollout(context)
     assert decision.rollout is not None
     assert (decision.rollout.version, decision.rollout.wave) == (V, 1)
+    assert (decision.rollout.from_version, decision.rollout.started_at) == (STABLE, at(5))
     assert reasons(decision) == ["RolloutStarted", "WaveStarted"]
     assert moved_to(decision, 1) == NODES[:2]
+
+
+def first_version(*, wave: int = 1, phase: P = P.PROGRESSING, failed: int = 0, started: float = 0,
+                  message: str = "first version on 3 nodes") -> RolloutStatus:  # fmt: skip
+    return RolloutStatus(
+        phase=phase, version=V, wave=wave, total_waves=1, failed_nodes=failed,
+        started_at=at(started), message=message,
+    )  # fmt: skip
 
 
 def test_the_first_version_goes_everywhere_and_turns_stable_when_settled() -> None:
     targets = NODES[:3]
     going = plan_first_version(context({"n0": ok(1)}, targets=targets, stable=None))
     assert going.stable_version is None
-    assert going.rollout is not None
-    assert going.rollout.phase is P.PROGRESSING
+    assert going.rollout == first_version()
     assert going.want == {n: Want(V, 1) for n in targets}
+    assert going.events == []
     done = plan_first_version(
         context(
-            {"n0": ok(1), "n1": failed(1), "n2": Moved(1, S.LOST)}, targets=targets, stable=None
+            {"n0": ok(1), "n1": failed(1), "n2": Moved(1, S.LOST)},
+            targets=targets,
+            stable=None,
+            previous=first_version(started=-30),
         )
     )
     assert done.stable_version == V
-    assert done.rollout is not None
-    assert (done.rollout.phase, done.rollout.failed_nodes) == (P.COMPLETED, 1)
+    assert done.rollout == first_version(
+        phase=P.COMPLETED, failed=1, started=-30, message="first version on 3 nodes, done"
+    ), "started when the first pass saw it"
     assert plan_first_version(context(targets=[], stable=None)).stable_version is None
+
+
+def test_the_first_version_keeps_each_nodes_wave_and_a_new_start_for_a_new_version() -> None:
+    earlier = RolloutStatus(phase=P.COMPLETED, version=V - 1, started_at=at(-99))
+    decision = plan_first_version(
+        context({"n0": Moved(3, S.VALIDATING)}, targets=NODES[:2], stable=None, previous=earlier)
+    )
+    assert decision.want == {"n0": Want(V, 3), "n1": Want(V, 1)}
+    assert decision.rollout is not None
+    assert decision.rollout.started_at == at(0)
+    assert decision.rollout.message == "first version on 2 nodes"
+
+
+def test_a_node_that_joins_mid_rollout_adds_waves() -> None:
+    """Rolling 50 % planned 2 waves of 2 on 4 nodes; 6 are selected now: waves of 3, and the
+    4 not moved yet need 2 more after wave 1."""
+    ctx = context({"n0": Moved(1, S.VALIDATING), "n1": ok(1)}, targets=NODES[:6],
+                  strategy="Rolling", maxParallel=50)  # fmt: skip
+    decision = TRANSITIONS[P.PROGRESSING](ctx, rollout(P.PROGRESSING, 1, 2))
+    assert decision.rollout is not None
+    assert (decision.rollout.wave, decision.rollout.total_waves) == (1, 3)
+    assert decision.events == []
 
 
 def test_steady_keeps_every_node_on_the_stable_version() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.health import HealthResult, Verdict, evaluate_health
+from nodewave.core.health import HealthResult, Verdict, evaluate_health, window_closes
 from nodewave.core.waves import ceil_percent, order_nodes, plan_waves
 from nodewave.models.execution import HealthWindow
 from nodewave.models.job import HealthCheck, Rollout
@@ -236,7 +236,9 @@ def test_prometheus_rate_is_the_worse_of_the_two_and_a_missing_one_fails_the_win
         external="query failed: 400",
     )  # fmt: skip
     assert (broken.verdict, broken.window.error_rate) == (Verdict.PENDING, 1.0)
-    assert broken.message.endswith("; Prometheus: query failed: 400")
+    assert broken.message == (
+        "validating: 0/2 healthy windows, last error rate 1.00; Prometheus: query failed: 400"
+    )
 
 
 def test_the_deadline_fails_at_its_second_not_before() -> None:
@@ -260,3 +262,68 @@ def test_validated_and_failed_say_so() -> None:
     bad = _close(_window(samples=5, unhealthySamples=5, consecutiveUnhealthy=2), ready=False)
     assert (bad.verdict, bad.reason) == (Verdict.FAILED, "HealthCheckFailed")
     assert bad.message == "3 unhealthy windows in a row (error rate 1.00 > 0.1)"
+
+
+def test_restarts_before_the_first_sample_are_not_held_against_it() -> None:
+    # The pod restarted twice while starting; health checking begins now, with no window yet.
+    first = evaluate_health(None, ready=True, restarts=2, hc=HC, created_at=at(0), now=at(3))
+    w = first.window
+    assert (w.window_start, w.last_sample, w.samples, w.unhealthy_samples) == (at(3), at(3), 1, 0)
+    assert w.last_restart_count == 2
+    assert first.next_sample == at(5)
+
+
+def test_a_stored_window_without_a_start_starts_now() -> None:
+    res = evaluate_health(
+        HealthWindow(), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(7)
+    )
+    assert res.window.window_start == at(7)
+    assert not res.window_closed
+
+
+def test_the_next_sample_is_a_period_after_the_last_one_taken() -> None:
+    # Too soon to sample at 1 s: the next one is still due at 2 s, not a period from now.
+    res = evaluate_health(
+        _window(samples=1), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(1)
+    )
+    assert (res.window.samples, res.next_sample) == (1, at(2))
+    assert (res.verdict, res.reason) == (Verdict.PENDING, "Validating")
+
+
+def test_the_error_rate_is_kept_to_four_places() -> None:
+    # 1 unhealthy of 3 samples (2 stored, the closing one healthy).
+    res = _close(_window(samples=2, unhealthySamples=1), max_error_rate=0.5)
+    assert res.window.error_rate == 0.3333
+
+
+def test_an_unsampled_window_of_an_unready_pod_is_wholly_unhealthy() -> None:
+    fresh = _window(samples=0, lastSample=at(9.9))
+    res = _close(fresh, ready=False, max_error_rate=1.0)
+    assert res.window.error_rate == 1.0
+    assert res.window.consecutive_healthy == 1, "1.0 is within a maxErrorRate of 1.0"
+
+
+def test_a_healthy_window_ends_an_unhealthy_run() -> None:
+    res = _close(_window(samples=4, consecutiveUnhealthy=2))
+    w = res.window
+    assert (w.consecutive_healthy, w.consecutive_unhealthy, w.error_rate) == (1, 0, 0.0)
+    assert res.message == "validating: 1/2 healthy windows, last error rate 0.00"
+
+
+@given(
+    start=st.one_of(st.none(), st.floats(0, 50)),
+    last=st.floats(0, 50),
+    now=st.floats(0, 100),
+    interval=st.integers(1, 30),
+)
+def test_window_closes_predicts_what_evaluate_health_does(
+    start: float | None, last: float, now: float, interval: int
+) -> None:
+    """The kube layer asks Prometheus for a rate only when a window will close: the same rule."""
+    hc = HC.model_copy(update={"interval_seconds": interval})
+    window = HealthWindow.model_validate(
+        {"windowStart": None if start is None else at(start), "lastSample": at(last)}
+    )
+    res = evaluate_health(window, ready=True, restarts=0, hc=hc, created_at=at(0), now=at(now))
+    assert window_closes(window, hc, at(now)) is res.window_closed
+    assert window_closes(None, hc, at(now)) is False

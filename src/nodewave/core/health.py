@@ -74,13 +74,11 @@ def evaluate_health(
     now: datetime,
     external: float | str | None = None,
 ) -> HealthResult:
-    """`external`: the error rate another source measured for the closing window (a float),
-    or why it could not (a string: the window is unhealthy and the reason reported)."""
-    w = (
-        window.model_copy()
-        if window is not None
-        else HealthWindow(window_start=now, last_restart_count=restarts)
-    )
+    """`external`: the error rate another source measured for the closing window (a float
+    in [0, 1]: `kube.prometheus` clamps it), or why it could not (a string: the window is
+    unhealthy and the reason reported)."""
+    # Restarts before the first sample (while the pod was starting) are not held against it.
+    w = window.model_copy() if window is not None else HealthWindow(last_restart_count=restarts)
     if w.window_start is None:
         w.window_start = now
     if w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95:
@@ -133,7 +131,7 @@ def _close_window(
         else:
             rate = 1.0
             problem = external or "no Prometheus result for this window"
-    w.error_rate = round(min(max(rate, 0.0), 1.0), 4)
+    w.error_rate = round(rate, 4)
     if rate <= hc.max_error_rate:
         w.consecutive_healthy += 1
         w.consecutive_unhealthy = 0

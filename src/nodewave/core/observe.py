@@ -324,12 +324,13 @@ def _from_ended_pod(pod: PodInfo, policy: RestartPolicy, details: dict[str, str]
         (c for c in pod.containers if c.terminated_reason), None
     )
     code = pod.reason or (ended.terminated_reason if ended else None) or R.POD_FAILED
-    msg = pod.message or (
-        f"container {ended.name} exited with code {ended.exit_code}" if ended else "the pod failed"
-    )
-    if ended and ended.exit_code is not None:
+    msg = pod.message or "the pod failed"
+    if ended is not None and ended.exit_code is not None:
+        msg = pod.message or f"container {ended.name} exited with code {ended.exit_code}"
         details["exitCode"] = str(ended.exit_code)
         details["container"] = ended.name
+    elif ended is not None:
+        msg = pod.message or f"container {ended.name} terminated: {ended.terminated_reason}"
     error = ErrorInfo(code=code, message=msg)
     if policy is RestartPolicy.ALWAYS:
         return Observation(

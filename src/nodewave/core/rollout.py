@@ -85,8 +85,8 @@ class RolloutContext:
     """The Job's promote annotation: the version a person promoted past its canary."""
     now: datetime
 
-    def execution(self, node: str, version: int | None) -> ExecutionInfo | None:
-        return self.on_node.get(node, {}).get(version) if version is not None else None
+    def execution(self, node: str, version: int) -> ExecutionInfo | None:
+        return self.on_node.get(node, {}).get(version)
 
     def settled(self, ex: ExecutionInfo) -> bool:
         return ex.name in self.validated or self.states.get(ex.name) in (S.FAILED, S.LOST)
@@ -122,14 +122,13 @@ class RolloutContext:
     def wave(self, number: int) -> list[ExecutionInfo]:
         return [ex for ex in self.moved.values() if ex.spec.rollout_wave == number]
 
-    def hold(self, stable: int | None = None) -> dict[str, Want]:
+    def hold(self) -> dict[str, Want]:
         """Moved nodes keep V in their wave; every other node runs the stable version."""
-        back = self.stable if stable is None else stable
-        assert back is not None
+        assert self.stable is not None
         return {
             n: Want(self.version, self.moved[n].spec.rollout_wave)
             if n in self.moved
-            else Want(back, 0)
+            else Want(self.stable, 0)
             for n in self.targets
         }
 
@@ -246,8 +245,8 @@ def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
         return f"the canary failed on {len(current_failed)} of {len(current)} nodes"
     if wave_settled and len(current_failed) == len(current):
         return f"every node of wave {wave} failed"
-    if failed > spec.max_failed_nodes or failed * 100 > spec.max_failed_nodes_percent * max(
-        len(ctx.targets), 1
+    if failed > spec.max_failed_nodes or failed * 100 > spec.max_failed_nodes_percent * len(
+        ctx.targets
     ):
         return (
             f"{failed} failed nodes > budget (maxFailedNodes {spec.max_failed_nodes}, "
@@ -278,8 +277,10 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
     """Every node back on S. `failedNodes` stays as it was when the rollout failed: the
     executions stopped since no longer count."""
     events = []
+    stable = ctx.stable
+    assert stable is not None
     back = all(
-        (ex := ctx.execution(n, ctx.stable)) is not None
+        (ex := ctx.execution(n, stable)) is not None
         and ctx.states.get(ex.name) in (S.RUNNING, S.COMPLETED, S.LOST)
         for n in ctx.targets
     )
@@ -319,7 +320,7 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
             newly = _start_next_wave(ctx, rs, events)
     if rs.phase is not P.COMPLETED:
         _extend_total_waves(ctx, rs, started=len(newly))
-    want = ctx.hold(stable)
+    want = ctx.hold()  # on completion every target has moved: none is left on S
     for n in newly:
         want[n] = Want(ctx.version, rs.wave)
     return RolloutDecision(want, rs, stable, events)
