@@ -1,0 +1,478 @@
+"""The planner's rules one at a time (core/planner.py): an execution's next status and Event,
+the health gate in front of Running, and what one pass over a Job writes (actions, the Job's
+status and Events, the health windows it keeps). Each case pins exact values, so a rule that
+breaks shows here, not only in a cluster test."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from nodewave.core.actions import (
+    CreateExecution,
+    CreatePod,
+    DeletePod,
+    EventIntent,
+    PatchExecutionStatus,
+    SetDesiredState,
+)
+from nodewave.core.observe import Observation, PodAction
+from nodewave.core.planner import PlannerSettings, apply_health, build_execution_status, plan_job
+from nodewave.core.policy import ServiceAccountRef
+from nodewave.core.snapshot import ExecutionInfo, PodInfo
+from nodewave.core.waves import order_nodes
+from nodewave.models.base import ErrorInfo
+from nodewave.models.execution import (
+    DesiredState,
+    ExecutionStatus,
+    HealthWindow,
+    ObservedState,
+    Transition,
+)
+from nodewave.models.job import JobSpec, JobStatus, RolloutPhase, RolloutStatus
+from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
+
+S = ObservedState
+NAME = execution("n1").name
+
+# ---- build_execution_status: the next status and the transition's Event -----------------
+
+
+def running_status(**kw: Any) -> ExecutionStatus:
+    base: dict[str, Any] = {
+        "observed_state": S.RUNNING,
+        "revision": 3,
+        "message": "running",
+        "pod_name": NAME,
+        "details": {"pod": NAME},
+        "started_at": at(1),
+        "stable_at": at(2),
+        "observed_generation": 1,
+        "history": [Transition(state=S.RUNNING, time=at(2), reason="ContainersReady")],
+    }
+    return ExecutionStatus.model_validate({**base, **kw}, by_name=True)
+
+
+def with_status(status: ExecutionStatus) -> ExecutionInfo:
+    return replace(execution("n1"), status=status)
+
+
+RUNNING_OBS = Observation(S.RUNNING, "ContainersReady", "running", details={"pod": NAME},
+                          started_at=at(1), restarts=0, replaced_pod_restarts=0)  # fmt: skip
+
+
+def test_no_change_writes_nothing() -> None:
+    assert build_execution_status(with_status(running_status()), RUNNING_OBS, at(9)) is None
+
+
+def test_a_transition_appends_history_bumps_revision_and_says_it_in_an_event() -> None:
+    error = ErrorInfo(code="Error", message="container main exited with code 1")
+    obs = Observation(S.FAILED, "Error", error.message, error=error,
+                      details={"pod": NAME, "exitCode": "1"}, started_at=at(1))  # fmt: skip
+    built = build_execution_status(with_status(running_status()), obs, at(9), "j-v2-n1-x")
+    assert built is not None
+    status, event = built
+    assert event == EventIntent("Warning", "Failed", f"Failed on node n1: {error.message}")
+    assert (status.observed_state, status.revision, status.error) == (S.FAILED, 4, error)
+    assert status.history[-1] == Transition(
+        state=S.FAILED, time=at(9), reason="Error", message=error.message
+    )
+    assert len(status.history) == 2
+    assert (status.finished_at, status.stable_at, status.started_at) == (at(9), at(2), at(1))
+    assert (status.next_execution, status.pod_name) == ("j-v2-n1-x", NAME)
+    assert status.details == {"pod": NAME, "exitCode": "1"}
+
+
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [(S.RUNNING, "Normal"), (S.DEGRADED, "Warning"), (S.LOST, "Warning"),
+     (S.COMPLETED, "Normal"), (S.STOPPED, "Normal")],
+)  # fmt: skip
+def test_trouble_is_a_warning(state: ObservedState, kind: str) -> None:
+    old = running_status(observedState=S.STARTING.value)
+    built = build_execution_status(with_status(old), replace(RUNNING_OBS, state=state), at(9))
+    assert built is not None
+    assert built[1] is not None
+    assert built[1].type == kind
+
+
+def test_a_change_without_a_transition_writes_the_status_and_no_event() -> None:
+    obs = replace(RUNNING_OBS, message="running again", details={"pod": "other-pod"})
+    built = build_execution_status(with_status(running_status()), obs, at(9))
+    assert built is not None
+    status, event = built
+    assert event is None
+    assert (status.revision, status.message, status.pod_name) == (4, "running again", "other-pod")
+    assert len(status.history) == 1
+
+
+def test_what_the_observation_leaves_out_is_kept() -> None:
+    old = running_status(
+        observedState=S.FAILED.value, finishedAt=at(5), nextExecution="j-v2-n1-x",
+        restarts=4, replacedPodRestarts=2,
+    )  # fmt: skip
+    obs = Observation(S.FAILED, "Error", "gone", started_at=at(1))  # no pod, no counts
+    built = build_execution_status(with_status(old), obs, at(9))
+    assert built is not None
+    status, _ = built
+    assert (status.finished_at, status.next_execution, status.pod_name) == (
+        at(5),
+        "j-v2-n1-x",
+        NAME,
+    )
+    assert (status.restarts, status.replaced_pod_restarts) == (4, 2)
+
+
+def test_a_first_status_is_a_transition_even_in_the_initial_state() -> None:
+    obs = Observation(S.PENDING, "Unscheduled", "waiting for the scheduler")
+    built = build_execution_status(execution("n1"), obs, at(9))
+    assert built is not None
+    status, event = built
+    assert (status.revision, status.finished_at, status.stable_at) == (1, None, None)
+    assert event == EventIntent(
+        "Normal", "Pending", "Pending on node n1: waiting for the scheduler"
+    )
+
+
+def test_long_messages_are_cut_to_1024_characters_in_history_and_event() -> None:
+    obs = replace(RUNNING_OBS, state=S.DEGRADED, message="x" * 2000)
+    built = build_execution_status(with_status(running_status()), obs, at(9))
+    assert built is not None
+    status, event = built
+    assert len(status.history[-1].message) == 1024
+    assert event is not None
+    assert len(event.message) == 1024
+
+
+def test_a_health_window_is_written_when_it_closes_or_the_state_moves() -> None:
+    window = HealthWindow(consecutive_healthy=1, error_rate=0.0)
+    validating = running_status(observedState=S.VALIDATING.value, message="validating")
+    obs = replace(RUNNING_OBS, state=S.VALIDATING, message="validating", health=window)
+    assert build_execution_status(with_status(validating), obs, at(9)) is None, "mid-window"
+    closed = build_execution_status(
+        with_status(validating), replace(obs, health_closed=True), at(9)
+    )
+    assert closed is not None
+    assert closed[0].health == window
+    moved = build_execution_status(with_status(running_status()), obs, at(9))
+    assert moved is not None
+    assert moved[0].health == window
+
+
+# ---- apply_health: the gate between a running pod and Running ------------------------------
+
+HC = {"deadlineSeconds": 60, "intervalSeconds": 10, "successThreshold": 2}
+
+
+def gate(
+    obs: Observation,
+    *,
+    ex: ExecutionInfo | None = None,
+    p: PodInfo | None = None,
+    spec: JobSpec | None = None,
+    window: HealthWindow | None = None,
+    now: float = 5,
+    external: float | str | None = None,
+) -> Observation:
+    return apply_health(
+        ex or execution("n1"),
+        obs,
+        p,
+        spec or job_spec(rollout={"healthCheck": HC}),
+        window,
+        at(now),
+        external,
+    )
+
+
+UP = Observation(S.RUNNING, "ContainersReady", "running", details={"pod": NAME})
+
+
+@pytest.mark.parametrize(
+    ("obs", "ex", "spec"),
+    [
+        pytest.param(UP, None, job_spec(), id="no-health-deadline"),
+        pytest.param(UP, execution("n1", state=S.RUNNING, stable=True), None, id="already-validated"),
+        pytest.param(UP, execution("n1", desired=DesiredState.STOPPED), None, id="not-meant-to-run"),
+        pytest.param(replace(UP, state=S.FAILED), None, None, id="finished"),
+        pytest.param(replace(UP, state=S.LOST), None, None, id="lost"),
+    ],
+)  # fmt: skip
+def test_the_gate_leaves_alone(obs: Observation, ex: ExecutionInfo | None, spec: JobSpec) -> None:
+    assert gate(obs, ex=ex, p=pod(NAME), spec=spec) is obs
+
+
+def test_a_pod_not_running_waits_for_the_deadline() -> None:
+    starting = Observation(S.STARTING, "ContainersStarting", "containers are starting",
+                           deadline=at(90))  # fmt: skip
+    waiting = gate(starting, p=pod(NAME, "Pending", False))
+    assert waiting == replace(starting, deadline=at(60))
+    sooner = replace(starting, deadline=at(30))
+    assert gate(sooner, p=pod(NAME, "Pending", False)) == sooner
+
+
+@pytest.mark.parametrize(
+    ("p", "action", "what", "type_"),
+    [
+        pytest.param(pod(NAME, "Pending", False), PodAction.DELETE, "running", "Pipeline", id="pod"),
+        pytest.param(None, PodAction.NONE, "running", "Pipeline", id="no-pod"),
+        pytest.param(pod(NAME, deleting=True), PodAction.NONE, "running", "Pipeline",
+                     id="pod-being-deleted"),
+        pytest.param(pod(NAME), PodAction.DELETE, "completed", "Query", id="run-to-completion"),
+    ],
+)  # fmt: skip
+def test_not_up_at_the_deadline_fails_naming_the_cause(
+    p: PodInfo | None, action: PodAction, what: str, type_: str
+) -> None:
+    stuck = Observation(S.DEGRADED, "ImagePullBackOff", "container main: ImagePullBackOff",
+                        deadline=at(70))  # fmt: skip
+    spec = job_spec(type=type_, rollout={"healthCheck": HC})
+    failed = gate(stuck, p=p, spec=spec, now=60)
+    msg = f"not {what} within deadlineSeconds=60: container main: ImagePullBackOff"
+    assert failed == replace(
+        stuck,
+        state=S.FAILED,
+        reason="HealthCheckDeadline",
+        message=msg,
+        pod_action=action,
+        error=ErrorInfo(code="HealthCheckDeadline", message=msg),
+        deadline=None,
+    )
+
+
+def test_a_running_pod_is_validating_until_its_windows_pass() -> None:
+    res = gate(replace(UP, deadline=at(100)), p=pod(NAME), now=5)
+    assert (res.state, res.reason, res.error) == (S.VALIDATING, "Validating", None)
+    assert res.message == "validating: 0/2 healthy windows, last error rate 0.00"
+    assert res.deadline == at(7), "woken for the next sample (every 2 s), before the deadline"
+    assert (res.health is not None, res.health_closed) == (True, False)
+    assert gate(replace(UP, deadline=at(6)), p=pod(NAME), now=5).deadline == at(6)
+
+
+def test_validated_is_running_and_clears_the_error() -> None:
+    window = HealthWindow(window_start=at(0), last_sample=at(8), samples=5, consecutive_healthy=1)
+    res = gate(replace(UP, error=ErrorInfo(code="x", message="y")), p=pod(NAME), window=window,
+               now=10)  # fmt: skip
+    assert (res.state, res.reason, res.error, res.health_closed) == (
+        S.RUNNING,
+        "Validated",
+        None,
+        True,
+    )
+    assert res.message == "validated: 2 healthy windows of 10s"
+    assert res.health is not None
+    assert res.health.consecutive_healthy == 2
+
+
+def test_failed_windows_fail_it_and_delete_its_pod() -> None:
+    window = HealthWindow(window_start=at(0), last_sample=at(8), samples=5, unhealthy_samples=5,
+                          consecutive_unhealthy=2)  # fmt: skip
+    res = gate(replace(UP, deadline=at(50)), p=pod(NAME, ready=False), window=window, now=10)
+    msg = "3 unhealthy windows in a row (error rate 1.00 > 0.1)"
+    assert (res.state, res.reason, res.message) == (S.FAILED, "HealthCheckFailed", msg)
+    assert (res.pod_action, res.error) == (
+        PodAction.DELETE,
+        ErrorInfo(code="HealthCheckFailed", message=msg),
+    )
+    assert (res.deadline, res.health_closed) == (None, True)
+    assert res.health is not None
+    assert res.health.consecutive_unhealthy == 3
+
+
+def test_an_external_rate_reaches_the_window() -> None:
+    prom = {**HC, "prometheus": {"address": "http://127.0.0.1:9090", "query": "q"}}
+    window = HealthWindow(window_start=at(0), last_sample=at(8), samples=5)
+    res = gate(UP, p=pod(NAME), spec=job_spec(rollout={"healthCheck": prom}), window=window,
+               now=10, external=0.5)  # fmt: skip
+    assert res.health is not None
+    assert res.health.error_rate == 0.5
+
+
+# ---- one pass over a Job --------------------------------------------------------------------
+
+
+def test_an_invalid_selector_is_refused_once_with_nothing_done() -> None:
+    spec = job_spec(selector={"matchExpressions": ["region in (eu"]})
+    snap = snapshot([node("n1")], [execution("n1", state=S.RUNNING)], [pod(NAME)], spec=spec)
+    plan = plan_job(snap, at(3))
+    assert plan.actions == []
+    conds = {c.type: (c.status, c.reason, c.observed_generation) for c in plan.status.conditions}
+    assert conds == {
+        "Ready": ("False", "InvalidSpec", 1),
+        "Stalled": ("True", "InvalidSpec", 1),
+        "Reconciling": ("False", "InvalidSpec", 1),
+    }
+    (event,) = plan.events
+    assert (event.type, event.reason) == ("Warning", "InvalidSpec")
+    assert event.message == plan.status.conditions[0].message != ""
+    assert plan.status_changed
+    again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(4))
+    assert (again.events, again.status_changed) == ([], False)
+
+
+def test_the_operators_own_service_account_is_refused() -> None:
+    spec = job_spec(template={"spec": {"serviceAccountName": "nodewave",
+                                       "containers": [{"name": "main", "image": "app:1"}]}})  # fmt: skip
+    snap = snapshot([node("n1")], spec=spec)
+    snap = replace(snap, current=replace(snap.current, template=spec.template))
+    own = PlannerSettings(operator_account=ServiceAccountRef("ns", "nodewave"))
+    refused = plan_job(snap, at(0), own)
+    assert refused.actions == []
+    assert [e.reason for e in refused.events] == ["ServiceAccountNotAllowed"]
+    other = PlannerSettings(operator_account=ServiceAccountRef("other-ns", "nodewave"))
+    assert [type(a) for a in plan_job(snap, at(0), other).actions] == [CreateExecution]
+
+
+def test_nodes_are_selected_by_name_and_placed_in_the_jobs_own_order() -> None:
+    names = [f"n{i}" for i in range(6)]
+    spec = job_spec(selector={"matchNames": names[:4]})
+    plan = plan_job(snapshot([node(n) for n in names], spec=spec), at(0))
+    created = [a.node for a in plan.actions if isinstance(a, CreateExecution)]
+    assert created == order_nodes("j", names[:4])
+    assert created != sorted(created) or order_nodes("other", names[:4]) != created
+
+
+def test_creates_and_deletes_name_the_pod_and_its_owner() -> None:
+    ex = execution("n1", state=S.STARTING)
+    snap = snapshot([node("n1")], [ex])
+    (create,) = [a for a in plan_job(snap, at(40)).actions if isinstance(a, CreatePod)]
+    assert create == CreatePod(ex.name, ex.uid, "n1", 1)
+    stop = replace(ex, spec=ex.spec.model_copy(update={"desired_state": DesiredState.STOPPED}))
+    gone = plan_job(snapshot([node("n1")], [stop], [pod(NAME)]), at(40))
+    assert [a for a in gone.actions if isinstance(a, DeletePod)] == [
+        DeletePod(NAME, f"pod-uid-{NAME}")
+    ]
+
+
+def test_a_new_version_hands_each_node_over_from_the_newest_execution() -> None:
+    """Versions 1 and 2 on n1 (1 stopped by a user); version 3 goes there, after 2."""
+    v1 = execution("n1", 1, desired=DesiredState.STOPPED, state=S.STOPPED)
+    v2 = execution("n1", 2, state=S.RUNNING, stable=True, started=1)
+    snap = snapshot([node("n1")], [v2, v1], [pod(v2.name)], current=3,
+                    status=JobStatus(stable_version=3))  # fmt: skip
+    plan = plan_job(snap, at(40))
+    (create,) = [a for a in plan.actions if isinstance(a, CreateExecution)]
+    assert (create.version, create.previous) == (3, v2.name)
+    assert SetDesiredState(v2.name, DesiredState.STOPPED, True, "Superseded") in plan.actions
+    (patch,) = [
+        a for a in plan.actions if isinstance(a, PatchExecutionStatus) and a.name == v2.name
+    ]
+    assert (patch.name, patch.status.next_execution, patch.previous) == (
+        v2.name, create.name, v2.status,
+    )  # fmt: skip
+
+
+def test_an_execution_the_operator_stopped_starts_again_when_its_node_is_selected() -> None:
+    ex = execution("n1", desired=DesiredState.STOPPED, state=S.STOPPED, by_operator=True)
+    plan = plan_job(snapshot([node("n1")], [ex]), at(40))
+    assert SetDesiredState(ex.name, DesiredState.RUNNING, False, "NodeSelected") in plan.actions
+
+
+def test_the_node_lost_grace_is_the_operators_setting() -> None:
+    ex = execution("n1", state=S.RUNNING, started=1)
+    snap = snapshot([node("n1", ready=False, since=0)], [ex], [pod(NAME)])
+    short = PlannerSettings(node_lost_grace=timedelta(seconds=5))
+    assert plan_job(snap, at(10), short).status.execution_counts == {"Lost": 1}
+    assert plan_job(snap, at(10)).status.execution_counts == {"Running": 1}
+
+
+def test_every_settling_execution_is_skipped_and_one_in_trouble_is_written() -> None:
+    quiet = [execution(n) for n in ("n1", "n2")]
+    trouble = execution("n3")
+    pods = [pod(quiet[0].name, "Pending", False, node_name="n1"),
+            pod(quiet[1].name, "Pending", False, node_name="n2"),
+            pod(trouble.name, "Pending", False, node_name="n3", waiting="ImagePullBackOff")]  # fmt: skip
+    plan = plan_job(snapshot([node(n) for n in ("n1", "n2", "n3")], [*quiet, trouble], pods), at(5))
+    patched = [a.name for a in plan.actions if isinstance(a, PatchExecutionStatus)]
+    assert patched == [trouble.name]
+    assert plan.requeue_after == timedelta(seconds=25), "woken when the quiet ones settle"
+
+
+def test_counts_include_executions_created_in_this_pass() -> None:
+    waiting = execution("n1")
+    plan = plan_job(snapshot([node("n1"), node("n2")], [waiting]), at(5))
+    assert plan.status.execution_counts == {"Pending": 2}
+    assert (plan.status.current_version, plan.status.target_nodes) == (1, 2)
+
+
+def test_a_pass_keeps_windows_in_progress_and_counts_the_closed_ones() -> None:
+    rollout = {"strategy": "Rolling", "maxParallel": 100,
+               "healthCheck": {**HC, "prometheus": {"address": "http://127.0.0.1:9", "query": "q"}}}  # fmt: skip
+    spec = job_spec(rollout=rollout)
+    exs = [
+        dataclasses.replace(
+            e,
+            spec=e.spec.model_copy(update={"rollout_wave": 1}),
+            status=e.status.model_copy(update={"started_at": at(0)}),
+        )
+        for e in (execution(n, 2, state=S.VALIDATING) for n in ("n1", "n2", "n3"))
+    ]
+    stable = [
+        execution(n, 1, desired=DesiredState.STOPPED, state=S.STOPPED) for n in ("n1", "n2", "n3")
+    ]
+    window = HealthWindow(window_start=at(0), last_sample=at(8), samples=5)
+    snap = snapshot(
+        [node("n1"), node("n2"), node("n3")], [*exs, *stable],
+        [pod(e.name, node_name=e.spec.node_name) for e in exs], spec=spec, current=2,
+        status=JobStatus(stable_version=1, rollout=RolloutStatus(
+            phase=RolloutPhase.PROGRESSING, version=2, from_version=1, wave=1, total_waves=1,
+            started_at=at(0))),
+    )  # fmt: skip
+    snap = replace(
+        snap,
+        health={e.name: window for e in exs[:2]},
+        external_error_rates={exs[0].name: 0.0, exs[1].name: 0.9},
+    )
+    plan = plan_job(snap, at(10))
+    assert plan.window_verdicts == {"healthy": 1, "unhealthy": 1}
+    assert set(plan.health) == {e.name for e in exs}, "every validating window stays in memory"
+    assert plan.health[exs[1].name].consecutive_unhealthy == 1
+    assert plan.health[exs[2].name].samples == 1, "n3 had no window: its first sample"
+    rollout_status = plan.status.rollout
+    assert rollout_status is not None
+    assert (rollout_status.phase, rollout_status.wave) == (RolloutPhase.PROGRESSING, 1)
+
+
+def test_a_rollout_starts_at_the_pass_that_sees_the_new_version() -> None:
+    spec = job_spec(rollout={"strategy": "Rolling", "healthCheck": HC})
+    stable = execution("n1", 1, state=S.RUNNING, stable=True, started=1)
+    snap = snapshot([node("n1")], [stable], [pod(stable.name)], spec=spec, current=2,
+                    status=JobStatus(stable_version=1))  # fmt: skip
+    rollout_status = plan_job(snap, at(10)).status.rollout
+    assert rollout_status is not None
+    assert (rollout_status.version, rollout_status.started_at) == (2, at(10))
+
+
+def test_ready_and_complete_are_announced_once() -> None:
+    spec = job_spec(type="Query")
+    done = [execution("n1", state=S.COMPLETED), execution("n2", state=S.FAILED)]
+    snap = snapshot([node("n1"), node("n2")], done, spec=spec)
+    plan = plan_job(snap, at(5))
+    complete = [e for e in plan.events if e.reason == "Complete"]
+    assert complete == [EventIntent("Warning", "Complete", "1/2 executions succeeded")]
+    again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(6))
+    assert again.events == []
+    ok = snapshot([node("n1")], [execution("n1", state=S.COMPLETED)], spec=spec)
+    assert [e for e in plan_job(ok, at(5)).events if e.reason == "Complete"] == [
+        EventIntent("Normal", "Complete", "1/1 executions succeeded")
+    ]
+    up = snapshot([node("n1")], [execution("n1", state=S.RUNNING, started=1)], [pod(NAME)])
+    ready = plan_job(up, at(5))
+    assert [e for e in ready.events if e.reason == "Ready"] == [
+        EventIntent("Normal", "Ready", "1/1 nodes running version 1")
+    ]
+    assert plan_job(replace(up, job=replace(up.job, status=ready.status)), at(6)).events == []
+
+
+def test_a_status_change_of_counts_only_is_not_significant() -> None:
+    up = snapshot([node("n1"), node("n2")], [execution("n1", state=S.RUNNING, started=1)],
+                  [pod(NAME)])  # fmt: skip
+    first = plan_job(up, at(5))
+    assert first.status_significant
+    moved = replace(up, job=replace(up.job, status=first.status))
+    second = plan_job(moved, at(6))
+    assert not second.status_significant
