@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -125,6 +126,21 @@ def test_merge_patch_turns_old_into_new(old: dict[str, Any], new: dict[str, Any]
     assert build_merge_patch(new, new) == {}
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "patch"),
+    [
+        ({"a": 1}, [1], [1]),
+        ([1], {"a": 1}, {"a": 1}),
+        ({"a": {"b": 1, "c": 2}}, {"a": {"b": 1}}, {"a": {"c": None}}),
+        ({"a": {"b": 1}}, {"a": [1]}, {"a": [1]}),
+        ({"a": [1]}, {"a": {"b": 1}}, {"a": {"b": 1}}),
+        ({"a": 1, "b": 2}, {"b": 3}, {"a": None, "b": 3}),
+    ],
+)
+def test_merge_patch_table(old: Any, new: Any, patch: Any) -> None:
+    assert build_merge_patch(old, new) == patch
+
+
 def _sha(text: str, n: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
@@ -158,6 +174,23 @@ def test_label_values_exactly() -> None:
     assert label_value(too_long) == "a" * 52 + f"-{_sha(too_long, 10)}"
     assert label_value("-my job!") == f"my-job-{_sha('-my job!', 10)}"
     assert label_value("!!!") == _sha("!!!", 10)
+    upper = "Xylophone Node " * 5  # 75 characters: upper case kept, spaces made dashes
+    assert label_value(upper) == upper[:52].replace(" ", "-").rstrip("-") + f"-{_sha(upper, 10)}"
+    assert label_value("." + "B" * 70) == "B" * 51 + f"-{_sha('.' + 'B' * 70, 10)}"
+
+
+def test_an_execution_name_of_exactly_63_characters_stays_readable() -> None:
+    job, node = "j" * 26, "n" * 26  # "-v1-" and "-" + 6 hash characters: 63 in all
+    assert build_execution_name(job, 1, node) == f"{job}-v1-{node}-{_digest(job, 1, node, 6)}"
+    assert build_execution_name(job, 1, node + "n") == f"{job}-v1-{_digest(job, 1, node + 'n', 10)}"
+
+
+def test_a_shortened_job_name_never_ends_the_prefix_with_a_dash_or_dot() -> None:
+    for sep in "-.":
+        job = "j" * 47 + sep + "k" * 30
+        assert build_execution_name(job, 12, "n1") == "j" * 47 + "-v12-" + _digest(
+            job, 12, "n1", 10
+        )
 
 
 def test_configmap_and_revision_names() -> None:

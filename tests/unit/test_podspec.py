@@ -107,7 +107,11 @@ def test_every_container_gets_the_config_as_env_and_as_a_file() -> None:
             "readOnly": True,
         }
     main = spec["containers"][0]
-    assert main["env"][0]["name"] == "OWN", "the template's own env stays first"
+    assert [e["name"] for e in main["env"]] == [
+        "OWN", "NODEWAVE_JOB", "NODEWAVE_VERSION", "NODEWAVE_NODE", "NODEWAVE_EXECUTION",
+        "NODEWAVE_CONFIG",
+    ], "the template's own env first, its NODEWAVE_ ones replaced by ours"  # fmt: skip
+    assert main["env"][-1]["value"] == '{"batch": 500, "sink": "https://logs"}', "keys sorted"
     assert main["volumeMounts"][0] == {"name": "data", "mountPath": "/data"}
     assert spec["volumes"] == [
         {"name": "data", "emptyDir": {}},
@@ -157,3 +161,26 @@ def test_the_version_configmap_holds_the_config_and_belongs_to_the_job() -> None
     assert (owner["kind"], owner["name"], owner["uid"]) == ("Job", "j", "job-uid")
     assert json.loads(cm["data"]["config.json"]) == CONFIG
     assert cm["data"]["config.json"] == json.dumps(CONFIG, sort_keys=True, indent=2)
+
+
+def test_a_minimal_template_gets_a_whole_pod() -> None:
+    """No tolerations, volumes or env in the template; an env entry without a name is left for
+    the API server to judge, not dropped here."""
+    minimal = {
+        "spec": {"containers": [{"name": "main", "image": "app:1", "env": [{"value": "?"}]}]}
+    }
+    built = pod(minimal)
+    assert (built["apiVersion"], built["kind"]) == ("v1", "Pod")
+    spec = built["spec"]
+    assert spec["tolerations"] == list(DAEMON_TOLERATIONS)
+    assert spec["volumes"] == [{"name": CONFIG_VOLUME, "configMap": {"name": "j-config-v3"}}]
+    assert spec["containers"][0]["env"][0] == {"value": "?"}
+    assert pod({"spec": {}})["spec"]["volumes"] == spec["volumes"], (
+        "no containers: nothing to mount"
+    )
+
+
+def test_the_configmap_is_a_v1_configmap_owned_by_the_nodewave_job() -> None:
+    cm = build_configmap(job(), version())
+    assert (cm["apiVersion"], cm["kind"]) == ("v1", "ConfigMap")
+    assert cm["metadata"]["ownerReferences"][0]["apiVersion"] == "nodewave.io/v1alpha1"

@@ -107,6 +107,30 @@ def test_the_operators_own_account_is_never_lent(
     assert evaluate_template_policy(t, namespace, {}, None) is None
 
 
+def test_refusals_say_what_to_do() -> None:
+    verdict = evaluate_template_policy(
+        tpl(serviceAccountName="nodewave"), "nodewave-system", {}, OPERATOR
+    )
+    assert verdict is not None
+    assert verdict.message == (
+        "the template runs as nodewave-system/nodewave, the operator's own ServiceAccount; "
+        "give the Job a ServiceAccount of its own"
+    )
+    verdict = evaluate_template_policy(tpl(hostNetwork=True, hostPID=True), "tenant", {}, None)
+    assert verdict is not None
+    assert verdict.message == (
+        "the template asks for host access (spec.hostNetwork, spec.hostPID), which namespace "
+        f"tenant does not allow; label it {ALLOW_PRIVILEGED_LABEL}=true to allow it"
+    )
+
+
+def test_the_deprecated_serviceAccount_field_and_the_default_account_count() -> None:
+    deprecated = tpl(serviceAccount="nodewave")
+    assert evaluate_template_policy(deprecated, "nodewave-system", {}, OPERATOR) is not None
+    default_operator = ServiceAccountRef("tenant", "default")
+    assert evaluate_template_policy(tpl(), "tenant", {}, default_operator) is not None
+
+
 @pytest.mark.parametrize(
     ("text", "ref"),
     [

@@ -21,9 +21,5 @@ def build_merge_patch(old: Any, new: Any) -> Any:
         if key not in old:
             patch[key] = value
         elif old[key] != value:
-            patch[key] = (
-                build_merge_patch(old[key], value)
-                if isinstance(value, dict) and isinstance(old[key], dict)
-                else value
-            )
+            patch[key] = build_merge_patch(old[key], value)  # a map merges, anything else replaces
     return patch
