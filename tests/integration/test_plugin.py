@@ -56,8 +56,16 @@ def test_plugin_drives_a_canary(
     out = ok(cluster, "status", "web", *ns)
     assert "AwaitingPromotion version 2 wave 1/" in out
     assert "wave   1 [####################] 1/1" in out
-    out = ok(cluster, "status", "web", "--watch", *ns)  # returns: the rollout waits for a person
-    assert "AwaitingPromotion" in out
+    # A canary awaiting promotion: --watch waits for a person (here until its timeout, exit 2),
+    # or ends there with --until-paused; a CI log gets plain lines, no terminal codes.
+    waiting = plugin(cluster, "status", "web", "--watch", "--timeout", "2s", *ns)
+    assert waiting.returncode == 2, waiting.stderr
+    assert "error: timed out after 2s: AwaitingPromotion" in waiting.stderr
+    assert "\x1b" not in waiting.stdout
+    assert "AwaitingPromotion: canary validated" in waiting.stdout.splitlines()[0]
+    paused = plugin(cluster, "status", "web", "--watch", "--until-paused", *ns)
+    assert paused.returncode == 0, paused.stderr
+    assert "job.nodewave.io/web: paused, waiting for a person" in paused.stdout
     assert "promoted" in ok(cluster, "promote", "web", *ns)
     wait_for(lambda: phase(cluster, namespace, "web") == "Completed", 60, "completed after promote")
 
@@ -144,3 +152,38 @@ def test_plugin_drives_a_canary(
     assert "no cluster" in no_cluster.stderr
     assert "Traceback" not in no_cluster.stderr + missing.stderr
     assert os.environ.get("PATH")  # kubectl found the plugin on PATH
+
+
+def test_status_watch_is_a_ci_gate(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """`kubectl apply && kubectl nodewave status --watch`: exit 0 only once the new version is
+    rolled out, 1 when it rolled back; -n defaults to the kubeconfig context's namespace."""
+    nodes = add_nodes(cluster, "gate", 2)
+    rolling = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 0}
+    settle_v1(cluster, namespace, "gate", rolling_job("gate", "1", rolling), nodes)
+    context_ns = tmp_path / "kubeconfig"
+    context_ns.write_text(cluster.kubeconfig.read_text())
+    env = {**cluster.env(), "KUBECONFIG": str(context_ns)}
+    subprocess.run(
+        ["kubectl", "config", "set-context", "--current", f"--namespace={namespace}"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+
+    apply_job(cluster, namespace, "gate", rolling_job("gate", "2", rolling))
+    done = plugin(cluster, "status", "gate", "--watch", "--timeout", "2m", env=env)
+    assert done.returncode == 0, done.stderr
+    assert phase(cluster, namespace, "gate") == "Completed", "not before the rollout ended"
+    assert done.stdout.splitlines()[-1].startswith("job.nodewave.io/gate: version 2 rolled out")
+
+    bad = rolling_job("gate", "3", rolling, {"fake.nodewave.io/ready": "false"})
+    apply_job(cluster, namespace, "gate", bad)
+    failed = plugin(cluster, "status", "gate", "--watch", "--timeout", "2m", env=env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert (
+        "error: job.nodewave.io/gate failed: RolledBack: rolled back to version 2" in failed.stderr
+    )
+    assert phase(cluster, namespace, "gate", 3) == "RolledBack"
+    assert any(
+        "RollingBack" in line or "Progressing" in line for line in failed.stdout.splitlines()
+    )

@@ -1,46 +1,65 @@
 """`kubectl nodewave` (the console script `kubectl-nodewave`): watch and steer rollouts.
 
-    kubectl nodewave status JOB [--watch]     rollout phase, versions and per-wave progress
+    kubectl nodewave status JOB [--watch [--timeout 10m] [--until-paused]]
+                                              rollout phase, versions and per-wave progress;
+                                              with --watch, wait for the rollout's end: exit 0
+                                              when it succeeded, 1 when it failed or rolled
+                                              back, 2 at the timeout (a CI gate)
     kubectl nodewave promote JOB              let a canary go on (annotation nodewave.io/promote)
     kubectl nodewave pause|resume JOB         hold or release new waves (spec.rollout.paused)
     kubectl nodewave rollback JOB [--to-version N]   put an earlier version's spec back (promoted)
     kubectl nodewave history JOB              the versions kept as ControllerRevisions
-    kubectl nodewave executions [--job J] [--node N] [--state S] [--wave W] [--version V]
-    kubectl nodewave stats [--job J]          executions per observed state
+    kubectl nodewave executions [--job J] [--node N] [--state S] [--wave W] [--version V] [-A]
+    kubectl nodewave stats [--job J] [-A]     executions per observed state
     kubectl nodewave cancel EXECUTION         desiredState Stopped
     kubectl nodewave retry EXECUTION          start a finished execution again
 
-Filters are sent to the API server as label and field selectors, not applied here.
+Filters are sent to the API server as label and field selectors, not applied here. As with
+kubectl: --kubeconfig, --context, and -n defaulting to the context's namespace.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
+from nodewave.core.gate import Gate, Outcome, evaluate_gate
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
 from nodewave.core.rollout import ANNOTATION_PROMOTE
-from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.models.execution import ObservedState
+from nodewave.models.job import JobStatus, JobType
 
 STATES = [s.value for s in ObservedState]
-FINAL_PHASES = {"Completed", "RolledBack", "Failed"}
+EXIT_FAILED, EXIT_TIMEOUT = 1, 2
 
 
 class PluginError(Exception):
     """A problem worth one clear line to the user."""
 
 
-async def _connect() -> Kube:
+async def _connect(args: argparse.Namespace) -> Kube:
     try:
-        return await Kube.connect(max_inflight=8)
-    except Exception as e:  # kubeconfig missing or unreadable
+        return await Kube.connect(8, args.kubeconfig, args.context)
+    except Exception as e:  # kubeconfig missing or unreadable, no such context
         raise PluginError(f"no cluster: {e}") from e
+
+
+def parse_duration(text: str) -> float:
+    """kubectl's durations: 90, 90s, 5m, 1h30m (0: no limit)."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?", text.strip())
+    if not text.strip() or parts is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 90s, 10m, 1h)")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
 
 
 async def _get(
@@ -60,7 +79,7 @@ async def _job(kube: Kube, ns: str, name: str) -> dict[str, Any]:
 
 
 async def _executions(
-    kube: Kube, ns: str, labels: dict[str, str], fields: dict[str, str]
+    kube: Kube, ns: str | None, labels: dict[str, str], fields: dict[str, str]
 ) -> list[dict[str, Any]]:
     query = {}
     if labels:
@@ -109,19 +128,65 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def evaluate_job(job: dict[str, Any]) -> Gate:
+    try:
+        status = JobStatus.model_validate(job["status"]) if job.get("status") else None
+    except ValidationError as e:
+        raise PluginError(f"cannot read the Job's status: {e}") from e
+    completes = JobType(job["spec"]["type"]).runs_to_completion
+    return evaluate_gate(job["metadata"].get("generation", 1), status, completes=completes)
+
+
+def progress_line(job: dict[str, Any], gate: Gate) -> str:
+    status = job.get("status") or {}
+    ready = f"{status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} nodes ready"
+    return f"{gate.message} ({ready})" if gate.message else ready
+
+
 async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
+    """Without --watch, the status once. With it, until the rollout ends (core/gate.py): a
+    terminal is redrawn in place; anything else (a CI log) gets a line per change."""
+    tty = sys.stdout.isatty()
+    deadline = time.monotonic() + args.timeout if args.timeout else None
+    shown = ""
     while True:
         job = await _job(kube, args.namespace, args.job)
-        execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
-        text = render_status(job, execs)
-        if not args.watch:
-            print(text)
-            return 0
-        print("\x1b[2J\x1b[H" + time.strftime("%H:%M:%S ") + text, flush=True)
-        phase = ((job.get("status") or {}).get("rollout") or {}).get("phase")
-        if phase in FINAL_PHASES or phase == "AwaitingPromotion":
-            return 0
-        await asyncio.sleep(args.interval)
+        gate = evaluate_job(job)
+        if not args.watch or tty:
+            execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+            text = render_status(job, execs) + f"\nOutcome:    {gate.outcome.value}"
+            if not args.watch:
+                print(text)
+                return 0
+            print("\x1b[2J\x1b[H" + time.strftime("%H:%M:%S ") + text, flush=True)
+        elif (line := progress_line(job, gate)) != shown:
+            print(time.strftime("%H:%M:%S ") + line, flush=True)
+            shown = line
+        ended = _ended(args, gate)
+        if ended is not None:
+            return ended
+        if deadline is not None and time.monotonic() >= deadline:
+            print(f"error: timed out after {args.timeout:g}s: {gate.message}", file=sys.stderr)
+            return EXIT_TIMEOUT
+        wait = (
+            args.interval if deadline is None else min(args.interval, deadline - time.monotonic())
+        )
+        await asyncio.sleep(max(wait, 0.0))
+
+
+def _ended(args: argparse.Namespace, gate: Gate) -> int | None:
+    """The exit code when the watch ends here, else None."""
+    job = f"job.nodewave.io/{args.job}"
+    if gate.outcome is Outcome.SUCCEEDED:
+        print(f"{job}: {gate.message}")
+        return 0
+    if gate.outcome is Outcome.FAILED:
+        print(f"error: {job} failed: {gate.message}", file=sys.stderr)
+        return EXIT_FAILED
+    if gate.outcome is Outcome.PAUSED and args.until_paused:
+        print(f"{job}: paused, waiting for a person: {gate.message}")
+        return 0
+    return None
 
 
 async def _patch_job(kube: Kube, args: argparse.Namespace, patch: dict[str, Any]) -> dict[str, Any]:
@@ -229,24 +294,32 @@ async def cmd_executions(kube: Kube, args: argparse.Namespace) -> int:
         fields["status.observedState"] = args.state
     if args.wave is not None:
         fields["spec.rolloutWave"] = str(args.wave)
-    execs = await _executions(kube, args.namespace, labels, fields)
+    execs = await _executions(kube, _listing(args), labels, fields)
+    every = args.all_namespaces
     print(
-        f"{'NAME':<48} {'JOB':<16} {'NODE':<16} {'VERSION':<8} {'WAVE':<5} {'DESIRED':<8} "
+        ("NAMESPACE".ljust(20) + " " if every else "")
+        + f"{'NAME':<48} {'JOB':<16} {'NODE':<16} {'VERSION':<8} {'WAVE':<5} {'DESIRED':<8} "
         f"{'OBSERVED':<10} RESTARTS"
     )
-    for e in sorted(execs, key=lambda e: e["metadata"]["name"]):
+    for e in sorted(execs, key=lambda e: (e["metadata"]["namespace"], e["metadata"]["name"])):
         s, st = e["spec"], e.get("status") or {}
         print(
-            f"{e['metadata']['name']:<48} {s['jobName']:<16} {s['nodeName']:<16} "
+            (f"{e['metadata']['namespace']:<20} " if every else "")
+            + f"{e['metadata']['name']:<48} {s['jobName']:<16} {s['nodeName']:<16} "
             f"{s['jobVersion']:<8} {s.get('rolloutWave', 0):<5} {s.get('desiredState', ''):<8} "
             f"{st.get('observedState', ''):<10} {st.get('restarts', 0)}"
         )
     return 0
 
 
+def _listing(args: argparse.Namespace) -> str | None:
+    """The namespace a list is in; None with -A (every namespace)."""
+    return None if args.all_namespaces else args.namespace
+
+
 async def cmd_stats(kube: Kube, args: argparse.Namespace) -> int:
     labels = {LABEL_JOB: label_value(args.job)} if args.job else {}
-    execs = await _executions(kube, args.namespace, labels, {})
+    execs = await _executions(kube, _listing(args), labels, {})
     counts = Counter((e.get("status") or {}).get("observedState") or "Pending" for e in execs)
     for state in STATES:
         print(f"{state:<11} {counts.get(state, 0)}")
@@ -302,36 +375,43 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-n", "--namespace", default="default")
+    # kubectl's own flags, before or after the command; -n defaults to the context's namespace.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
+    common.add_argument("--kubeconfig", default=argparse.SUPPRESS)
+    common.add_argument("--context", default=argparse.SUPPRESS)
+    for flag in ("--namespace", "--kubeconfig", "--context"):
+        parser.add_argument(*(("-n",) if flag == "--namespace" else ()), flag, default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("status", "promote", "pause", "resume", "rollback", "history"):
-        p = sub.add_parser(name)
+        p = sub.add_parser(name, parents=[common])
         p.add_argument("job")
-        p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
         if name == "status":
-            p.add_argument("--watch", "-w", action="store_true")
-            p.add_argument("--interval", type=float, default=1.0)
+            p.add_argument("--watch", "-w", action="store_true", help="wait for the rollout's end")
+            p.add_argument("--timeout", type=parse_duration, default=0.0,
+                           help="with --watch: give up after this long (exit 2), e.g. 10m")  # fmt: skip
+            p.add_argument("--until-paused", action="store_true",
+                           help="with --watch: end (exit 0) at a canary awaiting promotion or a pause")  # fmt: skip
+            p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
         if name == "rollback":
             p.add_argument("--to-version", type=int)
-    p = sub.add_parser("executions")
-    p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
-    p.add_argument("--job")
-    p.add_argument("--node")
-    p.add_argument("--state", choices=STATES)
-    p.add_argument("--wave", type=int)
-    p.add_argument("--version", type=int)
-    p = sub.add_parser("stats")
-    p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
-    p.add_argument("--job")
+    for name in ("executions", "stats"):
+        p = sub.add_parser(name, parents=[common])
+        p.add_argument("-A", "--all-namespaces", action="store_true")
+        p.add_argument("--job")
+        if name == "executions":
+            p.add_argument("--node")
+            p.add_argument("--state", choices=STATES)
+            p.add_argument("--wave", type=int)
+            p.add_argument("--version", type=int)
     for name in ("cancel", "retry"):
-        p = sub.add_parser(name)
+        p = sub.add_parser(name, parents=[common])
         p.add_argument("execution")
-        p.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
     return parser
 
 
 async def _run(args: argparse.Namespace) -> int:
-    kube = await _connect()
+    kube = await _connect(args)
     try:
         return await COMMANDS[args.command](kube, args)
     except KubeError as e:
@@ -343,6 +423,8 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.namespace is None:
+            args.namespace = default_namespace(args.kubeconfig, args.context)
         return asyncio.run(_run(args))
     except PluginError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -31,21 +32,39 @@ class KubeError(Exception):
 
 
 def path_of(
-    kind: str, namespace: str, name: str | None = None, subresource: str | None = None
+    kind: str, namespace: str | None, name: str | None = None, subresource: str | None = None
 ) -> str:
-    base = {
-        "jobs": f"/apis/{API_VERSION}/namespaces/{namespace}/jobs",
-        "executions": f"/apis/{API_VERSION}/namespaces/{namespace}/executions",
-        "pods": f"/api/v1/namespaces/{namespace}/pods",
-        "configmaps": f"/api/v1/namespaces/{namespace}/configmaps",
-        "events": f"/api/v1/namespaces/{namespace}/events",
-        "controllerrevisions": f"/apis/apps/v1/namespaces/{namespace}/controllerrevisions",
+    """The API path of a resource; `namespace` None: across every namespace (lists only)."""
+    group = {
+        "jobs": f"/apis/{API_VERSION}",
+        "executions": f"/apis/{API_VERSION}",
+        "pods": "/api/v1",
+        "configmaps": "/api/v1",
+        "events": "/api/v1",
+        "controllerrevisions": "/apis/apps/v1",
     }[kind]
+    base = f"{group}/namespaces/{namespace}/{kind}" if namespace is not None else f"{group}/{kind}"
     if name:
         base += "/" + quote(name, safe="")
     if subresource:
         base += "/" + subresource
     return base
+
+
+IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def default_namespace(config_file: str | None = None, context: str | None = None) -> str:
+    """kubectl's default namespace: the kubeconfig context's, in a pod its own, else default."""
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file)
+    except (config.ConfigException, OSError):
+        if IN_CLUSTER_NAMESPACE.exists():
+            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
+        return "default"
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+    namespace = ((chosen or {}).get("context") or {}).get("namespace")
+    return str(namespace) if namespace else "default"
 
 
 class Kube:
@@ -58,12 +77,17 @@ class Kube:
         """(verb, resource, status code) → count, for metrics and the benchmark."""
 
     @classmethod
-    async def connect(cls, max_inflight: int) -> Kube:
-        """In-cluster credentials when running in a pod, else the current kubeconfig."""
+    async def connect(
+        cls, max_inflight: int, config_file: str | None = None, context: str | None = None
+    ) -> Kube:
+        """In-cluster credentials when running in a pod, else the kubeconfig (`config_file`,
+        else $KUBECONFIG or ~/.kube/config; its current context unless `context` is named)."""
         try:
+            if config_file or context:
+                raise config.ConfigException("a kubeconfig was named")
             config.load_incluster_config()
         except config.ConfigException:
-            await config.load_kube_config()
+            await config.load_kube_config(config_file=config_file, context=context)
         configuration = client.Configuration.get_default_copy()
         configuration.connection_pool_maxsize = max_inflight
         return cls(client.ApiClient(configuration), max_inflight)
