@@ -476,3 +476,41 @@ def test_a_status_change_of_counts_only_is_not_significant() -> None:
     moved = replace(up, job=replace(up.job, status=first.status))
     second = plan_job(moved, at(6))
     assert not second.status_significant
+
+
+def test_counts_and_conditions_of_failed_lost_and_degraded_nodes() -> None:
+    nodes = [node("n1"), node("n2"), node("n3", ready=False, since=0), node("n4")]
+    exs = [
+        execution("n1", state=S.RUNNING, started=1),
+        execution("n2", state=S.FAILED),
+        execution("n3", state=S.RUNNING, started=1),
+        execution("n4", state=S.RUNNING, started=1),
+    ]
+    pods = [pod(exs[0].name, node_name="n1"), pod(exs[2].name, node_name="n3"),
+            pod(exs[3].name, ready=False, node_name="n4")]  # fmt: skip
+    status = plan_job(
+        snapshot(nodes, exs, pods, status=JobStatus(stable_version=1)), at(100)
+    ).status
+    assert (status.ready_nodes, status.target_nodes) == (1, 4)
+    conds = {c.type: (c.status, c.reason, c.message) for c in status.conditions}
+    assert conds["Degraded"] == ("True", "ExecutionsFailed", "1 failed, 1 degraded, 1 lost")
+    assert conds["Ready"] == (
+        "False",
+        "ExecutionsFailed",
+        "1/4 nodes running version 1; 1 failed, 1 lost",
+    )
+    assert conds["Reconciling"] == ("False", "AsExpected", "nothing to roll out")
+
+
+def test_a_first_version_is_reconciling_until_it_settles() -> None:
+    ex = execution("n1", state=S.STARTING)
+    first = plan_job(snapshot([node("n1")], [ex], [pod(NAME, "Pending", False)]), at(40)).status
+    conds = {c.type: (c.status, c.reason) for c in first.conditions}
+    assert conds["Reconciling"] == ("True", "RolloutInProgress")
+    assert conds["Progressing"] == ("True", "RolloutInProgress")
+    assert first.ready_nodes == 0
+    empty = plan_job(snapshot([]), at(40)).status
+    assert {c.type: c.status for c in empty.conditions}["Reconciling"] == "False"
+    query = plan_job(snapshot([node("n1")], [execution("n1", state=S.COMPLETED)],
+                              spec=job_spec(type="Query")), at(40)).status  # fmt: skip
+    assert query.ready_nodes == 1, "a run-to-completion node is ready when Completed"

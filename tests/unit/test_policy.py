@@ -225,12 +225,41 @@ def test_the_stable_version_is_still_kept_in_place_while_the_current_one_is_refu
     assert [(e.type, e.reason) for e in plan.events if e.type == "Warning"] == [
         ("Warning", R.HOST_ACCESS_NOT_ALLOWED)
     ]
+    assert [e.reason for e in plan.events] == [R.HOST_ACCESS_NOT_ALLOWED], "no Ready Event"
+    assert (plan.status.observed_generation, plan.status_changed, plan.status_significant) == (
+        1, True, True,
+    )  # fmt: skip
+    assert {c.observed_generation for c in plan.status.conditions} == {1}
     again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(101))
     assert R.HOST_ACCESS_NOT_ALLOWED not in [e.reason for e in again.events]
     assert R.READY not in [e.reason for e in again.events]
+    assert (again.status_changed, again.status_significant) == (False, False)
+
+    # The operator's own ServiceAccount in the stable version is no fallback either.
+    sa = tpl(serviceAccountName="nodewave")
+    own = replace(snap, versions={**snap.versions, 1: VersionSpec(1, JobType.PIPELINE, sa, {})})
+    job_ns = PlannerSettings(operator_account=ServiceAccountRef("ns", "nodewave"))
+    assert plan_job(own, at(100), job_ns).actions == []
+    assert plan_job(own, at(100), PlannerSettings()).actions != []
 
     # A stable version that is itself refused (the namespace opted out) is no fallback.
     both = replace(
         snap, versions={**snap.versions, 1: VersionSpec(1, JobType.PIPELINE, privileged(), {})}
     )
     assert plan_job(both, at(100)).actions == []
+
+
+def test_a_refusal_for_another_reason_or_message_is_announced_again() -> None:
+    snap = snapshot([node("n1")], current=1)
+    snap = replace(snap, current=VersionSpec(1, JobType.PIPELINE, tpl(hostNetwork=True), {}))
+    first = plan_job(snap, at(0))
+    shown = first.status.conditions
+
+    def with_stalled(**kw: str) -> JobStatus:
+        conds = [c.model_copy(update=kw) if c.type == R.STALLED else c for c in shown]
+        return first.status.model_copy(update={"conditions": conds})
+
+    for status in (with_stalled(message="another"), with_stalled(reason="Other"),
+                   with_stalled(type="Other")):  # fmt: skip
+        again = plan_job(replace(snap, job=replace(snap.job, status=status)), at(1))
+        assert [e.reason for e in again.events] == [R.HOST_ACCESS_NOT_ALLOWED]

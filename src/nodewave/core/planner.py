@@ -583,6 +583,11 @@ def _mark_refused(
     is new, not on every pass that still sees it."""
     conds = list(status.conditions)
     for type_, value in _REFUSED:
+        # `status` may be a plan of the stable version, whose own verdict moved this condition's
+        # time: measure the transition from what was written, or every pass would rewrite it.
+        written = next((c for c in old.conditions if c.type == type_), None)
+        if written is not None:
+            conds = [written if c.type == type_ else c for c in conds]
         conds = set_condition(conds, type_, value, reason, message, generation, now)
     marked = status.model_copy(update={"observed_generation": generation, "conditions": conds})
     shown = any(
