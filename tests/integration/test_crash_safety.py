@@ -1,8 +1,13 @@
 """kill -9 the operator while it places 200 executions; a new one finishes the job with
-exactly one Execution and one Pod per node (deterministic names make re-planning idempotent)."""
+exactly one Execution and one Pod per node (deterministic names make re-planning idempotent).
+SIGTERM in the same busy moment: the operator exits within 5 s (a rolling upgrade of its
+Deployment waits that long) and its successor finishes the job."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,9 +20,9 @@ from tests.integration.jobs import add_nodes, apply_job, template
 N = 200
 
 
-def _count(cp: ControlPlane, ns: str, kind: str) -> int:
+def _count(cp: ControlPlane, ns: str, kind: str, job: str = "fleet") -> int:
     out = cp.kubectl(
-        "get", kind, "-n", ns, "-l", "nodewave.io/job=fleet", "--no-headers", "-o", "name"
+        "get", kind, "-n", ns, "-l", f"nodewave.io/job={job}", "--no-headers", "-o", "name"
     ).stdout
     return len(out.split())
 
@@ -88,3 +93,45 @@ def test_kill_9_mid_placement_then_resume(
         cluster.kubectl("delete", "nwj", "-n", namespace, "fleet", "--wait=false")
         operator.start()
         operator.wait_started()
+
+
+def test_sigterm_mid_placement_exits_within_5_seconds(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "term", N)
+    spec = {
+        "type": "Pipeline",
+        "selector": {"matchLabels": {"suite": "term"}},
+        "template": template(),
+    }
+    apply_job(cluster, namespace, "busy", spec)
+    label = "nodewave.io/job=busy"
+    wait_for(
+        lambda: _count(cluster, namespace, "nwx", "busy") >= 10,
+        60,
+        "placement under way",
+        interval=0.05,
+    )
+    assert operator.proc is not None
+    started = time.monotonic()
+    os.killpg(operator.proc.pid, signal.SIGTERM)
+    code = operator.proc.wait(timeout=30)
+    took = time.monotonic() - started
+    operator.proc = None
+    try:
+        assert (code, took < 5) == (0, True), f"exit {code} after {took:.1f} s"
+    finally:
+        operator.start()
+        operator.wait_started()
+    wait_for(
+        lambda: (
+            sorted(
+                e["spec"]["nodeName"]
+                for e in kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", label)["items"]
+                if e.get("status", {}).get("observedState") == "Running"
+            )
+            == sorted(nodes)
+        ),
+        180,
+        f"{N} executions Running after the restart",
+    )

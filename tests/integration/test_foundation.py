@@ -118,6 +118,12 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         "spec.restartPolicy",
     ),
     (
+        "run-to-completion-restarting-always",
+        job(type="Query", restartPolicy="Always"),
+        "spec.restartPolicy",
+        "could never complete",
+    ),
+    (
         "rolling-no-deadline",
         job(rollout={"strategy": "Rolling"}),
         "spec.rollout.healthCheck",

@@ -277,6 +277,18 @@ TEMPLATE_SCHEMA: JsonDict = {
 class JobSpec(ApiModel):
     """What runs, where, and how new versions roll out."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.type == 'Pipeline' || !has(self.restartPolicy) "
+                "|| self.restartPolicy != 'Always'",
+                "restartPolicy Always restarts a container that exits, so a Query, Update or "
+                "Config execution could never complete: use OnFailure (the default) or Never",
+                ".restartPolicy",
+            )
+        )
+    )
+
     type: JobType
     """Pipeline runs until stopped (like a daemon); Query, Update and Config run to completion
     on each node. The type sets the default restartPolicy."""
