@@ -26,7 +26,7 @@ from tests.unit.builders import at
 P = RolloutPhase
 STEADY = JobCounts(
     version=2, target=4, updated=4, ready=4, failed=0, lost=0, degraded=0, finished=0, completes=False,
-    phase=None, rollout_message="", first_deploy=False,
+    phase=None, rollout_message="",
 )  # fmt: skip
 
 
@@ -114,12 +114,6 @@ CASES = [
     ),
     pytest.param(
         evaluate_progressing,
-        counts(first_deploy=True, updated=1),
-        ("True", "RolloutInProgress", "1/4 nodes running version 2"),
-        id="progressing-first-deploy",
-    ),
-    pytest.param(
-        evaluate_progressing,
         ROLLING,
         ("True", "RolloutInProgress", "wave 1/2: 2 nodes"),
         id="progressing-rolling",
@@ -153,12 +147,6 @@ CASES = [
         counts(phase=P.PAUSED, rollout_message="paused"),
         ("True", "RolloutPaused", "paused"),
         id="reconciling-paused",
-    ),
-    pytest.param(
-        evaluate_reconciling,
-        counts(first_deploy=True, updated=1),
-        ("True", "RolloutInProgress", "1/4 nodes running version 2"),
-        id="reconciling-first-deploy",
     ),
     pytest.param(
         evaluate_reconciling,

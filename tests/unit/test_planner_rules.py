@@ -110,6 +110,13 @@ def test_a_change_without_a_transition_writes_the_status_and_no_event() -> None:
     assert len(status.history) == 1
 
 
+def test_the_observations_restart_counts_are_written() -> None:
+    obs = replace(RUNNING_OBS, restarts=5, replaced_pod_restarts=3)
+    built = build_execution_status(with_status(running_status()), obs, at(9))
+    assert built is not None
+    assert (built[0].restarts, built[0].replaced_pod_restarts) == (5, 3)
+
+
 def test_what_the_observation_leaves_out_is_kept() -> None:
     old = running_status(
         observedState=S.FAILED.value, finishedAt=at(5), nextExecution="j-v2-n1-x",
@@ -251,6 +258,11 @@ def test_a_running_pod_is_validating_until_its_windows_pass() -> None:
     assert res.deadline == at(7), "woken for the next sample (every 2 s), before the deadline"
     assert (res.health is not None, res.health_closed) == (True, False)
     assert gate(replace(UP, deadline=at(6)), p=pod(NAME), now=5).deadline == at(6)
+    late = gate(replace(UP, deadline=at(100)), p=pod(NAME), now=59)
+    assert late.deadline == at(60), "the health deadline, when it comes before the next sample"
+    crash = ErrorInfo(code="CrashLoopBackOff", message="container main: CrashLoopBackOff")
+    degraded = replace(UP, state=S.DEGRADED, reason="CrashLoopBackOff", error=crash)
+    assert gate(degraded, p=pod(NAME, ready=False), now=5).error is None
 
 
 def test_validated_is_running_and_clears_the_error() -> None:
@@ -397,6 +409,7 @@ def test_counts_include_executions_created_in_this_pass() -> None:
     plan = plan_job(snapshot([node("n1"), node("n2")], [waiting]), at(5))
     assert plan.status.execution_counts == {"Pending": 2}
     assert (plan.status.current_version, plan.status.target_nodes) == (1, 2)
+    assert plan.status_changed is True
 
 
 def test_a_pass_keeps_windows_in_progress_and_counts_the_closed_ones() -> None:
@@ -409,14 +422,15 @@ def test_a_pass_keeps_windows_in_progress_and_counts_the_closed_ones() -> None:
             spec=e.spec.model_copy(update={"rollout_wave": 1}),
             status=e.status.model_copy(update={"started_at": at(0)}),
         )
-        for e in (execution(n, 2, state=S.VALIDATING) for n in ("n1", "n2", "n3"))
+        for e in (execution(n, 2, state=S.VALIDATING) for n in ("n1", "n2", "n3", "n4"))
     ]
     stable = [
-        execution(n, 1, desired=DesiredState.STOPPED, state=S.STOPPED) for n in ("n1", "n2", "n3")
+        execution(n, 1, desired=DesiredState.STOPPED, state=S.STOPPED)
+        for n in ("n1", "n2", "n3", "n4")
     ]
     window = HealthWindow(window_start=at(0), last_sample=at(8), samples=5)
     snap = snapshot(
-        [node("n1"), node("n2"), node("n3")], [*exs, *stable],
+        [node("n1"), node("n2"), node("n3"), node("n4")], [*exs, *stable],
         [pod(e.name, node_name=e.spec.node_name) for e in exs], spec=spec, current=2,
         status=JobStatus(stable_version=1, rollout=RolloutStatus(
             phase=RolloutPhase.PROGRESSING, version=2, from_version=1, wave=1, total_waves=1,
@@ -424,14 +438,14 @@ def test_a_pass_keeps_windows_in_progress_and_counts_the_closed_ones() -> None:
     )  # fmt: skip
     snap = replace(
         snap,
-        health={e.name: window for e in exs[:2]},
-        external_error_rates={exs[0].name: 0.0, exs[1].name: 0.9},
+        health={e.name: window for e in exs[:3]},
+        external_error_rates={exs[0].name: 0.0, exs[1].name: 0.9, exs[2].name: 0.0},
     )
     plan = plan_job(snap, at(10))
-    assert plan.window_verdicts == {"healthy": 1, "unhealthy": 1}
+    assert plan.window_verdicts == {"healthy": 2, "unhealthy": 1}
     assert set(plan.health) == {e.name for e in exs}, "every validating window stays in memory"
     assert plan.health[exs[1].name].consecutive_unhealthy == 1
-    assert plan.health[exs[2].name].samples == 1, "n3 had no window: its first sample"
+    assert plan.health[exs[3].name].samples == 1, "n4 had no window: its first sample"
     rollout_status = plan.status.rollout
     assert rollout_status is not None
     assert (rollout_status.phase, rollout_status.wave) == (RolloutPhase.PROGRESSING, 1)
@@ -514,3 +528,26 @@ def test_a_first_version_is_reconciling_until_it_settles() -> None:
     query = plan_job(snapshot([node("n1")], [execution("n1", state=S.COMPLETED)],
                               spec=job_spec(type="Query")), at(40)).status  # fmt: skip
     assert query.ready_nodes == 1, "a run-to-completion node is ready when Completed"
+
+
+def test_an_existing_execution_of_the_wanted_version_takes_over_from_the_running_one() -> None:
+    old = execution("n1", 1, state=S.RUNNING, stable=True, started=1)
+    new = execution("n1", 2, state=S.PENDING)
+    snap = snapshot([node("n1")], [old, new], [pod(old.name)], current=2,
+                    status=JobStatus(stable_version=2))  # fmt: skip
+    plan = plan_job(snap, at(40))
+    assert SetDesiredState(old.name, DesiredState.STOPPED, True, "Superseded") in plan.actions
+    (patch,) = [
+        a for a in plan.actions if isinstance(a, PatchExecutionStatus) and a.name == old.name
+    ]
+    assert patch.status.next_execution == new.name
+
+
+def test_a_change_of_conditions_alone_is_significant() -> None:
+    up = snapshot([node("n1")], [execution("n1", state=S.RUNNING, started=1)], [pod(NAME)])
+    first = plan_job(up, at(5)).status
+    flipped = [c.model_copy(update={"status": "False"}) if c.type == "Ready" else c
+               for c in first.conditions]  # fmt: skip
+    old = first.model_copy(update={"conditions": flipped})
+    again = plan_job(replace(up, job=replace(up.job, status=old)), at(6))
+    assert (again.status_changed, again.status_significant) == (True, True)

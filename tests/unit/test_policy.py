@@ -4,6 +4,7 @@ and the planner refuses such a version without touching what runs."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -246,7 +247,16 @@ def test_the_stable_version_is_still_kept_in_place_while_the_current_one_is_refu
     both = replace(
         snap, versions={**snap.versions, 1: VersionSpec(1, JobType.PIPELINE, privileged(), {})}
     )
-    assert plan_job(both, at(100)).actions == []
+    refused = plan_job(both, at(100))
+    assert refused.actions == []
+    stalled = next(c for c in refused.status.conditions if c.type == R.STALLED)
+    assert stalled.message.startswith("the template asks for host access"), "the current one's"
+
+    # The stable version is planned with the operator's settings (here its node-lost grace).
+    lost = replace(snap, nodes={**snap.nodes, "n1": node("n1", ready=False, since=0)})
+    short = PlannerSettings(node_lost_grace=timedelta(seconds=5))
+    assert plan_job(lost, at(30), short).status.execution_counts.get("Lost") == 1
+    assert plan_job(lost, at(30)).status.execution_counts.get("Lost") is None
 
 
 def test_a_refusal_for_another_reason_or_message_is_announced_again() -> None:

@@ -61,8 +61,6 @@ class JobCounts:
     """The phase of a rollout of the current version still under way or ended badly; None
     when there is none (steady, first version, or completed)."""
     rollout_message: str
-    first_deploy: bool
-    """The first version is being placed: no version has been stable yet."""
 
     @property
     def good(self) -> ObservedState:
@@ -109,14 +107,13 @@ def evaluate_progressing(c: JobCounts) -> Verdict:
     if c.phase is not None:
         status: ConditionStatus = "False" if c.phase in STALLED_PHASES else "True"
         return status, PHASE_REASON[c.phase], c.rollout_message
-    reason = "RolloutInProgress" if c.first_deploy else R.ROLLOUT_COMPLETE
-    return "True", reason, c.rollout_message or c.summary
+    return "True", R.ROLLOUT_COMPLETE, c.rollout_message or c.summary
 
 
 def evaluate_reconciling(c: JobCounts) -> Verdict:
-    if c.phase in RECONCILING_PHASES or c.first_deploy:
-        reason = PHASE_REASON[c.phase] if c.phase is not None else "RolloutInProgress"
-        return "True", reason, c.rollout_message or c.summary
+    if c.phase in RECONCILING_PHASES:
+        assert c.phase is not None
+        return "True", PHASE_REASON[c.phase], c.rollout_message or c.summary
     return "False", R.AS_EXPECTED, "nothing to roll out"
 
 

@@ -527,7 +527,7 @@ def _state_of(
     version: int,
 ) -> ObservedState:
     ex = on_node.get(node, {}).get(version)
-    return states.get(ex.name, S.PENDING) if ex is not None else S.PENDING
+    return states[ex.name] if ex is not None else S.PENDING
 
 
 def _count(
@@ -561,11 +561,6 @@ def _count(
         completes=completes,
         phase=rollout.phase if active and rollout is not None else None,
         rollout_message=rollout.message if rollout is not None else "",
-        first_deploy=(
-            snap.job.status.stable_version is None
-            and decision.stable_version is None
-            and len(targets) > 0
-        ),
     )
 
 
