@@ -20,7 +20,7 @@ from nodewave.core.naming import (
 )
 from nodewave.core.patch import build_merge_patch
 from nodewave.core.versions import RevisionInfo, build_version_content, hash_version, plan_versions
-from nodewave.models.job import JobSpec
+from nodewave.models.job import JobSpec, JobType
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 dns = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,60}[a-z0-9])?", fullmatch=True)
@@ -230,3 +230,8 @@ def test_history_keeps_exactly_the_limit_besides_current_and_stable() -> None:
     assert over.delete == ("j-1",)  # the oldest goes first
     no_stable = plan_versions(spec(config={"n": 5}, revisionHistoryLimit=0), revs, None, "j")
     assert no_stable.delete == ("j-1", "j-2", "j-3", "j-4")
+
+
+def test_a_revision_without_template_or_config_reads_as_empty() -> None:
+    version = RevisionInfo("j-1", 1, "h", {"type": "Query"}).to_version()
+    assert (version.type, version.template, version.config) == (JobType.QUERY, {}, {})

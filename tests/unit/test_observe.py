@@ -787,6 +787,56 @@ CASES = [
         ),
         id="a-pod-that-failed-keeps-its-own-error-past-the-timeout",
     ),
+    pytest.param(
+        Case(
+            ex=execution("n1"),
+            pod=None,
+            node=node("n1"),
+            spec=job_spec(timeouts={"queueTimeoutSeconds": 30}),
+            now=30,
+            state=S.FAILED,
+            reason="QueueTimeout",
+            action=PodAction.NONE,
+            message="not started within queueTimeoutSeconds=30",
+            error=ErrorInfo(
+                code="QueueTimeout", message="not started within queueTimeoutSeconds=30"
+            ),
+        ),
+        id="queue-timeout-without-a-pod-deletes-nothing",
+    ),
+    pytest.param(
+        Case(
+            ex=execution("n1", started=5, state=S.RUNNING),
+            pod=pod(NAME, deleting=True),
+            node=node("n1"),
+            spec=job_spec(timeouts={"executionTimeoutSeconds": 20}),
+            now=30,
+            state=S.FAILED,
+            reason="ExecutionTimeout",
+            action=PodAction.NONE,
+            message="still running after executionTimeoutSeconds=20",
+            started=5,
+            error=ErrorInfo(
+                code="ExecutionTimeout", message="still running after executionTimeoutSeconds=20"
+            ),
+        ),
+        id="a-timeout-does-not-delete-a-pod-twice",
+    ),
+    pytest.param(
+        Case(
+            ex=execution("n1", desired=DesiredState.STOPPED, state=S.STOPPING, started=4),
+            pod=None,
+            node=node("n1"),
+            spec=None,
+            now=10,
+            state=S.STOPPED,
+            reason="Stopped",
+            action=PodAction.NONE,
+            message="stopped",
+            started=4,
+        ),
+        id="stopped-keeps-its-start",
+    ),
 ]
 
 

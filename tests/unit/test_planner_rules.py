@@ -318,8 +318,10 @@ def test_an_invalid_selector_is_refused_once_with_nothing_done() -> None:
         "Stalled": ("True", "InvalidSpec", 1),
         "Reconciling": ("False", "InvalidSpec", 1),
     }
+    assert plan.status.observed_generation == 1
     (event,) = plan.events
     assert (event.type, event.reason) == ("Warning", "InvalidSpec")
+    assert "region in (eu" in event.message
     assert event.message == plan.status.conditions[0].message != ""
     assert plan.status_changed
     again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(4))
@@ -514,6 +516,7 @@ def test_counts_and_conditions_of_failed_lost_and_degraded_nodes() -> None:
         "1/4 nodes running version 1; 1 failed, 1 lost",
     )
     assert conds["Reconciling"] == ("False", "AsExpected", "nothing to roll out")
+    assert conds["Progressing"] == ("True", "RolloutComplete", "1/4 nodes running version 1")
 
 
 def test_a_first_version_is_reconciling_until_it_settles() -> None:
@@ -551,3 +554,14 @@ def test_a_change_of_conditions_alone_is_significant() -> None:
     old = first.model_copy(update={"conditions": flipped})
     again = plan_job(replace(up, job=replace(up.job, status=old)), at(6))
     assert (again.status_changed, again.status_significant) == (True, True)
+
+
+def test_a_window_that_validates_makes_it_running_even_if_this_sample_was_not_ready() -> None:
+    """One unready sample of five is within a maxErrorRate of 0.5: validated, Running (the next
+    pass, no longer gated, sees the pod unready as Degraded)."""
+    hc = {**HC, "maxErrorRate": 0.5}
+    window = HealthWindow(window_start=at(0), last_sample=at(8), samples=4, consecutive_healthy=1)
+    unready = Observation(S.DEGRADED, "ContainersNotReady", "containers are not ready")
+    res = gate(unready, p=pod(NAME, ready=False), spec=job_spec(rollout={"healthCheck": hc}),
+               window=window, now=10)  # fmt: skip
+    assert (res.state, res.reason) == (S.RUNNING, "Validated")

@@ -23,7 +23,7 @@ from nodewave.core.policy import (
 from nodewave.core.snapshot import VersionSpec
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus, JobType
-from tests.unit.builders import at, execution, node, pod, snapshot
+from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
 
 OPT_IN = {ALLOW_PRIVILEGED_LABEL: "true"}
 OPERATOR = ServiceAccountRef("nodewave-system", "nodewave")
@@ -273,3 +273,15 @@ def test_a_refusal_for_another_reason_or_message_is_announced_again() -> None:
                    with_stalled(type="Other")):  # fmt: skip
         again = plan_job(replace(snap, job=replace(snap.job, status=status)), at(1))
         assert [e.reason for e in again.events] == [R.HOST_ACCESS_NOT_ALLOWED]
+
+
+def test_the_stable_versions_own_events_stay_but_not_its_ready() -> None:
+    """A Query whose stable version has completed everywhere: its Complete Event is news, its
+    Ready is not (the Job is not Ready: the current version is refused)."""
+    query = job_spec(type="Query")
+    done = [execution(n, 1, state=ObservedState.COMPLETED) for n in ("n1", "n2")]
+    base = snapshot([node("n1"), node("n2")], done, spec=query, current=2,
+                    status=JobStatus(stable_version=1, current_version=1))  # fmt: skip
+    snap = replace(base, current=VersionSpec(2, JobType.QUERY, tpl(hostNetwork=True), {}))
+    plan = plan_job(snap, at(100))
+    assert [e.reason for e in plan.events] == [R.COMPLETE, R.HOST_ACCESS_NOT_ALLOWED]

@@ -41,6 +41,8 @@ def test_expression_table(expr: str, matches: bool) -> None:
 
 @pytest.mark.parametrize("expr", ["region=>x", "tier in ()", "a b", "", "=v", "k in (a,,b)"])
 def test_malformed_expression(expr: str) -> None:
+    with pytest.raises(SelectorError, match=r"key in \(v1,v2\), key notin \(v1,v2\), key or !key$"):
+        parse_expression("region ~ eu")
     with pytest.raises(SelectorError, match="malformed selector expression"):
         parse_expression(expr)
 

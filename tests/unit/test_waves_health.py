@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nodewave.core.health import HealthResult, Verdict, evaluate_health, window_closes
@@ -29,6 +29,7 @@ def rollout(**kw: object) -> Rollout:
         ({"strategy": "Canary", "canaryCount": 2, "maxParallel": 25}, 20, [2, 5, 5, 5, 3]),
         ({"strategy": "Canary", "canaryPercent": 10, "maxParallel": 50}, 15, [2, 8, 5]),
         ({"strategy": "Canary", "canaryCount": 50}, 3, [3]),
+        ({"strategy": "Canary", "canaryPercent": 10, "maxParallel": 50}, 5, [1, 3, 1]),
         ({"strategy": "Rolling"}, 1, [1]),
         ({"strategy": "Canary", "canaryCount": 1}, 0, []),
     ],
@@ -310,6 +311,7 @@ def test_a_healthy_window_ends_an_unhealthy_run() -> None:
     assert res.message == "validating: 1/2 healthy windows, last error rate 0.00"
 
 
+@example(start=0.0, last=0.0, now=10.0, interval=10)  # closes at its interval exactly
 @given(
     start=st.one_of(st.none(), st.floats(0, 50)),
     last=st.floats(0, 50),
@@ -327,3 +329,9 @@ def test_window_closes_predicts_what_evaluate_health_does(
     res = evaluate_health(window, ready=True, restarts=0, hc=hc, created_at=at(0), now=at(now))
     assert window_closes(window, hc, at(now)) is res.window_closed
     assert window_closes(None, hc, at(now)) is False
+
+
+def test_a_canary_without_a_size_takes_one_node() -> None:
+    """The CRD refuses it at apply; a Job admitted by an older CRD still gets a canary of one."""
+    r = Rollout.model_validate({"strategy": "Canary", "healthCheck": {"deadlineSeconds": 60}})
+    assert len(plan_waves(r, [f"n{i}" for i in range(300)])[0]) == 1

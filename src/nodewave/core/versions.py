@@ -40,7 +40,7 @@ def build_version_content(spec: JobSpec) -> dict[str, Any]:
 
 
 def hash_version(content: Mapping[str, Any]) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))  # JSON from the API
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
