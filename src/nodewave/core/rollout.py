@@ -212,7 +212,6 @@ def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]
         phase=P.PROGRESSING,
         version=ctx.version,
         from_version=ctx.stable,
-        wave=0,
         started_at=ctx.now,
     )
     message = (
@@ -385,7 +384,7 @@ def _start_next_wave(
     return newly
 
 
-def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: int = 0) -> None:
+def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: int) -> None:
     """Nodes that joined meanwhile add waves; the count never shrinks."""
     left = len(ctx.remaining) - started
     rs.total_waves = max(rs.total_waves, rs.wave + count_waves(ctx.spec, len(ctx.targets), left))
