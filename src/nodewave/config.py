@@ -6,8 +6,9 @@ from kopf's memo at startup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from nodewave.core.leader import LeaderTiming
 from nodewave.core.policy import ServiceAccountRef
 
 
@@ -27,3 +28,11 @@ class OperatorConfig:
     service_account: ServiceAccountRef | None = None
     """The operator's own ServiceAccount, which no execution pod may run as."""
     verbose: bool = False
+    leader_elect: bool = True
+    """Act only while holding the Lease `leader_namespace`/nodewave-operator (several replicas:
+    one acts, the others stand by)."""
+    leader_namespace: str = "default"
+    """Where the Lease is: the operator's own namespace in a cluster (POD_NAMESPACE)."""
+    leader_timing: LeaderTiming = field(default_factory=LeaderTiming)
+    identity: str = "nodewave"
+    """This replica's name in the Lease (the pod's name in a cluster)."""

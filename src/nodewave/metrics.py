@@ -126,6 +126,20 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
         WINDOWS.labels(*labels, verdict).inc(n)
 
 
+LEADER = Gauge(
+    "nodewave_leader",
+    "1 while this replica holds the leader Lease and acts; 0 while it stands by.",
+    registry=REGISTRY,
+)
+
+
+def forget_jobs() -> None:
+    """Remove every Job's series: a replica that stops leading no longer knows them (the new
+    leader exports them)."""
+    for namespace, job in {labels[:2] for labels in EXECUTIONS._metrics}:
+        forget_job(namespace, job)
+
+
 def forget_job(namespace: str, job: str) -> None:
     """Remove a deleted Job's series."""
     for metric in (

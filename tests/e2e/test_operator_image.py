@@ -90,13 +90,16 @@ def _describe(cp: ControlPlane) -> str:
     return cp.kubectl("describe", "pods", "-n", HOME, check=False).stdout[-4000:]
 
 
-def _operator_pod(cp: ControlPlane) -> dict[str, Any]:
+def _operator_pods(cp: ControlPlane) -> list[dict[str, Any]]:
     items = kubectl_json(
         cp, "get", "pods", "-n", HOME, "-l", f"app.kubernetes.io/instance={RELEASE}"
     )["items"]
-    running = [p for p in items if not p["metadata"].get("deletionTimestamp")]
-    assert len(running) == 1, [p["metadata"]["name"] for p in items]
-    return dict(running[0])
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def _leader(cp: ControlPlane) -> str:
+    lease = kubectl_json(cp, "get", "lease", "-n", HOME, "nodewave-operator")
+    return str(lease["spec"].get("holderIdentity") or "")
 
 
 def _exec(cp: ControlPlane, pod: str, *command: str) -> subprocess.CompletedProcess[str]:
@@ -106,10 +109,12 @@ def _exec(cp: ControlPlane, pod: str, *command: str) -> subprocess.CompletedProc
 def test_the_image_runs_restricted_on_a_real_node_and_survives_its_pod(
     real_cluster: ControlPlane, installed: None
 ) -> None:
-    pod = _operator_pod(real_cluster)
-    name = pod["metadata"]["name"]
-    assert pod["spec"]["nodeName"] in REAL_NODES
-    assert all(c["ready"] for c in pod["status"]["containerStatuses"])
+    # Two replicas (the chart's default), one per real node (pod anti-affinity); one leads.
+    pods = _operator_pods(real_cluster)
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(REAL_NODES)
+    assert all(c["ready"] for p in pods for c in p["status"]["containerStatuses"])
+    wait_for(lambda: _leader(real_cluster) in {p["metadata"]["name"] for p in pods}, 30, "a leader")
+    name = _leader(real_cluster)
     # What the restricted profile promises, seen from inside the container.
     assert _exec(real_cluster, name, "id", "-u").stdout.strip() == "65532"
     write = _exec(real_cluster, name, "touch", "/venv/x")
@@ -159,7 +164,8 @@ def test_the_image_runs_restricted_on_a_real_node_and_survives_its_pod(
         30,
         "the rollout of version 2 started",
     )
-    # Mid-rollout, the operator's pod goes: the Deployment's next pod picks the rollout up.
+    # Mid-rollout, the leader's pod goes: it releases the Lease on SIGTERM and the standby,
+    # its caches warm, picks the rollout up.
     real_cluster.kubectl("delete", "pod", "-n", HOME, name, "--wait=false")
     started = time.monotonic()
     wait_for(
@@ -171,12 +177,18 @@ def test_the_image_runs_restricted_on_a_real_node_and_survives_its_pod(
         "version 2 rolled out by the replacement pod",
     )
     resumed_in = time.monotonic() - started
-    replacement = _operator_pod(real_cluster)
-    assert replacement["metadata"]["name"] != name
+    successor = _leader(real_cluster)
+    assert successor not in ("", name)
+    leaders = [
+        e["message"]
+        for e in kubectl_json(real_cluster, "get", "events", "-n", HOME)["items"]
+        if e["reason"] == "LeaderElection"
+    ]
+    assert f"{successor} became leader" in leaders
     nodes = {
         e["spec"]["nodeName"]
         for e in executions_of(real_cluster, TENANT, "agent", version=2)
         if e.get("status", {}).get("observedState") == "Running"
     }
     assert nodes == set(REAL_NODES)
-    print(f"rollout completed {resumed_in:.1f}s after the operator pod was deleted")
+    print(f"rollout completed {resumed_in:.1f}s after the leader's pod was deleted")

@@ -64,6 +64,8 @@ def test_the_operator_rolls_out_under_the_charts_service_account(
         *(["--namespace", tenant] if namespaced else []),
         "--service-account",
         f"{home}/{release}",
+        "--leader-elect-namespace",
+        home,  # the chart grants the Lease in its own namespace only
         kubeconfig=kubeconfig,
     )
     try:

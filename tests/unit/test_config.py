@@ -37,3 +37,10 @@ def test_the_chart_defaults_are_the_config_defaults() -> None:
     assert values["maxInflight"] == defaults.max_inflight
     assert values["nodeLostGraceSeconds"] == defaults.node_lost_grace_seconds
     assert values["metrics"]["port"] == defaults.metrics_port
+    lease = values["leaderElection"]
+    timing = defaults.leader_timing
+    assert (lease["leaseDurationSeconds"], lease["renewDeadlineSeconds"]) == (
+        timing.lease_duration,
+        timing.renew_deadline,
+    )
+    assert lease["retryPeriodSeconds"] == timing.retry_period

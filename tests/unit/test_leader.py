@@ -19,6 +19,7 @@ from nodewave.core.leader import (
     evaluate_lease,
     evaluate_seen,
 )
+from nodewave.kube.leader import build_lease_spec, parse_lease
 from tests.unit.builders import at
 
 T = LeaderTiming()
@@ -129,3 +130,12 @@ def test_two_replicas_never_act_at_once(steps: list[tuple[str, float, bool, bool
     for (x, _, x_end), (y, y_start, _) in pairwise(terms):
         if x != y:
             assert y_start >= x_end, f"{y} acted from {y_start} while {x} acted until {x_end}"
+
+
+def test_a_lease_reads_back_as_written() -> None:
+    record = LeaseRecord("pod-a", 15, at(1), at(2), 4)
+    assert parse_lease({"spec": build_lease_spec(record)}) == record
+    released = build_release(record, at(3))
+    assert build_lease_spec(released)["holderIdentity"] is None
+    assert parse_lease({"spec": build_lease_spec(released)}) == released
+    assert parse_lease({}) == LeaseRecord("", 0)

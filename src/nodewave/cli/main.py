@@ -114,6 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
         "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",
     )
     run.add_argument("--verbose", action="store_true")
+    lease = DEFAULTS.leader_timing
+    run.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.leader_elect,
+        help="act only while holding the Lease nodewave-operator, so several replicas may run "
+        "(default on; --no-leader-elect for a single replica that never waits for a Lease)",
+    )
+    run.add_argument(
+        "--leader-elect-namespace",
+        default=os.environ.get("POD_NAMESPACE") or DEFAULTS.leader_namespace,
+        help="namespace of the Lease (default: $POD_NAMESPACE, else %(default)s)",
+    )
+    for flag, value, what in (
+        (
+            "--leader-elect-lease-duration",
+            lease.lease_duration,
+            "a standby waits after the last renewal",
+        ),
+        ("--leader-elect-renew-deadline", lease.renew_deadline, "a leader acts without renewing"),
+        ("--leader-elect-retry-period", lease.retry_period, "between tries"),
+    ):
+        run.add_argument(
+            flag, type=float, default=value, help=f"seconds {what} (default %(default)s)"
+        )
     run.set_defaults(func=_run)
 
     crds = sub.add_parser("crds", help="write the CRDs generated from the models")

@@ -7,10 +7,12 @@ import asyncio
 import logging
 import os
 import socket
+from dataclasses import replace
 
 import kopf
 
 from nodewave.config import OperatorConfig
+from nodewave.core.leader import LeaderTiming
 
 
 def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
@@ -23,6 +25,13 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
         metrics_address=args.metrics_address,
         service_account=args.service_account,
         verbose=args.verbose,
+        leader_elect=args.leader_elect,
+        leader_namespace=args.leader_elect_namespace,
+        leader_timing=LeaderTiming(
+            args.leader_elect_lease_duration,
+            args.leader_elect_renew_deadline,
+            args.leader_elect_retry_period,
+        ),
     )
 
 
@@ -41,6 +50,7 @@ def run_operator(args: argparse.Namespace) -> int:
     # run as a uid without a passwd entry (ours runs as 65532; OpenShift picks random uids)
     # crashed at start with "getpwuid(): uid not found" (found on a real node).
     identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    config = replace(config, identity=identity)
     asyncio.run(
         kopf.operator(
             identity=identity,  # type: ignore[arg-type]  # kopf's Identity is a NewType of str

@@ -21,7 +21,8 @@ from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
 from nodewave.core.snapshot import NodeInfo
 from nodewave.handlers.queue import WorkQueue
-from nodewave.kube.client import Kube
+from nodewave.kube.client import Kube, NotLeaderError
+from nodewave.kube.leader import LeaderElector
 from nodewave.kube.parse import (
     NamespaceInfo,
     parse_execution,
@@ -121,21 +122,60 @@ async def startup(
     reconciler.forgetters.append(metrics.forget_job)
 
     async def timed(key: Any) -> Any:
-        with metrics.RECONCILE.time():
-            return await reconciler.reconcile(key)
+        try:
+            with metrics.RECONCILE.time():
+                return await reconciler.reconcile(key)
+        except NotLeaderError:
+            return None  # leadership lost mid-pass: the queue is being paused
 
     memo.queue = WorkQueue(timed)
     if config.metrics_port:
         metrics.serve(config.metrics_port, config.metrics_address, kube, __version__)
     memo.nodes_seen = {}
     memo.namespaces_seen = {}
+    memo.elector = None
+    if config.leader_elect:
+        await start_leader_election(memo, config, kube)
+    else:
+        metrics.LEADER.set(1)
     logger.info("nodewave operator started")
+
+
+async def start_leader_election(memo: kopf.Memo, config: OperatorConfig, kube: Kube) -> None:
+    """Stand by until this replica holds the Lease (docs/design.md §4.1): the indexes stay warm,
+    so a standby that takes over plans at once; the queue runs only while leading, and every
+    write asks the elector first (a leader past its renew deadline writes nothing)."""
+    queue: WorkQueue = memo.queue
+    queue.pause()
+
+    def changed(leading: bool) -> None:
+        metrics.LEADER.set(1 if leading else 0)
+        if leading:
+            queue.resume()
+            for key in memo.reconciler.view.job_keys():
+                queue.enqueue(key)
+        else:
+            queue.pause()
+            metrics.forget_jobs()
+
+    own = await Kube.connect(max_inflight=2)  # renewals never queue behind a placement
+    elector = LeaderElector(own, config.leader_namespace, config.identity,
+                            config.leader_timing, changed)  # fmt: skip
+    kube.fence = elector.leading
+    memo.elector = elector
+    memo.elector_kube = own
+    memo.elector_task = asyncio.get_running_loop().create_task(elector.run(), name="leader")
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.queue.close()
     await memo.reconciler.drain_events()
+    if memo.elector is not None:
+        memo.elector_task.cancel()
+        await asyncio.gather(memo.elector_task, return_exceptions=True)
+        await memo.elector.release()  # the standby takes over at its next try, not in 15 s
+        await memo.elector_kube.close()
     await memo.reconciler.prometheus.close()
     await memo.kube.close()
     release_leaked_watch_tasks()

@@ -29,9 +29,10 @@ class WorkQueue:
         self._dirty: dict[Hashable, asyncio.Event] = {}
         self._workers: dict[Hashable, asyncio.Task[None]] = {}
         self._closed = False
+        self._paused = False
 
     def enqueue(self, key: Hashable) -> None:
-        if self._closed:
+        if self._closed or self._paused:
             return
         event = self._dirty.get(key)
         if event is None:
@@ -44,6 +45,21 @@ class WorkQueue:
 
     async def close(self) -> None:
         self._closed = True
+        await self._cancel_all()
+
+    def pause(self) -> None:
+        """Drop every key and cancel every pass in flight (a standby: leadership lost); new
+        keys are ignored until `resume`."""
+        self._paused = True
+        for task in self._workers.values():
+            task.cancel()
+        self._workers.clear()
+        self._dirty.clear()
+
+    def resume(self) -> None:
+        self._paused = False
+
+    async def _cancel_all(self) -> None:
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
@@ -71,5 +87,6 @@ class WorkQueue:
                     return
                 wait = max(requeue.total_seconds(), 0.0)
         finally:
-            self._workers.pop(key, None)
-            self._dirty.pop(key, None)
+            if self._workers.get(key) is asyncio.current_task():  # not a successor after pause
+                del self._workers[key]
+                self._dirty.pop(key, None)

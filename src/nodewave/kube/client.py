@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +32,10 @@ class KubeError(Exception):
         self.message = message
 
 
+class NotLeaderError(Exception):
+    """A write refused by this process's own fence: it is not (or no longer) the leader."""
+
+
 def path_of(
     kind: str, namespace: str | None, name: str | None = None, subresource: str | None = None
 ) -> str:
@@ -42,6 +47,7 @@ def path_of(
         "configmaps": "/api/v1",
         "events": "/api/v1",
         "controllerrevisions": "/apis/apps/v1",
+        "leases": "/apis/coordination.k8s.io/v1",
     }[kind]
     base = f"{group}/namespaces/{namespace}/{kind}" if namespace is not None else f"{group}/{kind}"
     if name:
@@ -75,6 +81,9 @@ class Kube:
         self._slots = PrioritySlots(max_inflight)
         self.requests: Counter[tuple[str, str, int]] = Counter()
         """(verb, resource, status code) → count, for metrics and the benchmark."""
+        self.fence: Callable[[], bool] | None = None
+        """Asked before every write; False refuses it (leader election: a standby, or a leader
+        past its renew deadline, writes nothing)."""
 
     @classmethod
     async def connect(
@@ -104,6 +113,8 @@ class Kube:
         query: dict[str, str] | None = None,
         content_type: str = JSON,
     ) -> Any:
+        if method != "GET" and self.fence is not None and not self.fence():
+            raise NotLeaderError(f"{method} {path}: not the leader")
         async with self._slots.slot():
             resp = await self.api.call_api(
                 path,
@@ -132,6 +143,7 @@ class Kube:
                     "configmaps",
                     "events",
                     "controllerrevisions",
+                    "leases",
                     "status",
                 )
             ),

@@ -44,7 +44,7 @@ from nodewave.core.planner import Plan, PlannerSettings, plan_job
 from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
-from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.kube.client import Kube, KubeError, NotLeaderError, path_of
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
@@ -406,7 +406,7 @@ class Reconciler:
         try:
             async with self._event_slots:
                 await self.kube.create(path_of("events", namespace), body)
-        except KubeError as e:  # an Event is worth a try, never a failed pass
+        except (KubeError, NotLeaderError) as e:  # an Event is worth a try, never a failed pass
             log.debug("event %s/%s %s not recorded: %s", namespace, name, event.reason, e)
 
 
