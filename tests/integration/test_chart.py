@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from nodewave.localcluster.controlplane import ControlPlane
-from tests.conftest import wait_for
+from tests.conftest import kubectl_json, wait_for
 from tests.integration.helm import CHART, helm
 
 
@@ -109,7 +109,7 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
                     "-o",
                     "jsonpath={.status.availableReplicas}",
                 ).stdout
-                == "1"
+                == "2"  # the chart's two replicas: one leads, one stands by
             ),
             60,
             "operator Deployment available under the restricted policy",
@@ -135,5 +135,11 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         assert not can("patch", "jobs.nodewave.io", "-n", watched)  # the user's spec: status only
         assert not can("delete", "jobs.nodewave.io", "-n", watched)
         assert not can("create", "pods", "--subresource=exec", "-n", watched)
+        # Leader election: the Lease in its own namespace, nowhere else.
+        assert can("update", "leases.coordination.k8s.io", "-n", ns)
+        assert not can("update", "leases.coordination.k8s.io", "-n", watched)
+        assert not can("delete", "leases.coordination.k8s.io", "-n", ns)
+        pdb = kubectl_json(cluster, "get", "pdb", "-n", ns, "nodewave")
+        assert pdb["spec"]["minAvailable"] == 1
     finally:
         helm(cluster, "uninstall", "nodewave", "--namespace", ns)
