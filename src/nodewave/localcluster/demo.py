@@ -35,10 +35,22 @@ def say(text: str) -> None:
 
 def install_crds(cp: ControlPlane, crd_dir: Path) -> None:
     cp.kubectl("apply", "--server-side", "-f", str(crd_dir))
-    # `kubectl wait` fails outright while a just-created CRD has no status yet: poll instead.
-    query = '{range .items[?(@.spec.group=="nodewave.io")]}{.status.conditions[?(@.type=="Established")].status}{" "}{end}'
+
+    # `kubectl wait` fails outright while a just-created CRD has no status yet, and so does a
+    # jsonpath filter over its missing conditions (seen in CI): read the JSON instead.
+    def established() -> bool:
+        crds = json.loads(cp.kubectl("get", "crd", "-o", "json").stdout)["items"]
+        ours = [c for c in crds if c["spec"]["group"] == "nodewave.io"]
+        return len(ours) == 2 and all(
+            any(
+                c["type"] == "Established" and c["status"] == "True"
+                for c in (crd.get("status") or {}).get("conditions") or []
+            )
+            for crd in ours
+        )
+
     deadline = time.monotonic() + 60
-    while cp.kubectl("get", "crd", "-o", f"jsonpath={query}").stdout.split() != ["True", "True"]:
+    while not established():
         if time.monotonic() > deadline:
             raise ControlPlaneError("the nodewave CRDs did not become Established in 60s")
         time.sleep(0.2)
