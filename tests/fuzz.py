@@ -146,3 +146,39 @@ def job_specs() -> st.SearchStrategy[dict[str, Any]]:
 def job_names() -> st.SearchStrategy[str]:
     return st.one_of(LABEL.filter(lambda n: n[0].isalpha() and "." not in n and "_" not in n),
                      NAME_253.filter(lambda n: n[0].isalpha()))  # fmt: skip
+
+
+def valid_job_specs() -> st.SearchStrategy[dict[str, Any]]:
+    """Specs the API server should admit: in-range values, consistent rollouts, small
+    configs; what varies is their combination (strategies, sizes, timeouts, selectors)."""
+    strategy = st.sampled_from(["Immediate", "Rolling", "Canary"])
+
+    def rollout(
+        kind: str, parallel: int, canary: int, deadline: int, paused: bool
+    ) -> dict[str, Any]:
+        r: dict[str, Any] = {
+            "strategy": kind,
+            "maxParallel": parallel,
+            "paused": paused,
+            "healthCheck": {"deadlineSeconds": deadline, "intervalSeconds": 1},
+        }
+        if kind == "Canary":
+            r["canaryCount"] = canary
+        return r
+
+    return st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["Pipeline", "Query", "Update", "Config"]),
+            "template": st.just({"spec": {"containers": [{"name": "a", "image": "registry.example/a:1"}]}}),
+            "rollout": st.builds(rollout, strategy, st.integers(1, 100), st.integers(1, 5),
+                                 st.integers(2, 600), st.booleans()),
+        },
+        optional={
+            "config": st.dictionaries(st.text(max_size=10), _json(), max_size=5),
+            "priority": st.integers(-1_000_000_000, 1_000_000_000),
+            "maxRestarts": st.integers(0, 10),
+            "selector": st.fixed_dictionaries({}, optional={
+                "matchExpressions": st.lists(st.sampled_from(["region in (eu,us)", "!maintenance", "fuzz"]), max_size=3)}),
+            "timeouts": st.fixed_dictionaries({}, optional={"executionTimeoutSeconds": st.integers(0, 100)}),
+        },
+    )  # fmt: skip

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.fuzz import job_specs
+from tests.fuzz import job_specs, valid_job_specs
 from tests.integration.jobs import add_nodes
 
 EXAMPLES = int(os.environ.get("NODEWAVE_FUZZ_CLUSTER_EXAMPLES", "120"))
@@ -44,7 +44,7 @@ def test_fuzzed_manifests_are_refused_by_field_or_reconciled(
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
-    @given(spec=job_specs(), long_name=st.booleans())
+    @given(spec=st.one_of(job_specs(), valid_job_specs()), long_name=st.booleans())
     def apply_one(spec: dict[str, Any], long_name: bool) -> None:
         n = len(accepted) + len(refused)
         name = f"fz-{n}" + ("-" + "x" * 240 if long_name else "")

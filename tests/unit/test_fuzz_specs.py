@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from nodewave.core.planner import plan_job
 from nodewave.core.snapshot import VersionSpec
 from nodewave.models.job import JobSpec
-from tests.fuzz import job_names, job_specs
+from tests.fuzz import job_names, job_specs, valid_job_specs
 from tests.unit.builders import at, node, snapshot
 
 EXAMPLES = int(os.environ.get("NODEWAVE_FUZZ_EXAMPLES", "500"))
@@ -30,7 +30,11 @@ NODES = [node(f"n{i}", region=("eu", "us")[i % 2], fuzz="yes") for i in range(6)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(spec=job_specs(), name=job_names(), nodes=st.integers(0, len(NODES)))
+@given(
+    spec=st.one_of(job_specs(), valid_job_specs()),
+    name=job_names(),
+    nodes=st.integers(0, len(NODES)),
+)
 def test_any_admitted_spec_is_planned_and_settles(
     spec: dict[str, Any], name: str, nodes: int
 ) -> None:
