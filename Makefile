@@ -1,5 +1,5 @@
 # The two commands of the README's quick start; everything else is in hack/.
-.PHONY: demo test crds bench mutation
+.PHONY: demo test crds bench mutation chaos
 demo:  ## run the embedded default: local control plane, operator, demo rollout
 	bash hack/demo.sh $(ARGS)
 test:  ## the whole test suite (what CI runs)
@@ -12,3 +12,6 @@ bench:  ## benchmark against the DaemonSet controller (100 and 1,000 nodes)
 
 mutation:  ## mutation testing of src/nodewave/core against the unit tests (not part of make test)
 	bash hack/mutation.sh $(ARGS)
+
+chaos:  ## the chaos suite at a larger scale; writes docs/reliability.md (make test runs it at scale 1)
+	bash hack/chaos.sh $(ARGS)

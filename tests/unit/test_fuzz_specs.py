@@ -11,6 +11,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ EXAMPLES = int(os.environ.get("NODEWAVE_FUZZ_EXAMPLES", "500"))
 NODES = [node(f"n{i}", region=("eu", "us")[i % 2], fuzz="yes") for i in range(6)]
 
 
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # the ~900 KiB configs
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

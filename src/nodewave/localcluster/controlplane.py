@@ -199,6 +199,18 @@ class ControlPlane:
                 with contextlib.suppress(Exception):
                     proc.wait(timeout=5)
 
+    def restart(self, name: str, down_for: float = 0.0, timeout: float = 60.0) -> None:
+        """Stop etcd or kube-apiserver, leave it down `down_for` seconds, start it again and
+        wait until the API server is ready (the chaos tests)."""
+        starts = {"etcd": self._start_etcd, "kube-apiserver": self._start_apiserver}
+        self._stop_processes([name])
+        self._procs.pop(name, None)
+        self.pids.pop(name, None)
+        time.sleep(down_for)
+        starts[name]()
+        self._wait(lambda: self._api_ok("/readyz"), f"{name} back", time.monotonic() + timeout)
+        self._save_state()
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
