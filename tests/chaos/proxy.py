@@ -39,6 +39,7 @@ class ChaosProxy:
         self._call(close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def cut(self) -> None:
         """Drop every connection now and refuse new ones until `heal`."""

@@ -13,7 +13,7 @@ from collections import Counter
 from typing import Any
 
 from nodewave.localcluster.controlplane import ControlPlane
-from tests.chaos.conftest import NODES, SCALE, Operators, record
+from tests.chaos.conftest import FAST_LEASE, NODES, SCALE, Operators, record
 from tests.chaos.proxy import ChaosProxy
 from tests.conftest import kubectl_json, wait_for
 from tests.integration.jobs import apply_job, template
@@ -55,13 +55,13 @@ def check_invariants(cp: ControlPlane, ns: str, job: str, version: int) -> None:
 
 
 def kill_at_random(ops: Operators, rng: random.Random, kills: int, done: Any) -> int:
-    """SIGKILL the operator `kills` times at random moments (the first within a second, then
-    0.3-2.5 s apart), starting a new one after each. Returns how many landed before `done`
+    """SIGKILL the operator `kills` times at random moments (the first within 0.8 s, then
+    0.2-1.5 s apart), starting a new one after each. Returns how many landed before `done`
     held: mid-phase; the others hit an operator with nothing left to do, which must not
     disturb anything either."""
     landed = 0
     for i in range(kills):
-        time.sleep(rng.uniform(0.1, 1.0) if i == 0 else rng.uniform(0.3, 2.5))
+        time.sleep(rng.uniform(0.1, 0.8) if i == 0 else rng.uniform(0.2, 1.5))
         landed += 0 if done() else 1
         ops.kill()
         ops.start()
@@ -73,6 +73,7 @@ def test_sigkill_at_random_moments(
 ) -> None:
     cp, ns, job = chaos_cluster, chaos_ns, "fleet"
     figures: dict[str, Any] = {"test": "sigkill"}
+    operators.lease = FAST_LEASE
 
     def phase(version: int) -> str | None:
         r = rollout_of(cp, ns, job)
@@ -203,7 +204,7 @@ def test_link_cut_for_30_seconds_and_slowed(
     proxy.slow(0.5)
     try:
         started = time.monotonic()
-        apply_job(cp, ns, job, spec("3", rolling))
+        apply_job(cp, ns, job, spec("3", {"strategy": "Rolling", "maxParallel": 50}))
         wait_for(lambda: rollout_of(cp, ns, job).get("stable") == 3, 300, "rolled out, slowly")
         figures["slow_rollout_seconds"] = round(time.monotonic() - started, 1)
     finally:
