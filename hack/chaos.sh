@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chaos suite at a larger scale (NODEWAVE_CHAOS_SCALE, default 2: 48 nodes, 42 kills), then
+# The chaos suite at a larger scale (NODEWAVE_CHAOS_SCALE, default 2: 32 nodes, 39 kills), then
 # docs/reliability.md written from its figures. `make test` runs the same suite at scale 1.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

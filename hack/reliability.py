@@ -50,7 +50,7 @@ def render(rows: list[dict[str, Any]], command: str) -> str:
         out += [
             "",
             f"{kills['kills']} kills in all; outcome: {kills['outcome']}. A new operator "
-            "starts after each kill and takes the Lease when the dead one's expires (3 s "
+            "starts after each kill and takes the Lease when the dead one's expires (2 s "
             "in this suite).",
             "",
         ]
