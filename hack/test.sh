@@ -27,4 +27,4 @@ lint-imports
 step "generated CRDs match the models"
 nodewave crds --check
 step "pytest"
-python -m pytest -p no:cacheprovider "$@"
+python -m pytest -p no:cacheprovider --durations=15 "$@"

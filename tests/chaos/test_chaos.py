@@ -161,7 +161,7 @@ def test_control_plane_restarts_and_expired_watches(
 ) -> None:
     cp, ns, job = chaos_cluster, chaos_ns, "steady"
     figures: dict[str, Any] = {"test": "restarts"}
-    rolling = {"strategy": "Rolling", "maxParallel": 25}
+    rolling = {"strategy": "Rolling", "maxParallel": 34}  # 3 waves: the restart lands in one
     apply_job(cp, ns, job, spec("1", {"strategy": "Immediate"}))
     wait_for(lambda: rollout_of(cp, ns, job).get("stable") == 1, 120, "version 1 placed")
     watch_restarts = operators.watch_restarts()
