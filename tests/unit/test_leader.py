@@ -78,8 +78,12 @@ def test_a_leader_acts_until_its_renew_deadline_and_not_after() -> None:
 def test_timings_that_would_allow_two_leaders_are_refused(
     lease: float, renew: float, retry: float
 ) -> None:
-    with pytest.raises(ValueError, match="retry period < renew deadline < lease duration"):
+    with pytest.raises(ValueError, match=r"^leader election needs 0 < retry period < renew"):
         LeaderTiming(lease, renew, retry)
+
+
+def test_sub_second_timings_are_allowed() -> None:
+    assert LeaderTiming(2, 1.5, 0.3).retry_period == 0.3  # what the chaos suite runs with
 
 
 @dataclass
