@@ -123,7 +123,8 @@ def test_sigkill_at_random_moments(
         "seconds": round(time.monotonic() - started, 1),
     }
 
-    # A bad version that rolls back, killed while it does.
+    # A bad version, killed while its first wave fails, the rollback is decided and carried
+    # out (on kwok the way back takes about a second: most kills land in the decision).
     started = time.monotonic()
     bad = spec(
         "4",
@@ -131,7 +132,6 @@ def test_sigkill_at_random_moments(
         **{"fake.nodewave.io/ready": "false"},
     )
     apply_job(cp, ns, job, bad)
-    wait_for(lambda: phase(4) in ("RollingBack", "RolledBack"), 120, "the rollback began")
     landed = kill_at_random(operators, rng, 4 * SCALE, lambda: phase(4) == "RolledBack")
     wait_for(lambda: phase(4) == "RolledBack", 180, "version 4 rolled back")
     check_invariants(cp, ns, job, 3)
@@ -141,7 +141,7 @@ def test_sigkill_at_random_moments(
     phases = ("placement", "rolling", "canary", "rollback")
     kills = sum(figures[p]["kills"] for p in phases)
     assert kills >= 20
-    assert all(figures[p]["mid_phase"] >= 1 for p in ("placement", "rolling", "canary")), figures
+    assert all(figures[p]["mid_phase"] >= 1 for p in phases), figures
     assert operators.tracebacks() == 0
     figures |= {"kills": kills, "outcome": "every rollout ended as it should"}
     record(figures)
