@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from kubernetes_asyncio import client, config
 
 from nodewave import API_VERSION
+from nodewave.core.actions import EventIntent
 from nodewave.kube.slots import PrioritySlots
 
 JSON = "application/json"
@@ -55,6 +57,32 @@ def path_of(
     if subresource:
         base += "/" + subresource
     return base
+
+
+def build_event(
+    involved: dict[str, str], event: EventIntent, instance: str, now: datetime
+) -> dict[str, Any]:
+    """A core/v1 Event about `involved` (apiVersion, kind, name, namespace, uid), named uniquely
+    by its time."""
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {
+            "name": f"{involved['name']}.{int(now.timestamp() * 1e9):x}",
+            "namespace": involved["namespace"],
+        },
+        "involvedObject": involved,
+        "reason": event.reason,
+        "message": event.message,
+        "type": event.type,
+        "source": {"component": "nodewave"},
+        "reportingComponent": "nodewave.io/operator",
+        "reportingInstance": instance,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
 
 
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from nodewave.core.actions import EventIntent
 from nodewave.core.leader import (
     LeaderTiming,
     LeaseRecord,
@@ -28,19 +29,12 @@ from nodewave.core.leader import (
     evaluate_lease,
     evaluate_seen,
 )
-from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.kube.client import Kube, KubeError, build_event, path_of
+from nodewave.kube.parse import parse_time
 
 log = logging.getLogger("nodewave.leader")
 LEASE_NAME = "nodewave-operator"
 MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value.replace("Z", "").split(".")[0], "%Y-%m-%dT%H:%M:%S").replace(
-        tzinfo=UTC
-    )
 
 
 def parse_lease(body: dict[str, Any]) -> LeaseRecord:
@@ -48,8 +42,8 @@ def parse_lease(body: dict[str, Any]) -> LeaseRecord:
     return LeaseRecord(
         holder=spec.get("holderIdentity") or "",
         lease_duration_seconds=int(spec.get("leaseDurationSeconds") or 0),
-        acquire_time=_parse_time(spec.get("acquireTime")),
-        renew_time=_parse_time(spec.get("renewTime")),
+        acquire_time=parse_time(spec.get("acquireTime")),
+        renew_time=parse_time(spec.get("renewTime")),
         transitions=int(spec.get("leaseTransitions") or 0),
     )
 
@@ -174,25 +168,9 @@ class LeaderElector:
 
     async def _post_event(self, message: str) -> None:
         assert self._resource is not None
-        now = datetime.now(UTC)
-        meta = self._resource["metadata"]
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{self.name}.{int(now.timestamp() * 1e9):x}",
-                         "namespace": self.namespace},
-            "involvedObject": {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                               "name": self.name, "namespace": self.namespace,
-                               "uid": meta.get("uid", "")},
-            "reason": "LeaderElection",
-            "message": message,
-            "type": "Normal",
-            "source": {"component": "nodewave"},
-            "reportingComponent": "nodewave.io/operator",
-            "reportingInstance": self.identity,
-            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "count": 1,
-        }  # fmt: skip
+        involved = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "name": self.name,
+                    "namespace": self.namespace, "uid": self._resource["metadata"].get("uid", "")}  # fmt: skip
+        event = EventIntent("Normal", "LeaderElection", message)
         with contextlib.suppress(KubeError, OSError):
-            await self.kube.create(path_of("events", self.namespace), event)
+            body = build_event(involved, event, self.identity, datetime.now(UTC))
+            await self.kube.create(path_of("events", self.namespace), body)

@@ -44,7 +44,7 @@ from nodewave.core.planner import Plan, PlannerSettings, plan_job
 from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
-from nodewave.kube.client import Kube, KubeError, NotLeaderError, path_of
+from nodewave.kube.client import Kube, KubeError, NotLeaderError, build_event, path_of
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
@@ -380,29 +380,9 @@ class Reconciler:
     async def _event(
         self, namespace: str, kind: str, name: str, uid: str, event: EventIntent
     ) -> None:
-        now = self.clock()
-        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{name}.{int(now.timestamp() * 1e9):x}", "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": API_VERSION,
-                "kind": kind,
-                "name": name,
-                "namespace": namespace,
-                "uid": uid,
-            },
-            "reason": event.reason,
-            "message": event.message,
-            "type": event.type,
-            "source": {"component": "nodewave"},
-            "reportingComponent": "nodewave.io/operator",
-            "reportingInstance": INSTANCE,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
+        involved = {"apiVersion": API_VERSION, "kind": kind, "name": name,
+                    "namespace": namespace, "uid": uid}  # fmt: skip
+        body = build_event(involved, event, INSTANCE, self.clock())
         try:
             async with self._event_slots:
                 await self.kube.create(path_of("events", namespace), body)
