@@ -44,8 +44,11 @@ class WorkQueue:
             )
 
     async def close(self) -> None:
+        """Cancel every pass in flight and wait for them; nothing runs after."""
         self._closed = True
-        await self._cancel_all()
+        running = list(self._workers.values())
+        self.pause()
+        await asyncio.gather(*running, return_exceptions=True)
 
     def pause(self) -> None:
         """Drop every key and cancel every pass in flight (a standby: leadership lost); new
@@ -58,12 +61,6 @@ class WorkQueue:
 
     def resume(self) -> None:
         self._paused = False
-
-    async def _cancel_all(self) -> None:
-        for task in self._workers.values():
-            task.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
-        self._workers.clear()
 
     async def _work(self, key: Hashable, event: asyncio.Event) -> None:
         backoff = 0.5
