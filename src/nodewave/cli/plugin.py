@@ -380,8 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
     common.add_argument("--kubeconfig", default=argparse.SUPPRESS)
     common.add_argument("--context", default=argparse.SUPPRESS)
-    for flag in ("--namespace", "--kubeconfig", "--context"):
-        parser.add_argument(*(("-n",) if flag == "--namespace" else ()), flag, default=None)
+    parser.add_argument("-n", "--namespace", default=None)
+    parser.add_argument("--kubeconfig", default=None)
+    parser.add_argument("--context", default=None)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("status", "promote", "pause", "resume", "rollback", "history"):
         p = sub.add_parser(name, parents=[common])
