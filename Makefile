@@ -7,8 +7,8 @@ test:  ## the whole test suite (what CI runs)
 crds:  ## regenerate crds/ from the models
 	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds'
 
-bench:  ## benchmark against the DaemonSet controller (100 and 1,000 nodes)
-	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && python -m bench.reconcile $(ARGS)'
+bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead
+	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && python -m bench.reconcile $(ARGS) && python -m bench.rollout'
 
 mutation:  ## mutation testing of src/nodewave/core against the unit tests (not part of make test)
 	bash hack/mutation.sh $(ARGS)

@@ -2,13 +2,18 @@
 built-in DaemonSet controller's time until every pod of an equivalent DaemonSet is Ready, on the
 same kwok nodes of the same local control plane, in the same run.
 
-    make bench                       (or: python -m bench.reconcile --nodes 100 1000)
+    make bench                                (python -m bench.reconcile: 1,000 nodes, 3 runs)
+    make bench ARGS="--nodes 1000 5000"       (the 5,000-node figure; about 25 minutes)
 
-Reported per N: both times and their ratio (operator / DaemonSet), the operator's peak RSS, and
-the API writes per execution as the API server counted them (apiserver_request_total deltas for
-the resources only the operator writes in its run: executions, executions/status, jobs/status,
-pods, core/v1 events, configmaps, controllerrevisions). The scheduler's bindings and kwok's pod
-status updates are in neither number: both runs pay them alike. kube-controller-manager and
+Each N gets one cluster and `--runs` rounds of (DaemonSet, operator), each from nothing (pods
+deleted between rounds, a fresh operator process per round). Reported per N, as median [min,
+max] over the rounds: both times and their ratio (operator / DaemonSet, per round), the
+operator's CPU seconds per execution against kube-controller-manager's per pod (CPU is less
+noisy on a shared machine than wall time), the operator's peak RSS, and the API writes per
+execution as the API server counted them (apiserver_request_total deltas for the resources only
+the operator writes in its run: executions, executions/status, jobs/status, pods, core/v1
+events, configmaps, controllerrevisions). The scheduler's bindings and kwok's pod status
+updates are in neither number: both runs pay them alike. kube-controller-manager and
 kube-scheduler run with client QPS raised (see --client-qps) so the peer is not held back by a
 client rate limit the operator does not have. Figures are appended to bench/results.md.
 """
@@ -18,7 +23,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import NS, start_cluster
+from bench.common import NS, spread, start_cluster
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -78,11 +86,28 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run_operator(cp: ControlPlane, n: int, log: Path) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_operator(
+    cp: ControlPlane, n: int, log: Path, profile: Path | None = None
+) -> dict[str, Any]:
     op = OperatorProcess(cp, log)
     op.start()
     op.wait_started()
     time.sleep(2)  # the initial listing of the nodes lands before the clock starts
+    assert op.proc is not None
+    spy = None
+    if profile is not None:  # py-spy samples the operator from outside, costing it nothing
+        spy = subprocess.Popen(
+            ["py-spy", "record", "--pid", str(op.proc.pid), "--rate", "200", "--format",
+             "raw", "--output", str(profile), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    cpu_before = cpu_seconds(op.proc.pid)
     before = writes(cp)
     job = {
         "apiVersion": "nodewave.io/v1alpha1",
@@ -108,11 +133,15 @@ def run_operator(cp: ControlPlane, n: int, log: Path) -> dict[str, Any]:
         return out.strip() == str(n)
 
     t1 = wait(ready, 900, f"Job readyNodes {n}")
+    cpu = cpu_seconds(op.proc.pid) - cpu_before
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+        print(f"profile: {profile} (collapsed stacks: flamegraph.pl, speedscope)", flush=True)
     running = f"/apis/nodewave.io/v1alpha1/namespaces/{NS}/executions?fieldSelector=status.observedState%3DRunning"
     assert cp.count(running) == n, "readyNodes ran ahead of the executions' status"
     time.sleep(1)  # let the last status writes land before counting
     delta = writes(cp) - before
-    assert op.proc is not None
     rss = peak_rss_mib(op.proc.pid)
     mine = {k: v for k, v in delta.items() if k in OPERATOR_RESOURCES}
     op.stop()
@@ -120,6 +149,7 @@ def run_operator(cp: ControlPlane, n: int, log: Path) -> dict[str, Any]:
     wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == 0, 600, "operator pods gone")
     return {
         "seconds": t1 - t0,
+        "cpu_per_execution": cpu / n,
         "rss_mib": rss,
         "writes_per_execution": sum(mine.values()) / n,
         "breakdown": {"/".join(p for p in k if p): v for k, v in sorted(mine.items())},
@@ -143,6 +173,8 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
             },
         },
     }
+    kcm = cp.pids["kube-controller-manager"]
+    cpu_before = cpu_seconds(kcm)
     t0 = time.monotonic()
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(ds))
 
@@ -152,6 +184,7 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
         return bool(status.get("desiredNumberScheduled") == n and status.get("numberReady") == n)
 
     t1 = wait(ready, 900, f"DaemonSet {n}/{n} Ready")
+    cpu = cpu_seconds(kcm) - cpu_before
     delta = writes(cp) - before
     cp.kubectl("delete", "ds", "-n", NS, "fleet")
     wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == 0, 600, "DaemonSet pods gone")
@@ -160,14 +193,22 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
         + delta[("", "events", "")]
         + delta[("apps", "daemonsets", "status")]
     )
-    return {"seconds": t1 - t0, "writes_per_pod": ds_writes / n}
+    return {"seconds": t1 - t0, "writes_per_pod": ds_writes / n, "cpu_per_pod": cpu / n}
+
+
+HEADER = (
+    "| date | N | runs | operator s | DaemonSet s | ratio | operator CPU ms / execution "
+    "| controller-manager CPU ms / pod | operator peak RSS MiB | API writes / execution "
+    "| DaemonSet writes / pod |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--nodes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[1000])
+    parser.add_argument("--runs", type=int, default=3, help="rounds per N (median, min, max)")
     parser.add_argument(
         "--client-qps",
         type=int,
@@ -175,39 +216,61 @@ def main() -> int:
         help="kube-controller-manager and kube-scheduler client QPS (burst 2x)",
     )
     parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results.md")
+    parser.add_argument(
+        "--profile", type=Path, help="directory: sample the operator with py-spy in each round"
+    )
     args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in args.nodes:
         cp = start_cluster(n, args.client_qps, f"nodewave-bench-{n}-")
+        rounds: list[tuple[dict[str, Any], dict[str, Any]]] = []
         try:
-            ds = run_daemonset(cp, n)
-            op = run_operator(cp, n, cp.workdir / "operator.log")
+            for r in range(args.runs):
+                ds = run_daemonset(cp, n)
+                profile = args.profile / f"operator-{n}-{r + 1}.txt" if args.profile else None
+                op = run_operator(cp, n, cp.workdir / f"operator-{r}.log", profile)
+                rounds.append((op, ds))
+                print(
+                    f"N={n} round {r + 1}: operator {op['seconds']:.1f}s, DaemonSet "
+                    f"{ds['seconds']:.1f}s, ratio {op['seconds'] / ds['seconds']:.2f}; CPU "
+                    f"{op['cpu_per_execution'] * 1000:.2f} ms/execution vs "
+                    f"{ds['cpu_per_pod'] * 1000:.2f} ms/pod; peak RSS {op['rss_mib']:.0f} MiB; "
+                    f"{op['writes_per_execution']:.3f} writes/execution {op['breakdown']} "
+                    f"(DaemonSet {ds['writes_per_pod']:.2f}/pod)",
+                    flush=True,
+                )
         finally:
             cp.destroy()
-        ratio = op["seconds"] / ds["seconds"]
-        rows.append((n, op, ds, ratio))
-        print(
-            f"N={n}: operator {op['seconds']:.1f}s, DaemonSet {ds['seconds']:.1f}s, ratio {ratio:.2f}, "
-            f"operator peak RSS {op['rss_mib']:.0f} MiB, {op['writes_per_execution']:.2f} API writes/execution "
-            f"(DaemonSet controller: {ds['writes_per_pod']:.2f}/pod); operator writes: {op['breakdown']}",
-            flush=True,
-        )
+        ops, dss = [o for o, _ in rounds], [d for _, d in rounds]
+        row = {
+            "operator": spread([o["seconds"] for o in ops]),
+            "daemonset": spread([d["seconds"] for d in dss]),
+            "ratio": spread([o["seconds"] / d["seconds"] for o, d in rounds], ".2f"),
+            "op_cpu": spread([o["cpu_per_execution"] * 1000 for o in ops], ".2f"),
+            "ds_cpu": spread([d["cpu_per_pod"] * 1000 for d in dss], ".2f"),
+            "rss": f"{max(o['rss_mib'] for o in ops):.0f}",
+            "writes": spread([o["writes_per_execution"] for o in ops], ".3f"),
+            "ds_writes": spread([d["writes_per_pod"] for d in dss], ".2f"),
+        }
+        rows.append((n, row))
+        print(f"N={n}, median [min, max] of {args.runs}: {row}", flush=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    new = not args.results.exists()
-    with args.results.open("a") as f:
-        if new:
-            f.write(
-                "# Benchmark results\n\n`make bench` (`python -m bench.reconcile`; its docstring says what is measured).\n\n"
-            )
-            f.write(
-                "| date | N | operator s | DaemonSet s | ratio | operator peak RSS MiB | API writes / execution | DaemonSet writes / pod | client QPS |\n"
-            )
-            f.write("|---|---|---|---|---|---|---|---|---|\n")
-        for n, op, ds, ratio in rows:
-            f.write(
-                f"| {stamp} | {n} | {op['seconds']:.1f} | {ds['seconds']:.1f} | {ratio:.2f} | {op['rss_mib']:.0f} "
-                f"| {op['writes_per_execution']:.2f} | {ds['writes_per_pod']:.2f} | {args.client_qps} |\n"
-            )
+    text = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
+    if HEADER not in text:
+        text += (
+            "\n`make bench` since 2026-12-01: median [min, max] of the rounds; the peak RSS is the "
+            "largest; client QPS 1000 (`python -m bench.reconcile --help` says what is measured)."
+            "\n\n" + HEADER
+        )
+    for n, row in rows:
+        text += (
+            f"| {stamp} | {n} | {args.runs} | {row['operator']} | {row['daemonset']} "
+            f"| {row['ratio']} | {row['op_cpu']} | {row['ds_cpu']} | {row['rss']} "
+            f"| {row['writes']} | {row['ds_writes']} |\n"
+        )
+    args.results.write_text(text)
     return 0
 
 

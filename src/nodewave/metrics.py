@@ -126,6 +126,14 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
         WINDOWS.labels(*labels, verdict).inc(n)
 
 
+EVENTS_DROPPED = Counter(
+    "nodewave_events_dropped",
+    "Per-execution warning Events not recorded because too many were waiting (kube/events.py);"
+    " the Job's own Events are never dropped.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
 LEADER = Gauge(
     "nodewave_leader",
     "1 while this replica holds the leader Lease and acts; 0 while it stands by.",

@@ -179,6 +179,21 @@ def test_a_closed_window_starts_the_next_one_empty() -> None:
     assert res.next_sample == at(12)
 
 
+def test_the_next_window_starts_where_the_last_ended_unless_the_pass_was_a_period_late() -> None:
+    # Interval 10 s, sample period 2 s; the window began at 0.
+    def next_start(closed_at: float) -> object:
+        res = evaluate_health(
+            _window(samples=4), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(closed_at)
+        )
+        assert res.window_closed
+        return res.window.window_start
+
+    assert next_start(10.3) == at(10), "a late pass does not push the next window"
+    assert next_start(11.99) == at(10)
+    assert next_start(12) == at(12), "a period late: the next window starts at the pass"
+    assert next_start(15) == at(15)
+
+
 def test_a_window_closes_at_its_interval_not_before() -> None:
     before = evaluate_health(
         _window(samples=4), ready=True, restarts=0, hc=HC, created_at=at(0), now=at(9.99)

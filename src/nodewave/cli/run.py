@@ -40,7 +40,6 @@ def run_operator(args: argparse.Namespace) -> int:
 
     config = build_operator_config(args)
     kopf.configure(verbose=config.verbose, log_format=kopf.LogFormat.PLAIN)
-    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     # A line per probe request (kubelet's readiness and liveness probes) drowns the log.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if not config.verbose:

@@ -21,6 +21,7 @@ from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
 from nodewave.core.snapshot import NodeInfo
 from nodewave.handlers.queue import WorkQueue
+from nodewave.kube.auth import load_credentials
 from nodewave.kube.client import Kube, NotLeaderError
 from nodewave.kube.leader import LeaderElector
 from nodewave.kube.parse import (
@@ -92,6 +93,27 @@ async def nodewave_nodes(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]
     return {name: parse_node(body)}
 
 
+@kopf.on.login()
+async def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's watches authenticate as our own client does (kube/auth.py): one reading of the
+    ServiceAccount or kubeconfig, exec plugins included."""
+    creds = load_credentials()
+    authorization = creds.authorization()
+    scheme, _, token = (authorization or "").partition(" ")
+    return kopf.ConnectionInfo(
+        server=creds.server,
+        ca_data=creds.ca_pem,
+        insecure=creds.insecure,
+        scheme=scheme if scheme == "Bearer" else None,
+        token=token if scheme == "Bearer" else None,
+        username=creds.username,
+        password=creds.password,
+        certificate_data=creds.cert_pem,
+        private_key_data=creds.key_pem,
+        default_namespace=creds.namespace,
+    )
+
+
 @kopf.on.startup()
 async def startup(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
@@ -119,6 +141,7 @@ async def startup(
     memo.kube = kube
     memo.reconciler = reconciler
     reconciler.observers.append(metrics.observe_pass)
+    reconciler.events_dropped = lambda reason: metrics.EVENTS_DROPPED.labels(reason).inc()
     reconciler.forgetters.append(metrics.forget_job)
 
     async def timed(key: Any) -> Any:
@@ -170,7 +193,7 @@ async def start_leader_election(memo: kopf.Memo, config: OperatorConfig, kube: K
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.queue.close()
-    await memo.reconciler.drain_events()
+    await memo.reconciler.events.drain()
     if memo.elector is not None:
         memo.elector_task.cancel()
         await asyncio.gather(memo.elector_task, return_exceptions=True)

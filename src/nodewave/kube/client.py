@@ -1,25 +1,26 @@
-"""A thin async client over kubernetes_asyncio's connection and auth handling.
+"""A thin async client: JSON over aiohttp (kopf's own HTTP client), credentials from kube/auth.
 
-Requests and responses are plain JSON dicts: the generated models cost more to build than
-the planner spends on a whole pass, and we only need a few fields back. Creates treat
+Requests and responses are plain JSON dicts: generated models cost more to build than the
+planner spends on a whole pass, and we only need a few fields back. Creates treat
 AlreadyExists, deletes and patches NotFound, as the idempotent outcomes they are; anything
 else becomes a `KubeError` with the API's reason and message.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from kubernetes_asyncio import client, config
+import aiohttp
 
 from nodewave import API_VERSION
 from nodewave.core.actions import EventIntent
+from nodewave.kube.auth import ConfigError, Credentials, load_credentials
 from nodewave.kube.slots import PrioritySlots
 
 JSON = "application/json"
@@ -59,17 +60,23 @@ def path_of(
     return base
 
 
+_EVENT_SEQUENCE = itertools.count()
+
+
 def build_event(
     involved: dict[str, str], event: EventIntent, instance: str, now: datetime
 ) -> dict[str, Any]:
     """A core/v1 Event about `involved` (apiVersion, kind, name, namespace, uid), named uniquely
-    by its time."""
+    by its time, as client-go names them; a sequence fills the nanoseconds a datetime lacks, so
+    two Events of one pass on one object never share a name (the second would be lost as
+    AlreadyExists)."""
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    nanos = int(now.timestamp() * 1e6) * 1000 + next(_EVENT_SEQUENCE) % 1000
     return {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {
-            "name": f"{involved['name']}.{int(now.timestamp() * 1e9):x}",
+            "name": f"{involved['name']}.{nanos:x}",
             "namespace": involved["namespace"],
         },
         "involvedObject": involved,
@@ -85,27 +92,31 @@ def build_event(
     }
 
 
-IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
 def default_namespace(config_file: str | None = None, context: str | None = None) -> str:
     """kubectl's default namespace: the kubeconfig context's, in a pod its own, else default."""
     try:
-        contexts, active = config.list_kube_config_contexts(config_file)
-    except (config.ConfigException, OSError):
-        if IN_CLUSTER_NAMESPACE.exists():
-            return IN_CLUSTER_NAMESPACE.read_text().strip() or "default"
+        return load_credentials(config_file, context).namespace
+    except (ConfigError, OSError, KeyError, TypeError):
         return "default"
-    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
-    namespace = ((chosen or {}).get("context") or {}).get("namespace")
-    return str(namespace) if namespace else "default"
+
+
+_RESOURCES = ("jobs", "executions", "pods", "configmaps", "events", "controllerrevisions",
+              "leases", "status")  # fmt: skip
+
+
+def _resource_of(path: str) -> str:
+    return next((p for p in reversed(path.split("/")) if p in _RESOURCES), "other")
 
 
 class Kube:
     """One API connection pool, a bound on requests in flight, and counts of what was sent."""
 
-    def __init__(self, api: client.ApiClient, max_inflight: int) -> None:
-        self.api = api
+    def __init__(self, credentials: Credentials, max_inflight: int) -> None:
+        self.credentials = credentials
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=max_inflight, ssl=credentials.ssl_context()),
+            timeout=aiohttp.ClientTimeout(total=30),
+        )
         self._slots = PrioritySlots(max_inflight)
         self.requests: Counter[tuple[str, str, int]] = Counter()
         """(verb, resource, status code) → count, for metrics and the benchmark."""
@@ -119,18 +130,10 @@ class Kube:
     ) -> Kube:
         """In-cluster credentials when running in a pod, else the kubeconfig (`config_file`,
         else $KUBECONFIG or ~/.kube/config; its current context unless `context` is named)."""
-        try:
-            if config_file or context:
-                raise config.ConfigException("a kubeconfig was named")
-            config.load_incluster_config()
-        except config.ConfigException:
-            await config.load_kube_config(config_file=config_file, context=context)
-        configuration = client.Configuration.get_default_copy()
-        configuration.connection_pool_maxsize = max_inflight
-        return cls(client.ApiClient(configuration), max_inflight)
+        return cls(load_credentials(config_file, context), max_inflight)
 
     async def close(self) -> None:
-        await self.api.close()
+        await self._session.close()
 
     async def request(
         self,
@@ -143,51 +146,44 @@ class Kube:
     ) -> Any:
         if method != "GET" and self.fence is not None and not self.fence():
             raise NotLeaderError(f"{method} {path}: not the leader")
-        async with self._slots.slot():
-            resp = await self.api.call_api(
-                path,
-                method,
-                query_params=list((query or {}).items()),
-                header_params={"Content-Type": content_type, "Accept": JSON},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=30,
-            )
+        data = json.dumps(body) if body is not None else None
+        for attempt in (1, 2):
+            headers = {"Content-Type": content_type, "Accept": JSON}
+            authorization = self.credentials.authorization()
+            if authorization:
+                headers["Authorization"] = authorization
             try:
-                raw = await resp.read()
-            finally:
-                resp.release()
-        resource = path.rstrip("/").split("/")
-        kind = next(
-            (
-                p
-                for p in reversed(resource)
-                if p
-                in (
-                    "jobs",
-                    "executions",
-                    "pods",
-                    "configmaps",
-                    "events",
-                    "controllerrevisions",
-                    "leases",
-                    "status",
-                )
-            ),
-            "other",
-        )
-        self.requests[(method, kind, resp.status)] += 1
-        data = json.loads(raw) if raw else None
-        if 200 <= resp.status < 300:
-            return data
-        reason = (data or {}).get("reason", "") if isinstance(data, dict) else ""
-        message = (
-            (data or {}).get("message", raw.decode(errors="replace"))
-            if isinstance(data, dict)
-            else raw.decode(errors="replace")
-        )
-        raise KubeError(resp.status, reason, message)
+                async with (
+                    self._slots.slot(),
+                    self._session.request(
+                        method,
+                        self.credentials.server + path,
+                        params=query,
+                        data=data,
+                        headers=headers,
+                        server_hostname=self.credentials.tls_server_name,
+                    ) as resp,
+                ):
+                    raw = await resp.read()
+                    status = resp.status
+            except aiohttp.ClientError as e:
+                if isinstance(e, OSError):
+                    raise
+                raise KubeError(0, type(e).__name__, str(e) or repr(e)) from e
+            if status == 401 and attempt == 1 and self.credentials.refreshable:
+                self.credentials.expire()  # a rotated token or an expired plugin credential
+                continue
+            break
+        self.requests[(method, _resource_of(path), status)] += 1
+        try:
+            decoded = json.loads(raw) if raw else None
+        except ValueError:
+            decoded = None
+        if 200 <= status < 300:
+            return decoded
+        if isinstance(decoded, dict):
+            raise KubeError(status, decoded.get("reason", ""), decoded.get("message", ""))
+        raise KubeError(status, "", raw.decode(errors="replace"))
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """The created object, or None when it already exists."""

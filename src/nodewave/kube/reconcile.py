@@ -44,7 +44,8 @@ from nodewave.core.planner import Plan, PlannerSettings, plan_job
 from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
-from nodewave.kube.client import Kube, KubeError, NotLeaderError, build_event, path_of
+from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
@@ -53,10 +54,8 @@ from nodewave.models.execution import HealthWindow
 
 log = logging.getLogger("nodewave.reconcile")
 INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
-EVENTS_IN_FLIGHT = 8
 STATUS_BATCH_SECONDS = 2.0
 """Job status changes that only move counts are written at most this often."""
-MAX_PENDING_EVENTS = 10_000
 
 
 @dataclass
@@ -70,13 +69,16 @@ class Reconciler:
     forgetters: list[Callable[[str, str], None]] = field(default_factory=list)
     """Called once a Job is gone (metrics)."""
     prometheus: Prometheus = field(default_factory=Prometheus)
+    events_dropped: Callable[[str], None] = lambda reason: None
+    """Told the reason of each per-execution Event dropped under load (metrics)."""
     _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
-    _events: set[asyncio.Task[None]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
-    _event_slots: asyncio.Semaphore = field(
-        default_factory=lambda: asyncio.Semaphore(EVENTS_IN_FLIGHT)
-    )
+
+    def __post_init__(self) -> None:
+        self.events = EventRecorder(
+            self.kube, INSTANCE, lambda: self.clock(), lambda r: self.events_dropped(r)
+        )
 
     async def reconcile(self, key: JobKey) -> timedelta | None:
         """One pass. None when the Job is gone (stop watching it), else when to look again."""
@@ -86,6 +88,7 @@ class Reconciler:
             self.view.overlay_pods.forget(key)
             self._health.pop(key, None)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
+            self.events.forget_job(*key)
             for forget in self.forgetters:
                 forget(*key)
             return None
@@ -152,9 +155,11 @@ class Reconciler:
             )
             if updated is not None:
                 self.view.overlay_jobs.put(key, job.name, parse_job(updated))
-        events = [*plan.events, *failures]
-        for e in events:
-            self._post(job.namespace, "Job", job.name, job.uid, e)
+        involved = Involved("Job", job.namespace, job.name, job.uid)
+        for e in plan.events:
+            self.events.record_decision(involved, e)
+        for e in failures:  # the same failure pass after pass: one Event with a count
+            self.events.record_summary(involved, versions.current.number, e)
         for observe in self.observers:
             observe(job, plan)
         return requeue
@@ -258,8 +263,14 @@ class Reconciler:
                     return
                 info = parse_execution(updated)
                 self.view.overlay_executions.put(key, info.name, info)
-                if action.event is not None:
-                    self._post(ns, "Execution", info.name, info.uid, action.event)
+                if action.event is None:
+                    pass
+                elif action.event.type == "Warning":
+                    involved = Involved("Execution", ns, info.name, info.uid)
+                    self.events.record_trouble(involved, action.event)
+                else:
+                    involved = Involved("Job", ns, job.name, job.uid)
+                    self.events.record_summary(involved, info.spec.job_version, action.event)
             case DeleteExecution():
                 await self.kube.delete(path_of("executions", ns, action.name))
 
@@ -353,41 +364,6 @@ class Reconciler:
             },
             "spec": spec,
         }
-
-    def _post(self, namespace: str, kind: str, name: str, uid: str, event: EventIntent) -> None:
-        """Record an Event in the background: a pass never waits for its Events, and at most
-        `EVENTS_IN_FLIGHT` are sent at once so they cannot crowd out the writes that matter."""
-        if len(self._events) >= MAX_PENDING_EVENTS:
-            log.warning(
-                "dropping Event %s for %s/%s: %d Events pending",
-                event.reason,
-                namespace,
-                name,
-                len(self._events),
-            )
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._event(namespace, kind, name, uid, event)
-        )
-        self._events.add(task)
-        task.add_done_callback(self._events.discard)
-
-    async def drain_events(self) -> None:
-        """Wait for the Events in flight (shutdown, tests)."""
-        while self._events:
-            await asyncio.gather(*list(self._events), return_exceptions=True)
-
-    async def _event(
-        self, namespace: str, kind: str, name: str, uid: str, event: EventIntent
-    ) -> None:
-        involved = {"apiVersion": API_VERSION, "kind": kind, "name": name,
-                    "namespace": namespace, "uid": uid}  # fmt: skip
-        body = build_event(involved, event, INSTANCE, self.clock())
-        try:
-            async with self._event_slots:
-                await self.kube.create(path_of("events", namespace), body)
-        except (KubeError, NotLeaderError) as e:  # an Event is worth a try, never a failed pass
-            log.debug("event %s/%s %s not recorded: %s", namespace, name, event.reason, e)
 
 
 def _describe(action: Action) -> str:
