@@ -28,6 +28,7 @@ import re
 import signal
 import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -92,6 +93,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cluster_cpu(cp: ControlPlane) -> dict[str, float]:
+    """CPU seconds so far of each control-plane process (where a run's time goes)."""
+    out = {}
+    for name, pid in cp.pids.items():
+        try:
+            out[name.removeprefix("kube-")] = cpu_seconds(pid)
+        except OSError:
+            continue
+    return out
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after[k] - before[k], 1) for k in before if k in after}
+
+
+def operator_passes(op: OperatorProcess) -> str:
+    """How many passes the operator ran and how long they took together (its /metrics)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
+        text = r.read().decode()
+    found = dict(re.findall(r"^nodewave_reconcile_duration_seconds_(count|sum) ([0-9.e+]+)$",
+                            text, re.M))  # fmt: skip
+    return f"{float(found.get('count', 0)):.0f} passes, {float(found.get('sum', 0)):.1f}s"
+
+
 def run_operator(
     cp: ControlPlane, n: int, log: Path, profile: Path | None = None
 ) -> dict[str, Any]:
@@ -108,6 +133,7 @@ def run_operator(
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
     cpu_before = cpu_seconds(op.proc.pid)
+    cluster_before = cluster_cpu(cp)
     before = writes(cp)
     job = {
         "apiVersion": "nodewave.io/v1alpha1",
@@ -134,6 +160,8 @@ def run_operator(
 
     t1 = wait(ready, 900, f"Job readyNodes {n}")
     cpu = cpu_seconds(op.proc.pid) - cpu_before
+    cluster = cpu_delta(cluster_before, cluster_cpu(cp))
+    passes = operator_passes(op)
     if spy is not None:
         spy.send_signal(signal.SIGINT)
         spy.wait(60)
@@ -150,6 +178,8 @@ def run_operator(
     return {
         "seconds": t1 - t0,
         "cpu_per_execution": cpu / n,
+        "cluster_cpu": {"operator": round(cpu, 1), **cluster},
+        "passes": passes,
         "rss_mib": rss,
         "writes_per_execution": sum(mine.values()) / n,
         "breakdown": {"/".join(p for p in k if p): v for k, v in sorted(mine.items())},
@@ -175,6 +205,7 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
     }
     kcm = cp.pids["kube-controller-manager"]
     cpu_before = cpu_seconds(kcm)
+    cluster_before = cluster_cpu(cp)
     t0 = time.monotonic()
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(ds))
 
@@ -185,6 +216,7 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
 
     t1 = wait(ready, 900, f"DaemonSet {n}/{n} Ready")
     cpu = cpu_seconds(kcm) - cpu_before
+    cluster = cpu_delta(cluster_before, cluster_cpu(cp))
     delta = writes(cp) - before
     cp.kubectl("delete", "ds", "-n", NS, "fleet")
     wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == 0, 600, "DaemonSet pods gone")
@@ -193,7 +225,8 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
         + delta[("", "events", "")]
         + delta[("apps", "daemonsets", "status")]
     )
-    return {"seconds": t1 - t0, "writes_per_pod": ds_writes / n, "cpu_per_pod": cpu / n}
+    return {"seconds": t1 - t0, "writes_per_pod": ds_writes / n, "cpu_per_pod": cpu / n,
+            "cluster_cpu": cluster}  # fmt: skip
 
 
 HEADER = (
@@ -238,7 +271,9 @@ def main() -> int:
                     f"{op['cpu_per_execution'] * 1000:.2f} ms/execution vs "
                     f"{ds['cpu_per_pod'] * 1000:.2f} ms/pod; peak RSS {op['rss_mib']:.0f} MiB; "
                     f"{op['writes_per_execution']:.3f} writes/execution {op['breakdown']} "
-                    f"(DaemonSet {ds['writes_per_pod']:.2f}/pod)",
+                    f"{op['passes']} "
+                    f"(DaemonSet {ds['writes_per_pod']:.2f}/pod); CPU s by process: operator run "
+                    f"{op['cluster_cpu']}, DaemonSet run {ds['cluster_cpu']}",
                     flush=True,
                 )
         finally:

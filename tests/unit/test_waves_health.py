@@ -297,6 +297,16 @@ def test_a_stored_window_without_a_start_starts_now() -> None:
     assert not res.window_closed
 
 
+def test_the_pass_after_a_late_sample_comes_at_the_window_end() -> None:
+    # Samples drifted: the last one at 9.5 s; the next is due at 11.5 s, but the window (0-10 s)
+    # ends at 10: that is when to look again, not 1.5 s after it.
+    res = evaluate_health(
+        _window(samples=4, lastSample=at(7.5)),
+        ready=True, restarts=0, hc=HC, created_at=at(0), now=at(9.5),
+    )  # fmt: skip
+    assert (res.window.samples, res.window_closed, res.next_sample) == (5, False, at(10))
+
+
 def test_the_next_sample_is_a_period_after_the_last_one_taken() -> None:
     # Too soon to sample at 1 s: the next one is still due at 2 s, not a period from now.
     res = evaluate_health(

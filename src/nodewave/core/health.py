@@ -50,6 +50,7 @@ class HealthResult:
     message: str
     window_closed: bool
     next_sample: datetime
+    """When to look again: the next sample, or the window's end if that comes first."""
 
 
 def sample_period(hc: HealthCheck) -> timedelta:
@@ -87,7 +88,10 @@ def evaluate_health(
         _sample(w, ready, restarts, now)
     closed = now - w.window_start >= timedelta(seconds=hc.interval_seconds)
     problem = _close_window(w, ready, hc, external, now) if closed else None
-    next_sample = (w.last_sample or now) + sample_period(hc)
+    # Woken for the next sample, or at the window's end if sooner: samples drift later with
+    # every late pass, and the pass closing a window came up to a sample period after its end.
+    window_end = (w.window_start or now) + timedelta(seconds=hc.interval_seconds)
+    next_sample = min((w.last_sample or now) + sample_period(hc), window_end)
 
     def result(verdict: Verdict, reason: str, msg: str) -> HealthResult:
         return HealthResult(w, verdict, reason, msg, closed, next_sample)
@@ -145,7 +149,7 @@ def _close_window(
     # by as much, so successThreshold windows took that much longer each (measured: 0.1-0.3 s
     # per window at 100 nodes). A pass later than a sample period starts it now instead, so no
     # window is ever shorter than its interval.
-    end = w.window_start + timedelta(seconds=hc.interval_seconds)
+    end = (w.window_start or now) + timedelta(seconds=hc.interval_seconds)
     w.window_start = end if now - end < sample_period(hc) else now
     w.samples = 0
     w.unhealthy_samples = 0

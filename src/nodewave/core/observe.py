@@ -124,8 +124,22 @@ def evaluate_execution(
     if timed_out is not None:
         return timed_out
     obs = _from_pod(pod, status.observed_state, job.effective_restart_policy)  # 6
-    obs = replace(obs, started_at=started_at, deadline=_earliest(lost_deadline, deadline))
-    return _apply_restart_budget(execution, pod, job, obs)  # 7
+    carried, restarts = _count_restarts(execution, pod, obs.reason)  # 7
+    if job.max_restarts is not None and restarts > job.max_restarts:
+        spent = _fail(
+            R.RESTART_BUDGET_SPENT,
+            f"{restarts} restarts, more than maxRestarts={job.max_restarts}",
+            pod,
+            started_at,
+        )
+        return replace(spent, restarts=restarts, replaced_pod_restarts=carried)
+    return replace(  # one copy per observation: every pass makes one per execution
+        obs,
+        started_at=started_at,
+        deadline=_earliest(lost_deadline, deadline),
+        restarts=restarts,
+        replaced_pod_restarts=carried,
+    )
 
 
 def _observe_stop(
@@ -242,25 +256,15 @@ def _after(since: datetime | None, seconds: int | None) -> datetime | None:
     return since + timedelta(seconds=seconds) if since is not None and seconds else None
 
 
-def _apply_restart_budget(
-    execution: ExecutionInfo, pod: PodInfo | None, job: JobSpec, obs: Observation
-) -> Observation:
-    """7. Restarts (container restarts, plus one per replaced pod) past maxRestarts → Failed
-    (RestartBudgetSpent), the pod deleted."""
+def _count_restarts(execution: ExecutionInfo, pod: PodInfo | None, reason: str) -> tuple[int, int]:
+    """7. Restarts: the container restarts of the pods replaced so far (carried, plus one per
+    replaced pod) and the whole count with the current pod's. Past maxRestarts the execution
+    fails (RestartBudgetSpent) and its pod is deleted."""
     carried = execution.status.replaced_pod_restarts
     current = pod.restarts if pod is not None and not pod.deleting else 0
-    if obs.reason == R.POD_RESTARTED:  # the failed pod goes: its restarts, plus one, carry over
+    if reason == R.POD_RESTARTED:  # the failed pod goes: its restarts, plus one, carry over
         carried, current = carried + current + 1, 0
-    restarts = carried + current
-    if job.max_restarts is not None and restarts > job.max_restarts:
-        spent = _fail(
-            R.RESTART_BUDGET_SPENT,
-            f"{restarts} restarts, more than maxRestarts={job.max_restarts}",
-            pod,
-            obs.started_at,
-        )
-        return replace(spent, restarts=restarts, replaced_pod_restarts=carried)
-    return replace(obs, restarts=restarts, replaced_pod_restarts=carried)
+    return carried, carried + current
 
 
 def _from_pod(pod: PodInfo | None, previous: ObservedState, policy: RestartPolicy) -> Observation:

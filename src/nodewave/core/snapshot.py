@@ -50,10 +50,11 @@ class PodInfo:
     reason: str | None = None
     message: str | None = None
     containers: tuple[ContainerInfo, ...] = ()
+    restarts: int = field(init=False, default=0)
+    """Container restarts, summed once: every observation of every pass reads it."""
 
-    @property
-    def restarts(self) -> int:
-        return sum(c.restart_count for c in self.containers)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "restarts", sum(c.restart_count for c in self.containers))
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,14 +215,39 @@ def release_leaked_watch_tasks() -> None:
             task.cancel()
 
 
+# The echo of our own write (the watch event carrying the very version a write of ours
+# returned) needs no pass: the pass that wrote it planned with it. At 1,000 nodes the echoes were
+# 2 of every 5 events, and each woke a pass over all 1,000 executions that found nothing to do.
+
+
 @kopf.on.event(GROUP, VERSION, "jobs")
-async def job_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    memo.queue.enqueue((namespace, name))
+async def job_changed(
+    type: str | None, namespace: str, name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any
+) -> None:
+    key = (namespace, name)
+    if type == "MODIFIED" and memo.reconciler.view.overlay_jobs.wrote(
+        key, name, meta.get("resourceVersion", "")
+    ):
+        return
+    memo.queue.enqueue(key)
 
 
 @kopf.on.event(GROUP, VERSION, "executions")
-async def execution_changed(namespace: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any) -> None:
-    memo.queue.enqueue((namespace, spec.get("jobName")))
+async def execution_changed(
+    type: str | None,
+    namespace: str,
+    name: str,
+    spec: kopf.Spec,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    key = (namespace, spec.get("jobName"))
+    if type is not None and memo.reconciler.view.overlay_executions.wrote(
+        key, name, meta.get("resourceVersion", "")
+    ):
+        return
+    memo.queue.enqueue(key)
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
@@ -231,13 +256,20 @@ async def pod_changed(
     name: str,
     namespace: str,
     annotations: kopf.Annotations,
+    meta: kopf.Meta,
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
     job = annotations.get(ANNOTATION_JOB)
     log.debug("pod event %s %s/%s (job %s)", type, namespace, name, job)
-    if job:
-        memo.queue.enqueue((namespace, job))
+    if not job:
+        return
+    key = (namespace, job)
+    if type is not None and memo.reconciler.view.overlay_pods.wrote(
+        key, name, meta.get("resourceVersion", "")
+    ):
+        return
+    memo.queue.enqueue(key)
 
 
 @kopf.on.event("", "v1", "namespaces")

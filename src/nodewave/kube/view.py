@@ -51,6 +51,12 @@ class Overlay:
         else:
             self.entries.get(key, {}).pop(name, None)
 
+    def wrote(self, key: JobKey, name: str, resource_version: str) -> bool:
+        """Whether this version of the object is one our own write returned: the echo of a
+        write the pass that made it already accounted for."""
+        entry = self.entries.get(key, {}).get(name)
+        return entry is not None and entry[1].resource_version == resource_version
+
     def merge(self, key: JobKey, watched: Mapping[str, V]) -> dict[str, V]:
         """`watched` (name → value) with this Job's fresher overlay entries applied."""
         out = dict(watched)
