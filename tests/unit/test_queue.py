@@ -48,3 +48,28 @@ def test_a_paused_queue_cancels_its_passes_and_ignores_keys_until_resumed() -> N
         await queue.close()
 
     run(scenario())
+
+
+def test_a_timer_wake_skips_the_debounce_an_event_waits_for() -> None:
+    """A pass woken by its own requeue (a health window's end) runs at once; only passes woken
+    by events wait the debounce, to let a burst land in one pass."""
+
+    async def scenario() -> None:
+        passes: list[Hashable] = []
+        second = asyncio.Event()
+
+        async def reconcile(key: Hashable) -> timedelta | None:
+            passes.append(key)
+            if len(passes) == 1:
+                queue._debounce = 3600  # from now on an event-woken pass would wait an hour
+                return timedelta(seconds=0.01)
+            second.set()
+            return None
+
+        queue = WorkQueue(reconcile, debounce=0)
+        queue.enqueue("a")
+        await asyncio.wait_for(second.wait(), timeout=10)
+        assert passes == ["a", "a"]
+        await queue.close()
+
+    run(scenario())

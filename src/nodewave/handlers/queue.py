@@ -9,7 +9,6 @@ exponentially. Different Jobs proceed concurrently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import timedelta
@@ -67,10 +66,14 @@ class WorkQueue:
         wait: float | None = 0.0
         try:
             while True:
+                timer = False
                 if wait is None or wait > 0:
-                    with contextlib.suppress(TimeoutError):
+                    try:
                         await asyncio.wait_for(event.wait(), timeout=wait)
-                await asyncio.sleep(self._debounce)  # let a burst of events land in one pass
+                    except TimeoutError:
+                        timer = not event.is_set()
+                if not timer:  # a timer wake (a health window's end) has no burst to wait for
+                    await asyncio.sleep(self._debounce)  # let a burst of events land in one pass
                 event.clear()
                 try:
                     requeue = await self._reconcile(key)

@@ -101,8 +101,6 @@ class Reconciler:
         versions = plan_versions(
             job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
         )
-        if versions.create is not None:
-            await self._create_revision(job, versions.create)
         for name in versions.delete:
             await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
         known = {r.number: r.to_version() for r in self.view.revisions_of(key)}
@@ -137,7 +135,7 @@ class Reconciler:
                 },
                 [_describe(a) for a in plan.actions],
             )
-        failures = await self._apply(snap, plan.actions)
+        failures = await self._apply(snap, plan.actions, versions.create)
         now = time.monotonic()
         batched = (
             not plan.status_significant
@@ -186,14 +184,26 @@ class Reconciler:
 
     # ---- applying ----------------------------------------------------------------------
 
-    async def _apply(self, snap: Snapshot, actions: list[Action]) -> list[EventIntent]:
+    async def _apply(
+        self, snap: Snapshot, actions: list[Action], revision: RevisionInfo | None
+    ) -> list[EventIntent]:
+        """What starts workloads goes first and alone: a new version's revision and ConfigMap
+        (together), then the executions and pods to create, then everything else (stops,
+        deletes, status patches). A wave's pods that shared the API server with the previous
+        wave's bookkeeping took 0.35 s to be created instead of 0.15 (100 nodes, 20 per wave)."""
         job = snap.job
         needed = {a.version for a in actions if isinstance(a, CreatePod | CreateExecution)}
-        for number in needed:
-            await self._ensure_configmap(job, snap.versions[number])
-        results = await asyncio.gather(
-            *(self._do(snap, a) for a in actions), return_exceptions=True
+        await asyncio.gather(
+            *([self._create_revision(job, revision)] if revision is not None else []),
+            *(self._ensure_configmap(job, snap.versions[number]) for number in needed),
         )
+        starting = [a for a in actions if isinstance(a, CreatePod | CreateExecution)]
+        rest = [a for a in actions if not isinstance(a, CreatePod | CreateExecution)]
+        actions = starting + rest
+        results = await asyncio.gather(
+            *(self._do(snap, a) for a in starting), return_exceptions=True
+        )
+        results += await asyncio.gather(*(self._do(snap, a) for a in rest), return_exceptions=True)
         failures = []
         for action, result in zip(actions, results, strict=True):
             if isinstance(result, BaseException):
@@ -307,20 +317,20 @@ class Reconciler:
         marker = (job.namespace, job.name, job.uid, version.number)
         if marker in self._configmaps:
             return
+        body = build_configmap(job, version)
         path = path_of("configmaps", job.namespace, build_configmap_name(job.name, version.number))
-        existing = await self.kube.get(path)
-        owners = {
-            o.get("uid") for o in (existing or {}).get("metadata", {}).get("ownerReferences", [])
-        }
-        if existing is not None and job.uid not in owners:
+        for _ in range(2):  # the common case is one request: the create
+            if await self.kube.create(path_of("configmaps", job.namespace), body) is not None:
+                break
+            existing = await self.kube.get(path)
+            if existing is None:
+                continue  # deleted meanwhile
+            owners = {o.get("uid") for o in existing["metadata"].get("ownerReferences", [])}
+            if job.uid in owners:
+                break
             await self.kube.delete(path, uid=existing["metadata"]["uid"])
-            existing = None
-        if existing is None:
-            created = await self.kube.create(
-                path_of("configmaps", job.namespace), build_configmap(job, version)
-            )
-            if created is None:
-                return  # made meanwhile by someone else: looked at again next pass
+        else:
+            return  # looked at again next pass
         self._configmaps.add(marker)
 
     async def _create_revision(self, job: JobInfo, rev: RevisionInfo) -> None:

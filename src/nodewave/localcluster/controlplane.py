@@ -582,6 +582,12 @@ class ControlPlane:
         with urllib.request.urlopen(req, context=self._ssl(), timeout=30) as r:
             return bytes(r.read())
 
+    def get(self, path: str) -> dict[str, Any]:
+        """One object (or list) straight from the API: without kubectl's process start and
+        discovery, for polling that must not add its own latency (benchmarks)."""
+        result: dict[str, Any] = json.loads(self._api_get(path))
+        return result
+
     def count(self, path: str) -> int:
         """How many objects a list returns, fetching only their metadata."""
         body = self._api_get(
