@@ -565,3 +565,53 @@ def test_a_window_that_validates_makes_it_running_even_if_this_sample_was_not_re
     res = gate(unready, p=pod(NAME, ready=False), spec=job_spec(rollout={"healthCheck": hc}),
                window=window, now=10)  # fmt: skip
     assert (res.state, res.reason) == (S.RUNNING, "Validated")
+
+
+def test_a_large_placement_is_created_in_steps_and_the_rest_counted_pending() -> None:
+    from tests.unit.simulation import simulate
+
+    steps = PlannerSettings(max_creates=4)
+    snap = snapshot([node(f"n{i}") for i in range(10)])
+    created: list[list[str]] = []
+    for _ in range(3):
+        plan = plan_job(snap, at(0), steps)
+        names = [a.node for a in plan.actions if isinstance(a, CreateExecution)]
+        created.append(names)
+        counts = plan.status.execution_counts
+        assert sum(counts.values()) == 10, "those not created yet are counted Pending"
+        assert counts["Pending"] >= 10 - sum(map(len, created[:-1]))
+        snap = simulate(snap, plan.actions)
+        if len(created) < 3:
+            assert plan.requeue_after == timedelta(seconds=1), "the rest follows soon"
+    assert [len(c) for c in created] == [4, 4, 2]
+    in_order = [n for step in created for n in step]
+    assert in_order == order_nodes("j", [f"n{i}" for i in range(10)]), "in wave order"
+    assert plan.requeue_after > timedelta(0), "nothing left: no hurry"
+
+
+def test_no_more_is_created_while_as_many_are_still_coming_up() -> None:
+    # 3 of 10 created, their pods not running yet: with room for 4, one more now.
+    steps = PlannerSettings(max_creates=4)
+    names = order_nodes("j", [f"n{i}" for i in range(10)])
+    up = [execution(n, 1) for n in names[:3]]
+    snap = snapshot([node(f"n{i}") for i in range(10)], up)
+    plan = plan_job(snap, at(0), steps)
+    assert [a.node for a in plan.actions if isinstance(a, CreateExecution)] == [names[3]]
+    running = [replace(e, status=e.status.model_copy(update={"revision": 1})) for e in up]
+    plan = plan_job(snapshot([node(f"n{i}") for i in range(10)], running), at(0), steps)
+    assert [a.node for a in plan.actions if isinstance(a, CreateExecution)] == names[3:7]
+
+
+def test_a_deferred_node_keeps_its_previous_version_until_its_turn() -> None:
+    from tests.unit.simulation import simulate, stable_on
+
+    nodes = [f"n{i}" for i in range(6)]
+    snap = stable_on(nodes, {"strategy": "Immediate"})
+    plan = plan_job(snap, at(0), PlannerSettings(max_creates=2))
+    moved = {a.node for a in plan.actions if isinstance(a, CreateExecution)}
+    stopped = {a.name for a in plan.actions if isinstance(a, SetDesiredState)}
+    assert len(moved) == 2
+    assert stopped == {e.name for e in snap.executions if e.spec.node_name in moved}
+    assert plan.requeue_after == timedelta(seconds=1)
+    later = plan_job(simulate(snap, plan.actions), at(0), PlannerSettings(max_creates=2))
+    assert len([a for a in later.actions if isinstance(a, CreateExecution)]) == 2

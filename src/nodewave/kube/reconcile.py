@@ -56,6 +56,8 @@ log = logging.getLogger("nodewave.reconcile")
 INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
 STATUS_BATCH_SECONDS = 2.0
 """Job status changes that only move counts are written at most this often."""
+FAILED_RETRY_SECONDS = 5.0
+"""A pass with failed writes looks again no sooner than this."""
 
 
 @dataclass
@@ -145,6 +147,8 @@ class Reconciler:
             requeue = min(plan.requeue_after, timedelta(seconds=STATUS_BATCH_SECONDS))
         else:
             requeue = plan.requeue_after
+        if failures:  # the rest of a placement must not retry refused creates in a tight loop
+            requeue = max(requeue, timedelta(seconds=FAILED_RETRY_SECONDS))
         if plan.status_changed and not batched:
             self._status_written[key] = now
             patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
