@@ -183,8 +183,14 @@ def test_trouble_is_dropped_and_counted_when_too_much_waits_but_decisions_never_
         for d in decisions:
             rec.record_decision(JOB, d)
         assert dropped == ["Failed"] * 5
+        for _ in range(3):
+            await asyncio.sleep(0)  # every writer reaches the stalled API server, or its queue
         kube.gate.set()
         await rec.drain()
+        order = [name for _, name in kube.writes]
+        decided = [i for i, n in enumerate(order) if n.startswith("fleet.")]
+        assert len(decided) == 2
+        assert max(decided) < 20, "decisions are not written after the trouble backlog"
         reasons = Counter(e["reason"] for e in kube.events.values())
         assert reasons == {"Failed": MAX_PENDING_TROUBLE, "RolloutFailed": 1, "RollingBack": 1}
         on_executions = {

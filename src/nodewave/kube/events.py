@@ -107,6 +107,9 @@ class EventRecorder:
     _trouble_pending: int = 0
     _summaries: dict[tuple[str, int, str, str], _Summary] = field(default_factory=dict)
     _slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
+    """For the Job's Events (decisions, summaries)."""
+    _trouble_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT))
+    """For the executions' trouble: a backlog of it never holds up a decision."""
 
     def record_decision(self, involved: Involved, intent: EventIntent) -> None:
         self._spawn(self._write_decision(involved, intent))
@@ -165,10 +168,12 @@ class EventRecorder:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _create(self, involved: Involved, intent: EventIntent, **fields: Any) -> str:
+    async def _create(
+        self, involved: Involved, intent: EventIntent, trouble: bool = False, **fields: Any
+    ) -> str:
         body = build_event(involved.to_api(), intent, self.instance, self.clock())
         body.update(fields)
-        async with self._slots:
+        async with self._trouble_slots if trouble else self._slots:
             await self.kube.create(path_of("events", involved.namespace), body)
         return str(body["metadata"]["name"])
 
@@ -187,7 +192,7 @@ class EventRecorder:
 
     async def _write_trouble(self, involved: Involved, intent: EventIntent) -> None:
         try:
-            await self._create(involved, intent)
+            await self._create(involved, intent, trouble=True)
         except (KubeError, NotLeaderError, OSError) as e:
             log.debug("Event %s on %s not recorded: %s", intent.reason, involved.name, e)
         finally:

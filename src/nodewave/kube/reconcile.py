@@ -277,14 +277,14 @@ class Reconciler:
                     return
                 info = parse_execution(updated)
                 self.view.overlay_executions.put(key, info.name, info)
-                if action.event is None:
-                    pass
-                elif action.event.type == "Warning":
-                    involved = Involved("Execution", ns, info.name, info.uid)
-                    self.events.record_trouble(involved, action.event)
-                else:
-                    involved = Involved("Job", ns, job.name, job.uid)
-                    self.events.record_summary(involved, info.spec.job_version, action.event)
+                event = action.event
+                if event is not None and event.type == "Warning":  # trouble: on the execution
+                    self.events.record_trouble(
+                        Involved("Execution", ns, info.name, info.uid), event
+                    )
+                elif event is not None:  # the normal path: counted on the Job (kube/events.py)
+                    job_ref = Involved("Job", ns, job.name, job.uid)
+                    self.events.record_summary(job_ref, info.spec.job_version, event)
             case DeleteExecution():
                 await self.kube.delete(path_of("executions", ns, action.name))
 
