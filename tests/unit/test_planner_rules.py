@@ -615,3 +615,14 @@ def test_a_deferred_node_keeps_its_previous_version_until_its_turn() -> None:
     assert plan.requeue_after == timedelta(seconds=1)
     later = plan_job(simulate(snap, plan.actions), at(0), PlannerSettings(max_creates=2))
     assert len([a for a in later.actions if isinstance(a, CreateExecution)]) == 2
+
+
+def test_a_pass_that_creates_executions_looks_again_within_a_second() -> None:
+    # Its own create's watch echo wakes no pass, and the new execution's queue timeout (3 s)
+    # and settle window were not observed by it: without this, the timeout waited for resync.
+    spec = job_spec(timeouts={"queueTimeoutSeconds": 3})
+    plan = plan_job(snapshot([node("n1")], spec=spec), at(0))
+    assert [type(a).__name__ for a in plan.actions] == ["CreateExecution"]
+    assert plan.requeue_after == timedelta(seconds=1)
+    settled = plan_job(snapshot([node("n1")], [execution("n1", 1)], spec=spec), at(0))
+    assert settled.requeue_after == timedelta(seconds=3), "then the timeout itself"

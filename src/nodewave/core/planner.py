@@ -67,8 +67,8 @@ S = ObservedState
 WARNING_STATES = frozenset({S.FAILED, S.LOST, S.DEGRADED})
 SETTLING = frozenset({S.PENDING, S.STARTING})
 SLOW_START_RETRY = timedelta(seconds=1)
-"""With executions left to create, look again this soon at the latest (the pods coming up
-wake a pass sooner)."""
+"""After creating executions, or with some left to create, look again this soon at the latest
+(the pods coming up usually wake a pass sooner)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +368,10 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         len(placement.created) + placement.deferred,
         now,
     )
-    requeue = SLOW_START_RETRY if placement.deferred else settings.resync
+    # Executions created in this pass have timeouts and a settle window this pass did not
+    # observe; the watch echo of their creation wakes no pass (handlers/operator.py).
+    soon = placement.deferred or placement.created
+    requeue = SLOW_START_RETRY if soon else settings.resync
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return Plan(
