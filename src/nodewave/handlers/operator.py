@@ -222,6 +222,9 @@ def release_leaked_watch_tasks() -> None:
 # The echo of our own write (the watch event carrying the very version a write of ours
 # returned) needs no pass: the pass that wrote it planned with it. At 1,000 nodes the echoes were
 # 2 of every 5 events, and each woke a pass over all 1,000 executions that found nothing to do.
+# A deletion is never an echo: it may carry the version we last wrote (an execution deleted by
+# `kubectl nodewave retry` must be re-created at once, not at the next resync).
+ECHOES = ("ADDED", "MODIFIED")
 
 
 @kopf.on.event(GROUP, VERSION, "jobs")
@@ -229,7 +232,7 @@ async def job_changed(
     type: str | None, namespace: str, name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any
 ) -> None:
     key = (namespace, name)
-    if type == "MODIFIED" and memo.reconciler.view.overlay_jobs.wrote(
+    if type in ECHOES and memo.reconciler.view.overlay_jobs.wrote(
         key, name, meta.get("resourceVersion", "")
     ):
         return
@@ -247,7 +250,7 @@ async def execution_changed(
     **_: Any,
 ) -> None:
     key = (namespace, spec.get("jobName"))
-    if type is not None and memo.reconciler.view.overlay_executions.wrote(
+    if type in ECHOES and memo.reconciler.view.overlay_executions.wrote(
         key, name, meta.get("resourceVersion", "")
     ):
         return
@@ -269,7 +272,7 @@ async def pod_changed(
     if not job:
         return
     key = (namespace, job)
-    if type is not None and memo.reconciler.view.overlay_pods.wrote(
+    if type in ECHOES and memo.reconciler.view.overlay_pods.wrote(
         key, name, meta.get("resourceVersion", "")
     ):
         return
