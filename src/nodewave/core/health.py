@@ -86,12 +86,11 @@ def evaluate_health(
         w.window_start = now
     if w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95:
         _sample(w, ready, restarts, now)
-    closed = now - w.window_start >= timedelta(seconds=hc.interval_seconds)
+    closed = now >= _window_end(w, hc, now)
     problem = _close_window(w, ready, hc, external, now) if closed else None
     # Woken for the next sample, or at the window's end if sooner: samples drift later with
     # every late pass, and the pass closing a window came up to a sample period after its end.
-    window_end = (w.window_start or now) + timedelta(seconds=hc.interval_seconds)
-    next_sample = min((w.last_sample or now) + sample_period(hc), window_end)
+    next_sample = min((w.last_sample or now) + sample_period(hc), _window_end(w, hc, now))
 
     def result(verdict: Verdict, reason: str, msg: str) -> HealthResult:
         return HealthResult(w, verdict, reason, msg, closed, next_sample)
@@ -113,6 +112,11 @@ def evaluate_health(
     if problem:
         msg += f"; Prometheus: {problem}"
     return result(Verdict.PENDING, VALIDATING, msg)
+
+
+def _window_end(w: HealthWindow, hc: HealthCheck, now: datetime) -> datetime:
+    """When the current window ends (one that has not started yet starts `now`)."""
+    return (w.window_start or now) + timedelta(seconds=hc.interval_seconds)
 
 
 def _sample(w: HealthWindow, ready: bool, restarts: int, now: datetime) -> None:
@@ -149,7 +153,7 @@ def _close_window(
     # by as much, so successThreshold windows took that much longer each (measured: 0.1-0.3 s
     # per window at 100 nodes). A pass later than a sample period starts it now instead, so no
     # window is ever shorter than its interval.
-    end = (w.window_start or now) + timedelta(seconds=hc.interval_seconds)
+    end = _window_end(w, hc, now)
     w.window_start = end if now - end < sample_period(hc) else now
     w.samples = 0
     w.unhealthy_samples = 0

@@ -39,19 +39,23 @@ class NotLeaderError(Exception):
     """A write refused by this process's own fence: it is not (or no longer) the leader."""
 
 
+API_PREFIXES = {
+    "jobs": f"/apis/{API_VERSION}",
+    "executions": f"/apis/{API_VERSION}",
+    "pods": "/api/v1",
+    "configmaps": "/api/v1",
+    "events": "/api/v1",
+    "controllerrevisions": "/apis/apps/v1",
+    "leases": "/apis/coordination.k8s.io/v1",
+}
+"""The resources this client writes, and where their API lives."""
+
+
 def path_of(
     kind: str, namespace: str | None, name: str | None = None, subresource: str | None = None
 ) -> str:
     """The API path of a resource; `namespace` None: across every namespace (lists only)."""
-    group = {
-        "jobs": f"/apis/{API_VERSION}",
-        "executions": f"/apis/{API_VERSION}",
-        "pods": "/api/v1",
-        "configmaps": "/api/v1",
-        "events": "/api/v1",
-        "controllerrevisions": "/apis/apps/v1",
-        "leases": "/apis/coordination.k8s.io/v1",
-    }[kind]
+    group = API_PREFIXES[kind]
     base = f"{group}/namespaces/{namespace}/{kind}" if namespace is not None else f"{group}/{kind}"
     if name:
         base += "/" + quote(name, safe="")
@@ -63,6 +67,11 @@ def path_of(
 _EVENT_SEQUENCE = itertools.count()
 
 
+def event_time(at: datetime) -> str:
+    """A core/v1 Event's first/lastTimestamp: whole seconds, as the API stores them."""
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def build_event(
     involved: dict[str, str], event: EventIntent, instance: str, now: datetime
 ) -> dict[str, Any]:
@@ -70,7 +79,7 @@ def build_event(
     by its time, as client-go names them; a sequence fills the nanoseconds a datetime lacks, so
     two Events of one pass on one object never share a name (the second would be lost as
     AlreadyExists)."""
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = event_time(now)
     nanos = int(now.timestamp() * 1e6) * 1000 + next(_EVENT_SEQUENCE) % 1000
     return {
         "apiVersion": "v1",
@@ -100,12 +109,10 @@ def default_namespace(config_file: str | None = None, context: str | None = None
         return "default"
 
 
-_RESOURCES = ("jobs", "executions", "pods", "configmaps", "events", "controllerrevisions",
-              "leases", "status")  # fmt: skip
-
-
 def _resource_of(path: str) -> str:
-    return next((p for p in reversed(path.split("/")) if p in _RESOURCES), "other")
+    """The resource (or "status") a path names, for the request counts."""
+    parts = reversed(path.split("/"))
+    return next((p for p in parts if p in API_PREFIXES or p == "status"), "other")
 
 
 class Kube:

@@ -34,7 +34,14 @@ from typing import Any
 
 from nodewave import API_VERSION
 from nodewave.core.actions import EventIntent
-from nodewave.kube.client import Kube, KubeError, NotLeaderError, build_event, path_of
+from nodewave.kube.client import (
+    Kube,
+    KubeError,
+    NotLeaderError,
+    build_event,
+    event_time,
+    path_of,
+)
 
 log = logging.getLogger("nodewave.events")
 
@@ -213,7 +220,7 @@ class EventRecorder:
         """One write of the summary's count; False when this replica may no longer write."""
         count = s.count
         message = build_summary_message(s.version, count, s.intent.message)
-        stamp = s.last.strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = event_time(s.last)
         try:
             if not s.name or not await self._patch_summary(s, count, message, stamp):
                 s.name = await self._create(
@@ -221,7 +228,7 @@ class EventRecorder:
                     EventIntent(s.intent.type, s.intent.reason, message),
                     metadata=self._summary_metadata(s),
                     count=count,
-                    firstTimestamp=s.first.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    firstTimestamp=event_time(s.first),
                     lastTimestamp=stamp,
                 )
             s.written = count
