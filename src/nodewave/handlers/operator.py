@@ -222,8 +222,9 @@ def release_leaked_watch_tasks() -> None:
 # The echo of our own write (the watch event carrying the very version a write of ours
 # returned) needs no pass: the pass that wrote it planned with it. At 1,000 nodes the echoes were
 # 2 of every 5 events, and each woke a pass over all 1,000 executions that found nothing to do.
-# A deletion is never an echo: it may carry the version we last wrote (an execution deleted by
-# `kubectl nodewave retry` must be re-created at once, not at the next resync).
+# A deletion is never an echo, and it ends our memory of the object: an execution deleted by
+# `kubectl nodewave retry` carried the version we last wrote, and the overlay kept showing it
+# (no pass had merged the watch's copy since) until its TTL, so it was not re-created.
 ECHOES = ("ADDED", "MODIFIED")
 
 
@@ -250,7 +251,9 @@ async def execution_changed(
     **_: Any,
 ) -> None:
     key = (namespace, spec.get("jobName"))
-    if type in ECHOES and memo.reconciler.view.overlay_executions.wrote(
+    if type == "DELETED":  # our memory of a write must not outlive the object
+        memo.reconciler.view.overlay_executions.forget(key, name)
+    elif type in ECHOES and memo.reconciler.view.overlay_executions.wrote(
         key, name, meta.get("resourceVersion", "")
     ):
         return
@@ -272,7 +275,9 @@ async def pod_changed(
     if not job:
         return
     key = (namespace, job)
-    if type in ECHOES and memo.reconciler.view.overlay_pods.wrote(
+    if type == "DELETED":  # our memory of a write must not outlive the object
+        memo.reconciler.view.overlay_pods.forget(key, name)
+    elif type in ECHOES and memo.reconciler.view.overlay_pods.wrote(
         key, name, meta.get("resourceVersion", "")
     ):
         return
