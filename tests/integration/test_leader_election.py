@@ -32,7 +32,7 @@ def writes(op: OperatorProcess) -> float:
     """API writes the replica's operator made (its Lease renewals are not among them)."""
     found = re.findall(r'^nodewave_api_requests_total\{[^}]*verb="(\w+)"[^}]*\} (\S+)$',
                        scrape(op), re.M)  # fmt: skip
-    return sum(float(n) for verb, n in found if verb != "GET")
+    return sum(float(n) for verb, n in found if verb not in ("GET", "WATCH"))
 
 
 def leading(op: OperatorProcess) -> bool:

@@ -1,15 +1,20 @@
-"""The kopf registrations of the operator.
+"""The kopf registrations of the operator, and the informers it starts.
 
-Indexes cache what the planner needs (parsed once per watch event); kopf starts handlers only
-after every index finished its initial listing, so the first pass already sees the whole
-cluster. Event handlers only enqueue the affected Job. No handler here patches anything, so
-kopf writes no annotations or finalizers of its own onto our objects or the pods.
+Caches hold what the planner needs, parsed once per watch event: our own informers
+(kube/informer.py) for the kinds that grow with the cluster — nodes, pods, executions — and
+kopf indexes for Jobs, revisions and namespaces. The startup handler returns only when every
+informer has listed, and kopf starts handlers only after its indexes have, so the first pass
+already sees the whole cluster. Watch events only enqueue the affected Job. No handler here
+patches anything, so kopf writes no annotations or finalizers of its own onto our objects or
+the pods.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +24,11 @@ from nodewave import GROUP, VERSION, __version__, metrics
 from nodewave.config import OperatorConfig
 from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
-from nodewave.core.snapshot import NodeInfo
+from nodewave.core.snapshot import ExecutionInfo, NodeInfo, PodInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.auth import load_credentials
-from nodewave.kube.client import Kube, NotLeaderError
+from nodewave.kube.client import Kube, NotLeaderError, path_of
+from nodewave.kube.informer import Informer, OnChange
 from nodewave.kube.leader import LeaderElector
 from nodewave.kube.parse import (
     NamespaceInfo,
@@ -34,7 +40,7 @@ from nodewave.kube.parse import (
     parse_revision,
 )
 from nodewave.kube.reconcile import Reconciler
-from nodewave.kube.view import ClusterView
+from nodewave.kube.view import ALL_NODES, ClusterView, JobKey, Overlay
 
 log = logging.getLogger("nodewave.operator")
 
@@ -60,21 +66,6 @@ async def nodewave_jobs(body: kopf.Body, namespace: str, name: str, **_: Any) ->
     return {(namespace, name): parse_job(body)}
 
 
-@kopf.index(GROUP, VERSION, "executions")
-async def nodewave_executions(
-    body: kopf.Body, namespace: str, spec: kopf.Spec, **_: Any
-) -> dict[Any, Any]:
-    return {(namespace, spec.get("jobName")): parse_execution(body)}
-
-
-@kopf.index("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
-async def nodewave_pods(
-    body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
-) -> dict[Any, Any] | None:
-    job = annotations.get(ANNOTATION_JOB)
-    return {(namespace, job): parse_pod(body)} if job else None
-
-
 @kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_JOB: kopf.PRESENT})
 async def nodewave_revisions(
     body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
@@ -86,11 +77,6 @@ async def nodewave_revisions(
 @kopf.index("", "v1", "namespaces")
 async def nodewave_namespaces(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
     return {name: parse_namespace(body)}
-
-
-@kopf.index("", "v1", "nodes")
-async def nodewave_nodes(body: kopf.Body, name: str, **_: Any) -> dict[Any, Any]:
-    return {name: parse_node(body)}
 
 
 @kopf.on.login()
@@ -129,11 +115,12 @@ async def startup(
     settings.queueing.idle_timeout = 1.0
     config: OperatorConfig = memo.get("config", OperatorConfig())
     kube = await Kube.connect(max_inflight=config.max_inflight)
+    informers = build_informers(kube)
     view = ClusterView(
         jobs=kwargs["nodewave_jobs"],
-        executions=kwargs["nodewave_executions"],
-        pods=kwargs["nodewave_pods"],
-        nodes=kwargs["nodewave_nodes"],
+        executions=informers.executions.store,
+        pods=informers.pods.store,
+        nodes=informers.nodes.store,
         revisions=kwargs["nodewave_revisions"],
         namespaces=kwargs["nodewave_namespaces"],
     )
@@ -156,15 +143,24 @@ async def startup(
             return None  # leadership lost mid-pass: the queue is being paused
 
     memo.queue = WorkQueue(timed)
+    informers.executions.on_change = watched(view.overlay_executions, memo.queue)
+    informers.pods.on_change = watched(view.overlay_pods, memo.queue)
+    informers.nodes.on_change = lambda *_: enqueue_all(view, memo.queue)
+    memo.informers = informers
+    memo.informer_tasks = [
+        asyncio.get_running_loop().create_task(i.run(), name=f"informer {i.kind}")
+        for i in informers.all()
+    ]
     if config.metrics_port:
         metrics.serve(config.metrics_port, config.metrics_address, kube, __version__)
-    memo.nodes_seen = {}
     memo.namespaces_seen = {}
     memo.elector = None
     if config.leader_elect:
         await start_leader_election(memo, config, kube)
     else:
         metrics.LEADER.set(1)
+    for informer in informers.all():  # no pass before the caches hold the whole cluster
+        await informer.synced.wait()
     logger.info("nodewave operator started")
 
 
@@ -179,8 +175,7 @@ async def start_leader_election(memo: kopf.Memo, config: OperatorConfig, kube: K
         metrics.LEADER.set(1 if leading else 0)
         if leading:
             queue.resume()
-            for key in memo.reconciler.view.job_keys():
-                queue.enqueue(key)
+            enqueue_all(memo.reconciler.view, queue)
         else:
             queue.pause()
             metrics.forget_jobs()
@@ -196,6 +191,9 @@ async def start_leader_election(memo: kopf.Memo, config: OperatorConfig, kube: K
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    for task in memo.informer_tasks:
+        task.cancel()
+    await asyncio.gather(*memo.informer_tasks, return_exceptions=True)
     await memo.queue.close()
     await memo.reconciler.events.drain()
     if memo.elector is not None:
@@ -219,12 +217,7 @@ def release_leaked_watch_tasks() -> None:
             task.cancel()
 
 
-# The echo of our own write (the watch event carrying the very version a write of ours
-# returned) needs no pass: the pass that wrote it planned with it. At 1,000 nodes the echoes were
-# 2 of every 5 events, and each woke a pass over all 1,000 executions that found nothing to do.
-# A deletion is never an echo, and it ends our memory of the object: an execution deleted by
-# `kubectl nodewave retry` carried the version we last wrote, and the overlay kept showing it
-# (no pass had merged the watch's copy since) until its TTL, so it was not re-created.
+# The echo of our own write wakes no pass, a deletion always does (see `watched`).
 ECHOES = ("ADDED", "MODIFIED")
 
 
@@ -234,50 +227,6 @@ async def job_changed(
 ) -> None:
     key = (namespace, name)
     if type in ECHOES and memo.reconciler.view.overlay_jobs.wrote(
-        key, name, meta.get("resourceVersion", "")
-    ):
-        return
-    memo.queue.enqueue(key)
-
-
-@kopf.on.event(GROUP, VERSION, "executions")
-async def execution_changed(
-    type: str | None,
-    namespace: str,
-    name: str,
-    spec: kopf.Spec,
-    meta: kopf.Meta,
-    memo: kopf.Memo,
-    **_: Any,
-) -> None:
-    key = (namespace, spec.get("jobName"))
-    if type == "DELETED":  # our memory of a write must not outlive the object
-        memo.reconciler.view.overlay_executions.forget(key, name)
-    elif type in ECHOES and memo.reconciler.view.overlay_executions.wrote(
-        key, name, meta.get("resourceVersion", "")
-    ):
-        return
-    memo.queue.enqueue(key)
-
-
-@kopf.on.event("", "v1", "pods", labels={LABEL_JOB: kopf.PRESENT})
-async def pod_changed(
-    type: str | None,
-    name: str,
-    namespace: str,
-    annotations: kopf.Annotations,
-    meta: kopf.Meta,
-    memo: kopf.Memo,
-    **_: Any,
-) -> None:
-    job = annotations.get(ANNOTATION_JOB)
-    log.debug("pod event %s %s/%s (job %s)", type, namespace, name, job)
-    if not job:
-        return
-    key = (namespace, job)
-    if type == "DELETED":  # our memory of a write must not outlive the object
-        memo.reconciler.view.overlay_pods.forget(key, name)
-    elif type in ECHOES and memo.reconciler.view.overlay_pods.wrote(
         key, name, meta.get("resourceVersion", "")
     ):
         return
@@ -303,18 +252,62 @@ async def namespace_changed(
             memo.queue.enqueue(key)
 
 
-@kopf.on.event("", "v1", "nodes")
-async def node_changed(
-    type: str | None, body: kopf.Body, name: str, memo: kopf.Memo, **_: Any
-) -> None:
-    # Heartbeats change a node's status every few seconds; only labels and readiness matter here.
-    seen: dict[str, NodeInfo] = memo.nodes_seen
-    if type == "DELETED":
-        seen.pop(name, None)  # forgotten, so churning nodes do not grow this map
-    else:
-        now = parse_node(body)
-        if seen.get(name) == now:
+@dataclass
+class Informers:
+    executions: Informer[JobKey, ExecutionInfo]
+    pods: Informer[JobKey, PodInfo]
+    nodes: Informer[str, NodeInfo]
+
+    def all(self) -> list[Informer[Any, Any]]:
+        return [self.nodes, self.executions, self.pods]
+
+
+def build_informers(kube: Kube) -> Informers:
+    """The caches of the kinds that grow with the cluster; callbacks are set once the queue
+    exists."""
+
+    def job_of_execution(body: Mapping[str, Any]) -> JobKey | None:
+        job = (body.get("spec") or {}).get("jobName")
+        return (body["metadata"].get("namespace", ""), job) if job else None
+
+    def job_of_pod(body: Mapping[str, Any]) -> JobKey | None:
+        job = (body["metadata"].get("annotations") or {}).get(ANNOTATION_JOB)
+        return (body["metadata"].get("namespace", ""), job) if job else None
+
+    return Informers(
+        executions=Informer(
+            kube, path_of("executions", None), parse_execution, job_of_execution, ignore
+        ),
+        pods=Informer(
+            kube, path_of("pods", None), parse_pod, job_of_pod, ignore, label_selector=LABEL_JOB
+        ),
+        nodes=Informer(kube, path_of("nodes", None), parse_node, lambda _: ALL_NODES, ignore),
+    )
+
+
+def ignore(*_: Any) -> None:
+    return None
+
+
+def enqueue_all(view: ClusterView, queue: WorkQueue) -> None:
+    for key in view.job_keys():
+        queue.enqueue(key)
+
+
+def watched(overlay: Overlay, queue: WorkQueue) -> OnChange[JobKey, Any]:
+    """An execution or pod changed: its Job needs a pass, unless the change is the echo of our
+    own write (the watch event carrying the very version a write of ours returned): the pass
+    that wrote it planned with it. At 1,000 nodes the echoes were 2 of every 5 events, and each
+    woke a pass over all 1,000 executions that found nothing to do. A deletion is never an
+    echo, and it ends our memory of the object: an execution deleted by `kubectl nodewave
+    retry` carried the version we last wrote, and the overlay kept showing it (no pass had
+    merged the watch's copy since) until its TTL, so it was not re-created."""
+
+    def changed(type_: str, key: JobKey, name: str, old: Any, new: Any) -> None:
+        if type_ == "DELETED":
+            overlay.forget(key, name)
+        elif overlay.wrote(key, name, new.resource_version):
             return
-        seen[name] = now
-    for key in memo.reconciler.view.job_keys():
-        memo.queue.enqueue(key)
+        queue.enqueue(key)
+
+    return changed

@@ -11,7 +11,8 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -43,12 +44,13 @@ API_PREFIXES = {
     "jobs": f"/apis/{API_VERSION}",
     "executions": f"/apis/{API_VERSION}",
     "pods": "/api/v1",
+    "nodes": "/api/v1",
     "configmaps": "/api/v1",
     "events": "/api/v1",
     "controllerrevisions": "/apis/apps/v1",
     "leases": "/apis/coordination.k8s.io/v1",
 }
-"""The resources this client writes, and where their API lives."""
+"""The resources this client reads and writes, and where their API lives."""
 
 
 def path_of(
@@ -115,6 +117,13 @@ def _resource_of(path: str) -> str:
     return next((p for p in parts if p in API_PREFIXES or p == "status"), "other")
 
 
+def _error(status: int, raw: bytes, decoded: Any) -> KubeError:
+    """The API's Status (reason and message) as our error, or the raw body when it is none."""
+    if isinstance(decoded, dict):
+        return KubeError(status, decoded.get("reason", ""), decoded.get("message", ""))
+    return KubeError(status, "", raw.decode(errors="replace"))
+
+
 class Kube:
     """One API connection pool, a bound on requests in flight, and counts of what was sent."""
 
@@ -125,6 +134,7 @@ class Kube:
             timeout=aiohttp.ClientTimeout(total=30),
         )
         self._slots = PrioritySlots(max_inflight)
+        self._watch_session: aiohttp.ClientSession | None = None
         self.requests: Counter[tuple[str, str, int]] = Counter()
         """(verb, resource, status code) → count, for metrics and the benchmark."""
         self.fence: Callable[[], bool] | None = None
@@ -141,6 +151,48 @@ class Kube:
 
     async def close(self) -> None:
         await self._session.close()
+        if self._watch_session is not None:
+            await self._watch_session.close()
+
+    def _headers(self, content_type: str = JSON) -> dict[str, str]:
+        headers = {"Content-Type": content_type, "Accept": JSON}
+        authorization = self.credentials.authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        return headers
+
+    @asynccontextmanager
+    async def stream(self, path: str, query: dict[str, str]) -> AsyncIterator[aiohttp.StreamReader]:
+        """A watch: the response body as it arrives. Watches have a connection pool of their
+        own, with no overall timeout: they last minutes and must never take the slots that
+        bound our requests in flight."""
+        if self._watch_session is None:
+            self._watch_session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=self.credentials.ssl_context()),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=360),
+            )
+        try:
+            async with self._watch_session.get(
+                self.credentials.server + path,
+                params=query,
+                headers=self._headers(),
+                server_hostname=self.credentials.tls_server_name,
+            ) as resp:
+                self.requests[("WATCH", _resource_of(path), resp.status)] += 1
+                if resp.status == 401 and self.credentials.refreshable:
+                    self.credentials.expire()  # the next try reads the credentials again
+                if resp.status >= 300:
+                    raw = await resp.read()
+                    try:
+                        decoded = json.loads(raw)
+                    except ValueError:
+                        decoded = None
+                    raise _error(resp.status, raw, decoded)
+                yield resp.content
+        except aiohttp.ClientError as e:
+            if isinstance(e, OSError):
+                raise
+            raise KubeError(0, type(e).__name__, str(e) or repr(e)) from e
 
     async def request(
         self,
@@ -155,10 +207,7 @@ class Kube:
             raise NotLeaderError(f"{method} {path}: not the leader")
         data = json.dumps(body) if body is not None else None
         for attempt in (1, 2):
-            headers = {"Content-Type": content_type, "Accept": JSON}
-            authorization = self.credentials.authorization()
-            if authorization:
-                headers["Authorization"] = authorization
+            headers = self._headers(content_type)
             try:
                 async with (
                     self._slots.slot(),
@@ -188,9 +237,7 @@ class Kube:
             decoded = None
         if 200 <= status < 300:
             return decoded
-        if isinstance(decoded, dict):
-            raise KubeError(status, decoded.get("reason", ""), decoded.get("message", ""))
-        raise KubeError(status, "", raw.decode(errors="replace"))
+        raise _error(status, raw, decoded)
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """The created object, or None when it already exists."""

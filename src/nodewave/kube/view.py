@@ -1,5 +1,5 @@
-"""What the operator knows of the cluster: the watch caches (kopf indexes) overlaid with the
-objects our own writes returned.
+"""What the operator knows of the cluster: the watch caches (kube/informer.py for nodes, pods
+and executions; kopf indexes for the rest) overlaid with the objects our own writes returned.
 
 Why the overlay: after we patch an execution's status, the watch event that carries the new
 version arrives a little later. A pass in between would see the old status, decide the same
@@ -26,6 +26,9 @@ OVERLAY_TTL = 120.0
 deleted disappears from it, or when a write finds the object gone (404)."""
 
 V = TypeVar("V", ExecutionInfo, PodInfo, JobInfo)
+
+ALL_NODES = ""
+"""The nodes' informer keeps every node in this one bucket."""
 
 
 class Index(Protocol):
@@ -81,9 +84,10 @@ class Overlay:
 @dataclass
 class ClusterView:
     jobs: Index
-    executions: Index
-    pods: Index
-    nodes: Index
+    executions: Mapping[JobKey, Mapping[str, ExecutionInfo]]
+    pods: Mapping[JobKey, Mapping[str, PodInfo]]
+    nodes: Mapping[str, Mapping[str, NodeInfo]]
+    """ALL_NODES → node name → NodeInfo."""
     revisions: Index
     namespaces: Index
     """Namespace name → NamespaceInfo."""
@@ -102,15 +106,14 @@ class ClusterView:
         return list(self.jobs)
 
     def node_map(self) -> dict[str, NodeInfo]:
-        return {name: next(iter(self.nodes[name])) for name in list(self.nodes)}
+        return dict(self.nodes.get(ALL_NODES, {}))
 
     def executions_of(self, key: JobKey) -> tuple[ExecutionInfo, ...]:
-        watched = {e.name: e for e in self.executions[key]} if key in self.executions else {}
+        watched = self.executions.get(key, {})
         return tuple(self.overlay_executions.merge(key, watched).values())
 
     def pods_of(self, key: JobKey) -> dict[str, PodInfo]:
-        watched = {p.name: p for p in self.pods[key]} if key in self.pods else {}
-        return self.overlay_pods.merge(key, watched)
+        return self.overlay_pods.merge(key, self.pods.get(key, {}))
 
     def namespace(self, name: str) -> NamespaceInfo | None:
         return next(iter(self.namespaces[name]), None) if name in self.namespaces else None
