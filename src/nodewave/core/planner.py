@@ -396,7 +396,9 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
     )
     room = run.settings.max_creates - coming_up
     for node in run.targets:
-        want = decision.want[node]
+        want = decision.want.get(node)
+        if want is None:  # not reached by a first version's rollout yet
+            continue
         mine = run.on_node.get(node, {})
         cur = mine.get(want.version)
         if cur is None and len(placement.created) >= room:
@@ -567,7 +569,10 @@ def _count(
     version = snap.current.number
     completes = snap.current.type.runs_to_completion
     good = S.COMPLETED if completes else S.RUNNING
-    wanted = [_state_of(on_node, states, n, decision.want[n].version) for n in targets]
+    wanted = [
+        _state_of(on_node, states, n, want.version if (want := decision.want.get(n)) else version)
+        for n in targets
+    ]
     current = [_state_of(on_node, states, n, version) for n in targets]
     rollout = decision.rollout
     active = (

@@ -48,11 +48,17 @@ def first_wave_size(rollout: Rollout, total: int) -> int:
     return wave_size(rollout, total)
 
 
+def planned_wave_size(rollout: Rollout, total: int, first: bool) -> int:
+    """How many nodes a wave of a rollout over `total` nodes takes: the first (the canary) or
+    a rolling one."""
+    return first_wave_size(rollout, total) if first else wave_size(rollout, total)
+
+
 def plan_next_wave(rollout: Rollout, total: int, remaining: list[str], first: bool) -> list[str]:
     """The nodes of the next wave: the first of `remaining` (in wave order), as many as the
-    first wave (the canary) or a rolling wave of a rollout over `total` nodes takes. The rollout
-    engine starts each wave with it; `plan_waves` is it applied until no node is left."""
-    return remaining[: first_wave_size(rollout, total) if first else wave_size(rollout, total)]
+    wave takes. The rollout engine starts each wave with it; `plan_waves` is it applied until
+    no node is left."""
+    return remaining[: planned_wave_size(rollout, total, first)]
 
 
 def count_waves(rollout: Rollout, total: int, left: int) -> int:

@@ -154,7 +154,8 @@ class HealthCheck(ApiModel):
 
 
 class Rollout(ApiModel):
-    """How a new version replaces the running one."""
+    """How each version, the Job's first included, reaches the nodes and replaces the
+    running one."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -333,7 +334,8 @@ class JobSpec(ApiModel):
     rollout: Rollout = Field(
         default_factory=Rollout, json_schema_extra={"default": Rollout().to_api()}
     )
-    """How a new version replaces the running one."""
+    """How each version, the Job's first included, reaches the nodes and replaces the
+    running one."""
     revision_history_limit: int = Field(default=10, ge=0, le=100)
     """Old versions kept as ControllerRevisions, for rollback."""
 
