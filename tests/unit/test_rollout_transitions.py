@@ -654,7 +654,7 @@ def test_a_new_version_in_flight_starts_over_from_the_stable_one() -> None:
     abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=3, total_waves=5)
     spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
     status = JobStatus(stable_version=STABLE, rollout=abandoned)
-    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(5))
+    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(5), {})
     decision = plan_rollout(context)
     assert decision.rollout is not None
     assert (decision.rollout.version, decision.rollout.wave) == (V, 1)
@@ -691,7 +691,7 @@ def test_a_new_first_version_in_flight_leaves_the_abandoned_one_until_each_wave(
     on_node = {n: {V + 1: _execution(n, V + 1, 1, state=S.RUNNING)} for n in NODES[:4]}
     states = {ex.name: S.RUNNING for m in on_node.values() for ex in m.values()}
     ctx = build_rollout_context(
-        job(spec, JobStatus(rollout=abandoned)), V, NODES, on_node, states, set(), None, at(5)
+        job(spec, JobStatus(rollout=abandoned)), V, NODES, on_node, states, set(), None, at(5), {}
     )
     decision = plan_rollout(ctx)
     assert decision.want == {n: Want(V, 1) for n in NODES[:2]}

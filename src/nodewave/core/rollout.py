@@ -40,7 +40,12 @@ from functools import cached_property
 from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent
 from nodewave.core.snapshot import ExecutionInfo, JobInfo
-from nodewave.core.waves import count_waves, plan_next_wave, planned_wave_size
+from nodewave.core.waves import (
+    Domains,
+    count_waves,
+    plan_next_wave,
+    planned_wave_size,
+)
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import Rollout, RolloutPhase, RolloutStatus, Strategy
 
@@ -86,6 +91,8 @@ class RolloutContext:
     promote: str | None
     """The Job's promote annotation: the version a person promoted past its canary."""
     now: datetime
+    domains: Domains = field(default_factory=dict)
+    """Each target's topology domain (empty without a topologyKey)."""
 
     def execution(self, node: str, version: int) -> ExecutionInfo | None:
         return self.on_node.get(node, {}).get(version)
@@ -146,6 +153,7 @@ def build_rollout_context(
     validated: set[str],
     promote: str | None,
     now: datetime,
+    domains: Domains,
 ) -> RolloutContext:
     return RolloutContext(
         spec=job.spec.rollout,
@@ -158,6 +166,7 @@ def build_rollout_context(
         validated=frozenset(validated),
         promote=promote,
         now=now,
+        domains=domains,
     )
 
 
@@ -315,7 +324,7 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         else:
             newly = _start_next_wave(ctx, rs, events)
     if rs.phase is not P.COMPLETED:
-        _extend_total_waves(ctx, rs, started=len(newly))
+        _extend_total_waves(ctx, rs, newly)
     want = ctx.hold()  # on completion every target has moved: none is left on S
     for n in newly:
         want[n] = Want(ctx.version, rs.wave)
@@ -332,7 +341,15 @@ def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     if rs.phase is not P.PROGRESSING or rs.wave == 0:
         return []
     size = planned_wave_size(ctx.spec, len(ctx.targets), first=rs.wave == 1)
-    return ctx.remaining[: max(0, size - len(ctx.wave(rs.wave)))]
+    current = ctx.wave(rs.wave)
+    missing = size - len(current)
+    if missing <= 0:
+        return []
+    if not current:
+        return plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 1, ctx.domains)
+    # Only from the wave's own domain: a wave never spans two.
+    domain = ctx.domains.get(current[0].spec.node_name, "")
+    return [n for n in ctx.remaining if ctx.domains.get(n, "") == domain][:missing]
 
 
 def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> int:
@@ -377,11 +394,11 @@ def _start_next_wave(
         events.append(
             EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
         )
-    newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, first=rs.wave == 0)
+    newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 0, ctx.domains)
     rs.wave += 1
     rs.phase = P.PROGRESSING
     rs.total_waves = rs.wave + count_waves(
-        ctx.spec, len(ctx.targets), len(ctx.remaining) - len(newly)
+        ctx.spec, len(ctx.targets), _left(ctx, newly), ctx.domains
     )
     rs.message = f"wave {rs.wave}/{rs.total_waves}: {len(newly)} nodes"
     events.append(
@@ -394,10 +411,16 @@ def _start_next_wave(
     return newly
 
 
-def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: int) -> None:
+def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: list[str]) -> None:
     """Nodes that joined meanwhile add waves; the count never shrinks."""
-    left = len(ctx.remaining) - started
-    rs.total_waves = max(rs.total_waves, rs.wave + count_waves(ctx.spec, len(ctx.targets), left))
+    waves = count_waves(ctx.spec, len(ctx.targets), _left(ctx, started), ctx.domains)
+    rs.total_waves = max(rs.total_waves, rs.wave + waves)
+
+
+def _left(ctx: RolloutContext, started: list[str]) -> list[str]:
+    """Targets not moved yet and not starting in this pass, in wave order."""
+    starting = set(started)
+    return [n for n in ctx.remaining if n not in starting]
 
 
 TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], RolloutDecision]] = {

@@ -180,6 +180,11 @@ class Rollout(ApiModel):
                 "canaryCount and canaryPercent apply only to strategy Canary",
                 ".strategy",
             ),
+            cel(
+                "!has(self.domainOrder) || size(self.domainOrder) == 0 || has(self.topologyKey)",
+                "domainOrder needs topologyKey",
+                ".domainOrder",
+            ),
         )
     )
 
@@ -206,6 +211,20 @@ class Rollout(ApiModel):
     """Windows that decide when a wave is validated and when an execution has failed."""
     paused: bool = False
     """Start no new waves while true (executions already started go on)."""
+    topology_key: str | None = Field(default=None, max_length=MAX_NAME, pattern=rf"^{LABEL_KEY}$")
+    """A node label, e.g. topology.kubernetes.io/zone: a wave never spans two of its values
+    (domains). Domains go one after another, the canary inside the first; nodes without the
+    label come last, as a domain of their own."""
+    domain_order: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SELECTOR_TERMS,
+        json_schema_extra={
+            "items": string_schema(MAX_LABEL_VALUE, rf"^{LABEL_VALUE}$"),
+            "x-kubernetes-list-type": "set",
+        },
+    )
+    """Domains to go through first, in this order (the rest follow by name); needs
+    topologyKey."""
 
 
 class Timeouts(ApiModel):
