@@ -192,7 +192,12 @@ def run_operator(
     mine = {k: v for k, v in delta.items() if k in OPERATOR_RESOURCES}
     op.stop()
     cp.kubectl("delete", "nwj", "-n", NS, "fleet")
-    wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == 0, 600, "operator pods gone")
+    # Executions too: the next round's Job has the same name, and the garbage collector takes
+    # a while for 5,000 of them; a round that started meanwhile saw the last round's executions
+    # (and 1,105 pod creates refused as AlreadyExists).
+    for kind, group in (("pods", "api/v1"), ("executions", "apis/nodewave.io/v1alpha1")):
+        path = f"/{group}/namespaces/{NS}/{kind}"
+        wait(lambda p=path: cp.count(p) == 0, 600, f"operator {kind} gone")
     return {
         "seconds": t1 - t0,
         "cpu_per_execution": cpu / n,

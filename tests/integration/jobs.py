@@ -118,7 +118,23 @@ def phase(cp: ControlPlane, ns: str, job: str, version: int = 2) -> str | None:
     return rollout.get("phase") if rollout.get("version") == version else None
 
 
+CANARY_FIELDS = ("canaryCount", "canaryPercent")
+
+
 def settle_v1(cp: ControlPlane, ns: str, job: str, spec: dict[str, Any], nodes: list[str]) -> None:
+    """Version 1 stable on every node, fast: applied with the Immediate strategy (a first
+    version follows its strategy, so a canary would wait for a promote and waves for their
+    windows), then with the test's own rollout, which changes no version."""
+    rollout = {k: v for k, v in spec.get("rollout", {}).items() if k not in CANARY_FIELDS}
+    apply_job(cp, ns, job, {**spec, "rollout": {**rollout, "strategy": "Immediate"}})
+    wait_for(
+        lambda: (
+            job_status(cp, ns, job).get("stableVersion") == 1
+            and running_versions(cp, ns, job) == {n: [1] for n in nodes}
+        ),
+        60,
+        "version 1 stable everywhere",
+    )
     apply_job(cp, ns, job, spec)
     wait_for(
         lambda: (

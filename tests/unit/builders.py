@@ -48,7 +48,9 @@ def execution(
     stable: bool = False,
     by_operator: bool = False,
     job_name: str = "j",
+    wave: int = 1,
 ) -> ExecutionInfo:
+    """An execution as the operator creates them: in a wave (1 unless said)."""
     status = ExecutionStatus()
     if state is not None:
         status = ExecutionStatus(
@@ -63,7 +65,11 @@ def execution(
         resource_version="1",
         created_at=at(created),
         spec=ExecutionSpec(
-            job_name=job_name, job_version=version, node_name=node_name, desired_state=desired
+            job_name=job_name,
+            job_version=version,
+            node_name=node_name,
+            desired_state=desired,
+            rollout_wave=wave,
         ),
         status=status,
         stopped_by_operator=by_operator,

@@ -142,10 +142,20 @@ def test_the_gate_on_the_planners_own_statuses() -> None:
     assert evaluate_gate(1, up.status, completes=False) == Gate(
         Outcome.SUCCEEDED, "version 1 rolled out: 2/2 nodes running version 1"
     )
-    query = job_spec(type="Query")
+    # Within its failure budget a Query completes, and still fails the gate.
+    query = job_spec(type="Query", rollout={"maxFailedNodesPercent": 50})
     ended = [execution("n1", state=S.COMPLETED), execution("n2", state=S.FAILED)]
     done = plan_job(snapshot(nodes, ended, spec=query), at(5)).status
     assert evaluate_gate(1, done, completes=True) == Gate(
         Outcome.FAILED, "version 1: 1/2 executions succeeded"
+    )
+    # Past it (10 % by default) the first version stops: nothing to roll back to.
+    strict = job_spec(type="Query")
+    stopped = plan_job(snapshot(nodes, ended, spec=strict), at(5)).status
+    assert evaluate_gate(1, stopped, completes=True) == Gate(
+        Outcome.FAILED,
+        "RolloutFailed: stopped: 1 failed nodes > budget (maxFailedNodes 10, "
+        "maxFailedNodesPercent 10.0); version 1 is the Job's first, there is no version to "
+        "roll back to",
     )
     assert evaluate_gate(2, done, completes=True).outcome is Outcome.WAITING, "a newer spec"

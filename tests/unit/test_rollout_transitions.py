@@ -18,7 +18,6 @@ from nodewave.core.rollout import (
     begin_rollout,
     build_rollout_context,
     evaluate_failure,
-    plan_first_version,
     plan_rollout,
     plan_steady,
 )
@@ -214,12 +213,22 @@ class Step:
     """The Events the step emits: type, reason, message."""
     moves: list[str] = field(default_factory=list)
     """Nodes the step moves to V in this wave."""
-    stable: int = STABLE
+    stable: int | None = STABLE
     message: str = ""
     """The rollout's message after the step."""
     failed: int = 0
     """`failedNodes` after the step."""
 
+
+def first(phase: RolloutPhase, wave: int, total: int = 0, failed: int = 0) -> RolloutStatus:
+    """The rollout of V as a Job's first version: no version to come from."""
+    return rollout(phase, wave, total, failed).model_copy(update={"from_version": None})
+
+
+FIRST_STOPPED = (
+    "stopped: the canary failed on 1 of 2 nodes; version 2 is the Job's first, there is no "
+    "version to roll back to (8 nodes not reached will not start it)"
+)
 
 STEPS = [
     pytest.param(
@@ -491,6 +500,97 @@ STEPS = [
         ),
         id="rolled-back-says-so-once",
     ),
+    pytest.param(
+        Step(
+            context(stable=None, **ROLLING),
+            first(P.PROGRESSING, 0),
+            P.PROGRESSING,
+            1,
+            5,
+            [("Normal", "WaveStarted", "wave 1/5 of version 2: 2 nodes")],
+            NODES[:2],
+            stable=None,
+            message="wave 1/5: 2 nodes",
+        ),
+        id="a-first-version-starts-with-its-first-wave-only",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, stable=None, **ROLLING),
+            first(P.PROGRESSING, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            [
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes"),
+            ],
+            NODES[2:4],
+            stable=None,
+            message="wave 2/5: 2 nodes",
+        ),
+        id="a-first-version-moves-on-when-its-wave-settled",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": Moved(1, S.VALIDATING)}, stable=None, **ROLLING),
+            first(P.PROGRESSING, 1, 5),
+            P.PROGRESSING,
+            1,
+            5,
+            [],
+            stable=None,
+            message="",
+        ),
+        id="a-first-version-waits-for-its-wave",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, targets=NODES[:2], stable=None, **ROLLING),
+            first(P.PROGRESSING, 1, 1),
+            P.COMPLETED,
+            1,
+            1,
+            [
+                ("Normal", "WaveComplete", "wave 1/1 of version 2 done"),
+                ("Normal", "RolloutComplete", "version 2 on 2/2 nodes"),
+            ],
+            stable=V,
+            message="version 2 on 2/2 nodes",
+        ),
+        id="a-first-version-is-stable-after-its-last-wave",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1), "n1": ok(1)}, stable=None, **CANARY),
+            first(P.PROGRESSING, 1, 4),
+            P.FAILED,
+            1,
+            4,
+            [
+                ("Warning", "RolloutFailed", "version 2: the canary failed on 1 of 2 nodes"),
+                ("Warning", "FirstVersionStopped", FIRST_STOPPED),
+            ],
+            stable=None,
+            message=FIRST_STOPPED,
+            failed=1,
+        ),
+        id="a-failed-first-canary-stops-with-nothing-to-roll-back-to",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1), "n1": ok(1)}, stable=None, **CANARY),
+            first(P.FAILED, 1, 4),
+            P.FAILED,
+            1,
+            4,
+            [],
+            stable=None,
+            message="",
+            failed=1,
+        ),
+        id="a-stopped-first-version-holds-and-reaches-no-new-node",
+    ),
 ]
 
 
@@ -514,7 +614,9 @@ def test_transition(step: Step) -> None:
     else:
         assert moved_to(decision, wave) == sorted({*already, *step.moves})
         untouched = [n for n in step.ctx.targets if n not in step.ctx.moved and n not in step.moves]
-        assert all(decision.want[n] == Want(STABLE, 0) for n in untouched)
+        # A first version's nodes not reached yet keep what they run (nothing of V): no want.
+        stays = Want(STABLE, 0) if step.ctx.stable is not None else None
+        assert [decision.want.get(n) for n in untouched] == [stays] * len(untouched)
 
 
 def test_failed_nodes_are_frozen_once_rolling_back() -> None:
@@ -552,7 +654,7 @@ def test_a_new_version_in_flight_starts_over_from_the_stable_one() -> None:
     abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=3, total_waves=5)
     spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
     status = JobStatus(stable_version=STABLE, rollout=abandoned)
-    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(5))
+    context = build_rollout_context(job(spec, status), V, NODES, {}, {}, set(), None, at(5), {})
     decision = plan_rollout(context)
     assert decision.rollout is not None
     assert (decision.rollout.version, decision.rollout.wave) == (V, 1)
@@ -561,56 +663,63 @@ def test_a_new_version_in_flight_starts_over_from_the_stable_one() -> None:
     assert moved_to(decision, 1) == NODES[:2]
 
 
-def first_version(*, wave: int = 1, phase: P = P.PROGRESSING, failed: int = 0, started: float = 0,
-                  message: str = "first version on 3 nodes") -> RolloutStatus:  # fmt: skip
-    return RolloutStatus(
-        phase=phase, version=V, wave=wave, total_waves=1, failed_nodes=failed,
-        started_at=at(started), message=message,
-    )  # fmt: skip
-
-
-def test_the_first_version_goes_everywhere_and_turns_stable_when_settled() -> None:
-    targets = NODES[:3]
-    going = plan_first_version(context({"n0": ok(1)}, targets=targets, stable=None))
-    assert going.stable_version is None
-    assert going.rollout == first_version()
-    assert going.want == {n: Want(V, 1) for n in targets}
-    assert going.events == []
-    done = plan_first_version(
-        context(
-            {"n0": ok(1), "n1": failed(1), "n2": Moved(1, S.LOST)},
-            targets=targets,
-            stable=None,
-            previous=first_version(started=-30),
-        )
-    )
-    assert done.stable_version == V
-    assert done.rollout == first_version(
-        phase=P.COMPLETED, failed=1, started=-30, message="first version on 3 nodes, done"
-    ), "started when the first pass saw it"
-    assert plan_first_version(context(targets=[], stable=None)).stable_version is None
-
-
-def test_the_first_version_keeps_each_nodes_wave_and_a_new_start_for_a_new_version() -> None:
-    earlier = RolloutStatus(phase=P.COMPLETED, version=V - 1, started_at=at(-99))
-    decision = plan_first_version(
-        context({"n0": Moved(3, S.VALIDATING)}, targets=NODES[:2], stable=None, previous=earlier)
-    )
-    assert decision.want == {"n0": Want(V, 3), "n1": Want(V, 1)}
+def test_a_first_version_rolls_out_by_its_strategy_from_the_first_pass() -> None:
+    """No stable version yet: the same engine as every rollout, from a start that names none;
+    Immediate is one wave of every node."""
+    decision = plan_rollout(context(stable=None, **ROLLING))
+    assert [(e.reason, e.message) for e in decision.events] == [
+        ("RolloutStarted", "rolling out version 2 (the Job's first) on 10 nodes (Rolling)"),
+        ("WaveStarted", "wave 1/5 of version 2: 2 nodes"),
+    ]
+    assert decision.want == {n: Want(V, 1) for n in NODES[:2]}, "only the first wave"
     assert decision.rollout is not None
-    assert decision.rollout.started_at == at(0)
-    assert decision.rollout.message == "first version on 2 nodes"
+    assert decision.rollout.from_version is None
+    assert decision.stable_version is None
+    immediate = plan_rollout(context(stable=None, strategy="Immediate"))
+    assert immediate.want == {n: Want(V, 1) for n in NODES}
+    assert immediate.rollout is not None
+    assert immediate.rollout.total_waves == 1
+    idle = plan_rollout(context(targets=[], stable=None, **ROLLING))
+    assert (idle.want, idle.rollout, idle.stable_version, idle.events) == ({}, None, None, [])
 
 
-def test_a_node_that_joins_mid_rollout_adds_waves() -> None:
-    """Rolling 50 % planned 2 waves of 2 on 4 nodes; 6 are selected now: waves of 3, and the
-    4 not moved yet need 2 more after wave 1."""
+def test_a_new_first_version_in_flight_leaves_the_abandoned_one_until_each_wave() -> None:
+    """Version 2 applied while the first version 3 was in its second wave: no stable version
+    to return to, so nodes on 3 keep it (no want) until version 2's wave reaches them."""
+    abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=2, total_waves=5)
+    spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
+    on_node = {n: {V + 1: _execution(n, V + 1, 1, state=S.RUNNING)} for n in NODES[:4]}
+    states = {ex.name: S.RUNNING for m in on_node.values() for ex in m.values()}
+    ctx = build_rollout_context(
+        job(spec, JobStatus(rollout=abandoned)), V, NODES, on_node, states, set(), None, at(5), {}
+    )
+    decision = plan_rollout(ctx)
+    assert decision.want == {n: Want(V, 1) for n in NODES[:2]}
+    assert decision.rollout is not None
+    assert decision.rollout.started_at == at(5)
+
+
+def test_nodes_that_join_mid_rollout_fill_the_current_wave_then_add_waves() -> None:
+    """Rolling 50 % planned waves of 2 on 4 nodes; 6 are selected now: a wave takes 3, so
+    wave 1 takes one more node (the next in wave order) and the other 3 make one more wave."""
     ctx = context({"n0": Moved(1, S.VALIDATING), "n1": ok(1)}, targets=NODES[:6],
                   strategy="Rolling", maxParallel=50)  # fmt: skip
     decision = TRANSITIONS[P.PROGRESSING](ctx, rollout(P.PROGRESSING, 1, 2))
     assert decision.rollout is not None
-    assert (decision.rollout.wave, decision.rollout.total_waves) == (1, 3)
+    assert (decision.rollout.wave, decision.rollout.total_waves) == (1, 2)
+    assert moved_to(decision, 1) == ["n0", "n1", "n2"]
     assert decision.events == []
+
+
+def test_a_wave_is_not_settled_while_some_of_its_nodes_have_not_started() -> None:
+    """Immediate on 10 nodes: the planner created 2 executions of the wave and deferred 8
+    (`max_creates`). The 2 settled, but the wave is not done: its other 8 are still wanted."""
+    ctx = context({"n0": ok(1), "n1": ok(1)}, strategy="Immediate")
+    decision = TRANSITIONS[P.PROGRESSING](ctx, rollout(P.PROGRESSING, 1, 1))
+    assert decision.rollout is not None
+    assert (decision.rollout.phase, decision.rollout.wave) == (P.PROGRESSING, 1)
+    assert decision.want == {n: Want(V, 1) for n in NODES}
+    assert (decision.stable_version, decision.events) == (STABLE, [])
 
 
 def test_steady_keeps_every_node_on_the_stable_version() -> None:

@@ -35,7 +35,7 @@ def rollout(**kw: object) -> Rollout:
     ],
 )
 def test_wave_table(kw: dict[str, object], n: int, sizes: list[int]) -> None:
-    waves = plan_waves(rollout(**kw), [f"n{i}" for i in range(n)])
+    waves = plan_waves(rollout(**kw), [f"n{i}" for i in range(n)], {})
     assert [len(w) for w in waves] == sizes
 
 
@@ -61,7 +61,7 @@ def test_wave_properties(strategy: str, parallel: int, canary: int, n: int) -> N
         kw["canaryCount"] = canary
     r = rollout(**kw)
     nodes = order_nodes("job", [f"node-{i}" for i in range(n)])
-    waves = plan_waves(r, nodes)
+    waves = plan_waves(r, nodes, {})
     flat = [x for w in waves for x in w]
     assert sorted(flat) == sorted(nodes)  # every node in exactly one wave
     assert flat == nodes  # in order
@@ -72,8 +72,65 @@ def test_wave_properties(strategy: str, parallel: int, canary: int, n: int) -> N
             assert len(w) == min(canary, n)  # canary first
         else:
             assert len(w) <= bound
-    assert plan_waves(r, nodes) == waves  # same input, same plan
+    assert plan_waves(r, nodes, {}) == waves  # same input, same plan
     assert order_nodes("job", reversed(nodes)) == nodes  # order does not depend on input order
+
+
+def test_topology_waves_worked_example() -> None:
+    """The module's example: zones a (4 nodes) and b (2), Rolling 50 % of 6 = 3 per wave."""
+    domains = {**{f"a{i}": "a" for i in range(4)}, "b0": "b", "b1": "b"}
+    r = rollout(strategy="Rolling", maxParallel=50, topologyKey="zone")
+    nodes = order_nodes("job", domains, domains)
+    waves = plan_waves(r, nodes, domains)
+    assert [(len(w), {domains[n] for n in w}) for w in waves] == [
+        (3, {"a"}),
+        (1, {"a"}),
+        (2, {"b"}),
+    ]
+    # domainOrder first, then the rest by name, unlabelled nodes last; Immediate: one per domain.
+    domains |= {"c0": "c", "x0": ""}
+    ordered = order_nodes("job", domains, domains, ["c", "b"])
+    assert [domains[n] for n in ordered] == ["c", "b", "b", "a", "a", "a", "a", ""]
+    immediate = plan_waves(rollout(strategy="Immediate"), ordered, domains)
+    assert [sorted({domains[n] for n in w}) for w in immediate] == [["c"], ["b"], ["a"], [""]]
+    canary = rollout(strategy="Canary", canaryCount=3, maxParallel=50, topologyKey="zone")
+    assert [len(w) for w in plan_waves(canary, ordered, domains)] == [1, 2, 4, 1], (
+        "the canary stays inside the first domain, even when it is smaller than canaryCount"
+    )
+
+
+@given(
+    strategy=strategies,
+    parallel=st.integers(1, 100),
+    canary=st.integers(1, 50),
+    zones=st.lists(st.sampled_from(["a", "b", "c", ""]), max_size=120),
+    order=st.lists(st.sampled_from(["a", "b", "c", "d"]), unique=True, max_size=3),
+)
+def test_topology_wave_properties(
+    strategy: str, parallel: int, canary: int, zones: list[str], order: list[str]
+) -> None:
+    kw: dict[str, object] = {"strategy": strategy, "maxParallel": parallel, "topologyKey": "z"}
+    if strategy == "Canary":
+        kw["canaryCount"] = canary
+    r = rollout(**kw)
+    domains = {f"node-{i}": z for i, z in enumerate(zones)}
+    nodes = order_nodes("job", domains, domains, order)
+    waves = plan_waves(r, nodes, domains)
+    flat = [x for w in waves for x in w]
+    assert flat == nodes, "every node in exactly one wave, in wave order"
+    assert all(len({domains[n] for n in w}) == 1 for w in waves), "no wave spans two domains"
+    visited = [domains[w[0]] for w in waves]
+    runs = [d for i, d in enumerate(visited) if i == 0 or visited[i - 1] != d]
+    assert len(runs) == len(set(runs)), "domains one after another, never back"
+    listed = [d for d in order if d in runs]
+    assert runs[: len(listed)] == listed, "domainOrder first, in its order"
+    rest = runs[len(listed) :]
+    assert rest == sorted(rest, key=lambda d: (d == "", d)), "then by name, unlabelled last"
+    bound = len(nodes) if strategy == "Immediate" else max(1, -(-parallel * len(nodes) // 100))
+    assert all(len(w) <= (min(canary, len(nodes)) if strategy == "Canary" and i == 0 else bound)
+               for i, w in enumerate(waves))  # fmt: skip
+    shuffled = dict(reversed(list(domains.items())))
+    assert order_nodes("job", shuffled, shuffled, order) == nodes, "deterministic"
 
 
 HC = HealthCheck(
@@ -359,4 +416,4 @@ def test_window_closes_predicts_what_evaluate_health_does(
 def test_a_canary_without_a_size_takes_one_node() -> None:
     """The CRD refuses it at apply; a Job admitted by an older CRD still gets a canary of one."""
     r = Rollout.model_validate({"strategy": "Canary", "healthCheck": {"deadlineSeconds": 60}})
-    assert len(plan_waves(r, [f"n{i}" for i in range(300)])[0]) == 1
+    assert len(plan_waves(r, [f"n{i}" for i in range(300)], {})[0]) == 1

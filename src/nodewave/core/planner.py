@@ -50,7 +50,7 @@ from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
-from nodewave.core.waves import order_nodes
+from nodewave.core.waves import build_domains, order_nodes
 from nodewave.models.base import ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
@@ -331,9 +331,11 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     on_node: dict[str, dict[int, ExecutionInfo]] = {}
     for ex in live:
         on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
-    targets = order_nodes(
-        job.name, (n for n, node in snap.nodes.items() if selector.matches(n, node.labels))
-    )
+    selected = {
+        n: node.labels for n, node in snap.nodes.items() if selector.matches(n, node.labels)
+    }
+    domains = build_domains(selected, job.spec.rollout.topology_key)
+    targets = order_nodes(job.name, selected, domains, job.spec.rollout.domain_order)
     run = _Pass(snap, now, settings, targets, on_node, live)
 
     # 1. What every execution is doing now, health windows included.
@@ -342,7 +344,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # 2. Which version each selected node should run (the rollout engine).
     version = snap.current.number
     context = build_rollout_context(
-        job, version, targets, on_node, run.states, run.validated(), job.promote, now
+        job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains
     )
     decision = plan_rollout(context)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
@@ -396,7 +398,9 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
     )
     room = run.settings.max_creates - coming_up
     for node in run.targets:
-        want = decision.want[node]
+        want = decision.want.get(node)
+        if want is None:  # not reached by a first version's rollout yet
+            continue
         mine = run.on_node.get(node, {})
         cur = mine.get(want.version)
         if cur is None and len(placement.created) >= room:
@@ -567,7 +571,10 @@ def _count(
     version = snap.current.number
     completes = snap.current.type.runs_to_completion
     good = S.COMPLETED if completes else S.RUNNING
-    wanted = [_state_of(on_node, states, n, decision.want[n].version) for n in targets]
+    wanted = [
+        _state_of(on_node, states, n, want.version if (want := decision.want.get(n)) else version)
+        for n in targets
+    ]
     current = [_state_of(on_node, states, n, version) for n in targets]
     rollout = decision.rollout
     active = (

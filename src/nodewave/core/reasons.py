@@ -34,6 +34,7 @@ PROMOTED = "Promoted"
 ROLLOUT_COMPLETE = "RolloutComplete"
 ROLLOUT_FAILED = "RolloutFailed"
 ROLLING_BACK = "RollingBack"
+FIRST_VERSION_STOPPED = "FirstVersionStopped"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
 # Execution reasons / error codes.

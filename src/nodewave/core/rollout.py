@@ -7,21 +7,21 @@ transition of the phase the rollout is in. Everything decided is in the Job's
 `status.rollout` and the executions' `spec.rolloutWave`, so a restarted operator resumes at
 the same wave. The rules, each a named function below with a row in tests/unit/test_rollout.py:
 
-- `plan_first_version`: no stable version yet (a Job's first version). Every node gets V at
-  once; when every execution is validated (or failed or lost) V becomes stable. There is
-  nothing to roll back to.
 - `plan_steady`: V is the stable version. Every node runs it; new nodes get it.
-- `begin_rollout`: a V that is neither. A rollout of V from S starts (Progressing, wave 0).
+- `begin_rollout`: a V that is not. A rollout of V from S starts (Progressing, wave 0).
   A new version while one is in flight starts a new rollout from S: nodes on the abandoned
-  version go back to S until their wave of the new one.
+  version go back to S until their wave of the new one. A Job's first version (no S yet) rolls
+  out by the same rules, wave by wave: a node not reached yet runs nothing of this Job (or
+  keeps the abandoned first version it runs) until its wave; `Immediate` is one wave of all.
 - `evaluate_failure` (Progressing, AwaitingPromotion, Paused): executions of V that failed
   before they were ever validated count against the budget; Lost ones do not (their node is
   gone, not the version), nor do ones that failed after validation (no rollback loop). The
   rollout fails past `maxFailedNodes` or `maxFailedNodesPercent` of the targets, and whatever
   the budget when a canary wave settles with any failure, or any wave settles with every node
   failed: a budget of 3 must not promote a canary that failed on both its nodes.
-- `fail_rollout`: with autoRollback every moved node returns to S (RollingBack); without it the
-  rollout stops in Failed, and `plan_failed` holds every node where it is.
+- `fail_rollout`: with autoRollback every moved node returns to S (RollingBack); without it, or
+  with no S to return to (a first version), the rollout stops in Failed, and `plan_failed`
+  holds every node where it is: nodes not reached never start V, failed executions stay Failed.
 - `advance`: when the current wave has settled (each execution validated, failed or lost):
   none left → Completed and V is stable; a canary without autoPromote and no promote
   annotation for V → AwaitingPromotion; `paused` → Paused; else the next wave starts with the
@@ -40,7 +40,12 @@ from functools import cached_property
 from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent
 from nodewave.core.snapshot import ExecutionInfo, JobInfo
-from nodewave.core.waves import count_waves, plan_next_wave
+from nodewave.core.waves import (
+    Domains,
+    count_waves,
+    plan_next_wave,
+    planned_wave_size,
+)
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import Rollout, RolloutPhase, RolloutStatus, Strategy
 
@@ -58,6 +63,8 @@ class Want:
 @dataclass(slots=True)
 class RolloutDecision:
     want: dict[str, Want]
+    """Target node → the version it should run; a target absent keeps what it runs (a first
+    version's node not reached yet: nothing)."""
     rollout: RolloutStatus | None
     stable_version: int | None
     events: list[EventIntent] = field(default_factory=list)
@@ -84,6 +91,8 @@ class RolloutContext:
     promote: str | None
     """The Job's promote annotation: the version a person promoted past its canary."""
     now: datetime
+    domains: Domains = field(default_factory=dict)
+    """Each target's topology domain (empty without a topologyKey)."""
 
     def execution(self, node: str, version: int) -> ExecutionInfo | None:
         return self.on_node.get(node, {}).get(version)
@@ -123,14 +132,12 @@ class RolloutContext:
         return [ex for ex in self.moved.values() if ex.spec.rollout_wave == number]
 
     def hold(self) -> dict[str, Want]:
-        """Moved nodes keep V in their wave; every other node runs the stable version."""
-        assert self.stable is not None
-        return {
-            n: Want(self.version, self.moved[n].spec.rollout_wave)
-            if n in self.moved
-            else Want(self.stable, 0)
-            for n in self.targets
-        }
+        """Moved nodes keep V in their wave; every other node runs the stable version (none
+        yet, in a first version's rollout: those keep what they run)."""
+        want = {n: Want(self.version, ex.spec.rollout_wave) for n, ex in self.moved.items()}
+        if self.stable is not None:
+            want |= {n: Want(self.stable, 0) for n in self.targets if n not in self.moved}
+        return want
 
     def everyone_back(self) -> dict[str, Want]:
         assert self.stable is not None
@@ -146,6 +153,7 @@ def build_rollout_context(
     validated: set[str],
     promote: str | None,
     now: datetime,
+    domains: Domains,
 ) -> RolloutContext:
     return RolloutContext(
         spec=job.spec.rollout,
@@ -158,15 +166,18 @@ def build_rollout_context(
         validated=frozenset(validated),
         promote=promote,
         now=now,
+        domains=domains,
     )
 
 
 def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     """The one transition this pass makes (docs/design.md §3.3)."""
-    if ctx.stable is None:
-        return plan_first_version(ctx)
     if ctx.stable == ctx.version:
         return plan_steady(ctx)
+    if ctx.stable is None and not ctx.targets:
+        # A first version with no node to run on has nothing to roll out: it starts (and may
+        # become stable) once a node is selected. Idle meanwhile, not Reconciling forever.
+        return RolloutDecision({}, ctx.previous, None)
     rs, events = begin_rollout(ctx)
     decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
     decision.events[:0] = events
@@ -179,23 +190,6 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
 def _placed_wave(ctx: RolloutContext, node: str) -> int:
     ex = ctx.execution(node, ctx.version)
     return ex.spec.rollout_wave if ex is not None else 1
-
-
-def plan_first_version(ctx: RolloutContext) -> RolloutDecision:
-    want = {n: Want(ctx.version, _placed_wave(ctx, n)) for n in ctx.targets}
-    mine = [ex for n in ctx.targets if (ex := ctx.execution(n, ctx.version)) is not None]
-    done = len(mine) == len(ctx.targets) and all(ctx.settled(ex) for ex in mine)
-    prev = ctx.previous
-    rollout = RolloutStatus(
-        phase=P.COMPLETED if done else P.PROGRESSING,
-        version=ctx.version,
-        wave=1,
-        total_waves=1,
-        failed_nodes=sum(1 for ex in mine if ctx.failed(ex)),
-        started_at=prev.started_at if prev and prev.version == ctx.version else ctx.now,
-        message=f"first version on {len(ctx.targets)} nodes" + (", done" if done else ""),
-    )
-    return RolloutDecision(want, rollout, ctx.version if done and ctx.targets else None)
 
 
 def plan_steady(ctx: RolloutContext) -> RolloutDecision:
@@ -214,8 +208,9 @@ def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]
         from_version=ctx.stable,
         started_at=ctx.now,
     )
+    origin = f"from {ctx.stable}" if ctx.stable is not None else "(the Job's first)"
     message = (
-        f"rolling out version {ctx.version} from {ctx.stable} on {len(ctx.targets)} nodes "
+        f"rolling out version {ctx.version} {origin} on {len(ctx.targets)} nodes "
         f"({ctx.spec.strategy.value})"
     )
     return rs, [EventIntent("Normal", R.ROLLOUT_STARTED, message)]
@@ -256,6 +251,16 @@ def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
 
 def fail_rollout(ctx: RolloutContext, rs: RolloutStatus, verdict: str) -> RolloutDecision:
     events = [EventIntent("Warning", R.ROLLOUT_FAILED, f"version {ctx.version}: {verdict}")]
+    if ctx.stable is None:
+        rs.phase = P.FAILED
+        rs.message = (
+            f"stopped: {verdict}; version {ctx.version} is the Job's first, there is no "
+            "version to roll back to"
+        )
+        if ctx.remaining:
+            rs.message += f" ({len(ctx.remaining)} nodes not reached will not start it)"
+        events.append(EventIntent("Warning", R.FIRST_VERSION_STOPPED, rs.message))
+        return RolloutDecision(ctx.hold(), rs, None, events)
     if ctx.spec.auto_rollback:
         rs.phase = P.ROLLING_BACK
         rs.message = f"rolling back to version {ctx.stable}: {verdict}"
@@ -297,8 +302,8 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     """After a settled wave: complete, wait for a promote, pause, or start the next wave."""
     events: list[EventIntent] = []
     stable = ctx.stable
-    newly: list[str] = []
-    wave_done = rs.wave == 0 or all(ctx.settled(ex) for ex in ctx.wave(rs.wave))
+    newly = _fill_wave(ctx, rs)
+    wave_done = rs.wave == 0 or (not newly and all(ctx.settled(ex) for ex in ctx.wave(rs.wave)))
     if wave_done:
         if rs.wave > 0 and rs.phase is P.PROGRESSING:
             events.append(
@@ -309,7 +314,8 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
                 )
             )
         if not ctx.remaining:
-            stable = _complete(ctx, rs, events)
+            if all(ctx.settled(ex) for ex in ctx.moved.values()):
+                stable = _complete(ctx, rs, events)
         elif _canary_waits(ctx, rs.wave):
             _await_promotion(ctx, rs, events)
         elif ctx.spec.paused:
@@ -318,11 +324,32 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         else:
             newly = _start_next_wave(ctx, rs, events)
     if rs.phase is not P.COMPLETED:
-        _extend_total_waves(ctx, rs, started=len(newly))
+        _extend_total_waves(ctx, rs, newly)
     want = ctx.hold()  # on completion every target has moved: none is left on S
     for n in newly:
         want[n] = Want(ctx.version, rs.wave)
     return RolloutDecision(want, rs, stable, events)
+
+
+def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
+    """Nodes that belong to the current wave but have no execution of V in it: ones whose
+    creation the planner deferred (at most `max_creates` coming up at once) or that failed, and
+    replacements for nodes that left. Without this a wave whose creations were not all made
+    would count as settled on the executions it has, and the next wave would start early. A
+    wave takes as many nodes as its size over the targets now, so nodes that join also fill it
+    up to that size before they add waves."""
+    if rs.phase is not P.PROGRESSING or rs.wave == 0:
+        return []
+    size = planned_wave_size(ctx.spec, len(ctx.targets), first=rs.wave == 1)
+    current = ctx.wave(rs.wave)
+    missing = size - len(current)
+    if missing <= 0:
+        return []
+    if not current:
+        return plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 1, ctx.domains)
+    # Only from the wave's own domain: a wave never spans two.
+    domain = ctx.domains.get(current[0].spec.node_name, "")
+    return [n for n in ctx.remaining if ctx.domains.get(n, "") == domain][:missing]
 
 
 def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> int:
@@ -367,11 +394,11 @@ def _start_next_wave(
         events.append(
             EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
         )
-    newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, first=rs.wave == 0)
+    newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 0, ctx.domains)
     rs.wave += 1
     rs.phase = P.PROGRESSING
     rs.total_waves = rs.wave + count_waves(
-        ctx.spec, len(ctx.targets), len(ctx.remaining) - len(newly)
+        ctx.spec, len(ctx.targets), _left(ctx, newly), ctx.domains
     )
     rs.message = f"wave {rs.wave}/{rs.total_waves}: {len(newly)} nodes"
     events.append(
@@ -384,10 +411,16 @@ def _start_next_wave(
     return newly
 
 
-def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: int) -> None:
+def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: list[str]) -> None:
     """Nodes that joined meanwhile add waves; the count never shrinks."""
-    left = len(ctx.remaining) - started
-    rs.total_waves = max(rs.total_waves, rs.wave + count_waves(ctx.spec, len(ctx.targets), left))
+    waves = count_waves(ctx.spec, len(ctx.targets), _left(ctx, started), ctx.domains)
+    rs.total_waves = max(rs.total_waves, rs.wave + waves)
+
+
+def _left(ctx: RolloutContext, started: list[str]) -> list[str]:
+    """Targets not moved yet and not starting in this pass, in wave order."""
+    starting = set(started)
+    return [n for n in ctx.remaining if n not in starting]
 
 
 TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], RolloutDecision]] = {

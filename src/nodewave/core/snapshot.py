@@ -70,6 +70,8 @@ class ExecutionInfo:
     """desiredState Stopped was set by the operator (node no longer selected, superseded),
     not by a user; only such an execution may be started again by the operator."""
     deleting: bool = False
+    owner_uid: str = ""
+    """The uid of the Job that owns it ("" when none is recorded)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,24 @@ Rules, with worked examples (N target nodes):
   the rest follows in waves of the rolling size. N=20, canaryCount 2, maxParallel 25% → 2,
   then 5, 5, 5, 3.
 - Immediate: one wave with every node. N=0: no waves.
+- Topology (`topologyKey`): a wave never spans two domains (values of the node label). Domains
+  go one after another: those in `domainOrder` first, in that order, then the others by name,
+  nodes without the label last; inside a domain nodes keep the hash order. A wave is the wave
+  size or what is left of its domain, whichever is smaller, so the canary is inside the first
+  domain. Zones a (4 nodes), b (2), Rolling 50 % of 6 → 3: waves a:3, a:1, b:2.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby
 
 from nodewave.models.job import Rollout, Strategy
+
+Domains = Mapping[str, str]
+"""Node → its topology domain (the value of the rollout's topologyKey label; "" without it).
+Empty when the rollout has no topologyKey: every node in one domain."""
 
 
 def ceil_percent(percent: float, total: int) -> int:
@@ -26,8 +36,26 @@ def ceil_percent(percent: float, total: int) -> int:
     return -(-(scaled * total) // 100_000)
 
 
-def order_nodes(job: str, nodes: Iterable[str]) -> list[str]:
-    return sorted(nodes, key=lambda n: (hashlib.sha256(f"{job}/{n}".encode()).hexdigest(), n))
+def order_nodes(
+    job: str, nodes: Iterable[str], domains: Domains | None = None, domain_order: Sequence[str] = ()
+) -> list[str]:
+    """The wave order: by domain (see the module rules), then by hash of job and node."""
+    first = {d: i for i, d in enumerate(domain_order)}
+    domains = domains or {}
+
+    def key(n: str) -> tuple[int, int, str, str, str]:
+        d = domains.get(n, "")
+        rank = (0, first[d], "") if d in first else (1, 0, d) if d else (2, 0, "")
+        return (*rank, hashlib.sha256(f"{job}/{n}".encode()).hexdigest(), n)
+
+    return sorted(nodes, key=key)
+
+
+def build_domains(nodes: Mapping[str, Mapping[str, str]], topology_key: str | None) -> Domains:
+    """Each node's domain from its labels (`nodes`: name → labels); empty without a key."""
+    if not topology_key:
+        return {}
+    return {name: labels.get(topology_key, "") for name, labels in nodes.items()}
 
 
 def wave_size(rollout: Rollout, total: int) -> int:
@@ -48,24 +76,43 @@ def first_wave_size(rollout: Rollout, total: int) -> int:
     return wave_size(rollout, total)
 
 
-def plan_next_wave(rollout: Rollout, total: int, remaining: list[str], first: bool) -> list[str]:
+def planned_wave_size(rollout: Rollout, total: int, first: bool) -> int:
+    """How many nodes a wave of a rollout over `total` nodes takes: the first (the canary) or
+    a rolling one."""
+    return first_wave_size(rollout, total) if first else wave_size(rollout, total)
+
+
+def same_domain(nodes: Sequence[str], domains: Domains) -> list[str]:
+    """The leading run of `nodes` (in wave order) in the domain of the first."""
+    if not nodes or not domains:
+        return list(nodes)
+    domain = domains.get(nodes[0], "")
+    run = next((i for i, n in enumerate(nodes) if domains.get(n, "") != domain), len(nodes))
+    return list(nodes[:run])
+
+
+def plan_next_wave(
+    rollout: Rollout, total: int, remaining: Sequence[str], first: bool, domains: Domains
+) -> list[str]:
     """The nodes of the next wave: the first of `remaining` (in wave order), as many as the
-    first wave (the canary) or a rolling wave of a rollout over `total` nodes takes. The rollout
-    engine starts each wave with it; `plan_waves` is it applied until no node is left."""
-    return remaining[: first_wave_size(rollout, total) if first else wave_size(rollout, total)]
+    wave takes and never past the end of their domain. The rollout engine starts each wave
+    with it; `plan_waves` is it applied until no node is left."""
+    return same_domain(remaining[: planned_wave_size(rollout, total, first)], domains)
 
 
-def count_waves(rollout: Rollout, total: int, left: int) -> int:
-    """How many rolling waves `left` nodes still take (after the first wave)."""
-    return -(-left // wave_size(rollout, total))
+def count_waves(rollout: Rollout, total: int, left: Sequence[str], domains: Domains) -> int:
+    """How many rolling waves the nodes `left` (in wave order) still take."""
+    size = wave_size(rollout, total)
+    runs = groupby(left, key=lambda n: domains.get(n, ""))
+    return sum(-(-len(list(run)) // size) for _, run in runs)
 
 
-def plan_waves(rollout: Rollout, ordered: list[str]) -> list[list[str]]:
+def plan_waves(rollout: Rollout, ordered: list[str], domains: Domains) -> list[list[str]]:
     """Every node in exactly one wave, in order; the canary wave first."""
     waves: list[list[str]] = []
     remaining = list(ordered)
     while remaining:
-        wave = plan_next_wave(rollout, len(ordered), remaining, first=not waves)
+        wave = plan_next_wave(rollout, len(ordered), remaining, not waves, domains)
         waves.append(wave)
         remaining = remaining[len(wave) :]
     return waves

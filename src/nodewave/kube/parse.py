@@ -117,6 +117,10 @@ def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
         stopped_by_operator=(meta.get("annotations") or {}).get(ANNOTATION_STOPPED_BY)
         == STOPPED_BY_OPERATOR,
         deleting=bool(meta.get("deletionTimestamp")),
+        owner_uid=next(
+            (r.get("uid", "") for r in meta.get("ownerReferences") or [] if r.get("controller")),
+            "",
+        ),
     )
 
 

@@ -107,7 +107,7 @@ class Reconciler:
             await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
         known = {r.number: r.to_version() for r in self.view.revisions_of(key)}
         known[versions.current.number] = versions.current
-        executions = self.view.executions_of(key)
+        executions = self.view.executions_of(key, job.uid)
         now = self.clock()
         snap = Snapshot(
             job=job,
@@ -119,7 +119,7 @@ class Reconciler:
             namespace_labels=namespace.labels if namespace is not None else {},
             health=self._health.get(key, {}),
             external_error_rates=await self._external_error_rates(
-                job, self.view.executions_of(key), now
+                job, self.view.executions_of(key, job.uid), now
             ),
         )
         plan = plan_job(snap, now, self.settings)

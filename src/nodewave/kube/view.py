@@ -108,9 +108,12 @@ class ClusterView:
     def node_map(self) -> dict[str, NodeInfo]:
         return dict(self.nodes.get(ALL_NODES, {}))
 
-    def executions_of(self, key: JobKey) -> tuple[ExecutionInfo, ...]:
+    def executions_of(self, key: JobKey, owner_uid: str) -> tuple[ExecutionInfo, ...]:
+        """The Job's executions. Ones owned by another Job of the same name (deleted and
+        created again while the garbage collector still removes the old one's) are not its."""
         watched = self.executions.get(key, {})
-        return tuple(self.overlay_executions.merge(key, watched).values())
+        merged = self.overlay_executions.merge(key, watched).values()
+        return tuple(e for e in merged if e.owner_uid in ("", owner_uid))
 
     def pods_of(self, key: JobKey) -> dict[str, PodInfo]:
         return self.overlay_pods.merge(key, self.pods.get(key, {}))

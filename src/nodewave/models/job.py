@@ -154,7 +154,8 @@ class HealthCheck(ApiModel):
 
 
 class Rollout(ApiModel):
-    """How a new version replaces the running one."""
+    """How each version, the Job's first included, reaches the nodes and replaces the
+    running one."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -178,6 +179,11 @@ class Rollout(ApiModel):
                 "self.strategy == 'Canary' || (!has(self.canaryCount) && !has(self.canaryPercent))",
                 "canaryCount and canaryPercent apply only to strategy Canary",
                 ".strategy",
+            ),
+            cel(
+                "!has(self.domainOrder) || size(self.domainOrder) == 0 || has(self.topologyKey)",
+                "domainOrder needs topologyKey",
+                ".domainOrder",
             ),
         )
     )
@@ -205,6 +211,20 @@ class Rollout(ApiModel):
     """Windows that decide when a wave is validated and when an execution has failed."""
     paused: bool = False
     """Start no new waves while true (executions already started go on)."""
+    topology_key: str | None = Field(default=None, max_length=MAX_NAME, pattern=rf"^{LABEL_KEY}$")
+    """A node label, e.g. topology.kubernetes.io/zone: a wave never spans two of its values
+    (domains). Domains go one after another, the canary inside the first; nodes without the
+    label come last, as a domain of their own."""
+    domain_order: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SELECTOR_TERMS,
+        json_schema_extra={
+            "items": string_schema(MAX_LABEL_VALUE, rf"^{LABEL_VALUE}$"),
+            "x-kubernetes-list-type": "set",
+        },
+    )
+    """Domains to go through first, in this order (the rest follow by name); needs
+    topologyKey."""
 
 
 class Timeouts(ApiModel):
@@ -333,7 +353,8 @@ class JobSpec(ApiModel):
     rollout: Rollout = Field(
         default_factory=Rollout, json_schema_extra={"default": Rollout().to_api()}
     )
-    """How a new version replaces the running one."""
+    """How each version, the Job's first included, reaches the nodes and replaces the
+    running one."""
     revision_history_limit: int = Field(default=10, ge=0, le=100)
     """Old versions kept as ControllerRevisions, for rollback."""
 
