@@ -626,3 +626,32 @@ def test_a_pass_that_creates_executions_looks_again_within_a_second() -> None:
     assert plan.requeue_after == timedelta(seconds=1)
     settled = plan_job(snapshot([node("n1")], [execution("n1", 1)], spec=spec), at(0))
     assert settled.requeue_after == timedelta(seconds=3), "then the timeout itself"
+
+
+def test_a_run_to_completion_wave_waits_until_its_executions_completed() -> None:
+    """An Update, Rolling 50 % on 4 nodes, first version: wave 1 runs on two nodes. Running is
+    not done for an Update: no node of wave 2 starts, and no stableAt is written, until both
+    completed (a failure after it started still counts against the budget)."""
+    spec = job_spec(type="Update", rollout={"strategy": "Rolling", "maxParallel": 50,
+                                            "healthCheck": HC})  # fmt: skip
+    nodes = [node(f"n{i}") for i in range(4)]
+    wave1 = order_nodes("j", [n.name for n in nodes])[:2]
+    rollout = RolloutStatus(phase=RolloutPhase.PROGRESSING, version=1, wave=1, total_waves=2)
+
+    def pass_with(state: S, phase: str) -> Any:
+        exs = [execution(n, state=state, started=1) for n in wave1]
+        pods = [pod(e.name, phase, node_name=e.spec.node_name) for e in exs]
+        snap = snapshot(nodes, exs, pods, spec=spec, status=JobStatus(rollout=rollout))
+        return plan_job(snap, at(30)), exs
+
+    running, exs = pass_with(S.RUNNING, "Running")
+    assert not any(isinstance(a, CreateExecution) for a in running.actions)
+    assert running.status.rollout is not None
+    assert running.status.rollout.wave == 1
+    built = build_execution_status(exs[0], RUNNING_OBS, at(30), completes=True)
+    assert built is not None
+    assert built[0].stable_at is None, "an Update that runs has not done its work yet"
+    done, _ = pass_with(S.COMPLETED, "Succeeded")
+    created = [a for a in done.actions if isinstance(a, CreateExecution)]
+    assert sorted(c.node for c in created) == sorted(n.name for n in nodes if n.name not in wave1)
+    assert {c.wave for c in created} == {2}

@@ -113,13 +113,26 @@ class Plan:
     it now. Count-only changes may be batched by the caller."""
 
 
+def did_its_work(state: ObservedState, completes: bool) -> bool:
+    """Whether an execution did what its version is for: running (a long-running type) or
+    finished successfully (a run-to-completion type: an Update that started has not updated
+    anything yet, and one that fails later must still count against the budget)."""
+    return state is S.COMPLETED if completes else state in (S.RUNNING, S.COMPLETED)
+
+
 def build_execution_status(
-    ex: ExecutionInfo, obs: Observation, now: datetime, next_execution: str | None = None
+    ex: ExecutionInfo,
+    obs: Observation,
+    now: datetime,
+    next_execution: str | None = None,
+    *,
+    completes: bool = False,
 ) -> tuple[ExecutionStatus, EventIntent | None] | None:
-    """The execution's next status and the Event for its transition; None when nothing changed."""
+    """The execution's next status and the Event for its transition; None when nothing changed.
+    `completes`: its version is a run-to-completion type."""
     old = ex.status
     transition = old.revision == 0 or obs.state is not old.observed_state
-    update = _status_update(ex, obs, now, next_execution)
+    update = _status_update(ex, obs, now, next_execution, completes)
     # A window's samples live in memory; its verdict is written when it closes or the state moves.
     if obs.health is not None and (obs.health_closed or transition):
         update["health"] = obs.health
@@ -144,12 +157,12 @@ def build_execution_status(
 
 
 def _status_update(
-    ex: ExecutionInfo, obs: Observation, now: datetime, next_execution: str | None
+    ex: ExecutionInfo, obs: Observation, now: datetime, next_execution: str | None, completes: bool
 ) -> dict[str, object]:
     old = ex.status
     restarts = old.restarts if obs.restarts is None else obs.restarts
     carried = obs.replaced_pod_restarts
-    good = obs.state in (S.RUNNING, S.COMPLETED)
+    good = did_its_work(obs.state, completes)
     return {
         "observed_generation": ex.generation,
         "observed_state": obs.state,
@@ -279,16 +292,22 @@ class _Pass:
     actions: list[Action] = field(default_factory=list)
 
     def validated(self) -> set[str]:
-        """Executions that passed their health windows, before or in this pass."""
+        """Executions that passed their health windows (a run-to-completion one: completed),
+        before or in this pass."""
         return {
             ex.name
             for ex in self.live
             if ex.status.stable_at is not None
             or (
-                self.observed[ex.name].state in (S.RUNNING, S.COMPLETED)
+                did_its_work(self.observed[ex.name].state, self.completes(ex))
                 and self.observed[ex.name].reason != R.POD_CREATING
             )
         }
+
+    def completes(self, ex: ExecutionInfo) -> bool:
+        """Whether the execution's version is a run-to-completion type."""
+        version = self.snap.versions.get(ex.spec.job_version, self.snap.current)
+        return version.type.runs_to_completion
 
     def observe(self, ex: ExecutionInfo, health: bool) -> Observation:
         spec, pod = self.snap.job.spec, self.snap.pods.get(ex.name)
@@ -492,7 +511,9 @@ def _plan_executions(
             if run.now < settles_at:
                 deadlines.append(settles_at)
                 continue
-        built = build_execution_status(ex, obs, run.now, placement.next_of.get(ex.name))
+        built = build_execution_status(
+            ex, obs, run.now, placement.next_of.get(ex.name), completes=run.completes(ex)
+        )
         if built is not None:
             run.actions.append(PatchExecutionStatus(ex.name, *built, previous=ex.status))
     return deadlines, health, verdicts

@@ -115,11 +115,11 @@ async def startup(
     settings.queueing.idle_timeout = 1.0
     config: OperatorConfig = memo.get("config", OperatorConfig())
     kube = await Kube.connect(max_inflight=config.max_inflight)
-    informers = build_informers(kube)
+    informers = build_informers(kube, config.namespaces)
     view = ClusterView(
         jobs=kwargs["nodewave_jobs"],
-        executions=informers.executions.store,
-        pods=informers.pods.store,
+        executions=informers.executions[0].store,
+        pods=informers.pods[0].store,
         nodes=informers.nodes.store,
         revisions=kwargs["nodewave_revisions"],
         namespaces=kwargs["nodewave_namespaces"],
@@ -143,12 +143,14 @@ async def startup(
             return None  # leadership lost mid-pass: the queue is being paused
 
     memo.queue = WorkQueue(timed)
-    informers.executions.on_change = watched(view.overlay_executions, memo.queue)
-    informers.pods.on_change = watched(view.overlay_pods, memo.queue)
+    for i in informers.executions:
+        i.on_change = watched(view.overlay_executions, memo.queue)
+    for i in informers.pods:
+        i.on_change = watched(view.overlay_pods, memo.queue)
     informers.nodes.on_change = lambda *_: enqueue_all(view, memo.queue)
     memo.informers = informers
     memo.informer_tasks = [
-        asyncio.get_running_loop().create_task(i.run(), name=f"informer {i.kind}")
+        asyncio.get_running_loop().create_task(i.run(), name=f"informer {i.path}")
         for i in informers.all()
     ]
     if config.metrics_port:
@@ -254,17 +256,19 @@ async def namespace_changed(
 
 @dataclass
 class Informers:
-    executions: Informer[JobKey, ExecutionInfo]
-    pods: Informer[JobKey, PodInfo]
+    executions: list[Informer[JobKey, ExecutionInfo]]
+    pods: list[Informer[JobKey, PodInfo]]
     nodes: Informer[str, NodeInfo]
 
     def all(self) -> list[Informer[Any, Any]]:
-        return [self.nodes, self.executions, self.pods]
+        return [self.nodes, *self.executions, *self.pods]
 
 
-def build_informers(kube: Kube) -> Informers:
+def build_informers(kube: Kube, namespaces: tuple[str, ...]) -> Informers:
     """The caches of the kinds that grow with the cluster; callbacks are set once the queue
-    exists."""
+    exists. Watching some namespaces only (`--namespace`, the chart's watchNamespaces, RBAC by
+    Role), pods and executions get an informer per namespace, all filling one store (their
+    keys, (namespace, job), never collide)."""
 
     def job_of_execution(body: Mapping[str, Any]) -> JobKey | None:
         job = (body.get("spec") or {}).get("jobName")
@@ -274,13 +278,33 @@ def build_informers(kube: Kube) -> Informers:
         job = (body["metadata"].get("annotations") or {}).get(ANNOTATION_JOB)
         return (body["metadata"].get("namespace", ""), job) if job else None
 
+    scopes: tuple[str | None, ...] = namespaces or (None,)
+    executions: dict[JobKey, dict[str, ExecutionInfo]] = {}
+    pods: dict[JobKey, dict[str, PodInfo]] = {}
     return Informers(
-        executions=Informer(
-            kube, path_of("executions", None), parse_execution, job_of_execution, ignore
-        ),
-        pods=Informer(
-            kube, path_of("pods", None), parse_pod, job_of_pod, ignore, label_selector=LABEL_JOB
-        ),
+        executions=[
+            Informer(
+                kube,
+                path_of("executions", ns),
+                parse_execution,
+                job_of_execution,
+                ignore,
+                store=executions,
+            )
+            for ns in scopes
+        ],
+        pods=[
+            Informer(
+                kube,
+                path_of("pods", ns),
+                parse_pod,
+                job_of_pod,
+                ignore,
+                label_selector=LABEL_JOB,
+                store=pods,
+            )
+            for ns in scopes
+        ],
         nodes=Informer(kube, path_of("nodes", None), parse_node, lambda _: ALL_NODES, ignore),
     )
 

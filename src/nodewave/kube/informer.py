@@ -67,10 +67,6 @@ class Informer(Generic[K, V]):
     """(namespace, name) → the bucket the object is in, so an object whose key changes (or
     that stops being ours) leaves its old bucket."""
 
-    @property
-    def kind(self) -> str:
-        return self.path.rsplit("/", 1)[-1]
-
     async def run(self) -> None:
         """List and watch until cancelled; an informer run again resumes from the version it
         had reached (the API server replays what happened since), or lists when it has none."""
@@ -85,10 +81,10 @@ class Informer(Generic[K, V]):
             except asyncio.CancelledError:
                 raise
             except Expired:
-                log.info("%s: watch history expired; listing again", self.kind)
+                log.info("%s: watch history expired; listing again", self.path)
                 self.resource_version = ""
             except Exception as e:
-                log.warning("%s: list/watch failed (%s); retrying in %.1fs", self.kind, e, backoff)
+                log.warning("%s: list/watch failed (%s); retrying in %.1fs", self.path, e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
