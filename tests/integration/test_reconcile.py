@@ -199,7 +199,9 @@ def test_run_to_completion_types_finish(
         15,
         "Job Complete with failures",
     )
-    assert condition(status, "Degraded") == ("True", "ExecutionsFailed")
+    # Its one node failed: past the budget, and a first version has nothing to roll back to.
+    assert condition(status, "Degraded") == ("True", "RolloutFailed")
+    assert condition(status, "Stalled") == ("True", "RolloutFailed")
     warnings = kubectl_json(
         cluster, "get", "events", "-n", namespace, "--field-selector", "type=Warning,reason=Failed"
     )["items"]
