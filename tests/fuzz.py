@@ -95,6 +95,8 @@ def rollouts() -> st.SearchStrategy[dict[str, Any]]:
             "maxFailedNodesPercent": st.one_of(st.floats(0, 100), st.just(101.0)),
             "paused": st.booleans(),
             "healthCheck": health,
+            "topologyKey": st.one_of(LABEL, PREFIXED, UNICODE),
+            "domainOrder": st.lists(st.one_of(LABEL, UNICODE), max_size=4),
         },
     )  # fmt: skip
 
@@ -154,7 +156,7 @@ def valid_job_specs() -> st.SearchStrategy[dict[str, Any]]:
     strategy = st.sampled_from(["Immediate", "Rolling", "Canary"])
 
     def rollout(
-        kind: str, parallel: int, canary: int, deadline: int, paused: bool
+        kind: str, parallel: int, canary: int, deadline: int, paused: bool, zoned: list[str] | None
     ) -> dict[str, Any]:
         r: dict[str, Any] = {
             "strategy": kind,
@@ -164,6 +166,8 @@ def valid_job_specs() -> st.SearchStrategy[dict[str, Any]]:
         }
         if kind == "Canary":
             r["canaryCount"] = canary
+        if zoned is not None:  # waves by region, these first
+            r |= {"topologyKey": "region", "domainOrder": zoned}
         return r
 
     return st.fixed_dictionaries(
@@ -171,7 +175,9 @@ def valid_job_specs() -> st.SearchStrategy[dict[str, Any]]:
             "type": st.sampled_from(["Pipeline", "Query", "Update", "Config"]),
             "template": st.just({"spec": {"containers": [{"name": "a", "image": "registry.example/a:1"}]}}),
             "rollout": st.builds(rollout, strategy, st.integers(1, 100), st.integers(1, 5),
-                                 st.integers(2, 600), st.booleans()),
+                                 st.integers(2, 600), st.booleans(),
+                                 st.none() | st.lists(st.sampled_from(["us", "eu", "mars"]),
+                                                      unique=True)),
         },
         optional={
             "config": st.dictionaries(st.text(max_size=10), _json(), max_size=5),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
+
+import yaml
 
 from nodewave.core.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
@@ -19,6 +22,7 @@ from tests.integration.jobs import (
     running_versions,
     settle_v1,
     states,
+    suite_nodes,
 )
 
 
@@ -187,3 +191,48 @@ def test_status_watch_is_a_ci_gate(
     assert any(
         "RollingBack" in line or "Progressing" in line for line in failed.stdout.splitlines()
     )
+
+
+def test_plan_shows_what_an_apply_would_do_and_the_rollout_does_it(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """`kubectl nodewave plan -f`: exit 1 and the waves for a new Job, which are then the
+    waves the rollout runs; exit 0 once applied and settled; the diff of a changed image; exit
+    255 with the API server's message for a manifest it refuses."""
+    nodes = suite_nodes(cluster, "plan", 5)
+    rollout = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 40, "autoPromote": True}
+    manifest = tmp_path / "job.yaml"
+
+    def write(tag: str, **rollout_extra: object) -> None:
+        spec = rolling_job("plan", tag, {**rollout, **rollout_extra})
+        manifest.write_text(yaml.safe_dump({
+            "apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+            "metadata": {"name": "planned"}, "spec": spec}))  # fmt: skip
+
+    write("1")
+    new = plugin(cluster, "plan", "-f", str(manifest), "-n", namespace)
+    assert new.returncode == 1, new.stderr
+    assert "+ version 1 (new, the Job's first)" in new.stdout
+    assert "+ Canary rollout: 5 nodes in 3 waves" in new.stdout
+    planned = re.findall(r"wave \d+(?: \(canary\))?: \d+ nodes: (.*)", new.stdout)
+    assert kubectl_json(cluster, "get", "nwj", "-n", namespace)["items"] == [], "nothing applied"
+
+    cluster.kubectl("apply", "-n", namespace, "-f", str(manifest))
+    wait_for(lambda: phase(cluster, namespace, "planned", 1) == "Completed", 90, "rolled out")
+    ran: dict[int, list[str]] = {}
+    for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]:
+        ran.setdefault(e["spec"]["rolloutWave"], []).append(e["spec"]["nodeName"])
+    assert [sorted(w.split(", ")) for w in planned] == [sorted(ran[w]) for w in sorted(ran)]
+    assert sorted(n for w in ran.values() for n in w) == nodes
+
+    same = plugin(cluster, "plan", "-f", str(manifest), "-n", namespace)
+    assert (same.returncode, "no changes" in same.stdout) == (0, True), same.stdout
+    write("2")
+    changed = plugin(cluster, "plan", "-f", str(manifest), "-n", namespace)
+    assert changed.returncode == 1
+    assert ("~ template.spec.containers[0].image: 'registry.example/agent:1' → "
+            "'registry.example/agent:2'") in changed.stdout  # fmt: skip
+    write("2", domainOrder=["zone-b"])  # without a topologyKey: refused by CEL
+    refused = plugin(cluster, "plan", "-f", str(manifest), "-n", namespace)
+    assert refused.returncode == 255
+    assert "domainOrder needs topologyKey" in refused.stderr

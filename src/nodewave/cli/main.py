@@ -167,10 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--keep", action="store_true", help="leave the cluster running afterwards")
     demo.set_defaults(func=_demo)
+    sub.add_parser(
+        "plan",
+        help="what applying a Job manifest would do (kubectl nodewave plan; see its --help)",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["plan"]:  # the plugin's command, flags and exit codes, as they are
+        from nodewave.cli.plugin import main as plugin_main
+
+        return plugin_main(argv)
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

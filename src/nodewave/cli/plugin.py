@@ -13,6 +13,9 @@
     kubectl nodewave stats [--job J] [-A]     executions per observed state
     kubectl nodewave cancel EXECUTION         desiredState Stopped
     kubectl nodewave retry EXECUTION          start a finished execution again
+    kubectl nodewave plan -f JOB.yaml         what applying it would do: the version and its
+                                              diff, nodes that would stop, the waves, the
+                                              budget; exit 0 no change, 1 changes, 255 error
 
 Filters are sent to the API server as label and field selectors, not applied here. As with
 kubectl: --kubeconfig, --context, and -n defaulting to the context's namespace.
@@ -31,6 +34,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nodewave.cli.errors import PluginError
+from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.core.gate import Gate, Outcome, evaluate_gate
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
 from nodewave.core.rollout import ANNOTATION_PROMOTE
@@ -40,10 +45,6 @@ from nodewave.models.job import JobStatus, JobType
 
 STATES = [s.value for s in ObservedState]
 EXIT_FAILED, EXIT_TIMEOUT = 1, 2
-
-
-class PluginError(Exception):
-    """A problem worth one clear line to the user."""
 
 
 async def _connect(args: argparse.Namespace) -> Kube:
@@ -366,6 +367,7 @@ COMMANDS = {
     "stats": cmd_stats,
     "cancel": cmd_cancel,
     "retry": cmd_retry,
+    "plan": cmd_plan,
 }
 
 
@@ -408,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("cancel", "retry"):
         p = sub.add_parser(name, parents=[common])
         p.add_argument("execution")
+    p = sub.add_parser("plan", parents=[common], help="what applying a Job manifest would do")
+    p.add_argument("-f", "--filename", required=True, help="the Job manifest (- for stdin)")
     return parser
 
 
@@ -429,7 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args))
     except PluginError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR if args.command == "plan" else 1
     except KeyboardInterrupt:
         return 130
 

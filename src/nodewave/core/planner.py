@@ -48,9 +48,9 @@ from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
-from nodewave.core.selector import SelectorError, build_selector
+from nodewave.core.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
-from nodewave.core.waves import build_domains, order_nodes
+from nodewave.core.waves import Domains, build_domains, order_nodes
 from nodewave.models.base import ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
@@ -334,6 +334,17 @@ class _Placement:
     """Executions to create that wait for the next pass (PlannerSettings.max_creates)."""
 
 
+def select_targets(snap: Snapshot, selector: NodeSelector) -> tuple[list[str], Domains]:
+    """The nodes the Job selects, in wave order, and their topology domains: what every pass
+    and `kubectl nodewave plan` order waves by."""
+    rollout = snap.job.spec.rollout
+    selected = {
+        n: node.labels for n, node in snap.nodes.items() if selector.matches(n, node.labels)
+    }
+    domains = build_domains(selected, rollout.topology_key)
+    return order_nodes(snap.job.name, selected, domains, rollout.domain_order), domains
+
+
 def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = None) -> Plan:
     settings = settings or PlannerSettings()
     job = snap.job
@@ -350,11 +361,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     on_node: dict[str, dict[int, ExecutionInfo]] = {}
     for ex in live:
         on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
-    selected = {
-        n: node.labels for n, node in snap.nodes.items() if selector.matches(n, node.labels)
-    }
-    domains = build_domains(selected, job.spec.rollout.topology_key)
-    targets = order_nodes(job.name, selected, domains, job.spec.rollout.domain_order)
+    targets, domains = select_targets(snap, selector)
     run = _Pass(snap, now, settings, targets, on_node, live)
 
     # 1. What every execution is doing now, health windows included.

@@ -107,12 +107,22 @@ def count_waves(rollout: Rollout, total: int, left: Sequence[str], domains: Doma
     return sum(-(-len(list(run)) // size) for _, run in runs)
 
 
-def plan_waves(rollout: Rollout, ordered: list[str], domains: Domains) -> list[list[str]]:
-    """Every node in exactly one wave, in order; the canary wave first."""
+def plan_waves(
+    rollout: Rollout,
+    ordered: list[str],
+    domains: Domains,
+    *,
+    total: int | None = None,
+    started: bool = False,
+) -> list[list[str]]:
+    """Every node of `ordered` in exactly one wave, in order; the canary wave first unless the
+    rollout has `started` (its canary is behind it). Waves are sized over `total` targets
+    (default: the nodes ordered)."""
     waves: list[list[str]] = []
     remaining = list(ordered)
+    total = len(ordered) if total is None else total
     while remaining:
-        wave = plan_next_wave(rollout, len(ordered), remaining, not waves, domains)
+        wave = plan_next_wave(rollout, total, remaining, not waves and not started, domains)
         waves.append(wave)
         remaining = remaining[len(wave) :]
     return waves

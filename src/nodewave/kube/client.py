@@ -205,7 +205,8 @@ class Kube:
     ) -> Any:
         if method != "GET" and self.fence is not None and not self.fence():
             raise NotLeaderError(f"{method} {path}: not the leader")
-        data = json.dumps(body) if body is not None else None
+        # A str is sent as it is (a YAML apply patch); anything else as JSON.
+        data = body if isinstance(body, str) or body is None else json.dumps(body)
         for attempt in (1, 2):
             headers = self._headers(content_type)
             try:

@@ -1,0 +1,162 @@
+"""What applying a Job spec would do, before it is applied (`kubectl nodewave plan`), as
+`nomad job plan` shows for its jobs: the version it makes and its diff, the target nodes, the
+nodes that would stop, the waves in order, the failure budget and the least time the health
+windows allow.
+
+The plan printed is the plan executed: the order comes from the planner's own
+`select_targets`, the waves from `waves.plan_waves` (the engine's `plan_next_wave` applied until
+no node is left), and the nodes that would stop from a pass of the real planner over the same
+snapshot. What it cannot foresee: nodes that join or fail meanwhile, and how long a
+run-to-completion execution runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nodewave.core import reasons as R
+from nodewave.core.actions import SetDesiredState
+from nodewave.core.planner import plan_job, select_targets
+from nodewave.core.selector import SelectorError, build_selector
+from nodewave.core.snapshot import Snapshot, VersionSpec
+from nodewave.core.waves import Domains, plan_waves
+from nodewave.models.execution import DesiredState
+
+
+@dataclass(frozen=True)
+class Preview:
+    version: int
+    new_version: bool
+    """The spec's content (type, template, config) is not among the stored versions."""
+    stable: int | None
+    diff: list[str]
+    """The content's changes against the stable version (or the current one), one per line."""
+    targets: list[str]
+    """The selected nodes, in wave order."""
+    stops: list[str]
+    """Nodes whose execution would stop: no longer selected."""
+    waves: list[list[str]]
+    """The nodes that would start the version, wave by wave (one wave: placed at once)."""
+    domains: Domains
+    in_flight: bool
+    """A rollout of this version is under way: the waves are what is left of it."""
+    budget: int
+    """Failed nodes the rollout tolerates (one more fails it)."""
+    minimum_seconds: int
+    """The least time the health windows allow: waves x successThreshold x intervalSeconds."""
+    completes: bool
+    """A run-to-completion type: each wave also waits for its executions to finish."""
+    refused: str
+    """Why the operator would refuse the spec ("" when it would not)."""
+    spec_changed: bool
+
+    @property
+    def changes(self) -> bool:
+        return bool(
+            self.new_version or self.stops or self.waves or self.spec_changed or self.refused
+        )
+
+
+def build_diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Lines `~ path: old → new`, `+ path: new`, `- path: old`, in key order."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out = []
+        for key in sorted({*old, *new}, key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                out.append(f"+ {sub}: {_short(new[key])}")
+            elif key not in new:
+                out.append(f"- {sub}: {_short(old[key])}")
+            else:
+                out.extend(build_diff(old[key], new[key], sub))
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [line for i, (o, n) in enumerate(zip(old, new, strict=True))
+                for line in build_diff(o, n, f"{path}[{i}]")]  # fmt: skip
+    return [] if old == new else [f"~ {path}: {_short(old)} → {_short(new)}"]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_preview(
+    snap: Snapshot,
+    previous: VersionSpec | None,
+    new_version: bool,
+    spec_changed: bool,
+    now: datetime,
+) -> Preview:
+    """`snap` as a pass would see it with the new spec; `previous`: the version to compare with
+    (the stable one, else the current one; None for a new Job)."""
+    job, current = snap.job, snap.current
+    spec = job.spec
+    before = _content(previous) if previous is not None else {}
+    diff = build_diff(before, _content(current))
+    try:
+        targets, domains = select_targets(snap, build_selector(spec.selector))
+    except SelectorError as e:
+        return _refused(snap, new_version, spec_changed, diff, str(e))
+    plan = plan_job(snap, now)
+    stalled = next((c for c in plan.status.conditions if c.type == R.STALLED), None)
+    if stalled is not None and stalled.status == "True" and not plan.status.rollout:
+        return _refused(snap, new_version, spec_changed, diff, stalled.message)
+    by_name = {ex.name: ex.spec.node_name for ex in snap.executions}
+    stops = sorted(
+        by_name[a.name]
+        for a in plan.actions
+        if isinstance(a, SetDesiredState) and a.reason == R.NODE_NOT_SELECTED
+    )
+    on_version = {
+        ex.spec.node_name
+        for ex in snap.executions
+        if ex.spec.job_version == current.number
+        and not ex.deleting
+        and ex.spec.desired_state is DesiredState.RUNNING
+    }
+    remaining = [n for n in targets if n not in on_version]
+    rollout = job.status.rollout
+    in_flight = rollout is not None and rollout.version == current.number and rollout.wave > 0
+    stable = job.status.stable_version
+    if stable == current.number:
+        waves = [remaining] if remaining else []  # placement on new nodes: at once
+    else:
+        waves = plan_waves(spec.rollout, remaining, domains, started=in_flight, total=len(targets))
+    hc = spec.rollout.health_check
+    per_wave = hc.success_threshold * hc.interval_seconds if hc.deadline_seconds else 0
+    pct = spec.rollout.max_failed_nodes_percent
+    return Preview(
+        version=current.number,
+        new_version=new_version,
+        stable=stable,
+        diff=diff,
+        targets=targets,
+        stops=stops,
+        waves=waves,
+        domains=domains,
+        in_flight=in_flight,
+        budget=min(spec.rollout.max_failed_nodes, int(pct * len(targets) // 100)),
+        minimum_seconds=per_wave * len(waves) if stable != current.number else 0,
+        completes=current.type.runs_to_completion,
+        refused="",
+        spec_changed=spec_changed,
+    )
+
+
+def _content(version: VersionSpec) -> dict[str, Any]:
+    return {"type": version.type.value, "template": version.template, "config": version.config}
+
+
+def _refused(
+    snap: Snapshot, new_version: bool, spec_changed: bool, diff: list[str], why: str
+) -> Preview:
+    return Preview(
+        version=snap.current.number, new_version=new_version,
+        stable=snap.job.status.stable_version, diff=diff, targets=[], stops=[], waves=[],
+        domains={}, in_flight=False, budget=0, minimum_seconds=0,
+        completes=snap.current.type.runs_to_completion, refused=why, spec_changed=spec_changed,
+    )  # fmt: skip
