@@ -54,6 +54,12 @@ WAVE = Gauge("nodewave_rollout_wave", "Current rollout wave (1-based).", LABELS,
 TOTAL_WAVES = Gauge(
     "nodewave_rollout_total_waves", "Waves of the current rollout.", LABELS, registry=REGISTRY
 )
+REVERTED_NODES = Gauge(
+    "nodewave_rollout_reverted_nodes",
+    "Nodes back on the previous version after the current one failed there (onNodeFailure Revert).",
+    LABELS,
+    registry=REGISTRY,
+)
 ROLLOUTS = Counter(
     "nodewave_rollouts", "Rollouts finished, by result.", [*LABELS, "result"], registry=REGISTRY
 )
@@ -110,6 +116,7 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
         )
     WAVE.labels(*labels).set(rollout.wave if rollout else 0)
     TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
+    REVERTED_NODES.labels(*labels).set(rollout.reverted_count if rollout else 0)
     # Counters start at 0 as soon as the Job is seen: a series that first appears at 1 has no
     # increase() or changes(), so the first rollback of a Job would never alert.
     ROLLBACKS.labels(*labels)
@@ -157,6 +164,7 @@ def forget_job(namespace: str, job: str) -> None:
         PHASE,
         WAVE,
         TOTAL_WAVES,
+        REVERTED_NODES,
         ROLLOUTS,
         ROLLBACKS,
         WINDOWS,

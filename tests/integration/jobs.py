@@ -3,11 +3,13 @@ Shared by the integration and e2e tests."""
 
 from __future__ import annotations
 
+import urllib.request
 from typing import Any
 
 import yaml
 
 from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 
 IMAGE = "registry.example/agent:1"
@@ -153,3 +155,9 @@ def job_events(cp: ControlPlane, ns: str) -> list[str]:
             cp, "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Job"
         )["items"]
     ]
+
+
+def scrape(op: OperatorProcess) -> str:
+    """The operator's /metrics text."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as r:
+        return str(r.read().decode())

@@ -7,13 +7,20 @@ from __future__ import annotations
 import os
 import re
 import time
-import urllib.request
 from pathlib import Path
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.jobs import apply_job, job_events, phase, rolling_job, settle_v1, suite_nodes
+from tests.integration.jobs import (
+    apply_job,
+    job_events,
+    phase,
+    rolling_job,
+    scrape,
+    settle_v1,
+    suite_nodes,
+)
 
 LEASE = ("lease", "-n", "default", "nodewave-operator")
 
@@ -21,11 +28,6 @@ LEASE = ("lease", "-n", "default", "nodewave-operator")
 def holder(cp: ControlPlane) -> str:
     found = cp.kubectl("get", *LEASE, "-o", "jsonpath={.spec.holderIdentity}", check=False)
     return found.stdout.strip() if found.returncode == 0 else ""
-
-
-def scrape(op: OperatorProcess) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as r:
-        return str(r.read().decode())
 
 
 def writes(op: OperatorProcess) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.request
 from pathlib import Path
 
 from nodewave.localcluster.controlplane import ControlPlane
@@ -15,6 +14,7 @@ from tests.integration.jobs import (
     apply_job,
     phase,
     rolling_job,
+    scrape,
     settle_v1,
     states,
     suite_nodes,
@@ -22,11 +22,6 @@ from tests.integration.jobs import (
 )
 from tests.integration.prometheus_server import query, run_prometheus
 from tests.unit.promql import dashboard_queries
-
-
-def scrape(op: OperatorProcess) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as r:
-        return r.read().decode()
 
 
 def value(text: str, name: str, **labels: str) -> float | None:

@@ -4,6 +4,7 @@ canary rollback, failure budgets, promotion, pause, crash mid-wave, superseding 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.integration.jobs import (
     phase,
     rolling_job,
     running_versions,
+    scrape,
     settle_v1,
     suite_nodes,
 )
@@ -263,3 +265,54 @@ def test_new_version_mid_rollout_supersedes_from_the_stable_base(
     ]
     assert v2
     assert {e["spec"]["desiredState"] for e in v2} == {"Stopped"}
+
+
+def test_a_node_where_the_new_version_fails_reverts_and_the_rollout_completes(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """onNodeFailure Revert: version 2 never gets ready on one node; that node goes back to
+    version 1 at once, keeps running it after version 2 completed elsewhere, is listed, counted
+    and announced; `retry --node` tries version 2 there again (and it is reverted again)."""
+    nodes = add_nodes(cluster, "revert", 6)
+    bad = nodes[3]
+    rollout = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 2,
+               "onNodeFailure": "Revert"}  # fmt: skip
+    settle_v1(cluster, namespace, "svc", rolling_job("revert", "1", rollout), nodes)
+    apply_job(cluster, namespace, "svc",
+              rolling_job("revert", "2", rollout, {"fake.nodewave.io/unready-on": bad}))  # fmt: skip
+    wait_for(lambda: phase(cluster, namespace, "svc") == "Completed", 90, "version 2 completed")
+    status = job_status(cluster, namespace, "svc")
+    assert status["stableVersion"] == 2
+    assert (status["rollout"]["revertedNodes"], status["rollout"]["revertedCount"]) == ([bad], 1)
+    wait_for(
+        lambda: (
+            running_versions(cluster, namespace, "svc")
+            == {n: [1] if n == bad else [2] for n in nodes}
+        ),
+        30,
+        "the failed node back on version 1, the others on 2",
+    )
+    assert "NodeReverted" in job_events(cluster, namespace)
+    metrics = scrape(operator)
+    assert (
+        f'nodewave_rollout_reverted_nodes{{job_name="svc",namespace="{namespace}"}} 1.0' in metrics
+    )
+    time.sleep(2)  # steady state holds it there
+    assert running_versions(cluster, namespace, "svc")[bad] == [1]
+
+    def v2_on_bad() -> dict[str, str]:
+        items = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
+                             "nodewave.io/version=2")["items"]  # fmt: skip
+        return {e["metadata"]["uid"]: e.get("status", {}).get("observedState", "")
+                for e in items if e["spec"]["nodeName"] == bad}  # fmt: skip
+
+    (before,) = v2_on_bad()
+    done = subprocess.run(
+        ["kubectl", "nodewave", "retry", "svc", "--node", bad, "-n", namespace],
+        capture_output=True, text=True, env=cluster.env(), timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: (u := v2_on_bad()) and before not in u and "Failed" in u.values(), 60,
+             "version 2 tried again on the node, and failed again")  # fmt: skip
+    wait_for(lambda: running_versions(cluster, namespace, "svc").get(bad) == [1], 30,
+             "reverted again")  # fmt: skip

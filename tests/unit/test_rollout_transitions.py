@@ -727,3 +727,61 @@ def test_steady_keeps_every_node_on_the_stable_version() -> None:
     decision = plan_steady(ctx)
     assert decision.want == {"n0": Want(V, 3), "n1": Want(V, 1)}
     assert (decision.stable_version, decision.events) == (V, [])
+
+
+# ---- onNodeFailure: Revert ---------------------------------------------------------------
+
+REVERT = {**ROLLING, "onNodeFailure": "Revert"}
+
+
+def test_a_node_where_the_new_version_failed_reverts_and_the_rollout_goes_on() -> None:
+    ctx = context({"n0": failed(1), "n1": ok(1)}, previous=rollout(P.PROGRESSING, 1, 5),
+                  back={"n0": S.STOPPED, "n1": S.STOPPED}, **REVERT)  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.want["n0"] == Want(STABLE, 0), "back on the stable version at once"
+    assert decision.want["n1"] == Want(V, 1)
+    assert moved_to(decision, 2) == NODES[2:4], "the rollout goes on within its budget"
+    assert decision.rollout is not None
+    assert (decision.rollout.reverted_nodes, decision.rollout.reverted_count) == (["n0"], 1)
+    assert [(e.type, e.reason, e.message) for e in decision.events][-1] == (
+        "Warning", "NodeReverted",
+        "version 2 failed on 1 nodes, back on version 1: n0 (1 reverted in all)",
+    )  # fmt: skip
+    again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
+    assert "NodeReverted" not in reasons(again), "announced once"
+    kept = plan_rollout(dataclasses.replace(ctx, spec=ctx.spec.model_copy(
+        update={"on_node_failure": "Keep"})))  # fmt: skip
+    assert kept.want["n0"] == Want(V, 1), "Keep (the default): the node stays as it is"
+    assert kept.rollout is not None
+    assert kept.rollout.reverted_count == 0
+
+
+def test_a_reverted_node_stays_reverted_after_the_rollout_completed() -> None:
+    """V is stable now; n0's execution of V failed: it keeps the version it ran before (the
+    newest that did not fail there), where steady state would otherwise start V again."""
+    done = rollout(P.COMPLETED, 5, 5).model_copy(update={"reverted_nodes": ["n0"],
+                                                        "reverted_count": 1})  # fmt: skip
+    ctx = dataclasses.replace(
+        context(
+            {"n0": failed(1), "n1": ok(1)},
+            targets=NODES[:2],
+            previous=done,
+            back={"n0": S.STOPPED},
+            **REVERT,
+        ),
+        stable=V,
+    )
+    decision = plan_rollout(ctx)
+    assert decision.want == {"n0": Want(STABLE, 0), "n1": Want(V, 1)}
+    assert decision.events == []
+
+
+def test_revert_has_nothing_to_return_to_on_a_first_version_and_never_lifts_the_budget() -> None:
+    first_ctx = context({"n0": failed(1), "n1": ok(1)}, stable=None,
+                        previous=first(P.PROGRESSING, 1, 5), **REVERT)  # fmt: skip
+    assert plan_rollout(first_ctx).want["n0"] == Want(V, 1)
+    spent = context({"n0": failed(1), "n1": ok(1)}, previous=rollout(P.PROGRESSING, 1, 5),
+                    back={"n0": S.STOPPED}, **{**REVERT, "maxFailedNodes": 0})  # fmt: skip
+    decision = plan_rollout(spent)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.ROLLING_BACK, "past the budget the whole rollout goes back"

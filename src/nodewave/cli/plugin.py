@@ -13,6 +13,7 @@
     kubectl nodewave stats [--job J] [-A]     executions per observed state
     kubectl nodewave cancel EXECUTION         desiredState Stopped
     kubectl nodewave retry EXECUTION          start a finished execution again
+    kubectl nodewave retry JOB --node N       the same for the Job's current version on node N
     kubectl nodewave plan -f JOB.yaml         what applying it would do: the version and its
                                               diff, nodes that would stop, the waves, the
                                               budget; exit 0 no change, 1 changes, 255 error
@@ -344,6 +345,16 @@ async def cmd_cancel(kube: Kube, args: argparse.Namespace) -> int:
 
 
 async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
+    if args.node:  # `retry JOB --node N`: the Job's current version on that node
+        job = await _job(kube, args.namespace, args.execution)
+        version = (job.get("status") or {}).get("currentVersion")
+        labels = {LABEL_JOB: args.execution, LABEL_NODE: label_value(args.node),
+                  LABEL_VERSION: str(version)}  # fmt: skip
+        found = await _executions(kube, args.namespace, labels, {})
+        if not found:
+            raise PluginError(f"Job {args.execution} has no execution of version {version} "
+                              f"on node {args.node}")  # fmt: skip
+        args.execution = found[0]["metadata"]["name"]
     ex = await _execution(kube, args.namespace, args.execution)
     state = (ex.get("status") or {}).get("observedState")
     if state not in ("Failed", "Completed", "Stopped"):
@@ -409,7 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--version", type=int)
     for name in ("cancel", "retry"):
         p = sub.add_parser(name, parents=[common])
-        p.add_argument("execution")
+        p.add_argument("execution", help="an execution; with --node, a Job")
+        if name == "retry":
+            p.add_argument("--node", help="retry the Job's current version on this node (a "
+                           "failed or reverted one)")  # fmt: skip
     p = sub.add_parser("plan", parents=[common], help="what applying a Job manifest would do")
     p.add_argument("-f", "--filename", required=True, help="the Job manifest (- for stdin)")
     return parser

@@ -35,6 +35,7 @@ ROLLOUT_COMPLETE = "RolloutComplete"
 ROLLOUT_FAILED = "RolloutFailed"
 ROLLING_BACK = "RollingBack"
 FIRST_VERSION_STOPPED = "FirstVersionStopped"
+NODE_REVERTED = "NodeReverted"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
 # Execution reasons / error codes.

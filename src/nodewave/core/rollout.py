@@ -47,7 +47,14 @@ from nodewave.core.waves import (
     planned_wave_size,
 )
 from nodewave.models.execution import DesiredState, ObservedState
-from nodewave.models.job import Rollout, RolloutPhase, RolloutStatus, Strategy
+from nodewave.models.job import (
+    MAX_REVERTED_LISTED,
+    NodeFailurePolicy,
+    Rollout,
+    RolloutPhase,
+    RolloutStatus,
+    Strategy,
+)
 
 S = ObservedState
 P = RolloutPhase
@@ -132,12 +139,35 @@ class RolloutContext:
         return [ex for ex in self.moved.values() if ex.spec.rollout_wave == number]
 
     def hold(self) -> dict[str, Want]:
-        """Moved nodes keep V in their wave; every other node runs the stable version (none
-        yet, in a first version's rollout: those keep what they run)."""
-        want = {n: Want(self.version, ex.spec.rollout_wave) for n, ex in self.moved.items()}
+        """Moved nodes keep V in their wave (or are reverted); every other node runs the stable
+        version (none yet, in a first version's rollout: those keep what they run)."""
+        want = {n: self.keep_or_revert(n, ex.spec.rollout_wave) for n, ex in self.moved.items()}
         if self.stable is not None:
             want |= {n: Want(self.stable, 0) for n in self.targets if n not in self.moved}
         return want
+
+    def keep_or_revert(self, node: str, wave: int) -> Want:
+        back = self.reverted_to(node)
+        return Want(back, 0) if back is not None else Want(self.version, wave)
+
+    def reverted_to(self, node: str) -> int | None:
+        """With onNodeFailure Revert, the version a node returns to after V failed on it
+        before it was validated: S during a rollout; once V is stable, the newest other
+        version the node ran that did not fail. None: it keeps V (Keep, or nothing to return
+        to, as for a first version)."""
+        if self.spec.on_node_failure is not NodeFailurePolicy.REVERT:
+            return None
+        ex = self.execution(node, self.version)
+        if ex is None or not self.failed(ex):
+            return None
+        if self.stable is not None and self.stable != self.version:
+            return self.stable
+        others = [
+            v
+            for v, e in self.on_node.get(node, {}).items()
+            if v != self.version and self.states.get(e.name) is not S.FAILED
+        ]
+        return max(others, default=None)
 
     def everyone_back(self) -> dict[str, Want]:
         assert self.stable is not None
@@ -173,7 +203,7 @@ def build_rollout_context(
 def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     """The one transition this pass makes (docs/design.md §3.3)."""
     if ctx.stable == ctx.version:
-        return plan_steady(ctx)
+        return record_reverted(ctx, plan_steady(ctx))
     if ctx.stable is None and not ctx.targets:
         # A first version with no node to run on has nothing to roll out: it starts (and may
         # become stable) once a node is selected. Idle meanwhile, not Reconciling forever.
@@ -181,6 +211,34 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     rs, events = begin_rollout(ctx)
     decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
     decision.events[:0] = events
+    return record_reverted(ctx, decision)
+
+
+def record_reverted(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDecision:
+    """The reverted nodes in the rollout's status (the first 100 by name, and the count), and
+    an Event naming the nodes reverted since the last pass."""
+    rs = decision.rollout
+    if rs is None or rs.version != ctx.version:
+        return decision
+    reverted = sorted(
+        n
+        for n, w in decision.want.items()
+        if w.version != ctx.version and ctx.reverted_to(n) is not None
+    )
+    if len(reverted) == rs.reverted_count and reverted[:MAX_REVERTED_LISTED] == rs.reverted_nodes:
+        return decision
+    new = [n for n in reverted if n not in set(rs.reverted_nodes)]
+    decision.rollout = rs.model_copy(
+        update={"reverted_nodes": reverted[:MAX_REVERTED_LISTED], "reverted_count": len(reverted)}
+    )
+    if new and len(reverted) > rs.reverted_count:
+        back = ctx.reverted_to(new[0])
+        shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+        decision.events.append(EventIntent(
+            "Warning", R.NODE_REVERTED,
+            f"version {ctx.version} failed on {len(new)} nodes, back on version {back}: {shown}"
+            f" ({len(reverted)} reverted in all)",
+        ))  # fmt: skip
     return decision
 
 
@@ -193,7 +251,7 @@ def _placed_wave(ctx: RolloutContext, node: str) -> int:
 
 
 def plan_steady(ctx: RolloutContext) -> RolloutDecision:
-    want = {n: Want(ctx.version, _placed_wave(ctx, n)) for n in ctx.targets}
+    want = {n: ctx.keep_or_revert(n, _placed_wave(ctx, n)) for n in ctx.targets}
     return RolloutDecision(want, ctx.previous, ctx.stable)
 
 

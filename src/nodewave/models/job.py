@@ -57,6 +57,11 @@ class Strategy(StrEnum):
     CANARY = "Canary"
 
 
+class NodeFailurePolicy(StrEnum):
+    KEEP = "Keep"
+    REVERT = "Revert"
+
+
 def _regex_any(var: str, patterns: tuple[str, ...]) -> str:
     return " || ".join(f"{var}.matches(r'{p}')" for p in patterns)
 
@@ -211,6 +216,11 @@ class Rollout(ApiModel):
     """Windows that decide when a wave is validated and when an execution has failed."""
     paused: bool = False
     """Start no new waves while true (executions already started go on)."""
+    on_node_failure: NodeFailurePolicy = NodeFailurePolicy.KEEP
+    """What a node whose execution of the new version failed before it was validated does:
+    Keep it (failed, as it is) or Revert to the version it ran before at once, so the workload
+    keeps running there while the rollout goes on within its budget. Past the budget the whole
+    rollout fails as always. `kubectl nodewave retry JOB --node N` tries a node again."""
     topology_key: str | None = Field(default=None, max_length=MAX_NAME, pattern=rf"^{LABEL_KEY}$")
     """A node label, e.g. topology.kubernetes.io/zone: a wave never spans two of its values
     (domains). Domains go one after another, the canary inside the first; nodes without the
@@ -365,6 +375,9 @@ class JobSpec(ApiModel):
         return RestartPolicy.ON_FAILURE if self.type.runs_to_completion else RestartPolicy.ALWAYS
 
 
+MAX_REVERTED_LISTED = 100
+
+
 class RolloutPhase(StrEnum):
     PROGRESSING = "Progressing"
     AWAITING_PROMOTION = "AwaitingPromotion"
@@ -394,6 +407,15 @@ class RolloutStatus(ApiModel):
     """When this rollout started."""
     message: str = Field(default="", max_length=4096)
     """What the rollout is doing or waiting for."""
+    reverted_nodes: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_REVERTED_LISTED,
+        json_schema_extra={"items": string_schema(MAX_NAME)},
+    )
+    """Nodes back on the previous version after this version failed there (onNodeFailure
+    Revert), by name; the first 100."""
+    reverted_count: int = Field(default=0, ge=0)
+    """How many nodes are reverted, all of them."""
 
 
 class JobStatus(ApiModel):
