@@ -16,7 +16,9 @@ from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 from tests.integration.jobs import (
+    add_nodes,
     apply_job,
+    job_status,
     phase,
     rolling_job,
     running_versions,
@@ -184,3 +186,56 @@ def test_no_sample_is_a_failure(tmp_path: Path) -> None:
         _sample({"status": "error", "errorType": "bad_data", "error": "parse error"})
         == "bad_data: parse error"
     )
+
+
+def test_each_node_is_judged_against_its_own_baseline(
+    cluster: ControlPlane,
+    operator: OperatorProcess,
+    namespace: str,
+    prometheus: tuple[str, Exporter],
+) -> None:
+    """maxErrorRate 1 %, baseline +2 %: node a always ran at 3 % and passes at 3 %; node b ran
+    at 0 % and jumps to 4 % once it moved: it fails, and is reverted (onNodeFailure Revert,
+    budget 1) while the rollout completes."""
+    a, b, c = add_nodes(cluster, "baseline", 3)
+    address, exporter = prometheus
+
+    def job(tag: str) -> dict[str, Any]:
+        spec = prom_job(tag, address, QUERY)
+        spec["selector"] = {"matchLabels": {"suite": "baseline"}}
+        spec["rollout"] = {
+            **spec["rollout"], "strategy": "Immediate", "maxFailedNodes": 1,
+            "maxFailedNodesPercent": 50, "onNodeFailure": "Revert",
+        }  # fmt: skip
+        for k in ("canaryCount", "autoPromote"):
+            spec["rollout"].pop(k, None)
+        hc = spec["rollout"]["healthCheck"]
+        hc |= {"maxErrorRate": 0.01, "successThreshold": 5}
+        hc["prometheus"]["baseline"] = {"lookbackSeconds": 10, "maxIncrease": 0.02}
+        return spec
+
+    exporter.ratios = {a: 0.0, b: 0.0, c: 0.0}
+    time.sleep(2)
+    settle_v1(cluster, namespace, "edge", job("1"), [a, b, c])
+    v1 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=1")
+    assert {e["status"]["baselineMessage"] for e in v1["items"]} == {
+        "no baseline (the node ran no earlier version of this Job): maxErrorRate 0.01 applies"
+    }
+    exporter.ratios = {a: 0.03, b: 0.0, c: 0.0}
+    time.sleep(12)  # a's lookback now holds only 3 %
+    apply_job(cluster, namespace, "edge", job("2"))
+    wait_for(lambda: len(kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
+                                      "nodewave.io/version=2")["items"]) == 3, 30, "version 2 created")  # fmt: skip
+    exporter.ratios = {a: 0.03, b: 0.04, c: 0.0}
+    wait_for(lambda: phase(cluster, namespace, "edge") == "Completed", 90, "version 2 completed")
+    v2 = {e["spec"]["nodeName"]: e["status"] for e in kubectl_json(
+        cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")["items"]}  # fmt: skip
+    assert v2[a]["baselineErrorRate"] == pytest.approx(0.03, abs=0.001)
+    assert v2[a]["observedState"] == "Running", "3 % is a's normal: within its baseline + 2 %"
+    assert v2[b]["baselineErrorRate"] == 0.0
+    assert v2[b]["observedState"] == "Failed", "4 % is 4 points above b's own 0 %"
+    assert "baseline 0.0000" in v2[b]["message"]
+    assert "error rate 0.04 > 0.02" in v2[b]["message"]
+    assert job_status(cluster, namespace, "edge")["rollout"]["revertedNodes"] == [b]
+    wait_for(lambda: running_versions(cluster, namespace, "edge") == {a: [2], b: [1], c: [2]},
+             30, "b back on version 1")  # fmt: skip

@@ -21,7 +21,13 @@ from nodewave.core.actions import (
     SetDesiredState,
 )
 from nodewave.core.observe import Observation, PodAction
-from nodewave.core.planner import PlannerSettings, apply_health, build_execution_status, plan_job
+from nodewave.core.planner import (
+    PlannerSettings,
+    apply_health,
+    build_execution_status,
+    evaluate_baseline,
+    plan_job,
+)
 from nodewave.core.policy import ServiceAccountRef
 from nodewave.core.snapshot import ExecutionInfo, PodInfo
 from nodewave.core.waves import order_nodes
@@ -655,3 +661,55 @@ def test_a_run_to_completion_wave_waits_until_its_executions_completed() -> None
     created = [a for a in done.actions if isinstance(a, CreateExecution)]
     assert sorted(c.node for c in created) == sorted(n.name for n in nodes if n.name not in wave1)
     assert {c.wave for c in created} == {2}
+
+
+BASELINE_HC = {**HC, "maxErrorRate": 0.01, "prometheus": {
+    "address": "http://127.0.0.1:9090", "query": "q",
+    "baseline": {"lookbackSeconds": 300, "maxIncrease": 0.02}}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("recorded", "measured", "limit", "note", "record"),
+    [
+        (None, None, None, "baseline not measured yet: maxErrorRate 0.01 applies", None),
+        (None, 0.03, 0.05,
+         "baseline 0.0300: this node's rate over the 300s before it moved; limit 0.0500 (+0.02)",
+         (0.03, "baseline 0.0300: this node's rate over the 300s before it moved")),
+        (None, "the query returned no sample", None,
+         "no baseline (the query returned no sample): maxErrorRate 0.01 applies",
+         (None, "no baseline (the query returned no sample): maxErrorRate 0.01 applies")),
+        ((0.1, "baseline 0.1000: recorded"), 0.5, 0.12,
+         "baseline 0.1000: recorded; limit 0.1200 (+0.02)", None),
+        ((None, "no baseline (gone): maxErrorRate 0.01 applies"), 0.5, None,
+         "no baseline (gone): maxErrorRate 0.01 applies", None),
+    ],
+    ids=["not-measured", "measured", "no-sample", "recorded-wins", "recorded-none"],
+)  # fmt: skip
+def test_evaluate_baseline(
+    recorded: tuple[float | None, str] | None,
+    measured: float | str | None,
+    limit: float | None,
+    note: str,
+    record: tuple[float | None, str] | None,
+) -> None:
+    ex = execution("n1", state=S.VALIDATING)
+    if recorded is not None:
+        ex = with_status(ex.status.model_copy(
+            update={"baseline_error_rate": recorded[0], "baseline_message": recorded[1]}))  # fmt: skip
+    hc = job_spec(rollout={"strategy": "Rolling", "healthCheck": BASELINE_HC}).rollout.health_check
+    got = evaluate_baseline(ex, hc, measured)
+    assert got[0] == pytest.approx(limit) if limit is not None else got[0] is None
+    assert got[1:] == (note, record)
+
+
+def test_a_measured_baseline_is_written_once_into_the_status() -> None:
+    spec = job_spec(rollout={"strategy": "Rolling", "healthCheck": BASELINE_HC})
+    ex = execution("n1", state=S.VALIDATING, started=1)
+    snap = replace(snapshot([node("n1")], [ex], [pod(NAME)], spec=spec), baselines={NAME: 0.03})
+    (patch,) = [a for a in plan_job(snap, at(5)).actions if isinstance(a, PatchExecutionStatus)]
+    assert (patch.status.baseline_error_rate, patch.status.baseline_message) == (
+        0.03, "baseline 0.0300: this node's rate over the 300s before it moved")  # fmt: skip
+    recorded = replace(ex, status=patch.status)
+    later = replace(snap, executions=(recorded,), baselines={NAME: 0.5})
+    again = [a for a in plan_job(later, at(6)).actions if isinstance(a, PatchExecutionStatus)]
+    assert all(a.status.baseline_error_rate == 0.03 for a in again), "measured once"

@@ -417,3 +417,27 @@ def test_a_canary_without_a_size_takes_one_node() -> None:
     """The CRD refuses it at apply; a Job admitted by an older CRD still gets a canary of one."""
     r = Rollout.model_validate({"strategy": "Canary", "healthCheck": {"deadlineSeconds": 60}})
     assert len(plan_waves(r, [f"n{i}" for i in range(300)], {})[0]) == 1
+
+
+def test_a_baseline_limit_judges_prometheus_rate_and_readiness_keeps_max_error_rate() -> None:
+    """maxErrorRate 0.1 (HC); a node's limit from its baseline: 0.05. Prometheus 0.08 is
+    healthy by maxErrorRate but not by the node's own limit; 0.04 is within it; readiness
+    failing is judged by maxErrorRate still."""
+    prom = {"prometheus": {"address": "http://127.0.0.1:9090", "query": "q"}}
+    check = HC.model_copy(
+        update={"prometheus": HealthCheck.model_validate({"deadlineSeconds": 1, **prom}).prometheus}
+    )
+
+    def close(external: float, limit: float | None, unhealthy: int = 0) -> HealthResult:
+        return evaluate_health(
+            _window(samples=4, unhealthySamples=unhealthy, consecutiveUnhealthy=2),
+            ready=True, restarts=0, hc=check, created_at=at(0), now=at(10),
+            external=external, external_limit=limit,
+        )  # fmt: skip
+
+    assert close(0.08, None).window.consecutive_healthy == 1
+    over = close(0.08, 0.05)
+    assert (over.verdict, over.window.consecutive_unhealthy) == (Verdict.FAILED, 3)
+    assert "error rate 0.08 > 0.05" in over.message
+    assert close(0.04, 0.05).window.consecutive_healthy == 1
+    assert close(0.04, 0.5, unhealthy=2).window.consecutive_unhealthy == 3, "2/4 not ready > 0.1"

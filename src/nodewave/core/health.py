@@ -76,10 +76,12 @@ def evaluate_health(
     created_at: datetime,
     now: datetime,
     external: float | str | None = None,
+    external_limit: float | None = None,
 ) -> HealthResult:
     """`external`: the error rate another source measured for the closing window (a float
     in [0, 1]: `kube.prometheus` clamps it), or why it could not (a string: the window is
-    unhealthy and the reason reported)."""
+    unhealthy and the reason reported). `external_limit`: the highest healthy external rate
+    (a node's baseline plus maxIncrease); None: maxErrorRate, as for the readiness share."""
     # Restarts before the first sample (while the pod was starting) are not held against it.
     w = window.model_copy() if window is not None else HealthWindow(last_restart_count=restarts)
     if w.window_start is None:
@@ -87,7 +89,7 @@ def evaluate_health(
     if w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95:
         _sample(w, ready, restarts, now)
     closed = now >= _window_end(w, hc, now)
-    problem = _close_window(w, ready, hc, external, now) if closed else None
+    problem = _close_window(w, ready, hc, external, external_limit, now) if closed else None
     # Woken for the next sample, or at the window's end if sooner: samples drift later with
     # every late pass, and the pass closing a window came up to a sample period after its end.
     next_sample = min((w.last_sample or now) + sample_period(hc), _window_end(w, hc, now))
@@ -99,7 +101,8 @@ def evaluate_health(
         msg = f"validated: {w.consecutive_healthy} healthy windows of {hc.interval_seconds}s"
         return result(Verdict.VALIDATED, VALIDATED, msg)
     if w.consecutive_unhealthy >= hc.failure_threshold:
-        msg = f"{w.consecutive_unhealthy} unhealthy windows in a row (error rate {w.error_rate:.2f} > {hc.max_error_rate})"
+        limit = hc.max_error_rate if external_limit is None else external_limit
+        msg = f"{w.consecutive_unhealthy} unhealthy windows in a row (error rate {w.error_rate:.2f} > {limit:g})"
         if problem:
             return result(Verdict.FAILED, PROMETHEUS_QUERY_FAILED, f"{msg}; Prometheus: {problem}")
         return result(Verdict.FAILED, HEALTH_CHECK_FAILED, msg)
@@ -129,20 +132,29 @@ def _sample(w: HealthWindow, ready: bool, restarts: int, now: datetime) -> None:
 
 
 def _close_window(
-    w: HealthWindow, ready: bool, hc: HealthCheck, external: float | str | None, now: datetime
+    w: HealthWindow,
+    ready: bool,
+    hc: HealthCheck,
+    external: float | str | None,
+    external_limit: float | None,
+    now: datetime,
 ) -> str | None:
-    """Close the window: its error rate (the worse of ours and Prometheus's), healthy or not,
-    and a new window from `now`. Returns why Prometheus gave no rate, if it did not."""
+    """Close the window: healthy when the readiness share is within maxErrorRate and
+    Prometheus's rate within its limit; its error rate is the worse of the two. A new window
+    starts. Returns why Prometheus gave no rate, if it did not."""
     rate = w.unhealthy_samples / w.samples if w.samples else (0.0 if ready else 1.0)
+    healthy = rate <= hc.max_error_rate
     problem = None
     if hc.prometheus is not None:
         if isinstance(external, float):
+            limit = hc.max_error_rate if external_limit is None else external_limit
+            healthy = healthy and external <= limit
             rate = max(rate, external)
         else:
-            rate = 1.0
+            rate, healthy = 1.0, False
             problem = external or "no Prometheus result for this window"
     w.error_rate = round(rate, 4)
-    if rate <= hc.max_error_rate:
+    if healthy:
         w.consecutive_healthy += 1
         w.consecutive_unhealthy = 0
     else:

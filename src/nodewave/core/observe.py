@@ -65,6 +65,9 @@ class Observation:
     restarts: int | None = None
     replaced_pod_restarts: int | None = None
     """The restart counts after this pass (see ExecutionStatus); None: unchanged."""
+    baseline: tuple[float | None, str] | None = None
+    """A baseline measured for this pass to record (its rate, or None, and what it says);
+    None: nothing new."""
 
 
 def _fail(code: str, message: str, pod: PodInfo | None, started_at: datetime | None) -> Observation:

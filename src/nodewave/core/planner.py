@@ -61,7 +61,7 @@ from nodewave.models.execution import (
     ObservedState,
     Transition,
 )
-from nodewave.models.job import JobSpec, JobStatus, RolloutPhase
+from nodewave.models.job import HealthCheck, JobSpec, JobStatus, RolloutPhase
 
 S = ObservedState
 WARNING_STATES = frozenset({S.FAILED, S.LOST, S.DEGRADED})
@@ -163,6 +163,9 @@ def _status_update(
     restarts = old.restarts if obs.restarts is None else obs.restarts
     carried = obs.replaced_pod_restarts
     good = did_its_work(obs.state, completes)
+    baseline = {}
+    if obs.baseline is not None and not old.baseline_message:
+        baseline = {"baseline_error_rate": obs.baseline[0], "baseline_message": obs.baseline[1]}
     return {
         "observed_generation": ex.generation,
         "observed_state": obs.state,
@@ -176,6 +179,7 @@ def _status_update(
         "next_execution": next_execution or old.next_execution,
         "restarts": restarts,
         "replaced_pod_restarts": old.replaced_pod_restarts if carried is None else carried,
+        **baseline,
     }
 
 
@@ -187,10 +191,12 @@ def apply_health(
     window: HealthWindow | None,
     now: datetime,
     external: float | str | None = None,
+    baseline: float | str | None = None,
 ) -> Observation:
     """Gate an execution on its health windows until it is validated (docs/design.md §3.2):
     only a Job with a health deadline, an execution not validated yet and meant to run, and
-    not already finished or lost."""
+    not already finished or lost. `baseline`: the node's own rate before it moved, measured in
+    this pass (or why there is none), when none is recorded yet."""
     hc = spec.rollout.health_check
     if (
         hc.deadline_seconds is None
@@ -200,6 +206,9 @@ def apply_health(
         or obs.state is S.LOST
     ):
         return obs
+    limit, note, record = evaluate_baseline(ex, hc, baseline)
+    if record is not None:
+        obs = replace(obs, baseline=record)
     deadline = ex.created_at + timedelta(seconds=hc.deadline_seconds)
     pod_running = pod is not None and pod.phase == "Running" and not pod.deleting
     if spec.type.runs_to_completion or not pod_running:
@@ -214,8 +223,39 @@ def apply_health(
         created_at=ex.created_at,
         now=now,
         external=external,
+        external_limit=limit,
     )
-    return _from_health(obs, res, deadline)
+    judged = _from_health(obs, res, deadline)
+    return replace(judged, message=f"{judged.message}; {note}") if note else judged
+
+
+def evaluate_baseline(
+    ex: ExecutionInfo, hc: HealthCheck, measured: float | str | None
+) -> tuple[float | None, str, tuple[float | None, str] | None]:
+    """With healthCheck.prometheus.baseline: the limit for this node's Prometheus rate (its
+    baseline plus maxIncrease; None: maxErrorRate), a note for the status message, and a
+    baseline to record (None when it is recorded already or not measured yet)."""
+    check = hc.prometheus
+    if check is None or check.baseline is None:
+        return None, "", None
+    record = None
+    if ex.status.baseline_message:
+        rate, message = ex.status.baseline_error_rate, ex.status.baseline_message
+    elif measured is None:
+        return None, f"baseline not measured yet: maxErrorRate {hc.max_error_rate} applies", None
+    else:
+        rate = measured if isinstance(measured, float) else None
+        lookback = check.baseline.lookback_seconds
+        message = (
+            f"baseline {rate:.4f}: this node's rate over the {lookback}s before it moved"
+            if rate is not None
+            else f"no baseline ({measured}): maxErrorRate {hc.max_error_rate} applies"
+        )
+        record = (rate, message)
+    if rate is None:
+        return None, message, record
+    limit = min(1.0, rate + check.baseline.max_increase)
+    return limit, f"{message}; limit {limit:.4f} (+{check.baseline.max_increase})", record
 
 
 def _await_deadline(
@@ -318,7 +358,8 @@ class _Pass:
         if health:
             window = self.snap.health.get(ex.name) or ex.status.health
             external = self.snap.external_error_rates.get(ex.name)
-            obs = apply_health(ex, obs, pod, spec, window, self.now, external)
+            baseline = self.snap.baselines.get(ex.name)
+            obs = apply_health(ex, obs, pod, spec, window, self.now, external, baseline)
         return obs
 
 

@@ -111,5 +111,8 @@ class Snapshot:
     """Health windows in progress, by execution (kept in memory between status writes)."""
     external_error_rates: Mapping[str, float | str] = field(default_factory=dict)
     """Prometheus error rates (or why the query failed) for the windows closing in this pass."""
+    baselines: Mapping[str, float | str] = field(default_factory=dict)
+    """Baselines measured for executions that have none recorded yet: each node's own error
+    rate before it moved, or why there is none (healthCheck.prometheus.baseline)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""

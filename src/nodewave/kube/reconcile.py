@@ -50,7 +50,7 @@ from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, 
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
 from nodewave.kube.view import ClusterView, JobKey
-from nodewave.models.execution import HealthWindow
+from nodewave.models.execution import DesiredState, HealthWindow
 
 log = logging.getLogger("nodewave.reconcile")
 INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
@@ -76,6 +76,8 @@ class Reconciler:
     _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
+    _baselines: dict[JobKey, dict[str, float | str]] = field(default_factory=dict)
+    """Baselines measured and not yet in their execution's status."""
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(
@@ -89,6 +91,7 @@ class Reconciler:
             self.view.overlay_executions.forget(key)
             self.view.overlay_pods.forget(key)
             self._health.pop(key, None)
+            self._baselines.pop(key, None)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
             self.events.forget_job(*key)
             for forget in self.forgetters:
@@ -121,6 +124,7 @@ class Reconciler:
             external_error_rates=await self._external_error_rates(
                 job, self.view.executions_of(key, job.uid), now
             ),
+            baselines=await self._measure_baselines(job, executions),
         )
         plan = plan_job(snap, now, self.settings)
         self._health[key] = plan.health
@@ -138,10 +142,10 @@ class Reconciler:
                 [_describe(a) for a in plan.actions],
             )
         failures = await self._apply(snap, plan.actions, versions.create)
-        now = time.monotonic()
+        written = time.monotonic()
         batched = (
             not plan.status_significant
-            and now - self._status_written.get(key, 0.0) < STATUS_BATCH_SECONDS
+            and written - self._status_written.get(key, 0.0) < STATUS_BATCH_SECONDS
         )
         if plan.status_changed and batched:
             requeue = min(plan.requeue_after, timedelta(seconds=STATUS_BATCH_SECONDS))
@@ -150,7 +154,7 @@ class Reconciler:
         if failures:  # the rest of a placement must not retry refused creates in a tight loop
             requeue = max(requeue, timedelta(seconds=FAILED_RETRY_SECONDS))
         if plan.status_changed and not batched:
-            self._status_written[key] = now
+            self._status_written[key] = written
             patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
             updated = await self.kube.merge_patch(
                 path_of("jobs", job.namespace, job.name, "status"), {"status": patch}
@@ -185,6 +189,44 @@ class Reconciler:
             *(self.prometheus.error_rate(check, build_query(check, job, ex), now) for ex in due)
         )
         return {ex.name: rate for ex, rate in zip(due, rates, strict=True)}
+
+    async def _measure_baselines(
+        self, job: JobInfo, executions: tuple[ExecutionInfo, ...]
+    ) -> dict[str, float | str]:
+        """Each new execution's baseline (healthCheck.prometheus.baseline), measured once: the
+        node's rate on the version it ran before (its previous execution's query) averaged
+        over the lookback, evaluated at the moment the new execution was created, so a late
+        pass measures the same thing. Kept here until its status records it."""
+        check = job.spec.rollout.health_check.prometheus
+        if check is None or check.baseline is None:
+            return {}
+        known = self._baselines.setdefault((job.namespace, job.name), {})
+        by_name = {e.name: e for e in executions}
+        for name in [n for n in known if n not in by_name or by_name[n].status.baseline_message]:
+            del known[name]
+        lookback = check.baseline.lookback_seconds
+        step = max(1, lookback // 60)
+
+        async def measure(ex: ExecutionInfo) -> float | str:
+            before = by_name.get(ex.spec.previous_execution or "")
+            if before is None:
+                return "the node ran no earlier version of this Job"
+            query = build_query(check, job, before)
+            return await self.prometheus.error_rate(
+                check, f"avg_over_time(({query})[{lookback}s:{step}s])", ex.created_at
+            )
+
+        todo = [
+            e
+            for e in executions
+            if not e.status.baseline_message
+            and e.name not in known
+            and e.status.stable_at is None
+            and e.spec.desired_state is DesiredState.RUNNING
+        ]
+        for ex, rate in zip(todo, await asyncio.gather(*map(measure, todo)), strict=True):
+            known[ex.name] = rate
+        return dict(known)
 
     # ---- applying ----------------------------------------------------------------------
 

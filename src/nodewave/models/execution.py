@@ -145,6 +145,12 @@ class ExecutionStatus(ApiModel):
     replaced after it failed (what the Job's maxRestarts budget counts)."""
     replaced_pod_restarts: int = Field(default=0, ge=0)
     """The part of `restarts` spent by pods already replaced; the current pod adds its own."""
+    baseline_error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    """The node's own error rate on the version it ran before, averaged over the baseline's
+    lookback up to when this execution was created (healthCheck.prometheus.baseline)."""
+    baseline_message: str = Field(default="", max_length=1024)
+    """How the baseline was measured, or why there is none (maxErrorRate applies then); empty
+    until it was measured."""
 
 
 class Execution(ApiModel):

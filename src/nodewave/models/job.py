@@ -114,6 +114,19 @@ class Selector(ApiModel):
     """Node names; when given, only these nodes are candidates."""
 
 
+class Baseline(ApiModel):
+    """Judge each node against itself: before a node moves, its own error rate on the version
+    it ran is averaged over the lookback; a window is healthy when the node's rate is at most
+    that baseline plus maxIncrease. A node with no baseline sample is judged by maxErrorRate
+    (its execution's status says so)."""
+
+    lookback_seconds: int = Field(ge=10, le=7 * 24 * 3600)
+    """How far back the node's rate on its previous version is averaged, up to the moment it
+    moved."""
+    max_increase: float = Field(ge=0.0, le=1.0)
+    """How far above its baseline a node's error rate may go in a healthy window."""
+
+
 class PrometheusCheck(ApiModel):
     """An error rate from Prometheus, read when each health window closes."""
 
@@ -126,6 +139,8 @@ class PrometheusCheck(ApiModel):
     A query that fails or returns no sample makes its window unhealthy (never silently healthy)."""
     timeout_seconds: int = Field(default=5, ge=1, le=60)
     """How long one query may take."""
+    baseline: Baseline | None = None
+    """Judge each node's rate against its own rate before it moved, not a fixed maxErrorRate."""
 
 
 class HealthCheck(ApiModel):
