@@ -276,7 +276,7 @@ def test_a_node_where_the_new_version_fails_reverts_and_the_rollout_completes(
     nodes = add_nodes(cluster, "revert", 6)
     bad = nodes[3]
     rollout = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 2,
-               "onNodeFailure": "Revert"}  # fmt: skip
+               "maxFailedNodesPercent": 50, "onNodeFailure": "Revert"}  # fmt: skip
     settle_v1(cluster, namespace, "svc", rolling_job("revert", "1", rollout), nodes)
     apply_job(cluster, namespace, "svc",
               rolling_job("revert", "2", rollout, {"fake.nodewave.io/unready-on": bad}))  # fmt: skip
