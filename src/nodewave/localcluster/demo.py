@@ -173,9 +173,18 @@ def run(args: argparse.Namespace) -> int:
         operator.wait_started()
         say("applying the example Jobs (examples/)")
         print(cp.kubectl("apply", "-f", str(REPO_ROOT / "examples")).stdout, end="")
-        say("waiting for every Job to be Ready (pipelines) or Complete (run-to-completion)")
-        deadline = time.monotonic() + 180
+        say(
+            "waiting for every Job to be Ready (pipelines) or Complete (run-to-completion): "
+            "a first version rolls out by its strategy too (log-pipeline: a canary of 2, then "
+            "waves of 25 % with two 10 s health windows each; agent-update: waves of 20 %)"
+        )
+        deadline = time.monotonic() + 300
+        shown = 0.0
         while time.monotonic() < deadline and not all(_settled(j) for j in _jobs(cp)):
+            if time.monotonic() - shown >= 15:
+                shown = time.monotonic()
+                print(f"--- {time.strftime('%H:%M:%S')}")
+                print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="", flush=True)
             time.sleep(1)
         print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="")
         say("executions per Job and observed state")
