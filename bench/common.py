@@ -48,3 +48,17 @@ def start_cluster(n: int, client_qps: int, prefix: str) -> ControlPlane:
         cp.destroy()
         raise
     return cp
+
+
+def add_table_rows(results: Path, intro: str, header: str, rows: str) -> None:
+    """Rows added at the end of their own table in the results file (the table, after
+    `intro`, at the end of the file when it is not there yet): each benchmark has a table,
+    and rows appended to the end of the file landed under the other one's header."""
+    text = results.read_text() if results.exists() else "# Benchmark results\n"
+    if header not in text:
+        text = text.rstrip("\n") + "\n\n" + intro + "\n\n" + header
+    start = text.index(header) + len(header)
+    end = start
+    while end < len(text) and text.startswith("|", end):
+        end = text.index("\n", end) + 1 if "\n" in text[end:] else len(text)
+    results.write_text(text[:end] + rows + text[end:])

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import NS, spread, start_cluster
+from bench.common import NS, add_table_rows, spread, start_cluster
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -318,20 +318,17 @@ def main() -> int:
         rows.append((n, row))
         print(f"N={n}, median [min, max] of {args.runs}: {row}", flush=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
-    if HEADER not in text:
-        text += (
-            "\n`make bench` since 2026-12-01: median [min, max] of the rounds; the peak RSS is the "
-            "largest; client QPS 1000 (`python -m bench.reconcile --help` says what is measured)."
-            "\n\n" + HEADER
-        )
-    for n, row in rows:
-        text += (
-            f"| {stamp} | {n} | {args.runs} | {row['operator']} | {row['daemonset']} "
-            f"| {row['ratio']} | {row['op_cpu']} | {row['ds_cpu']} | {row['rss']} "
-            f"| {row['writes']} | {row['ds_writes']} |\n"
-        )
-    args.results.write_text(text)
+    intro = (
+        "`make bench` since 2026-12-01: median [min, max] of the rounds; the peak RSS is the "
+        "largest; client QPS 1000 (`python -m bench.reconcile --help` says what is measured)."
+    )
+    lines = "".join(
+        f"| {stamp} | {n} | {args.runs} | {row['operator']} | {row['daemonset']} "
+        f"| {row['ratio']} | {row['op_cpu']} | {row['ds_cpu']} | {row['rss']} "
+        f"| {row['writes']} | {row['ds_writes']} |\n"
+        for n, row in rows
+    )
+    add_table_rows(args.results, intro, HEADER, lines)
     return 0
 
 

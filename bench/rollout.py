@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import NS, spread, start_cluster
+from bench.common import NS, add_table_rows, spread, start_cluster
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -169,18 +169,16 @@ def main() -> int:
         cp.destroy()
     ratios = [t / minimum for t in took]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = args.results.read_text()
-    if HEADER not in text:
-        text += (
-            "\n`python -m bench.rollout` (part of `make bench` since 2026-12-01): a Rolling "
-            "rollout, maxParallel 20 %, windows of 2 s, successThreshold 2, against the minimum "
-            "the windows allow (waves x 2 x 2 s); median [min, max] of the runs.\n\n" + HEADER
-        )
-    text += (
+    intro = (
+        "`python -m bench.rollout` (part of `make bench` since 2026-12-01): a Rolling "
+        "rollout, maxParallel 20 %, windows of 2 s, successThreshold 2, against the minimum "
+        "the windows allow (waves x 2 x 2 s); median [min, max] of the runs."
+    )
+    row = (
         f"| {stamp} | {n} | {args.runs} | {waves} | {minimum} | {spread(took)} "
         f"| {spread(ratios, '.2f')} | {spread(back)} |\n"
     )
-    args.results.write_text(text)
+    add_table_rows(args.results, intro, HEADER, row)
     print(f"rollout {spread(took)}s, ratio {spread(ratios, '.2f')}, rollback {spread(back)}s")
     return 0
 
