@@ -140,8 +140,11 @@ def render_preview(job: str, strategy: Strategy, p: Preview, new_job: bool) -> s
             lines.append(f"    wave {i + 1}{label}: {len(wave)} nodes: {_wave(wave, p)}")
         lines.append(f"  failure budget: {p.budget} nodes may fail; one more stops the rollout"
                      + (", and any failure in the canary" if strategy is Strategy.CANARY else ""))  # fmt: skip
-        took = f"at least {p.minimum_seconds} s of health windows"
-        lines.append(f"  duration: {took}" + (", plus each wave's run time" if p.completes else ""))
+        lines.append(
+            "  duration: each wave ends when its executions completed"
+            if p.completes
+            else f"  duration: at least {p.minimum_seconds} s of health windows"
+        )
     if p.spec_changed and not (p.new_version or p.waves or p.stops):
         lines.append("~ the spec changes; no node is affected")
     if not p.changes:

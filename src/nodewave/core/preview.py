@@ -66,12 +66,12 @@ def build_diff(old: Any, new: Any, path: str = "") -> list[str]:
         out = []
         for key in sorted({*old, *new}, key=str):
             sub = f"{path}.{key}" if path else str(key)
-            if key not in old:
+            if key not in old and not isinstance(new[key], Mapping):
                 out.append(f"+ {sub}: {_short(new[key])}")
-            elif key not in new:
+            elif key not in new and not isinstance(old[key], Mapping):
                 out.append(f"- {sub}: {_short(old[key])}")
-            else:
-                out.extend(build_diff(old[key], new[key], sub))
+            else:  # maps added or removed whole are shown leaf by leaf
+                out.extend(build_diff(old.get(key, {}), new.get(key, {}), sub))
         return out
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         return [line for i, (o, n) in enumerate(zip(old, new, strict=True))
@@ -140,7 +140,9 @@ def build_preview(
         domains=domains,
         in_flight=in_flight,
         budget=min(spec.rollout.max_failed_nodes, int(pct * len(targets) // 100)),
-        minimum_seconds=per_wave * len(waves) if stable != current.number else 0,
+        minimum_seconds=0
+        if current.type.runs_to_completion or stable == current.number
+        else per_wave * len(waves),
         completes=current.type.runs_to_completion,
         refused="",
         spec_changed=spec_changed,
