@@ -268,3 +268,48 @@ def test_one_job_on_real_and_kwok_nodes(
     )
     real = {n: p for n, p in pods_by_node(real_cluster, ns, "mixed").items() if n in REAL_NODES}
     assert all(p["status"]["containerStatuses"][0]["containerID"] for p in real.values())
+
+
+def test_a_version_bad_on_one_real_node_reverts_there_and_completes_elsewhere(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    """onNodeFailure Revert on real containers: version 2's readiness probe never passes on
+    one node (the pod learns its node from the downward API). That node runs version 1's
+    container again while version 2 completes on the other."""
+    _settle_v1(real_cluster, ns, "rev")
+    good, bad = REAL
+    template = build_workload_template("run")
+    main = template["spec"]["containers"][0]
+    main["command"] = ["/bin/sh", "-c", f'[ "$NODE_NAME" = "{bad}" ] && exec workload never-ready;'
+                       " exec workload run"]  # fmt: skip
+    main["env"] = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    spec = _pipeline(template)
+    spec["rollout"] = {**{k: v for k, v in spec["rollout"].items()
+                          if k not in ("canaryCount", "autoPromote")},
+                       "strategy": "Immediate", "maxFailedNodes": 1,
+                       "maxFailedNodesPercent": 50, "onNodeFailure": "Revert"}  # fmt: skip
+    apply_job(real_cluster, ns, "rev", spec)
+    wait_for(lambda: _rollout_phase(real_cluster, ns, "rev") == "Completed", 90, "completed")
+    status = job_status(real_cluster, ns, "rev")
+    assert (status["stableVersion"], status["rollout"]["revertedNodes"]) == (2, [bad])
+    wait_for(
+        lambda: (
+            {
+                e["spec"]["nodeName"]: e["spec"]["jobVersion"]
+                for e in executions_of(real_cluster, ns, "rev")
+                if e.get("status", {}).get("observedState") == "Running"
+            }
+            == {good: 2, bad: 1}
+        ),
+        60,
+        "version 2 on the good node, version 1 running again on the bad one",
+    )
+
+    def serving_v1(pod: dict[str, Any]) -> bool:
+        ready = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+        return (
+            pod["metadata"]["labels"]["nodewave.io/version"] == "1" and ready.get("Ready") == "True"
+        )
+
+    wait_for(lambda: serving_v1(pods_by_node(real_cluster, ns, "rev")[bad]), 60,
+             "a real container of version 1 ready on the bad node again")  # fmt: skip
