@@ -5,7 +5,7 @@ Each pass gathers a `RolloutContext` once (the targets in wave order, which node
 new version V, which of them failed or settled, the stable version S) and then runs the one
 transition of the phase the rollout is in. Everything decided is in the Job's
 `status.rollout` and the executions' `spec.rolloutWave`, so a restarted operator resumes at
-the same wave. The rules, each a named function below with a row in tests/unit/test_rollout.py:
+the same wave. The rules, each a named function below with rows in tests/unit/test_rollout_transitions.py:
 
 - `plan_steady`: V is the stable version. Every node runs it; new nodes get it.
 - `begin_rollout`: a V that is not. A rollout of V from S starts (Progressing, wave 0).
@@ -28,6 +28,12 @@ the same wave. The rules, each a named function below with a row in tests/unit/t
   next nodes of the wave order (`waves.plan_next_wave`).
 - `plan_rolling_back`: every node wants S; RollingBack turns RolledBack once S runs on every
   target node (Running, Completed or Lost).
+- `_fill_wave`: a wave is its planned size over the targets now; nodes of it without an
+  execution yet (creation deferred or failed, a node that left replaced) are still wanted in
+  it, and the wave is not settled until they are.
+- `RolloutContext.reverted_to` (onNodeFailure Revert): a node whose execution of V failed
+  before validation wants S again at once, and keeps its previous version once V is stable;
+  `record_reverted` lists them in the status and announces them.
 """
 
 from __future__ import annotations
