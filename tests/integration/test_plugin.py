@@ -236,3 +236,26 @@ def test_plan_shows_what_an_apply_would_do_and_the_rollout_does_it(
     refused = plugin(cluster, "plan", "-f", str(manifest), "-n", namespace)
     assert refused.returncode == 255
     assert "domainOrder needs topologyKey" in refused.stderr
+
+
+def test_promote_full_rolls_every_remaining_node_in_one_wave(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """A canary of 1 then waves of 2 on 6 nodes would take 4 waves; `promote --full` at the
+    canary makes it 2: the canary, then the 5 others together, health-checked as always."""
+    nodes = suite_nodes(cluster, "full", 6)
+    canary = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 20}
+    settle_v1(cluster, namespace, "app", rolling_job("full", "1", canary), nodes)
+    apply_job(cluster, namespace, "app", rolling_job("full", "2", canary))
+    wait_for(lambda: phase(cluster, namespace, "app") == "AwaitingPromotion", 60, "the canary")
+    assert job_status(cluster, namespace, "app")["rollout"]["totalWaves"] == 4
+    out = ok(cluster, "promote", "app", "--full", "-n", namespace)
+    assert "version 2 promoted: every remaining node in one wave" in out
+    wait_for(lambda: phase(cluster, namespace, "app") == "Completed", 60, "completed")
+    rollout = job_status(cluster, namespace, "app")["rollout"]
+    assert (rollout["wave"], rollout["totalWaves"]) == (2, 2)
+    waves: dict[int, int] = {}
+    for e in kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
+                          "nodewave.io/version=2")["items"]:  # fmt: skip
+        waves[e["spec"]["rolloutWave"]] = waves.get(e["spec"]["rolloutWave"], 0) + 1
+    assert waves == {1: 1, 2: 5}

@@ -785,3 +785,38 @@ def test_revert_has_nothing_to_return_to_on_a_first_version_and_never_lifts_the_
     decision = plan_rollout(spent)
     assert decision.rollout is not None
     assert decision.rollout.phase is P.ROLLING_BACK, "past the budget the whole rollout goes back"
+
+
+# ---- promote --full ------------------------------------------------------------------------
+
+
+def test_promote_full_sends_every_remaining_node_in_one_wave_after_the_current_one() -> None:
+    """Canary of 2 on 10 nodes, 25 % waves (2, 3, 3, 2 planned): promoted with "2/full" while
+    waiting, the second wave is the 8 remaining nodes and the last; health and budget as ever."""
+    waiting = context({"n0": ok(1), "n1": ok(1)}, promote="2/full",
+                      previous=rollout(P.AWAITING_PROMOTION, 1, 4), **CANARY)  # fmt: skip
+    decision = plan_rollout(waiting)
+    assert decision.rollout is not None
+    assert (decision.rollout.wave, decision.rollout.total_waves) == (2, 2)
+    assert moved_to(decision, 2) == sorted(NODES[2:])
+    assert [(e.reason, e.message) for e in decision.events] == [
+        ("Promoted", "version 2 promoted: its 8 remaining nodes at once"),
+        ("WaveStarted", "wave 2/2 of version 2: 8 nodes"),
+    ]
+    # A wave in progress finishes first; nodes that join meanwhile go with the full wave.
+    midway = context({"n0": ok(1), "n1": Moved(2, S.VALIDATING)}, promote="2/full",
+                     previous=rollout(P.PROGRESSING, 2, 5), **ROLLING)  # fmt: skip
+    assert moved_to(plan_rollout(midway), 3) == []
+    full_wave = context({n: Moved(2, S.VALIDATING) for n in NODES[:8]}, promote="2/full",
+                        previous=rollout(P.PROGRESSING, 2, 2), **ROLLING)  # fmt: skip
+    assert moved_to(plan_rollout(full_wave), 2) == sorted(NODES), "n8, n9 joined: in the wave"
+
+
+def test_promote_full_never_skips_the_canary_nor_a_pause() -> None:
+    start = plan_rollout(context(promote="2/full", previous=rollout(P.PROGRESSING, 0), **CANARY))
+    assert moved_to(start, 1) == NODES[:2], "the canary still goes first"
+    paused = context({"n0": ok(1), "n1": ok(1)}, promote="2/full", paused=True,
+                     previous=rollout(P.PROGRESSING, 1, 4), **{**CANARY, "autoPromote": True})  # fmt: skip
+    decision = plan_rollout(paused)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.PAUSED

@@ -5,7 +5,8 @@
                                               with --watch, wait for the rollout's end: exit 0
                                               when it succeeded, 1 when it failed or rolled
                                               back, 2 at the timeout (a CI gate)
-    kubectl nodewave promote JOB              let a canary go on (annotation nodewave.io/promote)
+    kubectl nodewave promote JOB [--full]     let a canary go on (annotation nodewave.io/promote);
+                                              --full: every remaining node in one wave
     kubectl nodewave pause|resume JOB         hold or release new waves (spec.rollout.paused)
     kubectl nodewave rollback JOB [--to-version N]   put an earlier version's spec back (promoted)
     kubectl nodewave history JOB              the versions kept as ControllerRevisions
@@ -39,7 +40,7 @@ from nodewave.cli.errors import PluginError
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.core.gate import Gate, Outcome, evaluate_gate
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
-from nodewave.core.rollout import ANNOTATION_PROMOTE
+from nodewave.core.rollout import ANNOTATION_PROMOTE, FULL
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus, JobType
@@ -204,8 +205,10 @@ async def cmd_promote(kube: Kube, args: argparse.Namespace) -> int:
     version = (job.get("status") or {}).get("currentVersion")
     if version is None:
         raise PluginError(f'Job "{args.job}" has no version yet')
-    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_PROMOTE: str(version)}}})
-    print(f"job.nodewave.io/{args.job} version {version} promoted")
+    value = f"{version}{FULL}" if args.full else str(version)
+    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_PROMOTE: value}}})
+    what = "every remaining node in one wave" if args.full else "past its canary"
+    print(f"job.nodewave.io/{args.job} version {version} promoted: {what}")
     return 0
 
 
@@ -409,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
         if name == "rollback":
             p.add_argument("--to-version", type=int)
+        if name == "promote":
+            p.add_argument("--full", action="store_true", help="every remaining node in one "
+                           "wave once the current one settled (health and budget as always)")  # fmt: skip
     for name in ("executions", "stats"):
         p = sub.add_parser(name, parents=[common])
         p.add_argument("-A", "--all-namespaces", action="store_true")

@@ -65,6 +65,8 @@ from nodewave.models.job import (
 S = ObservedState
 P = RolloutPhase
 ANNOTATION_PROMOTE = "nodewave.io/promote"
+FULL = "/full"
+"""Suffix of a promote for all remaining nodes at once (`kubectl nodewave promote --full`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +104,20 @@ class RolloutContext:
     validated: frozenset[str]
     """Executions that passed their health windows (now or before)."""
     promote: str | None
-    """The Job's promote annotation: the version a person promoted past its canary."""
+    """The Job's promote annotation: the version a person promoted past its canary ("V"), or
+    past every remaining wave ("V/full": the rest of the nodes in one wave, health windows and
+    budget as always)."""
     now: datetime
     domains: Domains = field(default_factory=dict)
     """Each target's topology domain (empty without a topologyKey)."""
+
+    @property
+    def promoted(self) -> bool:
+        return self.promote in (str(self.version), f"{self.version}{FULL}")
+
+    @property
+    def promoted_full(self) -> bool:
+        return self.promote == f"{self.version}{FULL}"
 
     def execution(self, node: str, version: int) -> ExecutionInfo | None:
         return self.on_node.get(node, {}).get(version)
@@ -404,8 +416,10 @@ def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     up to that size before they add waves."""
     if rs.phase is not P.PROGRESSING or rs.wave == 0:
         return []
-    size = planned_wave_size(ctx.spec, len(ctx.targets), first=rs.wave == 1)
     current = ctx.wave(rs.wave)
+    if ctx.promoted_full and rs.wave > 1 and rs.wave == rs.total_waves:
+        return list(ctx.remaining)  # the wave a full promote started takes every node left
+    size = planned_wave_size(ctx.spec, len(ctx.targets), first=rs.wave == 1)
     missing = size - len(current)
     if missing <= 0:
         return []
@@ -431,7 +445,7 @@ def _canary_waits(ctx: RolloutContext, wave: int) -> bool:
         ctx.spec.strategy is Strategy.CANARY
         and wave == 1
         and not ctx.spec.auto_promote
-        and ctx.promote != str(ctx.version)
+        and not ctx.promoted
     )
 
 
@@ -454,11 +468,21 @@ def _await_promotion(ctx: RolloutContext, rs: RolloutStatus, events: list[EventI
 def _start_next_wave(
     ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
 ) -> list[str]:
-    if rs.phase is P.AWAITING_PROMOTION:
+    full = ctx.promoted_full and rs.wave > 0  # past the canary: never instead of it
+    if full:
+        events.append(EventIntent(
+            "Normal", R.PROMOTED,
+            f"version {ctx.version} promoted: its {len(ctx.remaining)} remaining nodes at once",
+        ))  # fmt: skip
+    elif rs.phase is P.AWAITING_PROMOTION:
         events.append(
             EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
         )
-    newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 0, ctx.domains)
+    if full:
+        newly = list(ctx.remaining)
+    else:
+        first = rs.wave == 0
+        newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, first, ctx.domains)
     rs.wave += 1
     rs.phase = P.PROGRESSING
     rs.total_waves = rs.wave + count_waves(
