@@ -84,8 +84,6 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
     revisions = [parse_revision(r) for r in await _list(
         kube, path_of("controllerrevisions", ns), selector)]  # fmt: skip
     versions = plan_versions(job.spec, revisions, job.status.stable_version, name)
-    known = {r.number: r.to_version() for r in revisions}
-    known[versions.current.number] = versions.current
     namespace = await kube.get(f"/api/v1/namespaces/{ns}")
     executions = [parse_execution(e) for e in await _list(
         kube, path_of("executions", ns), selector)]  # fmt: skip
@@ -95,13 +93,13 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
         job=job,
         current=versions.current,
         nodes={n.name: n for n in nodes},
-        executions=tuple(e for e in executions if e.owner_uid in ("", job.uid)),
+        executions=tuple(e for e in executions if e.owned_by(job.uid)),
         pods={p.name: p for p in pods},
-        versions=known,
+        versions=versions.known,
         namespace_labels=parse_namespace(namespace).labels if namespace else {},
     )
     compare = job.status.stable_version or job.status.current_version
-    previous = known.get(compare) if compare else None
+    previous = versions.known.get(compare) if compare else None
     spec_changed = live is None or (live.get("spec") != dry.get("spec"))
     preview = build_preview(
         snap, previous, versions.create is not None, spec_changed, datetime.now(UTC)

@@ -89,7 +89,8 @@ def evaluate_health(
     if w.last_sample is None or now - w.last_sample >= sample_period(hc) * 0.95:
         _sample(w, ready, restarts, now)
     closed = now >= _window_end(w, hc, now)
-    problem = _close_window(w, ready, hc, external, external_limit, now) if closed else None
+    limit = hc.max_error_rate if external_limit is None else external_limit
+    problem = _close_window(w, ready, hc, external, limit, now) if closed else None
     # Woken for the next sample, or at the window's end if sooner: samples drift later with
     # every late pass, and the pass closing a window came up to a sample period after its end.
     next_sample = min((w.last_sample or now) + sample_period(hc), _window_end(w, hc, now))
@@ -101,7 +102,6 @@ def evaluate_health(
         msg = f"validated: {w.consecutive_healthy} healthy windows of {hc.interval_seconds}s"
         return result(Verdict.VALIDATED, VALIDATED, msg)
     if w.consecutive_unhealthy >= hc.failure_threshold:
-        limit = hc.max_error_rate if external_limit is None else external_limit
         msg = f"{w.consecutive_unhealthy} unhealthy windows in a row (error rate {w.error_rate:.2f} > {limit:g})"
         if problem:
             return result(Verdict.FAILED, PROMETHEUS_QUERY_FAILED, f"{msg}; Prometheus: {problem}")
@@ -136,7 +136,7 @@ def _close_window(
     ready: bool,
     hc: HealthCheck,
     external: float | str | None,
-    external_limit: float | None,
+    external_limit: float,
     now: datetime,
 ) -> str | None:
     """Close the window: healthy when the readiness share is within maxErrorRate and
@@ -147,8 +147,7 @@ def _close_window(
     problem = None
     if hc.prometheus is not None:
         if isinstance(external, float):
-            limit = hc.max_error_rate if external_limit is None else external_limit
-            healthy = healthy and external <= limit
+            healthy = healthy and external <= external_limit
             rate = max(rate, external)
         else:
             rate, healthy = 1.0, False

@@ -73,6 +73,11 @@ class ExecutionInfo:
     owner_uid: str = ""
     """The uid of the Job that owns it ("" when none is recorded)."""
 
+    def owned_by(self, job_uid: str) -> bool:
+        """Whether it is this Job's, not a former Job's of the same name (deleted and created
+        again while the garbage collector still removes the old one's executions)."""
+        return self.owner_uid in ("", job_uid)
+
 
 @dataclass(frozen=True, slots=True)
 class VersionSpec:

@@ -51,6 +51,8 @@ class VersionPlan:
     """A revision to store, when the spec's content is new."""
     delete: tuple[str, ...]
     """Revisions beyond the history limit (never the current or the stable one)."""
+    known: Mapping[int, VersionSpec]
+    """Every version by number, the current one included (a pass reads executions of any)."""
 
 
 def plan_versions(
@@ -71,4 +73,5 @@ def plan_versions(
     old = [r for r in revs if r.number not in keep]
     excess = len(old) - spec.revision_history_limit
     delete = tuple(r.name for r in old[: max(0, excess)])
-    return VersionPlan(match.to_version(), create, delete)
+    known = {r.number: r.to_version() for r in revs}
+    return VersionPlan(match.to_version(), create, delete, known)

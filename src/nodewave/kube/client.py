@@ -117,8 +117,16 @@ def _resource_of(path: str) -> str:
     return next((p for p in parts if p in API_PREFIXES or p == "status"), "other")
 
 
-def _error(status: int, raw: bytes, decoded: Any) -> KubeError:
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _error(status: int, raw: bytes) -> KubeError:
     """The API's Status (reason and message) as our error, or the raw body when it is none."""
+    decoded = _decode(raw)
     if isinstance(decoded, dict):
         return KubeError(status, decoded.get("reason", ""), decoded.get("message", ""))
     return KubeError(status, "", raw.decode(errors="replace"))
@@ -182,12 +190,7 @@ class Kube:
                 if resp.status == 401 and self.credentials.refreshable:
                     self.credentials.expire()  # the next try reads the credentials again
                 if resp.status >= 300:
-                    raw = await resp.read()
-                    try:
-                        decoded = json.loads(raw)
-                    except ValueError:
-                        decoded = None
-                    raise _error(resp.status, raw, decoded)
+                    raise _error(resp.status, await resp.read())
                 yield resp.content
         except aiohttp.ClientError as e:
             if isinstance(e, OSError):
@@ -232,13 +235,9 @@ class Kube:
                 continue
             break
         self.requests[(method, _resource_of(path), status)] += 1
-        try:
-            decoded = json.loads(raw) if raw else None
-        except ValueError:
-            decoded = None
         if 200 <= status < 300:
-            return decoded
-        raise _error(status, raw, decoded)
+            return _decode(raw)
+        raise _error(status, raw)
 
     async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """The created object, or None when it already exists."""

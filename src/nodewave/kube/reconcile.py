@@ -108,8 +108,6 @@ class Reconciler:
         )
         for name in versions.delete:
             await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
-        known = {r.number: r.to_version() for r in self.view.revisions_of(key)}
-        known[versions.current.number] = versions.current
         executions = self.view.executions_of(key, job.uid)
         now = self.clock()
         snap = Snapshot(
@@ -118,12 +116,10 @@ class Reconciler:
             nodes=self.view.node_map(),
             executions=executions,
             pods=self.view.pods_of(key),
-            versions=known,
+            versions=versions.known,
             namespace_labels=namespace.labels if namespace is not None else {},
             health=self._health.get(key, {}),
-            external_error_rates=await self._external_error_rates(
-                job, self.view.executions_of(key, job.uid), now
-            ),
+            external_error_rates=await self._external_error_rates(job, executions, now),
             baselines=await self._measure_baselines(job, executions),
         )
         plan = plan_job(snap, now, self.settings)

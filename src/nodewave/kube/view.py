@@ -109,11 +109,10 @@ class ClusterView:
         return dict(self.nodes.get(ALL_NODES, {}))
 
     def executions_of(self, key: JobKey, owner_uid: str) -> tuple[ExecutionInfo, ...]:
-        """The Job's executions. Ones owned by another Job of the same name (deleted and
-        created again while the garbage collector still removes the old one's) are not its."""
+        """The Job's executions (`ExecutionInfo.owned_by`)."""
         watched = self.executions.get(key, {})
         merged = self.overlay_executions.merge(key, watched).values()
-        return tuple(e for e in merged if e.owner_uid in ("", owner_uid))
+        return tuple(e for e in merged if e.owned_by(owner_uid))
 
     def pods_of(self, key: JobKey) -> dict[str, PodInfo]:
         return self.overlay_pods.merge(key, self.pods.get(key, {}))
