@@ -81,6 +81,7 @@ _RESULT_EVENTS = {
     R.ROLLOUT_COMPLETE: "completed",
     R.ROLLOUT_FAILED: "failed",
     R.ROLLED_BACK: "rolled_back",
+    R.ROLLOUT_ABORTED: "aborted",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -13,9 +14,12 @@ from nodewave.core.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
+from tests.integration.helm import CHART, helm
 from tests.integration.jobs import (
     add_nodes,
     apply_job,
+    condition,
+    job_events,
     job_status,
     phase,
     rolling_job,
@@ -259,3 +263,89 @@ def test_promote_full_rolls_every_remaining_node_in_one_wave(
                           "nodewave.io/version=2")["items"]:  # fmt: skip
         waves[e["spec"]["rolloutWave"]] = waves.get(e["spec"]["rolloutWave"], 0) + 1
     assert waves == {1: 1, 2: 5}
+
+
+def _rollout_operator(cluster: ControlPlane, namespace: str, tmp_path: Path) -> Path:
+    """A kubeconfig for a ServiceAccount bound (RoleBinding) to the chart's rollout-operator
+    ClusterRole in `namespace`, and nothing else: what the README tells a team to grant."""
+    # A release name of its own: the chart installed by other tests must not meet this role.
+    rendered = helm(cluster, "template", "plugin", str(CHART), "--kube-version", "1.34.0",
+                    "--show-only", "templates/rollout-operator-role.yaml")  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    cluster.kubectl("apply", "-f", "-", input=rendered.stdout)
+    cluster.kubectl("create", "serviceaccount", "steward", "-n", namespace)
+    cluster.kubectl("create", "rolebinding", "steward", "-n", namespace,
+                    "--clusterrole=plugin-rollout-operator",
+                    f"--serviceaccount={namespace}:steward")  # fmt: skip
+    return cluster.write_service_account_kubeconfig(namespace, "steward", tmp_path / "steward")
+
+
+def test_abort_returns_every_node_and_leaves_the_spec_as_applied(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """A canary of version 2 aborted by someone holding only the rollout-operator role: the
+    canary node goes back to version 1, the Job is Stalled (RolloutAborted) and the CI gate
+    fails, while the live spec still equals the applied file (`kubectl diff` finds nothing,
+    as Argo CD would find the Job in sync). The abort survives a restart of the operator;
+    `retry JOB` rolls version 2 out again, and a new version in Git is not aborted."""
+    nodes = suite_nodes(cluster, "abort", 4)
+    canary = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 50}
+    settle_v1(cluster, namespace, "edge", rolling_job("abort", "1", canary), nodes)
+    manifest = tmp_path / "edge.yaml"
+
+    def apply_file(tag: str) -> None:
+        manifest.write_text(yaml.safe_dump({
+            "apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+            "metadata": {"name": "edge", "namespace": namespace},
+            "spec": rolling_job("abort", tag, canary),
+        }))  # fmt: skip
+        cluster.kubectl("apply", "-f", str(manifest))
+
+    apply_file("2")
+    wait_for(lambda: phase(cluster, namespace, "edge") == "AwaitingPromotion", 60, "the canary")
+    steward = ("--kubeconfig", str(_rollout_operator(cluster, namespace, tmp_path)),
+               "-n", namespace)  # fmt: skip
+    out = ok(cluster, "abort", "edge", *steward)
+    assert "version 2 aborted: every node returns to version 1 in waves" in out
+    wait_for(
+        lambda: (
+            "every node back" in job_status(cluster, namespace, "edge")["rollout"]["message"]
+            and running_versions(cluster, namespace, "edge") == {n: [1] for n in nodes}
+        ),
+        60,
+        "every node back on version 1",
+    )
+    status = job_status(cluster, namespace, "edge")
+    assert (status["rollout"]["phase"], status["stableVersion"]) == ("Aborted", 1)
+    assert condition(status, "Stalled") == ("True", "RolloutAborted")
+    assert condition(status, "Degraded") == ("True", "RolloutAborted")
+    events = job_events(cluster, namespace)
+    assert {"RolloutAborted", "AbortComplete"} <= set(events)
+    drift = cluster.kubectl("diff", "-f", str(manifest), check=False)
+    assert drift.returncode == 0, "the live Job drifted from its file:\n" + drift.stdout
+    gate = plugin(cluster, "status", "edge", "--watch", "--timeout", "20s", "-n", namespace)
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "RolloutAborted" in gate.stderr
+    assert "already" in ok(cluster, "abort", "edge", *steward)
+
+    operator.stop()
+    operator.start()
+    operator.wait_started()
+    time.sleep(3)  # passes of the new process over the Job
+    assert phase(cluster, namespace, "edge") == "Aborted"
+    assert running_versions(cluster, namespace, "edge") == {n: [1] for n in nodes}
+
+    out = ok(cluster, "retry", "edge", *steward)
+    assert "version 2 rolls out again from version 1" in out
+    wait_for(lambda: phase(cluster, namespace, "edge") == "AwaitingPromotion", 60, "canary again")
+    assert "RolloutRetried" in job_events(cluster, namespace)
+    ok(cluster, "abort", "edge", *steward)
+    wait_for(lambda: phase(cluster, namespace, "edge") == "Aborted", 30, "aborted again")
+    apply_file("3")  # the fix, in Git: rolls out, the abort named version 2's rollout
+    wait_for(lambda: phase(cluster, namespace, "edge", 3) == "AwaitingPromotion", 60, "v3 canary")
+    for command in (("history", "edge"), ("executions", "--job", "edge"), ("promote", "edge")):
+        ok(cluster, *command, *steward)  # the role covers the other commands too
+    forbidden = cluster.kubectl("--kubeconfig", steward[1], "patch", "nwj", "edge", "-n",
+                                namespace, "--subresource=status", "--type=merge", "-p",
+                                '{"status":{}}', check=False)  # fmt: skip
+    assert "forbidden" in forbidden.stderr

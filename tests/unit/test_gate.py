@@ -63,6 +63,12 @@ ROWS = [
         id="rolled-back-fails",
     ),
     pytest.param(
+        Row(status(stable_version=1, rollout=rollout(P.ABORTED, message="aborted: returning"),
+                   conditions=[cond("Stalled", "True", "RolloutAborted", "aborted: returning")]),
+            False, Gate(Outcome.FAILED, "RolloutAborted: aborted: returning")),
+        id="aborted-fails-at-once",
+    ),
+    pytest.param(
         Row(status(stable_version=1, rollout=rollout(P.ROLLING_BACK, message="rolling back")), False,
             Gate(Outcome.WAITING, "RollingBack: rolling back")),
         id="rolling-back-waits-for-the-end",

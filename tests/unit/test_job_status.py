@@ -36,6 +36,7 @@ def counts(**kw: Any) -> JobCounts:
 
 ROLLING = counts(phase=P.PROGRESSING, updated=1, rollout_message="wave 1/2: 2 nodes")
 ROLLED_BACK = counts(phase=P.ROLLED_BACK, updated=0, failed=0, rollout_message="rolled back")
+ABORTED = counts(phase=P.ABORTED, updated=2, rollout_message="aborted: returning to version 1")
 
 CASES = [
     # pytest.param(the condition's function, the counts, the expected (status, reason, message) or None)
@@ -173,6 +174,30 @@ CASES = [
         id="stalled-not-while-rolling-back",
     ),
     pytest.param(
+        evaluate_stalled,
+        ABORTED,
+        ("True", "RolloutAborted", "aborted: returning to version 1"),
+        id="stalled-aborted-while-its-nodes-return",
+    ),
+    pytest.param(
+        evaluate_reconciling,
+        ABORTED,
+        ("False", "AsExpected", "nothing to roll out"),
+        id="reconciling-not-when-aborted",
+    ),
+    pytest.param(
+        evaluate_ready,
+        ABORTED,
+        ("False", "RolloutAborted", "2/4 nodes running version 2; aborted: returning to version 1"),
+        id="ready-not-when-aborted",
+    ),
+    pytest.param(
+        evaluate_progressing,
+        ABORTED,
+        ("False", "RolloutAborted", "aborted: returning to version 1"),
+        id="progressing-aborted",
+    ),
+    pytest.param(
         evaluate_rolled_back, ROLLED_BACK, ("True", "RolledBack", "rolled back"), id="rolled-back"
     ),
     pytest.param(
@@ -228,6 +253,12 @@ CASES = [
         ROLLED_BACK,
         ("True", "RolledBack", "0 failed, 0 degraded, 0 lost; rolled back"),
         id="degraded-rolled-back",
+    ),
+    pytest.param(
+        evaluate_degraded,
+        ABORTED,
+        ("True", "RolloutAborted", "0 failed, 0 degraded, 0 lost; aborted: returning to version 1"),
+        id="degraded-aborted",
     ),
 ]
 

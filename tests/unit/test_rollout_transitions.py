@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nodewave.core.rollout import (
     TRANSITIONS,
@@ -16,8 +19,10 @@ from nodewave.core.rollout import (
     RolloutDecision,
     Want,
     begin_rollout,
+    build_abort_value,
     build_rollout_context,
     evaluate_failure,
+    parse_abort,
     plan_rollout,
     plan_steady,
 )
@@ -820,3 +825,164 @@ def test_promote_full_never_skips_the_canary_nor_a_pause() -> None:
     decision = plan_rollout(paused)
     assert decision.rollout is not None
     assert decision.rollout.phase is P.PAUSED
+
+
+# ---- abort -------------------------------------------------------------------------------
+
+ABORT = build_abort_value(V, at(0))
+"""The abort annotation for `rollout(...)`'s rollout (started at 0)."""
+
+
+def aborting(
+    on_v: dict[str, tuple[int, ObservedState]],
+    s_running: dict[str, ObservedState],
+    *,
+    previous: RolloutStatus,
+    abort: str | None = ABORT,
+    targets: list[str] = NODES,
+    domains: dict[str, str] | None = None,
+    **rollout_spec: Any,
+) -> RolloutContext:
+    """Nodes on V (`on_v`: wave and state) with their execution of S stopped by the rollout;
+    nodes whose execution of S is wanted Running (`s_running`: its state); the rest never had
+    any execution."""
+    spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING, **rollout_spec})
+    on_node: dict[str, dict[int, ExecutionInfo]] = {}
+    states: dict[str, ObservedState] = {}
+
+    def add(ex: ExecutionInfo, state: ObservedState) -> None:
+        on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
+        states[ex.name] = state
+
+    for n, (wave, state) in on_v.items():
+        add(_execution(n, V, wave, state=state), state)
+        add(_execution(n, STABLE, 0, desired=DesiredState.STOPPED, by_operator=True,
+                       state=S.STOPPED), S.STOPPED)  # fmt: skip
+    for n, state in s_running.items():
+        add(_execution(n, STABLE, 0, state=state), state)
+    return RolloutContext(
+        spec=spec.rollout, version=V, stable=STABLE, previous=previous, targets=targets,
+        on_node=on_node, states=states, validated=frozenset(), promote=None, now=at(5),
+        domains=domains or {}, abort=abort,
+    )  # fmt: skip
+
+
+def wants(decision: RolloutDecision, version: int) -> list[str]:
+    return sorted(n for n, w in decision.want.items() if w.version == version)
+
+
+SIX_ON_V = {n: (1 + i // 2, S.RUNNING) for i, n in enumerate(NODES[:6])}
+"""Waves 1-3 of 20 % (2 nodes each) done on n0..n5; n6..n9 still on S."""
+REST_ON_S = {n: S.RUNNING for n in NODES[6:]}
+
+
+def test_an_abort_stops_the_rollout_and_sends_its_latest_wave_back_first() -> None:
+    ctx = aborting(SIX_ON_V, REST_ON_S, previous=rollout(P.PROGRESSING, 3, 5))
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.ABORTED
+    assert decision.stable_version == STABLE
+    assert wants(decision, V) == NODES[:4], "waves 1 and 2 wait, no wave 4 starts"
+    assert wants(decision, STABLE) == sorted(NODES[4:])
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Warning", "RolloutAborted",
+         "rollout of version 2 aborted: every node returns to version 1 in waves"),
+    ]  # fmt: skip
+    assert decision.rollout.message == (
+        "aborted: returning to version 1: 4/10 nodes back, 2 on their way, 4 waiting"
+    )
+
+
+def test_no_more_than_a_wave_of_nodes_is_on_its_way_back_at_once() -> None:
+    aborted = rollout(P.ABORTED, 3, 5)
+    on_v = {n: SIX_ON_V[n] for n in NODES[:4]}
+    starting = aborting(on_v, {**REST_ON_S, "n4": S.STARTING, "n5": S.PENDING}, previous=aborted)
+    decision = plan_rollout(starting)
+    assert wants(decision, V) == NODES[:4], "n4 and n5 are not back yet: no room"
+    assert decision.events == []
+    one_back = aborting(on_v, {**REST_ON_S, "n4": S.STARTING, "n5": S.RUNNING}, previous=aborted)
+    assert wants(plan_rollout(one_back), V) == ["n0", "n1", "n3"], "n2: wave 2, first in order"
+    back = aborting(on_v, {**REST_ON_S, "n4": S.RUNNING, "n5": S.FAILED}, previous=aborted)
+    decision = plan_rollout(back)
+    assert wants(decision, V) == ["n0", "n1"], "a stable execution that failed is back too"
+    assert decision.rollout is not None
+    assert decision.rollout.message == (
+        "aborted: returning to version 1: 6/10 nodes back, 2 on their way, 2 waiting"
+    )
+
+
+def test_a_node_where_the_new_version_failed_goes_back_at_once() -> None:
+    on_v = {"n0": (1, S.FAILED), "n1": (1, S.RUNNING), "n2": (2, S.RUNNING), "n3": (2, S.RUNNING)}
+    decision = plan_rollout(aborting(on_v, {}, previous=rollout(P.PROGRESSING, 2, 5)))
+    assert wants(decision, V) == ["n1"]
+    assert wants(decision, STABLE) == sorted(["n0", "n2", "n3", *NODES[4:]])
+
+
+def test_the_abort_completes_once_every_node_is_back_and_says_so_once() -> None:
+    ctx = aborting({}, dict.fromkeys(NODES, S.RUNNING), previous=rollout(P.ABORTED, 3, 5))
+    decision = plan_rollout(ctx)
+    done = (
+        "aborted: every node back on version 1; version 2 stays stopped until a new version "
+        "or `kubectl nodewave retry`"
+    )
+    assert [(e.reason, e.message) for e in decision.events] == [("AbortComplete", done)]
+    assert decision.rollout is not None
+    assert (decision.rollout.phase, decision.rollout.message) == (P.ABORTED, done)
+    again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
+    assert again.events == []
+    assert wants(again, STABLE) == NODES
+
+
+def test_going_back_takes_one_topology_domain_per_wave() -> None:
+    domains = {n: "a" if n in ("n0", "n3", "n4") else "b" for n in NODES}
+    on_v = {n: (1, S.RUNNING) for n in NODES[:5]}
+    ctx = aborting(on_v, REST_ON_S, previous=rollout(P.PROGRESSING, 1, 5), domains=domains,
+                   maxParallel=30)  # fmt: skip
+    assert wants(plan_rollout(ctx), STABLE) == sorted(["n0", *NODES[5:]])
+
+
+def test_an_abort_names_one_rollout_and_spares_others() -> None:
+    ctx = aborting(SIX_ON_V, REST_ON_S, previous=rollout(P.PROGRESSING, 3, 5))
+    for other in (build_abort_value(V, at(1)), build_abort_value(STABLE, at(0)), "yes", "2@"):
+        decision = plan_rollout(dataclasses.replace(ctx, abort=other))
+        assert decision.rollout is not None
+        assert decision.rollout.phase is P.PROGRESSING, other
+    rolling_back = dataclasses.replace(ctx, previous=rollout(P.ROLLING_BACK, 3, 5))
+    decision = plan_rollout(rolling_back)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.ROLLING_BACK
+    steady = dataclasses.replace(ctx, stable=V)
+    assert plan_rollout(steady).rollout == steady.previous, "a stable version is not aborted"
+
+
+def test_lifting_the_abort_rolls_the_same_version_out_again_from_the_stable_one() -> None:
+    ctx = aborting({}, dict.fromkeys(NODES, S.RUNNING), previous=rollout(P.ABORTED, 3, 5),
+                   abort=None)  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert (decision.rollout.phase, decision.rollout.wave) == (P.PROGRESSING, 1)
+    assert decision.rollout.started_at == at(5)
+    assert wants(decision, V) == ["n0", "n1"]
+    assert [(e.reason, e.message) for e in decision.events] == [
+        ("RolloutRetried", "abort lifted: rolling out version 2 from 1 on 10 nodes (Rolling)"),
+        ("WaveStarted", "wave 1/5 of version 2: 2 nodes"),
+    ]
+
+
+def test_an_aborted_first_version_holds_every_node_where_it_is() -> None:
+    ctx = context({"n0": ok(1), "n1": ok(1)}, stable=None, previous=first(P.PROGRESSING, 1, 5),
+                  **ROLLING)  # fmt: skip
+    decision = plan_rollout(dataclasses.replace(ctx, abort=ABORT))
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.ABORTED
+    assert decision.want == {"n0": Want(V, 1), "n1": Want(V, 1)}, "nobody else starts V"
+    assert decision.stable_version is None
+    assert decision.events[0].message == (
+        "rollout of version 2 aborted: it is the Job's first version: no node starts it any "
+        "more, none has a version to return to"
+    )
+
+
+@given(st.integers(1, 10**6), st.datetimes(timezones=st.just(UTC)))
+def test_an_abort_value_names_exactly_its_rollout(version: int, started: datetime) -> None:
+    assert parse_abort(build_abort_value(version, started)) == (version, started)

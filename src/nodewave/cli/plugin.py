@@ -8,6 +8,8 @@
     kubectl nodewave promote JOB [--full]     let a canary go on (annotation nodewave.io/promote);
                                               --full: every remaining node in one wave
     kubectl nodewave pause|resume JOB         hold or release new waves (spec.rollout.paused)
+    kubectl nodewave abort JOB                stop the rollout: every node returns to the stable
+                                              version in waves, the spec untouched (GitOps)
     kubectl nodewave rollback JOB [--to-version N]   put an earlier version's spec back (promoted)
     kubectl nodewave history JOB              the versions kept as ControllerRevisions
     kubectl nodewave executions [--job J] [--node N] [--state S] [--wave W] [--version V] [-A]
@@ -15,6 +17,7 @@
     kubectl nodewave cancel EXECUTION         desiredState Stopped
     kubectl nodewave retry EXECUTION          start a finished execution again
     kubectl nodewave retry JOB --node N       the same for the Job's current version on node N
+    kubectl nodewave retry JOB                lift an abort: the same spec rolls out again
     kubectl nodewave plan -f JOB.yaml         what applying it would do: the version and its
                                               diff, nodes that would stop, the waves, the
                                               budget; exit 0 no change, 1 changes, 255 error
@@ -40,10 +43,16 @@ from nodewave.cli.errors import PluginError
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.core.gate import Gate, Outcome, evaluate_gate
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
-from nodewave.core.rollout import ANNOTATION_PROMOTE, FULL
+from nodewave.core.rollout import (
+    ABORTABLE,
+    ANNOTATION_ABORT,
+    ANNOTATION_PROMOTE,
+    FULL,
+    build_abort_value,
+)
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.models.execution import ObservedState
-from nodewave.models.job import JobStatus, JobType
+from nodewave.models.job import JobStatus, JobType, RolloutPhase
 
 STATES = [s.value for s in ObservedState]
 EXIT_FAILED, EXIT_TIMEOUT = 1, 2
@@ -219,6 +228,57 @@ async def cmd_pause(kube: Kube, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_abort(kube: Kube, args: argparse.Namespace) -> int:
+    """The abort annotation names the rollout in flight (its version and start), so it never
+    stops a later one; the spec is not touched, so a Job kept in Git does not drift."""
+    job = await _job(kube, args.namespace, args.job)
+    status = JobStatus.model_validate(job.get("status") or {})
+    rs, name = status.rollout, f"job.nodewave.io/{args.job}"
+    if rs is None or rs.version is None or rs.started_at is None or status.current_version is None:
+        raise PluginError(f"{name} has no rollout to abort")
+    if rs.version != status.current_version or status.stable_version == rs.version:
+        raise PluginError(f"{name} has no rollout to abort: version {status.current_version} "
+                          "is stable (`kubectl nodewave rollback` returns to an earlier one)")  # fmt: skip
+    if rs.phase is RolloutPhase.ABORTED:
+        print(f"{name} version {rs.version} is aborted already: {rs.message}")
+        return 0
+    if rs.phase not in ABORTABLE:
+        raise PluginError(f"{name} cannot be aborted: it is {rs.phase}: {rs.message}")
+    value = build_abort_value(rs.version, rs.started_at)
+    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_ABORT: value}}})
+    back = (
+        f"every node returns to version {status.stable_version} in waves"
+        if status.stable_version is not None
+        else "it is the Job's first version: no node starts it any more"
+    )
+    print(f"{name} version {rs.version} aborted: {back}; the spec is unchanged. "
+          f"`kubectl nodewave retry {args.job}` rolls it out again.")  # fmt: skip
+    return 0
+
+
+async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) -> int:
+    """Lift an abort: the same version rolls out again from the stable one. Its executions
+    that failed before the abort would count against the new rollout's budget at once, so they
+    go; the operator starts each node's again in its wave."""
+    status = JobStatus.model_validate(job.get("status") or {})
+    name = f"job.nodewave.io/{args.job}"
+    rs = status.rollout
+    if rs is None or rs.phase is not RolloutPhase.ABORTED:
+        phase = rs.phase if rs is not None else "not rolling out"
+        raise PluginError(f"{name} is not aborted ({phase}); to retry one node: "
+                          f"kubectl nodewave retry {args.job} --node NODE")  # fmt: skip
+    labels = {LABEL_JOB: label_value(args.job), LABEL_VERSION: str(rs.version)}
+    failed = [e["metadata"]["name"]
+              for e in await _executions(kube, args.namespace, labels, {})
+              if (e.get("status") or {}).get("observedState") == "Failed"]  # fmt: skip
+    for ex in failed:
+        await kube.delete(path_of("executions", args.namespace, ex))
+    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_ABORT: None}}})
+    print(f"{name} version {rs.version} rolls out again from version {status.stable_version}"
+          + (f" ({len(failed)} failed executions removed)" if failed else ""))  # fmt: skip
+    return 0
+
+
 async def _revisions(kube: Kube, ns: str, job: str) -> list[dict[str, Any]]:
     found = await _get(
         kube,
@@ -358,6 +418,13 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
             raise PluginError(f"Job {args.execution} has no execution of version {version} "
                               f"on node {args.node}")  # fmt: skip
         args.execution = found[0]["metadata"]["name"]
+    else:  # `retry JOB`: a name that is no execution but a Job lifts that Job's abort
+        path = path_of("executions", args.namespace, args.execution)
+        if await kube.get(path) is None and (
+            aborted := await kube.get(path_of("jobs", args.namespace, args.execution))
+        ):
+            args.job = args.execution
+            return await _retry_job(kube, args, aborted)
     ex = await _execution(kube, args.namespace, args.execution)
     state = (ex.get("status") or {}).get("observedState")
     if state not in ("Failed", "Completed", "Stopped"):
@@ -375,6 +442,7 @@ COMMANDS = {
     "promote": cmd_promote,
     "pause": cmd_pause,
     "resume": cmd_pause,
+    "abort": cmd_abort,
     "rollback": cmd_rollback,
     "history": cmd_history,
     "executions": cmd_executions,
@@ -400,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--context", default=None)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("status", "promote", "pause", "resume", "rollback", "history"):
+    for name in ("status", "promote", "pause", "resume", "abort", "rollback", "history"):
         p = sub.add_parser(name, parents=[common])
         p.add_argument("job")
         if name == "status":
@@ -426,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--version", type=int)
     for name in ("cancel", "retry"):
         p = sub.add_parser(name, parents=[common])
-        p.add_argument("execution", help="an execution; with --node, a Job")
+        p.add_argument("execution", help="an execution; for retry also a Job (lift its "
+                       "abort, or with --node: retry its current version on that node)")  # fmt: skip
         if name == "retry":
             p.add_argument("--node", help="retry the Job's current version on this node (a "
                            "failed or reverted one)")  # fmt: skip

@@ -30,11 +30,15 @@ PHASE_REASON = {
     P.ROLLED_BACK: R.ROLLED_BACK,
     P.FAILED: R.ROLLOUT_FAILED,
     P.COMPLETED: R.ROLLOUT_COMPLETE,
+    P.ABORTED: R.ROLLOUT_ABORTED,
 }
 """The reason a condition gives while a rollout is in each phase."""
-STALLED_PHASES = frozenset({P.FAILED, P.ROLLED_BACK})
+STALLED_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ABORTED})
+"""An aborted rollout is Stalled from the start, while its nodes still return: for kstatus
+and Argo CD the version in Git did not roll out (Failed, Degraded), which is what a person
+who stopped it needs to see; `status.rollout.message` tells how far the return is."""
 RECONCILING_PHASES = frozenset({P.PROGRESSING, P.ROLLING_BACK, P.AWAITING_PROMOTION, P.PAUSED})
-FAILING_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ROLLING_BACK})
+FAILING_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ROLLING_BACK, P.ABORTED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,9 @@ ROLLOUT_FAILED = "RolloutFailed"
 ROLLING_BACK = "RollingBack"
 FIRST_VERSION_STOPPED = "FirstVersionStopped"
 NODE_REVERTED = "NodeReverted"
+ROLLOUT_ABORTED = "RolloutAborted"
+ABORT_COMPLETE = "AbortComplete"
+ROLLOUT_RETRIED = "RolloutRetried"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
 # Execution reasons / error codes.

@@ -31,6 +31,12 @@ the same wave. The rules, each a named function below with rows in tests/unit/te
 - `_fill_wave`: a wave is its planned size over the targets now; nodes of it without an
   execution yet (creation deferred or failed, a node that left replaced) are still wanted in
   it, and the wave is not settled until they are.
+- `abort_rollout` / `plan_aborted` (`kubectl nodewave abort`, annotation
+  `nodewave.io/abort=V@startedAt`): the rollout in flight stops where it is (Aborted) and every
+  node returns to S in waves of the strategy's size, latest wave first, while the spec still
+  names V; with no S (a first version) nothing moves any more. The annotation names one
+  rollout, so a new version (or the same one applied again later) is not aborted by it; once
+  it is gone (`kubectl nodewave retry JOB`) V rolls out again from S.
 - `RolloutContext.reverted_to` (onNodeFailure Revert): a node whose execution of V failed
   before validation wants S again at once, and keeps its previous version once V is stable;
   `record_reverted` lists them in the status and announces them.
@@ -51,6 +57,8 @@ from nodewave.core.waves import (
     count_waves,
     plan_next_wave,
     planned_wave_size,
+    same_domain,
+    wave_size,
 )
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
@@ -67,6 +75,27 @@ P = RolloutPhase
 ANNOTATION_PROMOTE = "nodewave.io/promote"
 FULL = "/full"
 """Suffix of a promote for all remaining nodes at once (`kubectl nodewave promote --full`)."""
+ANNOTATION_ABORT = "nodewave.io/abort"
+"""`kubectl nodewave abort`: "V@startedAt", the rollout a person stopped (`build_abort_value`)."""
+ABORTABLE = frozenset({P.PROGRESSING, P.AWAITING_PROMOTION, P.PAUSED, P.FAILED})
+"""Phases an abort stops; RollingBack and RolledBack are on their way back already."""
+BACK = frozenset({S.RUNNING, S.COMPLETED, S.DEGRADED, S.FAILED, S.LOST})
+"""States of a stable execution that has come back from an abort (however it fares: going
+back to the known version is not judged again)."""
+
+
+def build_abort_value(version: int, started_at: datetime) -> str:
+    """The abort annotation for the rollout of `version` that started at `started_at`."""
+    return f"{version}@{started_at.isoformat()}"
+
+
+def parse_abort(value: str | None) -> tuple[int, datetime] | None:
+    """The rollout an abort annotation names; None when there is none or it is malformed."""
+    version, _, started = (value or "").partition("@")
+    try:
+        return int(version), datetime.fromisoformat(started)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +139,12 @@ class RolloutContext:
     now: datetime
     domains: Domains = field(default_factory=dict)
     """Each target's topology domain (empty without a topologyKey)."""
+    abort: str | None = None
+    """The Job's abort annotation (`build_abort_value`), if any."""
+
+    def aborts(self, rs: RolloutStatus) -> bool:
+        """Whether a person aborted this rollout (the annotation names its version and start)."""
+        return parse_abort(self.abort) == (rs.version, rs.started_at)
 
     @property
     def promoted(self) -> bool:
@@ -215,6 +250,7 @@ def build_rollout_context(
         promote=promote,
         now=now,
         domains=domains,
+        abort=job.abort,
     )
 
 
@@ -227,6 +263,8 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
         # become stable) once a node is selected. Idle meanwhile, not Reconciling forever.
         return RolloutDecision({}, ctx.previous, None)
     rs, events = begin_rollout(ctx)
+    if rs.phase in ABORTABLE and ctx.aborts(rs):
+        events.append(abort_rollout(ctx, rs))
     decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
     decision.events[:0] = events
     return record_reverted(ctx, decision)
@@ -276,7 +314,8 @@ def plan_steady(ctx: RolloutContext) -> RolloutDecision:
 def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]]:
     """The rollout of V: the one in flight, or a new one from S (wave 0, no node moved)."""
     prev = ctx.previous
-    if prev is not None and prev.version == ctx.version:
+    retried = prev is not None and prev.phase is P.ABORTED and not ctx.aborts(prev)
+    if prev is not None and prev.version == ctx.version and not retried:
         return prev.model_copy(), []
     rs = RolloutStatus(
         phase=P.PROGRESSING,
@@ -289,6 +328,8 @@ def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]
         f"rolling out version {ctx.version} {origin} on {len(ctx.targets)} nodes "
         f"({ctx.spec.strategy.value})"
     )
+    if retried and prev is not None and prev.version == ctx.version:
+        return rs, [EventIntent("Normal", R.ROLLOUT_RETRIED, f"abort lifted: {message}")]
     return rs, [EventIntent("Normal", R.ROLLOUT_STARTED, message)]
 
 
@@ -372,6 +413,64 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
         )
         events.append(EventIntent("Warning", R.ROLLED_BACK, rs.message))
     return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events)
+
+
+def abort_rollout(ctx: RolloutContext, rs: RolloutStatus) -> EventIntent:
+    rs.phase = P.ABORTED
+    rs.failed_nodes = ctx.failed_nodes
+    where = (
+        f"every node returns to version {ctx.stable} in waves"
+        if ctx.stable is not None
+        else "it is the Job's first version: no node starts it any more, none has a version to return to"
+    )
+    return EventIntent(
+        "Warning", R.ROLLOUT_ABORTED, f"rollout of version {ctx.version} aborted: {where}"
+    )
+
+
+def plan_aborted(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """Aborted: nodes on V return to S a wave at a time (the strategy's wave size, latest wave
+    first, one topology domain per wave), the next wave once the last one's stable executions
+    are back; a node where V failed returns at once (it runs nothing). With no S, nothing
+    moves. Lifting the abort (`begin_rollout`) starts V again from S."""
+    stable = ctx.stable
+    if stable is None:
+        rs.message = (
+            f"aborted: version {ctx.version} is the Job's first; nodes keep what they run "
+            "and no new wave starts"
+        )
+        return RolloutDecision(ctx.hold(), rs, None)
+    want = {n: Want(stable, 0) for n in ctx.targets}
+    coming: list[str] = []  # asked back, not back yet
+    on_v: list[tuple[int, int, str]] = []  # still running V: (-wave, wave order, node)
+    for i, n in enumerate(ctx.targets):
+        s_ex, v_ex = ctx.execution(n, stable), ctx.execution(n, ctx.version)
+        if s_ex is not None and s_ex.spec.desired_state is DesiredState.RUNNING:
+            if ctx.states.get(s_ex.name) not in BACK:
+                coming.append(n)
+        elif v_ex is not None and ctx.states.get(v_ex.name) is not S.FAILED:
+            on_v.append((-v_ex.spec.rollout_wave, i, n))
+    staying = [n for _, _, n in sorted(on_v)]
+    room = max(0, wave_size(ctx.spec, len(ctx.targets)) - len(coming))
+    going = same_domain(staying, ctx.domains)[:room]
+    for wave, _, n in sorted(on_v)[len(going) :]:
+        want[n] = Want(ctx.version, -wave)
+    events = []
+    back = len(ctx.targets) - len(coming) - len(staying)
+    if coming or staying:
+        rs.message = (
+            f"aborted: returning to version {stable}: {back}/{len(ctx.targets)} nodes back, "
+            f"{len(coming) + len(going)} on their way, {len(staying) - len(going)} waiting"
+        )
+    else:
+        done = (
+            f"aborted: every node back on version {stable}; version {ctx.version} stays "
+            "stopped until a new version or `kubectl nodewave retry`"
+        )
+        if rs.message != done:
+            events.append(EventIntent("Normal", R.ABORT_COMPLETE, done))
+        rs.message = done
+    return RolloutDecision(want, rs, stable, events)
 
 
 def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
@@ -519,5 +618,6 @@ TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], Rollou
     P.FAILED: plan_failed,
     P.ROLLING_BACK: plan_rolling_back,
     P.ROLLED_BACK: plan_rolling_back,
+    P.ABORTED: plan_aborted,
 }
 """The transition of each phase (the rollout of V from S, S set and different from V)."""

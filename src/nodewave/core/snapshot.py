@@ -101,6 +101,8 @@ class JobInfo:
     deleting: bool = False
     promote: str | None = None
     """The value of the nodewave.io/promote annotation: the version allowed past its canary."""
+    abort: str | None = None
+    """The value of the nodewave.io/abort annotation: the rollout a person stopped."""
 
 
 @dataclass(frozen=True, slots=True)

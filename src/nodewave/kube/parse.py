@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nodewave.core.naming import ANNOTATION_STOPPED_BY, LABEL_VERSION, STOPPED_BY_OPERATOR
-from nodewave.core.rollout import ANNOTATION_PROMOTE
+from nodewave.core.rollout import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.snapshot import ContainerInfo, ExecutionInfo, JobInfo, NodeInfo, PodInfo
 from nodewave.core.versions import RevisionInfo
 from nodewave.models.execution import ExecutionSpec, ExecutionStatus
@@ -136,6 +136,7 @@ def parse_job(body: Mapping[str, Any]) -> JobInfo:
         status=JobStatus.model_validate(body.get("status") or {}),
         deleting=bool(meta.get("deletionTimestamp")),
         promote=(meta.get("annotations") or {}).get(ANNOTATION_PROMOTE),
+        abort=(meta.get("annotations") or {}).get(ANNOTATION_ABORT),
     )
 
 

@@ -401,13 +401,16 @@ class RolloutPhase(StrEnum):
     FAILED = "Failed"
     ROLLING_BACK = "RollingBack"
     ROLLED_BACK = "RolledBack"
+    ABORTED = "Aborted"
 
 
 class RolloutStatus(ApiModel):
     """Where the current rollout stands; everything the engine decided, so a restart resumes."""
 
     phase: RolloutPhase | None = None
-    """Progressing, AwaitingPromotion, Paused, Completed, Failed, RollingBack or RolledBack."""
+    """Progressing, AwaitingPromotion, Paused, Completed, Failed, RollingBack, RolledBack or
+    Aborted (`kubectl nodewave abort`: every node returns to the stable version in waves while
+    the spec still names this one)."""
     version: int | None = Field(default=None, ge=1)
     """The version being rolled out."""
     from_version: int | None = Field(default=None, ge=1)
