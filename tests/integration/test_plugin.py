@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -349,3 +350,47 @@ def test_abort_returns_every_node_and_leaves_the_spec_as_applied(
                                 namespace, "--subresource=status", "--type=merge", "-p",
                                 '{"status":{}}', check=False)  # fmt: skip
     assert "forbidden" in forbidden.stderr
+
+
+def test_restart_recreates_every_execution_in_waves_when_its_time_comes(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """`restart --in 4s` on 4 nodes with waves of 2: Scheduled first, then two waves of new
+    executions (and pods), the second created only once the first passed its windows; the
+    version and the spec unchanged."""
+    nodes = suite_nodes(cluster, "restart", 4)
+    rolling = {"strategy": "Rolling", "maxParallel": 50}
+    settle_v1(cluster, namespace, "agent", rolling_job("restart", "1", rolling), nodes)
+    before = {e["metadata"]["uid"] for e in kubectl_json(
+        cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/job=agent")["items"]}  # fmt: skip
+    spec = kubectl_json(cluster, "get", "nwj", "-n", namespace, "agent")["spec"]
+    out = ok(cluster, "restart", "agent", "--in", "4s", "-n", namespace)
+    assert re.search(r"restarts at \d{4}-\d\d-\d\dT[\d:]+Z: every execution", out), out
+    scheduled = wait_for(
+        lambda: (r := job_status(cluster, namespace, "agent").get("restart")) and r, 10, "seen"
+    )
+    assert scheduled["phase"] == "Scheduled"
+    assert scheduled["message"].startswith("scheduled for ")
+    assert "Restart:    Scheduled" in ok(cluster, "status", "agent", "-n", namespace)
+    done = wait_for(
+        lambda: (
+            r
+            if (r := job_status(cluster, namespace, "agent")["restart"])["phase"] == "Completed"
+            else None
+        ),
+        90,
+        "restart completed",
+    )
+    assert (done["wave"], done["restartedNodes"], done["message"]) == (2, 4, "restarted 4 nodes")
+    execs = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
+                         "nodewave.io/job=agent")["items"]  # fmt: skip
+    assert not before & {e["metadata"]["uid"] for e in execs}, "every execution is new"
+    assert running_versions(cluster, namespace, "agent") == {n: [1] for n in nodes}
+    created = sorted(datetime.fromisoformat(e["metadata"]["creationTimestamp"]) for e in execs)
+    assert created[0] >= datetime.fromisoformat(done["requestedAt"])
+    assert created[1] < created[2], "the second wave after the first (windows of 2 s)"
+    events = job_events(cluster, namespace)
+    assert {"RestartRequested", "RestartStarted", "RestartComplete"} <= set(events)
+    after = kubectl_json(cluster, "get", "nwj", "-n", namespace, "agent")
+    assert after["spec"] == spec
+    assert after["status"]["currentVersion"] == after["status"]["stableVersion"] == 1

@@ -334,6 +334,35 @@ def test_an_invalid_selector_is_refused_once_with_nothing_done() -> None:
     assert (again.events, again.status_changed) == ([], False)
 
 
+def test_an_unknown_time_zone_is_refused_and_what_runs_keeps_running() -> None:
+    window = {"start": "01:00", "end": "03:00", "timeZone": "Europe/Atlantis"}
+    spec = job_spec(rollout={"maintenanceWindows": [window]})
+    snap = snapshot([node("n1")], [execution("n1", state=S.RUNNING)], [pod(NAME)], spec=spec)
+    plan = plan_job(snap, at(3))
+    assert plan.actions == []
+    (event,) = plan.events
+    assert (event.type, event.reason) == ("Warning", "InvalidSpec")
+    assert event.message == (
+        "maintenanceWindows[0].timeZone: unknown time zone 'Europe/Atlantis' (an IANA name "
+        "such as Europe/Berlin or UTC)"
+    )
+
+
+def test_a_closed_window_wakes_the_job_when_it_opens() -> None:
+    """Version 2 due outside its window (00:10-00:20 UTC, now 00:09:45): the pass comes back
+    when it opens, not at the next resync."""
+    window = {"start": "00:10", "end": "00:20"}
+    spec = job_spec(rollout={"strategy": "Rolling", "maxParallel": 50,
+                             "healthCheck": {"deadlineSeconds": 60}, "maintenanceWindows": [window]})  # fmt: skip
+    snap = snapshot([node("n1")], [execution("n1", state=S.RUNNING)], [pod(NAME)], spec=spec)
+    snap = replace(snap, current=replace(snap.current, number=2),
+                   job=replace(snap.job, status=JobStatus(stable_version=1, current_version=1)))  # fmt: skip
+    plan = plan_job(snap, at(9 * 60 + 45))
+    assert plan.status.rollout is not None
+    assert plan.status.rollout.message.startswith("waiting for a maintenance window before wave 1")
+    assert plan.requeue_after == timedelta(seconds=15)
+
+
 def test_the_operators_own_service_account_is_refused() -> None:
     spec = job_spec(template={"spec": {"serviceAccountName": "nodewave",
                                        "containers": [{"name": "main", "image": "app:1"}]}})  # fmt: skip

@@ -8,6 +8,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -986,3 +987,54 @@ def test_an_aborted_first_version_holds_every_node_where_it_is() -> None:
 @given(st.integers(1, 10**6), st.datetimes(timezones=st.just(UTC)))
 def test_an_abort_value_names_exactly_its_rollout(version: int, started: datetime) -> None:
     assert parse_abort(build_abort_value(version, started)) == (version, started)
+
+
+# ---- maintenance windows -------------------------------------------------------------------
+
+CLOSED = {"window_open": False, "window_opens_at": at(3600).astimezone(ZoneInfo("Europe/Berlin"))}
+OPENS = "opens at 2026-01-01T02:00:00+01:00 (Europe/Berlin)"
+
+
+def test_outside_every_window_no_wave_starts_and_the_status_says_when_one_opens() -> None:
+    ctx = dataclasses.replace(context(previous=rollout(P.PROGRESSING, 0), **ROLLING), **CLOSED)
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert (decision.rollout.phase, decision.rollout.wave) == (P.PROGRESSING, 0)
+    assert decision.rollout.message == f"waiting for a maintenance window before wave 1, {OPENS}"
+    assert wants(decision, V) == []
+    assert [(e.reason, e.message) for e in decision.events] == [
+        ("WaitingForWindow", f"version 2: waiting for a maintenance window before wave 1, {OPENS}")
+    ]
+    again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
+    assert again.events == [], "said once per wait"
+    opened = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout, window_open=True))
+    assert wants(opened, V) == ["n0", "n1"]
+
+
+def test_a_wave_under_way_finishes_after_its_window_closed() -> None:
+    """Wave 2 of 20 % has n2 but not n3 yet (its creation was deferred): n3 still joins it;
+    once the wave settled, wave 3 waits for the next window."""
+    under_way = {"n0": ok(1), "n1": ok(1), "n2": Moved(2, S.VALIDATING)}
+    ctx = dataclasses.replace(context(under_way, previous=rollout(P.PROGRESSING, 2, 5),
+                                      **ROLLING), **CLOSED)  # fmt: skip
+    assert moved_to(plan_rollout(ctx), 2) == ["n2", "n3"]
+    settled = {"n0": ok(1), "n1": ok(1), "n2": ok(2), "n3": ok(2)}
+    ctx = dataclasses.replace(ctx, on_node=context(settled, **ROLLING).on_node,
+                              validated=context(settled, **ROLLING).validated)  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert decision.rollout.message == f"waiting for a maintenance window before wave 3, {OPENS}"
+    assert wants(decision, V) == ["n0", "n1", "n2", "n3"]
+
+
+def test_windows_hold_neither_new_nodes_in_steady_state_nor_a_rollback() -> None:
+    steady = dataclasses.replace(context(stable=V, **ROLLING), **CLOSED)
+    assert wants(plan_rollout(steady), V) == NODES, "placement is not a rollout"
+    failing = dataclasses.replace(
+        context({"n0": failed(1), "n1": failed(1)}, previous=rollout(P.PROGRESSING, 1, 5),
+                back={n: S.STOPPED for n in NODES}, **ROLLING), **CLOSED,
+    )  # fmt: skip
+    decision = plan_rollout(failing)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.ROLLING_BACK
+    assert wants(decision, STABLE) == NODES

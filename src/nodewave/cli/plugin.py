@@ -10,6 +10,8 @@
     kubectl nodewave pause|resume JOB         hold or release new waves (spec.rollout.paused)
     kubectl nodewave abort JOB                stop the rollout: every node returns to the stable
                                               version in waves, the spec untouched (GitOps)
+    kubectl nodewave restart JOB [--in 1h]    recreate every execution of the current version in
+                                              the rollout's waves, health windows and budget
     kubectl nodewave rollback JOB [--to-version N]   put an earlier version's spec back (promoted)
     kubectl nodewave history JOB              the versions kept as ControllerRevisions
     kubectl nodewave executions [--job J] [--node N] [--state S] [--wave W] [--version V] [-A]
@@ -35,6 +37,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -43,6 +46,7 @@ from nodewave.cli.errors import PluginError
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.core.gate import Gate, Outcome, evaluate_gate
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
+from nodewave.core.restart import ANNOTATION_RESTART
 from nodewave.core.rollout import (
     ABORTABLE,
     ANNOTATION_ABORT,
@@ -116,6 +120,11 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
         f"Versions:   current {status.get('currentVersion', '-')}, stable {status.get('stableVersion', '-')}",
         f"Rollout:    {rollout.get('phase', '-')} version {rollout.get('version', '-')} wave {rollout.get('wave', 0)}/{rollout.get('totalWaves', 0)}, failed nodes {rollout.get('failedNodes', 0)}",
         f"Message:    {rollout.get('message', '')}",
+        *(
+            [f"Restart:    {r['phase']} (requested for {r['requestedAt']}): {r.get('message', '')}"]
+            if (r := status.get("restart"))
+            else []
+        ),
         f"Nodes:      {status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} ready",
         "Conditions: "
         + (
@@ -256,6 +265,21 @@ async def cmd_abort(kube: Kube, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_restart(kube: Kube, args: argparse.Namespace) -> int:
+    """The annotation nodewave.io/restartAt = now (+ --in), in UTC: executions created before
+    that time are recreated in waves once it has come (core/restart.py)."""
+    job = await _job(kube, args.namespace, args.job)
+    if (job.get("status") or {}).get("stableVersion") is None:
+        raise PluginError(f'Job "{args.job}" has no stable version to restart yet')
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=args.delay)
+    value = at.isoformat().replace("+00:00", "Z")
+    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_RESTART: value}}})
+    when = f"at {value}" if args.delay else "now"
+    print(f"job.nodewave.io/{args.job} restarts {when}: every execution of the current "
+          "version recreated in waves, health windows and failure budget as in a rollout")  # fmt: skip
+    return 0
+
+
 async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) -> int:
     """Lift an abort: the same version rolls out again from the stable one. Its executions
     that failed before the abort would count against the new rollout's budget at once, so they
@@ -272,7 +296,7 @@ async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) 
               for e in await _executions(kube, args.namespace, labels, {})
               if (e.get("status") or {}).get("observedState") == "Failed"]  # fmt: skip
     for ex in failed:
-        await kube.delete(path_of("executions", args.namespace, ex))
+        await kube.delete(path_of("executions", args.namespace, ex), foreground=True)
     await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_ABORT: None}}})
     print(f"{name} version {rs.version} rolls out again from version {status.stable_version}"
           + (f" ({len(failed)} failed executions removed)" if failed else ""))  # fmt: skip
@@ -432,7 +456,8 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
             f"execution {args.execution} is {state}; only Failed, Completed or Stopped executions can be retried"
         )
     # The operator re-creates a wanted execution under the same name, with a fresh status.
-    await kube.delete(path_of("executions", args.namespace, args.execution))
+    # Foreground: gone only with its pod, so the one created again never adopts the old pod.
+    await kube.delete(path_of("executions", args.namespace, args.execution), foreground=True)
     print(f"execution.nodewave.io/{args.execution} retried: the operator starts it again")
     return 0
 
@@ -443,6 +468,7 @@ COMMANDS = {
     "pause": cmd_pause,
     "resume": cmd_pause,
     "abort": cmd_abort,
+    "restart": cmd_restart,
     "rollback": cmd_rollback,
     "history": cmd_history,
     "executions": cmd_executions,
@@ -468,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--context", default=None)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("status", "promote", "pause", "resume", "abort", "rollback", "history"):
+    for name in ("status", "promote", "pause", "resume", "abort", "restart", "rollback", "history"):
         p = sub.add_parser(name, parents=[common])
         p.add_argument("job")
         if name == "status":
@@ -480,6 +506,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
         if name == "rollback":
             p.add_argument("--to-version", type=int)
+        if name == "restart":
+            p.add_argument("--in", dest="delay", type=parse_duration, default=0.0,
+                           help="restart this long from now (e.g. 1h, 30m)")  # fmt: skip
         if name == "promote":
             p.add_argument("--full", action="store_true", help="every remaining node in one "
                            "wave once the current one settled (health and budget as always)")  # fmt: skip

@@ -64,6 +64,12 @@ class PatchExecutionStatus:
 @dataclass(frozen=True, slots=True)
 class DeleteExecution:
     name: str
+    uid: str = ""
+    """With a uid: only that incarnation (a restart must never delete the execution that
+    replaced it)."""
+    foreground: bool = False
+    """Gone only once its pod is (a restart: the execution is created again under the same
+    name and must not adopt the old pod)."""
 
 
 Action = (

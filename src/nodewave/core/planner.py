@@ -47,10 +47,12 @@ from nodewave.core.job_status import JobCounts, build_job_conditions
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
+from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.core.waves import Domains, build_domains, order_nodes
+from nodewave.core.windows import WindowError, build_windows, is_open, next_opening
 from nodewave.models.base import ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
@@ -327,6 +329,8 @@ class _Pass:
     targets: list[str]
     on_node: dict[str, dict[int, ExecutionInfo]]
     live: list[ExecutionInfo]
+    terminating: frozenset[tuple[str, int]] = frozenset()
+    """(node, version) of executions being deleted."""
     observed: dict[str, Observation] = field(default_factory=dict)
     states: dict[str, ObservedState] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
@@ -402,8 +406,17 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     on_node: dict[str, dict[int, ExecutionInfo]] = {}
     for ex in live:
         on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
+    try:
+        windows = build_windows(job.spec.rollout.maintenance_windows)
+    except WindowError as e:
+        return _refuse(snap, R.INVALID_SPEC, str(e), now)
+    window_open = is_open(windows, now)
+    opens_at = None if window_open else next_opening(windows, now)
     targets, domains = select_targets(snap, selector)
-    run = _Pass(snap, now, settings, targets, on_node, live)
+    terminating = frozenset(
+        (ex.spec.node_name, ex.spec.job_version) for ex in snap.executions if ex.deleting
+    )
+    run = _Pass(snap, now, settings, targets, on_node, live, terminating)
 
     # 1. What every execution is doing now, health windows included.
     run.observed = {ex.name: run.observe(ex, True) for ex in live}
@@ -411,9 +424,12 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # 2. Which version each selected node should run (the rollout engine).
     version = snap.current.number
     context = build_rollout_context(
-        job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains
-    )
+        job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains,
+        (window_open, opens_at),
+    )  # fmt: skip
     decision = plan_rollout(context)
+    restart = plan_restart(context, parse_restart_at(job.restart_at), job.status.restart)
+    run.actions.extend(DeleteExecution(ex.name, ex.uid, foreground=True) for ex in restart.recreate)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
     placement = _plan_placement(run, decision)
     # 4. Each execution's pod and status follow from its observation.
@@ -432,6 +448,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         snap,
         targets,
         decision,
+        restart,
         on_node,
         run.states,
         len(placement.created) + placement.deferred,
@@ -441,13 +458,14 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # observe; the watch echo of their creation wakes no pass (handlers/operator.py).
     soon = placement.deferred or placement.created
     requeue = SLOW_START_RETRY if soon else settings.resync
+    deadlines += [t for t in (restart.wake_at, opens_at) if t is not None]
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return Plan(
         run.actions,
         status,
         status != job.status,
-        [*decision.events, *events],
+        [*decision.events, *restart.events, *events],
         requeue,
         health,
         verdicts,
@@ -470,6 +488,8 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
             continue
         mine = run.on_node.get(node, {})
         cur = mine.get(want.version)
+        if cur is None and (node, want.version) in run.terminating:
+            continue  # recreated (a restart, a retry): created again once the old one is gone
         if cur is None and len(placement.created) >= room:
             placement.deferred += 1
             continue  # its previous version keeps running until its turn, next pass
@@ -570,7 +590,8 @@ def _plan_executions(
 def _significant(old: JobStatus, new: JobStatus) -> bool:
     def shape(s: JobStatus) -> tuple[object, ...]:
         conds = tuple((c.type, c.status, c.reason) for c in s.conditions)
-        return (s.observed_generation, s.current_version, s.stable_version, s.rollout, conds)
+        versions = (s.observed_generation, s.current_version, s.stable_version)
+        return (*versions, s.rollout, s.restart, conds)
 
     return shape(old) != shape(new)
 
@@ -579,6 +600,7 @@ def _job_status(
     snap: Snapshot,
     targets: list[str],
     decision: RolloutDecision,
+    restart: RestartDecision,
     on_node: dict[str, dict[int, ExecutionInfo]],
     states: dict[str, ObservedState],
     created: int,
@@ -599,6 +621,7 @@ def _job_status(
             "ready_nodes": counts.ready,
             "execution_counts": dict(sorted(executions.items())),
             "rollout": decision.rollout,
+            "restart": restart.status,
             "conditions": conditions,
         }
     )

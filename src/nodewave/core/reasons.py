@@ -39,6 +39,11 @@ NODE_REVERTED = "NodeReverted"
 ROLLOUT_ABORTED = "RolloutAborted"
 ABORT_COMPLETE = "AbortComplete"
 ROLLOUT_RETRIED = "RolloutRetried"
+RESTART_REQUESTED = "RestartRequested"
+RESTART_STARTED = "RestartStarted"
+RESTART_PAUSED = "RestartPaused"
+RESTART_COMPLETE = "RestartComplete"
+WAITING_FOR_WINDOW = "WaitingForWindow"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
 # Execution reasons / error codes.

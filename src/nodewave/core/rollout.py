@@ -37,6 +37,8 @@ the same wave. The rules, each a named function below with rows in tests/unit/te
   names V; with no S (a first version) nothing moves any more. The annotation names one
   rollout, so a new version (or the same one applied again later) is not aborted by it; once
   it is gone (`kubectl nodewave retry JOB`) V rolls out again from S.
+- `_wait_for_window` (rollout.maintenanceWindows): outside every window `advance` starts no
+  wave (a wave under way goes on filling and settling); the message says when one opens.
 - `RolloutContext.reverted_to` (onNodeFailure Revert): a node whose execution of V failed
   before validation wants S again at once, and keeps its previous version once V is stable;
   `record_reverted` lists them in the status and announces them.
@@ -60,6 +62,7 @@ from nodewave.core.waves import (
     same_domain,
     wave_size,
 )
+from nodewave.core.windows import describe_opening
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
     MAX_REVERTED_LISTED,
@@ -141,6 +144,11 @@ class RolloutContext:
     """Each target's topology domain (empty without a topologyKey)."""
     abort: str | None = None
     """The Job's abort annotation (`build_abort_value`), if any."""
+    window_open: bool = True
+    """Whether a maintenance window is open now (always, without windows): waves start only
+    then (`core/windows.py`)."""
+    window_opens_at: datetime | None = None
+    """While closed: when the next window opens."""
 
     def aborts(self, rs: RolloutStatus) -> bool:
         """Whether a person aborted this rollout (the annotation names its version and start)."""
@@ -237,7 +245,9 @@ def build_rollout_context(
     promote: str | None,
     now: datetime,
     domains: Domains,
+    window: tuple[bool, datetime | None] = (True, None),
 ) -> RolloutContext:
+    """`window`: whether a maintenance window is open, and when the next opens if not."""
     return RolloutContext(
         spec=job.spec.rollout,
         version=version,
@@ -251,6 +261,8 @@ def build_rollout_context(
         now=now,
         domains=domains,
         abort=job.abort,
+        window_open=window[0],
+        window_opens_at=window[1],
     )
 
 
@@ -496,6 +508,8 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         elif ctx.spec.paused:
             rs.phase = P.PAUSED
             rs.message = f"paused before wave {rs.wave + 1}"
+        elif not ctx.window_open:
+            _wait_for_window(ctx, rs, events)
         else:
             newly = _start_next_wave(ctx, rs, events)
     if rs.phase is not P.COMPLETED:
@@ -562,6 +576,16 @@ def _await_promotion(ctx: RolloutContext, rs: RolloutStatus, events: list[EventI
     rs.message = (
         f"canary validated; waiting for a promote (annotation {ANNOTATION_PROMOTE}={ctx.version})"
     )
+
+
+def _wait_for_window(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> None:
+    """Outside every maintenance window no wave starts; the phase stays Progressing."""
+    waiting = f"waiting for a maintenance window before wave {rs.wave + 1}"
+    if not rs.message.startswith(waiting):
+        events.append(EventIntent("Normal", R.WAITING_FOR_WINDOW, f"version {ctx.version}: "
+                                  f"{waiting}, {describe_opening(ctx.window_opens_at)}"))  # fmt: skip
+    rs.phase = P.PROGRESSING
+    rs.message = f"{waiting}, {describe_opening(ctx.window_opens_at)}"
 
 
 def _start_next_wave(

@@ -103,6 +103,8 @@ class JobInfo:
     """The value of the nodewave.io/promote annotation: the version allowed past its canary."""
     abort: str | None = None
     """The value of the nodewave.io/abort annotation: the rollout a person stopped."""
+    restart_at: str | None = None
+    """The value of the nodewave.io/restartAt annotation: restart executions older than it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,10 +261,15 @@ class Kube:
             raise
         return result
 
-    async def delete(self, path: str, uid: str | None = None) -> dict[str, Any] | None:
+    async def delete(
+        self, path: str, uid: str | None = None, *, foreground: bool = False
+    ) -> dict[str, Any] | None:
         """The object as deletion left it (terminating), or None when it was already gone.
-        With `uid`, only that incarnation is deleted (a precondition), never a successor."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        With `uid`, only that incarnation is deleted (a precondition), never a successor.
+        `foreground`: the object stays (terminating) until the garbage collector has removed
+        its dependents, so a successor under the same name never meets its predecessor's pod."""
+        policy = "Foreground" if foreground else "Background"
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": policy}
         if uid:
             body["preconditions"] = {"uid": uid}  # type: ignore[assignment]
         try:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nodewave.core.naming import ANNOTATION_STOPPED_BY, LABEL_VERSION, STOPPED_BY_OPERATOR
+from nodewave.core.restart import ANNOTATION_RESTART
 from nodewave.core.rollout import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.snapshot import ContainerInfo, ExecutionInfo, JobInfo, NodeInfo, PodInfo
 from nodewave.core.versions import RevisionInfo
@@ -126,6 +127,7 @@ def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
 
 def parse_job(body: Mapping[str, Any]) -> JobInfo:
     meta = _meta(body)
+    annotations = meta.get("annotations") or {}
     return JobInfo(
         namespace=meta["namespace"],
         name=meta["name"],
@@ -135,8 +137,9 @@ def parse_job(body: Mapping[str, Any]) -> JobInfo:
         spec=JobSpec.model_validate(body.get("spec") or {}),
         status=JobStatus.model_validate(body.get("status") or {}),
         deleting=bool(meta.get("deletionTimestamp")),
-        promote=(meta.get("annotations") or {}).get(ANNOTATION_PROMOTE),
-        abort=(meta.get("annotations") or {}).get(ANNOTATION_ABORT),
+        promote=annotations.get(ANNOTATION_PROMOTE),
+        abort=annotations.get(ANNOTATION_ABORT),
+        restart_at=annotations.get(ANNOTATION_RESTART),
     )
 
 

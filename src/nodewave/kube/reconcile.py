@@ -324,7 +324,16 @@ class Reconciler:
                     job_ref = Involved("Job", ns, job.name, job.uid)
                     self.events.record_summary(job_ref, info.spec.job_version, event)
             case DeleteExecution():
-                await self.kube.delete(path_of("executions", ns, action.name))
+                gone = await self.kube.delete(
+                    path_of("executions", ns, action.name),
+                    uid=action.uid or None,
+                    foreground=action.foreground,
+                )
+                # A foreground deletion leaves it terminating until its pod is gone: the next
+                # pass must see that, not the execution as it was (one deleted at once is not
+                # put back: the overlay would show it until the watch catches up).
+                if gone is not None and (info := parse_execution(gone)).deleting:
+                    self.view.overlay_executions.put(key, action.name, info)
 
     async def _create_pod(self, snap: Snapshot, action: CreatePod) -> None:
         job = snap.job

@@ -173,6 +173,50 @@ class HealthCheck(ApiModel):
     """Also require the error rate a Prometheus query reports to be at most maxErrorRate."""
 
 
+class Weekday(StrEnum):
+    MON = "Mon"
+    TUE = "Tue"
+    WED = "Wed"
+    THU = "Thu"
+    FRI = "Fri"
+    SAT = "Sat"
+    SUN = "Sun"
+
+
+HOUR_MINUTE = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+TIME_ZONE = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+
+
+class MaintenanceWindow(ApiModel):
+    """When waves may start: wall-clock times in a time zone, on some days (core/windows.py)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.start != self.end",
+                "a maintenance window's start and end must differ (an end before the start "
+                "crosses midnight)",
+                ".end",
+            )
+        )
+    )
+
+    days: list[Weekday] = Field(
+        default_factory=list,
+        min_length=1,
+        max_length=7,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    """Days the window opens on (Mon … Sun), in its time zone; omitted: every day. A window
+    that crosses midnight belongs to the day it opens on."""
+    start: str = Field(pattern=HOUR_MINUTE, max_length=5)
+    """Opening time, HH:MM (24-hour), local to timeZone."""
+    end: str = Field(pattern=HOUR_MINUTE, max_length=5)
+    """Closing time, HH:MM; at or before start: the next day."""
+    time_zone: str = Field(default="UTC", pattern=TIME_ZONE, max_length=64)
+    """An IANA time zone, e.g. Europe/Berlin (daylight saving follows tzdata)."""
+
+
 class Rollout(ApiModel):
     """How each version, the Job's first included, reaches the nodes and replaces the
     running one."""
@@ -250,6 +294,10 @@ class Rollout(ApiModel):
     )
     """Domains to go through first, in this order (the rest follow by name); needs
     topologyKey."""
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list, max_length=16)
+    """When set, a wave (of a rollout or a restart) starts only while one of them is open; a
+    wave under way finishes, nodes that join get the stable version at once, and a rollback or
+    an abort does not wait."""
 
 
 class Timeouts(ApiModel):
@@ -436,6 +484,34 @@ class RolloutStatus(ApiModel):
     """How many nodes are reverted, all of them."""
 
 
+class RestartPhase(StrEnum):
+    SCHEDULED = "Scheduled"
+    RESTARTING = "Restarting"
+    PAUSED = "Paused"
+    COMPLETED = "Completed"
+
+
+class RestartStatus(ApiModel):
+    """A restart of the current version's executions (`kubectl nodewave restart`)."""
+
+    requested_at: datetime
+    """The time it was asked for (annotation nodewave.io/restartAt): executions created
+    before it are recreated."""
+    phase: RestartPhase
+    """Scheduled (that time is ahead, or a rollout is under way), Restarting, Paused (more
+    nodes failed than the rollout's budget allows) or Completed."""
+    wave: int = Field(default=0, ge=0)
+    """Current wave, 1-based; 0 before the first."""
+    restarted_nodes: int = Field(default=0, ge=0)
+    """Nodes whose execution was recreated and is validated (Completed, for run-to-completion
+    types)."""
+    failed_nodes: int = Field(default=0, ge=0)
+    """Nodes whose recreated execution failed before it was validated."""
+    remaining_nodes: int = Field(default=0, ge=0)
+    """Nodes whose execution is still older than `requestedAt`."""
+    message: str = Field(default="", max_length=4096)
+
+
 class JobStatus(ApiModel):
     """What the operator observed and decided."""
 
@@ -453,6 +529,8 @@ class JobStatus(ApiModel):
     """Executions per observed state."""
     rollout: RolloutStatus | None = None
     """The current or last rollout."""
+    restart: RestartStatus | None = None
+    """The current or last restart of the current version's executions."""
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
