@@ -190,6 +190,44 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         "less than or equal to 1",
     ),
     (
+        "window-of-no-time",
+        job(rollout__maintenanceWindows=[{"start": "02:00", "end": "02:00"}]),
+        "spec.rollout.maintenanceWindows[0].end",
+        "start and end must differ",
+    ),
+    (
+        "window-bad-time",
+        job(rollout__maintenanceWindows=[{"start": "24:00", "end": "02:00"}]),
+        "spec.rollout.maintenanceWindows[0].start",
+        "should match",
+    ),
+    (
+        "window-bad-day",
+        job(rollout__maintenanceWindows=[{"days": ["Funday"], "start": "01:00", "end": "02:00"}]),
+        "spec.rollout.maintenanceWindows[0].days[0]",
+        "Unsupported value",
+    ),
+    (
+        "window-no-days",
+        job(rollout__maintenanceWindows=[{"days": [], "start": "01:00", "end": "02:00"}]),
+        "spec.rollout.maintenanceWindows[0].days",
+        "at least 1 items",
+    ),
+    (
+        "window-day-twice",
+        job(
+            rollout__maintenanceWindows=[{"days": ["Mon", "Mon"], "start": "01:00", "end": "02:00"}]
+        ),
+        "spec.rollout.maintenanceWindows[0].days",
+        "uplicate",  # "Duplicate value" (apply), "duplicate entries" (server-side apply)
+    ),
+    (
+        "window-zone-offset",
+        job(rollout__maintenanceWindows=[{"start": "01:00", "end": "02:00", "timeZone": "+01:00"}]),
+        "spec.rollout.maintenanceWindows[0].timeZone",
+        "should match",
+    ),
+    (
         "deadline-too-short",
         job(rollout__healthCheck__deadlineSeconds=5),
         "spec.rollout.healthCheck.deadlineSeconds",
