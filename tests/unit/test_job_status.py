@@ -15,6 +15,7 @@ from nodewave.core.job_status import (
     evaluate_complete,
     evaluate_degraded,
     evaluate_progressing,
+    evaluate_quarantined,
     evaluate_ready,
     evaluate_reconciling,
     evaluate_rolled_back,
@@ -26,7 +27,7 @@ from tests.unit.builders import at
 P = RolloutPhase
 STEADY = JobCounts(
     version=2, target=4, updated=4, ready=4, failed=0, lost=0, degraded=0, finished=0, completes=False,
-    phase=None, rollout_message="",
+    quarantined=None, phase=None, rollout_message="",
 )  # fmt: skip
 
 
@@ -263,6 +264,24 @@ CASES = [
 ]
 
 
+CASES += [
+    pytest.param(evaluate_quarantined, STEADY, None, id="quarantined-only-with-node-maintenance"),
+    pytest.param(
+        evaluate_quarantined,
+        counts(quarantined=()),
+        ("False", "AsExpected", "no node is quarantined"),
+        id="quarantined-none",
+    ),
+    pytest.param(
+        evaluate_quarantined,
+        counts(quarantined=("n1", "n3")),
+        ("True", "NodesQuarantined", "2 nodes stay cordoned after their execution failed: n1, "
+         "n3; `kubectl nodewave uncordon JOB NODE` releases one"),
+        id="quarantined-named",
+    ),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(("evaluate", "given", "expected"), CASES)
 def test_condition(evaluate: Any, given: JobCounts, expected: Any) -> None:
     assert evaluate(given) == expected
@@ -270,7 +289,8 @@ def test_condition(evaluate: Any, given: JobCounts, expected: Any) -> None:
 
 def test_conditions_keep_their_order_and_their_transition_times() -> None:
     first = build_job_conditions([], ROLLING, 3, at(0))
-    assert [c.type for c in first] == [t for t, _ in CONDITIONS if t != "Complete"]
+    optional = ("Complete", "NodesQuarantined")  # run-to-completion, nodeMaintenance only
+    assert [c.type for c in first] == [t for t, _ in CONDITIONS if t not in optional]
     assert {c.observed_generation for c in first} == {3}
     later = build_job_conditions(first, ROLLED_BACK, 4, at(10))
     times = {c.type: c.last_transition_time for c in later}

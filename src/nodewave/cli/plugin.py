@@ -12,6 +12,8 @@
                                               version in waves, the spec untouched (GitOps)
     kubectl nodewave restart JOB [--in 1h]    recreate every execution of the current version in
                                               the rollout's waves, health windows and budget
+    kubectl nodewave uncordon JOB NODE        give back a node the Job's failed execution left
+                                              cordoned and quarantined (spec.nodeMaintenance)
     kubectl nodewave rollback JOB [--to-version N]   put an earlier version's spec back (promoted)
     kubectl nodewave history JOB              the versions kept as ControllerRevisions
     kubectl nodewave executions [--job J] [--node N] [--state S] [--wave W] [--version V] [-A]
@@ -45,6 +47,7 @@ from pydantic import ValidationError
 from nodewave.cli.errors import PluginError
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.core.gate import Gate, Outcome, evaluate_gate
+from nodewave.core.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
 from nodewave.core.restart import ANNOTATION_RESTART
 from nodewave.core.rollout import (
@@ -280,6 +283,23 @@ async def cmd_restart(kube: Kube, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_uncordon(kube: Kube, args: argparse.Namespace) -> int:
+    """Asks the operator (which holds the node RBAC) to release the node: an annotation on the
+    quarantined execution, so the person needs only the rollout-operator role."""
+    await _job(kube, args.namespace, args.job)
+    labels = {LABEL_JOB: label_value(args.job), LABEL_NODE: label_value(args.node)}
+    found = [e for e in await _executions(kube, args.namespace, labels, {"spec.nodeName": args.node})
+             if ((e.get("status") or {}).get("maintenance") or {}).get("quarantined")]  # fmt: skip
+    if not found:
+        raise PluginError(f"node {args.node} is not quarantined by Job {args.job}")
+    for ex in found:
+        patch = {"metadata": {"annotations": {ANNOTATION_RELEASE: "true"}}}
+        await kube.merge_patch(path_of("executions", args.namespace, ex["metadata"]["name"]), patch)
+    print(f"node/{args.node} released: the operator uncordons it and removes "
+          f"{LABEL_QUARANTINED}")  # fmt: skip
+    return 0
+
+
 async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) -> int:
     """Lift an abort: the same version rolls out again from the stable one. Its executions
     that failed before the abort would count against the new rollout's budget at once, so they
@@ -469,6 +489,7 @@ COMMANDS = {
     "resume": cmd_pause,
     "abort": cmd_abort,
     "restart": cmd_restart,
+    "uncordon": cmd_uncordon,
     "rollback": cmd_rollback,
     "history": cmd_history,
     "executions": cmd_executions,
@@ -528,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "retry":
             p.add_argument("--node", help="retry the Job's current version on this node (a "
                            "failed or reverted one)")  # fmt: skip
+    p = sub.add_parser("uncordon", parents=[common], help="release a quarantined node")
+    p.add_argument("job")
+    p.add_argument("node")
     p = sub.add_parser("plan", parents=[common], help="what applying a Job manifest would do")
     p.add_argument("-f", "--filename", required=True, help="the Job manifest (- for stdin)")
     return parser

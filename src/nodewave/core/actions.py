@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nodewave.models.execution import DesiredState, ExecutionStatus
+from nodewave.models.job import Drain
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,32 @@ class DeleteExecution:
     name and must not adopt the old pod)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PrepareNode:
+    """Cordon the execution's node (unless someone else did) and, with `drain`, evict its other
+    pods; record the outcome in the execution's status.maintenance."""
+
+    execution: str
+    node: str
+    drain: Drain | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseNode:
+    """Uncordon the node if this Job cordoned it, lift its quarantine label, and record it."""
+
+    execution: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineNode:
+    """Keep the node cordoned and label it nodewave.io/quarantined=<job>; record it."""
+
+    execution: str
+    node: str
+
+
 Action = (
     CreateExecution
     | SetDesiredState
@@ -79,4 +106,7 @@ Action = (
     | DeletePod
     | PatchExecutionStatus
     | DeleteExecution
+    | PrepareNode
+    | ReleaseNode
+    | QuarantineNode
 )

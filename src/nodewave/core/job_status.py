@@ -61,6 +61,8 @@ class JobCounts:
     """Nodes whose execution of the current version is Completed, Failed or Stopped."""
     completes: bool
     """The Job's type runs to completion (Query, Update, Config)."""
+    quarantined: tuple[str, ...] | None
+    """Nodes left cordoned after their execution failed; None without nodeMaintenance."""
     phase: RolloutPhase | None
     """The phase of a rollout of the current version still under way or ended badly; None
     when there is none (steady, first version, or completed)."""
@@ -157,6 +159,21 @@ def evaluate_degraded(c: JobCounts) -> Verdict:
     return "True", reason, message
 
 
+def evaluate_quarantined(c: JobCounts) -> Verdict | None:
+    """Only with nodeMaintenance: nodes kept cordoned after their execution failed."""
+    if c.quarantined is None:
+        return None
+    if not c.quarantined:
+        return "False", R.AS_EXPECTED, "no node is quarantined"
+    shown = ", ".join(c.quarantined[:10]) + (" …" if len(c.quarantined) > 10 else "")
+    return (
+        "True",
+        R.QUARANTINED,
+        f"{len(c.quarantined)} nodes stay cordoned after their execution failed: {shown}; "
+        "`kubectl nodewave uncordon JOB NODE` releases one",
+    )
+
+
 CONDITIONS: tuple[tuple[str, Callable[[JobCounts], Verdict | None]], ...] = (
     (R.READY, evaluate_ready),
     (R.COMPLETE, evaluate_complete),
@@ -166,6 +183,7 @@ CONDITIONS: tuple[tuple[str, Callable[[JobCounts], Verdict | None]], ...] = (
     (R.ROLLED_BACK, evaluate_rolled_back),
     (R.AWAITING_PROMOTION, evaluate_awaiting_promotion),
     (R.DEGRADED, evaluate_degraded),
+    (R.QUARANTINED, evaluate_quarantined),
 )
 
 

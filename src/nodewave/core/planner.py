@@ -44,6 +44,7 @@ from nodewave.core.health import (
     evaluate_health,
 )
 from nodewave.core.job_status import JobCounts, build_job_conditions
+from nodewave.core.maintenance import plan_node_maintenance
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
@@ -334,6 +335,8 @@ class _Pass:
     observed: dict[str, Observation] = field(default_factory=dict)
     states: dict[str, ObservedState] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
+    events: list[EventIntent] = field(default_factory=list)
+    """The Job's Events decided while planning the executions (a node quarantined)."""
 
     def validated(self) -> set[str]:
         """Executions that passed their health windows (a run-to-completion one: completed),
@@ -465,7 +468,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         run.actions,
         status,
         status != job.status,
-        [*decision.events, *restart.events, *events],
+        [*decision.events, *restart.events, *run.events, *events],
         requeue,
         health,
         verdicts,
@@ -482,6 +485,7 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
         1 for ex in run.live if ex.status.revision == 0 and run.observed[ex.name].state in SETTLING
     )
     room = run.settings.max_creates - coming_up
+    maintenance = run.snap.job.spec.node_maintenance.cordon
     for node in run.targets:
         want = decision.want.get(node)
         if want is None:  # not reached by a first version's rollout yet
@@ -495,6 +499,8 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
             continue  # its previous version keeps running until its turn, next pass
         if cur is None:
             name = build_execution_name(run.snap.job.name, want.version, node)
+            version = run.snap.versions.get(want.version, run.snap.current)
+            prepares = maintenance and version.type.runs_to_completion
             previous = max(mine.values(), key=lambda e: e.spec.job_version, default=None)
             placement.created.append(
                 CreateExecution(
@@ -504,7 +510,7 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
                     want.wave,
                     DesiredState.RUNNING,
                     previous.name if previous else None,
-                    start=True,
+                    start=not prepares,  # its node is cordoned and drained first
                 )
             )
         else:
@@ -556,6 +562,7 @@ def _plan_executions(
     deadlines: list[datetime] = []
     health: dict[str, HealthWindow] = {}
     verdicts: dict[str, int] = {}
+    maintenance = run.snap.job.spec.node_maintenance
     for ex in run.live:
         obs = run.observed[ex.name]
         if ex.name in placement.desired:
@@ -564,6 +571,11 @@ def _plan_executions(
             )
             if obs.state not in (S.FAILED, S.COMPLETED):  # a result found in this pass stays
                 obs = run.observe(ex, False)
+        if maintenance.cordon:
+            step = plan_node_maintenance(ex, obs, maintenance, run.now, completes=run.completes(ex))
+            obs = step.observation
+            run.actions.extend(a for a in (step.action,) if a is not None)
+            run.events.extend(e for e in (step.event,) if e is not None)
         run.states[ex.name] = obs.state
         if obs.deadline is not None:
             deadlines.append(obs.deadline)
@@ -685,6 +697,15 @@ def _count(
         degraded=sum(1 for s in wanted if s is S.DEGRADED),
         finished=sum(1 for s in current if s in TERMINAL_STATES),
         completes=completes,
+        quarantined=tuple(
+            sorted(
+                ex.spec.node_name
+                for ex in snap.executions
+                if (m := ex.status.maintenance) is not None and m.quarantined and not ex.deleting
+            )
+        )
+        if snap.job.spec.node_maintenance.cordon
+        else None,
         phase=rollout.phase if active and rollout is not None else None,
         rollout_message=rollout.message if rollout is not None else "",
     )

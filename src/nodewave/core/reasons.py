@@ -11,6 +11,7 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 ROLLED_BACK = "RolledBack"
 AWAITING_PROMOTION = "AwaitingPromotion"
+QUARANTINED = "NodesQuarantined"
 
 # Job condition reasons.
 ALL_NODES_READY = "AllNodesReady"
@@ -44,6 +45,8 @@ RESTART_STARTED = "RestartStarted"
 RESTART_PAUSED = "RestartPaused"
 RESTART_COMPLETE = "RestartComplete"
 WAITING_FOR_WINDOW = "WaitingForWindow"
+NODE_QUARANTINED = "NodeQuarantined"
+NODE_RELEASED = "NodeReleased"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
 # Execution reasons / error codes.
@@ -67,6 +70,8 @@ POD_FAILED = "PodFailed"
 POD_RESTARTED = "PodRestarted"
 STOPPED = "Stopped"
 RESTART_BUDGET_SPENT = "RestartBudgetSpent"
+PREPARING_NODE = "PreparingNode"
+DRAIN_TIMEOUT = "DrainTimeout"
 
 # Container waiting reasons that mean the start itself is failing, not just slow (the kubelet's
 # images and kuberuntime packages). ErrImageNeverPull was missing until a real node showed it:

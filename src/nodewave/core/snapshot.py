@@ -72,6 +72,8 @@ class ExecutionInfo:
     deleting: bool = False
     owner_uid: str = ""
     """The uid of the Job that owns it ("" when none is recorded)."""
+    release_requested: bool = False
+    """A person asked for its quarantined node back (`kubectl nodewave uncordon`)."""
 
     def owned_by(self, job_uid: str) -> bool:
         """Whether it is this Job's, not a former Job's of the same name (deleted and created

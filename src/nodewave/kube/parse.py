@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from nodewave.core.maintenance import ANNOTATION_RELEASE
 from nodewave.core.naming import ANNOTATION_STOPPED_BY, LABEL_VERSION, STOPPED_BY_OPERATOR
 from nodewave.core.restart import ANNOTATION_RESTART
 from nodewave.core.rollout import ANNOTATION_ABORT, ANNOTATION_PROMOTE
@@ -107,6 +108,7 @@ def pod_owner(body: Mapping[str, Any]) -> str | None:
 
 def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
     meta = _meta(body)
+    annotations = meta.get("annotations") or {}
     return ExecutionInfo(
         name=meta["name"],
         uid=meta.get("uid", ""),
@@ -115,13 +117,13 @@ def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
         spec=ExecutionSpec.model_validate(body.get("spec") or {}),
         status=ExecutionStatus.model_validate(body.get("status") or {}),
         generation=int(meta.get("generation") or 1),
-        stopped_by_operator=(meta.get("annotations") or {}).get(ANNOTATION_STOPPED_BY)
-        == STOPPED_BY_OPERATOR,
+        stopped_by_operator=annotations.get(ANNOTATION_STOPPED_BY) == STOPPED_BY_OPERATOR,
         deleting=bool(meta.get("deletionTimestamp")),
         owner_uid=next(
             (r.get("uid", "") for r in meta.get("ownerReferences") or [] if r.get("controller")),
             "",
         ),
+        release_requested=annotations.get(ANNOTATION_RELEASE) == "true",
     )
 
 

@@ -27,6 +27,9 @@ from nodewave.core.actions import (
     DeletePod,
     EventIntent,
     PatchExecutionStatus,
+    PrepareNode,
+    QuarantineNode,
+    ReleaseNode,
     SetDesiredState,
 )
 from nodewave.core.health import window_closes
@@ -46,6 +49,7 @@ from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
+from nodewave.kube.nodes import prepare_node, quarantine_node, release_node
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
@@ -323,6 +327,12 @@ class Reconciler:
                 elif event is not None:  # the normal path: counted on the Job (kube/events.py)
                     job_ref = Involved("Job", ns, job.name, job.uid)
                     self.events.record_summary(job_ref, info.spec.job_version, event)
+            case PrepareNode():
+                await prepare_node(self.kube, job, action, datetime.now(UTC))
+            case ReleaseNode():
+                await release_node(self.kube, job, action, datetime.now(UTC))
+            case QuarantineNode():
+                await quarantine_node(self.kube, job, action)
             case DeleteExecution():
                 gone = await self.kube.delete(
                     path_of("executions", ns, action.name),

@@ -106,6 +106,23 @@ class Transition(ApiModel):
     message: str = Field(default="", max_length=1024)
 
 
+class MaintenanceStatus(ApiModel):
+    """The node's cordon and drain around this execution (Job spec.nodeMaintenance)."""
+
+    cordoned: bool = False
+    """This Job cordoned the node (one already cordoned by someone else is left as it is)."""
+    drain_started_at: datetime | None = None
+    """When the node was first prepared (cordoned, evictions asked)."""
+    drained_at: datetime | None = None
+    """When the node was ready for the execution: cordoned, its pods gone."""
+    message: str = Field(default="", max_length=MAX_MESSAGE)
+    """What the drain waits for (a pod a PodDisruptionBudget protects), or what it did."""
+    quarantined: bool = False
+    """The execution failed: the node stays cordoned, labelled nodewave.io/quarantined."""
+    released_at: datetime | None = None
+    """When the node was given back (uncordoned, its quarantine lifted)."""
+
+
 class ExecutionStatus(ApiModel):
     """What the pod and node show, as the operator last observed it."""
 
@@ -151,6 +168,9 @@ class ExecutionStatus(ApiModel):
     baseline_message: str = Field(default="", max_length=1024)
     """How the baseline was measured, or why there is none (maxErrorRate applies then); empty
     until it was measured."""
+    maintenance: MaintenanceStatus | None = None
+    """Cordon and drain of the node around this execution (written by the operator's node
+    actions, not by the status pass)."""
 
 
 class Execution(ApiModel):

@@ -367,6 +367,39 @@ TEMPLATE_SCHEMA: JsonDict = {
 }
 
 
+class Drain(ApiModel):
+    """Evicting the node's other pods before an execution starts, as `kubectl drain` does."""
+
+    enabled: bool = False
+    """Evict the node's pods (through the Eviction API: PodDisruptionBudgets respected) once it
+    is cordoned, and start the execution when they are gone."""
+    timeout_seconds: int = Field(default=600, ge=1, le=24 * 3600)
+    """How long evictions may be refused (a PodDisruptionBudget) or pods take to go before the
+    execution fails with DrainTimeout; the node then stays cordoned and quarantined."""
+    ignore_daemon_sets: bool = True
+    """Leave DaemonSet pods (they would come back at once); false: such a pod blocks the drain."""
+    delete_empty_dir_data: bool = False
+    """Evict pods with emptyDir volumes, whose data is lost; false: such a pod blocks the drain."""
+    force: bool = False
+    """Evict pods no controller will re-create (they are gone for good); false: such a pod
+    blocks the drain."""
+    pod_selector: Selector = Field(default_factory=Selector, json_schema_extra={"default": {}})
+    """Only pods with these labels are evicted (the same syntax as the node selector); empty:
+    every pod."""
+
+
+class NodeMaintenance(ApiModel):
+    """Taking each node out of service around a run-to-completion execution, as
+    system-upgrade-controller and kured do: cordon, drain, run, uncordon."""
+
+    cordon: bool = False
+    """Mark the node unschedulable before the execution's pod starts; uncordon after it
+    completed. A node whose execution failed stays cordoned, labelled
+    nodewave.io/quarantined, until `kubectl nodewave uncordon JOB NODE`."""
+    drain: Drain = Field(default_factory=Drain, json_schema_extra={"default": Drain().to_api()})
+    """Evict the node's pods after cordoning it."""
+
+
 class JobSpec(ApiModel):
     """What runs, where, and how new versions roll out."""
 
@@ -378,7 +411,21 @@ class JobSpec(ApiModel):
                 "restartPolicy Always restarts a container that exits, so a Query, Update or "
                 "Config execution could never complete: use OnFailure (the default) or Never",
                 ".restartPolicy",
-            )
+            ),
+            cel(
+                "self.type != 'Pipeline' || !has(self.nodeMaintenance) "
+                "|| (!self.nodeMaintenance.cordon && !self.nodeMaintenance.drain.enabled)",
+                "nodeMaintenance applies to run-to-completion types (Query, Update, Config): a "
+                "Pipeline's execution never ends, so its node would stay cordoned",
+                ".nodeMaintenance",
+            ),
+            cel(
+                "!has(self.nodeMaintenance) || !self.nodeMaintenance.drain.enabled "
+                "|| self.nodeMaintenance.cordon",
+                "nodeMaintenance.drain needs cordon: true (evicted pods would be scheduled back "
+                "onto the node)",
+                ".nodeMaintenance.drain.enabled",
+            ),
         )
     )
 
@@ -428,6 +475,12 @@ class JobSpec(ApiModel):
     )
     """How each version, the Job's first included, reaches the nodes and replaces the
     running one."""
+    node_maintenance: NodeMaintenance = Field(
+        default_factory=NodeMaintenance,
+        json_schema_extra={"default": NodeMaintenance().to_api()},
+    )
+    """Cordon and drain each node around its execution (run-to-completion types). Needs the
+    chart's nodeMaintenance.enabled (RBAC on nodes and evictions)."""
     revision_history_limit: int = Field(default=10, ge=0, le=100)
     """Old versions kept as ControllerRevisions, for rollback."""
 
