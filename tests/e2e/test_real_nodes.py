@@ -313,3 +313,64 @@ def test_a_version_bad_on_one_real_node_reverts_there_and_completes_elsewhere(
 
     wait_for(lambda: serving_v1(pods_by_node(real_cluster, ns, "rev")[bad]), 60,
              "a real container of version 1 ready on the bad node again")  # fmt: skip
+
+
+def test_an_update_drains_a_real_node_and_a_pdb_quarantines_the_other(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    """spec.nodeMaintenance on real kubelets: the pod on real-0 is evicted (its container really
+    stopped), the update runs there and the node is uncordoned; on real-1 a
+    PodDisruptionBudget refuses the eviction until the drain times out, and the node stays
+    cordoned and quarantined until `kubectl nodewave uncordon`."""
+    free, guarded = REAL
+    for app, node in (("cache", free), ("db", guarded)):
+        pod = build_workload_template("ready-after", "0")
+        pod["metadata"] = {"labels": {"app": app}}
+        pod["spec"]["nodeSelector"] = {"kubernetes.io/hostname": node}
+        rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": app},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": app}}, "template": pod}}  # fmt: skip
+        real_cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(rs))
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "db"},
+           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}}}  # fmt: skip
+    real_cluster.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pdb))
+    for app in ("cache", "db"):
+        real_cluster.kubectl("wait", "-n", ns, "pod", "-l", f"app={app}", "--for=condition=Ready",
+                             "--timeout=60s")  # fmt: skip
+    wait_for(lambda: kubectl_json(real_cluster, "get", "pdb", "-n", ns, "db")
+             .get("status", {}).get("disruptionsAllowed") == 0
+             and kubectl_json(real_cluster, "get", "pdb", "-n", ns, "db")
+             .get("status", {}).get("currentHealthy") == 1, 30, "the PDB protects db")  # fmt: skip
+    cache_pod = kubectl_json(real_cluster, "get", "pods", "-n", ns, "-l", "app=cache")["items"][0]
+    apply_job(real_cluster, ns, "kernel", {
+        "type": "Update",
+        "restartPolicy": "Never",
+        "selector": {"matchLabels": {"e2e": "real"}},
+        "template": build_workload_template("exit", "0", "1"),
+        "nodeMaintenance": {"cordon": True, "drain": {"enabled": True, "timeoutSeconds": 15}},
+        "rollout": {"maxFailedNodesPercent": 50},
+    })  # fmt: skip
+    wait_for(
+        lambda: states(real_cluster, ns, "kernel") == {free: "Completed", guarded: "Failed"},
+        90,
+        "the update done on the drained node, failed on the guarded one",
+    )
+    gone = real_cluster.kubectl("get", "pod", "-n", ns, cache_pod["metadata"]["name"], check=False)
+    assert gone.returncode != 0, "the cache pod was evicted"
+    execs = {e["spec"]["nodeName"]: e["status"] for e in executions_of(real_cluster, ns, "kernel")}
+    assert execs[guarded]["error"]["code"] == "DrainTimeout"
+    assert "disruption budget" in execs[guarded]["message"]
+
+    def node(name: str) -> tuple[bool, str | None]:
+        body = kubectl_json(real_cluster, "get", "node", name)
+        labels = body["metadata"].get("labels", {})
+        return bool(body["spec"].get("unschedulable")), labels.get("nodewave.io/quarantined")
+
+    wait_for(lambda: node(free) == (False, None), 30, "the drained node uncordoned")
+    wait_for(lambda: node(guarded) == (True, "kernel"), 30, "the guarded node quarantined")
+    # Uncordoned, the cache pod's ReplicaSet brings it back to its node.
+    real_cluster.kubectl("wait", "-n", ns, "pod", "-l", "app=cache", "--for=condition=Ready",
+                         "--timeout=60s")  # fmt: skip
+    done = subprocess.run(["kubectl", "nodewave", "uncordon", "kernel", guarded, "-n", ns],
+                          capture_output=True, text=True, env=real_cluster.env(), check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: node(guarded) == (False, None), 30, "released")

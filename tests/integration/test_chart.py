@@ -141,5 +141,17 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         assert not can("delete", "leases.coordination.k8s.io", "-n", ns)
         pdb = kubectl_json(cluster, "get", "pdb", "-n", ns, "nodewave")
         assert pdb["spec"]["minAvailable"] == 1
+        # Node maintenance (cordon, drain) is opt-in: no node writes nor evictions by default.
+        assert not can("patch", "nodes")
+        assert not can("create", "pods", "--subresource=eviction", "-n", "default")
+        assert not can("list", "pods", "-n", "default")
+        done = helm(cluster, "upgrade", "nodewave", str(CHART), "--namespace", ns,
+                    "--reuse-values", "--set", "nodeMaintenance.enabled=true")  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert can("patch", "nodes")
+        assert can("create", "pods", "--subresource=eviction", "-n", "default")
+        assert can("list", "pods", "-n", "default")
+        assert not can("delete", "pods", "-n", "default"), "evictions only, never a delete"
+        assert not can("delete", "nodes")
     finally:
         helm(cluster, "uninstall", "nodewave", "--namespace", ns)

@@ -47,6 +47,8 @@ def _sample(body: dict[str, Any]) -> float | str:
         raw = result[0]["value"][1]
     else:
         return f"unsupported result type {data.get('resultType')!r}"
+    if raw is None:
+        return "the query returned no sample"
     try:
         value = float(raw)
     except (TypeError, ValueError):
