@@ -363,6 +363,17 @@ def test_a_closed_window_wakes_the_job_when_it_opens() -> None:
     assert plan.requeue_after == timedelta(seconds=15)
 
 
+def test_an_execution_being_recreated_is_created_again_only_once_it_is_gone() -> None:
+    """A restart deletes an execution in the foreground (its pod first); creating it again
+    while it terminates would only meet AlreadyExists, and adopt the old pod after."""
+    old = replace(execution("n1", state=S.RUNNING, stable=True), deleting=True)
+    snap = snapshot([node("n1")], [old], [pod(NAME)])
+    waiting = plan_job(snap, at(3))
+    assert not [a for a in waiting.actions if isinstance(a, CreateExecution)]
+    gone = plan_job(replace(snap, executions=()), at(4))
+    assert [a.node for a in gone.actions if isinstance(a, CreateExecution)] == ["n1"]
+
+
 def test_the_operators_own_service_account_is_refused() -> None:
     spec = job_spec(template={"spec": {"serviceAccountName": "nodewave",
                                        "containers": [{"name": "main", "image": "app:1"}]}})  # fmt: skip

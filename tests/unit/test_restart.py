@@ -139,6 +139,14 @@ ROWS = [
         id="past-the-budget-it-pauses",
     ),
     pytest.param(
+        Row(context({**ALL_STALE, "n0": FAILED, "n1": FAILED}, maxFailedNodes=5,
+                    maxFailedNodesPercent=10), restarting(1),
+            P.PAUSED, 1, [], ["RestartPaused"],
+            "paused: 2 nodes failed after restarting, past the budget; 8 not restarted "
+            "(`kubectl nodewave retry JOB --node N` recreates a failed one)"),
+        id="past-the-percent-budget-it-pauses",
+    ),
+    pytest.param(
         Row(context({**ALL_STALE, "n0": FAILED, "n1": FAILED}), restarting(1, P.PAUSED),
             P.PAUSED, 1, [], [],
             "paused: 2 nodes failed after restarting, past the budget; 8 not restarted "

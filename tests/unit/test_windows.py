@@ -50,6 +50,8 @@ OPEN = [
     pytest.param({"start": "02:30", "end": "03:00", "timeZone": "Europe/Berlin"},
                  utc(2026, 10, 25, 1, 45), True, id="fall-back-second-02:45"),
     pytest.param({"start": "09:00", "end": "10:00"}, utc(2026, 12, 4, 9, 30), True, id="utc-default"),
+    pytest.param({"start": "09:00", "end": "10:00"}, utc(2026, 12, 4, 10, 0), False,
+                 id="end-is-exclusive-within-a-day"),
 ]  # fmt: skip
 
 

@@ -697,18 +697,21 @@ def _count(
         degraded=sum(1 for s in wanted if s is S.DEGRADED),
         finished=sum(1 for s in current if s in TERMINAL_STATES),
         completes=completes,
-        quarantined=tuple(
-            sorted(
-                ex.spec.node_name
-                for ex in snap.executions
-                if (m := ex.status.maintenance) is not None and m.quarantined and not ex.deleting
-            )
-        )
-        if snap.job.spec.node_maintenance.cordon
-        else None,
+        quarantined=_quarantined(snap),
         phase=rollout.phase if active and rollout is not None else None,
         rollout_message=rollout.message if rollout is not None else "",
     )
+
+
+def _quarantined(snap: Snapshot) -> tuple[str, ...] | None:
+    """Nodes the Job keeps cordoned after their execution failed; None without maintenance."""
+    if not snap.job.spec.node_maintenance.cordon:
+        return None
+    return tuple(sorted(
+        ex.spec.node_name
+        for ex in snap.executions
+        if (m := ex.status.maintenance) is not None and m.quarantined and not ex.deleting
+    ))  # fmt: skip
 
 
 _REFUSED: tuple[tuple[str, ConditionStatus], ...] = (
