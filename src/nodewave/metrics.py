@@ -60,6 +60,12 @@ REVERTED_NODES = Gauge(
     LABELS,
     registry=REGISTRY,
 )
+QUARANTINED_NODES = Gauge(
+    "nodewave_quarantined_nodes",
+    "Nodes kept cordoned after their execution failed (spec.nodeMaintenance), until uncordoned.",
+    LABELS,
+    registry=REGISTRY,
+)
 ROLLOUTS = Counter(
     "nodewave_rollouts", "Rollouts finished, by result.", [*LABELS, "result"], registry=REGISTRY
 )
@@ -118,6 +124,7 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
     WAVE.labels(*labels).set(rollout.wave if rollout else 0)
     TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
     REVERTED_NODES.labels(*labels).set(rollout.reverted_count if rollout else 0)
+    QUARANTINED_NODES.labels(*labels).set(plan.status.quarantined_nodes)
     # Counters start at 0 as soon as the Job is seen: a series that first appears at 1 has no
     # increase() or changes(), so the first rollback of a Job would never alert.
     ROLLBACKS.labels(*labels)
@@ -166,6 +173,7 @@ def forget_job(namespace: str, job: str) -> None:
         WAVE,
         TOTAL_WAVES,
         REVERTED_NODES,
+        QUARANTINED_NODES,
         ROLLOUTS,
         ROLLBACKS,
         WINDOWS,

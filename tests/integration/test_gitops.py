@@ -28,6 +28,8 @@ KSTATUS = {
     "wave-in-progress": "InProgress",
     "awaiting-promotion": "InProgress",
     "paused": "InProgress",
+    "waiting-for-window": "InProgress",
+    "aborted": "Failed",
     "rolled-back": "Failed",
     "failed-no-rollback": "Failed",
 }

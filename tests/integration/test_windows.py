@@ -43,7 +43,7 @@ def test_no_wave_starts_before_the_window_opens(
         30,
         "the rollout of version 2 seen",
     )
-    assert waiting["rollout"]["phase"] == "Progressing"
+    assert waiting["rollout"]["phase"] == "WaitingForWindow"
     assert waiting["rollout"]["message"] == (
         f"waiting for a maintenance window before wave 1, opens at {opens.isoformat()} "
         "(Asia/Kolkata)"

@@ -16,6 +16,7 @@ from nodewave.core.actions import (
     SetDesiredState,
 )
 from nodewave.core.planner import plan_job
+from nodewave.core.rollout import build_abort_value
 from nodewave.core.snapshot import Snapshot
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus
@@ -137,6 +138,23 @@ def _rolled_back(auto_rollback: bool) -> Snapshot:
     return run(stable_on(NODES, rollout), 15, unready=BAD)
 
 
+def _aborted() -> Snapshot:
+    """A rolling rollout aborted (`kubectl nodewave abort`) after its first wave started."""
+    snap = stable_on(NODES, {"strategy": "Rolling", "maxParallel": 30})
+    for i in range(8):
+        snap = step(snap, 10 + i / 4)
+    rollout = snap.job.status.rollout
+    assert rollout is not None and rollout.started_at is not None
+    abort = build_abort_value(2, rollout.started_at)
+    snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, abort=abort))
+    for i in range(8, 40):
+        snap = step(snap, 10 + i / 4)
+    return snap
+
+
+# 2026-01-01, when the simulation runs, is a Thursday: a Saturday window is closed.
+SATURDAY_NIGHTS = [{"days": ["Sat"], "start": "01:00", "end": "02:00", "timeZone": "UTC"}]
+
 # One Job per rollout phase, for the tests of what GitOps tools make of our status.
 PHASES: dict[str, Any] = {
     "finished": lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20),
@@ -147,6 +165,10 @@ PHASES: dict[str, Any] = {
         stable_on(NODES, {"strategy": "Canary", "canaryCount": 1}), 5
     ),
     "paused": lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5),
+    "waiting-for-window": lambda: run(
+        stable_on(NODES, {"strategy": "Rolling", "maintenanceWindows": SATURDAY_NIGHTS}), 5
+    ),
+    "aborted": _aborted,
     "rolled-back": lambda: _rolled_back(True),
     "failed-no-rollback": lambda: _rolled_back(False),
 }

@@ -35,6 +35,8 @@ ARGOCD = {
     "wave-in-progress": "Progressing",
     "awaiting-promotion": "Suspended",
     "paused": "Suspended",
+    "waiting-for-window": "Suspended",
+    "aborted": "Degraded",
     "rolled-back": "Degraded",
     "failed-no-rollback": "Degraded",
 }

@@ -69,6 +69,11 @@ ROWS = [
         id="aborted-fails-at-once",
     ),
     pytest.param(
+        Row(status(stable_version=1, rollout=rollout(P.WAITING_FOR_WINDOW, message="opens at 22:00")),
+            False, Gate(Outcome.PAUSED, "WaitingForWindow: opens at 22:00")),
+        id="waiting-for-a-window-is-paused-until-it-opens",
+    ),
+    pytest.param(
         Row(status(stable_version=1, rollout=rollout(P.ROLLING_BACK, message="rolling back")), False,
             Gate(Outcome.WAITING, "RollingBack: rolling back")),
         id="rolling-back-waits-for-the-end",

@@ -182,6 +182,12 @@ CASES = [
     ),
     pytest.param(
         evaluate_reconciling,
+        counts(phase=P.WAITING_FOR_WINDOW, rollout_message="opens at 22:00"),
+        ("True", "WaitingForWindow", "opens at 22:00"),
+        id="reconciling-while-waiting-for-a-window",
+    ),
+    pytest.param(
+        evaluate_reconciling,
         ABORTED,
         ("False", "AsExpected", "nothing to roll out"),
         id="reconciling-not-when-aborted",

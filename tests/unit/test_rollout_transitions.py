@@ -999,7 +999,7 @@ def test_outside_every_window_no_wave_starts_and_the_status_says_when_one_opens(
     ctx = dataclasses.replace(context(previous=rollout(P.PROGRESSING, 0), **ROLLING), **CLOSED)
     decision = plan_rollout(ctx)
     assert decision.rollout is not None
-    assert (decision.rollout.phase, decision.rollout.wave) == (P.PROGRESSING, 0)
+    assert (decision.rollout.phase, decision.rollout.wave) == (P.WAITING_FOR_WINDOW, 0)
     assert decision.rollout.message == f"waiting for a maintenance window before wave 1, {OPENS}"
     assert wants(decision, V) == []
     assert [(e.reason, e.message) for e in decision.events] == [
@@ -1009,6 +1009,8 @@ def test_outside_every_window_no_wave_starts_and_the_status_says_when_one_opens(
     assert again.events == [], "said once per wait"
     opened = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout, window_open=True))
     assert wants(opened, V) == ["n0", "n1"]
+    assert opened.rollout is not None
+    assert opened.rollout.phase is P.PROGRESSING
 
 
 def test_a_wave_under_way_finishes_after_its_window_closed() -> None:

@@ -1,7 +1,7 @@
 -- Argo CD health check for nodewave.io/Job (resource.customizations.health.nodewave.io_Job).
 -- Healthy: the current version runs everywhere it should. Progressing: a rollout is under way.
--- Suspended: a canary waits for a promote, or the rollout is paused. Degraded: the rollout
--- failed or was rolled back.
+-- Suspended: a canary waits for a promote, the rollout is paused or waits for a maintenance
+-- window. Degraded: the rollout failed, was rolled back or was aborted.
 local hs = {}
 if obj.status == nil or obj.status.observedGeneration == nil
    or obj.status.observedGeneration < obj.metadata.generation then
@@ -17,7 +17,7 @@ local function message(c) if c ~= nil and c.message ~= nil then return c.message
 if conditions["Stalled"] ~= nil and conditions["Stalled"].status == "True" then
   hs.status = "Degraded"
   hs.message = message(conditions["Stalled"])
-elseif phase == "AwaitingPromotion" or phase == "Paused" then
+elseif phase == "AwaitingPromotion" or phase == "Paused" or phase == "WaitingForWindow" then
   hs.status = "Suspended"
   hs.message = obj.status.rollout.message or phase
 elseif conditions["Reconciling"] ~= nil and conditions["Reconciling"].status == "True" then

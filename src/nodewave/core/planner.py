@@ -634,6 +634,7 @@ def _job_status(
             "execution_counts": dict(sorted(executions.items())),
             "rollout": decision.rollout,
             "restart": restart.status,
+            "quarantined_nodes": len(counts.quarantined or ()),
             "conditions": conditions,
         }
     )

@@ -80,7 +80,9 @@ FULL = "/full"
 """Suffix of a promote for all remaining nodes at once (`kubectl nodewave promote --full`)."""
 ANNOTATION_ABORT = "nodewave.io/abort"
 """`kubectl nodewave abort`: "V@startedAt", the rollout a person stopped (`build_abort_value`)."""
-ABORTABLE = frozenset({P.PROGRESSING, P.AWAITING_PROMOTION, P.PAUSED, P.FAILED})
+ABORTABLE = frozenset(
+    {P.PROGRESSING, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW, P.FAILED}
+)
 """Phases an abort stops; RollingBack and RolledBack are on their way back already."""
 BACK = frozenset({S.RUNNING, S.COMPLETED, S.DEGRADED, S.FAILED, S.LOST})
 """States of a stable execution that has come back from an abort (however it fares: going
@@ -349,7 +351,8 @@ def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]
 
 
 def plan_progressing(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
-    """Progressing, AwaitingPromotion, Paused: fail the rollout if the version proved bad,
+    """Progressing, AwaitingPromotion, Paused, WaitingForWindow: fail the rollout if the
+    version proved bad,
     else move on when the current wave has settled."""
     rs.failed_nodes = ctx.failed_nodes
     verdict = evaluate_failure(ctx, rs.wave)
@@ -579,12 +582,13 @@ def _await_promotion(ctx: RolloutContext, rs: RolloutStatus, events: list[EventI
 
 
 def _wait_for_window(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> None:
-    """Outside every maintenance window no wave starts; the phase stays Progressing."""
+    """Outside every maintenance window no wave starts (WaitingForWindow: not Progressing, so a
+    weekend's wait is not a stuck rollout)."""
     waiting = f"waiting for a maintenance window before wave {rs.wave + 1}"
     if not rs.message.startswith(waiting):
         events.append(EventIntent("Normal", R.WAITING_FOR_WINDOW, f"version {ctx.version}: "
                                   f"{waiting}, {describe_opening(ctx.window_opens_at)}"))  # fmt: skip
-    rs.phase = P.PROGRESSING
+    rs.phase = P.WAITING_FOR_WINDOW
     rs.message = f"{waiting}, {describe_opening(ctx.window_opens_at)}"
 
 
@@ -638,6 +642,7 @@ TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], Rollou
     P.PROGRESSING: plan_progressing,
     P.AWAITING_PROMOTION: plan_progressing,
     P.PAUSED: plan_progressing,
+    P.WAITING_FOR_WINDOW: plan_progressing,
     P.COMPLETED: plan_progressing,
     P.FAILED: plan_failed,
     P.ROLLING_BACK: plan_rolling_back,

@@ -503,15 +503,17 @@ class RolloutPhase(StrEnum):
     ROLLING_BACK = "RollingBack"
     ROLLED_BACK = "RolledBack"
     ABORTED = "Aborted"
+    WAITING_FOR_WINDOW = "WaitingForWindow"
 
 
 class RolloutStatus(ApiModel):
     """Where the current rollout stands; everything the engine decided, so a restart resumes."""
 
     phase: RolloutPhase | None = None
-    """Progressing, AwaitingPromotion, Paused, Completed, Failed, RollingBack, RolledBack or
-    Aborted (`kubectl nodewave abort`: every node returns to the stable version in waves while
-    the spec still names this one)."""
+    """Progressing, AwaitingPromotion, Paused, WaitingForWindow (no maintenance window open
+    for the next wave), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
+    abort`: every node returns to the stable version in waves while the spec still names this
+    one)."""
     version: int | None = Field(default=None, ge=1)
     """The version being rolled out."""
     from_version: int | None = Field(default=None, ge=1)
@@ -584,6 +586,9 @@ class JobStatus(ApiModel):
     """The current or last rollout."""
     restart: RestartStatus | None = None
     """The current or last restart of the current version's executions."""
+    quarantined_nodes: int = Field(default=0, ge=0)
+    """Nodes kept cordoned after their execution failed (spec.nodeMaintenance), until
+    `kubectl nodewave uncordon`."""
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
