@@ -144,7 +144,8 @@ def _aborted() -> Snapshot:
     for i in range(8):
         snap = step(snap, 10 + i / 4)
     rollout = snap.job.status.rollout
-    assert rollout is not None and rollout.started_at is not None
+    assert rollout is not None
+    assert rollout.started_at is not None
     abort = build_abort_value(2, rollout.started_at)
     snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, abort=abort))
     for i in range(8, 40):
