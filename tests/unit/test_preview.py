@@ -9,9 +9,9 @@ import dataclasses
 import pytest
 
 from nodewave.cli.plan import render_preview
-from nodewave.core.preview import build_diff, build_preview
+from nodewave.core.preview import build_diff, build_notes, build_preview
 from nodewave.core.snapshot import Snapshot
-from nodewave.models.job import Strategy
+from nodewave.models.job import JobSpec, JobType, Strategy
 from tests.unit.builders import at, node
 from tests.unit.simulation import NODES, run, stable_on
 
@@ -90,3 +90,25 @@ def test_the_diff_names_each_changed_field() -> None:
         "~ template.spec.containers[0].image: 'a:1' → 'a:2'",
     ]
     assert build_diff(new, new) == []
+
+
+def test_the_plan_says_when_waves_may_start_and_what_happens_to_each_node() -> None:
+    window = {"days": ["Sat"], "start": "01:00", "end": "02:00", "timeZone": "Europe/Berlin"}
+    snap = stable_on(NODES, {"strategy": "Rolling", "maxParallel": 20,
+                             "maintenanceWindows": [window]})  # fmt: skip
+    preview = build_preview(snap, snap.versions[1], True, True, at(10))  # a Thursday
+    assert preview.notes == [
+        "waves start only in a maintenance window: opens at 2026-01-03T01:00:00+01:00 "
+        "(Europe/Berlin)"
+    ]
+    text = render_preview("ns/j", Strategy.ROLLING, preview, new_job=False)
+    assert "  waves start only in a maintenance window: opens at 2026-01-03T01:00" in text
+    update = snap.job.spec.model_copy(update={"type": JobType.UPDATE})
+    update = JobSpec.model_validate({**update.to_api(), "nodeMaintenance": {
+        "cordon": True, "drain": {"enabled": True, "timeoutSeconds": 300}}})  # fmt: skip
+    assert build_notes(update, at(10))[1] == (
+        "each node is cordoned and drained (up to 300 s) before its execution, uncordoned "
+        "after it completed, kept cordoned if it failed"
+    )
+    open_now = snap.job.spec.rollout.model_copy(update={"maintenance_windows": []})
+    assert build_notes(snap.job.spec.model_copy(update={"rollout": open_now}), at(10)) == []

@@ -143,6 +143,7 @@ def render_preview(job: str, strategy: Strategy, p: Preview, new_job: bool) -> s
             if p.completes
             else f"  duration: at least {p.minimum_seconds} s of health windows"
         )
+        lines.extend(f"  {note}" for note in p.notes)
     if p.spec_changed and not (p.new_version or p.waves or p.stops):
         lines.append("~ the spec changes; no node is affected")
     if not p.changes:

@@ -13,7 +13,7 @@ run-to-completion execution runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,15 @@ from nodewave.core.planner import plan_job, select_targets
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import Snapshot, VersionSpec
 from nodewave.core.waves import Domains, plan_waves
+from nodewave.core.windows import (
+    WindowError,
+    build_windows,
+    describe_opening,
+    is_open,
+    next_opening,
+)
 from nodewave.models.execution import DesiredState
+from nodewave.models.job import JobSpec
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,8 @@ class Preview:
     refused: str
     """Why the operator would refuse the spec ("" when it would not)."""
     spec_changed: bool
+    notes: list[str] = field(default_factory=list)
+    """What else governs the waves: maintenance windows, cordon and drain."""
 
     @property
     def changes(self) -> bool:
@@ -146,7 +156,31 @@ def build_preview(
         completes=current.type.runs_to_completion,
         refused="",
         spec_changed=spec_changed,
+        notes=build_notes(spec, now),
     )
+
+
+def build_notes(spec: JobSpec, now: datetime) -> list[str]:
+    """The maintenance windows (open now, or when the next opens) and the node maintenance."""
+    notes = []
+    try:
+        windows = build_windows(spec.rollout.maintenance_windows)
+    except WindowError as e:
+        windows = ()
+        notes.append(f"the operator refuses it: {e}")
+    if windows:
+        when = "open now" if is_open(windows, now) else describe_opening(next_opening(windows, now))
+        notes.append(f"waves start only in a maintenance window: {when}")
+    maintenance = spec.node_maintenance
+    if maintenance.cordon and spec.type.runs_to_completion:
+        drain = maintenance.drain
+        notes.append(
+            f"each node is cordoned and drained (up to {drain.timeout_seconds} s) before its "
+            "execution, uncordoned after it completed, kept cordoned if it failed"
+            if drain.enabled
+            else "each node is cordoned before its execution, uncordoned after it completed"
+        )
+    return notes
 
 
 def _content(version: VersionSpec) -> dict[str, Any]:
