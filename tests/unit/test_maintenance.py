@@ -21,6 +21,7 @@ from nodewave.core.observe import Observation, PodAction
 from nodewave.core.planner import plan_job
 from nodewave.core.snapshot import ExecutionInfo
 from nodewave.kube.nodes import build_pod_selector, evaluate_pod
+from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, MaintenanceStatus, ObservedState
 from nodewave.models.job import Drain, NodeMaintenance
 from tests.unit.builders import at, execution, job_spec, node, snapshot
@@ -101,8 +102,19 @@ def test_maintenance_rules(row: Row) -> None:
     step = plan_node_maintenance(row.execution, row.observed, row.spec, NOW, completes=True)
     got = step.observation
     assert (got.state, got.reason, got.pod_action) == (row.state, row.reason, row.pod_action)
-    assert type(step.action) is row.action if row.action else step.action is None
-    assert (step.event.reason if step.event else None) == row.event
+    name = row.execution.name
+    expected = {
+        PrepareNode: PrepareNode(name, "n1", DRAIN.drain),
+        ReleaseNode: ReleaseNode(name, "n1"),
+        QuarantineNode: QuarantineNode(name, "n1"),
+    }
+    assert step.action == (expected[row.action] if row.action else None)
+    event = (step.event.type, step.event.reason, step.event.message) if step.event else None
+    assert event == (
+        ("Warning", row.event, f"node n1 stays cordoned after {name} failed "
+         f"({row.observed.message}); `kubectl nodewave uncordon j n1` releases it")
+        if row.event else None
+    )  # fmt: skip
 
 
 def test_preparing_says_what_the_drain_waits_for_and_looks_again_soon() -> None:
@@ -116,7 +128,8 @@ def test_preparing_says_what_the_drain_waits_for_and_looks_again_soon() -> None:
         "j-v2-n1-" + step.action.execution.split("-")[-1], "n1", DRAIN.drain
     )  # type: ignore[union-attr]
     cordon_only = plan_node_maintenance(ex(), CREATING, CORDON, NOW, completes=True)
-    assert cordon_only.action == PrepareNode(cordon_only.action.execution, "n1", None)  # type: ignore[union-attr]
+    assert cordon_only.action == PrepareNode(ex().name, "n1", None)
+    assert cordon_only.observation.message == "cordoning node n1: cordoning"
 
 
 def test_the_timeout_names_what_blocked() -> None:
@@ -127,8 +140,9 @@ def test_the_timeout_names_what_blocked() -> None:
     assert step.observation.message == (
         "node n1 not ready within drain.timeoutSeconds=60: 1 pods to go: eviction of pod a/b refused"
     )
-    assert step.observation.error is not None
-    assert step.observation.error.code == "DrainTimeout"
+    assert step.observation.error == ErrorInfo(
+        code="DrainTimeout", message=step.observation.message
+    )
 
 
 def test_only_run_to_completion_executions_are_held() -> None:

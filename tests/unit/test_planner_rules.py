@@ -359,7 +359,9 @@ def test_a_closed_window_wakes_the_job_when_it_opens() -> None:
                    job=replace(snap.job, status=JobStatus(stable_version=1, current_version=1)))  # fmt: skip
     plan = plan_job(snap, at(9 * 60 + 45))
     assert plan.status.rollout is not None
-    assert plan.status.rollout.message.startswith("waiting for a maintenance window before wave 1")
+    assert plan.status.rollout.message == (
+        "waiting for a maintenance window before wave 1, opens at 2026-01-01T00:10:00+00:00 (UTC)"
+    )
     assert plan.requeue_after == timedelta(seconds=15)
 
 

@@ -35,6 +35,8 @@ class Node:
 
     fresh: bool = False
     state: ObservedState = S.RUNNING
+    created: float | None = None
+    """Seconds since T0 (default: 150 when fresh, 10 when not)."""
     validated: bool = True
     desired: DesiredState = DesiredState.RUNNING
 
@@ -50,7 +52,7 @@ def context(
     *,
     now: datetime = NOW,
     stable: int = V,
-    rollout_phase: RolloutPhase = RolloutPhase.COMPLETED,
+    rollout_phase: RolloutPhase | None = RolloutPhase.COMPLETED,
     **rollout: Any,
 ) -> RolloutContext:
     """V stable on `nodes` (None: no execution of V, as while one is recreated)."""
@@ -61,7 +63,7 @@ def context(
     for n, node in nodes.items():
         if node is None:
             continue
-        created = 150 if node.fresh else 10
+        created = node.created if node.created is not None else 150 if node.fresh else 10
         ex = execution(n, V, node.desired, node.state, created=created, stable=node.validated)
         on_node[n] = {V: ex}
         states[ex.name] = node.state
@@ -69,7 +71,8 @@ def context(
             validated.add(ex.name)
     return RolloutContext(
         spec=spec.rollout, version=V, stable=stable,
-        previous=RolloutStatus(phase=rollout_phase, version=V, started_at=at(0)),
+        previous=RolloutStatus(phase=rollout_phase, version=V, started_at=at(0))
+        if rollout_phase else None,
         targets=list(nodes), on_node=on_node, states=states, validated=frozenset(validated),
         promote=None, now=now,
     )  # fmt: skip
@@ -86,15 +89,30 @@ class Row:
     phase: RestartPhase
     wave: int
     recreate: list[str]
-    events: list[str]
+    events: list[tuple[str, str, str]]
     message: str
 
 
 ALL_STALE = dict.fromkeys(NODES, STALE)
-
+REQUESTED = (
+    "Normal",
+    "RestartRequested",
+    "restart of version 3 requested for 2026-01-01T00:01:40+00:00",
+)
+STARTED = ("Normal", "RestartStarted", "restarting version 3 on 10 nodes in waves")
+PAUSED = (
+    "Warning",
+    "RestartPaused",
+    "2 nodes failed after restarting, past the budget "
+    "(maxFailedNodes 1, maxFailedNodesPercent 50.0)",
+)
+PAUSED_MESSAGE = (
+    "paused: 2 nodes failed after restarting, past the budget; 8 not restarted "
+    "(`kubectl nodewave retry JOB --node N` recreates a failed one)"
+)
 ROWS = [
     pytest.param(
-        Row(context(ALL_STALE, now=at(50)), None, P.SCHEDULED, 0, [], ["RestartRequested"],
+        Row(context(ALL_STALE, now=at(50)), None, P.SCHEDULED, 0, [], [REQUESTED],
             "scheduled for 2026-01-01T00:01:40+00:00"),
         id="ahead-of-its-time-it-is-scheduled",
     ),
@@ -105,7 +123,7 @@ ROWS = [
     ),
     pytest.param(
         Row(context(ALL_STALE), None, P.RESTARTING, 1, ["n0", "n1"],
-            ["RestartRequested", "RestartStarted"],
+            [REQUESTED, STARTED],
             "wave 1: 2 nodes restarting, 0 restarted, 0 failed, 8 to go"),
         id="due-the-first-wave-is-recreated",
     ),
@@ -132,25 +150,21 @@ ROWS = [
         id="a-failure-within-the-budget-goes-on",
     ),
     pytest.param(
-        Row(context({**ALL_STALE, "n0": FAILED, "n1": FAILED}), restarting(1),
-            P.PAUSED, 1, [], ["RestartPaused"],
-            "paused: 2 nodes failed after restarting, past the budget; 8 not restarted "
-            "(`kubectl nodewave retry JOB --node N` recreates a failed one)"),
+        Row(context({**ALL_STALE, "n0": FAILED, "n1": FAILED}, maxFailedNodesPercent=50),
+            restarting(1), P.PAUSED, 1, [], [PAUSED], PAUSED_MESSAGE),
         id="past-the-budget-it-pauses",
     ),
     pytest.param(
         Row(context({**ALL_STALE, "n0": FAILED, "n1": FAILED}, maxFailedNodes=5,
                     maxFailedNodesPercent=10), restarting(1),
-            P.PAUSED, 1, [], ["RestartPaused"],
-            "paused: 2 nodes failed after restarting, past the budget; 8 not restarted "
-            "(`kubectl nodewave retry JOB --node N` recreates a failed one)"),
+            P.PAUSED, 1, [], [("Warning", "RestartPaused", "2 nodes failed after restarting, "
+                               "past the budget (maxFailedNodes 5, maxFailedNodesPercent 10.0)")],
+            PAUSED_MESSAGE),
         id="past-the-percent-budget-it-pauses",
     ),
     pytest.param(
         Row(context({**ALL_STALE, "n0": FAILED, "n1": FAILED}), restarting(1, P.PAUSED),
-            P.PAUSED, 1, [], [],
-            "paused: 2 nodes failed after restarting, past the budget; 8 not restarted "
-            "(`kubectl nodewave retry JOB --node N` recreates a failed one)"),
+            P.PAUSED, 1, [], [], PAUSED_MESSAGE),
         id="paused-it-says-so-once",
     ),
     pytest.param(
@@ -161,20 +175,61 @@ ROWS = [
     ),
     pytest.param(
         Row(context({**dict.fromkeys(NODES[:9], RESTARTED), "n9": Node(state=S.LOST)}),
-            restarting(5), P.COMPLETED, 5, [], ["RestartComplete"], "restarted 9 nodes"),
+            restarting(5), P.COMPLETED, 5, [], [("Normal", "RestartComplete", "version 3: restarted 9 nodes")], "restarted 9 nodes"),
         id="every-node-restarted-it-completes-lost-nodes-skipped",
     ),
     pytest.param(
         Row(context({**dict.fromkeys(NODES[:9], RESTARTED),
                      "n9": Node(desired=DesiredState.STOPPED, state=S.STOPPED)}),
-            restarting(5), P.COMPLETED, 5, [], ["RestartComplete"], "restarted 9 nodes"),
+            restarting(5), P.COMPLETED, 5, [], [("Normal", "RestartComplete", "version 3: restarted 9 nodes")], "restarted 9 nodes"),
         id="one-a-person-stopped-is-not-restarted",
     ),
     pytest.param(
         Row(context(ALL_STALE, strategy="Canary", canaryCount=1), None, P.RESTARTING, 1, ["n0"],
-            ["RestartRequested", "RestartStarted"],
+            [REQUESTED, STARTED],
             "wave 1: 1 nodes restarting, 0 restarted, 0 failed, 9 to go"),
         id="a-canary-strategy-restarts-its-canary-first",
+    ),
+    pytest.param(
+        Row(context(ALL_STALE, now=AT), None, P.RESTARTING, 1, ["n0", "n1"],
+            [REQUESTED, STARTED], "wave 1: 2 nodes restarting, 0 restarted, 0 failed, 8 to go"),
+        id="due-at-its-very-time",
+    ),
+    pytest.param(
+        Row(context(ALL_STALE), restarting(4, P.COMPLETED).model_copy(update={"requested_at": at(50)}),
+            P.RESTARTING, 1, ["n0", "n1"], [REQUESTED, STARTED],
+            "wave 1: 2 nodes restarting, 0 restarted, 0 failed, 8 to go"),
+        id="a-new-request-after-a-completed-one-restarts-again",
+    ),
+    pytest.param(
+        Row(context({**ALL_STALE, "n0": None, "n1": None}), restarting(1), P.RESTARTING, 1, [], [],
+            "wave 1: 2 nodes restarting, 0 restarted, 0 failed, 8 to go"),
+        id="every-missing-execution-is-in-flight",
+    ),
+    pytest.param(
+        Row(context({"n0": Node(desired=DesiredState.STOPPED, state=S.STOPPED),
+                     **{n: STALE for n in NODES[1:]}}), restarting(0), P.RESTARTING, 1,
+            ["n1", "n2"], [("Normal", "RestartStarted", "restarting version 3 on 9 nodes in waves")],
+            "wave 1: 2 nodes restarting, 0 restarted, 0 failed, 7 to go"),
+        id="a-stopped-one-is-passed-over-not-the-end",
+    ),
+    pytest.param(
+        Row(context({**ALL_STALE, "n0": Node(created=100), "n1": Node(created=100)}),
+            restarting(1), P.RESTARTING, 2, ["n2", "n3"], [],
+            "wave 2: 2 nodes restarting, 2 restarted, 0 failed, 6 to go"),
+        id="created-at-the-requested-time-is-fresh",
+    ),
+    pytest.param(
+        Row(context({**dict.fromkeys(NODES[:9], RESTARTED), "n9": FAILED}, maxFailedNodes=1),
+            restarting(5), P.COMPLETED, 5, [],
+            [("Warning", "RestartComplete", "version 3: restarted 9 nodes, 1 failed")],
+            "restarted 9 nodes, 1 failed"),
+        id="completed-with-a-failure-warns",
+    ),
+    pytest.param(
+        Row(context(ALL_STALE, stable=2, rollout_phase=None), restarting(0), P.SCHEDULED, 0, [], [],
+            "waits until version 3 is stable (its rollout is to come)"),
+        id="waits-for-a-rollout-to-come",
     ),
 ]  # fmt: skip
 
@@ -185,7 +240,7 @@ def test_restart_rules(row: Row) -> None:
     assert decision.status is not None
     assert (decision.status.phase, decision.status.wave) == (row.phase, row.wave)
     assert [ex.spec.node_name for ex in decision.recreate] == row.recreate
-    assert [e.reason for e in decision.events] == row.events
+    assert [(e.type, e.reason, e.message) for e in decision.events] == row.events
     assert decision.status.message == row.message
 
 
@@ -196,9 +251,18 @@ def test_without_a_request_the_last_restart_stays_as_it_was() -> None:
     assert (again.status, again.recreate, again.events) == (done, [], []), "completed: done"
 
 
-def test_a_restart_scheduled_ahead_wakes_the_operator_then() -> None:
+def test_a_restart_scheduled_ahead_wakes_the_operator_then_and_only_then() -> None:
     decision = plan_restart(context(ALL_STALE, now=at(50)), AT, None)
     assert decision.wake_at == AT
+    behind_a_rollout = context(ALL_STALE, stable=2, rollout_phase=RolloutPhase.PROGRESSING)
+    assert plan_restart(behind_a_rollout, AT, None).wake_at is None, "a past time: no hot loop"
+
+
+def test_a_wave_takes_one_topology_domain() -> None:
+    ctx = replace(context(ALL_STALE, maxParallel=30),
+                  domains={n: "a" if n in ("n0", "n5") else "b" for n in NODES})  # fmt: skip
+    decision = plan_restart(ctx, AT, restarting(0))
+    assert [ex.spec.node_name for ex in decision.recreate] == ["n0"]
 
 
 @pytest.mark.parametrize(

@@ -805,9 +805,9 @@ def test_promote_full_sends_every_remaining_node_in_one_wave_after_the_current_o
     assert decision.rollout is not None
     assert (decision.rollout.wave, decision.rollout.total_waves) == (2, 2)
     assert moved_to(decision, 2) == sorted(NODES[2:])
-    assert [(e.reason, e.message) for e in decision.events] == [
-        ("Promoted", "version 2 promoted: its 8 remaining nodes at once"),
-        ("WaveStarted", "wave 2/2 of version 2: 8 nodes"),
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Normal", "Promoted", "version 2 promoted: its 8 remaining nodes at once"),
+        ("Normal", "WaveStarted", "wave 2/2 of version 2: 8 nodes"),
     ]
     # A wave in progress finishes first; nodes that join meanwhile go with the full wave.
     midway = context({"n0": ok(1), "n1": Moved(2, S.VALIDATING)}, promote="2/full",
@@ -884,7 +884,8 @@ def test_an_abort_stops_the_rollout_and_sends_its_latest_wave_back_first() -> No
     assert decision.rollout.phase is P.ABORTED
     assert decision.stable_version == STABLE
     assert wants(decision, V) == NODES[:4], "waves 1 and 2 wait, no wave 4 starts"
-    assert wants(decision, STABLE) == sorted(NODES[4:])
+    assert [decision.want[n] for n in NODES[:4]] == [Want(V, 1)] * 2 + [Want(V, 2)] * 2
+    assert {decision.want[n] for n in NODES[4:]} == {Want(STABLE, 0)}
     assert [(e.type, e.reason, e.message) for e in decision.events] == [
         ("Warning", "RolloutAborted",
          "rollout of version 2 aborted: every node returns to version 1 in waves"),
@@ -901,6 +902,10 @@ def test_no_more_than_a_wave_of_nodes_is_on_its_way_back_at_once() -> None:
     decision = plan_rollout(starting)
     assert wants(decision, V) == NODES[:4], "n4 and n5 are not back yet: no room"
     assert decision.events == []
+    assert decision.rollout is not None
+    assert decision.rollout.message == (
+        "aborted: returning to version 1: 4/10 nodes back, 2 on their way, 4 waiting"
+    )
     one_back = aborting(on_v, {**REST_ON_S, "n4": S.STARTING, "n5": S.RUNNING}, previous=aborted)
     assert wants(plan_rollout(one_back), V) == ["n0", "n1", "n3"], "n2: wave 2, first in order"
     back = aborting(on_v, {**REST_ON_S, "n4": S.RUNNING, "n5": S.FAILED}, previous=aborted)
@@ -916,6 +921,8 @@ def test_a_node_where_the_new_version_failed_goes_back_at_once() -> None:
     on_v = {"n0": (1, S.FAILED), "n1": (1, S.RUNNING), "n2": (2, S.RUNNING), "n3": (2, S.RUNNING)}
     decision = plan_rollout(aborting(on_v, {}, previous=rollout(P.PROGRESSING, 2, 5)))
     assert wants(decision, V) == ["n1"]
+    assert decision.rollout is not None
+    assert decision.rollout.failed_nodes == 1, "counted when the abort stopped it"
     assert wants(decision, STABLE) == sorted(["n0", "n2", "n3", *NODES[4:]])
 
 
@@ -926,7 +933,9 @@ def test_the_abort_completes_once_every_node_is_back_and_says_so_once() -> None:
         "aborted: every node back on version 1; version 2 stays stopped until a new version "
         "or `kubectl nodewave retry`"
     )
-    assert [(e.reason, e.message) for e in decision.events] == [("AbortComplete", done)]
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Normal", "AbortComplete", done)
+    ]
     assert decision.rollout is not None
     assert (decision.rollout.phase, decision.rollout.message) == (P.ABORTED, done)
     again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
@@ -964,10 +973,11 @@ def test_lifting_the_abort_rolls_the_same_version_out_again_from_the_stable_one(
     assert (decision.rollout.phase, decision.rollout.wave) == (P.PROGRESSING, 1)
     assert decision.rollout.started_at == at(5)
     assert wants(decision, V) == ["n0", "n1"]
-    assert [(e.reason, e.message) for e in decision.events] == [
-        ("RolloutRetried", "abort lifted: rolling out version 2 from 1 on 10 nodes (Rolling)"),
-        ("WaveStarted", "wave 1/5 of version 2: 2 nodes"),
-    ]
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Normal", "RolloutRetried",
+         "abort lifted: rolling out version 2 from 1 on 10 nodes (Rolling)"),
+        ("Normal", "WaveStarted", "wave 1/5 of version 2: 2 nodes"),
+    ]  # fmt: skip
 
 
 def test_an_aborted_first_version_holds_every_node_where_it_is() -> None:
@@ -981,6 +991,9 @@ def test_an_aborted_first_version_holds_every_node_where_it_is() -> None:
     assert decision.events[0].message == (
         "rollout of version 2 aborted: it is the Job's first version: no node starts it any "
         "more, none has a version to return to"
+    )
+    assert decision.rollout.message == (
+        "aborted: version 2 is the Job's first; nodes keep what they run and no new wave starts"
     )
 
 
@@ -1002,9 +1015,10 @@ def test_outside_every_window_no_wave_starts_and_the_status_says_when_one_opens(
     assert (decision.rollout.phase, decision.rollout.wave) == (P.WAITING_FOR_WINDOW, 0)
     assert decision.rollout.message == f"waiting for a maintenance window before wave 1, {OPENS}"
     assert wants(decision, V) == []
-    assert [(e.reason, e.message) for e in decision.events] == [
-        ("WaitingForWindow", f"version 2: waiting for a maintenance window before wave 1, {OPENS}")
-    ]
+    assert [(e.type, e.reason, e.message) for e in decision.events] == [
+        ("Normal", "WaitingForWindow",
+         f"version 2: waiting for a maintenance window before wave 1, {OPENS}")
+    ]  # fmt: skip
     again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
     assert again.events == [], "said once per wait"
     opened = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout, window_open=True))

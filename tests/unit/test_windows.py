@@ -11,7 +11,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.windows import WEEKDAYS, WindowError, build_windows, is_open, next_opening
+from nodewave.core.windows import (
+    WEEKDAYS,
+    WindowError,
+    build_windows,
+    describe_opening,
+    is_open,
+    next_opening,
+)
 from nodewave.models.job import MaintenanceWindow
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -39,6 +46,8 @@ OPEN = [
     pytest.param(NIGHTS, berlin(2026, 12, 5, 4, 0), False, id="end-is-exclusive"),
     pytest.param(NIGHTS, berlin(2026, 12, 5, 22, 0), False, id="saturday-night-not-a-day"),
     pytest.param(NIGHTS, berlin(2026, 12, 7, 3, 59), False, id="monday-early-is-sundays"),
+    pytest.param({**NIGHTS, "days": ["Sun"]}, berlin(2026, 12, 7, 3, 59), True,
+                 id="sundays-window-runs-into-monday"),
     pytest.param(NIGHTS, berlin(2026, 12, 7, 22, 0), True, id="start-is-inclusive"),
     pytest.param(NIGHTS, utc(2026, 12, 4, 21, 30), True, id="any-zone-in-same-instant"),
     pytest.param({"start": "02:30", "end": "04:00", "timeZone": "Europe/Berlin"},
@@ -68,6 +77,9 @@ NEXT = [
     pytest.param([{"start": "02:30", "end": "04:00", "timeZone": "Europe/Berlin"}],
                  berlin(2026, 3, 28, 12, 0), utc(2026, 3, 29, 1, 0),
                  id="into-the-spring-gap-at-its-end"),
+    pytest.param([{"start": "02:10", "end": "04:00", "timeZone": "Europe/Berlin"}],
+                 berlin(2026, 3, 28, 12, 0), utc(2026, 3, 29, 1, 0),
+                 id="into-the-spring-gap-to-the-second"),
     pytest.param([{"start": "02:00", "end": "02:30", "timeZone": "Europe/Berlin"}],
                  berlin(2026, 3, 28, 12, 0), berlin(2026, 3, 30, 2, 0),
                  id="a-window-inside-the-gap-skips-that-day"),
@@ -85,6 +97,14 @@ def test_next_opening(specs: list[dict[str, Any]], now: datetime, expected: date
     assert opens is not None
     assert opens.tzinfo is not None
     assert opens.utcoffset() == opens.astimezone(ZoneInfo(str(opens.tzinfo))).utcoffset()
+
+
+def test_describe_opening() -> None:
+    assert describe_opening(berlin(2026, 12, 7, 22, 0)) == (
+        "opens at 2026-12-07T22:00:00+01:00 (Europe/Berlin)"
+    )
+    assert describe_opening(utc(2026, 12, 7, 22, 0)) == "opens at 2026-12-07T22:00:00+00:00 (UTC)"
+    assert describe_opening(None) == "no window opens in the next 8 days"
 
 
 def test_no_windows_is_always_open_and_never_waits() -> None:

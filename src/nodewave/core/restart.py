@@ -82,11 +82,11 @@ def plan_restart(
         return RestartDecision(rs, events=events)
     if ctx.now < restart_at or ctx.stable != ctx.version:
         rs.phase = P.SCHEDULED
-        phase = ctx.previous.phase if ctx.previous is not None else None
+        rollout = ctx.previous.phase.value if ctx.previous and ctx.previous.phase else "to come"
         rs.message = (
             f"scheduled for {restart_at.isoformat()}"
             if ctx.now < restart_at
-            else f"waits until version {ctx.version} is stable (its rollout is {phase})"
+            else f"waits until version {ctx.version} is stable (its rollout is {rollout})"
         )
         wake = restart_at if ctx.now < restart_at else None
         return RestartDecision(rs, events=events, wake_at=wake)

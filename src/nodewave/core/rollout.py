@@ -456,26 +456,26 @@ def plan_aborted(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         )
         return RolloutDecision(ctx.hold(), rs, None)
     want = {n: Want(stable, 0) for n in ctx.targets}
-    coming: list[str] = []  # asked back, not back yet
+    coming = 0  # asked back, not back yet
     on_v: list[tuple[int, int, str]] = []  # still running V: (-wave, wave order, node)
     for i, n in enumerate(ctx.targets):
         s_ex, v_ex = ctx.execution(n, stable), ctx.execution(n, ctx.version)
         if s_ex is not None and s_ex.spec.desired_state is DesiredState.RUNNING:
             if ctx.states.get(s_ex.name) not in BACK:
-                coming.append(n)
+                coming += 1
         elif v_ex is not None and ctx.states.get(v_ex.name) is not S.FAILED:
             on_v.append((-v_ex.spec.rollout_wave, i, n))
     staying = [n for _, _, n in sorted(on_v)]
-    room = max(0, wave_size(ctx.spec, len(ctx.targets)) - len(coming))
+    room = max(0, wave_size(ctx.spec, len(ctx.targets)) - coming)
     going = same_domain(staying, ctx.domains)[:room]
     for wave, _, n in sorted(on_v)[len(going) :]:
         want[n] = Want(ctx.version, -wave)
     events = []
-    back = len(ctx.targets) - len(coming) - len(staying)
+    back = len(ctx.targets) - coming - len(staying)
     if coming or staying:
         rs.message = (
             f"aborted: returning to version {stable}: {back}/{len(ctx.targets)} nodes back, "
-            f"{len(coming) + len(going)} on their way, {len(staying) - len(going)} waiting"
+            f"{coming + len(going)} on their way, {len(staying) - len(going)} waiting"
         )
     else:
         done = (
