@@ -152,11 +152,15 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_job(job: dict[str, Any]) -> Gate:
+def _job_status(job: dict[str, Any]) -> JobStatus:
     try:
-        status = JobStatus.model_validate(job["status"]) if job.get("status") else None
+        return JobStatus.model_validate(job.get("status") or {})
     except ValidationError as e:
         raise PluginError(f"cannot read the Job's status: {e}") from e
+
+
+def evaluate_job(job: dict[str, Any]) -> Gate:
+    status = _job_status(job) if job.get("status") else None
     completes = JobType(job["spec"]["type"]).runs_to_completion
     return evaluate_gate(job["metadata"].get("generation", 1), status, completes=completes)
 
@@ -243,8 +247,7 @@ async def cmd_pause(kube: Kube, args: argparse.Namespace) -> int:
 async def cmd_abort(kube: Kube, args: argparse.Namespace) -> int:
     """The abort annotation names the rollout in flight (its version and start), so it never
     stops a later one; the spec is not touched, so a Job kept in Git does not drift."""
-    job = await _job(kube, args.namespace, args.job)
-    status = JobStatus.model_validate(job.get("status") or {})
+    status = _job_status(await _job(kube, args.namespace, args.job))
     rs, name = status.rollout, f"job.nodewave.io/{args.job}"
     if rs is None or rs.version is None or rs.started_at is None or status.current_version is None:
         raise PluginError(f"{name} has no rollout to abort")
@@ -304,7 +307,7 @@ async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) 
     """Lift an abort: the same version rolls out again from the stable one. Its executions
     that failed before the abort would count against the new rollout's budget at once, so they
     go; the operator starts each node's again in its wave."""
-    status = JobStatus.model_validate(job.get("status") or {})
+    status = _job_status(job)
     name = f"job.nodewave.io/{args.job}"
     rs = status.rollout
     if rs is None or rs.phase is not RolloutPhase.ABORTED:

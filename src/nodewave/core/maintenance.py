@@ -53,6 +53,12 @@ class MaintenanceStep:
     event: EventIntent | None = None
 
 
+def prepares_node(spec: NodeMaintenance, *, completes: bool) -> bool:
+    """Whether an execution's node is cordoned (and drained) before its pod starts: only for
+    run-to-completion versions (a Pipeline's execution never ends)."""
+    return spec.cordon and completes
+
+
 def plan_node_maintenance(
     ex: ExecutionInfo,
     obs: Observation,
@@ -65,9 +71,8 @@ def plan_node_maintenance(
     needs (module docstring)."""
     m = ex.status.maintenance
     node = ex.spec.node_name
-    wanted = spec.cordon and completes
     if (
-        wanted
+        prepares_node(spec, completes=completes)
         and obs.pod_action is PodAction.CREATE
         and obs.reason == R.POD_CREATING
         and ex.spec.desired_state is DesiredState.RUNNING

@@ -44,7 +44,7 @@ from nodewave.core.health import (
     evaluate_health,
 )
 from nodewave.core.job_status import JobCounts, build_job_conditions
-from nodewave.core.maintenance import plan_node_maintenance
+from nodewave.core.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.naming import build_execution_name
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
@@ -53,7 +53,7 @@ from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_r
 from nodewave.core.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.core.waves import Domains, build_domains, order_nodes
-from nodewave.core.windows import WindowError, build_windows, is_open, next_opening
+from nodewave.core.windows import WindowError, evaluate_windows
 from nodewave.models.base import ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
@@ -410,11 +410,9 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     for ex in live:
         on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
     try:
-        windows = build_windows(job.spec.rollout.maintenance_windows)
+        window = evaluate_windows(job.spec.rollout.maintenance_windows, now)
     except WindowError as e:
         return _refuse(snap, R.INVALID_SPEC, str(e), now)
-    window_open = is_open(windows, now)
-    opens_at = None if window_open else next_opening(windows, now)
     targets, domains = select_targets(snap, selector)
     terminating = frozenset(
         (ex.spec.node_name, ex.spec.job_version) for ex in snap.executions if ex.deleting
@@ -428,7 +426,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     version = snap.current.number
     context = build_rollout_context(
         job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains,
-        (window_open, opens_at),
+        window,
     )  # fmt: skip
     decision = plan_rollout(context)
     restart = plan_restart(context, parse_restart_at(job.restart_at), job.status.restart)
@@ -461,7 +459,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # observe; the watch echo of their creation wakes no pass (handlers/operator.py).
     soon = placement.deferred or placement.created
     requeue = SLOW_START_RETRY if soon else settings.resync
-    deadlines += [t for t in (restart.wake_at, opens_at) if t is not None]
+    deadlines += [t for t in (restart.wake_at, window[1]) if t is not None]
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return Plan(
@@ -485,7 +483,7 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
         1 for ex in run.live if ex.status.revision == 0 and run.observed[ex.name].state in SETTLING
     )
     room = run.settings.max_creates - coming_up
-    maintenance = run.snap.job.spec.node_maintenance.cordon
+    maintenance = run.snap.job.spec.node_maintenance
     for node in run.targets:
         want = decision.want.get(node)
         if want is None:  # not reached by a first version's rollout yet
@@ -500,7 +498,7 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
         if cur is None:
             name = build_execution_name(run.snap.job.name, want.version, node)
             version = run.snap.versions.get(want.version, run.snap.current)
-            prepares = maintenance and version.type.runs_to_completion
+            prepares = prepares_node(maintenance, completes=version.type.runs_to_completion)
             previous = max(mine.values(), key=lambda e: e.spec.job_version, default=None)
             placement.created.append(
                 CreateExecution(

@@ -19,17 +19,12 @@ from typing import Any
 
 from nodewave.core import reasons as R
 from nodewave.core.actions import SetDesiredState
+from nodewave.core.maintenance import prepares_node
 from nodewave.core.planner import plan_job, select_targets
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import Snapshot, VersionSpec
 from nodewave.core.waves import Domains, plan_waves
-from nodewave.core.windows import (
-    WindowError,
-    build_windows,
-    describe_opening,
-    is_open,
-    next_opening,
-)
+from nodewave.core.windows import WindowError, describe_opening, evaluate_windows
 from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobSpec
 
@@ -163,16 +158,15 @@ def build_preview(
 def build_notes(spec: JobSpec, now: datetime) -> list[str]:
     """The maintenance windows (open now, or when the next opens) and the node maintenance."""
     notes = []
-    try:
-        windows = build_windows(spec.rollout.maintenance_windows)
-    except WindowError as e:
-        windows = ()
-        notes.append(f"the operator refuses it: {e}")
-    if windows:
-        when = "open now" if is_open(windows, now) else describe_opening(next_opening(windows, now))
-        notes.append(f"waves start only in a maintenance window: {when}")
+    if spec.rollout.maintenance_windows:
+        try:
+            open_now, opens_at = evaluate_windows(spec.rollout.maintenance_windows, now)
+            when = "open now" if open_now else describe_opening(opens_at)
+            notes.append(f"waves start only in a maintenance window: {when}")
+        except WindowError as e:
+            notes.append(f"the operator refuses it: {e}")
     maintenance = spec.node_maintenance
-    if maintenance.cordon and spec.type.runs_to_completion:
+    if prepares_node(maintenance, completes=spec.type.runs_to_completion):
         drain = maintenance.drain
         notes.append(
             f"each node is cordoned and drained (up to {drain.timeout_seconds} s) before its "

@@ -32,7 +32,7 @@ from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent
 from nodewave.core.rollout import RolloutContext
 from nodewave.core.snapshot import ExecutionInfo
-from nodewave.core.waves import planned_wave_size, same_domain
+from nodewave.core.waves import plan_next_wave
 from nodewave.core.windows import describe_opening
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RestartPhase, RestartStatus
@@ -113,13 +113,11 @@ def _restart(
     in_flight = missing + sum(1 for ex in fresh if not ctx.settled(ex))
     rs.restarted_nodes = sum(1 for ex in fresh if ex.name in ctx.validated)
     rs.failed_nodes, rs.remaining_nodes = failed, len(stale)
-    budget = ctx.spec.max_failed_nodes, ctx.spec.max_failed_nodes_percent
     recreate: list[ExecutionInfo] = []
-    if failed > budget[0] or failed * 100 > budget[1] * len(ctx.targets):
+    if ctx.over_budget(failed):
         if rs.phase is not P.PAUSED:
             events.append(EventIntent("Warning", R.RESTART_PAUSED, f"{failed} nodes failed after "
-                                      f"restarting, past the budget (maxFailedNodes {budget[0]}, "
-                                      f"maxFailedNodesPercent {budget[1]})"))  # fmt: skip
+                                      f"restarting, past the budget ({ctx.budget})"))  # fmt: skip
         rs.phase = P.PAUSED
         rs.message = (
             f"paused: {failed} nodes failed after restarting, past the budget; "
@@ -138,9 +136,9 @@ def _restart(
     rs.phase = P.RESTARTING
     if stale and not in_flight and not ctx.spec.paused and ctx.window_open:
         first = rs.wave == 0
-        size = planned_wave_size(ctx.spec, len(ctx.targets), first=first)
         by_node = {ex.spec.node_name: ex for ex in stale}
-        recreate = [by_node[n] for n in same_domain(list(by_node), ctx.domains)[:size]]
+        wave = plan_next_wave(ctx.spec, len(ctx.targets), list(by_node), first, ctx.domains)
+        recreate = [by_node[n] for n in wave]
         if first:
             events.append(EventIntent("Normal", R.RESTART_STARTED, f"restarting version "
                                       f"{ctx.version} on {len(stale)} nodes in waves"))  # fmt: skip

@@ -152,6 +152,21 @@ class RolloutContext:
     window_opens_at: datetime | None = None
     """While closed: when the next window opens."""
 
+    def over_budget(self, failed: int) -> bool:
+        """Whether `failed` nodes spend more than the failure budget (a rollout's, a restart's)."""
+        spec = self.spec
+        return failed > spec.max_failed_nodes or (
+            failed * 100 > spec.max_failed_nodes_percent * len(self.targets)
+        )
+
+    @property
+    def budget(self) -> str:
+        spec = self.spec
+        return (
+            f"maxFailedNodes {spec.max_failed_nodes}, "
+            f"maxFailedNodesPercent {spec.max_failed_nodes_percent}"
+        )
+
     def aborts(self, rs: RolloutStatus) -> bool:
         """Whether a person aborted this rollout (the annotation names its version and start)."""
         return parse_abort(self.abort) == (rs.version, rs.started_at)
@@ -371,13 +386,8 @@ def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
         return f"the canary failed on {len(current_failed)} of {len(current)} nodes"
     if wave_settled and len(current_failed) == len(current):
         return f"every node of wave {wave} failed"
-    if failed > spec.max_failed_nodes or failed * 100 > spec.max_failed_nodes_percent * len(
-        ctx.targets
-    ):
-        return (
-            f"{failed} failed nodes > budget (maxFailedNodes {spec.max_failed_nodes}, "
-            f"maxFailedNodesPercent {spec.max_failed_nodes_percent})"
-        )
+    if ctx.over_budget(failed):
+        return f"{failed} failed nodes > budget ({ctx.budget})"
     return ""
 
 
@@ -465,10 +475,11 @@ def plan_aborted(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
                 coming += 1
         elif v_ex is not None and ctx.states.get(v_ex.name) is not S.FAILED:
             on_v.append((-v_ex.spec.rollout_wave, i, n))
-    staying = [n for _, _, n in sorted(on_v)]
+    on_v.sort()
+    staying = [n for _, _, n in on_v]
     room = max(0, wave_size(ctx.spec, len(ctx.targets)) - coming)
     going = same_domain(staying, ctx.domains)[:room]
-    for wave, _, n in sorted(on_v)[len(going) :]:
+    for wave, _, n in on_v[len(going) :]:
         want[n] = Want(ctx.version, -wave)
     events = []
     back = len(ctx.targets) - coming - len(staying)
@@ -585,11 +596,13 @@ def _wait_for_window(ctx: RolloutContext, rs: RolloutStatus, events: list[EventI
     """Outside every maintenance window no wave starts (WaitingForWindow: not Progressing, so a
     weekend's wait is not a stuck rollout)."""
     waiting = f"waiting for a maintenance window before wave {rs.wave + 1}"
+    message = f"{waiting}, {describe_opening(ctx.window_opens_at)}"
     if not rs.message.startswith(waiting):
-        events.append(EventIntent("Normal", R.WAITING_FOR_WINDOW, f"version {ctx.version}: "
-                                  f"{waiting}, {describe_opening(ctx.window_opens_at)}"))  # fmt: skip
+        events.append(
+            EventIntent("Normal", R.WAITING_FOR_WINDOW, f"version {ctx.version}: {message}")
+        )
     rs.phase = P.WAITING_FOR_WINDOW
-    rs.message = f"{waiting}, {describe_opening(ctx.window_opens_at)}"
+    rs.message = message
 
 
 def _start_next_wave(

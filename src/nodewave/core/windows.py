@@ -113,6 +113,17 @@ def next_opening(windows: Sequence[Window], now: datetime) -> datetime | None:
     return min(found, default=None)
 
 
+def evaluate_windows(
+    specs: Sequence[MaintenanceWindow], now: datetime
+) -> tuple[bool, datetime | None]:
+    """Whether a wave may start now, and if not, when the next window opens (what a pass and
+    `kubectl nodewave plan` go by); WindowError when a window cannot be used."""
+    windows = build_windows(specs)
+    if is_open(windows, now):
+        return True, None
+    return False, next_opening(windows, now)
+
+
 def describe_opening(opens_at: datetime | None) -> str:
     """For status messages: "opens at 2026-12-07T22:00:00+01:00 (Europe/Berlin)"."""
     if opens_at is None:

@@ -110,29 +110,37 @@ async def _evict(kube: Kube, namespace: str, name: str, out: DrainOutcome) -> No
     out.blocked.append(f"pod {namespace}/{name} evicted, terminating")
 
 
+def _cordon_owner(job: JobInfo) -> str:
+    return f"{job.namespace}/{job.name}"
+
+
+def _cordoned_by(node: dict[str, Any], job: JobInfo) -> bool:
+    """Whether this Job's cordon is the node's (its annotation names the Job)."""
+    annotations = node["metadata"].get("annotations") or {}
+    return annotations.get(ANNOTATION_CORDONED_BY) == _cordon_owner(job)
+
+
 async def _cordon(kube: Kube, job: JobInfo, node: str) -> bool:
     """Cordon the node for this Job; whether it is this Job's cordon (to undo later)."""
-    owner = f"{job.namespace}/{job.name}"
     found = await kube.get(path_of("nodes", None, node))
     if found is None:
         raise KubeError(404, "NotFound", f"node {node} no longer exists")
-    mine = (found["metadata"].get("annotations") or {}).get(ANNOTATION_CORDONED_BY) == owner
-    if (found.get("spec") or {}).get("unschedulable") and not mine:
+    mine = _cordoned_by(found, job)
+    unschedulable = bool((found.get("spec") or {}).get("unschedulable"))
+    if unschedulable and not mine:
         return False  # someone else's cordon: used as it is, left as it is
-    if not mine or not (found.get("spec") or {}).get("unschedulable"):
-        patch = {"metadata": {"annotations": {ANNOTATION_CORDONED_BY: owner}},
+    if not unschedulable:
+        patch = {"metadata": {"annotations": {ANNOTATION_CORDONED_BY: _cordon_owner(job)}},
                  "spec": {"unschedulable": True}}  # fmt: skip
         await kube.merge_patch(path_of("nodes", None, node), patch)
     return True
 
 
-async def prepare_node(
-    kube: Kube, job: JobInfo, action: PrepareNode, now: datetime
-) -> MaintenanceStatus:
-    """Cordon, then drain; the execution's maintenance status as it now stands."""
+async def prepare_node(kube: Kube, job: JobInfo, action: PrepareNode, now: datetime) -> None:
+    """Cordon, then drain; record how far it got in the execution's status.maintenance."""
     previous = await _maintenance(kube, job.namespace, action.execution)
     if previous.drained_at is not None:
-        return previous  # a pass that had not seen the last outcome yet
+        return  # a pass that had not seen the last outcome yet
     started = previous.drain_started_at or now
     try:
         cordoned = await _cordon(kube, job, action.node)
@@ -140,8 +148,9 @@ async def prepare_node(
     except KubeError as e:
         if e.status != 403:
             raise
-        return await _record(kube, job.namespace, action.execution, previous.model_copy(
+        await _record(kube, job.namespace, action.execution, previous.model_copy(
             update={"drain_started_at": started, "message": NO_RBAC.format(error=e.message)}))  # fmt: skip
+        return
     if out.left:
         message = "; ".join(out.blocked[:5]) + (
             f"; and {len(out.blocked) - 5} more" if len(out.blocked) > 5 else ""
@@ -154,7 +163,7 @@ async def prepare_node(
     status = previous.model_copy(
         update={"cordoned": cordoned, "drain_started_at": started, **update}
     )
-    return await _record(kube, job.namespace, action.execution, status)
+    await _record(kube, job.namespace, action.execution, status)
 
 
 async def release_node(kube: Kube, job: JobInfo, action: ReleaseNode, now: datetime) -> None:
@@ -165,11 +174,8 @@ async def release_node(kube: Kube, job: JobInfo, action: ReleaseNode, now: datet
     found = await kube.get(path_of("nodes", None, action.node))
     if found is not None:
         meta = found["metadata"]
-        mine = (meta.get("annotations") or {}).get(
-            ANNOTATION_CORDONED_BY
-        ) == f"{job.namespace}/{job.name}"
         patch: dict[str, Any] = {}
-        if mine:
+        if _cordoned_by(found, job):
             patch = {"metadata": {"annotations": {ANNOTATION_CORDONED_BY: None}},
                      "spec": {"unschedulable": None}}  # fmt: skip
         if (meta.get("labels") or {}).get(LABEL_QUARANTINED) == job.name:
@@ -200,9 +206,6 @@ async def _maintenance(kube: Kube, namespace: str, execution: str) -> Maintenanc
     return MaintenanceStatus.model_validate(stored) if stored else MaintenanceStatus()
 
 
-async def _record(
-    kube: Kube, namespace: str, execution: str, status: MaintenanceStatus
-) -> MaintenanceStatus:
+async def _record(kube: Kube, namespace: str, execution: str, status: MaintenanceStatus) -> None:
     path = path_of("executions", namespace, execution, "status")
     await kube.merge_patch(path, {"status": {"maintenance": status.to_api()}})
-    return status
