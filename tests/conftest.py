@@ -27,11 +27,20 @@ TEST_NODES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Cluster tests are marked, and split in two groups for `make test`'s two workers
+    (`-n 2 --dist loadgroup`): the integration tests share the session's control plane, and
+    the e2e and chaos packages start control planes of their own, so each group runs whole on
+    one worker (a control plane is started once) while the unit tests fill in beside them."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        if "integration" in parts or "e2e" in parts or "chaos" in parts:
+        if "integration" in parts:
             item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.xdist_group("session-cluster"))
+        elif "e2e" in parts or "chaos" in parts:
+            item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.xdist_group("own-clusters"))
 
 
 def local_cluster(
