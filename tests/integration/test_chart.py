@@ -131,6 +131,11 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
             "create", "executions.nodewave.io", "-n", "default"
         )  # outside watchNamespaces
         assert not can("get", "secrets", "-n", watched)
+        assert not can("list", "secrets", "-n", watched)
+        # Webhook signing keys: the Secrets the chart names, read one by one.
+        assert can("get", "secrets/nodewave-webhooks", "-n", watched)
+        assert not can("get", "secrets/nodewave-webhooks", "-n", "default")
+        assert not can("get", "secrets/other", "-n", watched)
         assert not can("delete", "nodes")
         assert not can("patch", "jobs.nodewave.io", "-n", watched)  # the user's spec: status only
         assert not can("delete", "jobs.nodewave.io", "-n", watched)

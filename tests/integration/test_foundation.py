@@ -228,6 +228,39 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         "should match",
     ),
     (
+        "confirm-promotion-without-canary",
+        job(
+            rollout__strategy="Rolling",
+            rollout__canaryCount=None,
+            rollout__webhooks=[{"name": "chat", "type": "ConfirmPromotion", "url": "http://h/x"}],
+        ),
+        "spec.rollout.webhooks",
+        "ConfirmPromotion webhook needs strategy Canary",
+    ),
+    (
+        "webhook-not-http",
+        job(rollout__webhooks=[{"name": "x", "type": "PreWave", "url": "file:///etc/passwd"}]),
+        "spec.rollout.webhooks[0].url",
+        "should match",
+    ),
+    (
+        "webhook-type-unknown",
+        job(rollout__webhooks=[{"name": "x", "type": "PreRollout", "url": "http://h/x"}]),
+        "spec.rollout.webhooks[0].type",
+        "Unsupported value",
+    ),
+    (
+        "webhook-names-repeat",
+        job(
+            rollout__webhooks=[
+                {"name": "x", "type": "PreWave", "url": "http://h/a"},
+                {"name": "x", "type": "Rollback", "url": "http://h/b"},
+            ]
+        ),
+        "spec.rollout.webhooks",  # [1] with a plain apply; server-side apply names the key
+        "uplicate",
+    ),
+    (
         "deadline-too-short",
         job(rollout__healthCheck__deadlineSeconds=5),
         "spec.rollout.healthCheck.deadlineSeconds",

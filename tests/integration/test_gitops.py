@@ -29,6 +29,7 @@ KSTATUS = {
     "awaiting-promotion": "InProgress",
     "paused": "InProgress",
     "waiting-for-window": "InProgress",
+    "awaiting-confirmation": "InProgress",
     "aborted": "Failed",
     "rolled-back": "Failed",
     "failed-no-rollback": "Failed",

@@ -157,6 +157,9 @@ def _aborted() -> Snapshot:
 SATURDAY_NIGHTS = [{"days": ["Sat"], "start": "01:00", "end": "02:00", "timeZone": "UTC"}]
 
 # One Job per rollout phase, for the tests of what GitOps tools make of our status.
+CHANGE_BOARD = {"name": "cab", "type": "ConfirmRollout", "url": "http://127.0.0.1:9/cab"}
+"""A ConfirmRollout webhook that never answers here (no call is made in a simulation)."""
+
 PHASES: dict[str, Any] = {
     "finished": lambda: run(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), 20),
     "wave-in-progress": lambda: step(
@@ -168,6 +171,9 @@ PHASES: dict[str, Any] = {
     "paused": lambda: run(stable_on(NODES, {"strategy": "Rolling", "paused": True}), 5),
     "waiting-for-window": lambda: run(
         stable_on(NODES, {"strategy": "Rolling", "maintenanceWindows": SATURDAY_NIGHTS}), 5
+    ),
+    "awaiting-confirmation": lambda: run(
+        stable_on(NODES, {"strategy": "Rolling", "webhooks": [CHANGE_BOARD]}), 5
     ),
     "aborted": _aborted,
     "rolled-back": lambda: _rolled_back(True),

@@ -36,6 +36,7 @@ ARGOCD = {
     "awaiting-promotion": "Suspended",
     "paused": "Suspended",
     "waiting-for-window": "Suspended",
+    "awaiting-confirmation": "Suspended",
     "aborted": "Degraded",
     "rolled-back": "Degraded",
     "failed-no-rollback": "Degraded",

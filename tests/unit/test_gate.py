@@ -74,6 +74,11 @@ ROWS = [
         id="waiting-for-a-window-is-paused-until-it-opens",
     ),
     pytest.param(
+        Row(status(stable_version=1, rollout=rollout(P.AWAITING_CONFIRMATION, message="webhook cab")),
+            False, Gate(Outcome.PAUSED, "AwaitingConfirmation: webhook cab")),
+        id="awaiting-a-confirmation-is-paused",
+    ),
+    pytest.param(
         Row(status(stable_version=1, rollout=rollout(P.ROLLING_BACK, message="rolling back")), False,
             Gate(Outcome.WAITING, "RollingBack: rolling back")),
         id="rolling-back-waits-for-the-end",

@@ -188,6 +188,12 @@ CASES = [
     ),
     pytest.param(
         evaluate_reconciling,
+        counts(phase=P.AWAITING_CONFIRMATION, rollout_message="webhook cab (asking)"),
+        ("True", "AwaitingConfirmation", "webhook cab (asking)"),
+        id="reconciling-while-awaiting-a-confirmation",
+    ),
+    pytest.param(
+        evaluate_reconciling,
         ABORTED,
         ("False", "AsExpected", "nothing to roll out"),
         id="reconciling-not-when-aborted",

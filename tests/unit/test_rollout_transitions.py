@@ -496,6 +496,29 @@ STEPS = [
     pytest.param(
         Step(
             context({"n0": failed(1)}, targets=NODES[:2], back={"n0": S.RUNNING, "n1": S.RUNNING}),
+            rollout(P.ROLLING_BACK, 1, 2, failed=1).model_copy(
+                update={
+                    "message": "rolling back to version 1: Rollback webhook slo asked for it (HTTP 200)"
+                }
+            ),
+            P.ROLLED_BACK,
+            1,
+            2,
+            [
+                (
+                    "Warning",
+                    "RolledBack",
+                    "rolled back to version 1: Rollback webhook slo asked for it (HTTP 200)",
+                )
+            ],
+            message="rolled back to version 1: Rollback webhook slo asked for it (HTTP 200)",
+            failed=1,
+        ),
+        id="rolled-back-says-why-it-rolled-back",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": failed(1)}, targets=NODES[:2], back={"n0": S.RUNNING, "n1": S.RUNNING}),
             rollout(P.ROLLED_BACK, 1, 2, failed=1),
             P.ROLLED_BACK,
             1,

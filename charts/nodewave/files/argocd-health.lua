@@ -17,7 +17,8 @@ local function message(c) if c ~= nil and c.message ~= nil then return c.message
 if conditions["Stalled"] ~= nil and conditions["Stalled"].status == "True" then
   hs.status = "Degraded"
   hs.message = message(conditions["Stalled"])
-elseif phase == "AwaitingPromotion" or phase == "Paused" or phase == "WaitingForWindow" then
+elseif phase == "AwaitingPromotion" or phase == "AwaitingConfirmation" or phase == "Paused"
+    or phase == "WaitingForWindow" then
   hs.status = "Suspended"
   hs.message = obj.status.rollout.message or phase
 elseif conditions["Reconciling"] ~= nil and conditions["Reconciling"].status == "True" then

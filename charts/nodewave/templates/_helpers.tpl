@@ -33,4 +33,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
   verbs: ["get", "list", "watch", "create", "delete"]
+{{- with .Values.webhooks.secretNames }}
+# rollout.webhooks[].secretRef: the signing keys, by name only (never list or watch).
+- apiGroups: [""]
+  resources: ["secrets"]
+  resourceNames: {{ toJson . }}
+  verbs: ["get"]
+{{- end }}
 {{- end -}}

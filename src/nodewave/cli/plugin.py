@@ -114,6 +114,16 @@ def _bar(done: int, total: int, width: int = 20) -> str:
     return "#" * filled + "." * (width - filled)
 
 
+def _webhook_lines(hooks: list[dict[str, Any]]) -> list[str]:
+    """One line per webhook of the rollout: what it is asked, its phase and last answer."""
+    lines = []
+    for w in hooks:
+        about = f" wave {w['wave']}" if w.get("wave") else ""
+        answer = f", attempt {w['attempts']}: {w.get('message', '')}" if w.get("attempts") else ""
+        lines.append(f"{w['name']} ({w['type']}{about}): {w.get('phase', 'Waiting')}{answer}")
+    return [("Webhooks:   " if i == 0 else "            ") + line for i, line in enumerate(lines)]
+
+
 def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
     status = job.get("status") or {}
     rollout = status.get("rollout") or {}
@@ -128,6 +138,7 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
             if (r := status.get("restart"))
             else []
         ),
+        *_webhook_lines(rollout.get("webhooks") or []),
         f"Nodes:      {status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} ready",
         "Conditions: "
         + (

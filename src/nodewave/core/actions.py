@@ -4,9 +4,10 @@ names are deterministic, creates tolerate AlreadyExists and deletes tolerate Not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nodewave.models.execution import DesiredState, ExecutionStatus
-from nodewave.models.job import Drain
+from nodewave.models.job import Drain, Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,18 @@ class QuarantineNode:
     node: str
 
 
+@dataclass(frozen=True, slots=True)
+class CallWebhook:
+    """POST the payload to the webhook, in the background: the answer comes back to a later
+    pass under `key` (core/webhooks.py). Asked again while unanswered, it is still one call."""
+
+    key: str
+    namespace: str
+    job: str
+    webhook: Webhook
+    payload: dict[str, Any]
+
+
 Action = (
     CreateExecution
     | SetDesiredState
@@ -109,4 +122,5 @@ Action = (
     | PrepareNode
     | ReleaseNode
     | QuarantineNode
+    | CallWebhook
 )

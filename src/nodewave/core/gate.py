@@ -58,7 +58,7 @@ def evaluate_gate(generation: int, status: JobStatus | None, *, completes: bool)
     current = status.current_version
     phase = rollout.phase if rollout is not None and rollout.version == current else None
     message = rollout.message if rollout is not None else ""
-    if phase in (P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW):
+    if phase in (P.AWAITING_CONFIRMATION, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW):
         return Gate(Outcome.PAUSED, f"{phase.value}: {message}")
     if status.target_nodes == 0 and _condition(status, R.READY)[0] == "True":
         return Gate(Outcome.SUCCEEDED, "the selector matches no node: nothing to roll out")

@@ -27,6 +27,7 @@ PHASE_REASON = {
     P.AWAITING_PROMOTION: R.AWAITING_PROMOTION,
     P.PAUSED: "RolloutPaused",
     P.WAITING_FOR_WINDOW: R.WAITING_FOR_WINDOW,
+    P.AWAITING_CONFIRMATION: R.AWAITING_CONFIRMATION,
     P.ROLLING_BACK: R.ROLLING_BACK,
     P.ROLLED_BACK: R.ROLLED_BACK,
     P.FAILED: R.ROLLOUT_FAILED,
@@ -39,7 +40,14 @@ STALLED_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ABORTED})
 and Argo CD the version in Git did not roll out (Failed, Degraded), which is what a person
 who stopped it needs to see; `status.rollout.message` tells how far the return is."""
 RECONCILING_PHASES = frozenset(
-    {P.PROGRESSING, P.ROLLING_BACK, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW}
+    {
+        P.PROGRESSING,
+        P.ROLLING_BACK,
+        P.AWAITING_CONFIRMATION,
+        P.AWAITING_PROMOTION,
+        P.PAUSED,
+        P.WAITING_FOR_WINDOW,
+    }
 )
 FAILING_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ROLLING_BACK, P.ABORTED})
 

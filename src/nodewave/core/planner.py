@@ -426,9 +426,10 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     version = snap.current.number
     context = build_rollout_context(
         job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains,
-        window,
+        window, snap.webhook_answers,
     )  # fmt: skip
     decision = plan_rollout(context)
+    run.actions.extend(context.asks.calls)
     restart = plan_restart(context, parse_restart_at(job.restart_at), job.status.restart)
     run.actions.extend(DeleteExecution(ex.name, ex.uid, foreground=True) for ex in restart.recreate)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
@@ -460,6 +461,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     soon = placement.deferred or placement.created
     requeue = SLOW_START_RETRY if soon else settings.resync
     deadlines += [t for t in (restart.wake_at, window[1]) if t is not None]
+    deadlines += context.asks.wake_at
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return Plan(

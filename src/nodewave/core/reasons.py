@@ -11,6 +11,7 @@ RECONCILING = "Reconciling"
 STALLED = "Stalled"
 ROLLED_BACK = "RolledBack"
 AWAITING_PROMOTION = "AwaitingPromotion"
+AWAITING_CONFIRMATION = "AwaitingConfirmation"
 QUARANTINED = "NodesQuarantined"
 
 # Job condition reasons.

@@ -46,14 +46,14 @@ the same wave. The rules, each a named function below with rows in tests/unit/te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
 from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent
-from nodewave.core.snapshot import ExecutionInfo, JobInfo
+from nodewave.core.snapshot import ExecutionInfo, JobInfo, WebhookAnswer
 from nodewave.core.waves import (
     Domains,
     count_waves,
@@ -62,6 +62,7 @@ from nodewave.core.waves import (
     same_domain,
     wave_size,
 )
+from nodewave.core.webhooks import Gate, JobRef, WebhookAsks, evaluate_webhooks
 from nodewave.core.windows import describe_opening
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
@@ -71,6 +72,7 @@ from nodewave.models.job import (
     RolloutPhase,
     RolloutStatus,
     Strategy,
+    WebhookType,
 )
 
 S = ObservedState
@@ -80,9 +82,13 @@ FULL = "/full"
 """Suffix of a promote for all remaining nodes at once (`kubectl nodewave promote --full`)."""
 ANNOTATION_ABORT = "nodewave.io/abort"
 """`kubectl nodewave abort`: "V@startedAt", the rollout a person stopped (`build_abort_value`)."""
-ABORTABLE = frozenset(
-    {P.PROGRESSING, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW, P.FAILED}
+IN_FLIGHT = frozenset(
+    {P.PROGRESSING, P.AWAITING_CONFIRMATION, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW}
 )
+"""Phases of a rollout still going (a Rollback webhook is asked during them)."""
+ABORTABLE = IN_FLIGHT | {P.FAILED}
+FINISHED = frozenset({P.COMPLETED, P.FAILED, P.ROLLED_BACK, P.ABORTED})
+"""Phases after which PostRollout webhooks are told."""
 """Phases an abort stops; RollingBack and RolledBack are on their way back already."""
 BACK = frozenset({S.RUNNING, S.COMPLETED, S.DEGRADED, S.FAILED, S.LOST})
 """States of a stable execution that has come back from an abort (however it fares: going
@@ -151,6 +157,17 @@ class RolloutContext:
     then (`core/windows.py`)."""
     window_opens_at: datetime | None = None
     """While closed: when the next window opens."""
+    job: JobRef = field(default_factory=JobRef)
+    asks: WebhookAsks = field(default_factory=WebhookAsks)
+    """The webhooks' answers in, and the calls this pass asks for (`core/webhooks.py`)."""
+
+    def ask(
+        self, rs: RolloutStatus, kind: WebhookType, wave: int, nodes: Callable[[], Sequence[str]]
+    ) -> Gate:
+        """The verdict of the `kind` webhooks on `wave` (asking those that are due)."""
+        return evaluate_webhooks(
+            self.spec.webhooks, kind, rs, wave, nodes, self.job, self.now, self.asks
+        )
 
     def over_budget(self, failed: int) -> bool:
         """Whether `failed` nodes spend more than the failure budget (a rollout's, a restart's)."""
@@ -263,6 +280,7 @@ def build_rollout_context(
     now: datetime,
     domains: Domains,
     window: tuple[bool, datetime | None] = (True, None),
+    answers: Mapping[str, WebhookAnswer] | None = None,
 ) -> RolloutContext:
     """`window`: whether a maintenance window is open, and when the next opens if not."""
     return RolloutContext(
@@ -280,13 +298,15 @@ def build_rollout_context(
         abort=job.abort,
         window_open=window[0],
         window_opens_at=window[1],
+        job=JobRef(job.namespace, job.name, job.uid),
+        asks=WebhookAsks(answers=dict(answers or {})),
     )
 
 
 def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     """The one transition this pass makes (docs/design.md §3.3)."""
     if ctx.stable == ctx.version:
-        return record_reverted(ctx, plan_steady(ctx))
+        return tell_post_rollout(ctx, record_reverted(ctx, plan_steady(ctx)))
     if ctx.stable is None and not ctx.targets:
         # A first version with no node to run on has nothing to roll out: it starts (and may
         # become stable) once a node is selected. Idle meanwhile, not Reconciling forever.
@@ -296,7 +316,20 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
         events.append(abort_rollout(ctx, rs))
     decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
     decision.events[:0] = events
-    return record_reverted(ctx, decision)
+    return tell_post_rollout(ctx, record_reverted(ctx, decision))
+
+
+def tell_post_rollout(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDecision:
+    """Once the rollout of V finished (completed, failed, rolled back or aborted), its
+    PostRollout webhooks are told, until they answer 2xx or failureThreshold times. They gate
+    nothing."""
+    rs = decision.rollout
+    if rs is None or rs.version != ctx.version or rs.phase not in FINISHED:
+        return decision
+    rs = rs.model_copy()  # the steady state hands on the previous status itself
+    ctx.ask(rs, WebhookType.POST_ROLLOUT, 0, lambda: sorted(ctx.moved))
+    decision.rollout = rs
+    return decision
 
 
 def record_reverted(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDecision:
@@ -370,10 +403,24 @@ def plan_progressing(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     version proved bad,
     else move on when the current wave has settled."""
     rs.failed_nodes = ctx.failed_nodes
-    verdict = evaluate_failure(ctx, rs.wave)
+    verdict = evaluate_failure(ctx, rs.wave) or evaluate_rollback_webhooks(ctx, rs)
     if verdict:
         return fail_rollout(ctx, rs, verdict)
     return advance(ctx, rs)
+
+
+def evaluate_rollback_webhooks(ctx: RolloutContext, rs: RolloutStatus) -> str:
+    """While the rollout is in flight its Rollback webhooks are asked every intervalSeconds; a
+    2xx answer fails it (and rolls it back, with autoRollback), as Flagger's rollback hook."""
+    if rs.phase not in IN_FLIGHT:
+        return ""
+    gate = ctx.ask(
+        rs, WebhookType.ROLLBACK, 0, lambda: [ex.spec.node_name for ex in ctx.wave(rs.wave)]
+    )
+    if not gate.configured or not gate.passed:
+        return ""
+    asked = [w for w in rs.webhooks if w.type is WebhookType.ROLLBACK]
+    return "; ".join(f"Rollback webhook {w.name} asked for it ({w.message})" for w in asked)
 
 
 def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
@@ -432,10 +479,11 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
     )
     if rs.phase is P.ROLLING_BACK and back:
         rs.phase = P.ROLLED_BACK
-        rs.message = (
-            f"rolled back to version {ctx.stable}: {rs.failed_nodes} nodes failed "
-            f"version {ctx.version}"
-        )
+        # Why it failed, as fail_rollout wrote it (a budget, a canary, a Rollback webhook).
+        verdict = rs.message.removeprefix(f"rolling back to version {stable}: ")
+        if verdict == rs.message:
+            verdict = f"{rs.failed_nodes} nodes failed version {ctx.version}"
+        rs.message = f"rolled back to version {stable}: {verdict}"
         events.append(EventIntent("Warning", R.ROLLED_BACK, rs.message))
     return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events)
 
@@ -517,13 +565,23 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         if not ctx.remaining:
             if all(ctx.settled(ex) for ex in ctx.moved.values()):
                 stable = _complete(ctx, rs, events)
-        elif _canary_waits(ctx, rs.wave):
-            _await_promotion(ctx, rs, events)
+        elif rs.wave == 0 and not (confirm := _ask_confirmation(ctx, rs)).passed:
+            _await_confirmation(ctx, rs, events, confirm)
+        elif (promotion := _canary_waits(ctx, rs)) is not None:
+            _await_promotion(ctx, rs, events, promotion)
         elif ctx.spec.paused:
             rs.phase = P.PAUSED
             rs.message = f"paused before wave {rs.wave + 1}"
         elif not ctx.window_open:
             _wait_for_window(ctx, rs, events)
+        elif not (pre := _ask_pre_wave(ctx, rs)).passed:
+            if pre.failed:
+                decision = fail_rollout(ctx, rs, pre.failed)
+                decision.events[:0] = events
+                return decision
+            _leave_awaiting_promotion(ctx, rs, events)
+            rs.phase = P.PROGRESSING
+            rs.message = f"wave {rs.wave + 1} waits for {pre.awaiting}"
         else:
             newly = _start_next_wave(ctx, rs, events)
     if rs.phase is not P.COMPLETED:
@@ -567,16 +625,51 @@ def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent])
     return ctx.version
 
 
-def _canary_waits(ctx: RolloutContext, wave: int) -> bool:
-    return (
-        ctx.spec.strategy is Strategy.CANARY
-        and wave == 1
-        and not ctx.spec.auto_promote
-        and not ctx.promoted
+def _next_nodes(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
+    """The nodes the next wave would take (what a PreWave or ConfirmRollout webhook is asked
+    about)."""
+    if ctx.promoted_full and rs.wave > 0:
+        return list(ctx.remaining)
+    return plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 0, ctx.domains)
+
+
+def _ask_confirmation(ctx: RolloutContext, rs: RolloutStatus) -> Gate:
+    return ctx.ask(rs, WebhookType.CONFIRM_ROLLOUT, 1, lambda: _next_nodes(ctx, rs))
+
+
+def _ask_pre_wave(ctx: RolloutContext, rs: RolloutStatus) -> Gate:
+    return ctx.ask(rs, WebhookType.PRE_WAVE, rs.wave + 1, lambda: _next_nodes(ctx, rs))
+
+
+def _await_confirmation(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent], gate: Gate
+) -> None:
+    """A ConfirmRollout webhook has not passed: no wave starts (a change-management approval)."""
+    if rs.phase is not P.AWAITING_CONFIRMATION:
+        events.append(EventIntent(
+            "Normal", R.AWAITING_CONFIRMATION,
+            f"version {ctx.version} waits for its ConfirmRollout webhooks before wave 1",
+        ))  # fmt: skip
+    rs.phase = P.AWAITING_CONFIRMATION
+    rs.message = f"waiting for a confirmation before wave 1: {gate.awaiting}"
+
+
+def _canary_waits(ctx: RolloutContext, rs: RolloutStatus) -> Gate | None:
+    """A validated canary waits for its ConfirmPromotion webhooks (when it has any), else for
+    a promote unless autoPromote; a person's promote goes past both. None: it goes on."""
+    if ctx.spec.strategy is not Strategy.CANARY or rs.wave != 1 or ctx.promoted:
+        return None
+    gate = ctx.ask(
+        rs, WebhookType.CONFIRM_PROMOTION, 1, lambda: [ex.spec.node_name for ex in ctx.wave(1)]
     )
+    if gate.configured:
+        return None if gate.passed else gate
+    return None if ctx.spec.auto_promote else gate
 
 
-def _await_promotion(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> None:
+def _await_promotion(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent], gate: Gate
+) -> None:
     if rs.phase is not P.AWAITING_PROMOTION:
         events.append(
             EventIntent(
@@ -587,8 +680,11 @@ def _await_promotion(ctx: RolloutContext, rs: RolloutStatus, events: list[EventI
             )
         )
     rs.phase = P.AWAITING_PROMOTION
+    promote = f"a promote (annotation {ANNOTATION_PROMOTE}={ctx.version})"
     rs.message = (
-        f"canary validated; waiting for a promote (annotation {ANNOTATION_PROMOTE}={ctx.version})"
+        f"canary validated; waiting for {gate.awaiting} or {promote}"
+        if gate.configured
+        else f"canary validated; waiting for {promote}"
     )
 
 
@@ -614,15 +710,9 @@ def _start_next_wave(
             "Normal", R.PROMOTED,
             f"version {ctx.version} promoted: its {len(ctx.remaining)} remaining nodes at once",
         ))  # fmt: skip
-    elif rs.phase is P.AWAITING_PROMOTION:
-        events.append(
-            EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
-        )
-    if full:
-        newly = list(ctx.remaining)
     else:
-        first = rs.wave == 0
-        newly = plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, first, ctx.domains)
+        _leave_awaiting_promotion(ctx, rs, events)
+    newly = _next_nodes(ctx, rs)
     rs.wave += 1
     rs.phase = P.PROGRESSING
     rs.total_waves = rs.wave + count_waves(
@@ -637,6 +727,15 @@ def _start_next_wave(
         )
     )
     return newly
+
+
+def _leave_awaiting_promotion(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> None:
+    if rs.phase is P.AWAITING_PROMOTION:
+        events.append(
+            EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
+        )
 
 
 def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: list[str]) -> None:
@@ -656,6 +755,7 @@ TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], Rollou
     P.AWAITING_PROMOTION: plan_progressing,
     P.PAUSED: plan_progressing,
     P.WAITING_FOR_WINDOW: plan_progressing,
+    P.AWAITING_CONFIRMATION: plan_progressing,
     P.COMPLETED: plan_progressing,
     P.FAILED: plan_failed,
     P.ROLLING_BACK: plan_rolling_back,

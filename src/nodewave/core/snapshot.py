@@ -16,6 +16,17 @@ from nodewave.models.job import JobSpec, JobStatus, JobType
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookAnswer:
+    """What one webhook call came back with (kube/webhooks.py)."""
+
+    ok: bool
+    """A 2xx status."""
+    at: datetime
+    """When the answer (or the timeout) came."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class NodeInfo:
     name: str
     labels: Mapping[str, str]
@@ -125,5 +136,7 @@ class Snapshot:
     baselines: Mapping[str, float | str] = field(default_factory=dict)
     """Baselines measured for executions that have none recorded yet: each node's own error
     rate before it moved, or why there is none (healthCheck.prometheus.baseline)."""
+    webhook_answers: Mapping[str, WebhookAnswer] = field(default_factory=dict)
+    """The answers of the Job's webhook calls, by call key (core/webhooks.py)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""

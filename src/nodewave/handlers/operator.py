@@ -143,6 +143,7 @@ async def startup(
             return None  # leadership lost mid-pass: the queue is being paused
 
     memo.queue = WorkQueue(timed)
+    reconciler.webhooks.on_answer = memo.queue.enqueue
     for i in informers.executions:
         i.on_change = watched(view.overlay_executions, memo.queue)
     for i in informers.pods:
@@ -204,6 +205,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await memo.elector.release()  # the standby takes over at its next try, not in 15 s
         await memo.elector_kube.close()
     await memo.reconciler.prometheus.close()
+    await memo.reconciler.webhooks.close()
     await memo.kube.close()
     release_leaked_watch_tasks()
 

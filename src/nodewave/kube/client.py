@@ -46,6 +46,7 @@ API_PREFIXES = {
     "pods": "/api/v1",
     "nodes": "/api/v1",
     "configmaps": "/api/v1",
+    "secrets": "/api/v1",
     "events": "/api/v1",
     "controllerrevisions": "/apis/apps/v1",
     "leases": "/apis/coordination.k8s.io/v1",

@@ -21,6 +21,7 @@ from typing import Any
 from nodewave import API_VERSION
 from nodewave.core.actions import (
     Action,
+    CallWebhook,
     CreateExecution,
     CreatePod,
     DeleteExecution,
@@ -54,6 +55,7 @@ from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, 
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
 from nodewave.kube.view import ClusterView, JobKey
+from nodewave.kube.webhooks import WebhookRunner
 from nodewave.models.execution import DesiredState, HealthWindow
 
 log = logging.getLogger("nodewave.reconcile")
@@ -87,6 +89,7 @@ class Reconciler:
         self.events = EventRecorder(
             self.kube, INSTANCE, lambda: self.clock(), lambda r: self.events_dropped(r)
         )
+        self.webhooks = WebhookRunner(self.kube, lambda: self.clock())
 
     async def reconcile(self, key: JobKey) -> timedelta | None:
         """One pass. None when the Job is gone (stop watching it), else when to look again."""
@@ -96,6 +99,7 @@ class Reconciler:
             self.view.overlay_pods.forget(key)
             self._health.pop(key, None)
             self._baselines.pop(key, None)
+            self.webhooks.forget(key)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
             self.events.forget_job(*key)
             for forget in self.forgetters:
@@ -125,6 +129,7 @@ class Reconciler:
             health=self._health.get(key, {}),
             external_error_rates=await self._external_error_rates(job, executions, now),
             baselines=await self._measure_baselines(job, executions),
+            webhook_answers=self.webhooks.answers(key),
         )
         plan = plan_job(snap, now, self.settings)
         self._health[key] = plan.health
@@ -289,6 +294,8 @@ class Reconciler:
                     )
             case CreatePod():
                 await self._create_pod(snap, action)
+            case CallWebhook():
+                self.webhooks.start(action)
             case DeletePod():
                 gone = await self.kube.delete(path_of("pods", ns, action.name), uid=action.uid)
                 if gone is not None:

@@ -217,6 +217,64 @@ class MaintenanceWindow(ApiModel):
     """An IANA time zone, e.g. Europe/Berlin (daylight saving follows tzdata)."""
 
 
+class WebhookType(StrEnum):
+    """When a webhook is called (docs/design.md §3.6), after Flagger's hook types."""
+
+    CONFIRM_ROLLOUT = "ConfirmRollout"
+    PRE_WAVE = "PreWave"
+    CONFIRM_PROMOTION = "ConfirmPromotion"
+    POST_ROLLOUT = "PostRollout"
+    ROLLBACK = "Rollback"
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the Job's namespace."""
+
+    name: str = Field(max_length=MAX_NAME, pattern=NODE_NAME)
+    """The Secret's name. The operator may read only the Secret names its chart allows
+    (value webhooks.secretNames, default nodewave-webhooks)."""
+    key: str = Field(max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")
+    """The key whose value signs the payloads."""
+
+
+WEBHOOK_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class Webhook(ApiModel):
+    """An HTTP endpoint another system answers to gate a rollout: a change-management
+    approval, a load test before each wave, a rollback trigger. It gets a JSON POST (the Job,
+    version, wave, nodes and phase); a 2xx answer passes. Redirects are not followed."""
+
+    name: str = Field(max_length=MAX_LABEL_VALUE, pattern=WEBHOOK_NAME)
+    """Unique among the Job's webhooks; shown in the status while it is awaited."""
+    type: WebhookType
+    """ConfirmRollout: before the first wave, asked again until it passes (the rollout
+    AwaitingConfirmation). PreWave: before each wave; failureThreshold refusals in a row fail
+    the rollout, as unhealthy windows fail an execution. ConfirmPromotion (Canary): past the
+    validated canary once it passes, instead of autoPromote (a promote by a person still
+    counts). PostRollout: once the rollout completed, rolled back, failed or was aborted;
+    retried up to failureThreshold times, gates nothing. Rollback: asked while the rollout is
+    in flight; a 2xx answer fails it (and rolls it back)."""
+    url: str = Field(max_length=2048, pattern=r"^https?://[^\s/?#@]+[^\s]*$")
+    """http:// or https:// only."""
+    timeout_seconds: int = Field(default=10, ge=1, le=60)
+    """How long one call may take; longer counts as a refusal."""
+    interval_seconds: int = Field(default=15, ge=1, le=3600)
+    """How long after a call's answer the webhook is called again while it is awaited (and
+    how often a Rollback webhook is asked)."""
+    failure_threshold: int = Field(default=3, ge=1, le=100)
+    """PreWave: refusals in a row that fail the rollout. PostRollout: attempts before giving up."""
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=16,
+        json_schema_extra={"additionalProperties": string_schema(1024)},
+    )
+    """Sent as is in the payload's metadata (a ticket, a test profile)."""
+    secret_ref: SecretKeyRef | None = None
+    """Sign each payload with HMAC-SHA256 under this key: header X-Nodewave-Signature is
+    sha256=hex(HMAC(key, X-Nodewave-Timestamp + "." + body))."""
+
+
 class Rollout(ApiModel):
     """How each version, the Job's first included, reaches the nodes and replaces the
     running one."""
@@ -248,6 +306,13 @@ class Rollout(ApiModel):
                 "!has(self.domainOrder) || size(self.domainOrder) == 0 || has(self.topologyKey)",
                 "domainOrder needs topologyKey",
                 ".domainOrder",
+            ),
+            cel(
+                "self.strategy == 'Canary' || !has(self.webhooks) "
+                "|| self.webhooks.all(w, w.type != 'ConfirmPromotion')",
+                "a ConfirmPromotion webhook needs strategy Canary (it gates the promotion past "
+                "the canary)",
+                ".webhooks",
             ),
         )
     )
@@ -298,6 +363,14 @@ class Rollout(ApiModel):
     """When set, a wave (of a rollout or a restart) starts only while one of them is open; a
     wave under way finishes, nodes that join get the stable version at once, and a rollback or
     an abort does not wait."""
+    webhooks: list[Webhook] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Gates owned by other systems: HTTP endpoints called before the rollout, before each
+    wave, before the promotion past the canary, after the rollout, and to ask for a
+    rollback (docs/design.md §3.6)."""
 
 
 class Timeouts(ApiModel):
@@ -504,14 +577,15 @@ class RolloutPhase(StrEnum):
     ROLLED_BACK = "RolledBack"
     ABORTED = "Aborted"
     WAITING_FOR_WINDOW = "WaitingForWindow"
+    AWAITING_CONFIRMATION = "AwaitingConfirmation"
 
 
 class RolloutStatus(ApiModel):
     """Where the current rollout stands; everything the engine decided, so a restart resumes."""
 
     phase: RolloutPhase | None = None
-    """Progressing, AwaitingPromotion, Paused, WaitingForWindow (no maintenance window open
-    for the next wave), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
+    """Progressing, AwaitingConfirmation (a ConfirmRollout webhook has not passed yet),
+    AwaitingPromotion, Paused, WaitingForWindow (no maintenance window open for the next wave), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
     abort`: every node returns to the stable version in waves while the spec still names this
     one)."""
     version: int | None = Field(default=None, ge=1)
@@ -537,6 +611,36 @@ class RolloutStatus(ApiModel):
     Revert), by name; the first 100."""
     reverted_count: int = Field(default=0, ge=0)
     """How many nodes are reverted, all of them."""
+    webhooks: list[WebhookStatus] = Field(default_factory=list, max_length=16)
+    """The webhooks asked during this rollout and their last answers (spec.rollout.webhooks)."""
+
+
+class WebhookPhase(StrEnum):
+    WAITING = "Waiting"
+    """Not answered with a 2xx yet (asked again after intervalSeconds)."""
+    PASSED = "Passed"
+    FAILED = "Failed"
+    """PreWave: failureThreshold refusals in a row; PostRollout: given up."""
+
+
+MAX_WEBHOOK_MESSAGE = 512
+
+
+class WebhookStatus(ApiModel):
+    """One webhook of the current rollout: what it answered, for what."""
+
+    name: str = Field(max_length=MAX_LABEL_VALUE)
+    type: WebhookType
+    wave: int = Field(default=0, ge=0)
+    """The wave it is asked about (PreWave: the wave about to start)."""
+    phase: WebhookPhase = WebhookPhase.WAITING
+    attempts: int = Field(default=0, ge=0)
+    """Calls answered (or timed out) so far."""
+    failures: int = Field(default=0, ge=0)
+    """Refusals in a row."""
+    last_attempt_at: datetime | None = None
+    message: str = Field(default="", max_length=MAX_WEBHOOK_MESSAGE)
+    """The last answer: HTTP status and the start of the body, or why there was none."""
 
 
 class RestartPhase(StrEnum):
