@@ -59,6 +59,12 @@ ensure_prometheus() {
   if command -v service >/dev/null; then service prometheus stop >/dev/null 2>&1 || true; fi
 }
 
+# ensure_browser: headless Chromium and its driver (Debian's, of the same version), for the
+# dashboard's browser test (tests/integration/test_dashboard.py, Selenium).
+ensure_browser() {
+  ensure_debian_packages chromium chromium-driver
+}
+
 # ensure_container_runtime: what real kubelet nodes run on (containerd, runc, the CNI plugins)
 # and what their images are built from (busybox-static; podman, buildah and debootstrap for the
 # operator's image). See src/nodewave/localcluster/realnode.py.

@@ -17,6 +17,8 @@ step "Prometheus (Debian package)"
 ensure_prometheus
 step "Container runtime for real nodes (Debian packages: containerd, runc, CNI plugins, podman)"
 ensure_container_runtime
+step "Headless Chromium and chromedriver (Debian packages), for the dashboard's browser test"
+ensure_browser
 step "ruff"
 ruff check src tests bench
 ruff format --check src tests bench

@@ -76,8 +76,10 @@ NODE_LOST_GRACE = 5
 
 
 def running_operator(cp: ControlPlane, log_dir: Path) -> Iterator[OperatorProcess]:
-    """The operator, a real process, with a short node-lost grace for the tests."""
-    op = OperatorProcess(cp, log_dir / "operator.log", "--node-lost-grace", str(NODE_LOST_GRACE))
+    """The operator, a real process, with a short node-lost grace for the tests, and its
+    notifications configuration read every second."""
+    op = OperatorProcess(cp, log_dir / "operator.log", "--node-lost-grace", str(NODE_LOST_GRACE),
+                         "--notifications-refresh", "1")  # fmt: skip
     op.start()
     op.wait_started()
     yield op

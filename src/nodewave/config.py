@@ -34,5 +34,10 @@ class OperatorConfig:
     leader_namespace: str = "default"
     """Where the Lease is: the operator's own namespace in a cluster (POD_NAMESPACE)."""
     leader_timing: LeaderTiming = field(default_factory=LeaderTiming)
+    notifications_configmap: str = "nodewave-notifications"
+    """The ConfigMap (and Secret) of notification services, templates and subscriptions, in
+    the operator's namespace (`leader_namespace`); "" turns notifications off."""
+    notifications_refresh_seconds: float = 15.0
+    """How often the operator reads that configuration again."""
     identity: str = "nodewave"
     """This replica's name in the Lease (the pod's name in a cluster)."""

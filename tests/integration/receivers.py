@@ -1,16 +1,26 @@
-"""A real HTTP receiver on loopback, for webhooks and notifications: each path answers as the
-test says (approve, refuse, hang, garbage, redirect) and every request is recorded with its
-headers and body."""
+"""Real receivers on loopback, for webhooks and notifications: an HTTP server whose paths
+answer as the test says (approve, refuse, hang, slow, garbage, redirect), and an SMTP server
+(aiosmtpd); every request and message is recorded."""
 
 from __future__ import annotations
 
 import json
 import threading
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from nodewave.localcluster.controlplane import free_port
+
 APPROVE, REFUSE, HANG, GARBAGE, REDIRECT = "approve", "refuse", "hang", "garbage", "redirect"
+SLOW = "slow"
+"""Answers 200, after SLOW_SECONDS."""
+SLOW_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,9 @@ class Receiver:
                 if answer == HANG:
                     receiver._stop.wait(120)
                     return
+                if answer == SLOW:
+                    receiver._stop.wait(SLOW_SECONDS)
+                    answer = APPROVE
                 if answer == GARBAGE:
                     self.wfile.write(b"\x00\xff not http at all \r\n\r\n")
                     return
@@ -79,3 +92,32 @@ class Receiver:
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class MailReceiver:
+    """An SMTP server on loopback that keeps every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+        self.port = free_port()
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+                with receiver._lock:
+                    receiver.messages.append(message_from_bytes(bytes(envelope.content or b"")))
+                return "250 OK"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def subjects(self) -> list[str]:
+        with self._lock:
+            return [str(m["Subject"]) for m in self.messages]
+
+    def start(self) -> MailReceiver:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()

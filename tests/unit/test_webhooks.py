@@ -20,7 +20,7 @@ from nodewave.core.rollout import (
     build_abort_value,
     plan_rollout,
 )
-from nodewave.core.snapshot import WebhookAnswer
+from nodewave.core.snapshot import CallAnswer
 from nodewave.core.webhooks import (
     MAX_PAYLOAD_NODES,
     JobRef,
@@ -66,11 +66,11 @@ def spec_hook(raw: dict[str, Any]) -> Webhook:
     return Webhook.model_validate(raw)
 
 
-def answer(ok: bool, seconds: float, message: str = "") -> WebhookAnswer:
-    return WebhookAnswer(ok, at(seconds), message or ("HTTP 200" if ok else "HTTP 403: no"))
+def answer(ok: bool, seconds: float, message: str = "") -> CallAnswer:
+    return CallAnswer(ok, at(seconds), message or ("HTTP 200" if ok else "HTTP 403: no"))
 
 
-def with_answers(ctx: RolloutContext, now: float = 0, **answers: WebhookAnswer) -> RolloutContext:
+def with_answers(ctx: RolloutContext, now: float = 0, **answers: CallAnswer) -> RolloutContext:
     """The context at `now`, holding answers by call key (given as webhook name: attempt 1 of the
     entry's wave, see `key`)."""
     return dataclasses.replace(ctx, now=at(now), job=JOB, asks=WebhookAsks(answers=dict(answers)))

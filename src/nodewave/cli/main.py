@@ -127,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("POD_NAMESPACE") or DEFAULTS.leader_namespace,
         help="namespace of the Lease (default: $POD_NAMESPACE, else %(default)s)",
     )
+    run.add_argument(
+        "--notifications-configmap",
+        default=DEFAULTS.notifications_configmap,
+        help="the ConfigMap (and Secret) of notification services, templates and "
+        "subscriptions, in the Lease's namespace (default %(default)s; '' turns them off)",
+    )
+    run.add_argument(
+        "--notifications-refresh",
+        type=float,
+        default=DEFAULTS.notifications_refresh_seconds,
+        help="seconds between reads of that configuration (default %(default)s)",
+    )
     for flag, value, what in (
         (
             "--leader-elect-lease-duration",

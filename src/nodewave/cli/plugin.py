@@ -44,6 +44,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nodewave.cli.dashboard import cmd_dashboard
 from nodewave.cli.errors import PluginError
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.core.gate import Gate, Outcome, evaluate_gate
@@ -229,57 +230,72 @@ def _ended(args: argparse.Namespace, gate: Gate) -> int | None:
 
 
 async def _patch_job(kube: Kube, args: argparse.Namespace, patch: dict[str, Any]) -> dict[str, Any]:
-    await _job(kube, args.namespace, args.job)
-    result = await kube.merge_patch(path_of("jobs", args.namespace, args.job), patch)
+    return await patch_job(kube, args.namespace, args.job, patch)
+
+
+async def patch_job(kube: Kube, ns: str, job: str, patch: dict[str, Any]) -> dict[str, Any]:
+    await _job(kube, ns, job)
+    result = await kube.merge_patch(path_of("jobs", ns, job), patch)
     if result is None:
-        raise PluginError(f'Job "{args.job}" disappeared')
+        raise PluginError(f'Job "{job}" disappeared')
     return result
 
 
-async def cmd_promote(kube: Kube, args: argparse.Namespace) -> int:
-    job = await _job(kube, args.namespace, args.job)
+async def promote_job(kube: Kube, ns: str, name: str, full: bool = False) -> str:
+    """Promote the current version past its canary (or, `full`, every node left at once)."""
+    job = await _job(kube, ns, name)
     version = (job.get("status") or {}).get("currentVersion")
     if version is None:
-        raise PluginError(f'Job "{args.job}" has no version yet')
-    value = f"{version}{FULL}" if args.full else str(version)
-    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_PROMOTE: value}}})
-    what = "every remaining node in one wave" if args.full else "past its canary"
-    print(f"job.nodewave.io/{args.job} version {version} promoted: {what}")
+        raise PluginError(f'Job "{name}" has no version yet')
+    value = f"{version}{FULL}" if full else str(version)
+    await patch_job(kube, ns, name, {"metadata": {"annotations": {ANNOTATION_PROMOTE: value}}})
+    what = "every remaining node in one wave" if full else "past its canary"
+    return f"job.nodewave.io/{name} version {version} promoted: {what}"
+
+
+async def pause_job(kube: Kube, ns: str, name: str, paused: bool) -> str:
+    await patch_job(kube, ns, name, {"spec": {"rollout": {"paused": paused}}})
+    return f"job.nodewave.io/{name} {'paused' if paused else 'resumed'}"
+
+
+async def cmd_promote(kube: Kube, args: argparse.Namespace) -> int:
+    print(await promote_job(kube, args.namespace, args.job, args.full))
     return 0
 
 
 async def cmd_pause(kube: Kube, args: argparse.Namespace) -> int:
-    paused = args.command == "pause"
-    await _patch_job(kube, args, {"spec": {"rollout": {"paused": paused}}})
-    print(f"job.nodewave.io/{args.job} {'paused' if paused else 'resumed'}")
+    print(await pause_job(kube, args.namespace, args.job, args.command == "pause"))
     return 0
 
 
 async def cmd_abort(kube: Kube, args: argparse.Namespace) -> int:
+    print(await abort_job(kube, args.namespace, args.job))
+    return 0
+
+
+async def abort_job(kube: Kube, ns: str, job: str) -> str:
     """The abort annotation names the rollout in flight (its version and start), so it never
     stops a later one; the spec is not touched, so a Job kept in Git does not drift."""
-    status = _job_status(await _job(kube, args.namespace, args.job))
-    rs, name = status.rollout, f"job.nodewave.io/{args.job}"
+    status = _job_status(await _job(kube, ns, job))
+    rs, name = status.rollout, f"job.nodewave.io/{job}"
     if rs is None or rs.version is None or rs.started_at is None or status.current_version is None:
         raise PluginError(f"{name} has no rollout to abort")
     if rs.version != status.current_version or status.stable_version == rs.version:
         raise PluginError(f"{name} has no rollout to abort: version {status.current_version} "
                           "is stable (`kubectl nodewave rollback` returns to an earlier one)")  # fmt: skip
     if rs.phase is RolloutPhase.ABORTED:
-        print(f"{name} version {rs.version} is aborted already: {rs.message}")
-        return 0
+        return f"{name} version {rs.version} is aborted already: {rs.message}"
     if rs.phase not in ABORTABLE:
         raise PluginError(f"{name} cannot be aborted: it is {rs.phase}: {rs.message}")
     value = build_abort_value(rs.version, rs.started_at)
-    await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_ABORT: value}}})
+    await patch_job(kube, ns, job, {"metadata": {"annotations": {ANNOTATION_ABORT: value}}})
     back = (
         f"every node returns to version {status.stable_version} in waves"
         if status.stable_version is not None
         else "it is the Job's first version: no node starts it any more"
     )
-    print(f"{name} version {rs.version} aborted: {back}; the spec is unchanged. "
-          f"`kubectl nodewave retry {args.job}` rolls it out again.")  # fmt: skip
-    return 0
+    return (f"{name} version {rs.version} aborted: {back}; the spec is unchanged. "
+            f"`kubectl nodewave retry {job}` rolls it out again.")  # fmt: skip
 
 
 async def cmd_restart(kube: Kube, args: argparse.Namespace) -> int:
@@ -511,6 +527,7 @@ COMMANDS = {
     "cancel": cmd_cancel,
     "retry": cmd_retry,
     "plan": cmd_plan,
+    "dashboard": cmd_dashboard,
 }
 
 
@@ -566,6 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("uncordon", parents=[common], help="release a quarantined node")
     p.add_argument("job")
     p.add_argument("node")
+    p = sub.add_parser("dashboard", parents=[common],
+                       help="a live web view of the Jobs and their node maps, on 127.0.0.1")  # fmt: skip
+    p.add_argument("--port", type=int, default=3100, help="default %(default)s")
+    p.add_argument("-A", "--all-namespaces", action="store_true")
     p = sub.add_parser("plan", parents=[common], help="what applying a Job manifest would do")
     p.add_argument("-f", "--filename", required=True, help="the Job manifest (- for stdin)")
     return parser

@@ -27,6 +27,8 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
         verbose=args.verbose,
         leader_elect=args.leader_elect,
         leader_namespace=args.leader_elect_namespace,
+        notifications_configmap=args.notifications_configmap,
+        notifications_refresh_seconds=args.notifications_refresh,
         leader_timing=LeaderTiming(
             args.leader_elect_lease_duration,
             args.leader_elect_renew_deadline,

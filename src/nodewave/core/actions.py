@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodewave.models.execution import DesiredState, ExecutionStatus
-from nodewave.models.job import Drain, Webhook
+from nodewave.models.job import Drain, NotificationStatus, Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,8 @@ class EventIntent:
     type: str  # Normal | Warning
     reason: str
     message: str
+    wave: int = 0
+    """The wave the Event is about (WaveComplete), for the notification it may make."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,17 @@ class CallWebhook:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class SendNotification:
+    """Send the entry to its service, in the background; the outcome comes back to a later
+    pass under `key` (core/notifications.py)."""
+
+    key: str
+    namespace: str
+    job: str
+    entry: NotificationStatus
+
+
 Action = (
     CreateExecution
     | SetDesiredState
@@ -123,4 +136,5 @@ Action = (
     | ReleaseNode
     | QuarantineNode
     | CallWebhook
+    | SendNotification
 )

@@ -46,6 +46,7 @@ from nodewave.core.health import (
 from nodewave.core.job_status import JobCounts, build_job_conditions
 from nodewave.core.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.naming import build_execution_name
+from nodewave.core.notifications import plan_notifications
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
 from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
@@ -456,12 +457,19 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         len(placement.created) + placement.deferred,
         now,
     )
+    notify = plan_notifications(
+        job.status.notifications, [*decision.events, *restart.events, *run.events, *events],
+        decision.rollout, snap.subscriptions, snap.notification_answers, job.namespace, job.name,
+        now,
+    )  # fmt: skip
+    status.notifications = notify.entries
+    run.actions.extend(notify.sends)
     # Executions created in this pass have timeouts and a settle window this pass did not
     # observe; the watch echo of their creation wakes no pass (handlers/operator.py).
     soon = placement.deferred or placement.created
     requeue = SLOW_START_RETRY if soon else settings.resync
     deadlines += [t for t in (restart.wake_at, window[1]) if t is not None]
-    deadlines += context.asks.wake_at
+    deadlines += context.asks.wake_at + notify.wake_at
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return Plan(
@@ -603,7 +611,7 @@ def _significant(old: JobStatus, new: JobStatus) -> bool:
     def shape(s: JobStatus) -> tuple[object, ...]:
         conds = tuple((c.type, c.status, c.reason) for c in s.conditions)
         versions = (s.observed_generation, s.current_version, s.stable_version)
-        return (*versions, s.rollout, s.restart, conds)
+        return (*versions, s.rollout, s.restart, s.notifications, conds)
 
     return shape(old) != shape(new)
 

@@ -53,7 +53,7 @@ from functools import cached_property
 
 from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent
-from nodewave.core.snapshot import ExecutionInfo, JobInfo, WebhookAnswer
+from nodewave.core.snapshot import CallAnswer, ExecutionInfo, JobInfo
 from nodewave.core.waves import (
     Domains,
     count_waves,
@@ -280,7 +280,7 @@ def build_rollout_context(
     now: datetime,
     domains: Domains,
     window: tuple[bool, datetime | None] = (True, None),
-    answers: Mapping[str, WebhookAnswer] | None = None,
+    answers: Mapping[str, CallAnswer] | None = None,
 ) -> RolloutContext:
     """`window`: whether a maintenance window is open, and when the next opens if not."""
     return RolloutContext(
@@ -560,6 +560,7 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
                     "Normal",
                     R.WAVE_COMPLETE,
                     f"wave {rs.wave}/{rs.total_waves} of version {ctx.version} done",
+                    rs.wave,
                 )
             )
         if not ctx.remaining:

@@ -16,8 +16,8 @@ from nodewave.models.job import JobSpec, JobStatus, JobType
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookAnswer:
-    """What one webhook call came back with (kube/webhooks.py)."""
+class CallAnswer:
+    """What one call made in the background (a webhook, a notification) came back with."""
 
     ok: bool
     """A 2xx status."""
@@ -118,6 +118,9 @@ class JobInfo:
     """The value of the nodewave.io/abort annotation: the rollout a person stopped."""
     restart_at: str | None = None
     """The value of the nodewave.io/restartAt annotation: restart executions older than it."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    subscribe: Mapping[str, str] = field(default_factory=dict)
+    """Its notifications.nodewave.io/subscribe.<trigger> annotations: trigger → services."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +139,11 @@ class Snapshot:
     baselines: Mapping[str, float | str] = field(default_factory=dict)
     """Baselines measured for executions that have none recorded yet: each node's own error
     rate before it moved, or why there is none (healthCheck.prometheus.baseline)."""
-    webhook_answers: Mapping[str, WebhookAnswer] = field(default_factory=dict)
+    webhook_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
     """The answers of the Job's webhook calls, by call key (core/webhooks.py)."""
+    notification_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
+    """The outcomes of the Job's notifications being sent, by call key."""
+    subscriptions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Trigger → the services told of it, for this Job (core/notifications.py)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""

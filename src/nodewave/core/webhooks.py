@@ -28,7 +28,7 @@ from typing import Any
 
 from nodewave import API_VERSION
 from nodewave.core.actions import CallWebhook
-from nodewave.core.snapshot import WebhookAnswer
+from nodewave.core.snapshot import CallAnswer
 from nodewave.models.job import (
     MAX_WEBHOOK_MESSAGE,
     RolloutStatus,
@@ -54,7 +54,7 @@ class JobRef:
 class WebhookAsks:
     """What a pass asks of the webhooks, collected while it plans."""
 
-    answers: dict[str, WebhookAnswer] = field(default_factory=dict)
+    answers: dict[str, CallAnswer] = field(default_factory=dict)
     """The answers the kube layer holds, by call key."""
     calls: list[CallWebhook] = field(default_factory=list)
     wake_at: list[datetime] = field(default_factory=list)
@@ -185,7 +185,7 @@ def _ask(
     return entry
 
 
-def _record(hook: Webhook, entry: WebhookStatus, answer: WebhookAnswer) -> WebhookStatus:
+def _record(hook: Webhook, entry: WebhookStatus, answer: CallAnswer) -> WebhookStatus:
     failures = 0 if answer.ok else entry.failures + 1
     if answer.ok:
         phase = WebhookPhase.PASSED

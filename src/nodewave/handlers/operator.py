@@ -128,7 +128,14 @@ async def startup(
         node_lost_grace=timedelta(seconds=config.node_lost_grace_seconds),
         operator_account=config.service_account,
     )
-    reconciler = Reconciler(kube, view, planner)
+    notifications = (config.leader_namespace, config.notifications_configmap)
+    reconciler = Reconciler(
+        kube,
+        view,
+        planner,
+        notifications=notifications,
+        notifications_refresh=config.notifications_refresh_seconds,
+    )
     memo.kube = kube
     memo.reconciler = reconciler
     reconciler.observers.append(metrics.observe_pass)
@@ -143,7 +150,8 @@ async def startup(
             return None  # leadership lost mid-pass: the queue is being paused
 
     memo.queue = WorkQueue(timed)
-    reconciler.webhooks.on_answer = memo.queue.enqueue
+    reconciler.webhooks.calls.on_answer = memo.queue.enqueue
+    reconciler.notifier.calls.on_answer = memo.queue.enqueue
     for i in informers.executions:
         i.on_change = watched(view.overlay_executions, memo.queue)
     for i in informers.pods:
@@ -206,6 +214,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await memo.elector_kube.close()
     await memo.reconciler.prometheus.close()
     await memo.reconciler.webhooks.close()
+    await memo.reconciler.notifier.close()
     await memo.kube.close()
     release_leaked_watch_tasks()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from nodewave.core.maintenance import ANNOTATION_RELEASE
 from nodewave.core.naming import ANNOTATION_STOPPED_BY, LABEL_VERSION, STOPPED_BY_OPERATOR
+from nodewave.core.notifications import ANNOTATION_SUBSCRIBE
 from nodewave.core.restart import ANNOTATION_RESTART
 from nodewave.core.rollout import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.snapshot import ContainerInfo, ExecutionInfo, JobInfo, NodeInfo, PodInfo
@@ -142,6 +143,12 @@ def parse_job(body: Mapping[str, Any]) -> JobInfo:
         promote=annotations.get(ANNOTATION_PROMOTE),
         abort=annotations.get(ANNOTATION_ABORT),
         restart_at=annotations.get(ANNOTATION_RESTART),
+        labels=meta.get("labels") or {},
+        subscribe={
+            k.removeprefix(ANNOTATION_SUBSCRIBE): v
+            for k, v in annotations.items()
+            if k.startswith(ANNOTATION_SUBSCRIBE)
+        },
     )
 
 

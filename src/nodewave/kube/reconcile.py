@@ -31,6 +31,7 @@ from nodewave.core.actions import (
     PrepareNode,
     QuarantineNode,
     ReleaseNode,
+    SendNotification,
     SetDesiredState,
 )
 from nodewave.core.health import window_closes
@@ -51,6 +52,7 @@ from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.nodes import prepare_node, quarantine_node, release_node
+from nodewave.kube.notifications import Notifier
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
@@ -79,6 +81,10 @@ class Reconciler:
     prometheus: Prometheus = field(default_factory=Prometheus)
     events_dropped: Callable[[str], None] = lambda reason: None
     """Told the reason of each per-execution Event dropped under load (metrics)."""
+    notifications: tuple[str, str] = ("", "")
+    """The namespace and name of the notifications ConfigMap (and Secret); name "": none."""
+    notifications_refresh: float = 15.0
+    """How often that configuration is read again, in seconds."""
     _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
@@ -90,6 +96,9 @@ class Reconciler:
             self.kube, INSTANCE, lambda: self.clock(), lambda r: self.events_dropped(r)
         )
         self.webhooks = WebhookRunner(self.kube, lambda: self.clock())
+        self.notifier = Notifier(
+            self.kube, *self.notifications, self.notifications_refresh, lambda: self.clock()
+        )
 
     async def reconcile(self, key: JobKey) -> timedelta | None:
         """One pass. None when the Job is gone (stop watching it), else when to look again."""
@@ -99,7 +108,8 @@ class Reconciler:
             self.view.overlay_pods.forget(key)
             self._health.pop(key, None)
             self._baselines.pop(key, None)
-            self.webhooks.forget(key)
+            self.webhooks.calls.forget(key)
+            self.notifier.calls.forget(key)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
             self.events.forget_job(*key)
             for forget in self.forgetters:
@@ -129,7 +139,9 @@ class Reconciler:
             health=self._health.get(key, {}),
             external_error_rates=await self._external_error_rates(job, executions, now),
             baselines=await self._measure_baselines(job, executions),
-            webhook_answers=self.webhooks.answers(key),
+            webhook_answers=self.webhooks.calls.answers(key),
+            notification_answers=self.notifier.calls.answers(key),
+            subscriptions=await self.notifier.subscriptions(job),
         )
         plan = plan_job(snap, now, self.settings)
         self._health[key] = plan.health
@@ -296,6 +308,8 @@ class Reconciler:
                 await self._create_pod(snap, action)
             case CallWebhook():
                 self.webhooks.start(action)
+            case SendNotification():
+                self.notifier.start(action)
             case DeletePod():
                 gone = await self.kube.delete(path_of("pods", ns, action.name), uid=action.uid)
                 if gone is not None:

@@ -1,9 +1,8 @@
 """Webhook calls, made in the background so that a slow or hanging endpoint never holds a
 pass (docs/design.md §3.6).
 
-A pass asks for calls (`CallWebhook`, core/webhooks.py); each key is called once, in a task of
-its own, and its answer kept here (for `ANSWER_KEEP_SECONDS`) until a pass records it in the
-Job's status; then the Job is woken (`on_answer`). What is sent: a JSON POST, signed with
+A pass asks for calls (`CallWebhook`, core/webhooks.py); each is made once, in the background
+(kube/background.py), and its answer handed to a later pass. What is sent: a JSON POST, signed with
 HMAC-SHA256 when the webhook names a Secret key. What counts as an answer is narrow on
 purpose: a 2xx status passes, anything else is a refusal with a one-line reason (the status,
 a redirect not followed, no answer within timeoutSeconds, a connection refused, a reply that
@@ -13,86 +12,39 @@ those cases with its own exception.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
-import logging
-import re
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import aiohttp
 
 from nodewave.core.actions import CallWebhook
-from nodewave.core.snapshot import WebhookAnswer
 from nodewave.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
+from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
-from nodewave.kube.view import JobKey
 
-log = logging.getLogger("nodewave.webhooks")
-ANSWER_KEEP_SECONDS = 600.0
-"""An answer no pass picked up by then (the Job was deleted, a new rollout started) goes."""
 BODY_SHOWN = 200
 """Characters of a refusal's body kept in the status message."""
 
 
 class WebhookRunner:
     def __init__(
-        self,
-        kube: Kube,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, kube: Kube, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
         self.kube = kube
         self.clock = clock
-        self.on_answer: Callable[[JobKey], None] = lambda key: None
-        """Called with the Job's key when one of its calls has its answer (wakes a pass)."""
-        self._answers: dict[JobKey, dict[str, tuple[WebhookAnswer, float]]] = {}
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self.calls = BackgroundCalls("webhook", clock)
         self._session: aiohttp.ClientSession | None = None
 
-    def answers(self, key: JobKey) -> dict[str, WebhookAnswer]:
-        """The Job's answers not yet too old, by call key."""
-        mine = self._answers.get(key, {})
-        cutoff = time.monotonic() - ANSWER_KEEP_SECONDS
-        for k in [k for k, (_, stored) in mine.items() if stored < cutoff]:
-            del mine[k]
-        return {k: answer for k, (answer, _) in mine.items()}
-
     def start(self, call: CallWebhook) -> None:
-        """Make the call unless it is under way or answered already."""
-        key = (call.namespace, call.job)
-        if call.key in self._running or call.key in self._answers.get(key, {}):
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._run(key, call), name=f"webhook {call.key}"
-        )
-        self._running[call.key] = task
-
-    def forget(self, key: JobKey) -> None:
-        self._answers.pop(key, None)
+        self.calls.start((call.namespace, call.job), call.key, lambda: self._call(call))
 
     async def close(self) -> None:
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.calls.close()
         if self._session is not None:
             await self._session.close()
-
-    async def _run(self, key: JobKey, call: CallWebhook) -> None:
-        try:
-            ok, message = await self._call(call)
-        except Exception as e:  # a bug of ours must not pass a gate, nor kill the operator
-            log.exception("webhook %s", call.key)
-            ok, message = False, f"the operator failed to call it: {type(e).__name__}: {e}"
-        finally:
-            self._running.pop(call.key, None)
-        answer = WebhookAnswer(ok, self.clock(), _one_line(message))
-        log.info("%s/%s webhook %s: %s", *key, call.webhook.name, answer.message)
-        self._answers.setdefault(key, {})[call.key] = (answer, time.monotonic())
-        self.on_answer(key)
 
     async def _call(self, call: CallWebhook) -> tuple[bool, str]:
         hook = call.webhook
@@ -150,7 +102,3 @@ class WebhookRunner:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             return f"Secret {name} key {key} is not base64"
-
-
-def _one_line(message: str) -> str:
-    return re.sub(r"\s+", " ", message).strip()

@@ -643,6 +643,38 @@ class WebhookStatus(ApiModel):
     """The last answer: HTTP status and the start of the body, or why there was none."""
 
 
+class NotificationPhase(StrEnum):
+    PENDING = "Pending"
+    SENT = "Sent"
+    FAILED = "Failed"
+    """Every attempt failed; given up."""
+
+
+MAX_NOTIFICATIONS = 32
+
+
+class NotificationStatus(ApiModel):
+    """One notification of a rollout's transition to one service: the outbox entry that makes
+    it sent once (core/notifications.py)."""
+
+    id: str = Field(max_length=512)
+    """The transition and the service: trigger/version@rolloutStart/wave/service."""
+    trigger: str = Field(max_length=64)
+    """on-rollout-started, on-wave-completed, on-rollout-completed..."""
+    service: str = Field(max_length=MAX_NAME)
+    """The service (a `service.<name>` of the nodewave-notifications ConfigMap)."""
+    phase: NotificationPhase = NotificationPhase.PENDING
+    version: int = Field(default=0, ge=0)
+    wave: int = Field(default=0, ge=0)
+    text: str = Field(default="", max_length=1024)
+    """What happened (the Event's message), for the template's $message."""
+    created_at: datetime
+    attempts: int = Field(default=0, ge=0)
+    last_attempt_at: datetime | None = None
+    message: str = Field(default="", max_length=MAX_WEBHOOK_MESSAGE)
+    """Why the last attempt failed, or what was sent."""
+
+
 class RestartPhase(StrEnum):
     SCHEDULED = "Scheduled"
     RESTARTING = "Restarting"
@@ -690,6 +722,10 @@ class JobStatus(ApiModel):
     """The current or last rollout."""
     restart: RestartStatus | None = None
     """The current or last restart of the current version's executions."""
+    notifications: list[NotificationStatus] = Field(
+        default_factory=list, max_length=MAX_NOTIFICATIONS
+    )
+    """The latest notifications of the Job's transitions and whether they were sent."""
     quarantined_nodes: int = Field(default=0, ge=0)
     """Nodes kept cordoned after their execution failed (spec.nodeMaintenance), until
     `kubectl nodewave uncordon`."""

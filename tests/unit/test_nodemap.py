@@ -1,0 +1,133 @@
+"""The dashboard's node map (core/nodemap.py): nodes grouped by domain in the planner's wave
+order, the cell each node shows, the failure budget left, and the changes streamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nodewave.core.nodemap import build_map_changes, build_node_map, evaluate_budget_left
+from nodewave.core.waves import build_domains, order_nodes
+from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
+from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
+from tests.unit.builders import execution, job, job_spec, node
+
+S = ObservedState
+ZONE = "topology.kubernetes.io/zone"
+NODES = {n.name: n for n in [node(f"n{i}", **{ZONE: "b" if i % 3 else "a"}) for i in range(6)]}
+
+
+def a_job(**rollout: Any) -> Any:
+    spec = job_spec(rollout={"healthCheck": {"deadlineSeconds": 60, "successThreshold": 3},
+                             "maxFailedNodes": 2, "strategy": "Rolling", **rollout})  # fmt: skip
+    status = JobStatus(current_version=2, stable_version=1, target_nodes=6, ready_nodes=5,
+                       rollout=RolloutStatus(phase=RolloutPhase.PROGRESSING, version=2, wave=1,
+                                             total_waves=3, failed_nodes=1, message="wave 1"))  # fmt: skip
+    return job(spec, status)
+
+
+def test_nodes_are_grouped_by_zone_in_the_planners_wave_order() -> None:
+    m = build_node_map(a_job(), [], NODES)
+    labels = {n: i.labels for n, i in NODES.items()}
+    order = order_nodes("j", labels, build_domains(labels, ZONE))
+    assert [d["name"] for d in m["domains"]] == ["a", "b"]
+    assert [n for d in m["domains"] for n in d["nodes"]] == order
+    assert m["domains"][0]["nodes"] == sorted(["n0", "n3"], key=order.index)
+
+
+def test_the_rollouts_topology_key_groups_before_the_zone() -> None:
+    nodes = {n: node(n, rack=r, **{ZONE: "z"}) for n, r in (("x", "r1"), ("y", "r2"))}
+    m = build_node_map(a_job(topologyKey="rack", domainOrder=["r2"]), [], nodes)
+    assert [(d["name"], d["nodes"]) for d in m["domains"]] == [("r2", ["y"]), ("r1", ["x"])]
+    assert m["job"]["topologyKey"] == "rack"
+
+
+def test_a_cell_shows_the_current_versions_execution_else_the_running_one() -> None:
+    validating = execution("n0", 2, state=S.VALIDATING, wave=1)
+    validating.status.health = HealthWindow(consecutive_healthy=2)
+    execs = [
+        execution("n0", 1, state=S.RUNNING, desired=DesiredState.STOPPED),
+        validating,
+        execution("n1", 1, state=S.RUNNING),
+        execution("n1", 3, state=S.STOPPED, desired=DesiredState.STOPPED),
+    ]
+    cells = build_node_map(a_job(), execs, NODES)["cells"]
+    for cell in cells.values():
+        cell.pop("plannedWave", None)  # test_nodes_not_reached_carry_their_planned_wave
+    assert cells["n0"] == {"state": "Validating", "version": 2, "stable": False, "wave": 1,
+                           "health": [2, 3], "message": ""}  # fmt: skip
+    assert (cells["n1"]["state"], cells["n1"]["version"], cells["n1"]["stable"]) == (
+        "Running",
+        1,
+        True,
+    )
+    assert cells["n2"] == {
+        "state": "None",
+        "version": None,
+        "wave": 0,
+        "health": None,
+        "message": "",
+    }
+
+
+def test_a_node_no_longer_selected_but_still_running_something_is_shown() -> None:
+    m = build_node_map(a_job(), [execution("gone", 1, state=S.RUNNING)], NODES)
+    assert "gone" in m["cells"]
+
+
+def test_the_header_says_phase_wave_and_budget() -> None:
+    header = build_node_map(a_job(), [], NODES)["job"]
+    assert {k: header[k] for k in ("phase", "wave", "totalWaves", "failedNodes", "budgetLeft",
+                                   "currentVersion", "stableVersion")} == {
+        "phase": "Progressing", "wave": 1, "totalWaves": 3, "failedNodes": 1, "budgetLeft": 0,
+        "currentVersion": 2, "stableVersion": 1,
+    }  # fmt: skip
+
+
+def test_the_budget_left_is_the_smaller_of_the_two_budgets_less_the_failures() -> None:
+    j = a_job(maxFailedNodes=5, maxFailedNodesPercent=50)
+    assert evaluate_budget_left(j, 6) == 3 - 1  # 50 % of 6 = 3, one failed
+    assert evaluate_budget_left(j, 100) == 5 - 1
+    assert evaluate_budget_left(a_job(maxFailedNodes=0), 6) == 0
+
+
+@given(st.lists(st.sampled_from(["Running", "Failed", "Pending"]), min_size=6, max_size=6),
+       st.lists(st.sampled_from(["Running", "Failed", "Pending"]), min_size=6, max_size=6))  # fmt: skip
+def test_the_changes_turn_one_map_into_the_other(before: list[str], after: list[str]) -> None:
+    def map_of(states: list[str]) -> dict[str, Any]:
+        cells = {f"n{i}": {"state": s} for i, s in enumerate(states)}
+        return {"job": {"phase": states[0]}, "domains": [{"name": "", "nodes": list(cells)}],
+                "cells": cells}  # fmt: skip
+
+    old, new = map_of(before), map_of(after)
+    changes = build_map_changes(old, new)
+    applied = {"job": changes.get("job", old["job"]), "domains": old["domains"],
+               "cells": {**old["cells"], **changes.get("cells", {})}}  # fmt: skip
+    assert applied == new
+    assert set(changes.get("cells", {})) == {f"n{i}" for i in range(6) if before[i] != after[i]}
+    assert (changes == {}) is (before == after)
+
+
+def test_a_new_layout_or_a_first_look_sends_the_whole_map() -> None:
+    m = build_node_map(a_job(), [], NODES)
+    assert build_map_changes(None, m) == {"full": m}
+    moved = {**m, "domains": list(reversed(m["domains"]))}
+    assert build_map_changes(m, moved) == {"full": moved}
+
+
+def test_nodes_not_reached_carry_their_planned_wave_while_the_rollout_is_in_flight() -> None:
+    moved = execution("n0", 2, state=S.RUNNING, wave=1)
+    labels = {n: i.labels for n, i in NODES.items()}
+    left = [n for n in order_nodes("j", labels) if n != "n0"]  # 10 % of 6: a node per wave
+    m = build_node_map(a_job(), [moved], NODES)
+    assert {n: c.get("plannedWave") for n, c in m["cells"].items()} == {
+        "n0": None,
+        **{n: 2 + i for i, n in enumerate(left)},
+    }
+    done = a_job()
+    done.status.rollout.phase = RolloutPhase.COMPLETED
+    assert all(
+        "plannedWave" not in c for c in build_node_map(done, [moved], NODES)["cells"].values()
+    )
