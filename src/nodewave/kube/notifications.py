@@ -19,8 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-
-import apprise
+from typing import TYPE_CHECKING
 
 from nodewave.core.actions import SendNotification
 from nodewave.core.notifications import (
@@ -32,6 +31,9 @@ from nodewave.core.notifications import (
 from nodewave.core.snapshot import JobInfo
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
+
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger("nodewave.notifications")
 SEND_TIMEOUT_SECONDS = 20.0
@@ -107,6 +109,8 @@ class Notifier:
         url = config.services.get(service)
         if url is None:
             return False, f"no service.{service} in ConfigMap {self.namespace}/{self.name}"
+        import apprise  # only once something is sent: its plugins weigh about 28 MiB
+
         notifier = apprise.Apprise()
         if not notifier.add(url):
             return False, f"service.{service} is not an Apprise URL"
