@@ -29,6 +29,5 @@ lint-imports
 step "generated CRDs match the models"
 nodewave crds --check
 step "pytest"
-# Two workers: the integration tests on one, the e2e and chaos packages (control planes of
-# their own) on the other, the unit tests wherever there is room (tests/conftest.py).
-python -m pytest -p no:cacheprovider --durations=15 -n 2 --dist loadgroup "$@"
+# Two workers (pytest-xdist); what runs whole on one of them: tests/conftest.py, split_scope.
+python -m pytest -p no:cacheprovider --durations=15 -n 2 "$@"

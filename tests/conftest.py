@@ -27,20 +27,36 @@ TEST_NODES = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Cluster tests are marked, and split in two groups for `make test`'s two workers
-    (`-n 2 --dist loadgroup`): the integration tests share the session's control plane, and
-    the e2e and chaos packages start control planes of their own, so each group runs whole on
-    one worker (a control plane is started once) while the unit tests fill in beside them."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        if "integration" in parts:
+        if "integration" in parts or "e2e" in parts or "chaos" in parts:
             item.add_marker(pytest.mark.cluster)
-            item.add_marker(pytest.mark.xdist_group("session-cluster"))
-        elif "e2e" in parts or "chaos" in parts:
-            item.add_marker(pytest.mark.cluster)
-            item.add_marker(pytest.mark.xdist_group("own-clusters"))
+
+
+def split_scope(nodeid: str) -> str:
+    """What runs whole on one worker of `make test`'s two (pytest-xdist): the e2e and chaos
+    packages (each starts control planes of its own for the package, and two of them side by
+    side would double the load for nothing), every other test file by itself. The integration
+    files go to whichever worker is free, so each worker starts the session's control plane
+    once, and the two run side by side."""
+    path = nodeid.split("::", 1)[0]
+    for package in ("tests/e2e/", "tests/chaos/"):
+        if path.startswith(package):
+            return package
+    return path
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # Not `--dist loadgroup`: from pytest 9.2 its xdist_group marks no longer group anything
+    # (pytest-dev/pytest-xdist#1386); a scheduler of our own splits by path instead.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByPackage(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return split_scope(nodeid)
+
+    return ByPackage(config, log)
 
 
 def local_cluster(

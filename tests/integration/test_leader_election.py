@@ -95,7 +95,9 @@ def test_one_replica_acts_and_the_standby_takes_over(
         second.stop()  # SIGTERM, waits for the exit
         wait_for(lambda: holder(cluster) == identity(first), 10, "handed over", interval=0.05)
         handover = time.monotonic() - termed
-        assert handover < 4, f"SIGTERM handover took {handover:.1f}s"
+        # A release, not an expiry (that would take the 15 s lease duration): the exit and
+        # the standby's next try (2 s), with room for a loaded machine.
+        assert handover < 8, f"SIGTERM handover took {handover:.1f}s"
         print(f"failover after kill -9 {failover:.1f}s, rollout done {completed:.1f}s after "
               f"the kill; handover after SIGTERM {handover:.1f}s")  # fmt: skip
     finally:
