@@ -21,14 +21,12 @@ import time
 from typing import Any, cast
 
 from aiohttp import web
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 
 from nodewave.cli.dashboard import Dashboard
 from nodewave.core.snapshot import NodeInfo
 from nodewave.kube.client import Kube
 from nodewave.kube.parse import parse_execution, parse_job
+from nodewave.localcluster.browser import start_chromium
 from nodewave.localcluster.controlplane import free_port
 
 ZONE = "topology.kubernetes.io/zone"
@@ -95,15 +93,8 @@ def measure(nodes: int) -> dict[str, Any]:
     dashboard = Dashboard(cast(Kube, None), None, port)
     names = fill(dashboard, nodes)
     loop = serve(dashboard)
-    first = json.dumps(
-        dashboard.node_map("bench", "fleet") and {"full": dashboard.node_map("bench", "fleet")}
-    )
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):  # fmt: skip
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    first = json.dumps({"full": dashboard.node_map("bench", "fleet")})
+    browser = start_chromium(1400, 1000)
     try:
         opened = time.monotonic()
         browser.get(f"http://127.0.0.1:{port}/#/bench/fleet")
@@ -118,7 +109,7 @@ def measure(nodes: int) -> dict[str, Any]:
             ex = parse_execution(execution_body(n, 2, 6, "Validating"))
             execs[ex.name] = ex
         start = time.monotonic()
-        loop.call_soon_threadsafe(dashboard._changed)
+        loop.call_soon_threadsafe(dashboard.changed)
         probe = "return %s.every(n => (window.nodewave.cells[n] || {}).state === 'Validating')"
         while not browser.execute_script(probe % json.dumps(changed)):
             time.sleep(0.01)

@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from nodewave.localcluster.browser import start_chromium
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, free_port
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import wait_for
@@ -30,12 +29,7 @@ ZONES = {f"dash-{z}{i}": {"suite": "dash", "topology.kubernetes.io/zone": f"zone
 
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1100,420"):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver = start_chromium(1100, 420)
     yield driver
     driver.quit()
 

@@ -407,3 +407,20 @@ def test_answers_wake_the_pass_when_a_webhook_is_due_again() -> None:
                        **{key(rs, raw, 1): answer(False, 1)})  # fmt: skip
     plan_rollout(ctx)
     assert ctx.asks.wake_at == [at(1) + timedelta(seconds=7)]
+
+
+def test_any_one_rollback_webhook_answering_2xx_is_enough() -> None:
+    slo, errors = hook("slo", T.ROLLBACK), hook("errors", T.ROLLBACK)
+    rs = rollout(P.PROGRESSING, 1, total=5)
+    ctx = with_answers(
+        context({"n0": Moved(1)}, previous=rs, webhooks=[slo, errors], **ROLLING), 10,
+        **{key(rs, slo, 0): answer(False, 9, "HTTP 404"),
+           key(rs, errors, 0): answer(True, 9, "HTTP 200: 5xx rate 12 %")},
+    )  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is P.ROLLING_BACK
+    assert decision.rollout.message == (
+        f"rolling back to version {STABLE}: Rollback webhook errors asked for it "
+        "(HTTP 200: 5xx rate 12 %)"
+    )

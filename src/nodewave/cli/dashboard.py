@@ -62,18 +62,18 @@ class Dashboard:
         self.token = secrets.token_urlsafe(24)
         self._clients: set[asyncio.Event] = set()
         self.jobs: Informer[JobKey, JobInfo] = Informer(
-            kube, path_of("jobs", namespace), parse_job, _job_key, self._changed
+            kube, path_of("jobs", namespace), parse_job, _job_key, self.changed
         )
         self.executions: Informer[JobKey, ExecutionInfo] = Informer(
-            kube, path_of("executions", namespace), parse_execution, _execution_key, self._changed
+            kube, path_of("executions", namespace), parse_execution, _execution_key, self.changed
         )
         self.nodes: Informer[str, NodeInfo] = Informer(
-            kube, path_of("nodes", None), parse_node, lambda _: "", self._changed
+            kube, path_of("nodes", None), parse_node, lambda _: "", self.changed
         )
         self.actions: dict[str, Callable[[str, str], Awaitable[str]]] = {}
         """Button → what it does (the plugin's own functions, set by the command)."""
 
-    def _changed(self, *_: Any) -> None:
+    def changed(self, *_: Any) -> None:
         for wake in self._clients:
             wake.set()
 

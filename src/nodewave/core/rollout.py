@@ -39,6 +39,11 @@ the same wave. The rules, each a named function below with rows in tests/unit/te
   it is gone (`kubectl nodewave retry JOB`) V rolls out again from S.
 - `_wait_for_window` (rollout.maintenanceWindows): outside every window `advance` starts no
   wave (a wave under way goes on filling and settling); the message says when one opens.
+- Webhooks (`rollout.webhooks`, core/webhooks.py, docs/design.md §3.6): `_ask_confirmation`
+  holds wave 1 (AwaitingConfirmation), `_ask_pre_wave` each wave (failureThreshold refusals
+  fail the rollout), `_canary_waits` the promotion past the canary (ConfirmPromotion instead of
+  autoPromote), `evaluate_rollback_webhooks` fails an in-flight rollout when any Rollback
+  webhook answers 2xx, `tell_post_rollout` tells how it ended.
 - `RolloutContext.reverted_to` (onNodeFailure Revert): a node whose execution of V failed
   before validation wants S again at once, and keeps its previous version once V is stable;
   `record_reverted` lists them in the status and announces them.
@@ -72,6 +77,7 @@ from nodewave.models.job import (
     RolloutPhase,
     RolloutStatus,
     Strategy,
+    WebhookPhase,
     WebhookType,
 )
 
@@ -87,9 +93,9 @@ IN_FLIGHT = frozenset(
 )
 """Phases of a rollout still going (a Rollback webhook is asked during them)."""
 ABORTABLE = IN_FLIGHT | {P.FAILED}
+"""Phases an abort stops; RollingBack and RolledBack are on their way back already."""
 FINISHED = frozenset({P.COMPLETED, P.FAILED, P.ROLLED_BACK, P.ABORTED})
 """Phases after which PostRollout webhooks are told."""
-"""Phases an abort stops; RollingBack and RolledBack are on their way back already."""
 BACK = frozenset({S.RUNNING, S.COMPLETED, S.DEGRADED, S.FAILED, S.LOST})
 """States of a stable execution that has come back from an abort (however it fares: going
 back to the known version is not judged again)."""
@@ -414,12 +420,10 @@ def evaluate_rollback_webhooks(ctx: RolloutContext, rs: RolloutStatus) -> str:
     2xx answer fails it (and rolls it back, with autoRollback), as Flagger's rollback hook."""
     if rs.phase not in IN_FLIGHT:
         return ""
-    gate = ctx.ask(
-        rs, WebhookType.ROLLBACK, 0, lambda: [ex.spec.node_name for ex in ctx.wave(rs.wave)]
-    )
-    if not gate.configured or not gate.passed:
-        return ""
-    asked = [w for w in rs.webhooks if w.type is WebhookType.ROLLBACK]
+    ctx.ask(rs, WebhookType.ROLLBACK, 0, lambda: [ex.spec.node_name for ex in ctx.wave(rs.wave)])
+    asked = [
+        w for w in rs.webhooks if w.type is WebhookType.ROLLBACK and w.phase is WebhookPhase.PASSED
+    ]  # any one of them: each watches something of its own
     return "; ".join(f"Rollback webhook {w.name} asked for it ({w.message})" for w in asked)
 
 
