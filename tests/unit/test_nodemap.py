@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from nodewave.core.nodemap import build_map_changes, build_node_map, evaluate_budget_left
 from nodewave.core.waves import build_domains, order_nodes
 from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
-from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
+from nodewave.models.job import (
+    JobStatus,
+    RolloutPhase,
+    RolloutStatus,
+    WebhookStatus,
+    WebhookType,
+)
 from tests.unit.builders import execution, job, job_spec, node
 
 S = ObservedState
@@ -78,12 +84,18 @@ def test_a_node_no_longer_selected_but_still_running_something_is_shown() -> Non
 
 
 def test_the_header_says_phase_wave_and_budget() -> None:
-    header = build_node_map(a_job(), [], NODES)["job"]
-    assert {k: header[k] for k in ("phase", "wave", "totalWaves", "failedNodes", "budgetLeft",
-                                   "currentVersion", "stableVersion")} == {
-        "phase": "Progressing", "wave": 1, "totalWaves": 3, "failedNodes": 1, "budgetLeft": 0,
-        "currentVersion": 2, "stableVersion": 1,
+    j = a_job()
+    j.status.rollout.webhooks = [WebhookStatus(name="cab", type=WebhookType.CONFIRM_ROLLOUT)]
+    assert build_node_map(j, [], NODES)["job"] == {
+        "namespace": "ns", "name": "j", "type": "Pipeline", "strategy": "Rolling",
+        "paused": False, "currentVersion": 2, "stableVersion": 1, "phase": "Progressing",
+        "rolloutVersion": 2, "wave": 1, "totalWaves": 3, "message": "wave 1", "failedNodes": 1,
+        "budgetLeft": 0, "targetNodes": 6, "readyNodes": 5, "topologyKey": ZONE,
+        "webhooks": [{"name": "cab", "type": "ConfirmRollout", "wave": 0, "phase": "Waiting",
+                      "attempts": 0, "failures": 0, "message": ""}],
     }  # fmt: skip
+    idle = job(job_spec(), JobStatus())
+    assert build_node_map(idle, [], NODES)["job"]["phase"] is None
 
 
 def test_the_budget_left_is_the_smaller_of_the_two_budgets_less_the_failures() -> None:
@@ -131,3 +143,58 @@ def test_nodes_not_reached_carry_their_planned_wave_while_the_rollout_is_in_flig
     assert all(
         "plannedWave" not in c for c in build_node_map(done, [moved], NODES)["cells"].values()
     )
+
+
+def test_of_several_executions_not_of_the_current_version_the_newest_running_is_shown() -> None:
+    execs = [
+        execution("n0", 1, state=S.STOPPED, desired=DesiredState.STOPPED),
+        execution("n0", 3, state=S.RUNNING),
+        execution("n0", 4, state=S.STOPPED, desired=DesiredState.STOPPED),
+        execution("n1", 1, state=S.STOPPED, desired=DesiredState.STOPPED),
+        execution("n1", 3, state=S.STOPPED, desired=DesiredState.STOPPED),
+        execution("n2", 3, state=S.RUNNING),
+        execution("n2", 2, state=S.PENDING),
+    ]
+    cells = build_node_map(a_job(), execs, NODES)["cells"]
+    assert (cells["n0"]["version"], cells["n1"]["version"], cells["n2"]["version"]) == (3, 3, 2)
+
+
+def test_a_long_message_is_cut_to_200_characters() -> None:
+    ex = execution("n0", 2, state=S.FAILED)
+    ex.status.message = "x" * 300
+    assert build_node_map(a_job(), [ex], NODES)["cells"]["n0"]["message"] == "x" * 200
+
+
+def test_the_selector_picks_the_nodes_by_name_too_and_a_bad_one_picks_none() -> None:
+    by_name = job(job_spec(selector={"matchNames": ["n1", "n4"]}), JobStatus())
+    assert sorted(build_node_map(by_name, [], NODES)["cells"]) == ["n1", "n4"]
+    bad = job(job_spec(selector={"matchExpressions": ["zone=>a"]}), JobStatus())
+    assert build_node_map(bad, [], NODES)["domains"] == []
+
+
+def test_a_node_left_out_by_the_selector_keeps_its_zone_and_one_without_a_zone_is_apart() -> None:
+    nodes = {**NODES, "x": node("x", **{ZONE: "c"}), "y": node("y")}
+    j = job(job_spec(selector={"matchNames": ["n0"]}), JobStatus())
+    m = build_node_map(j, [execution("x", 1, state=S.RUNNING), execution("y", 1)], nodes)
+    assert {d["name"]: d["nodes"] for d in m["domains"]} == {"a": ["n0"], "c": ["x"], "": ["y"]}
+
+
+def test_planned_waves_follow_the_rollouts_domains_and_its_size_over_every_target() -> None:
+    """Zones a (n0, n3) and b (n1, n2, n4, n5), a first; waves of 50 % of 6 = 3 nodes, never
+    across a zone. Wave 1 moved n0 (the canary of 1); every other node runs version 1."""
+    rollout = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 50, "topologyKey": ZONE,
+               "domainOrder": ["a"]}  # fmt: skip
+    j = a_job(**rollout)
+    execs = [execution(n, 1, state=S.RUNNING, wave=1) for n in NODES if n != "n0"]
+    execs.append(execution("n0", 2, state=S.RUNNING, wave=1))
+    cells = build_node_map(j, execs, NODES)["cells"]
+    labels = {n: i.labels for n, i in NODES.items()}
+    b = [n for n in order_nodes("j", labels, build_domains(labels, ZONE), ["a"]) if n in "n1n2n4n5"]
+    assert {n: c.get("plannedWave") for n, c in cells.items()} == {
+        "n0": None,
+        "n3": 2,
+        b[0]: 3,
+        b[1]: 3,
+        b[2]: 3,
+        b[3]: 4,
+    }

@@ -277,3 +277,82 @@ def test_the_charts_values_schema_knows_the_same_triggers() -> None:
     schema = json.loads((REPO / "charts/nodewave/values.schema.json").read_text())
     subscription = schema["properties"]["notifications"]["properties"]["subscriptions"]["items"]
     assert subscription["properties"]["triggers"]["items"]["enum"] == list(TRIGGERS)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"service.": "json://x"}, "service.: unknown key"),
+        ({"colour.blue": "x"}, "colour.blue: unknown key"),
+        ({"service.chat": "json://$"}, "service.chat: bad $reference: Invalid placeholder"),
+        ({"template.on-rollout-started": "{title: t, subject: s}"}, "template.on-rollout-started: a template is a map of title and body"),
+        ({"subscriptions": "- {triggers: on-rollout-started, services: [ok]}"}, "subscriptions: triggers must be a list of strings"),
+        ({"subscriptions": "- {triggers: [1], services: [ok]}"}, "subscriptions: triggers must be a list of strings"),
+        ({"subscriptions": "- {triggers: [on-rollout-started], services: [ok], selector: [a]}"}, "subscriptions: [0]: selector is a map of Job labels"),
+        ({"subscriptions": "- {triggers: [], services: [ok]}"}, f"subscriptions: [0]: unknown triggers [] (known: {', '.join(TRIGGERS)})"),
+    ],
+)  # fmt: skip
+def test_each_mistake_says_what_is_wrong(data: dict[str, str], error: str) -> None:
+    config = parse_notifications_config({**data, "service.ok": "json://127.0.0.1:1"}, {})
+    assert [e[: len(error)] for e in config.errors] == [error]
+
+
+def test_a_service_name_may_hold_dots_and_a_template_defaults_its_title_and_body() -> None:
+    config = parse_notifications_config(
+        {"service.team.chat": "json://h", "template.on-rollout-started": "{title: only}",
+         "template.on-rollout-completed": "{body: only}"}, {},
+    )  # fmt: skip
+    assert config.services == {"team.chat": "json://h"}
+    assert config.templates == {
+        "on-rollout-started": Template("only", "$message"),
+        "on-rollout-completed": Template("", "only"),
+    }
+
+
+def test_a_subscription_that_does_not_match_does_not_hide_the_next_one() -> None:
+    config = NotificationsConfig(
+        services={"chat": "x", "mail": "y"},
+        subscriptions=(
+            Subscription(frozenset({"on-rollout-completed"}), ("mail",), frozenset({"prod"})),
+            Subscription(frozenset({"on-rollout-completed"}), ("mail",), selector={"a": "b"}),
+            Subscription(frozenset({"on-rollout-completed"}), ("chat",)),
+        ),
+    )
+    assert evaluate_subscriptions(config, "dev", {}, {}) == {"on-rollout-completed": ("chat",)}
+
+
+def test_every_variable_of_a_template_is_substituted() -> None:
+    names = ["namespace", "job", "trigger", "version", "wave", "message", "service", "time"]
+    config = NotificationsConfig(
+        templates={"on-rollout-completed": Template("$trigger", " ".join(f"${n}" for n in names))}
+    )
+    title, body = build_message(config, entry(wave=4), "pay", "agent")
+    assert title == "on-rollout-completed"
+    assert body == (
+        f"pay agent on-rollout-completed 2 4 version 2 on 10/10 nodes chat {at(1).isoformat()}"
+    )
+
+
+def test_events_are_read_one_by_one_and_services_each() -> None:
+    known = entry("on-rollout-completed", id=f"on-rollout-completed/{STARTED}/0/chat")
+    subs = {"on-rollout-completed": ("chat", "mail")}
+    events = [event("WaveStarted"), event("RolloutComplete", "x" * 2000)]
+    plan = plan_notifications([known], events, ROLLOUT, subs, {}, "ns", "j", at(0))
+    assert [(e.service, len(e.text)) for e in plan.entries] == [("chat", 24), ("mail", 1024)]
+
+
+def test_a_rollout_without_a_version_tells_nothing_and_one_without_a_start_is_named_so() -> None:
+    subs = {"on-rollout-completed": ("chat",)}
+    unversioned = RolloutStatus(phase=RolloutPhase.COMPLETED)
+    assert plan_notifications([], [event("RolloutComplete")], unversioned, subs, {}, "ns", "j",
+                              at(0)).entries == []  # fmt: skip
+    unstarted = RolloutStatus(phase=RolloutPhase.COMPLETED, version=3)
+    plan = plan_notifications([], [event("RolloutComplete")], unstarted, subs, {}, "ns", "j", at(0))
+    assert [e.id for e in plan.entries] == ["on-rollout-completed/3@-/0/chat"]
+
+
+def test_past_the_limit_the_oldest_sent_go_first() -> None:
+    sent = [entry(id=f"s{i}", phase=N.SENT) for i in range(10)]
+    pending = [entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS - 2)]
+    kept = plan_notifications([*sent, *pending], [], None, {}, {}, "ns", "j", at(0)).entries
+    assert [e.id for e in kept] == ["s8", "s9", *(e.id for e in pending)]

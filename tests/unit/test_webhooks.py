@@ -424,3 +424,30 @@ def test_any_one_rollback_webhook_answering_2xx_is_enough() -> None:
         f"rolling back to version {STABLE}: Rollback webhook errors asked for it "
         "(HTTP 200: 5xx rate 12 %)"
     )
+
+
+def test_several_webhooks_awaited_or_failed_are_all_named() -> None:
+    a, b = hook("a", T.PRE_WAVE, failureThreshold=1), hook("b", T.PRE_WAVE, failureThreshold=1)
+    rs = rollout(P.PROGRESSING, 1)
+    asks = WebhookAsks()
+    gate = evaluate_webhooks(
+        [spec_hook(a), spec_hook(b)], T.PRE_WAVE, rs, 2, list, JOB, at(0), asks
+    )
+    assert gate.awaiting == "webhook a (asking); webhook b (asking)"
+    answers = {
+        key(rs, a, 2): answer(False, 1, "HTTP 500"),
+        key(rs, b, 2): answer(False, 1, "HTTP 502"),
+    }
+    gate = evaluate_webhooks([spec_hook(a), spec_hook(b)], T.PRE_WAVE, rs, 2, list, JOB, at(2),
+                             WebhookAsks(answers=answers))  # fmt: skip
+    assert gate.failed == (
+        "PreWave webhook a refused 1 times in a row (HTTP 500); "
+        "PreWave webhook b refused 1 times in a row (HTTP 502)"
+    )
+
+
+def test_a_rollout_without_a_start_or_a_phase_is_keyed_and_sent_so() -> None:
+    rs = RolloutStatus(version=2)
+    raw = hook("cab", T.CONFIRM_ROLLOUT)
+    assert build_call_key(rs, spec_hook(raw), 1, 1) == "2@-/cab/ConfirmRollout/1/1"
+    assert build_payload(JOB, rs, spec_hook(raw), 1, [], 1)["phase"] is None
