@@ -12,6 +12,7 @@ rather than the operator pod's.
 
 from __future__ import annotations
 
+from collections import Counter as Counter_
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
@@ -24,7 +25,7 @@ from nodewave.core.planner import WINDOW_VERDICTS, Plan
 from nodewave.core.snapshot import JobInfo
 from nodewave.kube.client import Kube
 from nodewave.models.execution import ObservedState
-from nodewave.models.job import RolloutPhase
+from nodewave.models.job import NotificationPhase, RolloutPhase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 LABELS = ("namespace", "job_name")
@@ -64,6 +65,13 @@ QUARANTINED_NODES = Gauge(
     "nodewave_quarantined_nodes",
     "Nodes kept cordoned after their execution failed (spec.nodeMaintenance), until uncordoned.",
     LABELS,
+    registry=REGISTRY,
+)
+NOTIFICATIONS = Gauge(
+    "nodewave_notifications",
+    "The Job's latest notifications (status.notifications, the newest 32), by phase: Pending "
+    "(not delivered yet, retried), Sent, Failed (given up).",
+    [*LABELS, "phase"],
     registry=REGISTRY,
 )
 ROLLOUTS = Counter(
@@ -125,6 +133,9 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
     TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
     REVERTED_NODES.labels(*labels).set(rollout.reverted_count if rollout else 0)
     QUARANTINED_NODES.labels(*labels).set(plan.status.quarantined_nodes)
+    notified = Counter_(e.phase for e in plan.status.notifications)
+    for notification in NotificationPhase:
+        NOTIFICATIONS.labels(*labels, notification.value).set(notified.get(notification, 0))
     # Counters start at 0 as soon as the Job is seen: a series that first appears at 1 has no
     # increase() or changes(), so the first rollback of a Job would never alert.
     ROLLBACKS.labels(*labels)
@@ -174,6 +185,7 @@ def forget_job(namespace: str, job: str) -> None:
         TOTAL_WAVES,
         REVERTED_NODES,
         QUARANTINED_NODES,
+        NOTIFICATIONS,
         ROLLOUTS,
         ROLLBACKS,
         WINDOWS,

@@ -24,6 +24,7 @@ from tests.integration.jobs import (
     job_status,
     phase,
     rolling_job,
+    scrape,
     settle_v1,
     suite_nodes,
 )
@@ -121,6 +122,10 @@ def test_each_transition_is_told_once_by_mail_and_http_and_never_again_after_a_r
         assert Counter(e["service"] for e in entries) == {
             s: 4 for s in ("mail", "hook", "slow", "down")
         }
+        series = (
+            f'nodewave_notifications{{job_name="agent",namespace="{namespace}",phase="Sent"}} 12.0'
+        )
+        wait_for(lambda: series in scrape(operator), 10, "the notifications gauge")
         down = [e for e in entries if e["service"] == "down"]
         assert {e["phase"] for e in down} == {"Pending"}
         assert all("down: " in e["message"] for e in down if e["attempts"])
