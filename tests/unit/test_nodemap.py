@@ -64,11 +64,8 @@ def test_a_cell_shows_the_current_versions_execution_else_the_running_one() -> N
         cell.pop("plannedWave", None)  # test_nodes_not_reached_carry_their_planned_wave
     assert cells["n0"] == {"state": "Validating", "version": 2, "stable": False, "wave": 1,
                            "health": [2, 3], "message": ""}  # fmt: skip
-    assert (cells["n1"]["state"], cells["n1"]["version"], cells["n1"]["stable"]) == (
-        "Running",
-        1,
-        True,
-    )
+    assert cells["n1"] == {"state": "Running", "version": 1, "stable": True, "wave": 1,
+                           "health": None, "message": ""}  # fmt: skip
     assert cells["n2"] == {
         "state": "None",
         "version": None,
@@ -165,7 +162,9 @@ def test_a_long_message_is_cut_to_200_characters() -> None:
     assert build_node_map(a_job(), [ex], NODES)["cells"]["n0"]["message"] == "x" * 200
 
 
-def test_the_selector_picks_the_nodes_by_name_too_and_a_bad_one_picks_none() -> None:
+def test_the_selector_picks_the_nodes_by_label_by_name_and_a_bad_one_picks_none() -> None:
+    by_label = job(job_spec(selector={"matchLabels": {ZONE: "a"}}), JobStatus())
+    assert sorted(build_node_map(by_label, [], NODES)["cells"]) == ["n0", "n3"]
     by_name = job(job_spec(selector={"matchNames": ["n1", "n4"]}), JobStatus())
     assert sorted(build_node_map(by_name, [], NODES)["cells"]) == ["n1", "n4"]
     bad = job(job_spec(selector={"matchExpressions": ["zone=>a"]}), JobStatus())
@@ -180,21 +179,30 @@ def test_a_node_left_out_by_the_selector_keeps_its_zone_and_one_without_a_zone_i
 
 
 def test_planned_waves_follow_the_rollouts_domains_and_its_size_over_every_target() -> None:
-    """Zones a (n0, n3) and b (n1, n2, n4, n5), a first; waves of 50 % of 6 = 3 nodes, never
-    across a zone. Wave 1 moved n0 (the canary of 1); every other node runs version 1."""
-    rollout = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 50, "topologyKey": ZONE,
-               "domainOrder": ["a"]}  # fmt: skip
-    j = a_job(**rollout)
-    execs = [execution(n, 1, state=S.RUNNING, wave=1) for n in NODES if n != "n0"]
-    execs.append(execution("n0", 2, state=S.RUNNING, wave=1))
-    cells = build_node_map(j, execs, NODES)["cells"]
+    """Zones a (n0, n3) and b (n1, n2, n4, n5), b first (domainOrder); waves of 40 % of the 6
+    targets = 3 nodes (of the 5 left it would be 2), never across a zone. Wave 1 moved b's
+    first node (the canary of 1); every other node runs version 1."""
+    rollout = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 40, "topologyKey": ZONE,
+               "domainOrder": ["b"]}  # fmt: skip
     labels = {n: i.labels for n, i in NODES.items()}
-    b = [n for n in order_nodes("j", labels, build_domains(labels, ZONE), ["a"]) if n in "n1n2n4n5"]
+    order = order_nodes("j", labels, build_domains(labels, ZONE), ["b"])
+    b, a = order[:4], order[4:]
+    execs = [execution(n, 1, state=S.RUNNING, wave=1) for n in order[1:]]
+    execs.append(execution(b[0], 2, state=S.RUNNING, wave=1))
+    cells = build_node_map(a_job(**rollout), execs, NODES)["cells"]
     assert {n: c.get("plannedWave") for n, c in cells.items()} == {
-        "n0": None,
-        "n3": 2,
-        b[0]: 3,
-        b[1]: 3,
-        b[2]: 3,
-        b[3]: 4,
+        b[0]: None,
+        b[1]: 2,
+        b[2]: 2,
+        b[3]: 2,
+        a[0]: 3,
+        a[1]: 3,
     }
+    # Before wave 1 (awaiting a confirmation) the first planned wave is the canary.
+    waiting = a_job(**rollout)
+    waiting.status.rollout.phase, waiting.status.rollout.wave = (
+        RolloutPhase.AWAITING_CONFIRMATION,
+        0,
+    )
+    cells = build_node_map(waiting, [], NODES)["cells"]
+    assert [cells[n]["plannedWave"] for n in order] == [1, 2, 2, 2, 3, 3]

@@ -356,3 +356,18 @@ def test_past_the_limit_the_oldest_sent_go_first() -> None:
     pending = [entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS - 2)]
     kept = plan_notifications([*sent, *pending], [], None, {}, {}, "ns", "j", at(0)).entries
     assert [e.id for e in kept] == ["s8", "s9", *(e.id for e in pending)]
+
+
+def test_no_rollout_tells_nothing_and_an_event_twice_in_a_pass_is_one_entry() -> None:
+    subs = {"on-rollout-completed": ("chat", "mail")}
+    assert plan_notifications([], [event("RolloutComplete")], None, subs, {}, "ns", "j",
+                              at(0)).entries == []  # fmt: skip
+    twice = [event("RolloutComplete"), event("RolloutComplete")]
+    plan = plan_notifications([], twice, ROLLOUT, subs, {}, "ns", "j", at(0))
+    assert [e.service for e in plan.entries] == ["chat", "mail"]
+
+
+def test_one_entry_past_the_limit_drops_the_oldest_sent() -> None:
+    entries = [entry(id="s0", phase=N.SENT), *(entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS))]
+    kept = plan_notifications(entries, [], None, {}, {}, "ns", "j", at(0)).entries
+    assert [e.id for e in kept] == [f"p{i}" for i in range(MAX_NOTIFICATIONS)]

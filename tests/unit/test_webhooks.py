@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.actions import CallWebhook
+from nodewave.core.actions import CallWebhook, EventIntent
 from nodewave.core.rollout import (
     RolloutContext,
     RolloutDecision,
@@ -222,6 +222,11 @@ def test_confirm_rollout_holds_wave_1_and_says_who_is_awaited() -> None:
     )
     assert moved_to(decision, 1) == []
     assert reasons(decision) == ["RolloutStarted", "AwaitingConfirmation"]
+    assert decision.events[1] == EventIntent(
+        "Normal",
+        "AwaitingConfirmation",
+        f"version {V} waits for its ConfirmRollout webhooks before wave 1",
+    )
     [call] = calls(ctx)
     assert (call.namespace, call.job, call.webhook.name) == ("ns", "j", "cab")
     assert call.payload["nodes"] == ["n0", "n1"]
@@ -341,6 +346,9 @@ def test_a_rollback_webhook_answering_2xx_rolls_back_and_otherwise_is_asked_agai
     assert decision.rollout is not None
     assert decision.rollout.phase is P.PROGRESSING
     assert (calls(ctx), ctx.asks.wake_at) == ([], [at(29)])
+    first = with_answers(context(wave1, previous=rs, webhooks=[raw], **ROLLING))
+    plan_rollout(first)
+    assert calls(first)[0].payload["nodes"] == ["n0", "n1"]  # the wave in flight
     ctx = with_answers(
         context(wave1, previous=decision.rollout, webhooks=[raw], **ROLLING),
         30,
@@ -355,12 +363,19 @@ def test_a_rollback_webhook_answering_2xx_rolls_back_and_otherwise_is_asked_agai
     )
 
 
-def test_a_rollback_webhook_is_not_asked_once_the_rollout_is_over() -> None:
+@pytest.mark.parametrize(
+    ("phase", "then"), [(P.ROLLING_BACK, P.ROLLING_BACK), (P.COMPLETED, P.PROGRESSING)]
+)
+def test_a_rollback_webhook_is_not_asked_once_the_rollout_is_over(
+    phase: RolloutPhase, then: RolloutPhase
+) -> None:
     raw = hook("slo", T.ROLLBACK)
-    rs = rollout(P.ROLLING_BACK, 1, total=5)
+    rs = rollout(phase, 1, total=1)
     ctx = with_answers(context({"n0": ok(1)}, previous=rs, webhooks=[raw], **ROLLING))
-    plan_rollout(ctx)
+    decision = plan_rollout(ctx)
     assert calls(ctx) == []
+    assert decision.rollout is not None
+    assert decision.rollout.phase is then  # a Completed one left behind goes on, not back
 
 
 @pytest.mark.parametrize("phase", [P.COMPLETED, P.ROLLED_BACK, P.ABORTED, P.FAILED])
@@ -451,3 +466,19 @@ def test_a_rollout_without_a_start_or_a_phase_is_keyed_and_sent_so() -> None:
     raw = hook("cab", T.CONFIRM_ROLLOUT)
     assert build_call_key(rs, spec_hook(raw), 1, 1) == "2@-/cab/ConfirmRollout/1/1"
     assert build_payload(JOB, rs, spec_hook(raw), 1, [], 1)["phase"] is None
+
+
+def test_every_rollback_webhook_that_asked_is_named() -> None:
+    slo, errors = hook("slo", T.ROLLBACK), hook("errors", T.ROLLBACK)
+    rs = rollout(P.PROGRESSING, 1, total=5)
+    ctx = with_answers(
+        context({"n0": Moved(1)}, previous=rs, webhooks=[slo, errors], **ROLLING), 10,
+        **{key(rs, slo, 0): answer(True, 9, "HTTP 200: slo"),
+           key(rs, errors, 0): answer(True, 9, "HTTP 200: errors")},
+    )  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert decision.rollout.message == (
+        f"rolling back to version {STABLE}: Rollback webhook slo asked for it (HTTP 200: slo); "
+        "Rollback webhook errors asked for it (HTTP 200: errors)"
+    )
