@@ -144,3 +144,36 @@ def test_cordon_drain_update_uncordon_and_a_pdb_that_quarantines_a_node(
                            capture_output=True, text=True, env=cluster.env(), check=False)  # fmt: skip
     assert again.returncode == 1
     assert "is not quarantined by Job os-update" in again.stderr
+
+
+def test_a_job_deleted_mid_drain_gives_back_the_node_it_cordoned(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    [node] = add_nodes(cluster, "deleted", 1)
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "db"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}},
+    }
+    for body in (replica_set("db", node), pdb):
+        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(body))
+    wait_for(lambda: pods_on(cluster, namespace, "db") == [node], 60, "the guarded pod placed")
+    wait_for(
+        lambda: kubectl_json(cluster, "get", "pdb", "-n", namespace, "db")
+        .get("status", {}).get("currentHealthy") == 1,
+        60,
+        "the PodDisruptionBudget counts its pod",
+    )  # fmt: skip
+    spec = {
+        "type": "Update",
+        "selector": {"matchLabels": {"suite": "deleted"}},
+        "template": template(),
+        "nodeMaintenance": {"cordon": True, "drain": {"enabled": True, "timeoutSeconds": 600}},
+    }
+    apply_job(cluster, namespace, "os-update", spec)
+    wait_for(lambda: node_state(cluster, node) == (True, None), 30, "the node cordoned, draining")
+    cluster.kubectl("delete", "nwj", "-n", namespace, "os-update")
+    wait_for(lambda: node_state(cluster, node) == (False, None), 30, "the node given back")
+    annotations = kubectl_json(cluster, "get", "node", node)["metadata"].get("annotations", {})
+    assert "nodewave.io/cordoned-by" not in annotations

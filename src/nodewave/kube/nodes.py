@@ -114,6 +114,27 @@ def _cordon_owner(job: JobInfo) -> str:
     return f"{job.namespace}/{job.name}"
 
 
+async def release_deleted_job_nodes(kube: Kube, namespace: str, job: str) -> list[str]:
+    """A deleted Job's cordons go with it: the nodes it cordoned (the annotation names it) are
+    uncordoned, except quarantined ones, which a person is to look at and stay cordoned and
+    labelled (`kubectl uncordon NODE`; the annotation still says which Job). One list of the
+    nodes per deleted Job that had nodeMaintenance: rare enough to read them from the API."""
+    owner = f"{namespace}/{job}"
+    listing = await kube.get(path_of("nodes", None)) or {}
+    released = []
+    for node in listing.get("items", []):
+        meta = node["metadata"]
+        if (meta.get("annotations") or {}).get(ANNOTATION_CORDONED_BY) != owner:
+            continue
+        if (meta.get("labels") or {}).get(LABEL_QUARANTINED):
+            continue
+        patch = {"metadata": {"annotations": {ANNOTATION_CORDONED_BY: None}},
+                 "spec": {"unschedulable": None}}  # fmt: skip
+        await kube.merge_patch(path_of("nodes", None, meta["name"]), patch)
+        released.append(meta["name"])
+    return released
+
+
 def _cordoned_by(node: dict[str, Any], job: JobInfo) -> bool:
     """Whether this Job's cordon is the node's (its annotation names the Job)."""
     annotations = node["metadata"].get("annotations") or {}

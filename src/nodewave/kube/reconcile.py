@@ -51,7 +51,12 @@ from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
-from nodewave.kube.nodes import prepare_node, quarantine_node, release_node
+from nodewave.kube.nodes import (
+    prepare_node,
+    quarantine_node,
+    release_deleted_job_nodes,
+    release_node,
+)
 from nodewave.kube.notifications import Notifier
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.prometheus import Prometheus, build_query
@@ -90,6 +95,8 @@ class Reconciler:
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
     _baselines: dict[JobKey, dict[str, float | str]] = field(default_factory=dict)
     """Baselines measured and not yet in their execution's status."""
+    _cordoning: set[JobKey] = field(default_factory=set)
+    """Jobs seen with nodeMaintenance.cordon: once deleted, the nodes they cordoned go back."""
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(
@@ -114,12 +121,17 @@ class Reconciler:
             self.events.forget_job(*key)
             for forget in self.forgetters:
                 forget(*key)
+            if key in self._cordoning:
+                self._cordoning.discard(key)
+                await self._release_nodes(key)
             return None
         namespace = self.view.namespace(job.namespace)
         if job.deleting or (namespace is not None and namespace.terminating):
             # Garbage collection removes executions and pods through owner references; in a
             # namespace being deleted the API server would refuse every create anyway.
             return None
+        if job.spec.node_maintenance.cordon:
+            self._cordoning.add(key)
         REQUEST_PRIORITY.set(job.spec.priority)  # this pass's requests, and its tasks' (slots.py)
         versions = plan_versions(
             job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
@@ -186,6 +198,15 @@ class Reconciler:
         for observe in self.observers:
             observe(job, plan)
         return requeue
+
+    async def _release_nodes(self, key: JobKey) -> None:
+        try:
+            released = await release_deleted_job_nodes(self.kube, *key)
+        except KubeError as e:  # no node RBAC (nodeMaintenance.enabled off): nothing was cordoned
+            log.warning("%s/%s deleted; its cordoned nodes could not be released: %s", *key, e)
+            return
+        if released:
+            log.info("%s/%s deleted; uncordoned %s", *key, ", ".join(released))
 
     async def _external_error_rates(
         self, job: JobInfo, executions: tuple[ExecutionInfo, ...], now: datetime
