@@ -206,3 +206,24 @@ def test_planned_waves_follow_the_rollouts_domains_and_its_size_over_every_targe
     )
     cells = build_node_map(waiting, [], NODES)["cells"]
     assert [cells[n]["plannedWave"] for n in order] == [1, 2, 2, 2, 3, 3]
+
+
+def test_a_planned_wave_never_spans_two_domains() -> None:
+    """Two canary nodes of b moved; 40 % of 6 = 3, but b has 2 nodes left: wave 2 is those two,
+    wave 3 zone a."""
+    rollout = {"strategy": "Canary", "canaryCount": 2, "maxParallel": 40, "topologyKey": ZONE,
+               "domainOrder": ["b"]}  # fmt: skip
+    labels = {n: i.labels for n, i in NODES.items()}
+    order = order_nodes("j", labels, build_domains(labels, ZONE), ["b"])
+    execs = [execution(n, 2, state=S.RUNNING, wave=1) for n in order[:2]]
+    j = a_job(**rollout)
+    cells = build_node_map(j, execs, NODES)["cells"]
+    assert [cells[n].get("plannedWave") for n in order] == [None, None, 2, 2, 3, 3]
+
+
+def test_health_shows_only_while_validating_and_the_budget_without_a_rollout() -> None:
+    running = execution("n0", 2, state=S.RUNNING, wave=1)
+    running.status.health = HealthWindow(consecutive_healthy=3)
+    assert build_node_map(a_job(), [running], NODES)["cells"]["n0"]["health"] is None
+    idle = job(job_spec(), JobStatus(target_nodes=100))
+    assert build_node_map(idle, [], NODES)["job"]["budgetLeft"] == 10

@@ -371,3 +371,10 @@ def test_one_entry_past_the_limit_drops_the_oldest_sent() -> None:
     entries = [entry(id="s0", phase=N.SENT), *(entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS))]
     kept = plan_notifications(entries, [], None, {}, {}, "ns", "j", at(0)).entries
     assert [e.id for e in kept] == [f"p{i}" for i in range(MAX_NOTIFICATIONS)]
+
+
+def test_a_sent_entry_goes_before_an_older_pending_one() -> None:
+    entries = [entry(id="p-old"), entry(id="s", phase=N.SENT),
+               *(entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS - 1))]  # fmt: skip
+    kept = plan_notifications(entries, [], None, {}, {}, "ns", "j", at(0)).entries
+    assert [e.id for e in kept][:2] == ["p-old", "p0"]
