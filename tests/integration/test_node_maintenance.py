@@ -60,6 +60,23 @@ def node_state(cluster: ControlPlane, node: str) -> tuple[bool, str | None]:
     )
 
 
+def guard(cluster: ControlPlane, ns: str, app: str) -> None:
+    """A PodDisruptionBudget keeping the app's one pod, applied and counting it."""
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": app},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": app}}},
+    }
+    cluster.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(pdb))
+    wait_for(
+        lambda: kubectl_json(cluster, "get", "pdb", "-n", ns, app)
+        .get("status", {}).get("currentHealthy") == 1,
+        60,
+        "the PodDisruptionBudget counts its pod",
+    )  # fmt: skip
+
+
 def test_cordon_drain_update_uncordon_and_a_pdb_that_quarantines_a_node(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
@@ -67,23 +84,11 @@ def test_cordon_drain_update_uncordon_and_a_pdb_that_quarantines_a_node(
     # Waves of 2 (maxParallel 50): the PDB guards a node of the first wave, the web pod sits on
     # its wave-mate, so wave 1 has one failure (within the budget) and one drained node.
     guarded, free, *_ = order_nodes("os-update", nodes)
-    workloads = [replica_set("web", free), replica_set("db", guarded)]
-    pdb = {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": "db"},
-        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}},
-    }
-    for body in (*workloads, pdb):
+    for body in (replica_set("web", free), replica_set("db", guarded)):
         cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(body))
     wait_for(lambda: pods_on(cluster, namespace, "web") == [free]
              and pods_on(cluster, namespace, "db") == [guarded], 60, "workloads placed")  # fmt: skip
-    wait_for(
-        lambda: kubectl_json(cluster, "get", "pdb", "-n", namespace, "db")
-        .get("status", {}).get("currentHealthy") == 1,
-        60,
-        "the PodDisruptionBudget counts its pod",
-    )  # fmt: skip
+    guard(cluster, namespace, "db")
     spec = {
         "type": "Update",
         "selector": {"matchLabels": {"suite": "maint"}},
@@ -150,21 +155,11 @@ def test_a_job_deleted_mid_drain_gives_back_the_node_it_cordoned(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
     [node] = add_nodes(cluster, "deleted", 1)
-    pdb = {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": "db"},
-        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "db"}}},
-    }
-    for body in (replica_set("db", node), pdb):
-        cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(body))
+    cluster.kubectl(
+        "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(replica_set("db", node))
+    )
     wait_for(lambda: pods_on(cluster, namespace, "db") == [node], 60, "the guarded pod placed")
-    wait_for(
-        lambda: kubectl_json(cluster, "get", "pdb", "-n", namespace, "db")
-        .get("status", {}).get("currentHealthy") == 1,
-        60,
-        "the PodDisruptionBudget counts its pod",
-    )  # fmt: skip
+    guard(cluster, namespace, "db")
     spec = {
         "type": "Update",
         "selector": {"matchLabels": {"suite": "deleted"}},

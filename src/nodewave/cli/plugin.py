@@ -25,6 +25,9 @@
     kubectl nodewave plan -f JOB.yaml         what applying it would do: the version and its
                                               diff, nodes that would stop, the waves, the
                                               budget; exit 0 no change, 1 changes, 255 error
+    kubectl nodewave dashboard [--port 3100] [-A]   a live web view on 127.0.0.1: the Jobs and
+                                              each Job's node map, with promote, pause,
+                                              resume and abort buttons
 
 Filters are sent to the API server as label and field selectors, not applied here. As with
 kubectl: --kubeconfig, --context, and -n defaulting to the context's namespace.
