@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nodewave.core.nodemap import build_map_changes, build_node_map, evaluate_budget_left
+from nodewave.core.rollout import evaluate_failure_budget
 from nodewave.core.waves import build_domains, order_nodes
 from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
 from nodewave.models.job import (
@@ -19,6 +20,7 @@ from nodewave.models.job import (
     WebhookType,
 )
 from tests.unit.builders import execution, job, job_spec, node
+from tests.unit.test_rollout_transitions import context
 
 S = ObservedState
 ZONE = "topology.kubernetes.io/zone"
@@ -227,3 +229,16 @@ def test_health_shows_only_while_validating_and_the_budget_without_a_rollout() -
     assert build_node_map(a_job(), [running], NODES)["cells"]["n0"]["health"] is None
     idle = job(job_spec(), JobStatus(target_nodes=100))
     assert build_node_map(idle, [], NODES)["job"]["budgetLeft"] == 10
+
+
+@given(
+    st.integers(0, 50), st.floats(0, 100, allow_nan=False), st.integers(0, 5000)
+)  # fmt: skip
+def test_the_failure_budget_is_the_most_failures_the_engine_tolerates(
+    max_failed: int, percent: float, targets: int
+) -> None:
+    spec = job_spec(rollout={"maxFailedNodes": max_failed, "maxFailedNodesPercent": percent})
+    ctx = context(targets=[f"n{i}" for i in range(targets)], **spec.rollout.to_api())
+    budget = evaluate_failure_budget(spec.rollout, targets)
+    assert not ctx.over_budget(budget)
+    assert ctx.over_budget(budget + 1)

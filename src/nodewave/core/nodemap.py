@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nodewave.core.rollout import evaluate_failure_budget
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.core.waves import build_domains, order_nodes, plan_waves
@@ -25,10 +26,9 @@ one."""
 
 
 def evaluate_budget_left(job: JobInfo, targets: int) -> int:
-    """Failed nodes the current rollout may still have before it fails: the smaller of its two
-    budgets (`RolloutContext.over_budget`), less the failed ones."""
-    spec = job.spec.rollout
-    allowed = min(spec.max_failed_nodes, int(spec.max_failed_nodes_percent * targets // 100))
+    """Failed nodes the current rollout may still have before it fails: its failure budget,
+    less the failed ones."""
+    allowed = evaluate_failure_budget(job.spec.rollout, targets)
     rs = job.status.rollout
     failed = rs.failed_nodes if rs is not None else 0
     return max(0, allowed - failed)

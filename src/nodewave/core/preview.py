@@ -21,6 +21,7 @@ from nodewave.core import reasons as R
 from nodewave.core.actions import SetDesiredState
 from nodewave.core.maintenance import prepares_node
 from nodewave.core.planner import plan_job, select_targets
+from nodewave.core.rollout import evaluate_failure_budget
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import Snapshot, VersionSpec
 from nodewave.core.waves import Domains, plan_waves
@@ -133,7 +134,6 @@ def build_preview(
         waves = plan_waves(spec.rollout, remaining, domains, started=in_flight, total=len(targets))
     hc = spec.rollout.health_check
     per_wave = hc.success_threshold * hc.interval_seconds if hc.deadline_seconds else 0
-    pct = spec.rollout.max_failed_nodes_percent
     return Preview(
         version=current.number,
         new_version=new_version,
@@ -144,7 +144,7 @@ def build_preview(
         waves=waves,
         domains=domains,
         in_flight=in_flight,
-        budget=min(spec.rollout.max_failed_nodes, int(pct * len(targets) // 100)),
+        budget=evaluate_failure_budget(spec.rollout, len(targets)),
         minimum_seconds=0
         if current.type.runs_to_completion or stable == current.number
         else per_wave * len(waves),

@@ -275,6 +275,12 @@ class RolloutContext:
         return {n: Want(self.stable, 0) for n in self.targets}
 
 
+def evaluate_failure_budget(spec: Rollout, targets: int) -> int:
+    """The most failed nodes a rollout over `targets` nodes tolerates (one more fails it): the
+    smaller of its two budgets (`RolloutContext.over_budget`)."""
+    return min(spec.max_failed_nodes, int(spec.max_failed_nodes_percent * targets // 100))
+
+
 def build_rollout_context(
     job: JobInfo,
     version: int,
