@@ -13,7 +13,7 @@ from nodewave.core.preview import build_diff, build_notes, build_preview
 from nodewave.core.snapshot import Snapshot
 from nodewave.models.job import JobSpec, JobType, Strategy
 from tests.unit.builders import at, node
-from tests.unit.simulation import NODES, run, stable_on
+from tests.unit.simulation import NODES, run, stable_on, step
 
 ZONES = {n: ("zone-a" if i < 4 else "zone-b") for i, n in enumerate(NODES)}
 
@@ -112,3 +112,59 @@ def test_the_plan_says_when_waves_may_start_and_what_happens_to_each_node() -> N
     )
     open_now = snap.job.spec.rollout.model_copy(update={"maintenance_windows": []})
     assert build_notes(snap.job.spec.model_copy(update={"rollout": open_now}), at(10)) == []
+
+
+def with_spec(snap: Snapshot, **changes: object) -> Snapshot:
+    spec = JobSpec.model_validate({**snap.job.spec.to_api(), **changes})
+    return dataclasses.replace(snap, job=dataclasses.replace(snap.job, spec=spec))
+
+
+def test_a_selector_the_operator_cannot_parse_is_refused_with_nothing_planned() -> None:
+    snap = with_spec(stable_on(NODES, {"strategy": "Rolling"}),
+                     selector={"matchExpressions": ["zone=>a"]})  # fmt: skip
+    preview = build_preview(snap, snap.versions[1], True, True, at(10))
+    assert preview.refused.startswith("malformed selector expression 'zone=>a'")
+    assert (preview.targets, preview.waves, preview.stops, preview.budget) == ([], [], [], 0)
+    assert (preview.version, preview.stable, preview.new_version, preview.spec_changed) == (
+        2, 1, True, True,
+    )  # fmt: skip
+    assert preview.diff == []  # the same template: only the selector changed
+    assert preview.changes
+
+
+def test_a_rollout_under_way_shows_what_is_left_of_it_without_a_new_canary() -> None:
+    snap = stable_on(NODES, {"strategy": "Canary", "canaryCount": 3, "maxParallel": 40,
+                             "autoPromote": True})  # fmt: skip
+    for i in range(12):
+        snap = step(snap, 10 + i / 4)
+    rs = snap.job.status.rollout
+    assert rs is not None
+    assert rs.wave >= 1
+    moved = {e.spec.node_name for e in snap.executions if e.spec.job_version == 2}
+    preview = build_preview(snap, snap.versions[1], False, False, at(13))
+    assert preview.in_flight
+    assert sorted(n for w in preview.waves for n in w) == sorted(set(NODES) - moved)
+    assert all(len(w) == 4 for w in preview.waves[:-1])  # 40 % of 10, never the canary's 3
+
+
+def test_a_run_to_completion_type_has_no_least_duration_and_new_nodes_of_a_stable_version_go_at_once() -> (
+    None
+):
+    update = with_spec(stable_on(NODES, {"strategy": "Rolling", "maxParallel": 20}), type="Update")
+    update = dataclasses.replace(
+        update, current=dataclasses.replace(update.current, type=JobType.UPDATE)
+    )
+    preview = build_preview(update, update.versions[1], True, True, at(10))
+    assert (preview.completes, preview.minimum_seconds, len(preview.waves)) == (True, 0, 5)
+    steady = run(stable_on(NODES[:6], {"strategy": "Rolling", "maxParallel": 20}), 40)
+    grown = dataclasses.replace(steady, nodes={n: node(n) for n in NODES})
+    placed = build_preview(grown, grown.versions[2], False, False, at(60))
+    assert placed.waves == [[n for n in placed.targets if n not in NODES[:6]]]
+    assert placed.minimum_seconds == 0
+
+
+def test_a_diff_of_lists_of_other_lengths_and_long_values() -> None:
+    long = "x" * 100
+    assert build_diff({"a": [1, 2]}, {"a": [1]}) == ["~ a: [1, 2] → [1]"]
+    assert build_diff({"a": 1, "b": {"c": 2}}, {"b": {}}) == ["- a: 1", "- b.c: 2"]
+    assert build_diff({}, {"v": long}) == [f"+ v: {repr(long)[:79]}…"]
