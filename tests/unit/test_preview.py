@@ -11,7 +11,7 @@ import pytest
 from nodewave.cli.plan import render_preview
 from nodewave.core.preview import build_diff, build_notes, build_preview
 from nodewave.core.snapshot import Snapshot
-from nodewave.models.job import JobSpec, JobType, Strategy
+from nodewave.models.job import JobSpec, JobStatus, JobType, RolloutPhase, RolloutStatus, Strategy
 from tests.unit.builders import at, node
 from tests.unit.simulation import NODES, run, stable_on, step
 
@@ -168,3 +168,88 @@ def test_a_diff_of_lists_of_other_lengths_and_long_values() -> None:
     assert build_diff({"a": [1, 2]}, {"a": [1]}) == ["~ a: [1, 2] → [1]"]
     assert build_diff({"a": 1, "b": {"c": 2}}, {"b": {}}) == ["- a: 1", "- b.c: 2"]
     assert build_diff({}, {"v": long}) == [f"+ v: {repr(long)[:79]}…"]
+
+
+def test_a_refused_plan_is_all_empty_but_what_the_spec_says() -> None:
+    snap = with_spec(stable_on(NODES, {"strategy": "Rolling"}),
+                     selector={"matchExpressions": ["zone=>a"]})  # fmt: skip
+    preview = build_preview(snap, snap.versions[1], False, True, at(10))
+    assert dataclasses.asdict(preview) == {
+        "version": 2, "new_version": False, "stable": 1, "diff": [], "targets": [], "stops": [],
+        "waves": [], "domains": {}, "in_flight": False, "budget": 0, "minimum_seconds": 0,
+        "completes": False, "refused": preview.refused, "spec_changed": True, "notes": [],
+    }  # fmt: skip
+
+
+def test_a_new_job_with_host_access_in_a_namespace_not_opted_in_is_refused() -> None:
+    snap = stable_on(NODES, {"strategy": "Rolling"})
+    host = {"spec": {"hostPID": True, "containers": [{"name": "m", "image": "a:1"}]}}
+    new = dataclasses.replace(
+        snap,
+        job=dataclasses.replace(snap.job, status=JobStatus()),
+        current=dataclasses.replace(snap.current, template=host),
+        executions=(),
+        pods={},
+    )
+    preview = build_preview(new, None, True, True, at(10))
+    assert "spec.hostPID" in preview.refused
+    assert preview.waves == []
+    assert preview.diff == [
+        "+ template.spec.containers: [{'name': 'm', 'image': 'a:1'}]",
+        "+ template.spec.hostPID: True",
+        "+ type: 'Pipeline'",
+    ]
+
+
+def test_the_diff_is_of_type_template_and_config() -> None:
+    snap = stable_on(NODES, {"strategy": "Rolling"})
+    changed = {"spec": {"containers": [{"name": "main", "image": "app:2"}]}}
+    snap = dataclasses.replace(snap, current=dataclasses.replace(
+        snap.current, template=changed, config={"level": "debug"}, type=JobType.QUERY))  # fmt: skip
+    preview = build_preview(snap, snap.versions[1], True, True, at(10))
+    assert preview.diff == [
+        "+ config.level: 'debug'",
+        "~ template.spec.containers[0].image: 'app:1' → 'app:2'",
+        "~ type: 'Pipeline' → 'Query'",
+    ]
+
+
+def test_the_waves_of_a_rollout_keep_its_domains_and_count_its_first_wave_as_begun() -> None:
+    rollout = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 30, "topologyKey": "zone",
+               "autoPromote": True}  # fmt: skip
+    snap = stable_on(NODES, rollout)
+    snap = dataclasses.replace(snap, nodes={n: node(n, zone=ZONES[n]) for n in NODES})
+    fresh = build_preview(snap, snap.versions[1], True, True, at(10))
+    assert [len(w) for w in fresh.waves] == [1, 3, 3, 3]  # zone-a: 1 + 3, zone-b: 3 + 3
+    assert fresh.in_flight is False
+    done = run(snap, 40)
+    assert [sorted(w) for w in fresh.waves] == waves_run(done)
+    in_wave_1 = dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=snap.job.status.model_copy(
+        update={"rollout": RolloutStatus(phase=RolloutPhase.PROGRESSING, version=2, wave=1)})))  # fmt: skip
+    begun = build_preview(in_wave_1, snap.versions[1], False, False, at(10))
+    assert begun.in_flight is True
+    assert [len(w) for w in begun.waves] == [3, 1, 3, 3]  # no canary again: 30 % of 10
+
+
+def test_without_a_deadline_there_is_no_least_duration_and_a_window_open_now_says_so() -> None:
+    immediate = with_spec(stable_on(NODES, {"strategy": "Immediate"}),
+                          rollout={"strategy": "Immediate"})  # fmt: skip
+    assert build_preview(immediate, immediate.versions[1], True, True, at(10)).minimum_seconds == 0
+    always = {"start": "00:00", "end": "23:59"}
+    spec = JobSpec.model_validate({**immediate.job.spec.to_api(),
+                                   "rollout": {"maintenanceWindows": [always]}})  # fmt: skip
+    assert build_notes(spec, at(10)) == ["waves start only in a maintenance window: open now"]
+    update = JobSpec.model_validate({**spec.to_api(), "type": "Update",
+                                     "rollout": {}, "nodeMaintenance": {"cordon": True}})  # fmt: skip
+    assert build_notes(update, at(10)) == [
+        "each node is cordoned before its execution, uncordoned after it completed"
+    ]
+
+
+def test_diff_edges() -> None:
+    exactly = "y" * 78  # its repr is 80 characters: shown whole
+    assert build_diff({}, {"v": exactly}) == [f"+ v: {exactly!r}"]
+    assert build_diff({"a": 1}, 5) == ["~ : {'a': 1} → 5"]
+    assert build_diff({1: "x", "a": "y"}, {1: "z", "a": "y"}) == ["~ 1: 'x' → 'z'"]
+    assert build_diff({}, {"b": {"c": 1}}) == ["+ b.c: 1"]
+    assert build_diff({"b": {"c": 1}}, {}) == ["- b.c: 1"]
