@@ -33,14 +33,13 @@ from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.informer import Informer
 from nodewave.kube.parse import parse_execution, parse_job, parse_node
+from nodewave.kube.view import JobKey
 
 STATIC = Path(__file__).with_name("web")
 """The page: index.html, app.js, style.css (no build step, no framework)."""
 UPDATES_PER_SECOND = 4
 KEEPALIVE_SECONDS = 15.0
 TOKEN_HEADER = "X-Nodewave-Token"
-
-JobKey = tuple[str, str]
 
 
 def _job_key(body: Mapping[str, Any]) -> JobKey:

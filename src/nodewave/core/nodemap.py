@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nodewave.core.rollout import evaluate_failure_budget
+from nodewave.core.rollout import IN_FLIGHT, evaluate_failure_budget
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.core.waves import build_domains, order_nodes, plan_waves
 from nodewave.models.execution import DesiredState, ObservedState
-from nodewave.models.job import RolloutPhase, RolloutStatus
+from nodewave.models.job import RolloutStatus
 
 ZONE = "topology.kubernetes.io/zone"
 """The grouping when the rollout has no topologyKey: the map is still by zone, if nodes have
@@ -63,17 +63,6 @@ def build_cell(
         "health": health,
         "message": status.message[:200],
     }
-
-
-IN_FLIGHT = frozenset(
-    {
-        RolloutPhase.PROGRESSING,
-        RolloutPhase.AWAITING_CONFIRMATION,
-        RolloutPhase.AWAITING_PROMOTION,
-        RolloutPhase.PAUSED,
-        RolloutPhase.WAITING_FOR_WINDOW,
-    }
-)
 
 
 def build_node_map(
