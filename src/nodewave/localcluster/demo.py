@@ -1,21 +1,30 @@
 """`nodewave demo`: the embedded default.
 
-Starts a local control plane with fake nodes in three regions, installs the CRDs, runs the
-operator and applies the example Jobs; then rolls a healthy canary version of the pipeline
-through to the end and a bad one that rolls back on its own, showing each step with
+Starts a local control plane with fake nodes in three regions, installs the CRDs, plays the
+systems the examples' webhooks and notifications talk to on loopback (`receiver.py`), runs
+the operator and applies every example Job; waits until each reached what it must
+(`expectations.py`: Ready, Complete, waiting for its maintenance window, or past its gated
+canary) and fails naming the ones that did not; then rolls a healthy canary version of the
+pipeline through to the end and a bad one that rolls back on its own, showing each step with
 `kubectl nodewave status`; with `--real N`, does the same on N real kubelet nodes running real
-containers; then tears everything down (unless --keep).
+containers; then tears everything down (unless --keep). `tests/e2e/test_demo.py` runs it as
+`make demo ARGS="--real 2"` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from nodewave.localcluster.cli import DEFAULT_REGIONS, build_node_labels
 from nodewave.localcluster.controlplane import (
@@ -24,9 +33,16 @@ from nodewave.localcluster.controlplane import (
     ControlPlaneError,
     find_binaries,
 )
+from nodewave.localcluster.expectations import DemoError, evaluate_expected, plan_expected
 from nodewave.localcluster.images import build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
 from nodewave.localcluster.realnode import RealNodeError
+from nodewave.localcluster.receiver import CHAT_PATH, Call, DemoReceiver, build_local_examples
+
+EXAMPLES_TIMEOUT = 300.0
+"""Seconds the example Jobs have to reach what they must (about 2 minutes warm)."""
+FAST = {"intervalSeconds": 2, "successThreshold": 2, "failureThreshold": 2, "deadlineSeconds": 60}
+"""Health windows of the demo's own rollouts: seconds, not the examples' minutes."""
 
 
 def say(text: str) -> None:
@@ -114,9 +130,9 @@ def _roll(
 def _real_nodes_part(cp: ControlPlane, count: int, health: dict[str, int]) -> None:
     """`--real N`: the same rollouts on real containers (kubelet, containerd, runc): a
     readiness probe that really runs decides each wave."""
-    # A one-off query that is done; left in place it would run on the new nodes too, with an
-    # image no registry here serves.
-    cp.kubectl("delete", "nwj", "disk-inventory")
+    # A one-off query that is done and a node agent on every Linux node: left in place they
+    # would run on the new nodes too, with images no registry here serves.
+    cp.kubectl("delete", "nwj", "disk-inventory", "node-agent")
     say(f"starting {count} real kubelet nodes (containerd, runc, a CNI bridge) in region lab")
     cp.add_real_nodes({f"real-{i}": {"region": "lab"} for i in range(count)})
     print(cp.kubectl("get", "nodes", "-l", "type=real", "-o", "wide").stdout, end="")
@@ -148,112 +164,180 @@ def _real_nodes_part(cp: ControlPlane, count: int, health: dict[str, int]) -> No
     print(cp.kubectl("get", "pods", "-l", "nodewave.io/job=lab-agent", "-o", "wide").stdout, end="")
 
 
+def _start_receiver(cp: ControlPlane) -> DemoReceiver:
+    """The change board, load test, chat, SLO watcher and changelog of examples/agent-gated.yaml
+    on loopback; the webhook Secret the example asks for, and the operator's notifications
+    ConfigMap with a `chat` service (the example subscribes to it) told of every Job's
+    outcome. Before the operator starts, so its first read of the configuration finds them."""
+    key = secrets.token_hex(32)
+    receiver = DemoReceiver(key.encode())
+    receiver.start()
+    cp.kubectl("create", "secret", "generic", "nodewave-webhooks", f"--from-literal=hmac={key}")
+    config = {
+        "service.chat": receiver.url.replace("http://", "json://", 1) + CHAT_PATH,
+        "subscriptions": yaml.safe_dump([{
+            "triggers": ["on-rollout-completed", "on-rollout-rolled-back",
+                         "on-awaiting-promotion", "on-rollout-failed"],
+            "services": ["chat"],
+        }]),
+    }  # fmt: skip
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "data": config,
+          "metadata": {"name": "nodewave-notifications"}}  # fmt: skip
+    cp.kubectl("apply", "-f", "-", input=json.dumps(cm))
+    return receiver
+
+
+def _apply_examples(cp: ControlPlane, workdir: Path, receiver: DemoReceiver) -> dict[str, Any]:
+    """Every file of examples/, as they are but for the webhook URLs (no change board exists
+    here: they go to the local receiver); the Jobs applied, by name."""
+    applied = workdir / "examples"
+    applied.mkdir()
+    jobs: dict[str, Any] = {}
+    for path in sorted((REPO_ROOT / "examples").glob("*.yaml")):
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        docs, changed = build_local_examples(docs, receiver.url)
+        for line in changed:
+            print(f"  {path.name}: {line}")
+        (applied / path.name).write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        jobs.update({d["metadata"]["name"]: d["spec"] for d in docs if d.get("kind") == "Job"})
+    print(cp.kubectl("apply", "-f", str(applied)).stdout, end="")
+    return jobs
+
+
+def _unmet(cp: ControlPlane, examples: dict[str, Any]) -> dict[str, str]:
+    """The example Jobs that have not reached what they must (expectations.py), and what
+    each shows instead, judged now."""
+    now = datetime.now(UTC)
+    found = {j["metadata"]["name"]: j for j in _jobs(cp)}
+    unmet = {}
+    for name, spec in examples.items():
+        shows = (
+            evaluate_expected(plan_expected(name, spec, now), found[name])
+            if name in found
+            else "not found"
+        )
+        if shows is not None:
+            unmet[name] = shows
+    return unmet
+
+
+def _wait_for_examples(cp: ControlPlane, examples: dict[str, Any], timeout: float) -> bool:
+    """Wait until every example Job reached what it must; say what each reached or shows."""
+    now = datetime.now(UTC)
+    for name, spec in examples.items():
+        print(f"  {name:15s} {plan_expected(name, spec, now).says}")
+    deadline = time.monotonic() + timeout
+    shown = 0.0
+    while (unmet := _unmet(cp, examples)) and time.monotonic() < deadline:
+        if time.monotonic() - shown >= 15:
+            shown = time.monotonic()
+            print(f"--- {time.strftime('%H:%M:%S')}")
+            print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="", flush=True)
+        time.sleep(1)
+    print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="")
+    for name in examples:
+        mark = f"NOT REACHED, shows {unmet[name]}" if name in unmet else "reached"
+        print(f"  {name:15s} {mark}")
+    return not unmet
+
+
+def _show_receiver(receiver: DemoReceiver) -> None:
+    """What the other systems heard: each webhook call (its signature checked) and chat
+    message, the same ones folded (the SLO watcher is asked every 30 s)."""
+    heard: dict[Call, int] = {}
+    for call in receiver.received():
+        heard[call] = heard.get(call, 0) + 1
+    for call, count in heard.items():
+        signed = {True: "signed", False: "BAD SIGNATURE", None: "no secretRef"}[call.signed]
+        who = f"{call.kind} ({signed})" if call.kind != "chat" else "chat"
+        times = f" (x{count})" if count > 1 else ""
+        print(f"  {who:32s} {call.job:11s} {call.text}{times}")
+    if not heard:
+        print("  nothing")
+
+
+def _rollouts_of_log_pipeline(cp: ControlPlane) -> None:
+    say("rolling out log-shipper 1.5.0 to log-pipeline: a canary of 2 nodes, then waves of 25 %")
+    template = {"spec": {"containers": [{"name": "shipper",
+                                         "image": "registry.example/log-shipper:1.5.0"}]}}  # fmt: skip
+    _roll(cp, "log-pipeline", {"rollout": {"healthCheck": FAST}, "template": template},
+          "Completed")  # fmt: skip
+    say("rolling out log-shipper 1.6.0, whose pods never get ready: it must roll back on its own")
+    bad = {
+        "metadata": {"annotations": {"fake.nodewave.io/ready": "false"}},
+        "spec": {
+            "containers": [{"name": "shipper", "image": "registry.example/log-shipper:1.6.0"}]
+        },
+    }
+    _roll(cp, "log-pipeline", {"template": bad}, "RolledBack")
+
+
+def _show_history(cp: ControlPlane) -> None:
+    say("history and events of log-pipeline")
+    print(_plugin(cp, "history", "log-pipeline"), end="")
+    events = cp.kubectl(
+        "get", "events",
+        "--field-selector", "involvedObject.kind=Job,involvedObject.name=log-pipeline",
+        "--sort-by=.lastTimestamp", "-o", "custom-columns=REASON:.reason,MESSAGE:.message",
+        "--no-headers",
+    ).stdout  # fmt: skip
+    print("\n".join(events.splitlines()[-10:]))
+
+
+def _start_cluster(cp: ControlPlane, nodes: dict[str, dict[str, str]]) -> None:
+    say("starting a local control plane (etcd, kube-apiserver, kube-controller-manager, "
+        "kube-scheduler, kwok)")  # fmt: skip
+    cp.start()
+    say(f"adding {len(nodes)} fake nodes in {len(DEFAULT_REGIONS)} regions")
+    cp.add_nodes(nodes)
+    cp.wait_nodes_ready(nodes)
+    ready = cp.kubectl("get", "nodes", "-L", "region", "--no-headers").stdout.count("\n")
+    print(ready, "nodes Ready")
+    say("installing the CRDs")
+    install_crds(cp, REPO_ROOT / "crds")
+
+
+def _demo(args: argparse.Namespace, cp: ControlPlane, operator: OperatorProcess) -> bool:
+    _start_cluster(cp, build_node_labels(args.nodes, list(DEFAULT_REGIONS), {}))
+    say("playing the systems examples/agent-gated.yaml talks to (a change board, a load test, "
+        "a chat, an SLO watcher, a changelog) on loopback")  # fmt: skip
+    receiver = _start_receiver(cp)
+    try:
+        say("starting the operator (nodewave run)")
+        operator.start()
+        operator.wait_started()
+        say("applying the example Jobs (examples/)")
+        examples = _apply_examples(cp, cp.workdir, receiver)
+        say("waiting for each example Job to reach what it must:")
+        if not _wait_for_examples(cp, examples, EXAMPLES_TIMEOUT):
+            return False
+        say("node-agent, gated by webhooks: what its gates answered")
+        print(_plugin(cp, "status", "node-agent"), end="")
+        _rollouts_of_log_pipeline(cp)
+        say("what the systems on loopback heard (webhook calls, chat notifications)")
+        _show_receiver(receiver)
+        if args.real:
+            _real_nodes_part(cp, args.real, FAST)
+        _show_history(cp)
+        return True
+    finally:
+        receiver.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nodewave-demo-"))
     cp = ControlPlane(workdir=workdir, bin_dir=find_binaries())
     operator = OperatorProcess(cp, workdir / "operator.log")
     started = time.monotonic()
     try:
-        say(
-            "starting a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)"
-        )
-        cp.start()
-        nodes = build_node_labels(args.nodes, list(DEFAULT_REGIONS), {})
-        say(f"adding {len(nodes)} fake nodes in {len(DEFAULT_REGIONS)} regions")
-        cp.add_nodes(nodes)
-        cp.wait_nodes_ready(nodes)
-        print(
-            cp.kubectl("get", "nodes", "-L", "region", "--no-headers").stdout.count("\n"),
-            "nodes Ready",
-        )
-        say("installing the CRDs")
-        install_crds(cp, REPO_ROOT / "crds")
-        say("starting the operator (nodewave run)")
-        operator.start()
-        operator.wait_started()
-        say("applying the example Jobs (examples/)")
-        print(cp.kubectl("apply", "-f", str(REPO_ROOT / "examples")).stdout, end="")
-        say(
-            "waiting for every Job to be Ready (pipelines) or Complete (run-to-completion): "
-            "a first version rolls out by its strategy too (log-pipeline: a canary of 2, then "
-            "waves of 25 % with two 10 s health windows each; agent-update: waves of 20 %)"
-        )
-        deadline = time.monotonic() + 300
-        shown = 0.0
-        while time.monotonic() < deadline and not all(_settled(j) for j in _jobs(cp)):
-            if time.monotonic() - shown >= 15:
-                shown = time.monotonic()
-                print(f"--- {time.strftime('%H:%M:%S')}")
-                print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="", flush=True)
-            time.sleep(1)
-        print(cp.kubectl("get", "nwj", "-o", "wide").stdout, end="")
-        say("executions per Job and observed state")
-        for job in _jobs(cp):
-            status = job.get("status") or {}
-            assert isinstance(status, dict)
-            print(f"  {job['metadata']['name']:16s} {status.get('executionCounts')}")  # type: ignore[index]
-        if not all(_settled(j) for j in _jobs(cp)):
-            print("demo failed: not every Job settled in time", file=sys.stderr)
+        if not _demo(args, cp, operator):
+            print("demo failed: an example Job did not reach what it must (above)", file=sys.stderr)
             return 1
-        fast = {
-            "intervalSeconds": 2,
-            "successThreshold": 2,
-            "failureThreshold": 2,
-            "deadlineSeconds": 60,
-        }
-        say(
-            "rolling out log-shipper 1.5.0 to log-pipeline: a canary of 2 nodes, then waves of 25 %"
-        )
-        _roll(
-            cp,
-            "log-pipeline",
-            {
-                "rollout": {"healthCheck": fast},
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "shipper", "image": "registry.example/log-shipper:1.5.0"}
-                        ]
-                    }
-                },
-            },
-            "Completed",
-        )
-        say(
-            "rolling out log-shipper 1.6.0, whose pods never get ready: it must roll back on its own"
-        )
-        bad = {
-            "template": {
-                "metadata": {"annotations": {"fake.nodewave.io/ready": "false"}},
-                "spec": {
-                    "containers": [
-                        {"name": "shipper", "image": "registry.example/log-shipper:1.6.0"}
-                    ]
-                },
-            }
-        }
-        _roll(cp, "log-pipeline", bad, "RolledBack")
-        if args.real:
-            _real_nodes_part(cp, args.real, fast)
-        say("history and events of log-pipeline")
-        print(_plugin(cp, "history", "log-pipeline"), end="")
-        events = cp.kubectl(
-            "get",
-            "events",
-            "--field-selector",
-            "involvedObject.kind=Job,involvedObject.name=log-pipeline",
-            "--sort-by=.lastTimestamp",
-            "-o",
-            "custom-columns=REASON:.reason,MESSAGE:.message",
-            "--no-headers",
-        ).stdout
-        print("\n".join(events.splitlines()[-10:]))
         if args.keep:
-            say(
-                f"cluster kept running: export KUBECONFIG={cp.kubeconfig}; the operator logs to {operator.log}"
-            )
+            say(f"cluster kept running: export KUBECONFIG={cp.kubeconfig}; "
+                f"the operator logs to {operator.log}")  # fmt: skip
             return 0
-    except (ControlPlaneError, RealNodeError) as e:
+    except (ControlPlaneError, RealNodeError, DemoError) as e:
         print(f"demo failed: {e}", file=sys.stderr)
         return 1
     finally:
