@@ -47,6 +47,7 @@ OPERATOR_RESOURCES = {
     ("nodewave.io", "executions", "status"),
     ("nodewave.io", "jobs", "status"),
     ("", "pods", ""),
+    ("", "pods", "dry-run"),
     ("", "events", ""),
     ("", "configmaps", ""),
     ("apps", "controllerrevisions", ""),
@@ -62,10 +63,12 @@ def writes(cp: ControlPlane) -> Counter[tuple[str, str, str]]:
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
         if labels.get("verb") in WRITE_VERBS:
+            # A dry-run (the operator's check of a version's pod, once per version) is counted
+            # apart: its cost is the API server's admission, nothing stored.
             key = (
                 labels.get("group", ""),
                 labels.get("resource", ""),
-                labels.get("subresource", ""),
+                "dry-run" if labels.get("dry_run") else labels.get("subresource", ""),
             )
             out[key] += int(float(m["value"]))
     return out

@@ -3,6 +3,7 @@ Shared by the integration and e2e tests."""
 
 from __future__ import annotations
 
+import subprocess
 import urllib.request
 from typing import Any
 
@@ -153,3 +154,23 @@ def scrape(op: OperatorProcess) -> str:
     """The operator's /metrics text."""
     with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as r:
         return str(r.read().decode())
+
+
+def plugin(
+    cp: ControlPlane, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl nodewave ARGS`, found by kubectl on PATH."""
+    return subprocess.run(
+        ["kubectl", "nodewave", *args],
+        capture_output=True,
+        text=True,
+        env=env or cp.env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def ok(cp: ControlPlane, *args: str) -> str:
+    done = plugin(cp, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

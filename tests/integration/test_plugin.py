@@ -22,32 +22,15 @@ from tests.integration.jobs import (
     condition,
     job_events,
     job_status,
+    ok,
     phase,
+    plugin,
     rolling_job,
     running_versions,
     settle_v1,
     states,
     suite_nodes,
 )
-
-
-def plugin(
-    cp: ControlPlane, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["kubectl", "nodewave", *args],
-        capture_output=True,
-        text=True,
-        env=env or cp.env(),
-        timeout=60,
-        check=False,
-    )
-
-
-def ok(cp: ControlPlane, *args: str) -> str:
-    done = plugin(cp, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_plugin_drives_a_canary(

@@ -21,14 +21,15 @@ from tests.integration.jobs import (
     apply_job,
     job_events,
     job_status,
+    ok,
     phase,
+    plugin,
     rolling_job,
     running_versions,
     settle_v1,
     suite_nodes,
 )
 from tests.integration.receivers import APPROVE, GARBAGE, HANG, REDIRECT, REFUSE, Receiver
-from tests.integration.test_plugin import ok, plugin
 
 KEY = b"s3cret-signing-key"
 

@@ -20,7 +20,7 @@ from nodewave.models.job import (
     WebhookType,
 )
 from tests.unit.builders import execution, job, job_spec, node
-from tests.unit.test_rollout_transitions import context
+from tests.unit.rollouts import context
 
 S = ObservedState
 ZONE = "topology.kubernetes.io/zone"

@@ -30,92 +30,23 @@ from nodewave.core.rollout import (
 from nodewave.core.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
-from tests.unit.builders import at, execution, job, job_spec
-
-S = ObservedState
-P = RolloutPhase
-V, STABLE = 2, 1
-NODES = [f"n{i}" for i in range(10)]
-HEALTH = {"deadlineSeconds": 60}
-
-
-@dataclass(frozen=True)
-class Moved:
-    """A node's execution of V: its wave, what this pass observed, and whether it validated."""
-
-    wave: int
-    state: ObservedState = S.RUNNING
-    validated: bool = False
-    desired: DesiredState = DesiredState.RUNNING
-    stable_before: bool = False
-
-
-def _execution(node: str, version: int, wave: int, **kw: Any) -> ExecutionInfo:
-    ex = execution(node, version, **kw)
-    return dataclasses.replace(ex, spec=ex.spec.model_copy(update={"rollout_wave": wave}))
-
-
-def context(
-    moved: dict[str, Moved] | None = None,
-    *,
-    targets: list[str] = NODES,
-    stable: int | None = STABLE,
-    previous: RolloutStatus | None = None,
-    promote: str | None = None,
-    back: dict[str, ObservedState] | None = None,
-    **rollout: Any,
-) -> RolloutContext:
-    """V=2 rolling out from S=1 on `targets`; `back`: the state of nodes' executions of S."""
-    spec = job_spec(rollout={"healthCheck": HEALTH, **rollout})
-    on_node: dict[str, dict[int, ExecutionInfo]] = {}
-    states: dict[str, ObservedState] = {}
-    validated: set[str] = set()
-    for n, m in (moved or {}).items():
-        ex = _execution(n, V, m.wave, desired=m.desired, state=m.state, stable=m.stable_before)
-        on_node.setdefault(n, {})[V] = ex
-        states[ex.name] = m.state
-        if m.validated:
-            validated.add(ex.name)
-    for n, state in (back or {}).items():
-        ex = _execution(n, STABLE, 1, state=state)
-        on_node.setdefault(n, {})[STABLE] = ex
-        states[ex.name] = state
-    return RolloutContext(
-        spec=spec.rollout,
-        version=V,
-        stable=stable,
-        previous=previous,
-        targets=targets,
-        on_node=on_node,
-        states=states,
-        validated=frozenset(validated),
-        promote=promote,
-        now=at(0),
-    )
-
-
-def rollout(phase: RolloutPhase, wave: int, total: int = 0, failed: int = 0) -> RolloutStatus:
-    return RolloutStatus(
-        phase=phase, version=V, from_version=STABLE, wave=wave, total_waves=total,
-        failed_nodes=failed, started_at=at(0),
-    )  # fmt: skip
-
-
-def ok(wave: int) -> Moved:
-    return Moved(wave, validated=True)
-
-
-def failed(wave: int) -> Moved:
-    return Moved(wave, S.FAILED)
-
-
-def moved_to(decision: RolloutDecision, wave: int) -> list[str]:
-    return sorted(n for n, w in decision.want.items() if w == Want(V, wave))
-
-
-def reasons(decision: RolloutDecision) -> list[str]:
-    return [e.reason for e in decision.events]
-
+from tests.unit.builders import at, job, job_spec
+from tests.unit.rollouts import (
+    HEALTH,
+    NODES,
+    STABLE,
+    Moved,
+    P,
+    S,
+    V,
+    context,
+    failed,
+    moved_to,
+    ok,
+    reasons,
+    rollout,
+    wave_execution,
+)
 
 # ---- evaluate_failure: why V failed, or "" ---------------------------------------------
 
@@ -717,7 +648,7 @@ def test_a_new_first_version_in_flight_leaves_the_abandoned_one_until_each_wave(
     to return to, so nodes on 3 keep it (no want) until version 2's wave reaches them."""
     abandoned = RolloutStatus(phase=P.PROGRESSING, version=V + 1, wave=2, total_waves=5)
     spec = job_spec(rollout={"healthCheck": HEALTH, **ROLLING})
-    on_node = {n: {V + 1: _execution(n, V + 1, 1, state=S.RUNNING)} for n in NODES[:4]}
+    on_node = {n: {V + 1: wave_execution(n, V + 1, 1, state=S.RUNNING)} for n in NODES[:4]}
     states = {ex.name: S.RUNNING for m in on_node.values() for ex in m.values()}
     ctx = build_rollout_context(
         job(spec, JobStatus(rollout=abandoned)), V, NODES, on_node, states, set(), None, at(5), {}
@@ -879,11 +810,11 @@ def aborting(
         states[ex.name] = state
 
     for n, (wave, state) in on_v.items():
-        add(_execution(n, V, wave, state=state), state)
-        add(_execution(n, STABLE, 0, desired=DesiredState.STOPPED, by_operator=True,
+        add(wave_execution(n, V, wave, state=state), state)
+        add(wave_execution(n, STABLE, 0, desired=DesiredState.STOPPED, by_operator=True,
                        state=S.STOPPED), S.STOPPED)  # fmt: skip
     for n, state in s_running.items():
-        add(_execution(n, STABLE, 0, state=state), state)
+        add(wave_execution(n, STABLE, 0, state=state), state)
     return RolloutContext(
         spec=spec.rollout, version=V, stable=STABLE, previous=previous, targets=targets,
         on_node=on_node, states=states, validated=frozenset(), promote=None, now=at(5),

@@ -39,7 +39,7 @@ from nodewave.models.job import (
     WebhookType,
 )
 from tests.unit.builders import at
-from tests.unit.test_rollout_transitions import (
+from tests.unit.rollouts import (
     STABLE,
     Moved,
     V,

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from nodewave.cli.errors import PluginError
+from nodewave.cli.operations import abort_job, pause_job, promote_job
 from nodewave.core.nodemap import build_map_changes, build_node_map
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.kube.client import Kube, KubeError, path_of
@@ -221,8 +222,6 @@ class Dashboard:
 
 
 async def cmd_dashboard(kube: Kube, args: argparse.Namespace) -> int:
-    from nodewave.cli.plugin import abort_job, pause_job, promote_job
-
     dashboard = Dashboard(kube, None if args.all_namespaces else args.namespace, args.port)
     dashboard.actions = {
         "promote": lambda ns, name: promote_job(kube, ns, name),

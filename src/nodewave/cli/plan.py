@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,12 @@ from nodewave.kube.parse import (
     parse_pod,
     parse_revision,
 )
+from nodewave.kube.podcheck import PodChecker
 from nodewave.models.job import Strategy
 
 EXIT_CHANGES, EXIT_ERROR = 1, 255
+RBAC_DENIED = 'cannot create resource "pods"'
+"""In the API server's message when RBAC, not admission, refuses a pod's create."""
 APPLY_PATCH = "application/apply-patch+yaml"
 NAMES_PER_WAVE = 12
 """More nodes than this in a wave are shown as counts per domain."""
@@ -98,6 +102,14 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
         versions=versions.known,
         namespace_labels=parse_namespace(namespace).labels if namespace else {},
     )
+    # The operator's own dry-run of the version's pod, as the user: what it would refuse. A
+    # user who may not create pods learns nothing from it (the operator creates them).
+    refusals = await PodChecker(kube, lambda: datetime.now(UTC)).refusals_for(snap)
+    for number, words in list(refusals.items()):
+        if RBAC_DENIED in words:
+            print(f"note: the pod of version {number} was not checked: {words}", file=sys.stderr)
+            del refusals[number]
+    snap = replace(snap, pod_refusals=refusals)
     compare = job.status.stable_version or job.status.current_version
     previous = versions.known.get(compare) if compare else None
     spec_changed = live is None or (live.get("spec") != dry.get("spec"))

@@ -45,25 +45,30 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from nodewave.cli.dashboard import cmd_dashboard
 from nodewave.cli.errors import PluginError
+from nodewave.cli.operations import (
+    abort_job,
+    evaluate_job,
+    get_job,
+    get_object,
+    patch_job,
+    pause_job,
+    promote_job,
+    read_job_status,
+)
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
-from nodewave.core.gate import Gate, Outcome, evaluate_gate
+from nodewave.core.gate import Gate, Outcome
 from nodewave.core.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
 from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
 from nodewave.core.restart import ANNOTATION_RESTART
 from nodewave.core.rollout import (
-    ABORTABLE,
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
-    FULL,
-    build_abort_value,
 )
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.models.execution import ObservedState
-from nodewave.models.job import JobStatus, JobType, RolloutPhase
+from nodewave.models.job import RolloutPhase
 
 STATES = [s.value for s in ObservedState]
 EXIT_FAILED, EXIT_TIMEOUT = 1, 2
@@ -85,22 +90,6 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
-async def _get(
-    kube: Kube, path: str, what: str, query: dict[str, str] | None = None
-) -> dict[str, Any]:
-    try:
-        found = await kube.get(path, query)
-    except OSError as e:
-        raise PluginError(f"no cluster: cannot reach the API server ({e})") from e
-    if found is None:
-        raise PluginError(f"{what} not found")
-    return found
-
-
-async def _job(kube: Kube, ns: str, name: str) -> dict[str, Any]:
-    return await _get(kube, path_of("jobs", ns, name), f'Job "{name}" in namespace "{ns}"')
-
-
 async def _executions(
     kube: Kube, ns: str | None, labels: dict[str, str], fields: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -109,7 +98,7 @@ async def _executions(
         query["labelSelector"] = ",".join(f"{k}={v}" for k, v in labels.items())
     if fields:
         query["fieldSelector"] = ",".join(f"{k}={v}" for k, v in fields.items())
-    found = await _get(kube, path_of("executions", ns), "executions", query)
+    found = await get_object(kube, path_of("executions", ns), "executions", query)
     return list(found.get("items", []))
 
 
@@ -167,19 +156,6 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _job_status(job: dict[str, Any]) -> JobStatus:
-    try:
-        return JobStatus.model_validate(job.get("status") or {})
-    except ValidationError as e:
-        raise PluginError(f"cannot read the Job's status: {e}") from e
-
-
-def evaluate_job(job: dict[str, Any]) -> Gate:
-    status = _job_status(job) if job.get("status") else None
-    completes = JobType(job["spec"]["type"]).runs_to_completion
-    return evaluate_gate(job["metadata"].get("generation", 1), status, completes=completes)
-
-
 def progress_line(job: dict[str, Any], gate: Gate) -> str:
     status = job.get("status") or {}
     ready = f"{status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} nodes ready"
@@ -193,7 +169,7 @@ async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout if args.timeout else None
     shown = ""
     while True:
-        job = await _job(kube, args.namespace, args.job)
+        job = await get_job(kube, args.namespace, args.job)
         gate = evaluate_job(job)
         if not args.watch or tty:
             execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
@@ -236,31 +212,6 @@ async def _patch_job(kube: Kube, args: argparse.Namespace, patch: dict[str, Any]
     return await patch_job(kube, args.namespace, args.job, patch)
 
 
-async def patch_job(kube: Kube, ns: str, job: str, patch: dict[str, Any]) -> dict[str, Any]:
-    await _job(kube, ns, job)
-    result = await kube.merge_patch(path_of("jobs", ns, job), patch)
-    if result is None:
-        raise PluginError(f'Job "{job}" disappeared')
-    return result
-
-
-async def promote_job(kube: Kube, ns: str, name: str, full: bool = False) -> str:
-    """Promote the current version past its canary (or, `full`, every node left at once)."""
-    job = await _job(kube, ns, name)
-    version = (job.get("status") or {}).get("currentVersion")
-    if version is None:
-        raise PluginError(f'Job "{name}" has no version yet')
-    value = f"{version}{FULL}" if full else str(version)
-    await patch_job(kube, ns, name, {"metadata": {"annotations": {ANNOTATION_PROMOTE: value}}})
-    what = "every remaining node in one wave" if full else "past its canary"
-    return f"job.nodewave.io/{name} version {version} promoted: {what}"
-
-
-async def pause_job(kube: Kube, ns: str, name: str, paused: bool) -> str:
-    await patch_job(kube, ns, name, {"spec": {"rollout": {"paused": paused}}})
-    return f"job.nodewave.io/{name} {'paused' if paused else 'resumed'}"
-
-
 async def cmd_promote(kube: Kube, args: argparse.Namespace) -> int:
     print(await promote_job(kube, args.namespace, args.job, args.full))
     return 0
@@ -276,35 +227,10 @@ async def cmd_abort(kube: Kube, args: argparse.Namespace) -> int:
     return 0
 
 
-async def abort_job(kube: Kube, ns: str, job: str) -> str:
-    """The abort annotation names the rollout in flight (its version and start), so it never
-    stops a later one; the spec is not touched, so a Job kept in Git does not drift."""
-    status = _job_status(await _job(kube, ns, job))
-    rs, name = status.rollout, f"job.nodewave.io/{job}"
-    if rs is None or rs.version is None or rs.started_at is None or status.current_version is None:
-        raise PluginError(f"{name} has no rollout to abort")
-    if rs.version != status.current_version or status.stable_version == rs.version:
-        raise PluginError(f"{name} has no rollout to abort: version {status.current_version} "
-                          "is stable (`kubectl nodewave rollback` returns to an earlier one)")  # fmt: skip
-    if rs.phase is RolloutPhase.ABORTED:
-        return f"{name} version {rs.version} is aborted already: {rs.message}"
-    if rs.phase not in ABORTABLE:
-        raise PluginError(f"{name} cannot be aborted: it is {rs.phase}: {rs.message}")
-    value = build_abort_value(rs.version, rs.started_at)
-    await patch_job(kube, ns, job, {"metadata": {"annotations": {ANNOTATION_ABORT: value}}})
-    back = (
-        f"every node returns to version {status.stable_version} in waves"
-        if status.stable_version is not None
-        else "it is the Job's first version: no node starts it any more"
-    )
-    return (f"{name} version {rs.version} aborted: {back}; the spec is unchanged. "
-            f"`kubectl nodewave retry {job}` rolls it out again.")  # fmt: skip
-
-
 async def cmd_restart(kube: Kube, args: argparse.Namespace) -> int:
     """The annotation nodewave.io/restartAt = now (+ --in), in UTC: executions created before
     that time are recreated in waves once it has come (core/restart.py)."""
-    job = await _job(kube, args.namespace, args.job)
+    job = await get_job(kube, args.namespace, args.job)
     if (job.get("status") or {}).get("stableVersion") is None:
         raise PluginError(f'Job "{args.job}" has no stable version to restart yet')
     at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=args.delay)
@@ -319,7 +245,7 @@ async def cmd_restart(kube: Kube, args: argparse.Namespace) -> int:
 async def cmd_uncordon(kube: Kube, args: argparse.Namespace) -> int:
     """Asks the operator (which holds the node RBAC) to release the node: an annotation on the
     quarantined execution, so the person needs only the rollout-operator role."""
-    await _job(kube, args.namespace, args.job)
+    await get_job(kube, args.namespace, args.job)
     labels = {LABEL_JOB: label_value(args.job), LABEL_NODE: label_value(args.node)}
     found = [e for e in await _executions(kube, args.namespace, labels, {"spec.nodeName": args.node})
              if ((e.get("status") or {}).get("maintenance") or {}).get("quarantined")]  # fmt: skip
@@ -337,7 +263,7 @@ async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) 
     """Lift an abort: the same version rolls out again from the stable one. Its executions
     that failed before the abort would count against the new rollout's budget at once, so they
     go; the operator starts each node's again in its wave."""
-    status = _job_status(job)
+    status = read_job_status(job)
     name = f"job.nodewave.io/{args.job}"
     rs = status.rollout
     if rs is None or rs.phase is not RolloutPhase.ABORTED:
@@ -357,7 +283,7 @@ async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) 
 
 
 async def _revisions(kube: Kube, ns: str, job: str) -> list[dict[str, Any]]:
-    found = await _get(
+    found = await get_object(
         kube,
         path_of("controllerrevisions", ns),
         "revisions",
@@ -367,7 +293,7 @@ async def _revisions(kube: Kube, ns: str, job: str) -> list[dict[str, Any]]:
 
 
 async def cmd_history(kube: Kube, args: argparse.Namespace) -> int:
-    job = await _job(kube, args.namespace, args.job)
+    job = await get_job(kube, args.namespace, args.job)
     status = job.get("status") or {}
     print(f"{'VERSION':<8} {'CREATED':<21} {'':<16} IMAGES")
     for r in await _revisions(kube, args.namespace, args.job):
@@ -388,7 +314,7 @@ async def cmd_history(kube: Kube, args: argparse.Namespace) -> int:
 
 
 async def cmd_rollback(kube: Kube, args: argparse.Namespace) -> int:
-    job = await _job(kube, args.namespace, args.job)
+    job = await get_job(kube, args.namespace, args.job)
     status = job.get("status") or {}
     target = args.to_version or status.get("stableVersion")
     if target is None or (target == status.get("currentVersion") and args.to_version is None):
@@ -470,7 +396,7 @@ async def cmd_stats(kube: Kube, args: argparse.Namespace) -> int:
 
 
 async def _execution(kube: Kube, ns: str, name: str) -> dict[str, Any]:
-    return await _get(
+    return await get_object(
         kube, path_of("executions", ns, name), f'Execution "{name}" in namespace "{ns}"'
     )
 
@@ -486,7 +412,7 @@ async def cmd_cancel(kube: Kube, args: argparse.Namespace) -> int:
 
 async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
     if args.node:  # `retry JOB --node N`: the Job's current version on that node
-        job = await _job(kube, args.namespace, args.execution)
+        job = await get_job(kube, args.namespace, args.execution)
         version = (job.get("status") or {}).get("currentVersion")
         labels = {LABEL_JOB: args.execution, LABEL_NODE: label_value(args.node),
                   LABEL_VERSION: str(version)}  # fmt: skip

@@ -78,6 +78,9 @@ class JobCounts:
     """The phase of a rollout of the current version still under way or ended badly; None
     when there is none (steady, first version, or completed)."""
     rollout_message: str
+    pods_refused: tuple[tuple[str, str], ...] | None = None
+    """(execution, the API server's words) for each execution whose pod's last create was
+    refused; None when none is and none was (the condition is then left out)."""
 
     @property
     def good(self) -> ObservedState:
@@ -185,6 +188,23 @@ def evaluate_quarantined(c: JobCounts) -> Verdict | None:
     )
 
 
+def evaluate_pods_refused(c: JobCounts) -> Verdict | None:
+    """Pods the API server refused to create (a quota used up after the version's dry-run
+    passed, a policy added since): said at the Job in the API's words, not a silent wait."""
+    if c.pods_refused is None:
+        return None
+    if not c.pods_refused:
+        return "False", R.AS_EXPECTED, "the API server creates every pod"
+    execution, words = c.pods_refused[0]
+    more = f" (and {len(c.pods_refused) - 1} more)" if len(c.pods_refused) > 1 else ""
+    return (
+        "True",
+        R.POD_REFUSED,
+        f"the API server refused the pod of {len(c.pods_refused)} executions, "
+        f"{execution}{more}: {words}",
+    )
+
+
 CONDITIONS: tuple[tuple[str, Callable[[JobCounts], Verdict | None]], ...] = (
     (R.READY, evaluate_ready),
     (R.COMPLETE, evaluate_complete),
@@ -195,6 +215,7 @@ CONDITIONS: tuple[tuple[str, Callable[[JobCounts], Verdict | None]], ...] = (
     (R.AWAITING_PROMOTION, evaluate_awaiting_promotion),
     (R.DEGRADED, evaluate_degraded),
     (R.QUARANTINED, evaluate_quarantined),
+    (R.PODS_REFUSED, evaluate_pods_refused),
 )
 
 

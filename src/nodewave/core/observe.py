@@ -16,7 +16,8 @@ Rules, in order:
    Failed: it spends no failure budget, and the execution resumes when the node returns.
 5. Timeouts: total (since creation), queue (not started since creation), execution (since
    start) → Failed with the timeout as error code; the pod is deleted.
-6. The pod: none → Pending (create it); unscheduled → Pending; containers waiting → Starting,
+6. The pod: none → Pending (create it; PodRefused with the API's words when its last create
+   was refused); unscheduled → Pending; containers waiting → Starting,
    or Degraded when the wait is a failure (image pull, crash loop); running and ready →
    Running; running and not ready → Starting before it was ever up, Degraded after; Succeeded →
    Completed; Failed → Failed, except with restartPolicy Always, where the pod is replaced
@@ -108,6 +109,7 @@ def evaluate_execution(
     now: datetime,
     *,
     node_lost_grace: timedelta,
+    create_error: str | None = None,
 ) -> Observation:
     status = execution.status
     started_at = status.started_at
@@ -126,7 +128,7 @@ def evaluate_execution(
     timed_out, deadline = _observe_timeouts(execution, pod, job, now, started_at)  # 5
     if timed_out is not None:
         return timed_out
-    obs = _from_pod(pod, status.observed_state, job.effective_restart_policy)  # 6
+    obs = _from_pod(pod, status.observed_state, job.effective_restart_policy, create_error)  # 6
     carried, restarts = _count_restarts(execution, pod, obs.reason)  # 7
     if job.max_restarts is not None and restarts > job.max_restarts:
         spent = _fail(
@@ -270,8 +272,15 @@ def _count_restarts(execution: ExecutionInfo, pod: PodInfo | None, reason: str) 
     return carried, carried + current
 
 
-def _from_pod(pod: PodInfo | None, previous: ObservedState, policy: RestartPolicy) -> Observation:
-    """6. The pod's phase and containers."""
+def _from_pod(
+    pod: PodInfo | None, previous: ObservedState, policy: RestartPolicy, create_error: str | None
+) -> Observation:
+    """6. The pod's phase and containers. No pod whose last create the API server refused:
+    still Pending (asked again, the refusal may pass: a quota freed), saying why in its words."""
+    if pod is None and create_error is not None:
+        message = f"the API server refused its pod: {create_error}"
+        error = ErrorInfo(code=R.POD_REFUSED, message=create_error)
+        return Observation(S.PENDING, R.POD_REFUSED, message, PodAction.CREATE, error)
     if pod is None:
         return Observation(S.PENDING, R.POD_CREATING, "creating the pod", PodAction.CREATE)
     if pod.deleting:

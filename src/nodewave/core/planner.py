@@ -20,6 +20,7 @@ Assumptions and invariants (in the manner of the DaemonSet controller's update.g
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -48,11 +49,11 @@ from nodewave.core.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.naming import build_execution_name
 from nodewave.core.notifications import plan_notifications
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
-from nodewave.core.policy import ServiceAccountRef, evaluate_template_policy
+from nodewave.core.policy import PolicyVerdict, ServiceAccountRef, evaluate_template_policy
 from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.selector import NodeSelector, SelectorError, build_selector
-from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
+from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot, VersionSpec
 from nodewave.core.waves import Domains, build_domains, order_nodes
 from nodewave.core.windows import WindowError, evaluate_windows
 from nodewave.models.base import ConditionStatus, ErrorInfo
@@ -361,8 +362,9 @@ class _Pass:
         spec, pod = self.snap.job.spec, self.snap.pods.get(ex.name)
         node = self.snap.nodes.get(ex.spec.node_name)
         obs = evaluate_execution(
-            ex, pod, node, spec, self.now, node_lost_grace=self.settings.node_lost_grace
-        )
+            ex, pod, node, spec, self.now, node_lost_grace=self.settings.node_lost_grace,
+            create_error=self.snap.pod_create_errors.get(ex.name),
+        )  # fmt: skip
         if health:
             window = self.snap.health.get(ex.name) or ex.status.health
             external = self.snap.external_error_rates.get(ex.name)
@@ -394,6 +396,27 @@ def select_targets(snap: Snapshot, selector: NodeSelector) -> tuple[list[str], D
     return order_nodes(snap.job.name, selected, domains, rollout.domain_order), domains
 
 
+def evaluate_version_refusal(
+    snap: Snapshot, version: VersionSpec, settings: PlannerSettings
+) -> PolicyVerdict | None:
+    """Why `version` may not run in the Job's namespace (what the template asks for, or the
+    API server refusing its pod in a dry-run), or None: one answer for the current version and
+    for the stable one it falls back on."""
+    verdict = evaluate_template_policy(
+        version.template, snap.job.namespace, snap.namespace_labels, settings.operator_account
+    )
+    if verdict is None and (words := snap.pod_refusals.get(version.number)) is not None:
+        verdict = PolicyVerdict(R.POD_REFUSED, f"the API server refuses its pod: {words}")
+    return verdict
+
+
+def needs_pod_check(version: int, executions: Sequence[ExecutionInfo]) -> bool:
+    """A version is dry-run before its first execution is created: once one exists, the
+    version was admitted, and a later refusal is a create's (PodsRefused), not the version's
+    (falling back to the stable version mid-rollout for a quota used up would undo it)."""
+    return not any(ex.spec.job_version == version for ex in executions)
+
+
 def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = None) -> Plan:
     settings = settings or PlannerSettings()
     job = snap.job
@@ -401,9 +424,7 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         selector = build_selector(job.spec.selector)
     except SelectorError as e:
         return _refuse(snap, R.INVALID_SPEC, str(e), now)
-    refused = evaluate_template_policy(
-        snap.current.template, job.namespace, snap.namespace_labels, settings.operator_account
-    )
+    refused = evaluate_version_refusal(snap, snap.current, settings)
     if refused is not None:
         return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)
     live = [ex for ex in snap.executions if not ex.deleting]
@@ -709,7 +730,21 @@ def _count(
         quarantined=_quarantined(snap),
         phase=rollout.phase if active and rollout is not None else None,
         rollout_message=rollout.message if rollout is not None else "",
+        pods_refused=_pods_refused(snap, states),
     )
+
+
+def _pods_refused(
+    snap: Snapshot, states: dict[str, ObservedState]
+) -> tuple[tuple[str, str], ...] | None:
+    """The executions of this pass whose pod's last create the API server refused; None when
+    there are none and the Job never had any (no PodsRefused condition to clear)."""
+    refused = tuple(sorted(
+        (name, words) for name, words in snap.pod_create_errors.items()
+        if states.get(name) is S.PENDING and name not in snap.pods
+    ))  # fmt: skip
+    had = any(c.type == R.PODS_REFUSED for c in snap.job.status.conditions)
+    return refused if refused or had else None
 
 
 def _quarantined(snap: Snapshot) -> tuple[str, ...] | None:
@@ -769,10 +804,7 @@ def _plan_stable_instead(
     if (
         stable is None
         or stable.number == snap.current.number
-        or evaluate_template_policy(
-            stable.template, job.namespace, snap.namespace_labels, settings.operator_account
-        )
-        is not None
+        or evaluate_version_refusal(snap, stable, settings) is not None
     ):
         return _refuse(snap, reason, message, now)
     plan = plan_job(replace(snap, current=stable), now, settings)

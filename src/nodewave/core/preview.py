@@ -20,7 +20,12 @@ from typing import Any
 from nodewave.core import reasons as R
 from nodewave.core.actions import SetDesiredState
 from nodewave.core.maintenance import prepares_node
-from nodewave.core.planner import plan_job, select_targets
+from nodewave.core.planner import (
+    PlannerSettings,
+    evaluate_version_refusal,
+    plan_job,
+    select_targets,
+)
 from nodewave.core.rollout import evaluate_failure_budget
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import Snapshot, VersionSpec
@@ -107,6 +112,11 @@ def build_preview(
         targets, domains = select_targets(snap, build_selector(spec.selector))
     except SelectorError as e:
         return _refused(snap, new_version, spec_changed, diff, str(e))
+    # The version's own refusal first: with a stable version to fall back on, the plan is the
+    # stable one's and its Stalled condition may tell of an older rollout.
+    refusal = evaluate_version_refusal(snap, current, PlannerSettings())
+    if refusal is not None:
+        return _refused(snap, new_version, spec_changed, diff, refusal.message)
     plan = plan_job(snap, now)
     stalled = next((c for c in plan.status.conditions if c.type == R.STALLED), None)
     if stalled is not None and stalled.status == "True" and not plan.status.rollout:

@@ -13,6 +13,7 @@ ROLLED_BACK = "RolledBack"
 AWAITING_PROMOTION = "AwaitingPromotion"
 AWAITING_CONFIRMATION = "AwaitingConfirmation"
 QUARANTINED = "NodesQuarantined"
+PODS_REFUSED = "PodsRefused"
 
 # Job condition reasons.
 ALL_NODES_READY = "AllNodesReady"
@@ -27,6 +28,9 @@ AS_EXPECTED = "AsExpected"
 INVALID_SPEC = "InvalidSpec"
 HOST_ACCESS_NOT_ALLOWED = "HostAccessNotAllowed"
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
+POD_REFUSED = "PodRefused"
+"""The API server refuses the version's pod: its server-side dry-run create (a version not
+placed yet), or a real create (the condition PodsRefused, the execution's reason)."""
 
 # Rollout Event reasons (the Job's Events; metrics.py counts some of them).
 ROLLOUT_STARTED = "RolloutStarted"

@@ -147,3 +147,8 @@ class Snapshot:
     """Trigger → the services told of it, for this Job (core/notifications.py)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""
+    pod_refusals: Mapping[int, str] = field(default_factory=dict)
+    """Version → the API server's words refusing its pod in a server-side dry-run create,
+    for versions not placed yet (`kube/podcheck.py`); absent: admitted or not asked."""
+    pod_create_errors: Mapping[str, str] = field(default_factory=dict)
+    """Execution → the API server's words refusing its pod's last create."""

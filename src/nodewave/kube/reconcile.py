@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,6 +59,7 @@ from nodewave.kube.nodes import (
 )
 from nodewave.kube.notifications import Notifier
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
+from nodewave.kube.podcheck import MAX_WORDS, RECHECK_SECONDS, REFUSALS, PodChecker
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import REQUEST_PRIORITY
 from nodewave.kube.view import ClusterView, JobKey
@@ -97,6 +98,8 @@ class Reconciler:
     """Baselines measured and not yet in their execution's status."""
     _cordoning: set[JobKey] = field(default_factory=set)
     """Jobs seen with nodeMaintenance.cordon: once deleted, the nodes they cordoned go back."""
+    _create_errors: dict[JobKey, dict[str, str]] = field(default_factory=dict)
+    """Execution → the API server's words refusing its pod's last create, per Job."""
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(
@@ -106,6 +109,7 @@ class Reconciler:
         self.notifier = Notifier(
             self.kube, *self.notifications, self.notifications_refresh, lambda: self.clock()
         )
+        self.pod_checker = PodChecker(self.kube, lambda: self.clock())
 
     async def reconcile(self, key: JobKey) -> timedelta | None:
         """One pass. None when the Job is gone (stop watching it), else when to look again."""
@@ -118,6 +122,8 @@ class Reconciler:
             self.webhooks.calls.forget(key)
             self.notifier.calls.forget(key)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
+            self._create_errors.pop(key, None)
+            self.pod_checker.forget(*key)
             self.events.forget_job(*key)
             for forget in self.forgetters:
                 forget(*key)
@@ -154,7 +160,9 @@ class Reconciler:
             webhook_answers=self.webhooks.calls.answers(key),
             notification_answers=self.notifier.calls.answers(key),
             subscriptions=await self.notifier.subscriptions(job),
+            pod_create_errors=self._pod_create_errors(key, executions),
         )
+        snap = replace(snap, pod_refusals=await self.pod_checker.refusals_for(snap))
         plan = plan_job(snap, now, self.settings)
         self._health[key] = plan.health
         if log.isEnabledFor(logging.DEBUG):
@@ -182,6 +190,8 @@ class Reconciler:
             requeue = plan.requeue_after
         if failures:  # the rest of a placement must not retry refused creates in a tight loop
             requeue = max(requeue, timedelta(seconds=FAILED_RETRY_SECONDS))
+        if snap.pod_refusals:  # asked again then: a quota raised lets the version start
+            requeue = min(requeue, timedelta(seconds=RECHECK_SECONDS))
         if plan.status_changed and not batched:
             self._status_written[key] = written
             patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
@@ -198,6 +208,19 @@ class Reconciler:
         for observe in self.observers:
             observe(job, plan)
         return requeue
+
+    def _pod_create_errors(
+        self, key: JobKey, executions: tuple[ExecutionInfo, ...]
+    ) -> dict[str, str]:
+        """The refused creates of executions that still exist and still have no pod."""
+        known = self._create_errors.get(key)
+        if not known:
+            return {}
+        pods = self.view.pods_of(key)
+        live = {ex.name for ex in executions}
+        for name in [n for n in known if n not in live or n in pods]:
+            del known[name]
+        return dict(known)
 
     async def _release_nodes(self, key: JobKey) -> None:
         try:
@@ -404,7 +427,15 @@ class Reconciler:
             action.node,
             job.spec.effective_restart_policy,
         )
-        created = await self.kube.create(path_of("pods", job.namespace), body)
+        key = (job.namespace, job.name)
+        try:
+            created = await self.kube.create(path_of("pods", job.namespace), body)
+        except KubeError as e:
+            if e.status in REFUSALS:  # the API server's verdict: the next pass says so
+                words = (e.message or str(e))[:MAX_WORDS]
+                self._create_errors.setdefault(key, {})[action.execution] = words
+            raise
+        self._create_errors.get(key, {}).pop(action.execution, None)
         if created is not None:
             self.view.overlay_pods.put(
                 (job.namespace, job.name), action.execution, parse_pod(created)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from nodewave.cli.plugin import evaluate_job
+from nodewave.cli.operations import evaluate_job
 from nodewave.core.gate import Outcome
 from nodewave.core.windows import describe_opening, evaluate_windows
 from nodewave.models.job import JobSpec, RolloutPhase, RolloutStatus, WebhookPhase

@@ -4,7 +4,8 @@ hack/demo.sh, which is `make demo` and then the same rollouts on two real kubele
 It runs at whatever hour CI runs: kernel-update's maintenance window is open a few hours of
 the week, and the demo judges by the clock what it must reach (WaitingForWindow and the next
 opening, or Complete); tests/unit/test_demo_expectations.py pins both sides with fixed clocks.
-The first file of this package, so it runs before the package's own cluster starts.
+A package of its own, so the test scheduler (tests/conftest.py) can run it beside the e2e
+package rather than after it: its control plane and real nodes are its own.
 """
 
 from __future__ import annotations

@@ -1,0 +1,132 @@
+"""Whether the API server would admit a version's pod, asked before any node is touched: a
+server-side dry-run create (`dryRun=All`) of the very pod the operator would create, in the
+Job's namespace, so it passes through validation and every admission plugin and policy there
+(Pod Security, ResourceQuota, LimitRange, the ServiceAccount, ValidatingAdmissionPolicies,
+webhooks) and nothing is stored (docs/design.md §3.8).
+
+One dry-run per version, not per node: the pods of a version differ only in their name, the
+node they are pinned to and the labels naming it, which no admission rule of a namespace tells
+apart in practice. It is asked for a version that has no execution yet (`needs_pod_check`);
+once one exists the version was admitted, and a refused create is reported for that
+execution instead. A refusal is asked again every `RECHECK_SECONDS` (the pass is woken), so
+a quota raised or a ServiceAccount created lets the rollout start without a new version; an
+admission is remembered for the version while the namespace's labels (its Pod Security
+level) stay the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from nodewave.core.naming import build_execution_name
+from nodewave.core.planner import needs_pod_check, select_targets
+from nodewave.core.podspec import build_pod
+from nodewave.core.selector import SelectorError, build_selector
+from nodewave.core.snapshot import JobInfo, Snapshot, VersionSpec
+from nodewave.kube.client import Kube, KubeError, path_of
+
+log = logging.getLogger("nodewave.podcheck")
+
+RECHECK_SECONDS = 15.0
+"""A refused version's pod is dry-run again after this long."""
+MAX_WORDS = 1024
+"""Characters of the API server's message kept (conditions, Events, status)."""
+REFUSALS = frozenset({400, 403, 404, 422})
+"""Statuses that are the API server's verdict on the pod (invalid, forbidden by an admission
+plugin or policy, its namespace gone); anything else (unreachable, 5xx, 429) is no verdict and
+is asked again next pass."""
+DRY_RUN_UID = "00000000-0000-0000-0000-000000000000"
+"""The owner's uid in the dry-run pod: the execution does not exist yet, and nothing the
+dry-run makes is stored for a garbage collector to find."""
+
+
+def build_dry_run_pod(job: JobInfo, version: VersionSpec, node: str) -> dict[str, object]:
+    """The pod the operator would create for `version` on `node`, as it would create it."""
+    name = build_execution_name(job.name, version.number, node)
+    return build_pod(job, version, name, DRY_RUN_UID, node, job.spec.effective_restart_policy)
+
+
+async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str) -> str | None:
+    """None when the API server admits the pod, else its words (capped); KubeError when it
+    gave no verdict."""
+    try:
+        await kube.request(
+            "POST",
+            path_of("pods", job.namespace),
+            build_dry_run_pod(job, version, node),
+            query={"dryRun": "All"},
+        )
+    except KubeError as e:
+        if e.status == 409:  # a pod of that name exists: it passed admission to get there
+            return None
+        if e.status not in REFUSALS:
+            raise
+        return (e.message or str(e))[:MAX_WORDS]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    words: str | None
+    asked_at: datetime
+
+
+@dataclass
+class PodChecker:
+    """The dry-run verdicts of the versions of every Job, kept between passes."""
+
+    kube: Kube
+    clock: Callable[[], datetime]
+    _verdicts: dict[tuple[str, str, int, str], _Verdict] = field(default_factory=dict)
+
+    async def refusals(
+        self,
+        job: JobInfo,
+        versions: Mapping[int, VersionSpec],
+        node: str | None,
+        namespace_labels: Mapping[str, str],
+    ) -> dict[int, str]:
+        """Version → the API server's words, for `versions` (those not placed yet) that it
+        refuses; asked on `node` (None: no node selected, nothing to create, nothing asked)."""
+        if node is None:
+            return {}
+        labels = ",".join(f"{k}={v}" for k, v in sorted(namespace_labels.items()))
+        now = self.clock()
+        refused = {}
+        for number, version in versions.items():
+            key = (job.namespace, job.uid, number, labels)
+            verdict = self._verdicts.get(key)
+            stale = verdict is not None and verdict.words is not None and (
+                now - verdict.asked_at >= timedelta(seconds=RECHECK_SECONDS)
+            )  # fmt: skip
+            if verdict is None or stale:
+                try:
+                    verdict = _Verdict(await dry_run_pod(self.kube, job, version, node), now)
+                except KubeError as e:
+                    log.warning("%s/%s: dry-run of version %d's pod: %s", job.namespace,
+                                job.name, number, e)  # fmt: skip
+                    continue
+                self._verdicts[key] = verdict
+            if verdict.words is not None:
+                refused[number] = verdict.words
+        return refused
+
+    async def refusals_for(self, snap: Snapshot) -> dict[int, str]:
+        """The API server's verdict on the current version's pod while it has no execution,
+        asked on the first node the Job selects: what a pass and `kubectl nodewave plan` use."""
+        if not needs_pod_check(snap.current.number, snap.executions):
+            return {}
+        try:
+            targets, _ = select_targets(snap, build_selector(snap.job.spec.selector))
+        except SelectorError:
+            return {}  # the pass refuses the spec itself
+        versions = {snap.current.number: snap.current}
+        node = targets[0] if targets else None
+        return await self.refusals(snap.job, versions, node, snap.namespace_labels)
+
+    def forget(self, namespace: str, uid: str) -> None:
+        """The Job is gone: its verdicts go too."""
+        self._verdicts = {k: v for k, v in self._verdicts.items() if k[:2] != (namespace, uid)}

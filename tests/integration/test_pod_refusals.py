@@ -1,0 +1,205 @@
+"""A version whose pod the API server refuses is refused before any node is touched, with the
+API's own words at the Job and in `kubectl nodewave plan` (issue 32): a pod validation error, a
+namespace enforcing Pod Security `restricted`, a ResourceQuota, a LimitRange, a missing
+ServiceAccount — each on the real control plane, with the stable version untouched; and a
+quota used up after the dry-run passed, said at the execution and the Job."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.jobs import (
+    apply_job,
+    condition,
+    executions,
+    job_status,
+    plugin,
+    pods,
+    running_versions,
+    settle_v1,
+    suite_nodes,
+    template,
+)
+
+SUITE = "podcheck"
+IMMEDIATE = {"strategy": "Immediate", "maxFailedNodes": 0}
+FAST = {"deadlineSeconds": 30, "intervalSeconds": 1, "successThreshold": 1}
+
+
+def spec(tpl: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Pipeline",
+        "selector": {"matchLabels": {"suite": SUITE}},
+        "template": tpl,
+        "rollout": {**IMMEDIATE, "healthCheck": FAST},
+    }
+
+
+def container(**fields: Any) -> dict[str, Any]:
+    return template()["spec"]["containers"][0] | fields
+
+
+def apply(cp: ControlPlane, ns: str, obj: dict[str, Any]) -> None:
+    """Apply `obj`; a ResourceQuota is waited for until its controller has counted it (until
+    then the quota admission refuses every pod, whatever it asks for)."""
+    cp.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(obj))
+    if obj["kind"] == "ResourceQuota":
+        name = obj["metadata"]["name"]
+        wait_for(
+            lambda: kubectl_json(cp, "get", "resourcequota", name, "-n", ns)
+            .get("status", {}).get("hard") == obj["spec"]["hard"],
+            30, f"quota {name} counted",
+        )  # fmt: skip
+
+
+def invalid(cp: ControlPlane, ns: str) -> dict[str, Any]:
+    """Pod validation: a request above its limit (the Job's schema does not know pods)."""
+    resources = {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
+    return template(containers=[container(resources=resources)])
+
+
+def restricted(cp: ControlPlane, ns: str) -> dict[str, Any]:
+    cp.kubectl("label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted")
+    return template()
+
+
+def quota(cp: ControlPlane, ns: str) -> dict[str, Any]:
+    apply(cp, ns, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
+                   "spec": {"hard": {"requests.cpu": "1"}}})  # fmt: skip
+    return template()  # no cpu request: a quota on requests.cpu refuses it
+
+
+def limit_range(cp: ControlPlane, ns: str) -> dict[str, Any]:
+    limits = [{"type": "Container", "max": {"cpu": "100m"}}]
+    apply(cp, ns, {"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "lr"},
+                   "spec": {"limits": limits}})  # fmt: skip
+    resources = {"requests": {"cpu": "200m"}, "limits": {"cpu": "200m"}}
+    return template(containers=[container(resources=resources)])
+
+
+def no_account(cp: ControlPlane, ns: str) -> dict[str, Any]:
+    return template(serviceAccountName="nobody")
+
+
+CASES: dict[str, tuple[Callable[[ControlPlane, str], dict[str, Any]], str]] = {
+    "invalid": (invalid, r"Invalid value: \"2\": must be less than or equal to cpu limit"),
+    "restricted": (restricted, r'violates PodSecurity "restricted:latest"'),
+    "quota": (quota, r"failed quota: q: must specify requests.cpu"),
+    "limit-range": (limit_range, r"maximum cpu usage per Container is 100m, but limit is 200m"),
+    "no-account": (no_account, r'serviceaccount "nobody" not found'),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_version_the_api_server_refuses_is_refused_before_any_node_is_touched(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path, case: str
+) -> None:
+    nodes = suite_nodes(cluster, SUITE, 2)
+    settle_v1(cluster, namespace, "agent", spec(template()), nodes)
+    before = set(pods(cluster, namespace, "agent"))
+    make, words = CASES[case]
+    bad = spec(make(cluster, namespace))
+    bad["template"]["spec"]["containers"][0]["image"] = "registry.example/agent:2"  # a version 2
+    # kubectl nodewave plan says it before apply, in the API's words, and exits 1.
+    manifest = tmp_path / "job.yaml"
+    manifest.write_text(yaml.safe_dump({"apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+                                        "metadata": {"name": "agent"}, "spec": bad}))  # fmt: skip
+    planned = plugin(cluster, "plan", "-n", namespace, "-f", str(manifest))
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    refused = re.search(r"^! refused by the operator: (.*)$", planned.stdout, re.M)
+    assert refused, planned.stdout
+    assert re.search(words, refused[1]), refused[1]
+
+    apply_job(cluster, namespace, "agent", bad)
+    status = wait_for(
+        lambda: s if condition(s := job_status(cluster, namespace, "agent"), "Stalled")
+        == ("True", "PodRefused") else None,
+        30, "the version refused",
+    )  # fmt: skip
+    stalled = next(c for c in status["conditions"] if c["type"] == "Stalled")
+    assert stalled["message"].startswith(
+        "version 2 is not rolled out: the API server refuses its pod: "
+    )
+    assert re.search(words, stalled["message"]), stalled["message"]
+    assert condition(status, "Ready") == ("False", "PodRefused")
+    # Nothing of version 2 was created; version 1 runs on every node, its pods the same ones.
+    assert {e["spec"]["jobVersion"] for e in executions(cluster, namespace, "agent").values()} == {
+        1
+    }
+    assert running_versions(cluster, namespace, "agent") == {n: [1] for n in nodes}
+    assert set(pods(cluster, namespace, "agent")) == before
+    warnings = [e for e in kubectl_json(cluster, "get", "events", "-n", namespace)["items"]
+                if e["reason"] == "PodRefused"]  # fmt: skip
+    assert len(warnings) == 1, warnings
+    assert warnings[0]["type"] == "Warning"
+    assert warnings[0]["involvedObject"]["kind"] == "Job"
+    # `kubectl nodewave status --watch` fails at once instead of waiting for its timeout.
+    gate = plugin(cluster, "status", "-n", namespace, "agent", "--watch", "--timeout", "20s")
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+
+
+def test_a_refusal_lifted_lets_the_version_roll_out(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """The dry-run is asked again: a ServiceAccount created after the refusal lets the rollout
+    start without a new version."""
+    nodes = suite_nodes(cluster, SUITE, 2)
+    apply_job(cluster, namespace, "agent", spec(no_account(cluster, namespace)))
+    wait_for(
+        lambda: condition(job_status(cluster, namespace, "agent"), "Stalled")
+        == ("True", "PodRefused"),
+        30, "the first version refused",
+    )  # fmt: skip
+    assert executions(cluster, namespace, "agent") == {}
+    cluster.kubectl("create", "serviceaccount", "nobody", "-n", namespace)
+    wait_for(
+        lambda: running_versions(cluster, namespace, "agent") == {n: [1] for n in nodes},
+        60, "version 1 running once its ServiceAccount exists",
+    )  # fmt: skip
+    assert condition(job_status(cluster, namespace, "agent"), "Stalled") == ("False", "AsExpected")
+
+
+def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = suite_nodes(cluster, SUITE, 2)
+    # Room for one pod of the two: the dry-run passes, the second real create is refused.
+    apply(cluster, namespace, {"apiVersion": "v1", "kind": "ResourceQuota",
+                               "metadata": {"name": "pods"}, "spec": {"hard": {"pods": "1"}}})  # fmt: skip
+    apply_job(cluster, namespace, "agent", spec(template()))
+    status = wait_for(
+        lambda: s if condition(s := job_status(cluster, namespace, "agent"), "PodsRefused")
+        == ("True", "PodRefused") else None,
+        30, "PodsRefused at the Job",
+    )  # fmt: skip
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "PodsRefused")
+    assert re.search(r"the API server refused the pod of 1 executions, agent-v1-\S+: "
+                     r'pods "agent-v1-\S+" is forbidden: exceeded quota: pods', message), message  # fmt: skip
+    assert condition(status, "Stalled") != ("True", "PodRefused")  # the version was admitted
+    refused = [e for e in executions(cluster, namespace, "agent").values()
+               if (e.get("status") or {}).get("error", {}).get("code") == "PodRefused"]  # fmt: skip
+    assert len(refused) == 1
+    assert refused[0]["status"]["observedState"] == "Pending"
+    assert "exceeded quota: pods" in refused[0]["status"]["message"]
+    assert len(pods(cluster, namespace, "agent")) == 1
+    # The quota raised, the pod follows and the Job says the refusal is over.
+    cluster.kubectl("patch", "resourcequota", "pods", "-n", namespace, "--type=merge",
+                    "-p", '{"spec": {"hard": {"pods": "5"}}}')  # fmt: skip
+    wait_for(
+        lambda: running_versions(cluster, namespace, "agent") == {n: [1] for n in nodes},
+        60, "both executions running",
+    )  # fmt: skip
+    wait_for(
+        lambda: condition(job_status(cluster, namespace, "agent"), "PodsRefused")
+        == ("False", "AsExpected"),
+        30, "PodsRefused cleared",
+    )  # fmt: skip

@@ -1,0 +1,126 @@
+"""kube/podcheck.py's memory of dry-run verdicts, against a stand-in for the API client: one
+dry-run per version, a refusal asked again after RECHECK_SECONDS, an admission kept until the
+namespace's labels change, no verdict from a status that is none, the pod as it would be made."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from nodewave.core.naming import build_execution_name
+from nodewave.kube.client import KubeError
+from nodewave.kube.podcheck import RECHECK_SECONDS, PodChecker
+from tests.unit.builders import T0, job, version
+
+
+class FakeKube:
+    """Answers each dry-run with the next of `answers` (None: admitted, else a KubeError)."""
+
+    def __init__(self, *answers: KubeError | None) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, str, Any, dict[str, str]]] = []
+
+    async def request(
+        self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None
+    ) -> Any:
+        self.sent.append((method, path, body, query or {}))
+        answer = self.answers.pop(0)
+        if answer is not None:
+            raise answer
+        return body
+
+
+FORBIDDEN = KubeError(403, "Forbidden", 'pods "x" is forbidden: exceeded quota: q')
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def check(kube: FakeKube, clock: Clock) -> PodChecker:
+    return PodChecker(kube, clock)  # type: ignore[arg-type]
+
+
+def ask(
+    checker: PodChecker, labels: dict[str, str] | None = None, node: str | None = "n1"
+) -> dict[int, str]:
+    return asyncio.run(checker.refusals(job(), {1: version(1)}, node, labels or {}))
+
+
+def test_the_dry_run_sends_the_pod_the_operator_would_create() -> None:
+    kube = FakeKube(None)
+    assert ask(check(kube, Clock())) == {}
+    [(method, path, body, query)] = kube.sent
+    assert (method, path, query) == ("POST", "/api/v1/namespaces/ns/pods", {"dryRun": "All"})
+    assert body["metadata"]["name"] == build_execution_name("j", 1, "n1")
+    terms = body["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert terms["nodeSelectorTerms"][0]["matchFields"][0]["values"] == ["n1"]
+
+
+def test_an_admission_is_asked_once_while_the_namespace_labels_stay() -> None:
+    kube, clock = FakeKube(None, None), Clock()
+    checker = check(kube, clock)
+    assert ask(checker) == {}
+    clock.now += timedelta(hours=1)
+    assert ask(checker) == {}
+    assert len(kube.sent) == 1
+    assert ask(checker, {"pod-security.kubernetes.io/enforce": "restricted"}) == {}
+    assert len(kube.sent) == 2
+
+
+def test_a_refusal_is_kept_then_asked_again_after_the_recheck_period() -> None:
+    kube, clock = FakeKube(FORBIDDEN, None), Clock()
+    checker = check(kube, clock)
+    assert ask(checker) == {1: FORBIDDEN.message}
+    clock.now += timedelta(seconds=RECHECK_SECONDS - 1)
+    assert ask(checker) == {1: FORBIDDEN.message}
+    assert len(kube.sent) == 1
+    clock.now += timedelta(seconds=1)
+    assert ask(checker) == {}  # the quota was raised meanwhile
+    assert len(kube.sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (KubeError(422, "Invalid", "spec.containers[0]: Invalid value"), True),
+        (KubeError(400, "BadRequest", "bad"), True),
+        (KubeError(404, "NotFound", 'namespaces "ns" not found'), True),
+        (KubeError(409, "AlreadyExists", "exists"), False),  # admitted to get there
+        (KubeError(500, "InternalError", "etcd"), None),
+        (KubeError(429, "TooManyRequests", "slow down"), None),
+        (KubeError(0, "ClientConnectorError", "refused"), None),
+    ],
+)
+def test_which_answers_are_the_api_servers_verdict(error: KubeError, refused: bool | None) -> None:
+    kube = FakeKube(error, None)
+    checker = check(kube, Clock())
+    expected = {1: error.message} if refused else {}
+    assert ask(checker) == expected
+    ask(checker)
+    assert len(kube.sent) == (2 if refused is None else 1)  # no verdict: asked next pass
+
+
+def test_the_words_are_capped() -> None:
+    kube = FakeKube(KubeError(403, "Forbidden", "x" * 5000))
+    assert len(ask(check(kube, Clock()))[1]) == 1024
+
+
+def test_no_node_asks_nothing_and_a_forgotten_job_is_asked_again() -> None:
+    kube, clock = FakeKube(None, None), Clock()
+    checker = check(kube, clock)
+    assert ask(checker, node=None) == {}
+    assert kube.sent == []
+    ask(checker)
+    checker.forget("ns", "job-uid")
+    ask(checker)
+    assert len(kube.sent) == 2
