@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nodewave.core.leader import LeaderTiming
+from nodewave.core.podsecurity import Level
 from nodewave.core.policy import ServiceAccountRef
 
 
@@ -27,6 +28,8 @@ class OperatorConfig:
     metrics_address: str = "0.0.0.0"
     service_account: ServiceAccountRef | None = None
     """The operator's own ServiceAccount, which no execution pod may run as."""
+    pod_security_default: Level = Level.BASELINE
+    """The Pod Security level of namespaces that name none (core/policy.py)."""
     verbose: bool = False
     leader_elect: bool = True
     """Act only while holding the Lease `leader_namespace`/nodewave-operator (several replicas:

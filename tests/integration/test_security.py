@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nodewave.core.policy import ALLOW_PRIVILEGED_LABEL
+from nodewave.core.policy import ALLOW_PRIVILEGED_LABEL, POD_SECURITY_LABEL
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
@@ -152,17 +152,17 @@ def test_host_access_needs_the_namespace_to_opt_in(
         namespace,
         "netagent",
         "Ready",
-        ("False", "HostAccessNotAllowed"),
+        ("False", "PodSecurityViolation"),
         30,
         "the host-access version refused",
     )
-    assert condition(status, "Stalled") == ("True", "HostAccessNotAllowed")
+    assert condition(status, "Stalled") == ("True", "PodSecurityViolation")
     message = next(c for c in status["conditions"] if c["type"] == "Ready")["message"]
-    assert "spec.hostNetwork" in message
-    assert "spec.volumes[0].hostPath" in message
-    assert f"{ALLOW_PRIVILEGED_LABEL}=true" in message
+    assert "Host Namespaces (spec.hostNetwork=true)" in message
+    assert "HostPath Volumes (spec.volumes[0].hostPath)" in message
+    assert f"{POD_SECURITY_LABEL}=privileged" in message
     wait_for(
-        lambda: "HostAccessNotAllowed" in job_events(cluster, namespace), 15, "a Warning Event"
+        lambda: "PodSecurityViolation" in job_events(cluster, namespace), 15, "a Warning Event"
     )
     # Nothing that ran was touched, and the stable version is still kept in place: a node
     # that joins now gets version 1.
@@ -178,7 +178,7 @@ def test_host_access_needs_the_namespace_to_opt_in(
         for p in kubectl_json(cluster, "get", "pods", "-n", namespace)["items"]
         if p["spec"].get("hostNetwork")
     ]
-    assert job_events(cluster, namespace).count("HostAccessNotAllowed") == 1
+    assert job_events(cluster, namespace).count("PodSecurityViolation") == 1
 
     cluster.kubectl("label", "namespace", namespace, f"{ALLOW_PRIVILEGED_LABEL}=true")
     wait_for(

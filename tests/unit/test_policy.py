@@ -1,5 +1,6 @@
-"""Template policy: host access only where the namespace opts in, never the operator's account;
-and the planner refuses such a version without touching what runs."""
+"""Template policy: host access only where the namespace's Pod Security level allows it (the
+controls themselves: test_podsecurity.py), never the operator's account; and the planner
+refuses such a version without touching what runs."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from hypothesis import strategies as st
 from nodewave.core import reasons as R
 from nodewave.core.actions import CreateExecution
 from nodewave.core.planner import PlannerSettings, plan_job
+from nodewave.core.podsecurity import Level, evaluate_pod_security
 from nodewave.core.policy import (
     ALLOW_PRIVILEGED_LABEL,
+    POD_SECURITY_LABEL,
     ServiceAccountRef,
     evaluate_template_policy,
-    find_host_access,
 )
 from nodewave.core.snapshot import VersionSpec
 from nodewave.models.execution import ObservedState
@@ -33,6 +35,10 @@ def tpl(**spec: Any) -> dict[str, Any]:
     return {"spec": {"containers": [{"name": "main", "image": "app:1"}], **spec}}
 
 
+def fields(template: dict[str, Any]) -> list[str]:
+    return [f for v in evaluate_pod_security(template, Level.BASELINE) for f in v.fields]
+
+
 def privileged(kind: str = "containers") -> dict[str, Any]:
     t = tpl()
     t["spec"][kind] = [{"name": "x", "image": "a", "securityContext": {"privileged": True}}]
@@ -40,20 +46,20 @@ def privileged(kind: str = "containers") -> dict[str, Any]:
 
 
 HOST = [
-    (tpl(hostNetwork=True), ["spec.hostNetwork"]),
-    (tpl(hostPID=True), ["spec.hostPID"]),
-    (tpl(hostIPC=True), ["spec.hostIPC"]),
-    (privileged(), ["spec.containers[0].securityContext.privileged"]),
-    (privileged("initContainers"), ["spec.initContainers[0].securityContext.privileged"]),
+    (tpl(hostNetwork=True), ["spec.hostNetwork=true"]),
+    (tpl(hostPID=True), ["spec.hostPID=true"]),
+    (tpl(hostIPC=True), ["spec.hostIPC=true"]),
+    (privileged(), ["spec.containers[0].securityContext.privileged=true"]),
+    (privileged("initContainers"), ["spec.initContainers[0].securityContext.privileged=true"]),
     (
         privileged("ephemeralContainers"),
-        ["spec.ephemeralContainers[0].securityContext.privileged"],
+        ["spec.ephemeralContainers[0].securityContext.privileged=true"],
     ),
     (
         tpl(volumes=[{"name": "c", "emptyDir": {}}, {"name": "h", "hostPath": {"path": "/"}}]),
         ["spec.volumes[1].hostPath"],
     ),
-    (tpl(hostNetwork=True, hostPID=True), ["spec.hostNetwork", "spec.hostPID"]),
+    (tpl(hostNetwork=True, hostPID=True), ["spec.hostNetwork=true", "spec.hostPID=true"]),
 ]
 HARMLESS = [
     tpl(),
@@ -72,12 +78,12 @@ HARMLESS = [
 def test_host_access_is_found_and_refused_unless_the_namespace_opts_in(
     template: dict[str, Any], paths: list[str]
 ) -> None:
-    assert find_host_access(template) == paths
+    assert fields(template) == paths
     verdict = evaluate_template_policy(template, "tenant", {}, OPERATOR)
     assert verdict is not None
-    assert verdict.reason == R.HOST_ACCESS_NOT_ALLOWED
+    assert verdict.reason == R.POD_SECURITY_VIOLATION
     assert all(p in verdict.message for p in paths)
-    assert f"{ALLOW_PRIVILEGED_LABEL}=true" in verdict.message
+    assert f"{POD_SECURITY_LABEL}=privileged" in verdict.message
     assert evaluate_template_policy(template, "tenant", OPT_IN, OPERATOR) is None
     # Only the literal opt-in counts.
     assert evaluate_template_policy(template, "tenant", {ALLOW_PRIVILEGED_LABEL: "yes"}, None)
@@ -85,7 +91,7 @@ def test_host_access_is_found_and_refused_unless_the_namespace_opts_in(
 
 @pytest.mark.parametrize("template", HARMLESS)
 def test_harmless_templates_run_anywhere(template: dict[str, Any]) -> None:
-    assert find_host_access(template) == []
+    assert fields(template) == []
     assert evaluate_template_policy(template, "tenant", {}, OPERATOR) is None
 
 
@@ -120,8 +126,9 @@ def test_refusals_say_what_to_do() -> None:
     verdict = evaluate_template_policy(tpl(hostNetwork=True, hostPID=True), "tenant", {}, None)
     assert verdict is not None
     assert verdict.message == (
-        "the template asks for host access (spec.hostNetwork, spec.hostPID), which namespace "
-        f"tenant does not allow; label it {ALLOW_PRIVILEGED_LABEL}=true to allow it"
+        "the template breaks Pod Security baseline (namespace tenant: the operator's default): "
+        "Host Namespaces (spec.hostNetwork=true, spec.hostPID=true); "
+        f"label the namespace {POD_SECURITY_LABEL}=privileged (or looser) to allow it"
     )
 
 
@@ -187,10 +194,10 @@ def test_a_refused_version_leaves_what_runs_alone_and_says_why() -> None:
     plan = plan_job(snap, at(100), PlannerSettings())
     assert plan.actions == []
     conds = {c.type: (c.status, c.reason) for c in plan.status.conditions}
-    assert conds[R.READY] == ("False", R.HOST_ACCESS_NOT_ALLOWED)
-    assert conds[R.STALLED] == ("True", R.HOST_ACCESS_NOT_ALLOWED)
+    assert conds[R.READY] == ("False", R.POD_SECURITY_VIOLATION)
+    assert conds[R.STALLED] == ("True", R.POD_SECURITY_VIOLATION)
     assert conds[R.RECONCILING][0] == "False"
-    assert [(e.type, e.reason) for e in plan.events] == [("Warning", R.HOST_ACCESS_NOT_ALLOWED)]
+    assert [(e.type, e.reason) for e in plan.events] == [("Warning", R.POD_SECURITY_VIOLATION)]
     assert plan.status_changed
 
     # Once recorded, the next pass neither rewrites the status nor repeats the Event.
@@ -201,7 +208,7 @@ def test_a_refused_version_leaves_what_runs_alone_and_says_why() -> None:
     # The namespace opts in: the version rolls out as any other would.
     allowed = plan_job(replace(snap, namespace_labels=OPT_IN), at(100))
     assert allowed.actions
-    assert not any(c.reason == R.HOST_ACCESS_NOT_ALLOWED for c in allowed.status.conditions)
+    assert not any(c.reason == R.POD_SECURITY_VIOLATION for c in allowed.status.conditions)
 
 
 def test_the_stable_version_is_still_kept_in_place_while_the_current_one_is_refused() -> None:
@@ -220,19 +227,19 @@ def test_the_stable_version_is_still_kept_in_place_while_the_current_one_is_refu
     assert all(getattr(a, "version", 1) == 1 for a in plan.actions)  # nothing of version 2
     assert plan.status.current_version == 1
     conds = {c.type: c for c in plan.status.conditions}
-    assert (conds[R.READY].status, conds[R.READY].reason) == ("False", R.HOST_ACCESS_NOT_ALLOWED)
+    assert (conds[R.READY].status, conds[R.READY].reason) == ("False", R.POD_SECURITY_VIOLATION)
     assert conds[R.STALLED].status == "True"
     assert conds[R.STALLED].message.startswith("version 2 is not rolled out: ")
     assert [(e.type, e.reason) for e in plan.events if e.type == "Warning"] == [
-        ("Warning", R.HOST_ACCESS_NOT_ALLOWED)
+        ("Warning", R.POD_SECURITY_VIOLATION)
     ]
-    assert [e.reason for e in plan.events] == [R.HOST_ACCESS_NOT_ALLOWED], "no Ready Event"
+    assert [e.reason for e in plan.events] == [R.POD_SECURITY_VIOLATION], "no Ready Event"
     assert (plan.status.observed_generation, plan.status_changed, plan.status_significant) == (
         1, True, True,
     )  # fmt: skip
     assert {c.observed_generation for c in plan.status.conditions} == {1}
     again = plan_job(replace(snap, job=replace(snap.job, status=plan.status)), at(101))
-    assert R.HOST_ACCESS_NOT_ALLOWED not in [e.reason for e in again.events]
+    assert R.POD_SECURITY_VIOLATION not in [e.reason for e in again.events]
     assert R.READY not in [e.reason for e in again.events]
     assert (again.status_changed, again.status_significant) == (False, False)
 
@@ -250,7 +257,9 @@ def test_the_stable_version_is_still_kept_in_place_while_the_current_one_is_refu
     refused = plan_job(both, at(100))
     assert refused.actions == []
     stalled = next(c for c in refused.status.conditions if c.type == R.STALLED)
-    assert stalled.message.startswith("the template asks for host access"), "the current one's"
+    assert stalled.message.startswith("the template breaks Pod Security baseline"), (
+        "the current one's"
+    )
 
     # The stable version is planned with the operator's settings (here its node-lost grace).
     lost = replace(snap, nodes={**snap.nodes, "n1": node("n1", ready=False, since=0)})
@@ -272,7 +281,7 @@ def test_a_refusal_for_another_reason_or_message_is_announced_again() -> None:
     for status in (with_stalled(message="another"), with_stalled(reason="Other"),
                    with_stalled(type="Other")):  # fmt: skip
         again = plan_job(replace(snap, job=replace(snap.job, status=status)), at(1))
-        assert [e.reason for e in again.events] == [R.HOST_ACCESS_NOT_ALLOWED]
+        assert [e.reason for e in again.events] == [R.POD_SECURITY_VIOLATION]
 
 
 def test_the_stable_versions_own_events_stay_but_not_its_ready() -> None:
@@ -284,4 +293,4 @@ def test_the_stable_versions_own_events_stay_but_not_its_ready() -> None:
                     status=JobStatus(stable_version=1, current_version=1))  # fmt: skip
     snap = replace(base, current=VersionSpec(2, JobType.QUERY, tpl(hostNetwork=True), {}))
     plan = plan_job(snap, at(100))
-    assert [e.reason for e in plan.events] == [R.COMPLETE, R.HOST_ACCESS_NOT_ALLOWED]
+    assert [e.reason for e in plan.events] == [R.COMPLETE, R.POD_SECURITY_VIOLATION]

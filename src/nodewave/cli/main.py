@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from nodewave.config import OperatorConfig
+from nodewave.core.podsecurity import Level
 from nodewave.core.policy import ServiceAccountRef
 
 DEFAULTS = OperatorConfig()
@@ -112,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("NODEWAVE_SERVICE_ACCOUNT"),
         help="the operator's own ServiceAccount (namespace/name), which no execution pod may "
         "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",
+    )
+    run.add_argument(
+        "--pod-security-default",
+        type=Level,
+        choices=list(Level),
+        default=DEFAULTS.pod_security_default,
+        help="the Pod Security level of namespaces whose label nodewave.io/pod-security names "
+        "none (default %(default)s; never looser than pod-security.kubernetes.io/enforce)",
     )
     run.add_argument("--verbose", action="store_true")
     lease = DEFAULTS.leader_timing

@@ -24,6 +24,7 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
         service_account=args.service_account,
+        pod_security_default=args.pod_security_default,
         verbose=args.verbose,
         leader_elect=args.leader_elect,
         leader_namespace=args.leader_elect_namespace,

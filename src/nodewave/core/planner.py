@@ -49,6 +49,7 @@ from nodewave.core.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.naming import build_execution_name
 from nodewave.core.notifications import plan_notifications
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.podsecurity import Level
 from nodewave.core.policy import PolicyVerdict, ServiceAccountRef, evaluate_template_policy
 from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
@@ -89,6 +90,8 @@ class PlannerSettings:
     server costs more time than it shows. Until then the Job's counts show it as Pending."""
     operator_account: ServiceAccountRef | None = None
     """The operator's own ServiceAccount, which no execution pod may run as."""
+    pod_security_default: Level = Level.BASELINE
+    """The Pod Security level of a namespace that names none (core/policy.py)."""
     max_creates: int = 500
     """Executions created and not yet up (no status written, still Pending or Starting) at
     most; the rest follow as those come up, like the DaemonSet controller's slow start. All
@@ -403,7 +406,11 @@ def evaluate_version_refusal(
     API server refusing its pod in a dry-run), or None: one answer for the current version and
     for the stable one it falls back on."""
     verdict = evaluate_template_policy(
-        version.template, snap.job.namespace, snap.namespace_labels, settings.operator_account
+        version.template,
+        snap.job.namespace,
+        snap.namespace_labels,
+        settings.operator_account,
+        settings.pod_security_default,
     )
     if verdict is None and (words := snap.pod_refusals.get(version.number)) is not None:
         verdict = PolicyVerdict(R.POD_REFUSED, f"the API server refuses its pod: {words}")

@@ -1,14 +1,20 @@
-"""What a Job's pod template may ask for: no host access unless its namespace opts in, and
-never the operator's own ServiceAccount.
+"""What a Job's pod template may ask for: what its namespace's Pod Security level allows
+(`core/podsecurity.py`), and never the operator's own ServiceAccount.
 
 A Job runs its pod on every node it selects, so a template with a privileged container, the
-host's network, process or IPC namespace, or a hostPath volume is root on the whole fleet,
-granted to whoever may create a Job. Pod Security Admission would refuse such pods one by one
-at creation, each a failed execution halfway through a rollout, and many clusters do not
-enforce it at all. So the operator refuses the version before it creates anything: the Job
-gets a condition and an Event, and what already runs keeps running. A namespace whose owner
-means it (node agents, CNI helpers) opts in with the label `nodewave.io/allow-privileged=true`,
-the same way Pod Security's levels are chosen per namespace.
+host's namespaces, a hostPath volume, added capabilities or an unconfined seccomp profile is
+root on the whole fleet, granted to whoever may create a Job. Pod Security admission would
+refuse such pods one by one at creation, each a failed execution halfway through a rollout, and
+many clusters do not enforce it at all. So the operator refuses the version before it creates
+anything: the Job gets a condition and an Event naming each control and field, and what
+already runs keeps running.
+
+A namespace's level is its label `nodewave.io/pod-security` (privileged, baseline or
+restricted; a value that is none of them counts as restricted, so a typo never opens the
+fleet), else `privileged` with the older opt-in `nodewave.io/allow-privileged=true`, else the
+operator's default (`--pod-security-default`, the chart's `podSecurity.defaultLevel`,
+baseline); never looser than the namespace's own `pod-security.kubernetes.io/enforce`, which
+the API server would apply to the pods anyway.
 
 The operator's own ServiceAccount may create pods and executions wherever it works; a pod
 running as it would hand those rights to anyone able to create a Job in the operator's
@@ -23,11 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodewave.core import reasons as R
+from nodewave.core.podsecurity import STRICTNESS, Level, evaluate_pod_security
 
 ALLOW_PRIVILEGED_LABEL = "nodewave.io/allow-privileged"
-
-_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-_HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+"""The older opt-in: `true` means the level privileged."""
+POD_SECURITY_LABEL = "nodewave.io/pod-security"
+PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+LEVELS = frozenset(level.value for level in Level)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,18 +61,20 @@ class PolicyVerdict:
     message: str
 
 
-def find_host_access(template: Mapping[str, Any]) -> list[str]:
-    """The field paths in a pod template that reach into the host."""
-    spec = template.get("spec") or {}
-    found = [f"spec.{field}" for field in _HOST_NAMESPACES if spec.get(field) is True]
-    for kind in _CONTAINER_LISTS:
-        for i, container in enumerate(spec.get(kind) or []):
-            if ((container.get("securityContext") or {}).get("privileged")) is True:
-                found.append(f"spec.{kind}[{i}].securityContext.privileged")
-    for i, volume in enumerate(spec.get("volumes") or []):
-        if volume.get("hostPath") is not None:
-            found.append(f"spec.volumes[{i}].hostPath")
-    return found
+def evaluate_namespace_level(labels: Mapping[str, str], default: Level) -> tuple[Level, str]:
+    """The Pod Security level the namespace's Jobs run under, and what set it (for messages)."""
+    own = labels.get(POD_SECURITY_LABEL)
+    if own is not None:
+        level = Level(own) if own in LEVELS else Level.RESTRICTED
+        source = f"{POD_SECURITY_LABEL}={own}" + ("" if own in LEVELS else " (no such level)")
+    elif labels.get(ALLOW_PRIVILEGED_LABEL) == "true":
+        level, source = Level.PRIVILEGED, f"{ALLOW_PRIVILEGED_LABEL}=true"
+    else:
+        level, source = default, "the operator's default"
+    enforced = labels.get(PSA_ENFORCE_LABEL)
+    if enforced in LEVELS and STRICTNESS[Level(enforced)] > STRICTNESS[level]:
+        level, source = Level(enforced), f"{PSA_ENFORCE_LABEL}={enforced}"
+    return level, source
 
 
 def evaluate_template_policy(
@@ -72,6 +82,7 @@ def evaluate_template_policy(
     namespace: str,
     namespace_labels: Mapping[str, str],
     operator_account: ServiceAccountRef | None,
+    default_level: Level = Level.BASELINE,
 ) -> PolicyVerdict | None:
     """None when the template may run in `namespace`, else why not."""
     spec = template.get("spec") or {}
@@ -82,11 +93,14 @@ def evaluate_template_policy(
             f"the template runs as {namespace}/{account}, the operator's own ServiceAccount; "
             "give the Job a ServiceAccount of its own",
         )
-    host = find_host_access(template)
-    if host and namespace_labels.get(ALLOW_PRIVILEGED_LABEL) != "true":
-        return PolicyVerdict(
-            R.HOST_ACCESS_NOT_ALLOWED,
-            f"the template asks for host access ({', '.join(host)}), which namespace "
-            f"{namespace} does not allow; label it {ALLOW_PRIVILEGED_LABEL}=true to allow it",
-        )
-    return None
+    level, source = evaluate_namespace_level(namespace_labels, default_level)
+    broken = evaluate_pod_security(template, level)
+    if not broken:
+        return None
+    looser = "baseline" if level is Level.RESTRICTED else "privileged"
+    return PolicyVerdict(
+        R.POD_SECURITY_VIOLATION,
+        f"the template breaks Pod Security {level.value} (namespace {namespace}: {source}): "
+        + "; ".join(v.describe() for v in broken)
+        + f"; label the namespace {POD_SECURITY_LABEL}={looser} (or looser) to allow it",
+    )

@@ -127,6 +127,7 @@ async def startup(
     planner = PlannerSettings(
         node_lost_grace=timedelta(seconds=config.node_lost_grace_seconds),
         operator_account=config.service_account,
+        pod_security_default=config.pod_security_default,
     )
     notifications = (config.leader_namespace, config.notifications_configmap)
     reconciler = Reconciler(
