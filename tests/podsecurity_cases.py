@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from hypothesis import strategies as st
+
 RESTRICTED_CONTEXT = {
     "allowPrivilegeEscalation": False,
     "runAsNonRoot": True,
@@ -205,3 +207,22 @@ CASES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "runAsUser 0 at pod level": (with_pod_context(runAsUser=0), (R,)),
     "runAsUser 1000": (with_context(runAsUser=1000), NONE),
 }
+
+CONTAINER_CONTEXT = st.fixed_dictionaries(
+    {},
+    optional={
+        "privileged": st.booleans(),
+        "allowPrivilegeEscalation": st.booleans(),
+        "runAsNonRoot": st.booleans(),
+        "runAsUser": st.sampled_from([0, 1000]),
+        "procMount": st.just("Default"),
+        "capabilities": st.fixed_dictionaries({}, optional={
+            "add": st.lists(st.sampled_from(["CHOWN", "NET_BIND_SERVICE", "NET_RAW", "SYS_ADMIN"]),
+                            max_size=2, unique=True),
+            "drop": st.lists(st.sampled_from(["ALL", "NET_RAW"]), max_size=2, unique=True)}),
+        "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
+        "appArmorProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
+        "seLinuxOptions": st.sampled_from([{"type": "container_t"}, {"type": "spc_t"}, {"role": "r"}]),
+    },
+)  # fmt: skip
+"""A container's securityContext made of the fields the controls read, for hypothesis."""

@@ -28,6 +28,8 @@ class OperatorConfig:
     metrics_address: str = "0.0.0.0"
     service_account: ServiceAccountRef | None = None
     """The operator's own ServiceAccount, which no execution pod may run as."""
+    max_priority: int = 1000
+    """The highest spec.priority honoured; higher ones count as this (kube/slots.py)."""
     pod_security_default: Level = Level.BASELINE
     """The Pod Security level of namespaces that name none (core/policy.py)."""
     verbose: bool = False

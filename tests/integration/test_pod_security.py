@@ -22,7 +22,7 @@ from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.podcheck import build_dry_run_pod
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.models.job import JobSpec, JobStatus, JobType
-from tests.podsecurity_cases import CASES, restricted_pod
+from tests.podsecurity_cases import CASES, CONTAINER_CONTEXT, restricted_pod
 
 LEVELS = (Level.BASELINE, Level.RESTRICTED)
 
@@ -81,23 +81,6 @@ def test_every_control_is_judged_as_the_api_server_judges_it(admission: Admissio
     assert differ == []
 
 
-CONTAINER_CONTEXT = st.fixed_dictionaries(
-    {},
-    optional={
-        "privileged": st.booleans(),
-        "allowPrivilegeEscalation": st.booleans(),
-        "runAsNonRoot": st.booleans(),
-        "runAsUser": st.sampled_from([0, 1000]),
-        "procMount": st.just("Default"),
-        "capabilities": st.fixed_dictionaries({}, optional={
-            "add": st.lists(st.sampled_from(["CHOWN", "NET_BIND_SERVICE", "NET_RAW", "SYS_ADMIN"]),
-                            max_size=2, unique=True),
-            "drop": st.lists(st.sampled_from(["ALL", "NET_RAW"]), max_size=2, unique=True)}),
-        "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
-        "appArmorProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
-        "seLinuxOptions": st.sampled_from([{"type": "container_t"}, {"type": "spc_t"}, {"role": "r"}]),
-    },
-)  # fmt: skip
 POD_CONTEXT = st.fixed_dictionaries(
     {},
     optional={

@@ -17,7 +17,7 @@ from nodewave.core.policy import (
     PSA_ENFORCE_LABEL,
     evaluate_namespace_level,
 )
-from tests.podsecurity_cases import CASES, restricted_pod, with_context
+from tests.podsecurity_cases import CASES, CONTAINER_CONTEXT, restricted_pod, with_context
 
 P, B, R = Level.PRIVILEGED, Level.BASELINE, Level.RESTRICTED
 
@@ -103,23 +103,8 @@ def test_a_namespace_level(
     assert evaluate_namespace_level(labels, default) == (level, source)
 
 
-CONTEXT_FIELDS = st.fixed_dictionaries(
-    {},
-    optional={
-        "privileged": st.booleans(),
-        "allowPrivilegeEscalation": st.booleans(),
-        "runAsNonRoot": st.booleans(),
-        "runAsUser": st.sampled_from([0, 1000]),
-        "capabilities": st.fixed_dictionaries({}, optional={
-            "add": st.lists(st.sampled_from(["CHOWN", "NET_BIND_SERVICE", "SYS_ADMIN"]), max_size=2),
-            "drop": st.lists(st.sampled_from(["ALL", "NET_RAW"]), max_size=2)}),
-        "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
-    },
-)  # fmt: skip
-
-
 @settings(max_examples=300)
-@given(CONTEXT_FIELDS, st.booleans())
+@given(CONTAINER_CONTEXT, st.booleans())
 def test_restricted_refuses_whatever_baseline_refuses(ctx: dict[str, Any], host: bool) -> None:
     template = restricted_pod(hostNetwork=host)
     template["spec"]["containers"][0]["securityContext"] = ctx

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodewave.kube.slots import REQUEST_PRIORITY, PrioritySlots
+from nodewave.kube.slots import REQUEST_PRIORITY, PrioritySlots, effective_priority
 
 
 async def _order(size: int, priorities: list[int]) -> list[int]:
@@ -161,3 +161,11 @@ def test_the_priority_comes_from_the_context_of_the_pass() -> None:
 def test_at_least_one_slot() -> None:
     with pytest.raises(ValueError, match="slot"):
         PrioritySlots(0)
+
+
+@pytest.mark.parametrize(
+    ("requested", "cap", "effective"),
+    [(0, 1000, 0), (1000, 1000, 1000), (1_000_000_000, 1000, 1000), (-5, 1000, -5), (7, 5, 5)],
+)
+def test_a_jobs_priority_is_capped(requested: int, cap: int, effective: int) -> None:
+    assert effective_priority(requested, cap) == effective

@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",
     )
     run.add_argument(
+        "--max-priority",
+        type=int,
+        default=DEFAULTS.max_priority,
+        help="the highest spec.priority honoured; a Job asking for more gets this "
+        "(default %(default)s)",
+    )
+    run.add_argument(
         "--pod-security-default",
         type=Level,
         choices=list(Level),

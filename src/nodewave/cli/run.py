@@ -25,6 +25,7 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
         metrics_address=args.metrics_address,
         service_account=args.service_account,
         pod_security_default=args.pod_security_default,
+        max_priority=args.max_priority,
         verbose=args.verbose,
         leader_elect=args.leader_elect,
         leader_namespace=args.leader_elect_namespace,

@@ -8,6 +8,7 @@ health window counts as unhealthy and reports; it is never read as healthy.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 import aiohttp
 
 from nodewave.core.snapshot import ExecutionInfo, JobInfo
+from nodewave.kube.outbound import Outbound
+from nodewave.kube.view import JobKey
 from nodewave.models.job import PrometheusCheck
+
+MAX_REPLY_BYTES = 1024 * 1024
+"""A query's reply is read up to 1 MiB (an instant query for one series is a few hundred
+bytes); past it the window is unhealthy and says why, and the rest is never read."""
 
 
 def build_query(check: PrometheusCheck, job: JobInfo, ex: ExecutionInfo) -> str:
@@ -59,29 +66,32 @@ def _sample(body: dict[str, Any]) -> float | str:
 
 
 class Prometheus:
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
+    """Health queries of every Job, through the operator's bounded outbound calls."""
 
-    async def error_rate(self, check: PrometheusCheck, query: str, now: datetime) -> float | str:
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+    def __init__(self, outbound: Outbound | None = None) -> None:
+        self.outbound = outbound or Outbound()
+
+    async def error_rate(
+        self, job: JobKey, check: PrometheusCheck, query: str, now: datetime
+    ) -> float | str:
         url = check.address.rstrip("/") + "/api/v1/query"
         try:
-            async with self._session.get(
-                url,
+            reply = await self.outbound.request(
+                job, "GET", url, limit_seconds=check.timeout_seconds, max_bytes=MAX_REPLY_BYTES,
                 params={"query": query, "time": f"{now.timestamp():.3f}"},
-                timeout=aiohttp.ClientTimeout(total=check.timeout_seconds),
-            ) as resp:
-                try:
-                    body = await resp.json(content_type=None)
-                except ValueError:
-                    return f"HTTP {resp.status} from {url}"
-                if not isinstance(body, dict):
-                    return f"HTTP {resp.status}: unexpected body"
-                return _sample(body)
-        except (TimeoutError, aiohttp.ClientError) as e:
+            )  # fmt: skip
+        except TimeoutError:
+            return f"no answer from {url} within {check.timeout_seconds}s"
+        except aiohttp.ClientError as e:
             return f"{type(e).__name__} querying {url}: {e}"[:512]
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if reply.truncated:
+            return f"the reply from {url} is over {MAX_REPLY_BYTES // 1024} KiB: not read further"
+        if 300 <= reply.status < 400:
+            return f"HTTP {reply.status} from {url}: redirects are not followed"
+        try:
+            body = json.loads(reply.body)
+        except ValueError:
+            return f"HTTP {reply.status} from {url}"
+        if not isinstance(body, dict):
+            return f"HTTP {reply.status}: unexpected body"
+        return _sample(body)

@@ -61,7 +61,7 @@ from nodewave.kube.notifications import Notifier
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
 from nodewave.kube.podcheck import MAX_WORDS, RECHECK_SECONDS, REFUSALS, PodChecker
 from nodewave.kube.prometheus import Prometheus, build_query
-from nodewave.kube.slots import REQUEST_PRIORITY
+from nodewave.kube.slots import MAX_PRIORITY, REQUEST_PRIORITY, effective_priority
 from nodewave.kube.view import ClusterView, JobKey
 from nodewave.kube.webhooks import WebhookRunner
 from nodewave.models.execution import DesiredState, HealthWindow
@@ -91,6 +91,8 @@ class Reconciler:
     """The namespace and name of the notifications ConfigMap (and Secret); name "": none."""
     notifications_refresh: float = 15.0
     """How often that configuration is read again, in seconds."""
+    max_priority: int = MAX_PRIORITY
+    """The highest `spec.priority` honoured (kube/slots.py)."""
     _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
@@ -105,7 +107,7 @@ class Reconciler:
         self.events = EventRecorder(
             self.kube, INSTANCE, lambda: self.clock(), lambda r: self.events_dropped(r)
         )
-        self.webhooks = WebhookRunner(self.kube, lambda: self.clock())
+        self.webhooks = WebhookRunner(self.kube, self.prometheus.outbound, lambda: self.clock())
         self.notifier = Notifier(
             self.kube, *self.notifications, self.notifications_refresh, lambda: self.clock()
         )
@@ -120,6 +122,7 @@ class Reconciler:
             self._health.pop(key, None)
             self._baselines.pop(key, None)
             self.webhooks.calls.forget(key)
+            self.prometheus.outbound.forget(key)
             self.notifier.calls.forget(key)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
             self._create_errors.pop(key, None)
@@ -138,7 +141,8 @@ class Reconciler:
             return None
         if job.spec.node_maintenance.cordon:
             self._cordoning.add(key)
-        REQUEST_PRIORITY.set(job.spec.priority)  # this pass's requests, and its tasks' (slots.py)
+        # This pass's requests, and its tasks' (slots.py).
+        REQUEST_PRIORITY.set(effective_priority(job.spec.priority, self.max_priority))
         versions = plan_versions(
             job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
         )
@@ -239,7 +243,8 @@ class Reconciler:
         check = hc.prometheus
         if check is None:
             return {}
-        memory = self._health.get((job.namespace, job.name), {})
+        key = (job.namespace, job.name)
+        memory = self._health.get(key, {})
         due = [
             ex
             for ex in executions
@@ -247,7 +252,10 @@ class Reconciler:
             and window_closes(memory.get(ex.name) or ex.status.health, hc, now)
         ]
         rates = await asyncio.gather(
-            *(self.prometheus.error_rate(check, build_query(check, job, ex), now) for ex in due)
+            *(
+                self.prometheus.error_rate(key, check, build_query(check, job, ex), now)
+                for ex in due
+            )
         )
         return {ex.name: rate for ex, rate in zip(due, rates, strict=True)}
 
@@ -261,7 +269,8 @@ class Reconciler:
         check = job.spec.rollout.health_check.prometheus
         if check is None or check.baseline is None:
             return {}
-        known = self._baselines.setdefault((job.namespace, job.name), {})
+        key = (job.namespace, job.name)
+        known = self._baselines.setdefault(key, {})
         by_name = {e.name: e for e in executions}
         for name in [n for n in known if n not in by_name or by_name[n].status.baseline_message]:
             del known[name]
@@ -274,7 +283,7 @@ class Reconciler:
                 return "the node ran no earlier version of this Job"
             query = build_query(check, job, before)
             return await self.prometheus.error_rate(
-                check, f"avg_over_time(({query})[{lookback}s:{step}s])", ex.created_at
+                key, check, f"avg_over_time(({query})[{lookback}s:{step}s])", ex.created_at
             )
 
         todo = [

@@ -21,6 +21,15 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
 REQUEST_PRIORITY: ContextVar[int] = ContextVar("nodewave_request_priority", default=0)
+MAX_PRIORITY = 1000
+"""The highest priority a Job gets by default (`--max-priority`, chart `maxPriority`)."""
+
+
+def effective_priority(requested: int, cap: int) -> int:
+    """A Job's priority as the slots use it: at most `cap`. `spec.priority` is any Job
+    author's to write; uncapped, one tenant's 1e9 would take every free slot before anyone
+    else's work (issue 26). Within the cap, order among Jobs is as they asked."""
+    return min(requested, cap)
 
 
 class PrioritySlots:

@@ -24,6 +24,7 @@ from nodewave.core.actions import CallWebhook
 from nodewave.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
+from nodewave.kube.outbound import Outbound
 
 BODY_SHOWN = 200
 """Characters of a refusal's body kept in the status message."""
@@ -31,20 +32,21 @@ BODY_SHOWN = 200
 
 class WebhookRunner:
     def __init__(
-        self, kube: Kube, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        kube: Kube,
+        outbound: Outbound,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kube = kube
+        self.outbound = outbound
         self.clock = clock
         self.calls = BackgroundCalls("webhook", clock)
-        self._session: aiohttp.ClientSession | None = None
 
     def start(self, call: CallWebhook) -> None:
         self.calls.start((call.namespace, call.job), call.key, lambda: self._call(call))
 
     async def close(self) -> None:
         await self.calls.close()
-        if self._session is not None:
-            await self._session.close()
 
     async def _call(self, call: CallWebhook) -> tuple[bool, str]:
         hook = call.webhook
@@ -59,27 +61,20 @@ class WebhookRunner:
             timestamp = str(int(self.clock().timestamp()))
             headers[TIMESTAMP_HEADER] = timestamp
             headers[SIGNATURE_HEADER] = build_signature(secret, timestamp, body)
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
         try:
-            async with self._session.post(
-                hook.url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=hook.timeout_seconds),
-            ) as resp:
-                text = (await resp.content.read(BODY_SHOWN)).decode("utf-8", "replace").strip()
-                status = resp.status
-                location = resp.headers.get("Location", "")
+            reply = await self.outbound.request(
+                (call.namespace, call.job), "POST", hook.url, data=body, headers=headers,
+                limit_seconds=hook.timeout_seconds, max_bytes=BODY_SHOWN,
+            )  # fmt: skip
         except TimeoutError:
             return False, f"no answer within {hook.timeout_seconds}s"
         except aiohttp.ClientConnectorError as e:
             return False, f"unreachable: {e.strerror or e}"
         except aiohttp.ClientError as e:
             return False, f"not an HTTP answer: {type(e).__name__}: {e}"
+        status, text = reply.status, reply.body.decode("utf-8", "replace").strip()
         if 300 <= status < 400:
-            return False, f"HTTP {status}: redirects are not followed (Location: {location})"
+            return False, f"HTTP {status}: redirects are not followed (Location: {reply.location})"
         return 200 <= status < 300, f"HTTP {status}" + (f": {text}" if text else "")
 
     async def _secret_key(self, namespace: str, name: str, key: str) -> bytes | str:
