@@ -140,9 +140,11 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         assert not can("patch", "jobs.nodewave.io", "-n", watched)  # the user's spec: status only
         assert not can("delete", "jobs.nodewave.io", "-n", watched)
         assert not can("create", "pods", "--subresource=exec", "-n", watched)
-        # Leader election: the Lease in its own namespace, nowhere else.
-        assert can("update", "leases.coordination.k8s.io", "-n", ns)
-        assert not can("update", "leases.coordination.k8s.io", "-n", watched)
+        # Leader election: its own Lease in its own namespace, no other, nowhere else.
+        assert can("update", "leases.coordination.k8s.io/nodewave-operator", "-n", ns)
+        assert can("create", "leases.coordination.k8s.io", "-n", ns)
+        assert not can("update", "leases.coordination.k8s.io/other", "-n", ns)
+        assert not can("update", "leases.coordination.k8s.io/nodewave-operator", "-n", watched)
         assert not can("delete", "leases.coordination.k8s.io", "-n", ns)
         pdb = kubectl_json(cluster, "get", "pdb", "-n", ns, "nodewave")
         assert pdb["spec"]["minAvailable"] == 1

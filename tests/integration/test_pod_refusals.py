@@ -199,7 +199,7 @@ def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(
         30, "PodsRefused at the Job",
     )  # fmt: skip
     message = next(c["message"] for c in status["conditions"] if c["type"] == "PodsRefused")
-    assert re.search(r"the API server refused the pod of 1 executions, agent-v1-\S+: "
+    assert re.search(r"the API server refused the pod of agent-v1-\S+: "
                      r'pods "agent-v1-\S+" is forbidden: exceeded quota: pods', message), message  # fmt: skip
     assert condition(status, "Stalled") != ("True", "PodRefused")  # the version was admitted
     refused = [e for e in executions(cluster, namespace, "agent").values()

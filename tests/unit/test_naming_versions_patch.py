@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import re
@@ -19,7 +20,14 @@ from nodewave.core.naming import (
     label_value,
 )
 from nodewave.core.patch import build_merge_patch
-from nodewave.core.versions import RevisionInfo, build_version_content, hash_version, plan_versions
+from nodewave.core.versions import (
+    RevisionInfo,
+    build_version_content,
+    hash_version,
+    plan_versions,
+    select_owned,
+)
+from nodewave.kube.parse import parse_revision
 from nodewave.models.job import JobSpec, JobType
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -235,3 +243,30 @@ def test_history_keeps_exactly_the_limit_besides_current_and_stable() -> None:
 def test_a_revision_without_template_or_config_reads_as_empty() -> None:
     version = RevisionInfo("j-1", 1, "h", {"type": "Query"}).to_version()
     assert (version.type, version.template, version.config) == (JobType.QUERY, {}, {})
+
+
+def test_only_revisions_the_job_controls_are_its_history() -> None:
+    """A ControllerRevision carrying the Job's annotation but controlled by another object (a
+    tenant's own, or a former Job's of the same name) is neither counted nor pruned."""
+    mine = [dataclasses.replace(_rev(n, spec(config={"n": n})), owner_uid="uid") for n in (1, 2)]
+    foreign = dataclasses.replace(_rev(3, spec(config={"n": 3})), owner_uid="other")
+    unowned = _rev(4, spec(config={"n": 4}))
+    owned = select_owned([*mine, foreign, unowned], "uid")
+    assert owned == mine
+    assert select_owned(mine, "") == []  # a Job not created yet owns nothing
+    plan = plan_versions(spec(config={"n": 9}, revisionHistoryLimit=0), owned, None, "j")
+    assert plan.current.number == 3  # numbered after its own history, not the foreign one
+    assert set(plan.delete) == {"j-1", "j-2"}
+
+
+def test_a_revision_knows_the_job_that_controls_it() -> None:
+    body = {
+        "metadata": {"name": "r", "labels": {}, "ownerReferences": [
+            {"kind": "Deployment", "uid": "d", "controller": False},
+            {"kind": "Job", "uid": "job-uid", "controller": True},
+        ]},
+        "revision": 2,
+    }  # fmt: skip
+    assert parse_revision(body).owner_uid == "job-uid"
+    body["metadata"]["ownerReferences"][1]["controller"] = False
+    assert parse_revision(body).owner_uid == ""

@@ -127,7 +127,7 @@ def test_a_refused_create_is_written_at_once_and_named_at_the_job() -> None:
         e.name for e in exs
     )  # asked again: a quota freed lets it through
     assert conditions(plan.status)[R.PODS_REFUSED] == (
-        "True", R.POD_REFUSED, f"the API server refused the pod of 1 executions, {exs[0].name}: {QUOTA}"
+        "True", R.POD_REFUSED, f"the API server refused the pod of {exs[0].name}: {QUOTA}"
     )  # fmt: skip
     after = replace(snap, job=replace(snap.job, status=plan.status), pod_create_errors={},
                     pods={e.name: pod(e.name, node_name=e.spec.node_name) for e in exs})  # fmt: skip
@@ -146,9 +146,9 @@ COUNTS = JobCounts(version=1, target=3, updated=0, ready=0, failed=0, lost=0, de
     [
         (None, None),
         ((), ("False", R.AS_EXPECTED, "the API server creates every pod")),
-        ((("a", QUOTA),), ("True", R.POD_REFUSED, f"the API server refused the pod of 1 executions, a: {QUOTA}")),
+        ((("a", QUOTA),), ("True", R.POD_REFUSED, f"the API server refused the pod of a: {QUOTA}")),
         ((("a", QUOTA), ("b", PSA)),
-         ("True", R.POD_REFUSED, f"the API server refused the pod of 2 executions, a (and 1 more): {QUOTA}")),
+         ("True", R.POD_REFUSED, f"the API server refused the pod of a (and of 1 more): {QUOTA}")),
     ],
 )  # fmt: skip
 def test_pods_refused_condition(

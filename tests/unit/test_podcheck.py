@@ -1,10 +1,11 @@
 """kube/podcheck.py's memory of dry-run verdicts, against a stand-in for the API client: one
-dry-run per version, a refusal asked again after RECHECK_SECONDS, an admission kept until the
+dry-run per version, a refusal asked again after a backoff, an admission kept until the
 namespace's labels change, no verdict from a status that is none, the pod as it would be made."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,12 @@ import pytest
 
 from nodewave.core.naming import build_execution_name
 from nodewave.kube.client import KubeError
-from nodewave.kube.podcheck import RECHECK_SECONDS, PodChecker
+from nodewave.kube.podcheck import (
+    MAX_RECHECK_SECONDS,
+    RECHECK_SECONDS,
+    PodChecker,
+    evaluate_recheck_seconds,
+)
 from tests.unit.builders import T0, job, version
 
 
@@ -66,6 +72,16 @@ def test_the_dry_run_sends_the_pod_the_operator_would_create() -> None:
     assert terms["nodeSelectorTerms"][0]["matchFields"][0]["values"] == ["n1"]
 
 
+def test_only_the_latest_verdict_of_a_job_is_kept() -> None:
+    kube, clock = FakeKube(None, None, None), Clock()
+    checker = check(kube, clock)
+    ask(checker)
+    asyncio.run(checker.refusals(job(), {2: version(2)}, "n1", {}))
+    assert len(checker._verdicts) == 1
+    ask(checker)  # version 1 again (a revert in Git): asked anew
+    assert len(kube.sent) == 3
+
+
 def test_an_admission_is_asked_once_while_the_namespace_labels_stay() -> None:
     kube, clock = FakeKube(None, None), Clock()
     checker = check(kube, clock)
@@ -78,15 +94,32 @@ def test_an_admission_is_asked_once_while_the_namespace_labels_stay() -> None:
 
 
 def test_a_refusal_is_kept_then_asked_again_after_the_recheck_period() -> None:
-    kube, clock = FakeKube(FORBIDDEN, None), Clock()
+    kube, clock = FakeKube(FORBIDDEN, FORBIDDEN, None), Clock()
     checker = check(kube, clock)
+    first = timedelta(seconds=evaluate_recheck_seconds("j", 1))
     assert ask(checker) == {1: FORBIDDEN.message}
-    clock.now += timedelta(seconds=RECHECK_SECONDS - 1)
+    assert checker.recheck_at("ns", "j") == T0 + first
+    clock.now += first - timedelta(seconds=1)
     assert ask(checker) == {1: FORBIDDEN.message}
     assert len(kube.sent) == 1
     clock.now += timedelta(seconds=1)
-    assert ask(checker) == {}  # the quota was raised meanwhile
+    assert ask(checker) == {1: FORBIDDEN.message}  # asked again, still refused: waits longer
     assert len(kube.sent) == 2
+    second = timedelta(seconds=evaluate_recheck_seconds("j", 2))
+    assert checker.recheck_at("ns", "j") == clock.now + second
+    clock.now += second
+    assert ask(checker) == {}  # the quota was raised meanwhile
+    assert checker.recheck_at("ns", "j") is None
+
+
+def test_rechecks_back_off_and_jobs_refused_together_come_back_apart() -> None:
+    waits = [evaluate_recheck_seconds("agent", n) for n in range(1, 9)]
+    assert RECHECK_SECONDS <= waits[0] < 1.5 * RECHECK_SECONDS
+    assert all(b == min(2 * a, MAX_RECHECK_SECONDS) for a, b in itertools.pairwise(waits))
+    assert waits[-1] == MAX_RECHECK_SECONDS
+    firsts = [evaluate_recheck_seconds(f"fz-{i}", 1) for i in range(50)]
+    assert RECHECK_SECONDS <= min(firsts) < max(firsts) < 1.5 * RECHECK_SECONDS
+    assert max(firsts) - min(firsts) > RECHECK_SECONDS / 3  # spread, not one instant
 
 
 @pytest.mark.parametrize(
@@ -121,6 +154,9 @@ def test_no_node_asks_nothing_and_a_forgotten_job_is_asked_again() -> None:
     assert ask(checker, node=None) == {}
     assert kube.sent == []
     ask(checker)
-    checker.forget("ns", "job-uid")
+    checker.forget("ns", "other")  # another Job's: nothing of this one goes
+    ask(checker)
+    assert len(kube.sent) == 1
+    checker.forget("ns", "j")
     ask(checker)
     assert len(kube.sent) == 2

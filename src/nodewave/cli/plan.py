@@ -24,7 +24,7 @@ from nodewave.cli.errors import PluginError
 from nodewave.core.naming import LABEL_JOB
 from nodewave.core.preview import Preview, build_preview
 from nodewave.core.snapshot import Snapshot
-from nodewave.core.versions import plan_versions
+from nodewave.core.versions import plan_versions, select_owned
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.parse import (
     parse_execution,
@@ -87,7 +87,9 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
     selector = {"labelSelector": f"{LABEL_JOB}={name}"}
     revisions = [parse_revision(r) for r in await _list(
         kube, path_of("controllerrevisions", ns), selector)]  # fmt: skip
-    versions = plan_versions(job.spec, revisions, job.status.stable_version, name)
+    versions = plan_versions(
+        job.spec, select_owned(revisions, job.uid), job.status.stable_version, name
+    )
     namespace = await kube.get(f"/api/v1/namespaces/{ns}")
     executions = [parse_execution(e) for e in await _list(
         kube, path_of("executions", ns), selector)]  # fmt: skip

@@ -196,13 +196,8 @@ def evaluate_pods_refused(c: JobCounts) -> Verdict | None:
     if not c.pods_refused:
         return "False", R.AS_EXPECTED, "the API server creates every pod"
     execution, words = c.pods_refused[0]
-    more = f" (and {len(c.pods_refused) - 1} more)" if len(c.pods_refused) > 1 else ""
-    return (
-        "True",
-        R.POD_REFUSED,
-        f"the API server refused the pod of {len(c.pods_refused)} executions, "
-        f"{execution}{more}: {words}",
-    )
+    more = f" (and of {len(c.pods_refused) - 1} more)" if len(c.pods_refused) > 1 else ""
+    return "True", R.POD_REFUSED, f"the API server refused the pod of {execution}{more}: {words}"
 
 
 CONDITIONS: tuple[tuple[str, Callable[[JobCounts], Verdict | None]], ...] = (

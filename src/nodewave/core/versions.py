@@ -25,6 +25,8 @@ class RevisionInfo:
     number: int
     hash: str
     data: Mapping[str, Any]
+    owner_uid: str = ""
+    """The uid of the Job that controls it (its controller ownerReference)."""
 
     def to_version(self) -> VersionSpec:
         return VersionSpec(
@@ -53,6 +55,14 @@ class VersionPlan:
     """Revisions beyond the history limit (never the current or the stable one)."""
     known: Mapping[int, VersionSpec]
     """Every version by number, the current one included (a pass reads executions of any)."""
+
+
+def select_owned(revisions: Iterable[RevisionInfo], job_uid: str) -> list[RevisionInfo]:
+    """The revisions this Job controls: its history, which it may prune. One that only carries
+    the Job's annotation (a tenant's own object, or a former Job's of the same name the garbage
+    collector has not removed yet) is neither its history nor the operator's to delete. A Job
+    not created yet (`kubectl nodewave plan` of a new one, uid "") owns none."""
+    return [r for r in revisions if job_uid and r.owner_uid == job_uid]
 
 
 def plan_versions(

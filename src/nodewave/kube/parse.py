@@ -160,6 +160,14 @@ def parse_revision(body: Mapping[str, Any]) -> RevisionInfo:
         number=int(body.get("revision") or labels.get(LABEL_VERSION) or 0),
         hash=labels.get(LABEL_VERSION_HASH, ""),
         data=body.get("data") or {},
+        owner_uid=next(
+            (
+                r.get("uid", "")
+                for r in meta.get("ownerReferences") or []
+                if r.get("controller") and r.get("kind") == "Job"
+            ),
+            "",
+        ),
     )
 
 

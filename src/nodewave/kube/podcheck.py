@@ -8,14 +8,18 @@ One dry-run per version, not per node: the pods of a version differ only in thei
 node they are pinned to and the labels naming it, which no admission rule of a namespace tells
 apart in practice. It is asked for a version that has no execution yet (`needs_pod_check`);
 once one exists the version was admitted, and a refused create is reported for that
-execution instead. A refusal is asked again every `RECHECK_SECONDS` (the pass is woken), so
-a quota raised or a ServiceAccount created lets the rollout start without a new version; an
-admission is remembered for the version while the namespace's labels (its Pod Security
-level) stay the same.
+execution instead. A refusal is asked again (the pass is woken) after `RECHECK_SECONDS`, then
+twice as long each time up to `MAX_RECHECK_SECONDS`, each Job's times stretched by up to half
+by its name so that Jobs refused together do not come back together: a quota raised or a
+ServiceAccount created lets the rollout start without a new version, and a thousand refused
+Jobs cost the API server a few dry-runs a second, not a hundred. An admission is remembered for
+the version while the namespace's labels (its Pod Security level) stay the same; a change of
+those labels asks again at once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +35,8 @@ from nodewave.kube.client import Kube, KubeError, path_of
 log = logging.getLogger("nodewave.podcheck")
 
 RECHECK_SECONDS = 15.0
-"""A refused version's pod is dry-run again after this long."""
+"""A refused version's pod is dry-run again after this long, then twice as long each time."""
+MAX_RECHECK_SECONDS = 300.0
 MAX_WORDS = 1024
 """Characters of the API server's message kept (conditions, Events, status)."""
 REFUSALS = frozenset({400, 403, 404, 422})
@@ -71,7 +76,17 @@ async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str)
 @dataclass(frozen=True, slots=True)
 class _Verdict:
     words: str | None
-    asked_at: datetime
+    due: datetime | None
+    """When a refusal is asked again (None: an admission, kept)."""
+    refusals: int = 0
+    """Refusals in a row so far."""
+
+
+def evaluate_recheck_seconds(job: str, refusals: int) -> float:
+    """How long after its `refusals`-th refusal in a row a Job's version is asked again: 15 s
+    doubling to 5 min, stretched by a factor in [1, 1.5) from the Job's name."""
+    spread = 1 + int(hashlib.sha256(job.encode()).hexdigest()[:8], 16) / 2**33
+    return min(RECHECK_SECONDS * 2 ** max(refusals - 1, 0) * spread, MAX_RECHECK_SECONDS)
 
 
 @dataclass
@@ -80,7 +95,8 @@ class PodChecker:
 
     kube: Kube
     clock: Callable[[], datetime]
-    _verdicts: dict[tuple[str, str, int, str], _Verdict] = field(default_factory=dict)
+    _verdicts: dict[tuple[str, str, str, int, str], _Verdict] = field(default_factory=dict)
+    """(namespace, Job, its uid, version, the namespace's labels) → the verdict."""
 
     async def refusals(
         self,
@@ -96,23 +112,40 @@ class PodChecker:
         labels = ",".join(f"{k}={v}" for k, v in sorted(namespace_labels.items()))
         now = self.clock()
         refused = {}
+        asked: set[tuple[str, str, str, int, str]] = set()
         for number, version in versions.items():
-            key = (job.namespace, job.uid, number, labels)
+            key = (job.namespace, job.name, job.uid, number, labels)
+            asked.add(key)
             verdict = self._verdicts.get(key)
-            stale = verdict is not None and verdict.words is not None and (
-                now - verdict.asked_at >= timedelta(seconds=RECHECK_SECONDS)
-            )  # fmt: skip
-            if verdict is None or stale:
+            if verdict is None or (verdict.due is not None and now >= verdict.due):
                 try:
-                    verdict = _Verdict(await dry_run_pod(self.kube, job, version, node), now)
+                    words = await dry_run_pod(self.kube, job, version, node)
                 except KubeError as e:
                     log.warning("%s/%s: dry-run of version %d's pod: %s", job.namespace,
                                 job.name, number, e)  # fmt: skip
                     continue
+                verdict = self._record(job.name, verdict, words, now)
                 self._verdicts[key] = verdict
             if verdict.words is not None:
                 refused[number] = verdict.words
+        # Verdicts of the Job's other versions, or of its namespace's former labels, are of no
+        # more use: what is kept stays one entry per Job.
+        self._verdicts = {k: v for k, v in self._verdicts.items()
+                          if k[:2] != (job.namespace, job.name) or k in asked}  # fmt: skip
         return refused
+
+    @staticmethod
+    def _record(job: str, before: _Verdict | None, words: str | None, now: datetime) -> _Verdict:
+        if words is None:
+            return _Verdict(None, None)
+        refusals = (before.refusals if before is not None else 0) + 1
+        wait = timedelta(seconds=evaluate_recheck_seconds(job, refusals))
+        return _Verdict(words, now + wait, refusals)
+
+    def recheck_at(self, namespace: str, name: str) -> datetime | None:
+        """When the Job's refused version is asked again (None: nothing refused)."""
+        due = [v.due for k, v in self._verdicts.items() if k[:2] == (namespace, name) and v.due]
+        return min(due) if due else None
 
     async def refusals_for(self, snap: Snapshot) -> dict[int, str]:
         """The API server's verdict on the current version's pod while it has no execution,
@@ -127,6 +160,6 @@ class PodChecker:
         node = targets[0] if targets else None
         return await self.refusals(snap.job, versions, node, snap.namespace_labels)
 
-    def forget(self, namespace: str, uid: str) -> None:
+    def forget(self, namespace: str, name: str) -> None:
         """The Job is gone: its verdicts go too."""
-        self._verdicts = {k: v for k, v in self._verdicts.items() if k[:2] != (namespace, uid)}
+        self._verdicts = {k: v for k, v in self._verdicts.items() if k[:2] != (namespace, name)}

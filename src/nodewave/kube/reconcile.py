@@ -48,7 +48,7 @@ from nodewave.core.patch import build_merge_patch
 from nodewave.core.planner import Plan, PlannerSettings, plan_job
 from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
-from nodewave.core.versions import RevisionInfo, plan_versions
+from nodewave.core.versions import RevisionInfo, plan_versions, select_owned
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.nodes import (
@@ -59,7 +59,7 @@ from nodewave.kube.nodes import (
 )
 from nodewave.kube.notifications import Notifier
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
-from nodewave.kube.podcheck import MAX_WORDS, RECHECK_SECONDS, REFUSALS, PodChecker
+from nodewave.kube.podcheck import MAX_WORDS, REFUSALS, PodChecker
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import MAX_PRIORITY, REQUEST_PRIORITY, effective_priority
 from nodewave.kube.view import ClusterView, JobKey
@@ -143,9 +143,8 @@ class Reconciler:
             self._cordoning.add(key)
         # This pass's requests, and its tasks' (slots.py).
         REQUEST_PRIORITY.set(effective_priority(job.spec.priority, self.max_priority))
-        versions = plan_versions(
-            job.spec, self.view.revisions_of(key), job.status.stable_version, job.name
-        )
+        revisions = select_owned(self.view.revisions_of(key), job.uid)
+        versions = plan_versions(job.spec, revisions, job.status.stable_version, job.name)
         for name in versions.delete:
             await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
         executions = self.view.executions_of(key, job.uid)
@@ -194,8 +193,9 @@ class Reconciler:
             requeue = plan.requeue_after
         if failures:  # the rest of a placement must not retry refused creates in a tight loop
             requeue = max(requeue, timedelta(seconds=FAILED_RETRY_SECONDS))
-        if snap.pod_refusals:  # asked again then: a quota raised lets the version start
-            requeue = min(requeue, timedelta(seconds=RECHECK_SECONDS))
+        recheck = self.pod_checker.recheck_at(*key)
+        if recheck is not None:  # asked again then: a quota raised lets the version start
+            requeue = min(requeue, max(recheck - now, timedelta(seconds=1)))
         if plan.status_changed and not batched:
             self._status_written[key] = written
             patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
