@@ -94,6 +94,8 @@ class WebhookRunner:
         if value is None:
             return f"Secret {name} has no key {key}"
         try:
-            return base64.b64decode(value, validate=True)
+            decoded = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             return f"Secret {name} key {key} is not base64"
+        # An empty key signs nothing a receiver could trust: anyone can compute that HMAC.
+        return decoded or f"Secret {name} key {key} is empty: nothing is signed with an empty key"
