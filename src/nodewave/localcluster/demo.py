@@ -335,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         if args.keep:
             say(f"cluster kept running: export KUBECONFIG={cp.kubeconfig}; "
-                f"the operator logs to {operator.log}")  # fmt: skip
+                f"the operator logs to {operator.log}; node-agent's webhooks were answered by "
+                "this process, which is gone: its next load test is refused")  # fmt: skip
             return 0
     except (ControlPlaneError, RealNodeError, DemoError) as e:
         print(f"demo failed: {e}", file=sys.stderr)
