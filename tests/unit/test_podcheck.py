@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +20,8 @@ from nodewave.kube.podcheck import (
     PodChecker,
     evaluate_recheck_seconds,
 )
-from tests.unit.builders import T0, job, version
+from tests.unit import builders
+from tests.unit.builders import T0, snapshot
 
 
 class FakeKube:
@@ -55,9 +57,14 @@ def check(kube: FakeKube, clock: Clock) -> PodChecker:
 
 
 def ask(
-    checker: PodChecker, labels: dict[str, str] | None = None, node: str | None = "n1"
+    checker: PodChecker,
+    labels: dict[str, str] | None = None,
+    node: str | None = "n1",
+    current: int = 1,
 ) -> dict[int, str]:
-    return asyncio.run(checker.refusals(job(), {1: version(1)}, node, labels or {}))
+    """What a pass asks: the current version's verdict, on the Job's first node."""
+    snap = snapshot([builders.node(node)] if node else [], current=current)
+    return asyncio.run(checker.refusals_for(replace(snap, namespace_labels=labels or {})))
 
 
 def test_the_dry_run_sends_the_pod_the_operator_would_create() -> None:
@@ -76,7 +83,7 @@ def test_only_the_latest_verdict_of_a_job_is_kept() -> None:
     kube, clock = FakeKube(None, None, None), Clock()
     checker = check(kube, clock)
     ask(checker)
-    asyncio.run(checker.refusals(job(), {2: version(2)}, "n1", {}))
+    ask(checker, current=2)
     assert len(checker._verdicts) == 1
     ask(checker)  # version 1 again (a revert in Git): asked anew
     assert len(kube.sent) == 3
@@ -160,3 +167,14 @@ def test_no_node_asks_nothing_and_a_forgotten_job_is_asked_again() -> None:
     checker.forget("ns", "j")
     ask(checker)
     assert len(kube.sent) == 2
+
+
+def test_a_refusal_stands_while_asking_again_gets_no_verdict() -> None:
+    """A due re-ask answered 500 is no verdict: the version stays refused, asked next pass."""
+    kube, clock = FakeKube(FORBIDDEN, KubeError(500, "InternalError", "etcd"), None), Clock()
+    checker = check(kube, clock)
+    assert ask(checker) == {1: FORBIDDEN.message}
+    clock.now += timedelta(seconds=evaluate_recheck_seconds("j", 1))
+    assert ask(checker) == {1: FORBIDDEN.message}
+    assert ask(checker) == {}
+    assert len(kube.sent) == 3

@@ -105,8 +105,8 @@ def _host_namespaces(pod: Pod) -> list[str]:
 
 
 def _privileged(pod: Pod) -> list[str]:
-    return [f"{path}.privileged=true" for path, ctx in _contexts(pod)
-            if path != "spec.securityContext" and ctx.get("privileged") is True]  # fmt: skip
+    return [f"{path}.securityContext.privileged=true" for path, c in _containers(pod)
+            if (c.get("securityContext") or {}).get("privileged") is True]  # fmt: skip
 
 
 def _added(ctx: Mapping[str, Any]) -> list[str]:

@@ -214,7 +214,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await asyncio.gather(memo.elector_task, return_exceptions=True)
         await memo.elector.release()  # the standby takes over at its next try, not in 15 s
         await memo.elector_kube.close()
-    await memo.reconciler.prometheus.outbound.close()
+    await memo.reconciler.outbound.close()
     await memo.reconciler.webhooks.close()
     await memo.reconciler.notifier.close()
     await memo.kube.close()

@@ -99,12 +99,16 @@ def parse_pod(body: Mapping[str, Any]) -> PodInfo:
     )
 
 
+def _controller(meta: Mapping[str, Any], kind: str | None = None) -> Mapping[str, Any]:
+    """The owner reference that controls the object (of `kind`, when named); {} if none."""
+    refs = meta.get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller") and kind in (None, r.get("kind"))), {})
+
+
 def pod_owner(body: Mapping[str, Any]) -> str | None:
     """The name of the execution that controls this pod."""
-    for ref in _meta(body).get("ownerReferences") or []:
-        if ref.get("kind") == "Execution" and ref.get("controller"):
-            return str(ref["name"])
-    return None
+    ref = _controller(_meta(body), "Execution")
+    return str(ref["name"]) if ref else None
 
 
 def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
@@ -120,10 +124,7 @@ def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
         generation=int(meta.get("generation") or 1),
         stopped_by_operator=annotations.get(ANNOTATION_STOPPED_BY) == STOPPED_BY_OPERATOR,
         deleting=bool(meta.get("deletionTimestamp")),
-        owner_uid=next(
-            (r.get("uid", "") for r in meta.get("ownerReferences") or [] if r.get("controller")),
-            "",
-        ),
+        owner_uid=_controller(meta).get("uid", ""),
         release_requested=annotations.get(ANNOTATION_RELEASE) == "true",
     )
 
@@ -160,14 +161,7 @@ def parse_revision(body: Mapping[str, Any]) -> RevisionInfo:
         number=int(body.get("revision") or labels.get(LABEL_VERSION) or 0),
         hash=labels.get(LABEL_VERSION_HASH, ""),
         data=body.get("data") or {},
-        owner_uid=next(
-            (
-                r.get("uid", "")
-                for r in meta.get("ownerReferences") or []
-                if r.get("controller") and r.get("kind") == "Job"
-            ),
-            "",
-        ),
+        owner_uid=_controller(meta, "Job").get("uid", ""),
     )
 
 

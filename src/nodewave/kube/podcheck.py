@@ -54,6 +54,12 @@ def build_dry_run_pod(job: JobInfo, version: VersionSpec, node: str) -> dict[str
     return build_pod(job, version, name, DRY_RUN_UID, node, job.spec.effective_restart_policy)
 
 
+def build_refusal_words(e: KubeError) -> str | None:
+    """The API server's words when `e` is its verdict on a pod (capped), else None: what the
+    dry-run and a real create both report."""
+    return (e.message or str(e))[:MAX_WORDS] if e.status in REFUSALS else None
+
+
 async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str) -> str | None:
     """None when the API server admits the pod, else its words (capped); KubeError when it
     gave no verdict."""
@@ -67,9 +73,10 @@ async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str)
     except KubeError as e:
         if e.status == 409:  # a pod of that name exists: it passed admission to get there
             return None
-        if e.status not in REFUSALS:
+        words = build_refusal_words(e)
+        if words is None:
             raise
-        return (e.message or str(e))[:MAX_WORDS]
+        return words
     return None
 
 
@@ -98,41 +105,30 @@ class PodChecker:
     _verdicts: dict[tuple[str, str, str, int, str], _Verdict] = field(default_factory=dict)
     """(namespace, Job, its uid, version, the namespace's labels) → the verdict."""
 
-    async def refusals(
+    async def refusal(
         self,
         job: JobInfo,
-        versions: Mapping[int, VersionSpec],
-        node: str | None,
+        version: VersionSpec,
+        node: str,
         namespace_labels: Mapping[str, str],
-    ) -> dict[int, str]:
-        """Version → the API server's words, for `versions` (those not placed yet) that it
-        refuses; asked on `node` (None: no node selected, nothing to create, nothing asked)."""
-        if node is None:
-            return {}
+    ) -> str | None:
+        """The API server's words refusing `version`'s pod asked on `node`, or None (admitted,
+        or no verdict yet); only this verdict of the Job is kept."""
         labels = ",".join(f"{k}={v}" for k, v in sorted(namespace_labels.items()))
+        key = (job.namespace, job.name, job.uid, version.number, labels)
+        # The Job's other versions, or its namespace's former labels, are of no more use.
+        self.forget(job.namespace, job.name, keep=key)
+        verdict = self._verdicts.get(key)
         now = self.clock()
-        refused = {}
-        asked: set[tuple[str, str, str, int, str]] = set()
-        for number, version in versions.items():
-            key = (job.namespace, job.name, job.uid, number, labels)
-            asked.add(key)
-            verdict = self._verdicts.get(key)
-            if verdict is None or (verdict.due is not None and now >= verdict.due):
-                try:
-                    words = await dry_run_pod(self.kube, job, version, node)
-                except KubeError as e:
-                    log.warning("%s/%s: dry-run of version %d's pod: %s", job.namespace,
-                                job.name, number, e)  # fmt: skip
-                    continue
-                verdict = self._record(job.name, verdict, words, now)
-                self._verdicts[key] = verdict
-            if verdict.words is not None:
-                refused[number] = verdict.words
-        # Verdicts of the Job's other versions, or of its namespace's former labels, are of no
-        # more use: what is kept stays one entry per Job.
-        self._verdicts = {k: v for k, v in self._verdicts.items()
-                          if k[:2] != (job.namespace, job.name) or k in asked}  # fmt: skip
-        return refused
+        if verdict is None or (verdict.due is not None and now >= verdict.due):
+            try:
+                words = await dry_run_pod(self.kube, job, version, node)
+            except KubeError as e:
+                log.warning("%s/%s: dry-run of version %d's pod: %s", job.namespace,
+                            job.name, version.number, e)  # fmt: skip
+                return verdict.words if verdict is not None else None
+            verdict = self._verdicts[key] = self._record(job.name, verdict, words, now)
+        return verdict.words
 
     @staticmethod
     def _record(job: str, before: _Verdict | None, words: str | None, now: datetime) -> _Verdict:
@@ -156,10 +152,12 @@ class PodChecker:
             targets, _ = select_targets(snap, build_selector(snap.job.spec.selector))
         except SelectorError:
             return {}  # the pass refuses the spec itself
-        versions = {snap.current.number: snap.current}
-        node = targets[0] if targets else None
-        return await self.refusals(snap.job, versions, node, snap.namespace_labels)
+        if not targets:
+            return {}  # no node selected: nothing to create, nothing asked
+        words = await self.refusal(snap.job, snap.current, targets[0], snap.namespace_labels)
+        return {snap.current.number: words} if words is not None else {}
 
-    def forget(self, namespace: str, name: str) -> None:
-        """The Job is gone: its verdicts go too."""
-        self._verdicts = {k: v for k, v in self._verdicts.items() if k[:2] != (namespace, name)}
+    def forget(self, namespace: str, name: str, keep: object = None) -> None:
+        """The Job's verdicts go (all of them when it is gone; all but `keep` otherwise)."""
+        self._verdicts = {k: v for k, v in self._verdicts.items()
+                          if k[:2] != (namespace, name) or k == keep}  # fmt: skip

@@ -68,8 +68,8 @@ def _sample(body: dict[str, Any]) -> float | str:
 class Prometheus:
     """Health queries of every Job, through the operator's bounded outbound calls."""
 
-    def __init__(self, outbound: Outbound | None = None) -> None:
-        self.outbound = outbound or Outbound()
+    def __init__(self, outbound: Outbound) -> None:
+        self.outbound = outbound
 
     async def error_rate(
         self, job: JobKey, check: PrometheusCheck, query: str, now: datetime

@@ -58,8 +58,9 @@ from nodewave.kube.nodes import (
     release_node,
 )
 from nodewave.kube.notifications import Notifier
+from nodewave.kube.outbound import Outbound
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_execution, parse_job, parse_pod
-from nodewave.kube.podcheck import MAX_WORDS, REFUSALS, PodChecker
+from nodewave.kube.podcheck import PodChecker, build_refusal_words
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.slots import MAX_PRIORITY, REQUEST_PRIORITY, effective_priority
 from nodewave.kube.view import ClusterView, JobKey
@@ -84,7 +85,6 @@ class Reconciler:
     """Called after each pass (metrics)."""
     forgetters: list[Callable[[str, str], None]] = field(default_factory=list)
     """Called once a Job is gone (metrics)."""
-    prometheus: Prometheus = field(default_factory=Prometheus)
     events_dropped: Callable[[str], None] = lambda reason: None
     """Told the reason of each per-execution Event dropped under load (metrics)."""
     notifications: tuple[str, str] = ("", "")
@@ -107,7 +107,10 @@ class Reconciler:
         self.events = EventRecorder(
             self.kube, INSTANCE, lambda: self.clock(), lambda r: self.events_dropped(r)
         )
-        self.webhooks = WebhookRunner(self.kube, self.prometheus.outbound, lambda: self.clock())
+        # One bounded pool of calls to the endpoints Jobs name (kube/outbound.py).
+        self.outbound = Outbound()
+        self.prometheus = Prometheus(self.outbound)
+        self.webhooks = WebhookRunner(self.kube, self.outbound, lambda: self.clock())
         self.notifier = Notifier(
             self.kube, *self.notifications, self.notifications_refresh, lambda: self.clock()
         )
@@ -122,7 +125,7 @@ class Reconciler:
             self._health.pop(key, None)
             self._baselines.pop(key, None)
             self.webhooks.calls.forget(key)
-            self.prometheus.outbound.forget(key)
+            self.outbound.forget(key)
             self.notifier.calls.forget(key)
             self._configmaps = {m for m in self._configmaps if m[:2] != key}
             self._create_errors.pop(key, None)
@@ -440,8 +443,7 @@ class Reconciler:
         try:
             created = await self.kube.create(path_of("pods", job.namespace), body)
         except KubeError as e:
-            if e.status in REFUSALS:  # the API server's verdict: the next pass says so
-                words = (e.message or str(e))[:MAX_WORDS]
+            if (words := build_refusal_words(e)) is not None:  # the next pass says so
                 self._create_errors.setdefault(key, {})[action.execution] = words
             raise
         self._create_errors.get(key, {}).pop(action.execution, None)
