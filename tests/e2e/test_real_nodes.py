@@ -13,7 +13,7 @@ from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 from tests.e2e.conftest import REAL_NODES, executions_of, pods_by_node
-from tests.integration.jobs import apply_job, condition, job_status, states
+from tests.integration.jobs import allow_maintenance, apply_job, condition, job_status, states
 
 REAL = sorted(REAL_NODES)
 
@@ -323,6 +323,7 @@ def test_an_update_drains_a_real_node_and_a_pdb_quarantines_the_other(
     PodDisruptionBudget refuses the eviction until the drain times out, and the node stays
     cordoned and quarantined until `kubectl nodewave uncordon`."""
     free, guarded = REAL
+    allow_maintenance(real_cluster, ns)
     for app, node in (("cache", free), ("db", guarded)):
         pod = build_workload_template("ready-after", "0")
         pod["metadata"] = {"labels": {"app": app}}

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from nodewave.core.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
@@ -24,6 +25,11 @@ def apply_job(cp: ControlPlane, ns: str, name: str, spec: dict[str, Any]) -> Non
         "spec": spec,
     }
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
+
+
+def allow_maintenance(cp: ControlPlane, ns: str) -> None:
+    """What a cluster admin does before a namespace's Jobs may cordon and drain nodes."""
+    cp.kubectl("label", "namespace", ns, f"{NODE_MAINTENANCE_LABEL}={NODE_MAINTENANCE_ALLOWED}")
 
 
 def template(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 from tests.integration.jobs import (
     add_nodes,
+    allow_maintenance,
     apply_job,
     condition,
     executions,
@@ -81,6 +82,7 @@ def test_cordon_drain_update_uncordon_and_a_pdb_that_quarantines_a_node(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
     nodes = add_nodes(cluster, "maint", 4)
+    allow_maintenance(cluster, namespace)
     # Waves of 2 (maxParallel 50): the PDB guards a node of the first wave, the web pod sits on
     # its wave-mate, so wave 1 has one failure (within the budget) and one drained node.
     guarded, free, *_ = order_nodes("os-update", nodes)
@@ -155,6 +157,7 @@ def test_a_job_deleted_mid_drain_gives_back_the_node_it_cordoned(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
     [node] = add_nodes(cluster, "deleted", 1)
+    allow_maintenance(cluster, namespace)
     cluster.kubectl(
         "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(replica_set("db", node))
     )
@@ -172,3 +175,32 @@ def test_a_job_deleted_mid_drain_gives_back_the_node_it_cordoned(
     wait_for(lambda: node_state(cluster, node) == (False, None), 30, "the node given back")
     annotations = kubectl_json(cluster, "get", "node", node)["metadata"].get("annotations", {})
     assert "nodewave.io/cordoned-by" not in annotations
+
+
+def test_a_namespace_that_did_not_opt_in_cordons_nothing(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """The operator's own check of the admission policy's label rule (for clusters where the
+    policy is off): refused with a condition and an Event, nothing created or cordoned, until a
+    cluster admin labels the namespace."""
+    nodes = add_nodes(cluster, "optin", 2)
+    spec = {
+        "type": "Update",
+        "selector": {"matchLabels": {"suite": "optin"}},
+        "template": template(),
+        "nodeMaintenance": {"cordon": True},
+    }
+    apply_job(cluster, namespace, "os-update", spec)
+    assert wait_for(lambda: condition(job_status(cluster, namespace, "os-update"), "Stalled"),
+                    30, "the Job refused") == ("True", "NodeMaintenanceNotAllowed")  # fmt: skip
+    [stalled] = [c for c in job_status(cluster, namespace, "os-update")["conditions"]
+                 if c["type"] == "Stalled"]  # fmt: skip
+    assert "a cluster admin labels it nodewave.io/node-maintenance=allowed" in stalled["message"]
+    assert "NodeMaintenanceNotAllowed" in job_events(cluster, namespace)
+    assert executions(cluster, namespace, "os-update") == {}
+    assert [node_state(cluster, n) for n in nodes] == [(False, None)] * 2
+    allow_maintenance(cluster, namespace)
+    wait_for(lambda: all(s.get("status", {}).get("observedState") == "Completed"
+                         for s in executions(cluster, namespace, "os-update").values())
+             and len(executions(cluster, namespace, "os-update")) == 2, 60,
+             "the update run once the namespace opted in")  # fmt: skip

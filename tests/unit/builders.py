@@ -122,6 +122,7 @@ def snapshot(
     spec: JobSpec | None = None,
     current: int = 1,
     status: JobStatus | None = None,
+    namespace_labels: dict[str, str] | None = None,
 ) -> Snapshot:
     spec = spec or job_spec()
     v = VersionSpec(current, spec.type, TEMPLATE, {})
@@ -132,4 +133,5 @@ def snapshot(
         executions=tuple(executions),
         pods={p.name: p for p in pods},
         versions={i: VersionSpec(i, spec.type, TEMPLATE, {}) for i in range(1, current + 1)},
+        namespace_labels=namespace_labels or {},
     )

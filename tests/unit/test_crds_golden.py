@@ -12,17 +12,28 @@ from nodewave.models.crd import build_crds
 REPO = Path(__file__).resolve().parents[2]
 
 
+CHART = REPO / "charts" / "nodewave"
+
+
 def test_committed_crds_match_models() -> None:
-    assert main(["crds", "--check", "--output", str(REPO / "crds")]) == 0, (
-        "run `nodewave crds` and commit crds/"
+    assert main(["crds", "--check", "--output", str(REPO / "crds"), "--chart", str(CHART)]) == 0, (
+        "run `nodewave crds` and commit crds/ and the chart's files/spec-changed.cel"
     )
 
 
 def test_check_detects_drift(tmp_path: Path) -> None:
-    assert main(["crds", "--output", str(tmp_path)]) == 0
-    target = next(tmp_path.glob("*jobs.yaml"))
+    args = ["--output", str(tmp_path / "crds"), "--chart", str(tmp_path / "chart")]
+    assert main(["crds", *args]) == 0
+    target = next((tmp_path / "crds").glob("*jobs.yaml"))
     target.write_text(target.read_text().replace("Immediate", "Immediately"))
-    assert main(["crds", "--check", "--output", str(tmp_path)]) == 1
+    assert main(["crds", "--check", *args]) == 1
+    target.write_text(target.read_text().replace("Immediately", "Immediate"))
+    assert main(["crds", "--check", *args]) == 0
+    cel = tmp_path / "chart" / "files" / "spec-changed.cel"
+    cel.write_text(
+        cel.read_text().replace("|| object.spec.?template != oldObject.spec.?template\n", "")
+    )
+    assert main(["crds", "--check", *args]) == 1
 
 
 def _walk(node: object, path: str = "") -> list[tuple[str, dict]]:  # type: ignore[type-arg]

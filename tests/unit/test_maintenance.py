@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from nodewave.core import reasons as R
 from nodewave.core.actions import (
     CreateExecution,
     CreatePod,
@@ -19,6 +20,8 @@ from nodewave.core.actions import (
 from nodewave.core.maintenance import DRAIN_RETRY, plan_node_maintenance
 from nodewave.core.observe import Observation, PodAction
 from nodewave.core.planner import plan_job
+from nodewave.core.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
+from nodewave.core.preview import build_preview
 from nodewave.core.snapshot import ExecutionInfo
 from nodewave.kube.nodes import build_pod_selector, evaluate_pod
 from nodewave.models.base import ErrorInfo
@@ -150,15 +153,52 @@ def test_only_run_to_completion_executions_are_held() -> None:
     assert (step.observation, step.action) == (CREATING, None)
 
 
+MAINTAINED = {NODE_MAINTENANCE_LABEL: NODE_MAINTENANCE_ALLOWED}
+
+
 def test_executions_are_created_without_a_pod_and_their_nodes_prepared_next() -> None:
     spec = job_spec(type="Update", nodeMaintenance={"cordon": True, "drain": {"enabled": True}})
-    first = plan_job(snapshot([node("n1"), node("n2")], spec=spec), at(0))
+    nodes = [node("n1"), node("n2")]
+    first = plan_job(snapshot(nodes, spec=spec, namespace_labels=MAINTAINED), at(0))
     created = [a for a in first.actions if isinstance(a, CreateExecution)]
     assert sorted((a.node, a.start) for a in created) == [("n1", False), ("n2", False)]
     execs = [execution(n, 1, created=0) for n in ("n1", "n2")]
-    second = plan_job(snapshot([node("n1"), node("n2")], execs, spec=spec), at(1))
+    second = plan_job(snapshot(nodes, execs, spec=spec, namespace_labels=MAINTAINED), at(1))
     assert sorted(a.node for a in second.actions if isinstance(a, PrepareNode)) == ["n1", "n2"]
     assert not [a for a in second.actions if isinstance(a, CreatePod)]
+
+
+@pytest.mark.parametrize(
+    ("maintenance", "labels", "refused"),
+    [
+        ({"cordon": True}, {}, True),
+        ({"cordon": True, "drain": {"enabled": True}}, {NODE_MAINTENANCE_LABEL: "yes"}, True),
+        ({"cordon": True}, {"nodewave.io/allow-privileged": "true"}, True),
+        ({"cordon": True}, MAINTAINED, False),
+        ({"cordon": False}, {}, False),
+    ],
+)
+def test_cordon_and_drain_need_the_namespace_to_opt_in(
+    maintenance: dict[str, Any], labels: dict[str, str], refused: bool
+) -> None:
+    """A tenant's Job never takes nodes out of service unless a cluster admin labelled its
+    namespace: nothing is created (so nothing is cordoned), the Job says why."""
+    spec = job_spec(type="Update", nodeMaintenance=maintenance)
+    snap = snapshot([node("n1"), node("n2")], spec=spec, namespace_labels=labels)
+    plan = plan_job(snap, at(0))
+    created = sorted(a.node for a in plan.actions if isinstance(a, CreateExecution))
+    assert created == ([] if refused else ["n1", "n2"])
+    stalled = next((c for c in plan.status.conditions if c.type == R.STALLED), None)
+    if refused:
+        assert plan.actions == []
+        assert stalled is not None
+        assert stalled.reason == R.NODE_MAINTENANCE_NOT_ALLOWED
+        assert f"a cluster admin labels it {NODE_MAINTENANCE_LABEL}=allowed" in stalled.message
+        assert [e.reason for e in plan.events] == [R.NODE_MAINTENANCE_NOT_ALLOWED]
+        preview = build_preview(snap, None, True, True, at(0))
+        assert preview.refused == stalled.message
+    else:
+        assert stalled is None or stalled.status != "True"
 
 
 # ---- which pods a drain evicts (kube/nodes.py) ----------------------------------------------

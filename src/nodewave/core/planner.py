@@ -50,7 +50,12 @@ from nodewave.core.naming import build_execution_name
 from nodewave.core.notifications import plan_notifications
 from nodewave.core.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.podsecurity import Level
-from nodewave.core.policy import PolicyVerdict, ServiceAccountRef, evaluate_template_policy
+from nodewave.core.policy import (
+    PolicyVerdict,
+    ServiceAccountRef,
+    evaluate_maintenance_policy,
+    evaluate_template_policy,
+)
 from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.selector import NodeSelector, SelectorError, build_selector
@@ -399,6 +404,15 @@ def select_targets(snap: Snapshot, selector: NodeSelector) -> tuple[list[str], D
     return order_nodes(snap.job.name, selected, domains, rollout.domain_order), domains
 
 
+def evaluate_job_refusal(snap: Snapshot) -> PolicyVerdict | None:
+    """Why the Job may not act at all in its namespace, whatever its version (what it asks
+    the nodes to go through), or None."""
+    job = snap.job
+    return evaluate_maintenance_policy(
+        job.spec.node_maintenance, job.namespace, snap.namespace_labels
+    )
+
+
 def evaluate_version_refusal(
     snap: Snapshot, version: VersionSpec, settings: PlannerSettings
 ) -> PolicyVerdict | None:
@@ -431,6 +445,9 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         selector = build_selector(job.spec.selector)
     except SelectorError as e:
         return _refuse(snap, R.INVALID_SPEC, str(e), now)
+    forbidden = evaluate_job_refusal(snap)
+    if forbidden is not None:
+        return _refuse(snap, forbidden.reason, forbidden.message, now)
     refused = evaluate_version_refusal(snap, snap.current, settings)
     if refused is not None:
         return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)

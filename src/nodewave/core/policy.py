@@ -20,6 +20,13 @@ The operator's own ServiceAccount may create pods and executions wherever it wor
 running as it would hand those rights to anyone able to create a Job in the operator's
 namespace. That is refused whatever the labels say. A template without `serviceAccountName`
 runs as the namespace's `default` account (see `podspec.build_pod`).
+
+Cordoning and draining nodes (`spec.nodeMaintenance`) takes capacity from every tenant on them,
+so a Job may ask for it only in a namespace a cluster admin labelled
+`nodewave.io/node-maintenance=allowed`. The chart's admission policy checks the same label at
+`kubectl apply`, and also whether the Job's author holds the grant for it; the operator cannot
+know who wrote a Job, so it checks the label (for clusters where the policy is off) and leaves
+the grant to admission.
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ from typing import Any
 
 from nodewave.core import reasons as R
 from nodewave.core.podsecurity import STRICTNESS, Level, evaluate_pod_security
+from nodewave.models.job import NodeMaintenance
 
 ALLOW_PRIVILEGED_LABEL = "nodewave.io/allow-privileged"
 """The older opt-in: `true` means the level privileged."""
 POD_SECURITY_LABEL = "nodewave.io/pod-security"
 PSA_ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 LEVELS = frozenset(level.value for level in Level)
+NODE_MAINTENANCE_LABEL = "nodewave.io/node-maintenance"
+NODE_MAINTENANCE_ALLOWED = "allowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,4 +113,19 @@ def evaluate_template_policy(
         f"the template breaks Pod Security {level.value} (namespace {namespace}: {source}): "
         + "; ".join(v.describe() for v in broken)
         + f"; label the namespace {POD_SECURITY_LABEL}={looser} (or looser) to allow it",
+    )
+
+
+def evaluate_maintenance_policy(
+    maintenance: NodeMaintenance, namespace: str, namespace_labels: Mapping[str, str]
+) -> PolicyVerdict | None:
+    """None when the Job may cordon and drain the nodes it selects (or does not ask to)."""
+    if not (maintenance.cordon or maintenance.drain.enabled):
+        return None
+    if namespace_labels.get(NODE_MAINTENANCE_LABEL) == NODE_MAINTENANCE_ALLOWED:
+        return None
+    return PolicyVerdict(
+        R.NODE_MAINTENANCE_NOT_ALLOWED,
+        f"spec.nodeMaintenance cordons and drains nodes, which namespace {namespace} may not "
+        f"ask for: a cluster admin labels it {NODE_MAINTENANCE_LABEL}={NODE_MAINTENANCE_ALLOWED}",
     )

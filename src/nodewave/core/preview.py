@@ -22,6 +22,7 @@ from nodewave.core.actions import SetDesiredState
 from nodewave.core.maintenance import prepares_node
 from nodewave.core.planner import (
     PlannerSettings,
+    evaluate_job_refusal,
     evaluate_version_refusal,
     plan_job,
     select_targets,
@@ -114,7 +115,9 @@ def build_preview(
         return _refused(snap, new_version, spec_changed, diff, str(e))
     # The version's own refusal first: with a stable version to fall back on, the plan is the
     # stable one's and its Stalled condition may tell of an older rollout.
-    refusal = evaluate_version_refusal(snap, current, PlannerSettings())
+    refusal = evaluate_job_refusal(snap) or evaluate_version_refusal(
+        snap, current, PlannerSettings()
+    )
     if refusal is not None:
         return _refused(snap, new_version, spec_changed, diff, refusal.message)
     plan = plan_job(snap, now)

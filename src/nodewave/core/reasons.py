@@ -29,6 +29,7 @@ INVALID_SPEC = "InvalidSpec"
 POD_SECURITY_VIOLATION = "PodSecurityViolation"
 """The template breaks its namespace's Pod Security level (core/podsecurity.py)."""
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
+NODE_MAINTENANCE_NOT_ALLOWED = "NodeMaintenanceNotAllowed"
 POD_REFUSED = "PodRefused"
 """The API server refuses the version's pod: its server-side dry-run create (a version not
 placed yet), or a real create (the condition PodsRefused, the execution's reason)."""

@@ -1,0 +1,203 @@
+"""A tenant tries to borrow the operator's rights, on the real control plane with the chart's
+roles and admission policy installed. Each tenant is a ServiceAccount in its own namespace,
+authenticated by a token (RBAC checked exactly as for a person), bound to the chart's roles:
+
+- `author`: the chart's `<release>-edit` and the built-in `edit` (may create pods there);
+- `nopods`: `<release>-edit` alone (may write Jobs, may not create pods);
+- `steerer`: `<release>-rollout-operator` (promote, pause, abort; no spec);
+- `maintainer`: as `author`, and `<release>-node-maintainer`.
+
+Each attack is refused at `kubectl apply` with a message naming the missing permission, or by
+the operator with a condition, and nothing is created. docs/security.md lists them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.helm import CHART, helm
+from tests.integration.jobs import (
+    IMAGE,
+    add_nodes,
+    allow_maintenance,
+    condition,
+    executions,
+    job_status,
+    plugin,
+    template,
+)
+
+RELEASE, HOME, TENANT = "tenancy", "tenancy-system", "tenancy-a"
+ROLES = {
+    "author": [f"{RELEASE}-edit", "edit"],
+    "nopods": [f"{RELEASE}-edit"],
+    "steerer": [f"{RELEASE}-rollout-operator"],
+    "maintainer": [f"{RELEASE}-edit", "edit", f"{RELEASE}-node-maintainer"],
+}
+POLICY = f"ValidatingAdmissionPolicy '{RELEASE}-tenant-grants'"
+
+
+@dataclass
+class Tenants:
+    cluster: ControlPlane
+    configs: dict[str, Path]
+
+    def kubectl(
+        self, who: str, *args: str, body: object = None
+    ) -> subprocess.CompletedProcess[str]:
+        return self.cluster.kubectl(
+            "--kubeconfig", str(self.configs[who]), *args,
+            input=None if body is None else yaml.safe_dump(body), check=False,
+        )  # fmt: skip
+
+    def apply(
+        self, who: str, name: str, spec: dict[str, object]
+    ) -> subprocess.CompletedProcess[str]:
+        job = {"apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+               "metadata": {"name": name, "namespace": TENANT}, "spec": spec}  # fmt: skip
+        return self.kubectl(who, "apply", "-f", "-", body=job)
+
+    def patch(self, who: str, name: str, patch: object) -> subprocess.CompletedProcess[str]:
+        return self.kubectl(
+            who, "patch", "nwj", name, "-n", TENANT, "--type=merge", "-p", json.dumps(patch)
+        )
+
+
+def refused(run: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert run.returncode != 0, f"allowed: {run.stdout}"
+    assert POLICY in run.stderr, run.stderr
+    for w in words:
+        assert w in run.stderr, run.stderr
+
+
+def agent(image: str = IMAGE) -> dict[str, Any]:
+    pod = template()
+    pod["spec"]["containers"][0]["image"] = image
+    return {"type": "Pipeline", "selector": {"matchLabels": {"suite": "tenancy"}},
+            "template": pod, "rollout": {"strategy": "Immediate"}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tenants(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
+    for ns in (HOME, TENANT):
+        cluster.kubectl("create", "namespace", ns)
+    done = helm(cluster, "install", RELEASE, str(CHART), "--namespace", HOME)
+    assert done.returncode == 0, done.stdout + done.stderr
+    configs = {}
+    tmp = tmp_path_factory.mktemp("tenants")
+    for who, roles in ROLES.items():
+        cluster.kubectl("create", "serviceaccount", who, "-n", TENANT)
+        for role in roles:
+            cluster.kubectl("create", "rolebinding", f"{who}-{role}", "-n", TENANT,
+                            f"--clusterrole={role}", f"--serviceaccount={TENANT}:{who}")  # fmt: skip
+        configs[who] = cluster.write_service_account_kubeconfig(TENANT, who, tmp / f"{who}.conf")
+    t = Tenants(cluster, configs)
+    # The API server compiles a new policy within a second or so: until then it admits.
+    wait_for(lambda: POLICY in t.apply("nopods", "probe", agent()).stderr, 30, "the policy active")
+    try:
+        yield t
+    finally:
+        helm(cluster, "uninstall", RELEASE, "--namespace", HOME)
+        for ns in (HOME, TENANT):
+            cluster.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_a_job_grants_no_pods_to_someone_who_could_not_create_them(
+    tenants: Tenants, cluster: ControlPlane
+) -> None:
+    refused(tenants.apply("nopods", "agent", agent()),
+            f"system:serviceaccount:{TENANT}:nopods may not create pods in namespace {TENANT}")  # fmt: skip
+    assert tenants.kubectl("author", "get", "nwj", "agent", "-n", TENANT).returncode == 1
+    # `kubectl nodewave plan` shows the same refusal before apply (its server-side dry run).
+    path = tenants.configs["nopods"].parent / "agent.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+                                    "metadata": {"name": "agent"}, "spec": agent()}))  # fmt: skip
+    env = {**os.environ, **cluster.env(), "KUBECONFIG": str(tenants.configs["nopods"])}
+    plan = plugin(cluster, "plan", "-f", str(path), "-n", TENANT, env=env)
+    assert plan.returncode == 255, plan.stdout  # an error, not "changes" (1)
+    assert "the API server refuses the manifest" in plan.stderr, plan.stderr
+    assert "may not create pods" in plan.stderr, plan.stderr
+    # The same Job from someone who may create pods is admitted.
+    assert tenants.apply("author", "agent", agent()).returncode == 0
+
+
+def test_the_rollout_operator_steers_but_cannot_rewrite_what_runs(tenants: Tenants) -> None:
+    assert tenants.apply("author", "steered", agent()).returncode == 0
+    assert (
+        tenants.patch("steerer", "steered", {"spec": {"rollout": {"paused": True}}}).returncode == 0
+    )
+    promote = {"metadata": {"annotations": {"nodewave.io/promote": "1"}}}
+    assert tenants.patch("steerer", "steered", promote).returncode == 0
+    for change in (
+        {"template": agent("registry.example/miner:1")["template"]},
+        {"selector": {"matchLabels": {"pool": "gpu"}}},
+        {"rollout": {"paused": False, "maxFailedNodes": 100}},
+        {"priority": 1_000_000_000},
+    ):
+        refused(tenants.patch("steerer", "steered", {"spec": change}),
+                "may pause and resume Job steered", "update on jobs.nodewave.io/spec",
+                f"the ClusterRole {RELEASE}-edit grants it")  # fmt: skip
+    spec = kubectl_json(tenants.cluster, "get", "nwj", "steered", "-n", TENANT)["spec"]
+    assert spec["template"]["spec"]["containers"][0]["image"] == IMAGE
+    assert spec["rollout"]["paused"] is True
+    # The author (jobs/spec) may.
+    assert tenants.patch("author", "steered", {"spec": {"priority": 5}}).returncode == 0
+
+
+def test_cordon_and_drain_need_the_grant_and_the_namespace_label(
+    tenants: Tenants, cluster: ControlPlane, operator: OperatorProcess
+) -> None:
+    update = {**agent(), "type": "Update", "rollout": {"strategy": "Immediate"},
+              "nodeMaintenance": {"cordon": True, "drain": {"enabled": True, "force": True}}}  # fmt: skip
+    refused(tenants.apply("author", "drain", update),
+            f"system:serviceaccount:{TENANT}:author needs the verb maintain on "
+            f"jobs.nodewave.io/nodes in namespace {TENANT}", f"{RELEASE}-node-maintainer")  # fmt: skip
+    refused(tenants.apply("maintainer", "drain", update),
+            f"which namespace {TENANT} may not ask for",
+            "a cluster admin labels it nodewave.io/node-maintenance=allowed")  # fmt: skip
+    # The label is the cluster admin's: a tenant may not set it.
+    label = tenants.kubectl(
+        "maintainer", "label", "namespace", TENANT, "nodewave.io/node-maintenance=allowed"
+    )
+    assert label.returncode != 0
+    assert "forbidden" in label.stderr, label.stderr
+    allow_maintenance(cluster, TENANT)
+    nodes = add_nodes(cluster, "tenancy-drain", 2, suite="tenancy")
+    assert tenants.apply("maintainer", "drain", update).returncode == 0
+
+    def completed() -> set[str]:
+        return {n for n, e in executions(cluster, TENANT, "drain").items()
+                if e.get("status", {}).get("observedState") == "Completed"}  # fmt: skip
+
+    wait_for(lambda: completed() >= set(nodes), 60, "the update run, each node cordoned")
+
+
+def test_host_access_is_refused_where_the_api_server_would_admit_it(
+    tenants: Tenants, cluster: ControlPlane, operator: OperatorProcess
+) -> None:
+    """The tenant's namespace enforces no Pod Security (as many clusters): the API server
+    would admit a privileged pod from `author`, and nodewave refuses the version."""
+    add_nodes(cluster, "tenancy-host", 1, suite="tenancy")
+    root = agent()
+    root["template"]["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    root["template"]["spec"]["hostPID"] = True
+    assert tenants.apply("author", "root", root).returncode == 0
+    assert wait_for(lambda: condition(job_status(cluster, TENANT, "root"), "Stalled"), 30,
+                    "the version refused") == ("True", "PodSecurityViolation")  # fmt: skip
+    [stalled] = [
+        c for c in job_status(cluster, TENANT, "root")["conditions"] if c["type"] == "Stalled"
+    ]
+    assert "spec.hostPID" in stalled["message"]
+    assert "privileged" in stalled["message"]
+    assert executions(cluster, TENANT, "root") == {}
