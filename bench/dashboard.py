@@ -97,7 +97,7 @@ def measure(nodes: int) -> dict[str, Any]:
     browser = start_chromium(1400, 1000)
     try:
         opened = time.monotonic()
-        browser.get(f"http://127.0.0.1:{port}/#/bench/fleet")
+        browser.get(f"http://127.0.0.1:{port}/?token={dashboard.token}#/bench/fleet")
         while browser.execute_script("return window.nodewave.firstPaintMs") is None:
             time.sleep(0.01)
         to_paint = time.monotonic() - opened

@@ -8,6 +8,7 @@ import json
 import subprocess
 from typing import Any
 
+from nodewave.core.maintenance import build_quarantine_value
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
@@ -126,7 +127,8 @@ def _containers(cp: ControlPlane, ns: str, job: str) -> dict[str, tuple[str, str
     out = {}
     for node, p in pods_by_node(cp, ns, job).items():
         status = p["status"]["containerStatuses"][0]
-        out[node] = (p["metadata"]["uid"], status["containerID"], status["restartCount"])
+        # A pod whose container never started (a missing image) has no container id.
+        out[node] = (p["metadata"]["uid"], status.get("containerID", ""), status["restartCount"])
     return out
 
 
@@ -367,7 +369,8 @@ def test_an_update_drains_a_real_node_and_a_pdb_quarantines_the_other(
         return bool(body["spec"].get("unschedulable")), labels.get("nodewave.io/quarantined")
 
     wait_for(lambda: node(free) == (False, None), 30, "the drained node uncordoned")
-    wait_for(lambda: node(guarded) == (True, "kernel"), 30, "the guarded node quarantined")
+    quarantined = (True, build_quarantine_value(ns, "kernel"))
+    wait_for(lambda: node(guarded) == quarantined, 30, "the guarded node quarantined")
     # Uncordoned, the cache pod's ReplicaSet brings it back to its node.
     real_cluster.kubectl("wait", "-n", ns, "pod", "-l", "app=cache", "--for=condition=Ready",
                          "--timeout=60s")  # fmt: skip

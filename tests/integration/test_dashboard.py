@@ -45,8 +45,8 @@ def dashboard(cluster: ControlPlane, namespace: str) -> Iterator[str]:
     with proc, proc.stdout:
         try:
             line = proc.stdout.readline()
-            assert line.startswith("nodewave dashboard: http://127.0.0.1:"), line
-            yield f"http://127.0.0.1:{port}/"
+            assert line.startswith(f"nodewave dashboard: http://127.0.0.1:{port}/?token="), line
+            yield line.split()[2]
         finally:
             proc.terminate()
             proc.wait(10)
@@ -130,18 +130,25 @@ def test_the_dashboard_follows_a_live_canary_and_promotes_it(
     assert browser.execute_script("return window.nodewave.firstPaintMs") is not None
 
 
-def test_writes_need_the_pages_token_and_only_local_hosts_are_answered(
+def test_the_page_streams_and_writes_need_the_token_and_only_local_hosts_are_answered(
     cluster: ControlPlane, namespace: str, dashboard: str
 ) -> None:
-    def post(url: str, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(url, method="POST", headers=headers)
+    def status(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> int:
+        request = urllib.request.Request(url, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=10) as r:
-                return int(r.status)
+                return int(r.status)  # a stream's headers are enough: closed unread
         except urllib.error.HTTPError as e:
             return e.code
 
-    url = f"{dashboard}api/jobs/{namespace}/agent/abort"
-    assert post(url, {}) == 403  # a cross-site form cannot send the token
-    assert post(url, {"X-Nodewave-Token": "guess"}) == 403
-    assert post(dashboard, {"Host": "evil.example:3100"}) == 403  # DNS rebinding
+    base, token = dashboard.split("?token=")
+    # Reads: another user of the machine, or a page guessing, gets nothing without the token.
+    for path in ("", "events/jobs", f"events/jobs/{namespace}/agent"):
+        assert status(f"{base}{path}") == 403, path
+        assert status(f"{base}{path}?token=guess") == 403, path
+        assert status(f"{base}{path}?token={token}") == 200, path
+    assert status(f"{base}app.js") == 200  # the page's code holds nothing of the user's
+    url = f"{base}api/jobs/{namespace}/agent/abort"
+    assert status(url, "POST") == 403  # a cross-site form cannot send the token
+    assert status(url, "POST", {"X-Nodewave-Token": "guess"}) == 403
+    assert status(dashboard, "POST", {"Host": "evil.example:3100"}) == 403  # DNS rebinding

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from nodewave.core.maintenance import build_quarantine_value
 from nodewave.core.waves import order_nodes
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
@@ -128,7 +129,8 @@ def test_cordon_drain_update_uncordon_and_a_pdb_that_quarantines_a_node(
     # Evicted through the API: the web pod left its node (its ReplicaSet's new pod waits for
     # the node it is pinned to; it was uncordoned after the update, so it is back there now).
     assert [node_state(cluster, n) for n in nodes if n != guarded] == [(False, None)] * 3
-    assert node_state(cluster, guarded) == (True, "os-update")
+    # The label names the Job with its namespace: only this Job lifts it.
+    assert node_state(cluster, guarded) == (True, build_quarantine_value(namespace, "os-update"))
     assert pods_on(cluster, namespace, "db") == [guarded], "the PDB kept its pod"
     status = job_status(cluster, namespace, "os-update")
     assert condition(status, "NodesQuarantined") == ("True", "NodesQuarantined")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nodewave.core.naming import build_configmap_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
@@ -183,6 +184,35 @@ def test_a_refusal_lifted_lets_the_version_roll_out(
         60, "version 1 running once its ServiceAccount exists",
     )  # fmt: skip
     assert condition(job_status(cluster, namespace, "agent"), "Stalled") == ("False", "AsExpected")
+
+
+def test_someone_elses_configmap_under_the_versions_name_is_never_replaced(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """Before, the operator deleted any ConfigMap named like a version's and made its own. A
+    tenant's is left alone, the version refused saying so; once it is gone, the rollout goes."""
+    nodes = suite_nodes(cluster, SUITE, 2)
+    name = build_configmap_name("agent", 1)
+    cluster.kubectl("create", "configmap", name, "-n", namespace, "--from-literal=mine=yes")
+    apply_job(cluster, namespace, "agent", spec(template()))
+    wait_for(
+        lambda: condition(job_status(cluster, namespace, "agent"), "Stalled")
+        == ("True", "ConfigMapConflict"),
+        30, "the version refused",
+    )  # fmt: skip
+    [stalled] = [c for c in job_status(cluster, namespace, "agent")["conditions"]
+                 if c["type"] == "Stalled"]  # fmt: skip
+    assert f"ConfigMap {name} exists and is not this Job's" in stalled["message"]
+    assert executions(cluster, namespace, "agent") == {}
+    theirs = kubectl_json(cluster, "get", "configmap", name, "-n", namespace)
+    assert theirs["data"] == {"mine": "yes"}
+    cluster.kubectl("delete", "configmap", name, "-n", namespace)
+    wait_for(
+        lambda: running_versions(cluster, namespace, "agent") == {n: [1] for n in nodes},
+        60, "version 1 running once the name is free",
+    )  # fmt: skip
+    ours = kubectl_json(cluster, "get", "configmap", name, "-n", namespace)
+    assert ours["metadata"]["ownerReferences"][0]["kind"] == "Job"
 
 
 def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(

@@ -98,12 +98,14 @@ def test_confirm_rollout_and_pre_wave_gates_hold_waves_until_the_receiver_approv
     until_paused = plugin(cluster, "status", "gated", "-n", namespace, "--watch", "--until-paused")
     assert until_paused.returncode == 0, until_paused.stderr
 
-    # What the receiver got: a JSON payload signed over "<timestamp>.<body>".
+    # What the receiver got: a JSON payload signed over method, URL, timestamp and body.
     call = receiver.calls("/cab")[0]
     assert call.headers["Content-Type"] == "application/json"
     timestamp = call.headers["X-Nodewave-Timestamp"]
     assert abs(int(timestamp) - time.time()) < 120
-    expected = hmac.new(KEY, timestamp.encode() + b"." + call.raw, hashlib.sha256).hexdigest()
+    url = receiver.url("/cab")
+    signed = f"POST\n{url}\n{timestamp}\n".encode() + call.raw
+    expected = hmac.new(KEY, signed, hashlib.sha256).hexdigest()
     assert call.headers["X-Nodewave-Signature"] == f"sha256={expected}"
     body = call.body
     assert {k: body[k] for k in ("kind", "version", "fromVersion", "wave", "attempt")} == {

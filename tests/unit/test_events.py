@@ -6,13 +6,17 @@ A recording double stands in for the API client; what the API server does with t
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from nodewave.core.actions import EventIntent
-from nodewave.kube.client import KubeError, NotLeaderError
+from nodewave.kube.client import KubeError, NotLeaderError, _error
 from nodewave.kube.events import MAX_PENDING_TROUBLE, EventRecorder, Involved
 
 JOB = Involved("Job", "ns", "fleet", "uid-job")
@@ -222,6 +226,44 @@ def test_a_decision_is_retried_while_the_api_server_cannot_take_it() -> None:
         assert [e["reason"] for e in kube.events.values()] == ["RolloutStarted"]
 
     run(scenario())
+
+
+def test_a_decision_in_a_namespace_being_deleted_is_dropped_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The namespace controller deletes a Job's executions and the Job in no set order: a
+    last rollout Event is refused (403, cause NamespaceTerminating), and that is no trouble."""
+
+    async def scenario() -> None:
+        for causes, warned in ((("NamespaceTerminating",), False), ((), True)):
+            kube = RecordingKube()
+            error = KubeError(403, "Forbidden", "namespace ns is being terminated", causes)
+
+            def fail(verb: str, e: Exception = error) -> None:
+                raise e
+
+            kube.fail = fail
+            rec = recorder(kube, backoff_seconds=0)
+            caplog.clear()
+            rec.record_decision(JOB, EventIntent("Normal", "RolloutComplete", "version 2"))
+            await rec.drain()
+            assert len(kube.writes) == 1
+            assert ("not recorded" in caplog.text) is warned
+
+    with caplog.at_level(logging.WARNING, logger="nodewave"):
+        run(scenario())
+
+
+def test_the_causes_of_an_api_status_are_data() -> None:
+    body = json.dumps({"kind": "Status", "reason": "Forbidden", "message": "m",
+                       "details": {"causes": [{"type": "NamespaceTerminating", "message": "x"}]}})  # fmt: skip
+    error = _error(403, body.encode())
+    assert (error.status, error.reason, error.causes) == (
+        403,
+        "Forbidden",
+        ("NamespaceTerminating",),
+    )
+    assert _error(500, b"oops").causes == ()
 
 
 def test_a_refused_decision_or_a_lost_leadership_is_not_retried() -> None:

@@ -17,7 +17,8 @@ from nodewave.core.actions import (
     QuarantineNode,
     ReleaseNode,
 )
-from nodewave.core.maintenance import DRAIN_RETRY, plan_node_maintenance
+from nodewave.core.maintenance import DRAIN_RETRY, build_quarantine_value, plan_node_maintenance
+from nodewave.core.naming import label_value
 from nodewave.core.observe import Observation, PodAction
 from nodewave.core.planner import plan_job
 from nodewave.core.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
@@ -166,6 +167,23 @@ def test_executions_are_created_without_a_pod_and_their_nodes_prepared_next() ->
     second = plan_job(snapshot(nodes, execs, spec=spec, namespace_labels=MAINTAINED), at(1))
     assert sorted(a.node for a in second.actions if isinstance(a, PrepareNode)) == ["n1", "n2"]
     assert not [a for a in second.actions if isinstance(a, CreatePod)]
+
+
+@pytest.mark.parametrize(
+    ("namespace", "job", "value"),
+    [
+        ("shop", "os-update", "shop.os-update"),
+        ("other", "os-update", "other.os-update"),
+        ("a" * 40, "b" * 40, label_value(f"{'a' * 40}.{'b' * 40}")),
+    ],
+)
+def test_the_quarantine_label_names_the_job_with_its_namespace(
+    namespace: str, job: str, value: str
+) -> None:
+    assert build_quarantine_value(namespace, job) == value
+    assert len(value) <= 63
+    # A same-named Job elsewhere has another value, so it never lifts this quarantine.
+    assert build_quarantine_value(namespace + "x", job) != value
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from nodewave.core.job_status import JobCounts, evaluate_pods_refused
 from nodewave.core.observe import PodAction, evaluate_execution
 from nodewave.core.planner import PlannerSettings, needs_pod_check, plan_job
 from nodewave.core.preview import build_preview
+from nodewave.core.snapshot import PodRefusal
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus
@@ -26,12 +27,17 @@ QUOTA = 'pods "x" is forbidden: exceeded quota: q, requested: pods=1, used: pods
 PSA = 'pods "x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true'
 
 
+def said(words: str) -> PodRefusal:
+    """The API server's refusal of a version's pod, as kube/podcheck.py records it."""
+    return PodRefusal(R.POD_REFUSED, f"the API server refuses its pod: {words}")
+
+
 def conditions(status: JobStatus) -> dict[str, tuple[str, str, str]]:
     return {c.type: (c.status, c.reason, c.message) for c in status.conditions}
 
 
 def test_a_first_version_refused_by_the_dry_run_creates_nothing_and_says_why() -> None:
-    snap = replace(snapshot([node("n1"), node("n2")]), pod_refusals={1: PSA})
+    snap = replace(snapshot([node("n1"), node("n2")]), pod_refusals={1: said(PSA)})
     plan = plan_job(snap, at(0))
     assert plan.actions == []
     conds = conditions(plan.status)
@@ -61,7 +67,7 @@ def test_a_new_version_refused_keeps_the_stable_version_on_every_node() -> None:
     pods = [pod(e.name, node_name=e.spec.node_name) for e in running]
     status = JobStatus(current_version=1, stable_version=1, observed_generation=1)
     base = snapshot(nodes, running, pods, current=2, status=status)
-    plan = plan_job(replace(base, pod_refusals={2: QUOTA}), at(100), PlannerSettings())
+    plan = plan_job(replace(base, pod_refusals={2: said(QUOTA)}), at(100), PlannerSettings())
     # Nothing of version 2 created, nothing of version 1 stopped.
     assert all(isinstance(a, PatchExecutionStatus) for a in plan.actions)
     assert conditions(plan.status)[R.STALLED] == (
@@ -69,7 +75,7 @@ def test_a_new_version_refused_keeps_the_stable_version_on_every_node() -> None:
     )  # fmt: skip
     assert [(e.type, e.reason) for e in plan.events] == [("Warning", R.POD_REFUSED)]
     # A node that joins still gets the stable version.
-    joined = replace(base, nodes={**base.nodes, "n4": node("n4")}, pod_refusals={2: QUOTA})
+    joined = replace(base, nodes={**base.nodes, "n4": node("n4")}, pod_refusals={2: said(QUOTA)})
     created = [a for a in plan_job(joined, at(100)).actions if isinstance(a, CreateExecution)]
     assert [(a.node, a.version) for a in created] == [("n4", 1)]
 
@@ -78,7 +84,9 @@ def test_a_refused_stable_version_is_no_fallback() -> None:
     """Both refused (the namespace's Pod Security level raised under both): nothing moves."""
     nodes = [node("n1")]
     status = JobStatus(current_version=1, stable_version=1, observed_generation=1)
-    snap = replace(snapshot(nodes, [], current=2, status=status), pod_refusals={1: PSA, 2: PSA})
+    snap = replace(
+        snapshot(nodes, [], current=2, status=status), pod_refusals={1: said(PSA), 2: said(PSA)}
+    )
     plan = plan_job(snap, at(0))
     assert plan.actions == []
     assert conditions(plan.status)[R.STALLED][:2] == ("True", R.POD_REFUSED)
@@ -158,7 +166,7 @@ def test_pods_refused_condition(
 
 
 def test_plan_shows_the_dry_runs_refusal_before_apply() -> None:
-    snap = replace(snapshot([node("n1")]), pod_refusals={1: PSA})
+    snap = replace(snapshot([node("n1")]), pod_refusals={1: said(PSA)})
     preview = build_preview(snap, None, True, True, at(0))
     assert preview.refused == f"the API server refuses its pod: {PSA}"
     assert preview.changes
@@ -169,5 +177,5 @@ def test_plan_shows_the_refusal_of_a_new_version_of_a_job_with_a_stable_one() ->
     running = [execution("n1", 1, state=S.RUNNING, started=1, stable=True)]
     status = JobStatus(current_version=1, stable_version=1, observed_generation=1)
     base = snapshot(nodes, running, [pod(running[0].name)], current=2, status=status)
-    preview = build_preview(replace(base, pod_refusals={2: QUOTA}), None, True, True, at(0))
+    preview = build_preview(replace(base, pod_refusals={2: said(QUOTA)}), None, True, True, at(0))
     assert preview.refused == f"the API server refuses its pod: {QUOTA}"

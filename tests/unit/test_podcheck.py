@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.naming import build_execution_name
+from nodewave.core import reasons as R
+from nodewave.core.naming import build_configmap_name, build_execution_name
 from nodewave.kube.client import KubeError
 from nodewave.kube.podcheck import (
     MAX_RECHECK_SECONDS,
@@ -30,6 +31,11 @@ class FakeKube:
     def __init__(self, *answers: KubeError | None) -> None:
         self.answers = list(answers)
         self.sent: list[tuple[str, str, Any, dict[str, str]]] = []
+        self.configmaps: dict[str, dict[str, Any]] = {}
+        """Path → the ConfigMap found there (the name check asked before each dry-run)."""
+
+    async def get(self, path: str) -> Any:
+        return self.configmaps.get(path)
 
     async def request(
         self, method: str, path: str, body: Any = None, *, query: dict[str, str] | None = None
@@ -62,9 +68,15 @@ def ask(
     node: str | None = "n1",
     current: int = 1,
 ) -> dict[int, str]:
-    """What a pass asks: the current version's verdict, on the Job's first node."""
+    """What a pass asks: the current version's verdict, on the Job's first node (the
+    API server's refusals; the reason is checked apart)."""
     snap = snapshot([builders.node(node)] if node else [], current=current)
-    return asyncio.run(checker.refusals_for(replace(snap, namespace_labels=labels or {})))
+    found = asyncio.run(checker.refusals_for(replace(snap, namespace_labels=labels or {})))
+    assert {r.reason for r in found.values()} <= {R.POD_REFUSED}
+    return {n: r.message for n, r in found.items()}
+
+
+SAID = "the API server refuses its pod: "
 
 
 def test_the_dry_run_sends_the_pod_the_operator_would_create() -> None:
@@ -104,13 +116,13 @@ def test_a_refusal_is_kept_then_asked_again_after_the_recheck_period() -> None:
     kube, clock = FakeKube(FORBIDDEN, FORBIDDEN, None), Clock()
     checker = check(kube, clock)
     first = timedelta(seconds=evaluate_recheck_seconds("j", 1))
-    assert ask(checker) == {1: FORBIDDEN.message}
+    assert ask(checker) == {1: SAID + FORBIDDEN.message}
     assert checker.recheck_at("ns", "j") == T0 + first
     clock.now += first - timedelta(seconds=1)
-    assert ask(checker) == {1: FORBIDDEN.message}
+    assert ask(checker) == {1: SAID + FORBIDDEN.message}
     assert len(kube.sent) == 1
     clock.now += timedelta(seconds=1)
-    assert ask(checker) == {1: FORBIDDEN.message}  # asked again, still refused: waits longer
+    assert ask(checker) == {1: SAID + FORBIDDEN.message}  # asked again, still refused: waits longer
     assert len(kube.sent) == 2
     second = timedelta(seconds=evaluate_recheck_seconds("j", 2))
     assert checker.recheck_at("ns", "j") == clock.now + second
@@ -144,7 +156,7 @@ def test_rechecks_back_off_and_jobs_refused_together_come_back_apart() -> None:
 def test_which_answers_are_the_api_servers_verdict(error: KubeError, refused: bool | None) -> None:
     kube = FakeKube(error, None)
     checker = check(kube, Clock())
-    expected = {1: error.message} if refused else {}
+    expected = {1: SAID + error.message} if refused else {}
     assert ask(checker) == expected
     ask(checker)
     assert len(kube.sent) == (2 if refused is None else 1)  # no verdict: asked next pass
@@ -152,7 +164,7 @@ def test_which_answers_are_the_api_servers_verdict(error: KubeError, refused: bo
 
 def test_the_words_are_capped() -> None:
     kube = FakeKube(KubeError(403, "Forbidden", "x" * 5000))
-    assert len(ask(check(kube, Clock()))[1]) == 1024
+    assert len(ask(check(kube, Clock()))[1]) == len(SAID) + 1024
 
 
 def test_no_node_asks_nothing_and_a_forgotten_job_is_asked_again() -> None:
@@ -173,8 +185,52 @@ def test_a_refusal_stands_while_asking_again_gets_no_verdict() -> None:
     """A due re-ask answered 500 is no verdict: the version stays refused, asked next pass."""
     kube, clock = FakeKube(FORBIDDEN, KubeError(500, "InternalError", "etcd"), None), Clock()
     checker = check(kube, clock)
-    assert ask(checker) == {1: FORBIDDEN.message}
+    assert ask(checker) == {1: SAID + FORBIDDEN.message}
     clock.now += timedelta(seconds=evaluate_recheck_seconds("j", 1))
-    assert ask(checker) == {1: FORBIDDEN.message}
+    assert ask(checker) == {1: SAID + FORBIDDEN.message}
     assert ask(checker) == {}
     assert len(kube.sent) == 3
+
+
+def configmap(controller: dict[str, Any] | None) -> dict[str, Any]:
+    refs = [{"controller": True, **controller}] if controller else []
+    return {"metadata": {"name": build_configmap_name("j", 1), "ownerReferences": refs}}
+
+
+@pytest.mark.parametrize(
+    ("controller", "conflict"),
+    [
+        (None, "controlled by no nodewave Job"),  # a tenant's own ConfigMap
+        (
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "j"},
+            "controlled by Deployment j",
+        ),
+        ({"apiVersion": "nodewave.io/v1alpha1", "kind": "Job", "name": "other"}, "Job other"),
+        ({"apiVersion": "batch/v1", "kind": "Job", "name": "j"}, "controlled by Job j"),
+        ({"apiVersion": "nodewave.io/v1alpha1", "kind": "Job", "name": "j", "uid": "old"}, None),
+    ],
+)
+def test_a_configmap_of_the_versions_name_must_be_the_jobs(
+    controller: dict[str, Any] | None, conflict: str | None
+) -> None:
+    """Someone else's ConfigMap under the version's name refuses the version before any pod
+    (it would be mounted into every one): never replaced. A former same-named Job's goes."""
+    kube, clock = FakeKube(None, None), Clock()
+    kube.configmaps[f"/api/v1/namespaces/ns/configmaps/{build_configmap_name('j', 1)}"] = configmap(
+        controller
+    )
+    checker = check(kube, clock)
+    snap = snapshot([builders.node("n1")])
+    found = asyncio.run(checker.refusals_for(snap))
+    if conflict is None:
+        assert found == {}
+        assert len(kube.sent) == 1  # and the pod was dry-run
+        return
+    [(number, refusal)] = found.items()
+    assert (number, refusal.reason) == (1, R.CONFIG_MAP_CONFLICT)
+    assert conflict in refusal.message
+    assert "nodewave neither replaces nor mounts it; delete or rename it" in refusal.message
+    assert kube.sent == []  # refused before the dry-run
+    kube.configmaps.clear()  # deleted: the version is admitted at the next recheck
+    clock.now += timedelta(seconds=evaluate_recheck_seconds("j", 1))
+    assert asyncio.run(checker.refusals_for(snap)) == {}

@@ -201,11 +201,22 @@ def test_call_keys_name_the_rollout_webhook_question_and_attempt() -> None:
     )
 
 
-def test_the_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
+def test_the_signature_covers_method_url_timestamp_and_body() -> None:
     # What a receiver computes (the README's example does this).
-    expected = hmac.new(b"k3y", b"1700000000.{}", hashlib.sha256).hexdigest()
-    assert expected == "e2974d0d973957aed8182a7f1ef5690a188566c2c4620fc16bd97d7febcf5ef3"
-    assert build_signature(b"k3y", "1700000000", b"{}") == f"sha256={expected}"
+    url = "https://cab.example/nodewave"
+    signed = b"POST\nhttps://cab.example/nodewave\n1700000000\n{}"
+    expected = hmac.new(b"k3y", signed, hashlib.sha256).hexdigest()
+    assert build_signature(b"k3y", "POST", url, "1700000000", b"{}") == f"sha256={expected}"
+    # Each part is signed: a payload replayed to another endpoint, later, or changed fails.
+    others = {
+        build_signature(b"k3y", "PUT", url, "1700000000", b"{}"),
+        build_signature(b"k3y", "POST", "https://load.example/nodewave", "1700000000", b"{}"),
+        build_signature(b"k3y", "POST", url, "1700000001", b"{}"),
+        build_signature(b"k3y", "POST", url, "1700000000", b"[]"),
+        build_signature(b"k3z", "POST", url, "1700000000", b"{}"),
+    }
+    assert f"sha256={expected}" not in others
+    assert len(others) == 5
 
 
 # ---- where the rollout asks them --------------------------------------------------------

@@ -9,9 +9,11 @@ list once, then watch), pushed to the page as server-sent events: the page never
 Job the stream sends the node map whole once, then only what changed (`build_map_changes`),
 at most `UPDATES_PER_SECOND` times a second, so a 5,000-node rollout is a few cells per update.
 
-A page served on localhost can be reached by any web site the user visits: every write needs
-the token the page was served with (a header no cross-site form can set), and a request whose
-Host is not this server's own (DNS rebinding) is refused.
+A page served on localhost can be reached by any web site the user visits, and by every other
+user of the machine: the page and its event streams are served only with the token printed in
+the URL (`?token=`, as Jupyter does; a cross-site page cannot read it, another user does not
+see it), every write also needs it in a header (which no cross-site form can set), and a
+request whose Host is not this server's own (DNS rebinding) is refused.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ STATIC = Path(__file__).with_name("web")
 UPDATES_PER_SECOND = 4
 KEEPALIVE_SECONDS = 15.0
 TOKEN_HEADER = "X-Nodewave-Token"
+PUBLIC = frozenset({"/app.js", "/style.css"})
+"""What is served without the token: the page's code, which holds nothing of the user's."""
 
 
 def _job_key(body: Mapping[str, Any]) -> JobKey:
@@ -72,6 +76,11 @@ class Dashboard:
         )
         self.actions: dict[str, Callable[[str, str], Awaitable[str]]] = {}
         """Button → what it does (the plugin's own functions, set by the command)."""
+
+    @property
+    def url(self) -> str:
+        """The page's address, token included: whoever has it may act as the user."""
+        return f"http://127.0.0.1:{self.port}/?token={self.token}"
 
     def changed(self, *_: Any) -> None:
         for wake in self._clients:
@@ -122,6 +131,12 @@ class Dashboard:
     ) -> web.StreamResponse:
         if request.host not in (f"127.0.0.1:{self.port}", f"localhost:{self.port}"):
             raise web.HTTPForbidden(text="this dashboard answers on 127.0.0.1 only")
+        # Reads (the page, its streams) carry the token in the URL; writes in a header (_act).
+        readable = request.method != "GET" or request.path in PUBLIC
+        if not readable and not secrets.compare_digest(request.query.get("token", ""), self.token):
+            raise web.HTTPForbidden(
+                text="open the URL `kubectl nodewave dashboard` printed: it carries the token"
+            )
         return await handler(request)
 
     async def _index(self, request: web.Request) -> web.Response:
@@ -211,7 +226,7 @@ class Dashboard:
             await site.start()
             for i in (self.jobs, self.executions, self.nodes):
                 await i.synced.wait()
-            ready(f"http://127.0.0.1:{self.port}/")
+            ready(self.url)
             await asyncio.Event().wait()  # until interrupted
         finally:
             for task in tasks:

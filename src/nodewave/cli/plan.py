@@ -107,9 +107,10 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
     # The operator's own dry-run of the version's pod, as the user: what it would refuse. A
     # user who may not create pods learns nothing from it (the operator creates them).
     refusals = await PodChecker(kube, lambda: datetime.now(UTC)).refusals_for(snap)
-    for number, words in list(refusals.items()):
-        if RBAC_DENIED in words:
-            print(f"note: the pod of version {number} was not checked: {words}", file=sys.stderr)
+    for number, refusal in list(refusals.items()):
+        if RBAC_DENIED in refusal.message:
+            print(f"note: the pod of version {number} was not checked: {refusal.message}",
+                  file=sys.stderr)  # fmt: skip
             del refusals[number]
     snap = replace(snap, pod_refusals=refusals)
     compare = job.status.stable_version or job.status.current_version

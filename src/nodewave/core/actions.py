@@ -96,7 +96,7 @@ class ReleaseNode:
 
 @dataclass(frozen=True, slots=True)
 class QuarantineNode:
-    """Keep the node cordoned and label it nodewave.io/quarantined=<job>; record it."""
+    """Keep the node cordoned and label it nodewave.io/quarantined=<namespace>.<job>; record it."""
 
     execution: str
     node: str

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from nodewave.core import reasons as R
 from nodewave.core.actions import Action, EventIntent, PrepareNode, QuarantineNode, ReleaseNode
+from nodewave.core.naming import label_value
 from nodewave.core.observe import Observation, PodAction
 from nodewave.core.snapshot import ExecutionInfo
 from nodewave.models.base import ErrorInfo
@@ -39,11 +40,18 @@ S = ObservedState
 ANNOTATION_RELEASE = "nodewave.io/release"
 """On an execution: `kubectl nodewave uncordon` asks for its quarantined node back."""
 LABEL_QUARANTINED = "nodewave.io/quarantined"
-"""On a node whose execution failed: the Job's name."""
+"""On a node whose execution failed: `<namespace>.<job>` (build_quarantine_value)."""
 ANNOTATION_CORDONED_BY = "nodewave.io/cordoned-by"
 """On a node nodewave cordoned: "<namespace>/<job>", so only that Job uncordons it."""
 DRAIN_RETRY = timedelta(seconds=2)
 """How soon a refused eviction is asked again."""
+
+
+def build_quarantine_value(namespace: str, job: str) -> str:
+    """The quarantine label's value, naming the Job with its namespace, so a same-named Job of
+    another namespace never lifts it (a namespace holds no dot: the two never run together);
+    shortened with a hash past 63 characters, as every label value nodewave writes."""
+    return label_value(f"{namespace}.{job}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -426,8 +426,8 @@ def evaluate_version_refusal(
         settings.operator_account,
         settings.pod_security_default,
     )
-    if verdict is None and (words := snap.pod_refusals.get(version.number)) is not None:
-        verdict = PolicyVerdict(R.POD_REFUSED, f"the API server refuses its pod: {words}")
+    if verdict is None and (refusal := snap.pod_refusals.get(version.number)) is not None:
+        verdict = PolicyVerdict(refusal.reason, refusal.message)
     return verdict
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from nodewave import API_VERSION
+from nodewave import API_VERSION, GROUP
 from nodewave.core.naming import (
     ANNOTATION_JOB,
     LABEL_EXECUTION,
@@ -81,6 +82,27 @@ def build_configmap(job: JobInfo, version: VersionSpec) -> dict[str, Any]:
         },
         "data": {"config.json": json.dumps(dict(version.config), sort_keys=True, indent=2)},
     }
+
+
+def evaluate_configmap_conflict(found: Mapping[str, Any], job: JobInfo) -> str | None:
+    """None when the ConfigMap found under a version's name is the Job's to use or replace:
+    controlled by this Job, or by a former Job of the same name (deleted and created again,
+    its ConfigMap not yet collected). Anything else is someone else's, which the operator
+    neither deletes nor mounts into the fleet's pods: why, for the Job's condition."""
+    meta = found.get("metadata") or {}
+    refs: list[Mapping[str, Any]] = meta.get("ownerReferences") or []
+    owner: Mapping[str, Any] = next((r for r in refs if r.get("controller")), {})
+    if (
+        owner.get("kind") == "Job"
+        and str(owner.get("apiVersion", "")).startswith(f"{GROUP}/")
+        and owner.get("name") == job.name
+    ):
+        return None
+    held = f"{owner.get('kind')} {owner.get('name')}" if owner else "no nodewave Job"
+    return (
+        f"ConfigMap {meta.get('name')} exists and is not this Job's (controlled by {held}): "
+        "nodewave neither replaces nor mounts it; delete or rename it"
+    )
 
 
 def _pin_to_node(spec: dict[str, Any], node: str) -> None:

@@ -31,6 +31,7 @@ POD_SECURITY_VIOLATION = "PodSecurityViolation"
 SERVICE_ACCOUNT_NOT_ALLOWED = "ServiceAccountNotAllowed"
 NODE_MAINTENANCE_NOT_ALLOWED = "NodeMaintenanceNotAllowed"
 POD_REFUSED = "PodRefused"
+CONFIG_MAP_CONFLICT = "ConfigMapConflict"
 """The API server refuses the version's pod: its server-side dry-run create (a version not
 placed yet), or a real create (the condition PodsRefused, the execution's reason)."""
 

@@ -124,6 +124,16 @@ class JobInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PodRefusal:
+    """Why a version's pods may not be created, found before any node is touched
+    (`kube/podcheck.py`)."""
+
+    reason: str
+    """R.POD_REFUSED (the API server's own words) or R.CONFIG_MAP_CONFLICT."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     job: JobInfo
     current: VersionSpec
@@ -147,8 +157,9 @@ class Snapshot:
     """Trigger → the services told of it, for this Job (core/notifications.py)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""
-    pod_refusals: Mapping[int, str] = field(default_factory=dict)
-    """Version → the API server's words refusing its pod in a server-side dry-run create,
-    for versions not placed yet (`kube/podcheck.py`); absent: admitted or not asked."""
+    pod_refusals: Mapping[int, PodRefusal] = field(default_factory=dict)
+    """Version → why its pods may not be created (the API server refusing its pod in a
+    server-side dry-run create, or its ConfigMap's name taken by someone else's), for versions
+    not placed yet (`kube/podcheck.py`); absent: admitted or not asked."""
     pod_create_errors: Mapping[str, str] = field(default_factory=dict)
     """Execution → the API server's words refusing its pod's last create."""

@@ -84,11 +84,14 @@ SIGNATURE_HEADER = "X-Nodewave-Signature"
 TIMESTAMP_HEADER = "X-Nodewave-Timestamp"
 
 
-def build_signature(key: bytes, timestamp: str, body: bytes) -> str:
-    """`sha256=` and the hex HMAC-SHA256 of "<timestamp>.<body>" (the timestamp is signed too,
-    so a receiver that checks its age refuses a replayed payload)."""
-    digest = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def build_signature(key: bytes, method: str, url: str, timestamp: str, body: bytes) -> str:
+    """`sha256=` and the hex HMAC-SHA256 of "<METHOD>\\n<url>\\n<timestamp>\\n<body>": the
+    timestamp is signed so a receiver that checks its age refuses a replayed payload, and the
+    method and URL so a payload meant for one endpoint (a load test) is not accepted by another
+    sharing the key (the change board). The URL is the Job's, as written; it holds no newline
+    (a URL cannot), so the parts cannot be shifted into one another."""
+    signed = f"{method}\n{url}\n{timestamp}\n".encode() + body
+    return f"sha256={hmac.new(key, signed, hashlib.sha256).hexdigest()}"
 
 
 def build_payload(

@@ -28,12 +28,20 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 
 
+NAMESPACE_TERMINATING = "NamespaceTerminating"
+"""A Status cause: the namespace is being deleted, nothing new may be made in it."""
+
+
 class KubeError(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, causes: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.causes = causes
+        """The types of the Status's details.causes (e.g. NAMESPACE_TERMINATING)."""
 
 
 class NotLeaderError(Exception):
@@ -129,7 +137,9 @@ def _error(status: int, raw: bytes) -> KubeError:
     """The API's Status (reason and message) as our error, or the raw body when it is none."""
     decoded = _decode(raw)
     if isinstance(decoded, dict):
-        return KubeError(status, decoded.get("reason", ""), decoded.get("message", ""))
+        details = decoded.get("details") or {}
+        causes = tuple(str(c.get("type", "")) for c in details.get("causes") or [])
+        return KubeError(status, decoded.get("reason", ""), decoded.get("message", ""), causes)
     return KubeError(status, "", raw.decode(errors="replace"))
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from nodewave import API_VERSION
 from nodewave.core.actions import EventIntent
 from nodewave.kube.client import (
+    NAMESPACE_TERMINATING,
     Kube,
     KubeError,
     NotLeaderError,
@@ -192,6 +193,8 @@ class EventRecorder:
             except NotLeaderError:
                 return  # deposed: the decision is no longer this replica's to announce
             except (KubeError, OSError) as e:
+                if isinstance(e, KubeError) and NAMESPACE_TERMINATING in e.causes:
+                    return  # the Job goes with its namespace: no one will read the Event
                 if not is_transient(e) or attempt == DECISION_ATTEMPTS - 1:
                     log.warning("Event %s on %s not recorded: %s", intent.reason, involved.name, e)
                     return

@@ -18,7 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from nodewave.core.actions import PrepareNode, QuarantineNode, ReleaseNode
-from nodewave.core.maintenance import ANNOTATION_CORDONED_BY, LABEL_QUARANTINED
+from nodewave.core.maintenance import (
+    ANNOTATION_CORDONED_BY,
+    LABEL_QUARANTINED,
+    build_quarantine_value,
+)
 from nodewave.core.naming import LABEL_JOB
 from nodewave.core.snapshot import JobInfo
 from nodewave.kube.client import Kube, KubeError, path_of
@@ -135,6 +139,10 @@ async def release_deleted_job_nodes(kube: Kube, namespace: str, job: str) -> lis
     return released
 
 
+def _quarantine(job: JobInfo) -> str:
+    return build_quarantine_value(job.namespace, job.name)
+
+
 def _cordoned_by(node: dict[str, Any], job: JobInfo) -> bool:
     """Whether this Job's cordon is the node's (its annotation names the Job)."""
     annotations = node["metadata"].get("annotations") or {}
@@ -199,7 +207,7 @@ async def release_node(kube: Kube, job: JobInfo, action: ReleaseNode, now: datet
         if _cordoned_by(found, job):
             patch = {"metadata": {"annotations": {ANNOTATION_CORDONED_BY: None}},
                      "spec": {"unschedulable": None}}  # fmt: skip
-        if (meta.get("labels") or {}).get(LABEL_QUARANTINED) == job.name:
+        if (meta.get("labels") or {}).get(LABEL_QUARANTINED) == _quarantine(job):
             patch.setdefault("metadata", {})["labels"] = {LABEL_QUARANTINED: None}
         if patch:
             await kube.merge_patch(path_of("nodes", None, action.node), patch)
@@ -213,7 +221,7 @@ async def quarantine_node(kube: Kube, job: JobInfo, action: QuarantineNode) -> N
     previous = await _maintenance(kube, job.namespace, action.execution)
     if previous.quarantined or previous.released_at is not None:
         return  # done already, or released by a person since
-    patch = {"metadata": {"labels": {LABEL_QUARANTINED: job.name}}}
+    patch = {"metadata": {"labels": {LABEL_QUARANTINED: _quarantine(job)}}}
     await kube.merge_patch(path_of("nodes", None, action.node), patch)
     await _record(kube, job.namespace, action.execution, previous.model_copy(update={
         "quarantined": True, "message": "the execution failed: node kept cordoned, quarantined"}))  # fmt: skip

@@ -15,6 +15,11 @@ ServiceAccount created lets the rollout start without a new version, and a thous
 Jobs cost the API server a few dry-runs a second, not a hundred. An admission is remembered for
 the version while the namespace's labels (its Pod Security level) stay the same; a change of
 those labels asks again at once.
+
+Asked first, at the same moment and with the same rechecks: whether the name of the version's
+ConfigMap is free (or this Job's). A ConfigMap of that name that no nodewave Job of this name
+controls is someone else's: it is never replaced, nor mounted into the fleet's pods, and the
+version is refused (`ConfigMapConflict`) until it is gone.
 """
 
 from __future__ import annotations
@@ -25,11 +30,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from nodewave.core.naming import build_execution_name
+from nodewave.core import reasons as R
+from nodewave.core.naming import build_configmap_name, build_execution_name
 from nodewave.core.planner import needs_pod_check, select_targets
-from nodewave.core.podspec import build_pod
+from nodewave.core.podspec import build_pod, evaluate_configmap_conflict
 from nodewave.core.selector import SelectorError, build_selector
-from nodewave.core.snapshot import JobInfo, Snapshot, VersionSpec
+from nodewave.core.snapshot import JobInfo, PodRefusal, Snapshot, VersionSpec
 from nodewave.kube.client import Kube, KubeError, path_of
 
 log = logging.getLogger("nodewave.podcheck")
@@ -60,6 +66,27 @@ def build_refusal_words(e: KubeError) -> str | None:
     return (e.message or str(e))[:MAX_WORDS] if e.status in REFUSALS else None
 
 
+async def find_configmap_conflict(kube: Kube, job: JobInfo, version: VersionSpec) -> str | None:
+    """Why the version's ConfigMap name is someone else's, or None (free, or the Job's)."""
+    path = path_of("configmaps", job.namespace, build_configmap_name(job.name, version.number))
+    found = await kube.get(path)
+    return None if found is None else evaluate_configmap_conflict(found, job)
+
+
+async def check_version(
+    kube: Kube, job: JobInfo, version: VersionSpec, node: str
+) -> PodRefusal | None:
+    """Why the version's pods may not be created, or None; KubeError when the API server gave
+    no verdict."""
+    conflict = await find_configmap_conflict(kube, job, version)
+    if conflict is not None:
+        return PodRefusal(R.CONFIG_MAP_CONFLICT, conflict)
+    words = await dry_run_pod(kube, job, version, node)
+    if words is None:
+        return None
+    return PodRefusal(R.POD_REFUSED, f"the API server refuses its pod: {words}")
+
+
 async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str) -> str | None:
     """None when the API server admits the pod, else its words (capped); KubeError when it
     gave no verdict."""
@@ -82,7 +109,7 @@ async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str)
 
 @dataclass(frozen=True, slots=True)
 class _Verdict:
-    words: str | None
+    refusal: PodRefusal | None
     due: datetime | None
     """When a refusal is asked again (None: an admission, kept)."""
     refusals: int = 0
@@ -111,9 +138,9 @@ class PodChecker:
         version: VersionSpec,
         node: str,
         namespace_labels: Mapping[str, str],
-    ) -> str | None:
-        """The API server's words refusing `version`'s pod asked on `node`, or None (admitted,
-        or no verdict yet); only this verdict of the Job is kept."""
+    ) -> PodRefusal | None:
+        """Why `version`'s pods (asked on `node`) may not be created, or None (admitted, or no
+        verdict yet); only this verdict of the Job is kept."""
         labels = ",".join(f"{k}={v}" for k, v in sorted(namespace_labels.items()))
         key = (job.namespace, job.name, job.uid, version.number, labels)
         # The Job's other versions, or its namespace's former labels, are of no more use.
@@ -122,28 +149,30 @@ class PodChecker:
         now = self.clock()
         if verdict is None or (verdict.due is not None and now >= verdict.due):
             try:
-                words = await dry_run_pod(self.kube, job, version, node)
+                refusal = await check_version(self.kube, job, version, node)
             except KubeError as e:
                 log.warning("%s/%s: dry-run of version %d's pod: %s", job.namespace,
                             job.name, version.number, e)  # fmt: skip
-                return verdict.words if verdict is not None else None
-            verdict = self._verdicts[key] = self._record(job.name, verdict, words, now)
-        return verdict.words
+                return verdict.refusal if verdict is not None else None
+            verdict = self._verdicts[key] = self._record(job.name, verdict, refusal, now)
+        return verdict.refusal
 
     @staticmethod
-    def _record(job: str, before: _Verdict | None, words: str | None, now: datetime) -> _Verdict:
-        if words is None:
+    def _record(
+        job: str, before: _Verdict | None, refusal: PodRefusal | None, now: datetime
+    ) -> _Verdict:
+        if refusal is None:
             return _Verdict(None, None)
         refusals = (before.refusals if before is not None else 0) + 1
         wait = timedelta(seconds=evaluate_recheck_seconds(job, refusals))
-        return _Verdict(words, now + wait, refusals)
+        return _Verdict(refusal, now + wait, refusals)
 
     def recheck_at(self, namespace: str, name: str) -> datetime | None:
         """When the Job's refused version is asked again (None: nothing refused)."""
         due = [v.due for k, v in self._verdicts.items() if k[:2] == (namespace, name) and v.due]
         return min(due) if due else None
 
-    async def refusals_for(self, snap: Snapshot) -> dict[int, str]:
+    async def refusals_for(self, snap: Snapshot) -> dict[int, PodRefusal]:
         """The API server's verdict on the current version's pod while it has no execution,
         asked on the first node the Job selects: what a pass and `kubectl nodewave plan` use."""
         if not needs_pod_check(snap.current.number, snap.executions):
@@ -154,8 +183,8 @@ class PodChecker:
             return {}  # the pass refuses the spec itself
         if not targets:
             return {}  # no node selected: nothing to create, nothing asked
-        words = await self.refusal(snap.job, snap.current, targets[0], snap.namespace_labels)
-        return {snap.current.number: words} if words is not None else {}
+        refusal = await self.refusal(snap.job, snap.current, targets[0], snap.namespace_labels)
+        return {snap.current.number: refusal} if refusal is not None else {}
 
     def forget(self, namespace: str, name: str, keep: object = None) -> None:
         """The Job's verdicts go (all of them when it is gone; all but `keep` otherwise)."""

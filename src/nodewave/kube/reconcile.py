@@ -46,7 +46,13 @@ from nodewave.core.naming import (
 )
 from nodewave.core.patch import build_merge_patch
 from nodewave.core.planner import Plan, PlannerSettings, plan_job
-from nodewave.core.podspec import build_configmap, build_labels, build_owner_reference, build_pod
+from nodewave.core.podspec import (
+    build_configmap,
+    build_labels,
+    build_owner_reference,
+    build_pod,
+    evaluate_configmap_conflict,
+)
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.core.versions import RevisionInfo, plan_versions, select_owned
 from nodewave.kube.client import Kube, KubeError, path_of
@@ -311,12 +317,16 @@ class Reconciler:
         deletes, status patches). A wave's pods that shared the API server with the previous
         wave's bookkeeping took 0.35 s to be created instead of 0.15 (100 nodes, 20 per wave)."""
         job = snap.job
-        needed = {a.version for a in actions if isinstance(a, CreatePod | CreateExecution)}
-        await asyncio.gather(
-            *([self._create_revision(job, revision)] if revision is not None else []),
+        needed = sorted({a.version for a in actions if isinstance(a, CreatePod | CreateExecution)})
+        made = await asyncio.gather(
             *(self._ensure_configmap(job, snap.versions[number]) for number in needed),
+            *([self._create_revision(job, revision)] if revision is not None else []),
         )
-        starting = [a for a in actions if isinstance(a, CreatePod | CreateExecution)]
+        # A version whose ConfigMap name is someone else's starts nothing (the dry-run saw it
+        # free; it was taken since): its pods would mount a stranger's data.
+        blocked = {n for n, ok in zip(needed, made[: len(needed)], strict=True) if not ok}
+        starting = [a for a in actions
+                    if isinstance(a, CreatePod | CreateExecution) and a.version not in blocked]  # fmt: skip
         rest = [a for a in actions if not isinstance(a, CreatePod | CreateExecution)]
         actions = starting + rest
         results = await asyncio.gather(
@@ -452,16 +462,17 @@ class Reconciler:
                 (job.namespace, job.name), action.execution, parse_pod(created)
             )
 
-    async def _ensure_configmap(self, job: JobInfo, version: VersionSpec) -> None:
-        """The version's ConfigMap, owned by this incarnation of the Job. Remembered by the
-        Job's uid, not its name: a Job deleted and re-created under the same name is a new
-        owner, and the garbage collector may not have removed the old one's ConfigMap yet. That
-        one goes now (it would go anyway, and with it the mount of every new pod), ours is
-        made. Seen on a real node, where a missing ConfigMap keeps a pod ContainerCreating;
-        kwok reported such pods Running."""
+    async def _ensure_configmap(self, job: JobInfo, version: VersionSpec) -> bool:
+        """The version's ConfigMap, owned by this incarnation of the Job; whether it is there.
+        Remembered by the Job's uid, not its name: a Job deleted and re-created under the same
+        name is a new owner, and the garbage collector may not have removed the old one's
+        ConfigMap yet. That one goes now (it would go anyway, and with it the mount of every
+        new pod), ours is made. Seen on a real node, where a missing ConfigMap keeps a pod
+        ContainerCreating; kwok reported such pods Running. Anyone else's ConfigMap of that name
+        is left alone (False; the next dry-run check refuses the version, saying why)."""
         marker = (job.namespace, job.name, job.uid, version.number)
         if marker in self._configmaps:
-            return
+            return True
         body = build_configmap(job, version)
         path = path_of("configmaps", job.namespace, build_configmap_name(job.name, version.number))
         for _ in range(2):  # the common case is one request: the create
@@ -473,10 +484,16 @@ class Reconciler:
             owners = {o.get("uid") for o in existing["metadata"].get("ownerReferences", [])}
             if job.uid in owners:
                 break
+            conflict = evaluate_configmap_conflict(existing, job)
+            if conflict is not None:
+                log.warning("%s/%s: %s", job.namespace, job.name, conflict)
+                self.pod_checker.forget(job.namespace, job.name)  # asked again next pass
+                return False
             await self.kube.delete(path, uid=existing["metadata"]["uid"])
         else:
-            return  # looked at again next pass
+            return False  # looked at again next pass
         self._configmaps.add(marker)
+        return True
 
     async def _create_revision(self, job: JobInfo, rev: RevisionInfo) -> None:
         body = {

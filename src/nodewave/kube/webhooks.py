@@ -60,7 +60,7 @@ class WebhookRunner:
                 return False, secret
             timestamp = str(int(self.clock().timestamp()))
             headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = build_signature(secret, timestamp, body)
+            headers[SIGNATURE_HEADER] = build_signature(secret, "POST", hook.url, timestamp, body)
         try:
             reply = await self.outbound.request(
                 (call.namespace, call.job), "POST", hook.url, data=body, headers=headers,

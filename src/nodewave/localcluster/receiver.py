@@ -88,7 +88,9 @@ class DemoReceiver:
         signature, timestamp = headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER)
         signed = None
         if signature is not None and timestamp is not None:
-            signed = hmac.compare_digest(signature, build_signature(self.key, timestamp, raw))
+            signed = hmac.compare_digest(
+                signature, build_signature(self.key, "POST", self.url + path, timestamp, raw)
+            )
         job = str((body.get("job") or {}).get("name", ""))
         status, text = ANSWERS.get(kind, (404, f"no answer for a {kind!r} webhook"))
         if signed is False:

@@ -272,7 +272,7 @@ class Webhook(ApiModel):
     """Sent as is in the payload's metadata (a ticket, a test profile)."""
     secret_ref: SecretKeyRef | None = None
     """Sign each payload with HMAC-SHA256 under this key: header X-Nodewave-Signature is
-    sha256=hex(HMAC(key, X-Nodewave-Timestamp + "." + body))."""
+    sha256=hex(HMAC(key, "POST\\n" + url + "\\n" + X-Nodewave-Timestamp + "\\n" + body))."""
 
 
 class Rollout(ApiModel):

@@ -13,7 +13,8 @@ let cellEls = {};
 
 function listen(url, onMessage) {
   if (stream) stream.close();
-  stream = new EventSource(url);
+  // EventSource sends no headers: the token goes in the URL, as in the page's own.
+  stream = new EventSource(url + "?token=" + encodeURIComponent(token));
   stream.onopen = () => { $("connection").textContent = "live"; };
   stream.onerror = () => { $("connection").textContent = "reconnecting…"; };
   stream.onmessage = (e) => onMessage(JSON.parse(e.data));
