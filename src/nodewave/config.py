@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nodewave.core.egress import DEFAULT_ALLOWED, DEFAULT_DENIED
 from nodewave.core.leader import LeaderTiming
 from nodewave.core.podsecurity import Level
 from nodewave.core.policy import ServiceAccountRef
@@ -44,5 +45,11 @@ class OperatorConfig:
     the operator's namespace (`leader_namespace`); "" turns notifications off."""
     notifications_refresh_seconds: float = 15.0
     """How often the operator reads that configuration again."""
+    egress_allowed: tuple[str, ...] = DEFAULT_ALLOWED
+    """Networks webhook calls and Prometheus queries may go to (core/egress.py)."""
+    egress_denied: tuple[str, ...] = DEFAULT_DENIED
+    """Networks they may not; the most specific network naming an address decides."""
+    pod_ip: str | None = None
+    """This replica's own address, denied too (NODEWAVE_POD_IP; the chart sets it)."""
     identity: str = "nodewave"
     """This replica's name in the Lease (the pod's name in a cluster)."""

@@ -37,7 +37,8 @@ class Received:
 class Receiver:
     """`answers[path]` says how a POST to that path is answered (default: approve)."""
 
-    def __init__(self) -> None:
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        self.address = address
         self.answers: dict[str, str] = {}
         self.received: list[Received] = []
         self._lock = threading.Lock()
@@ -72,13 +73,13 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((address, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.address}:{self.port}{path}"
 
     def calls(self, path: str) -> list[Received]:
         with self._lock:

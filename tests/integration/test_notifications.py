@@ -160,23 +160,39 @@ def test_a_job_subscribes_with_an_annotation(
 ) -> None:  # fmt: skip
     nodes = suite_nodes(cluster, "notify", 4)
     rolling = {"strategy": "Rolling", "maxParallel": 100}
-    install_config(cluster, tmp_path, {"services": {"team": f"json://127.0.0.1:{http.port}/team"}})
+    team = {"team": f"json://127.0.0.1:{http.port}/team"}
+    install_config(cluster, tmp_path, {"services": team})
     try:
         spec = rolling_job("notify", "1", rolling)
         settle_v1(cluster, namespace, "annotated", spec, nodes)
         time.sleep(2)  # the test operator re-reads its configuration every second
         annotations = {"notifications.nodewave.io/subscribe.on-rollout-completed": "team"}
-        body = {
-            "apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
-            "metadata": {"name": "annotated", "namespace": namespace, "annotations": annotations},
-            "spec": rolling_job("notify", "2", rolling),
-        }  # fmt: skip
-        cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
-        wait_for(lambda: phase(cluster, namespace, "annotated") == "Completed", 60, "rolled out")
+
+        def roll_out(version: int) -> None:
+            body = {
+                "apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+                "metadata": {"name": "annotated", "namespace": namespace, "annotations": annotations},
+                "spec": rolling_job("notify", str(version), rolling),
+            }  # fmt: skip
+            cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(body))
+            wait_for(lambda: phase(cluster, namespace, "annotated", version) == "Completed", 60,
+                     f"version {version} rolled out")  # fmt: skip
+
+        # The service takes no subscriptions from this namespace yet: refused, said, not sent.
+        roll_out(2)
+        [refused] = wait_for(lambda: notifications(cluster, namespace, "annotated"), 20, "entry")
+        assert (refused["service"], refused["phase"]) == ("team", "Failed")
+        assert refused["message"] == (
+            f"not sent: service team takes no subscriptions from namespace {namespace} "
+            "(subscribable.team of the notifications ConfigMap)"
+        )
+        install_config(cluster, tmp_path, {"services": team, "subscribable": {"team": [namespace]}})
+        time.sleep(2)
+        roll_out(3)
         wait_for(lambda: http.calls("/team"), 20, "the team's notification")
         time.sleep(2)
         [call] = http.calls("/team")
-        assert call.body["title"] == f"[nodewave] {namespace}/annotated: version 2 rolled out"
+        assert call.body["title"] == f"[nodewave] {namespace}/annotated: version 3 rolled out"
     finally:
         cluster.kubectl("delete", "configmap", "-n", CONFIGMAP_NAMESPACE,
                         "nodewave-notifications", "--ignore-not-found")  # fmt: skip

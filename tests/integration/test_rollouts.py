@@ -38,13 +38,12 @@ def test_canary_that_never_gets_ready_rolls_back(
         "maxParallel": 50,
         "maxFailedNodes": 1,
     }
-    settle_v1(cluster, namespace, "app", rolling_job("canary-bad", "1", canary), nodes)
-    apply_job(
-        cluster,
-        namespace,
-        "app",
-        rolling_job("canary-bad", "2", canary, {"fake.nodewave.io/ready": "false"}),
-    )
+    # Each version with its config: the stable one's is not held in the operator's memory
+    # (only in its ControllerRevision) and must be read back for the pods the rollback makes.
+    v1 = {**rolling_job("canary-bad", "1", canary), "config": {"release": "one", "count": 1}}
+    settle_v1(cluster, namespace, "app", v1, nodes)
+    v2 = rolling_job("canary-bad", "2", canary, {"fake.nodewave.io/ready": "false"})
+    apply_job(cluster, namespace, "app", {**v2, "config": {"release": "two", "count": 2}})
     wait_for(lambda: phase(cluster, namespace, "app") == "RolledBack", 60, "rollback done")
     wait_for(
         lambda: running_versions(cluster, namespace, "app") == {n: [1] for n in nodes},
@@ -69,6 +68,11 @@ def test_canary_that_never_gets_ready_rolls_back(
     assert {e["spec"]["desiredState"] for e in v2} == {"Stopped"}
     pods = kubectl_json(cluster, "get", "pods", "-n", namespace)["items"]
     assert Counter(p["spec"]["nodeName"] for p in pods) == Counter({n: 1 for n in nodes})
+    canaries = {e["spec"]["nodeName"] for e in v2}
+    restored = [p for p in pods if p["spec"]["nodeName"] in canaries]
+    for pod in restored:  # made after the rollback, from version 1's revision
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        assert json.loads(env["NODEWAVE_CONFIG"]) == {"release": "one", "count": 1}
     reasons = job_events(cluster, namespace)
     for reason in ("RolloutStarted", "WaveStarted", "RolloutFailed", "RollingBack", "RolledBack"):
         assert reason in reasons

@@ -225,3 +225,42 @@ def test_a_signing_secret_the_operator_cannot_find_is_named_in_the_status(
                     "-p", f'{{"data": {{"hmac": "{secret}"}}}}')  # fmt: skip
     wait_for(lambda: phase(cluster, namespace, "nosecret") == "Completed", 60, "rolled out")
     assert receiver.calls("/cab")[0].headers["X-Nodewave-Signature"].startswith("sha256=")
+
+
+def test_the_egress_policy_refuses_a_destination_before_anything_is_sent(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """The session operator allows 127.0.0.1/32 (the tests' receivers) and keeps the defaults:
+    the rest of loopback (the operator's own ports), link-local (cloud metadata, also written
+    IPv4-mapped) and the API server's endpoint are refused, each gate saying why, and a
+    receiver there gets nothing."""
+    inside = Receiver("127.0.0.2").start()
+    try:
+        nodes = suite_nodes(cluster, "webhook", 4)
+        rolling = {"strategy": "Rolling", "maxParallel": 50}
+        settle_v1(cluster, namespace, "egress", rolling_job("webhook", "1", rolling), nodes)
+        api_port = cluster.server.rsplit(":", 1)[1]
+        refused = {
+            "own": (inside.url("/cab"), "127.0.0.2 is in the denied network 127.0.0.0/8"),
+            "metadata": ("http://169.254.169.254/latest/meta-data/",
+                         "169.254.169.254 is in the denied network 169.254.0.0/16"),
+            "mapped": ("http://[::ffff:169.254.169.254]/",
+                       "169.254.169.254 is in the denied network 169.254.0.0/16"),
+            "apiserver": (cluster.server + "/api", f"127.0.0.1:{api_port} is the API server's"),
+        }  # fmt: skip
+        hooks = [{"name": name, "type": "ConfirmRollout", "url": url, "intervalSeconds": 1}
+                 for name, (url, _) in refused.items()]  # fmt: skip
+        apply_job(cluster, namespace, "egress",
+                  rolling_job("webhook", "2", {**rolling, "webhooks": hooks}))  # fmt: skip
+
+        def answers() -> dict[str, str]:
+            webhooks = rollout_status(cluster, namespace, "egress").get("webhooks") or []
+            return {w["name"]: w.get("message", "") for w in webhooks}
+
+        expected = {name: f"not called: refused by the operator's egress policy: {why}"
+                    for name, (_, why) in refused.items()}  # fmt: skip
+        wait_for(lambda: answers() == expected, 30, "every gate refused by the egress policy")
+        assert inside.received == [], "nothing sent to a refused destination"
+        assert v2_executions(cluster, namespace, "egress") == []
+    finally:
+        inside.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from nodewave.cli.main import build_parser
@@ -44,3 +45,19 @@ def test_the_chart_defaults_are_the_config_defaults() -> None:
         timing.renew_deadline,
     )
     assert lease["retryPeriodSeconds"] == timing.retry_period
+
+
+def test_egress_flags_add_to_the_defaults_and_a_bad_network_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["run", "--egress-allow", "10.96.5.5/32", "--egress-deny", "10.0.0.0/8"]
+    )
+    config = build_operator_config(args)
+    defaults = OperatorConfig()
+    assert config.egress_allowed == (*defaults.egress_allowed, "10.96.5.5/32")
+    assert config.egress_denied == (*defaults.egress_denied, "10.0.0.0/8")
+    assert "169.254.0.0/16" in defaults.egress_denied
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--egress-deny", "10.0.0.0/33"])
+    assert "argument --egress-deny: not a network (CIDR): '10.0.0.0/33'" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from nodewave.core.naming import (
     label_value,
 )
 from nodewave.core.patch import build_merge_patch
+from nodewave.core.podspec import build_pod
 from nodewave.core.versions import (
     RevisionInfo,
     build_version_content,
@@ -27,8 +29,9 @@ from nodewave.core.versions import (
     plan_versions,
     select_owned,
 )
-from nodewave.kube.parse import parse_revision
-from nodewave.models.job import JobSpec, JobType
+from nodewave.kube.parse import LABEL_VERSION_HASH, parse_revision
+from nodewave.models.job import JobSpec, JobType, RestartPolicy
+from tests.unit.builders import job
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 dns = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,60}[a-z0-9])?", fullmatch=True)
@@ -240,9 +243,32 @@ def test_history_keeps_exactly_the_limit_besides_current_and_stable() -> None:
     assert no_stable.delete == ("j-1", "j-2", "j-3", "j-4")
 
 
-def test_a_revision_without_template_or_config_reads_as_empty() -> None:
+def test_a_revision_without_template_reads_as_empty_and_without_config_as_not_held() -> None:
     version = RevisionInfo("j-1", 1, "h", {"type": "Query"}).to_version()
-    assert (version.type, version.template, version.config) == (JobType.QUERY, {}, {})
+    assert (version.type, version.template, version.config) == (JobType.QUERY, {}, None)
+    assert version.revision == "j-1"  # where a pass reads the config when it makes a pod
+    with pytest.raises(ValueError, match="version 1's config was not read from its revision j-1"):
+        build_pod(job(spec()), version, "x", "u", "n1", RestartPolicy.ALWAYS)
+
+
+def test_revisions_in_memory_hold_no_config_but_the_current_version_has_the_specs() -> None:
+    """The informer's revisions leave their configs in the API (up to ~900 KiB each, ten times
+    that parsed); the current version's config comes from the spec, whose hash it matches."""
+    big = {"blob": "x" * 1000}
+    body = {"metadata": {"name": "j-abc", "labels": {LABEL_VERSION_HASH: "h1"}}, "revision": 1,
+            "data": {"type": "Pipeline", "template": TEMPLATE, "config": big}}  # fmt: skip
+    held = parse_revision(body)
+    assert "config" not in held.data
+    assert parse_revision(body, with_config=True).data["config"] == big
+    current = spec(config=big)
+    content = build_version_content(current)
+    stored = replace(parse_revision(body), hash=hash_version(content))
+    plan = plan_versions(current, [stored], 1, "j")
+    assert plan.create is None
+    assert plan.current.config == big
+    assert plan.known[1] == plan.current
+    older = replace(stored, number=0, name="j-old", hash="other")
+    assert plan_versions(current, [older, stored], 1, "j").known[0].config is None
 
 
 def test_only_revisions_the_job_controls_are_its_history() -> None:

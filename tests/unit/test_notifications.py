@@ -18,6 +18,8 @@ from nodewave.core.actions import EventIntent, SendNotification
 from nodewave.core.notifications import (
     DEFAULT_TEMPLATES,
     MAX_ATTEMPTS,
+    RATE_LIMIT,
+    RATE_WINDOW,
     TRIGGERS,
     NotificationsConfig,
     Subscription,
@@ -29,7 +31,7 @@ from nodewave.core.notifications import (
     plan_notifications,
 )
 from nodewave.core.planner import plan_job
-from nodewave.core.snapshot import CallAnswer
+from nodewave.core.snapshot import CallAnswer, JobSubscriptions
 from nodewave.models.job import (
     MAX_NOTIFICATIONS,
     NotificationPhase,
@@ -45,7 +47,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROLLOUT = RolloutStatus(phase=RolloutPhase.PROGRESSING, version=2, from_version=1, wave=3,
                         total_waves=4, started_at=at(0))  # fmt: skip
 STARTED = f"2@{at(0).isoformat()}"
-CHAT = {"on-rollout-completed": ("chat",), "on-wave-completed": ("chat", "mail")}
+CHAT = JobSubscriptions({"on-rollout-completed": ("chat",), "on-wave-completed": ("chat", "mail")})
 
 
 # ---- the ConfigMap ----------------------------------------------------------------------
@@ -87,7 +89,7 @@ def test_services_templates_and_subscriptions_are_read_and_secrets_substituted()
     ("data", "error"),
     [
         ({"service.chat": "slack://$token"}, "service.chat: the Secret has no key token"),
-        ({"colour": "blue"}, "colour: unknown key (service.<name>, template.<trigger>, subscriptions)"),
+        ({"colour": "blue"}, "colour: unknown key (service.<name>, template.<trigger>, subscriptions, subscribable.<name>)"),
         ({"template.on-rollout-started": "[1, 2]"}, "template.on-rollout-started: a template is a map of title and body"),
         ({"template.on-rollout-started": "title: [unclosed"}, "template.on-rollout-started: not YAML"),
         ({"subscriptions": "- {triggers: [on-deploy], services: []}"}, "subscriptions: [0]: unknown triggers ['on-deploy']"),
@@ -113,16 +115,60 @@ def test_subscriptions_match_namespace_and_labels_and_annotations_add_their_own(
                          selector={"team": "pay"}),
         ),
     )  # fmt: skip
-    assert evaluate_subscriptions(config, "dev", {}, {}) == {"on-rollout-completed": ("chat",)}
-    assert evaluate_subscriptions(config, "prod", {"team": "pay"}, {}) == {
+    assert evaluate_subscriptions(config, "dev", {}, {}).services == {
+        "on-rollout-completed": ("chat",)
+    }
+    assert evaluate_subscriptions(config, "prod", {"team": "pay"}, {}).services == {
         "on-rollout-completed": ("chat", "mail"),
         "on-rollout-failed": ("pager", "mail", "chat"),
     }
-    own = {"on-wave-completed": "chat, pager", "on-nothing": "chat"}
-    assert evaluate_subscriptions(config, "dev", {"team": "web"}, own) == {
-        "on-rollout-completed": ("chat",),
-        "on-wave-completed": ("chat", "pager"),
-    }
+    # A Job's own annotations: only to services that take subscriptions from its namespace.
+    config = dataclasses.replace(
+        config, subscribable={"chat": frozenset({"*"}), "pager": frozenset({"prod"})}
+    )
+    own = {"on-wave-completed": "chat, pager, mail", "on-nothing": "chat"}
+    dev = evaluate_subscriptions(config, "dev", {"team": "web"}, own)
+    assert dev.services == {"on-rollout-completed": ("chat",), "on-wave-completed": ("chat",)}
+    assert dev.refused == {"on-wave-completed": ("pager", "mail")}
+    prod = evaluate_subscriptions(config, "prod", {}, own)
+    assert prod.services["on-wave-completed"] == ("chat", "pager")
+    assert prod.refused == {"on-wave-completed": ("mail",)}
+    # Named by the platform's subscription already: the annotation adds nothing, refuses nothing.
+    again = evaluate_subscriptions(config, "dev", {}, {"on-rollout-completed": "chat"})
+    assert again == JobSubscriptions({"on-rollout-completed": ("chat",)})
+
+
+def test_a_refused_subscription_is_a_failed_entry_saying_why_and_nothing_is_sent() -> None:
+    subs = JobSubscriptions(refused={"on-rollout-completed": ("pager",)})
+    plan = plan_notifications([], [event("RolloutComplete")], ROLLOUT, subs, {}, "ns", "j", at(0))
+    [refused] = plan.entries
+    assert (refused.service, refused.phase, refused.attempts) == ("pager", N.FAILED, 0)
+    assert refused.message == (
+        "not sent: service pager takes no subscriptions from namespace ns "
+        "(subscribable.pager of the notifications ConfigMap)"
+    )
+    assert plan.sends == []
+    assert plan.wake_at == []
+    later = plan_notifications(plan.entries, [], ROLLOUT, subs, {}, "ns", "j", at(10))
+    assert later.sends == []
+
+
+def test_a_job_sends_at_most_the_rate_limit_per_window_and_the_rest_wait_their_turn() -> None:
+    """A tenant applying versions in a burst cannot flood a shared chat: RATE_LIMIT sends a
+    minute per Job and service; the others stay Pending and the pass wakes when a turn frees."""
+    window = int(RATE_WINDOW.total_seconds())
+    sent = [entry(id=f"old-{i}", phase="Sent", attempts=1, last_attempt_at=at(i))
+            for i in range(RATE_LIMIT - 3)]  # fmt: skip
+    pending = [entry(id=f"new-{i}", created_at=at(30)) for i in range(8)]
+    mail = entry(id="mail-0", service="mail", created_at=at(30))  # another service: its own
+    plan = plan_notifications([*sent, *pending, mail], [], ROLLOUT, CHAT, {}, "ns", "j", at(40))
+    assert [s.entry.id for s in plan.sends] == ["new-0", "new-1", "new-2", "mail-0"]
+    assert plan.wake_at == [at(window)] * 5  # when old-0 ages out of the window
+    later = plan_notifications([*sent, *pending], [], ROLLOUT, CHAT, {}, "ns", "j", at(window))
+    assert [s.entry.id for s in later.sends] == ["new-0", "new-1", "new-2", "new-3"]
+    # Sends long ago count no more.
+    quiet = plan_notifications([*sent, *pending], [], ROLLOUT, CHAT, {}, "ns", "j", at(999))
+    assert len(quiet.sends) == min(8, RATE_LIMIT)
 
 
 def entry(trigger: str = "on-rollout-completed", **kw: object) -> NotificationStatus:
@@ -174,7 +220,7 @@ def test_a_transition_adds_one_pending_entry_per_service_and_sends_nothing_yet()
 def test_an_entry_already_listed_is_not_added_again() -> None:
     known = entry("on-wave-completed", id=f"on-wave-completed/{STARTED}/3/chat", wave=3)
     plan = plan_notifications([known], [event("WaveComplete")], ROLLOUT,
-                              {"on-wave-completed": ("chat",)}, {}, "ns", "j", at(0))  # fmt: skip
+                              JobSubscriptions({"on-wave-completed": ("chat",)}), {}, "ns", "j", at(0))  # fmt: skip
     assert [e.id for e in plan.entries] == [known.id]
 
 
@@ -226,7 +272,7 @@ def test_the_outbox_keeps_the_newest_and_drops_finished_ones_first(
     phases: list[NotificationPhase],
 ) -> None:
     entries = [entry(id=f"e{i}", phase=p) for i, p in enumerate(phases)]
-    kept = plan_notifications(entries, [], None, {}, {}, "ns", "j", at(0)).entries
+    kept = plan_notifications(entries, [], None, JobSubscriptions(), {}, "ns", "j", at(0)).entries
     assert len(kept) == min(len(entries), MAX_NOTIFICATIONS)
     ids = [e.id for e in entries]
     assert [e.id for e in kept] == sorted((e.id for e in kept), key=ids.index)  # order kept
@@ -238,7 +284,7 @@ def test_the_outbox_keeps_the_newest_and_drops_finished_ones_first(
 def test_a_rollout_simulated_tells_each_transition_once() -> None:
     """The planner records each transition with its notification in one status, sends it in
     the pass after, and records it sent: each trigger once, whatever the number of passes."""
-    subs = {t: ("chat",) for t in TRIGGERS}
+    subs = JobSubscriptions({t: ("chat",) for t in TRIGGERS})
     snap = dataclasses.replace(
         stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50}), subscriptions=subs
     )
@@ -268,7 +314,7 @@ def test_a_rollout_simulated_tells_each_transition_once() -> None:
 
 def test_created_at_is_the_time_of_the_transition() -> None:
     plan = plan_notifications([], [event("RolloutComplete")], ROLLOUT,
-                              {"on-rollout-completed": ("chat",)}, {}, "ns", "j", at(42))  # fmt: skip
+                              JobSubscriptions({"on-rollout-completed": ("chat",)}), {}, "ns", "j", at(42))  # fmt: skip
     assert plan.entries[0].created_at == at(42)
     assert isinstance(plan.entries[0].created_at, datetime)
 
@@ -318,7 +364,9 @@ def test_a_subscription_that_does_not_match_does_not_hide_the_next_one() -> None
             Subscription(frozenset({"on-rollout-completed"}), ("chat",)),
         ),
     )
-    assert evaluate_subscriptions(config, "dev", {}, {}) == {"on-rollout-completed": ("chat",)}
+    assert evaluate_subscriptions(config, "dev", {}, {}).services == {
+        "on-rollout-completed": ("chat",)
+    }
 
 
 def test_every_variable_of_a_template_is_substituted() -> None:
@@ -335,14 +383,14 @@ def test_every_variable_of_a_template_is_substituted() -> None:
 
 def test_events_are_read_one_by_one_and_services_each() -> None:
     known = entry("on-rollout-completed", id=f"on-rollout-completed/{STARTED}/0/chat")
-    subs = {"on-rollout-completed": ("chat", "mail")}
+    subs = JobSubscriptions({"on-rollout-completed": ("chat", "mail")})
     events = [event("WaveStarted"), event("RolloutComplete", "x" * 2000)]
     plan = plan_notifications([known], events, ROLLOUT, subs, {}, "ns", "j", at(0))
     assert [(e.service, len(e.text)) for e in plan.entries] == [("chat", 24), ("mail", 1024)]
 
 
 def test_a_rollout_without_a_version_tells_nothing_and_one_without_a_start_is_named_so() -> None:
-    subs = {"on-rollout-completed": ("chat",)}
+    subs = JobSubscriptions({"on-rollout-completed": ("chat",)})
     unversioned = RolloutStatus(phase=RolloutPhase.COMPLETED)
     assert plan_notifications([], [event("RolloutComplete")], unversioned, subs, {}, "ns", "j",
                               at(0)).entries == []  # fmt: skip
@@ -354,12 +402,14 @@ def test_a_rollout_without_a_version_tells_nothing_and_one_without_a_start_is_na
 def test_past_the_limit_the_oldest_sent_go_first() -> None:
     sent = [entry(id=f"s{i}", phase=N.SENT) for i in range(10)]
     pending = [entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS - 2)]
-    kept = plan_notifications([*sent, *pending], [], None, {}, {}, "ns", "j", at(0)).entries
+    kept = plan_notifications(
+        [*sent, *pending], [], None, JobSubscriptions(), {}, "ns", "j", at(0)
+    ).entries
     assert [e.id for e in kept] == ["s8", "s9", *(e.id for e in pending)]
 
 
 def test_no_rollout_tells_nothing_and_an_event_twice_in_a_pass_is_one_entry() -> None:
-    subs = {"on-rollout-completed": ("chat", "mail")}
+    subs = JobSubscriptions({"on-rollout-completed": ("chat", "mail")})
     assert plan_notifications([], [event("RolloutComplete")], None, subs, {}, "ns", "j",
                               at(0)).entries == []  # fmt: skip
     twice = [event("RolloutComplete"), event("RolloutComplete")]
@@ -369,12 +419,12 @@ def test_no_rollout_tells_nothing_and_an_event_twice_in_a_pass_is_one_entry() ->
 
 def test_one_entry_past_the_limit_drops_the_oldest_sent() -> None:
     entries = [entry(id="s0", phase=N.SENT), *(entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS))]
-    kept = plan_notifications(entries, [], None, {}, {}, "ns", "j", at(0)).entries
+    kept = plan_notifications(entries, [], None, JobSubscriptions(), {}, "ns", "j", at(0)).entries
     assert [e.id for e in kept] == [f"p{i}" for i in range(MAX_NOTIFICATIONS)]
 
 
 def test_a_sent_entry_goes_before_an_older_pending_one() -> None:
     entries = [entry(id="p-old"), entry(id="s", phase=N.SENT),
                *(entry(id=f"p{i}") for i in range(MAX_NOTIFICATIONS - 1))]  # fmt: skip
-    kept = plan_notifications(entries, [], None, {}, {}, "ns", "j", at(0)).entries
+    kept = plan_notifications(entries, [], None, JobSubscriptions(), {}, "ns", "j", at(0)).entries
     assert [e.id for e in kept][:2] == ["p-old", "p0"]

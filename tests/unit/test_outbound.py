@@ -12,12 +12,16 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from nodewave.core.egress import DEFAULT_ALLOWED, build_egress_policy
 from nodewave.kube.outbound import Outbound
 from nodewave.kube.prometheus import MAX_REPLY_BYTES, Prometheus
 from nodewave.models.job import PrometheusCheck
 
 A, B = ("tenant-a", "gate"), ("tenant-b", "gate")
 HUNDRED_MB = 100 * 1024 * 1024
+
+LOOPBACK = build_egress_policy(allowed=(*DEFAULT_ALLOWED, "127.0.0.1/32"))
+"""These servers listen on 127.0.0.1, which the default egress policy refuses."""
 
 
 class Server:
@@ -74,7 +78,7 @@ def test_a_tarpit_holds_its_own_jobs_calls_and_nobody_elses() -> None:
     within its 2 s timeout, and A's calls beyond its 4 at once have not even started."""
 
     async def scenario() -> None:
-        server, out = Server(), Outbound(per_host=16, per_job=4)
+        server, out = Server(), Outbound(per_host=16, per_job=4, policy=LOOPBACK)
         async with serving(server) as url:
             hanging = [asyncio.create_task(out.request(A, "POST", f"{url}/tarpit",
                                                        limit_seconds=60, max_bytes=100))
@@ -98,7 +102,7 @@ def test_a_jobs_timeout_counts_from_its_own_turn() -> None:
     it is sent, so it times out 1 s after a slot freed, not 1 s after it was asked."""
 
     async def scenario() -> None:
-        server, out = Server(), Outbound(per_host=16, per_job=1)
+        server, out = Server(), Outbound(per_host=16, per_job=1, policy=LOOPBACK)
         async with serving(server) as url:
             first = asyncio.create_task(
                 out.request(A, "POST", f"{url}/tarpit", limit_seconds=1.5, max_bytes=10)
@@ -122,7 +126,7 @@ def test_a_huge_prometheus_reply_is_not_read_past_its_limit() -> None:
         server = Server()
         async with serving(server) as url:
             check = PrometheusCheck.model_validate({"address": url, "query": "up"})
-            prometheus = Prometheus(Outbound())
+            prometheus = Prometheus(Outbound(policy=LOOPBACK))
             rate = await prometheus.error_rate(A, check, "up", datetime.now(UTC))
             assert rate == (f"the reply from {url}/api/v1/query is over "
                             f"{MAX_REPLY_BYTES // 1024} KiB: not read further")  # fmt: skip

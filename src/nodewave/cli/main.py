@@ -43,6 +43,36 @@ def _write_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cidr(value: str) -> str:
+    from nodewave.core.egress import EgressError, build_egress_policy
+
+    try:
+        build_egress_policy((value,), ())
+    except EgressError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+    return value
+
+
+def _add_egress_arguments(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--egress-allow",
+        action="append",
+        type=_cidr,
+        metavar="CIDR",
+        help="a network webhook calls and Prometheus queries may go to, besides every address "
+        "(0.0.0.0/0, ::/0) (repeat); the most specific network naming an address decides, a "
+        "tie denies: --egress-deny 0.0.0.0/0 --egress-deny ::/0 --egress-allow X allows X only",
+    )
+    run.add_argument(
+        "--egress-deny",
+        action="append",
+        type=_cidr,
+        metavar="CIDR",
+        help="a network they may not go to, besides link-local, loopback and the unspecified "
+        f"address ({', '.join(DEFAULTS.egress_denied)}) (repeat)",
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from nodewave.cli.run import run_operator
 
@@ -132,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Pod Security level of namespaces whose label nodewave.io/pod-security names "
         "none (default %(default)s; never looser than pod-security.kubernetes.io/enforce)",
     )
+    _add_egress_arguments(run)
     run.add_argument("--verbose", action="store_true")
     lease = DEFAULTS.leader_timing
     run.add_argument(

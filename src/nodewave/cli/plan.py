@@ -85,7 +85,7 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
         raise PluginError(f"the API server refuses the manifest: {e.message or e}") from e
     job = parse_job(dry)
     selector = {"labelSelector": f"{LABEL_JOB}={name}"}
-    revisions = [parse_revision(r) for r in await _list(
+    revisions = [parse_revision(r, with_config=True) for r in await _list(
         kube, path_of("controllerrevisions", ns), selector)]  # fmt: skip
     versions = plan_versions(
         job.spec, select_owned(revisions, job.uid), job.status.stable_version, name

@@ -14,6 +14,8 @@ import kopf
 from nodewave.config import OperatorConfig
 from nodewave.core.leader import LeaderTiming
 
+DEFAULTS = OperatorConfig()
+
 
 def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
@@ -26,6 +28,9 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
         service_account=args.service_account,
         pod_security_default=args.pod_security_default,
         max_priority=args.max_priority,
+        egress_allowed=(*DEFAULTS.egress_allowed, *(args.egress_allow or ())),
+        egress_denied=(*DEFAULTS.egress_denied, *(args.egress_deny or ())),
+        pod_ip=os.environ.get("NODEWAVE_POD_IP") or None,
         verbose=args.verbose,
         leader_elect=args.leader_elect,
         leader_namespace=args.leader_elect_namespace,

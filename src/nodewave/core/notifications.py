@@ -7,7 +7,12 @@ ConfigMap (`nodewave-notifications` in the operator's namespace) holding service
 name), templates (`template.<trigger>`: YAML `title` and `body`, `$variables` substituted)
 and `subscriptions` (YAML: which triggers go to which services, for which namespaces and Job
 labels); a Job subscribes too with annotations
-`notifications.nodewave.io/subscribe.<trigger>: service[,service]`.
+`notifications.nodewave.io/subscribe.<trigger>: service[,service]`, to a service whose
+`subscribable.<name>` names its namespace (or `*`): a tenant's annotation never pages the
+platform's on-call. A refused one is a Failed entry saying so, nothing sent.
+
+Each Job sends each service at most `RATE_LIMIT` notifications per `RATE_WINDOW`: a tenant
+applying a version a second cannot flood a shared chat; the rest wait (Pending) their turn.
 
 The outbox, assumptions and invariants:
 - A transition is the Job Event the engine emits for it (`TRIGGERS`); the pass that makes the
@@ -36,7 +41,7 @@ import yaml
 
 from nodewave.core import reasons as R
 from nodewave.core.actions import EventIntent, SendNotification
-from nodewave.core.snapshot import CallAnswer
+from nodewave.core.snapshot import CallAnswer, JobSubscriptions
 from nodewave.models.job import (
     MAX_NOTIFICATIONS,
     MAX_WEBHOOK_MESSAGE,
@@ -64,6 +69,10 @@ MAX_ATTEMPTS = 8
 RETRY_SECONDS = 5.0
 MAX_RETRY_SECONDS = 300.0
 SUBSCRIPTION_KEYS = frozenset({"triggers", "services", "namespaces", "selector"})
+RATE_LIMIT = 10
+RATE_WINDOW = timedelta(minutes=1)
+"""A Job's sends to one service: at most RATE_LIMIT attempts within any RATE_WINDOW."""
+ANY_NAMESPACE = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,9 @@ class NotificationsConfig:
     """Service name → its Apprise URL, the Secret's values substituted."""
     templates: Mapping[str, Template] = field(default_factory=dict)
     subscriptions: tuple[Subscription, ...] = ()
+    subscribable: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Service → the namespaces whose Jobs may subscribe to it by annotation (ANY_NAMESPACE:
+    all); a service not listed takes the ConfigMap's subscriptions only."""
     errors: tuple[str, ...] = ()
     """What is wrong in the ConfigMap (the rest applies): said in the operator's log and in
     the status of the notifications it concerns."""
@@ -122,6 +134,7 @@ def parse_notifications_config(
     services: dict[str, str] = {}
     templates: dict[str, Template] = {}
     subscriptions: list[Subscription] = []
+    subscribable: dict[str, frozenset[str]] = {}
     errors: list[str] = []
     for key, value in sorted(data.items()):
         kind, _, name = key.partition(".")
@@ -132,15 +145,25 @@ def parse_notifications_config(
                 templates[name] = _parse_template(value)
             elif key == "subscriptions":
                 subscriptions.extend(_parse_subscriptions(value))
+            elif kind == "subscribable" and name:
+                subscribable[name] = frozenset(n.strip() for n in value.split(",") if n.strip())
             else:
-                raise ConfigError("unknown key (service.<name>, template.<trigger>, subscriptions)")
+                raise ConfigError(
+                    "unknown key (service.<name>, template.<trigger>, subscriptions, "
+                    "subscribable.<name>)"
+                )
         except ConfigError as e:
             errors.append(f"{key}: {e}")
     for sub in subscriptions:
         for service in sub.services:
             if service not in services:
                 errors.append(f"subscriptions: no service.{service}")
-    return NotificationsConfig(services, templates, tuple(subscriptions), tuple(errors))
+    errors += [
+        f"subscribable.{s}: no service.{s}" for s in sorted(set(subscribable) - set(services))
+    ]
+    return NotificationsConfig(
+        services, templates, tuple(subscriptions), subscribable, tuple(errors)
+    )
 
 
 class _SecretReference(string.Template):
@@ -210,10 +233,11 @@ def evaluate_subscriptions(
     namespace: str,
     labels: Mapping[str, str],
     subscribe: Mapping[str, str],
-) -> dict[str, tuple[str, ...]]:
-    """Trigger → the services told of it for one Job: the ConfigMap's subscriptions that match
-    its namespace and labels, and its own subscribe annotations."""
+) -> JobSubscriptions:
+    """The ConfigMap's subscriptions that match the Job's namespace and labels, and its own
+    subscribe annotations to services that take them from its namespace."""
     out: dict[str, list[str]] = {}
+    refused: dict[str, list[str]] = {}
     for sub in config.subscriptions:
         if sub.namespaces and namespace not in sub.namespaces:
             continue
@@ -222,9 +246,18 @@ def evaluate_subscriptions(
         for trigger in sub.triggers:
             out.setdefault(trigger, []).extend(sub.services)
     for trigger, services in subscribe.items():
-        if trigger in TRIGGERS:
-            out.setdefault(trigger, []).extend(s.strip() for s in services.split(",") if s.strip())
-    return {t: tuple(dict.fromkeys(services)) for t, services in sorted(out.items())}
+        if trigger not in TRIGGERS:
+            continue
+        for service in (s.strip() for s in services.split(",") if s.strip()):
+            if service in out.get(trigger, ()):
+                continue  # the platform's subscription tells it already
+            allowed = config.subscribable.get(service, frozenset())
+            ok = ANY_NAMESPACE in allowed or namespace in allowed
+            (out if ok else refused).setdefault(trigger, []).append(service)
+    return JobSubscriptions(
+        {t: tuple(dict.fromkeys(s)) for t, s in sorted(out.items())},
+        {t: tuple(dict.fromkeys(s)) for t, s in sorted(refused.items())},
+    )
 
 
 def build_message(
@@ -266,26 +299,52 @@ def plan_notifications(
     previous: Sequence[NotificationStatus],
     events: Sequence[EventIntent],
     rollout: RolloutStatus | None,
-    subscriptions: Mapping[str, Sequence[str]],
+    subscriptions: JobSubscriptions,
     answers: Mapping[str, CallAnswer],
     namespace: str,
     job: str,
     now: datetime,
 ) -> NotificationPlan:
     """The Job's notifications after this pass: outcomes recorded, this pass's transitions
-    added (Pending), and the sends that are due for entries the last status already held."""
+    added (Pending; Failed for a refused subscription), and the sends that are due for entries
+    the last status already held, within the Job's rate limit."""
     plan = NotificationPlan([], [], [])
+    recent: dict[str, list[datetime]] = {}
+    """Service → this Job's attempts within the window, oldest first."""
+    for e in previous:
+        if e.last_attempt_at is not None and e.last_attempt_at > now - RATE_WINDOW:
+            recent.setdefault(e.service, []).append(e.last_attempt_at)
+    for times in recent.values():
+        times.sort()
     for entry in previous:
         answer = answers.get(build_send_key(entry))
         if entry.phase is NotificationPhase.PENDING and answer is not None:
             entry = _record(entry, answer)
         plan.entries.append(entry)
-        if entry.phase is NotificationPhase.PENDING:
-            due = _due(entry)
-            if due <= now:
-                plan.sends.append(SendNotification(build_send_key(entry), namespace, job, entry))
-            else:
-                plan.wake_at.append(due)
+        if entry.phase is not NotificationPhase.PENDING:
+            continue
+        due, sent = _due(entry), recent.setdefault(entry.service, [])
+        if due > now:
+            plan.wake_at.append(due)
+        elif len(sent) >= RATE_LIMIT:  # its turn comes when the oldest counted send ages out
+            plan.wake_at.append(sent[-RATE_LIMIT] + RATE_WINDOW)
+        else:
+            plan.sends.append(SendNotification(build_send_key(entry), namespace, job, entry))
+            sent.append(now)
+    _add_transitions(plan, events, rollout, subscriptions, namespace, now)
+    plan.entries = _keep_newest(plan.entries)
+    return plan
+
+
+def _add_transitions(
+    plan: NotificationPlan,
+    events: Sequence[EventIntent],
+    rollout: RolloutStatus | None,
+    subscriptions: JobSubscriptions,
+    namespace: str,
+    now: datetime,
+) -> None:
+    """One entry per subscribed service of each transition of this pass, once."""
     known = {e.id for e in plan.entries}
     for event in events:
         trigger = BY_REASON.get(event.reason)
@@ -293,7 +352,13 @@ def plan_notifications(
             continue
         wave = event.wave
         started = rollout.started_at.isoformat() if rollout.started_at else "-"
-        for service in subscriptions.get(trigger, ()):
+        told: list[tuple[str, str | None]] = [
+            (s, None) for s in subscriptions.services.get(trigger, ())
+        ]
+        told += [(s, f"not sent: service {s} takes no subscriptions from namespace {namespace} "
+                     f"(subscribable.{s} of the notifications ConfigMap)")
+                 for s in subscriptions.refused.get(trigger, ())]  # fmt: skip
+        for service, refusal in told:
             id_ = f"{trigger}/{rollout.version}@{started}/{wave}/{service}"
             if id_ in known:
                 continue
@@ -301,10 +366,10 @@ def plan_notifications(
             plan.entries.append(NotificationStatus(
                 id=id_, trigger=trigger, service=service, version=rollout.version, wave=wave,
                 text=event.message[:1024], created_at=now,
+                **({"phase": NotificationPhase.FAILED, "message": refusal} if refusal else {}),
             ))  # fmt: skip
-            plan.wake_at.append(now)  # sent by the pass after this status is written
-    plan.entries = _keep_newest(plan.entries)
-    return plan
+            if refusal is None:
+                plan.wake_at.append(now)  # sent by the pass after this status is written
 
 
 def _due(entry: NotificationStatus) -> datetime:

@@ -66,6 +66,16 @@ def build_owner_reference(api_version: str, kind: str, name: str, uid: str) -> d
     }
 
 
+def read_config(version: VersionSpec) -> Mapping[str, Any]:
+    """The version's config, which must have been read from its revision (never an empty one
+    in its place: every pod of the version would run without it)."""
+    if version.config is None:
+        raise ValueError(
+            f"version {version.number}'s config was not read from its revision {version.revision}"
+        )
+    return version.config
+
+
 def build_configmap(job: JobInfo, version: VersionSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -80,7 +90,7 @@ def build_configmap(job: JobInfo, version: VersionSpec) -> dict[str, Any]:
             },
             "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
         },
-        "data": {"config.json": json.dumps(dict(version.config), sort_keys=True, indent=2)},
+        "data": {"config.json": json.dumps(dict(read_config(version)), sort_keys=True, indent=2)},
     }
 
 
@@ -144,7 +154,10 @@ def build_pod(
         {"name": "NODEWAVE_VERSION", "value": str(version.number)},
         {"name": "NODEWAVE_NODE", "value": node},
         {"name": "NODEWAVE_EXECUTION", "value": execution},
-        {"name": "NODEWAVE_CONFIG", "value": json.dumps(dict(version.config), sort_keys=True)},
+        {
+            "name": "NODEWAVE_CONFIG",
+            "value": json.dumps(dict(read_config(version)), sort_keys=True),
+        },
     ]
     for container in spec.get("containers", []):
         own = [e for e in container.get("env", []) if not e.get("name", "").startswith("NODEWAVE_")]

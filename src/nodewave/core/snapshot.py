@@ -99,7 +99,12 @@ class VersionSpec:
     number: int
     type: JobType
     template: Mapping[str, Any]
-    config: Mapping[str, Any]
+    config: Mapping[str, Any] | None
+    """None: left in the version's ControllerRevision (`revision`), read from the API when a
+    pod of it is made. A config may be ~900 KiB, ~10 MiB parsed; a Job's history of 100 of
+    them held by every replica would not fit its memory (docs/design.md §4.2)."""
+    revision: str = ""
+    """The ControllerRevision holding it ("" for a version not stored yet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,17 @@ class JobInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     subscribe: Mapping[str, str] = field(default_factory=dict)
     """Its notifications.nodewave.io/subscribe.<trigger> annotations: trigger → services."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSubscriptions:
+    """Who is told of one Job's transitions."""
+
+    services: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Trigger → the services told of it."""
+    refused: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Trigger → services the Job's annotations named that take no subscriptions from its
+    namespace (`subscribable.<service>`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +169,8 @@ class Snapshot:
     """The answers of the Job's webhook calls, by call key (core/webhooks.py)."""
     notification_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
     """The outcomes of the Job's notifications being sent, by call key."""
-    subscriptions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Trigger → the services told of it, for this Job (core/notifications.py)."""
+    subscriptions: JobSubscriptions = field(default_factory=JobSubscriptions)
+    """Who is told of this Job's transitions (core/notifications.py)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""
     pod_refusals: Mapping[int, PodRefusal] = field(default_factory=dict)

@@ -25,6 +25,8 @@ class RevisionInfo:
     number: int
     hash: str
     data: Mapping[str, Any]
+    """Its type and template, and its config unless that was left in the API
+    (`kube/parse.parse_revision`)."""
     owner_uid: str = ""
     """The uid of the Job that controls it (its controller ownerReference)."""
 
@@ -33,7 +35,8 @@ class RevisionInfo:
             self.number,
             JobType(self.data["type"]),
             self.data.get("template", {}),
-            self.data.get("config", {}),
+            self.data.get("config"),
+            self.name,
         )
 
 
@@ -84,4 +87,8 @@ def plan_versions(
     excess = len(old) - spec.revision_history_limit
     delete = tuple(r.name for r in old[: max(0, excess)])
     known = {r.number: r.to_version() for r in revs}
-    return VersionPlan(match.to_version(), create, delete, known)
+    # The current version's content is the spec's (the hashes match): its config is at hand
+    # even when its revision's was not kept in memory.
+    current = VersionSpec(match.number, spec.type, spec.template, spec.config, match.name)
+    known[current.number] = current
+    return VersionPlan(current, create, delete, known)

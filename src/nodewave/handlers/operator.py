@@ -25,11 +25,13 @@ from nodewave.config import OperatorConfig
 from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
 from nodewave.core.planner import PlannerSettings
 from nodewave.core.snapshot import ExecutionInfo, NodeInfo, PodInfo
+from nodewave.core.versions import RevisionInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.auth import load_credentials
 from nodewave.kube.client import Kube, NotLeaderError, path_of
 from nodewave.kube.informer import Informer, OnChange
 from nodewave.kube.leader import LeaderElector
+from nodewave.kube.outbound import build_operator_egress
 from nodewave.kube.parse import (
     NamespaceInfo,
     parse_execution,
@@ -64,14 +66,6 @@ class NoDiffBase(kopf.DiffBaseStorage):
 @kopf.index(GROUP, VERSION, "jobs")
 async def nodewave_jobs(body: kopf.Body, namespace: str, name: str, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): parse_job(body)}
-
-
-@kopf.index("apps", "v1", "controllerrevisions", labels={LABEL_JOB: kopf.PRESENT})
-async def nodewave_revisions(
-    body: kopf.Body, namespace: str, annotations: kopf.Annotations, **_: Any
-) -> dict[Any, Any] | None:
-    job = annotations.get(ANNOTATION_JOB)
-    return {(namespace, job): parse_revision(body)} if job else None
 
 
 @kopf.index("", "v1", "namespaces")
@@ -121,7 +115,7 @@ async def startup(
         executions=informers.executions[0].store,
         pods=informers.pods[0].store,
         nodes=informers.nodes.store,
-        revisions=kwargs["nodewave_revisions"],
+        revisions=informers.revisions_store,
         namespaces=kwargs["nodewave_namespaces"],
     )
     planner = PlannerSettings(
@@ -130,10 +124,14 @@ async def startup(
         pod_security_default=config.pod_security_default,
     )
     notifications = (config.leader_namespace, config.notifications_configmap)
+    egress = await build_operator_egress(
+        config.egress_allowed, config.egress_denied, kube.credentials.server, config.pod_ip
+    )
     reconciler = Reconciler(
         kube,
         view,
         planner,
+        egress=egress,
         notifications=notifications,
         notifications_refresh=config.notifications_refresh_seconds,
         max_priority=config.max_priority,
@@ -267,14 +265,20 @@ async def namespace_changed(
             memo.queue.enqueue(key)
 
 
+REVISION_PAGE = 10
+"""ControllerRevisions per list page (at most ~10 MiB of bodies at once)."""
+
+
 @dataclass
 class Informers:
     executions: list[Informer[JobKey, ExecutionInfo]]
     pods: list[Informer[JobKey, PodInfo]]
     nodes: Informer[str, NodeInfo]
+    revisions: list[Informer[JobKey, RevisionInfo]]
+    revisions_store: dict[JobKey, dict[str, RevisionInfo]]
 
     def all(self) -> list[Informer[Any, Any]]:
-        return [self.nodes, *self.executions, *self.pods]
+        return [self.nodes, *self.executions, *self.pods, *self.revisions]
 
 
 def build_informers(kube: Kube, namespaces: tuple[str, ...]) -> Informers:
@@ -287,13 +291,14 @@ def build_informers(kube: Kube, namespaces: tuple[str, ...]) -> Informers:
         job = (body.get("spec") or {}).get("jobName")
         return (body["metadata"].get("namespace", ""), job) if job else None
 
-    def job_of_pod(body: Mapping[str, Any]) -> JobKey | None:
+    def job_of_pod(body: Mapping[str, Any]) -> JobKey | None:  # a revision's too
         job = (body["metadata"].get("annotations") or {}).get(ANNOTATION_JOB)
         return (body["metadata"].get("namespace", ""), job) if job else None
 
     scopes: tuple[str | None, ...] = namespaces or (None,)
     executions: dict[JobKey, dict[str, ExecutionInfo]] = {}
     pods: dict[JobKey, dict[str, PodInfo]] = {}
+    revisions: dict[JobKey, dict[str, RevisionInfo]] = {}
     return Informers(
         executions=[
             Informer(
@@ -319,6 +324,22 @@ def build_informers(kube: Kube, namespaces: tuple[str, ...]) -> Informers:
             for ns in scopes
         ],
         nodes=Informer(kube, path_of("nodes", None), parse_node, lambda _: ALL_NODES, ignore),
+        # A revision may hold a config of ~1 MiB: listed a few at a time, each kept without it
+        # (kube/parse.parse_revision), so a long history never sits in memory parsed at once.
+        revisions=[
+            Informer(
+                kube,
+                path_of("controllerrevisions", ns),
+                parse_revision,
+                job_of_pod,
+                ignore,
+                label_selector=LABEL_JOB,
+                page_size=REVISION_PAGE,
+                store=revisions,
+            )
+            for ns in scopes
+        ],
+        revisions_store=revisions,
     )
 
 

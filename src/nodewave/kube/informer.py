@@ -89,7 +89,9 @@ class Informer(Generic[K, V]):
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
     async def _relist(self) -> None:
-        items: list[Mapping[str, Any]] = []
+        # Each page parsed as it comes and its bodies dropped: a list of large objects (a
+        # Job's history of ~1 MiB revisions) is never held whole, raw and parsed at once.
+        items: list[tuple[tuple[str, str], K | None, V | None]] = []
         query = {"limit": str(self.page_size)}
         if self.label_selector:
             query["labelSelector"] = self.label_selector
@@ -102,19 +104,21 @@ class Informer(Generic[K, V]):
                     items.clear()
                     continue
                 raise
-            items.extend(page.get("items") or [])
+            items.extend(self._digest(body) for body in page.pop("items", None) or [])
             meta = page.get("metadata") or {}
             if not meta.get("continue"):
                 break
             query["continue"] = meta["continue"]
         self._replace(items, meta.get("resourceVersion", ""))
 
-    def _replace(self, items: list[Mapping[str, Any]], resource_version: str) -> None:
+    def _replace(
+        self, items: list[tuple[tuple[str, str], K | None, V | None]], resource_version: str
+    ) -> None:
         """Make the store the listing; after the first list, deliver the differences."""
         initial = not self.synced.is_set()
         seen: set[tuple[str, str]] = set()
-        for body in items:
-            seen.add(self._apply("MODIFIED", body, notify=not initial))
+        for ident, key, value in items:
+            seen.add(self._apply("MODIFIED", ident, key, value, notify=not initial))
         for ident in [i for i in self._where if i not in seen]:
             key = self._where.pop(ident)
             old = self.store.get(key, {}).pop(ident[1], None)
@@ -124,19 +128,28 @@ class Informer(Generic[K, V]):
         self.resource_version = resource_version
         self.synced.set()
 
-    def _apply(self, type_: str, body: Mapping[str, Any], *, notify: bool) -> tuple[str, str]:
+    def _digest(self, body: Mapping[str, Any]) -> tuple[tuple[str, str], K | None, V | None]:
+        """The object's identity, its bucket, and its parsed form (None when not ours)."""
         meta = body.get("metadata") or {}
-        ident = (meta.get("namespace", ""), meta["name"])
+        key = self.key_of(body)
+        return (
+            (meta.get("namespace", ""), meta["name"]),
+            key,
+            (self.parse(body) if key is not None else None),
+        )
+
+    def _apply(
+        self, type_: str, ident: tuple[str, str], key: K | None, value: V | None, *, notify: bool
+    ) -> tuple[str, str]:
         before = self._where.get(ident)
         old = self.store.get(before, {}).get(ident[1]) if before is not None else None
-        key = self.key_of(body)
-        if type_ == "DELETED" or key is None:
+        if type_ == "DELETED" or key is None or value is None:
             if before is not None:
                 self._where.pop(ident)
                 self.store[before].pop(ident[1], None)
                 self._tidy(before)
                 if notify and old is not None:
-                    final = self.parse(body) if type_ == "DELETED" else old
+                    final = value if type_ == "DELETED" and value is not None else old
                     self.on_change("DELETED", before, ident[1], old, final)
             return ident
         if before is not None and before != key:
@@ -145,7 +158,7 @@ class Informer(Generic[K, V]):
             if notify and old is not None:
                 self.on_change("DELETED", before, ident[1], old, old)
             old = None
-        new = self.parse(body)
+        new = value
         self.store.setdefault(key, {})[ident[1]] = new
         self._where[ident] = key
         if notify and old != new:
@@ -176,7 +189,7 @@ class Informer(Generic[K, V]):
                 )
             version = (body.get("metadata") or {}).get("resourceVersion")
             if type_ in ("ADDED", "MODIFIED", "DELETED"):
-                self._apply(type_, body, notify=True)
+                self._apply(type_, *self._digest(body), notify=True)
             if version:
                 self.resource_version = version
 

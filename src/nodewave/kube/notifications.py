@@ -28,7 +28,7 @@ from nodewave.core.notifications import (
     evaluate_subscriptions,
     parse_notifications_config,
 )
-from nodewave.core.snapshot import JobInfo
+from nodewave.core.snapshot import JobInfo, JobSubscriptions
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
 
@@ -58,8 +58,8 @@ class Notifier:
         self._read_at = float("-inf")
         self._errors: tuple[str, ...] = ()
 
-    async def subscriptions(self, job: JobInfo) -> dict[str, tuple[str, ...]]:
-        """Trigger → services, for this Job."""
+    async def subscriptions(self, job: JobInfo) -> JobSubscriptions:
+        """Who is told of this Job's transitions."""
         config = await self.config()
         return evaluate_subscriptions(config, job.namespace, job.labels, job.subscribe)
 

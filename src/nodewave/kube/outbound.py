@@ -12,16 +12,27 @@ made another Job's healthy gate time out (and roll back); a Prometheus reply was
   their timeout starts, so a Job's `timeoutSeconds` counts from its own request.
 - **Replies** are read up to a limit and the reading stops there (the caller names the limit
   in its message); redirects are never followed.
+- **Destinations** pass the egress policy (core/egress.py) first: an address in the URL is
+  judged before anything is sent, a name by the addresses it resolves to, and the connection
+  goes only to those that passed (the resolver hands aiohttp nothing else), so nothing is sent
+  to a refused destination and a name cannot resolve one way for the check and another for the
+  connection. A refusal is `EgressRefused`, saying which address and why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
+from nodewave.core.egress import EgressPolicy, build_egress_policy, evaluate_destination
 from nodewave.kube.view import JobKey
 
 PER_HOST = 16
@@ -52,17 +63,83 @@ async def read_capped(content: aiohttp.StreamReader, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+class EgressRefused(OSError):
+    """The egress policy refuses the destination: nothing was sent."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(errno.EACCES, why)
+        self.why = why
+
+    def __str__(self) -> str:
+        return f"refused by the operator's egress policy: {self.why}"
+
+
+class PolicyResolver(AbstractResolver):
+    """Resolves as usual, then keeps only the addresses the policy allows: what aiohttp
+    connects to is what was judged."""
+
+    def __init__(self, policy: EgressPolicy, inner: AbstractResolver | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self.inner.resolve(host, port, family)
+        verdicts = [(r, evaluate_destination(self.policy, r["host"], r["port"])) for r in found]
+        kept = [r for r, why in verdicts if why is None]
+        if not kept:
+            reasons = sorted({why for _, why in verdicts if why is not None})
+            raise EgressRefused(f"{host} resolves to " + "; ".join(reasons or ["no address"]))
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def evaluate_url(policy: EgressPolicy, url: str) -> str | None:
+    """Why the policy refuses a URL whose host is an address (names are judged once resolved),
+    or None."""
+    parsed = URL(url)
+    host, port = parsed.host or "", parsed.port or 0
+    try:
+        return evaluate_destination(policy, host, port) if _is_address(host) else None
+    except ValueError:
+        return None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host.split("%")[0])
+    except OSError:
+        return False
+    return True
+
+
 class Outbound:
     """One session for every call to a Job's endpoints, until `close`."""
 
-    def __init__(self, per_host: int = PER_HOST, per_job: int = PER_JOB) -> None:
+    def __init__(
+        self,
+        per_host: int = PER_HOST,
+        per_job: int = PER_JOB,
+        policy: EgressPolicy | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self.per_host, self.per_job = per_host, per_job
+        self.policy = policy or build_egress_policy()
+        self._resolver = resolver
+        """What names resolve with before the policy judges them (tests stand one in)."""
         self._session: aiohttp.ClientSession | None = None
         self._slots: dict[JobKey, asyncio.Semaphore] = {}
 
     def _session_for_calls(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self.per_host)
+            connector = aiohttp.TCPConnector(
+                limit=0,
+                limit_per_host=self.per_host,
+                resolver=PolicyResolver(self.policy, self._resolver),
+            )
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
@@ -79,14 +156,27 @@ class Outbound:
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """The reply, its body read up to `max_bytes`; TimeoutError past `limit_seconds` from
-        the moment this Job's turn came, aiohttp's errors for the rest."""
+        the moment this Job's turn came, EgressRefused for a destination the policy refuses,
+        aiohttp's errors for the rest."""
+        refused = evaluate_url(self.policy, url)
+        if refused is not None:
+            raise EgressRefused(refused)
+        try:
+            return await self._request(job, method, url, limit_seconds, max_bytes, params=params,
+                                       data=data, headers=headers)  # fmt: skip
+        except aiohttp.ClientConnectorError as e:
+            if isinstance(e.os_error, EgressRefused):
+                raise e.os_error from None
+            raise
+
+    async def _request(
+        self, job: JobKey, method: str, url: str, limit_seconds: float, max_bytes: int, **kw: Any
+    ) -> Reply:
         slot = self._slots.setdefault(job, asyncio.Semaphore(self.per_job))
         async with (
             slot,
             asyncio.timeout(limit_seconds),
-            self._session_for_calls().request(
-                method, url, params=params, data=data, headers=headers, allow_redirects=False
-            ) as resp,
+            self._session_for_calls().request(method, url, allow_redirects=False, **kw) as resp,
         ):
             body = await read_capped(resp.content, max_bytes)
             return Reply(
@@ -103,3 +193,20 @@ class Outbound:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+async def build_operator_egress(
+    allowed: tuple[str, ...], denied: tuple[str, ...], api_server: str, pod_ip: str | None
+) -> EgressPolicy:
+    """The operator's policy: the configured lists, its own pod's address denied, and the API
+    server's endpoint (as this process reaches it: in a cluster the `kubernetes` Service)
+    refused whatever the lists say."""
+    server = URL(api_server)
+    host, port = server.host or "", server.port or 443
+    if _is_address(host):
+        addresses = [host]
+    else:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = sorted({str(info[4][0]) for info in found})
+    own = (pod_ip,) if pod_ip else ()
+    return build_egress_policy(allowed, (*denied, *own), [(a, port) for a in addresses])

@@ -153,14 +153,17 @@ def parse_job(body: Mapping[str, Any]) -> JobInfo:
     )
 
 
-def parse_revision(body: Mapping[str, Any]) -> RevisionInfo:
+def parse_revision(body: Mapping[str, Any], with_config: bool = False) -> RevisionInfo:
+    """What the planner needs of a revision: its config (up to ~900 KiB, ten times that parsed)
+    stays in the API unless asked for; a pass reads it when it makes a pod of that version."""
     meta = _meta(body)
     labels = meta.get("labels") or {}
+    data = body.get("data") or {}
     return RevisionInfo(
         name=meta["name"],
         number=int(body.get("revision") or labels.get(LABEL_VERSION) or 0),
         hash=labels.get(LABEL_VERSION_HASH, ""),
-        data=body.get("data") or {},
+        data={k: v for k, v in data.items() if with_config or k != "config"},
         owner_uid=_controller(meta, "Job").get("uid", ""),
     )
 

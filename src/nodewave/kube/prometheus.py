@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from nodewave.core.snapshot import ExecutionInfo, JobInfo
-from nodewave.kube.outbound import Outbound
+from nodewave.kube.outbound import EgressRefused, Outbound
 from nodewave.kube.view import JobKey
 from nodewave.models.job import PrometheusCheck
 
@@ -82,6 +82,8 @@ class Prometheus:
             )  # fmt: skip
         except TimeoutError:
             return f"no answer from {url} within {check.timeout_seconds}s"
+        except EgressRefused as e:
+            return f"{url} not queried: {e}"
         except aiohttp.ClientError as e:
             return f"{type(e).__name__} querying {url}: {e}"[:512]
         if reply.truncated:

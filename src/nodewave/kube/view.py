@@ -88,7 +88,8 @@ class ClusterView:
     pods: Mapping[JobKey, Mapping[str, PodInfo]]
     nodes: Mapping[str, Mapping[str, NodeInfo]]
     """ALL_NODES → node name → NodeInfo."""
-    revisions: Index
+    revisions: Mapping[JobKey, Mapping[str, RevisionInfo]]
+    """Job → revision name → its RevisionInfo (the revisions informer's store)."""
     namespaces: Index
     """Namespace name → NamespaceInfo."""
     overlay_jobs: Overlay = field(default_factory=Overlay)
@@ -121,4 +122,4 @@ class ClusterView:
         return next(iter(self.namespaces[name]), None) if name in self.namespaces else None
 
     def revisions_of(self, key: JobKey) -> list[RevisionInfo]:
-        return list(self.revisions[key]) if key in self.revisions else []
+        return list(self.revisions.get(key, {}).values())

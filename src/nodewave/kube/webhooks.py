@@ -24,7 +24,7 @@ from nodewave.core.actions import CallWebhook
 from nodewave.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
-from nodewave.kube.outbound import Outbound
+from nodewave.kube.outbound import EgressRefused, Outbound
 
 BODY_SHOWN = 200
 """Characters of a refusal's body kept in the status message."""
@@ -68,6 +68,8 @@ class WebhookRunner:
             )  # fmt: skip
         except TimeoutError:
             return False, f"no answer within {hook.timeout_seconds}s"
+        except EgressRefused as e:
+            return False, f"not called: {e}"
         except aiohttp.ClientConnectorError as e:
             return False, f"unreachable: {e.strerror or e}"
         except aiohttp.ClientError as e:

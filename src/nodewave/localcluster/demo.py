@@ -176,6 +176,8 @@ def _start_receiver(cp: ControlPlane) -> DemoReceiver:
     cp.kubectl("create", "secret", "generic", "nodewave-webhooks", f"--from-literal=hmac={key}")
     config = {
         "service.chat": receiver.url.replace("http://", "json://", 1) + CHAT_PATH,
+        # agent-gated subscribes itself to the chat: the chat takes that from any namespace.
+        "subscribable.chat": "*",
         "subscriptions": yaml.safe_dump([{
             "triggers": ["on-rollout-completed", "on-rollout-rolled-back",
                          "on-awaiting-promotion", "on-rollout-failed"],

@@ -45,6 +45,10 @@ class OperatorProcess:
                     "127.0.0.1",
                     "--metrics-port",
                     str(self.metrics_port),
+                    # The demo's and the tests' receivers listen on 127.0.0.1, which the
+                    # egress policy refuses by default (loopback is the operator's own).
+                    "--egress-allow",
+                    "127.0.0.1/32",
                     *self.args,
                 ],
                 stdout=out,
