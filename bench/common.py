@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import statistics
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
 from nodewave.localcluster.demo import install_crds
@@ -62,3 +64,13 @@ def add_table_rows(results: Path, intro: str, header: str, rows: str) -> None:
     while end < len(text) and text.startswith("|", end):
         end = text.index("\n", end) + 1 if "\n" in text[end:] else len(text)
     results.write_text(text[:end] + rows + text[end:])
+
+
+def wait(pred: Any, timeout: float, what: str) -> float:
+    """Polled every 50 ms straight from the API: the completion time is not the poller's."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return time.monotonic()
+        time.sleep(0.05)
+    raise TimeoutError(what)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import NS, add_table_rows, start_cluster
+from bench.common import NS, add_table_rows, start_cluster, wait
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -60,15 +60,6 @@ def rss_mib(op: OperatorProcess) -> float:
 def stable(cp: ControlPlane) -> int | None:
     body = cp.get(f"/apis/nodewave.io/v1alpha1/namespaces/{NS}/jobs/big")
     return (body.get("status") or {}).get("stableVersion")
-
-
-def wait(pred: Any, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(what)
 
 
 def apply(cp: ControlPlane, body: dict[str, Any], tmp: Path) -> None:

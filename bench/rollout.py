@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import NS, add_table_rows, spread, start_cluster
+from bench.common import NS, add_table_rows, spread, start_cluster, wait
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -55,16 +55,6 @@ def status(cp: ControlPlane) -> dict[str, Any]:
     return dict(
         cp.get(f"/apis/nodewave.io/v1alpha1/namespaces/{NS}/jobs/fleet").get("status") or {}
     )
-
-
-def wait(pred: Any, timeout: float, what: str) -> float:
-    """Polled every 50 ms straight from the API: the completion time is not the poller's."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return time.monotonic()
-        time.sleep(0.05)
-    raise TimeoutError(what)
 
 
 def rollout_of(v: int, phase: str) -> Any:

@@ -80,6 +80,12 @@ def test_query_exit_codes_complete_or_fail(
         "the failing Job Complete with failures",
     )
     assert condition(job_status(real_cluster, ns, "zero"), "Complete") == ("True", "AllSucceeded")
+    # A pod whose container exited 0 is reported Running and not ready for a moment before
+    # Succeeded: finishing, never Degraded (before: a Warning and Degraded=True every time).
+    passed = [h["state"] for e in executions_of(real_cluster, ns, "zero")
+              for h in e["status"].get("history", [])]  # fmt: skip
+    assert "Degraded" not in passed, passed
+    assert (condition(job_status(real_cluster, ns, "zero"), "Degraded") or ("False",))[0] == "False"
     terminated = [
         p["status"]["containerStatuses"][0]["state"]["terminated"]
         for p in pods_by_node(real_cluster, ns, "three").values()
@@ -236,6 +242,9 @@ def test_a_crash_looping_version_spends_its_restart_budget_and_rolls_back(
     _assert_rolled_back(real_cluster, ns, "app", before, "RestartBudgetSpent")
     (canary,) = executions_of(real_cluster, ns, "app", version=2)
     assert canary["status"]["restarts"] > 1  # past maxRestarts
+    # How the container last ended is kept, though its pod goes.
+    assert canary["status"]["details"]["exitCode"] == "1"
+    assert "last exited with code 1" in canary["status"]["error"]["message"]
     assert job_status(real_cluster, ns, "app")["rollout"]["failedNodes"] == 1
     wait_for(
         lambda: all(

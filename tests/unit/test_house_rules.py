@@ -139,3 +139,45 @@ def test_no_import_circle_among_our_modules() -> None:
         for name, path in modules.items()
     }
     assert find_cycles(graph) == []
+
+
+PARSING = frozenset(
+    {"startswith", "endswith", "removeprefix", "removesuffix", "split", "partition"}
+)
+
+
+def find_message_parsing(tree: ast.AST) -> list[int]:
+    """Lines where a `.message` is taken apart (`x.message.startswith(...)`, ...) or searched
+    (`... in x.message`): the state a decision needs must be a field of its own."""
+    lines = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in PARSING
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr == "message"
+        ):
+            lines.append(node.lineno)
+        if isinstance(node, ast.Compare):
+            searched = any(isinstance(op, ast.In | ast.NotIn) for op in node.ops)
+            named = [c for c in node.comparators if isinstance(c, ast.Attribute)]
+            if searched and any(c.attr == "message" for c in named):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_the_core_never_reads_its_decisions_back_out_of_a_message() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((SRC / "nodewave" / "core").rglob("*.py"))
+        for line in find_message_parsing(ast.parse(path.read_text()))
+    ]
+    assert found == []
+
+
+def test_message_parsing_is_found() -> None:
+    tree = ast.parse(
+        "a = rs.message.removeprefix('x')\nb = 'w' in rs.message\nc = rs.failure or m\n"
+    )
+    assert find_message_parsing(tree) == [1, 2]

@@ -1038,9 +1038,62 @@ def test_restart_budget(case: BudgetCase) -> None:
     if case.state is S.FAILED:
         assert obs.error is not None
         assert obs.error.code == "RestartBudgetSpent"
-        assert obs.error.message == f"{case.restarts} restarts, more than maxRestarts={budget}"
+        said = f"{case.restarts} restarts, more than maxRestarts={budget}"
+        code = case.pod.containers[0].exit_code if case.pod is not None else None
+        if code is not None:  # the exit code kept: the pod that said it is deleted
+            said += f"; container main last exited with code {code}"
+            assert obs.details["exitCode"] == str(code)
+            assert obs.details["container"] == "main"
+        assert obs.error.message == said
         assert obs.message == obs.error.message
     assert obs.started_at == at(1), "the start carried, whatever the budget says"
+
+
+def test_a_crash_loop_past_its_budget_keeps_the_last_exit_code_and_reason() -> None:
+    """In a crash loop the container waits (CrashLoopBackOff); how it last ended is in its
+    lastState, which the pod takes with it when it is deleted."""
+    crashing = replace(
+        pod(NAME, ready=False, waiting="CrashLoopBackOff", restarts=3),
+        containers=(ContainerInfo("main", False, 3, waiting_reason="CrashLoopBackOff",
+                                  last_exit_code=7, last_terminated_reason="Error"),),
+    )  # fmt: skip
+    obs = observe(_carrying(0, S.RUNNING), crashing, spec=job_spec(maxRestarts=1))
+    assert (obs.state, obs.reason) == (S.FAILED, "RestartBudgetSpent")
+    assert obs.error is not None
+    assert (
+        obs.error.message
+        == "3 restarts, more than maxRestarts=1; container main last exited with code 7"
+    )
+    assert {k: obs.details[k] for k in ("container", "exitCode", "reason")} == {
+        "container": "main", "exitCode": "7", "reason": "Error",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("codes", "policy", "state", "reason"),
+    [
+        ((0,), "Never", S.RUNNING, "ContainersFinished"),
+        ((0, 0), "OnFailure", S.RUNNING, "ContainersFinished"),
+        ((0, None), "Never", S.DEGRADED, "ContainersNotReady"),  # one still running, unready
+        ((0, 2), "Never", S.DEGRADED, "ContainersNotReady"),
+        ((0,), "Always", S.DEGRADED, "ContainersNotReady"),  # a workload that should not end
+    ],
+)
+def test_a_finished_container_is_not_a_degraded_one(
+    codes: tuple[int | None, ...], policy: str, state: ObservedState, reason: str
+) -> None:
+    """A real kubelet reports a run-to-completion pod whose containers exited 0 as Running and
+    not ready for about a second before Succeeded: that is a pod finishing well (before, every
+    successful Update passed through Degraded, with a Warning Event)."""
+    finishing = replace(
+        pod(NAME, ready=False),
+        containers=tuple(
+            ContainerInfo(f"c{i}", False, 0, exit_code=c) for i, c in enumerate(codes)
+        ),
+    )
+    spec = job_spec(type="Query" if policy != "Always" else "Pipeline", restartPolicy=policy)
+    obs = observe(_carrying(0, S.RUNNING), finishing, spec=spec)
+    assert (obs.state, obs.reason) == (state, reason)
 
 
 def test_a_spent_budget_is_final_and_the_counts_reach_the_status() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from nodewave.core.rollout import (
     parse_abort,
     plan_rollout,
     plan_steady,
+    stamp_times,
 )
 from nodewave.core.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
@@ -427,9 +428,11 @@ STEPS = [
     pytest.param(
         Step(
             context({"n0": failed(1)}, targets=NODES[:2], back={"n0": S.RUNNING, "n1": S.RUNNING}),
+            # Why it failed is data (`failure`); the message is for people and may say anything.
             rollout(P.ROLLING_BACK, 1, 2, failed=1).model_copy(
                 update={
-                    "message": "rolling back to version 1: Rollback webhook slo asked for it (HTTP 200)"
+                    "failure": "Rollback webhook slo asked for it (HTTP 200)",
+                    "message": "any words at all",
                 }
             ),
             P.ROLLED_BACK,
@@ -892,7 +895,10 @@ def test_the_abort_completes_once_every_node_is_back_and_says_so_once() -> None:
     ]
     assert decision.rollout is not None
     assert (decision.rollout.phase, decision.rollout.message) == (P.ABORTED, done)
-    again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
+    assert decision.rollout.finished_at == ctx.now
+    # Said once because the end is recorded (finished_at), whatever the message reads.
+    reworded = decision.rollout.model_copy(update={"message": "reworded by a later release"})
+    again = plan_rollout(dataclasses.replace(ctx, previous=reworded))
     assert again.events == []
     assert wants(again, STABLE) == NODES
 
@@ -975,6 +981,9 @@ def test_outside_every_window_no_wave_starts_and_the_status_says_when_one_opens(
     ]  # fmt: skip
     again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
     assert again.events == [], "said once per wait"
+    # Once per wait because the phase says it waits, whatever the message reads.
+    reworded = decision.rollout.model_copy(update={"message": "reworded by a later release"})
+    assert plan_rollout(dataclasses.replace(ctx, previous=reworded)).events == []
     opened = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout, window_open=True))
     assert wants(opened, V) == ["n0", "n1"]
     assert opened.rollout is not None
@@ -1008,3 +1017,48 @@ def test_windows_hold_neither_new_nodes_in_steady_state_nor_a_rollback() -> None
     assert decision.rollout is not None
     assert decision.rollout.phase is P.ROLLING_BACK
     assert wants(decision, STABLE) == NODES
+
+
+def test_why_a_rollout_failed_is_kept_as_data_and_its_times_stamped() -> None:
+    """fail_rollout records the verdict (`failure`) that RolledBack later names; the phase's
+    entry time and the end time are set by the transition, not read from any message."""
+    ctx = dataclasses.replace(
+        context({"n0": failed(1), "n1": ok(1)}, **CANARY), previous=rollout(P.PROGRESSING, 1, 4)
+    )
+    decision = plan_rollout(ctx)
+    rs = decision.rollout
+    assert rs is not None
+    assert (rs.phase, rs.failure) == (P.ROLLING_BACK, "the canary failed on 1 of 2 nodes")
+    assert rs.phase_since == ctx.now
+    assert rs.finished_at is None  # rolling back is not the end
+    rs.message = "reworded by a later release"
+    later = dataclasses.replace(ctx, previous=rs, now=ctx.now + timedelta(seconds=30))
+    assert plan_rollout(later).rollout.phase_since == ctx.now  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "since", "finished"),
+    [
+        (None, P.PROGRESSING, True, False),
+        (P.PROGRESSING, P.PROGRESSING, False, False),
+        (P.PROGRESSING, P.AWAITING_PROMOTION, True, False),
+        (P.PROGRESSING, P.COMPLETED, True, True),
+        (P.ROLLING_BACK, P.ROLLED_BACK, True, True),
+        (P.PROGRESSING, P.FAILED, True, True),
+        (P.PROGRESSING, P.ABORTED, True, False),  # ends once every node is back
+    ],
+)
+def test_stamped_times(
+    before: RolloutPhase | None, after: RolloutPhase, since: bool, finished: bool
+) -> None:
+    start = at(0)
+    old = None if before is None else RolloutStatus(phase=before, version=2, started_at=start,
+                                                    phase_since=at(1))  # fmt: skip
+    rs = RolloutStatus(phase=after, version=2, started_at=start, phase_since=at(1))
+    stamp_times(old, rs, at(9))
+    assert rs.phase_since == (at(9) if since else at(1))
+    assert (rs.finished_at == at(9)) is finished
+    # Another rollout (a new version or a new start) enters its phase anew.
+    new = RolloutStatus(phase=after, version=3, started_at=at(5), phase_since=at(1))
+    stamp_times(old, new, at(9))
+    assert new.phase_since == at(9)

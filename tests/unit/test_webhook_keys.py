@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from nodewave.core.actions import CallWebhook
+from nodewave.core.egress import DEFAULT_ALLOWED, build_egress_policy
 from nodewave.kube.client import KubeError
 from nodewave.kube.outbound import Outbound
 from nodewave.kube.webhooks import WebhookRunner
+from nodewave.localcluster.pki import issue_certificate, write_pki
+from nodewave.models.job import Webhook
 
 
 class FakeKube:
@@ -50,3 +59,88 @@ def test_a_signing_key_or_why_there_is_none(
     runner = WebhookRunner(kube, Outbound())  # type: ignore[arg-type]
     assert asyncio.run(runner._secret_key("team-a", "hooks", "hmac")) == key
     assert kube.paths == ["/api/v1/namespaces/team-a/secrets/hooks"]
+
+
+# ---- a CA bundle from a Secret (caSecretRef) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """An HTTPS endpoint on 127.0.0.1 whose certificate a private CA signed: its URL, the
+    CA's PEM, and the PEM of another CA."""
+    pki, other = tmp_path_factory.mktemp("pki"), tmp_path_factory.mktemp("other")
+    write_pki(pki)
+    write_pki(other)
+    issue_certificate(pki, "hook", "hook", ExtendedKeyUsageOID.SERVER_AUTH, ips=("127.0.0.1",))
+
+    class Approve(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Approve)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki / "hook.crt", pki / "hook.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+    yield url, (pki / "ca.crt").read_text(), (other / "ca.crt").read_text()
+    server.shutdown()
+    server.server_close()
+
+
+LOOPBACK = build_egress_policy(allowed=(*DEFAULT_ALLOWED, "127.0.0.1/32"))
+
+
+def call(url: str, secret: dict[str, Any] | None, ca: bool) -> tuple[bool, str]:
+    hook = {"name": "cab", "type": "ConfirmRollout", "url": url}
+    if ca:
+        hook["caSecretRef"] = {"name": "hooks", "key": "ca.crt"}
+    webhook = Webhook.model_validate(hook)
+    runner = WebhookRunner(FakeKube(secret), Outbound(policy=LOOPBACK))  # type: ignore[arg-type]
+
+    async def run() -> tuple[bool, str]:
+        try:
+            return await runner._call(CallWebhook("k", "team-a", "j", webhook, {}))
+        finally:
+            await runner.outbound.close()
+
+    return asyncio.run(run())
+
+
+def test_an_endpoint_of_a_private_ca_is_verified_with_the_secrets_bundle(
+    private_ca: tuple[str, str, str],
+) -> None:
+    url, pem, another = private_ca
+    assert call(url, {"data": {"ca.crt": b64(pem)}}, ca=True) == (True, "HTTP 200: ok")
+    ok, why = call(url, None, ca=False)  # the system's CAs do not know it
+    assert not ok
+    assert "CERTIFICATE_VERIFY_FAILED" in why
+    other = call(url, {"data": {"ca.crt": b64(another)}}, ca=True)
+    assert not other[0]
+    assert "CERTIFICATE_VERIFY_FAILED" in other[1]
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ({"data": {"ca.crt": b64("not a certificate")}}, "Secret hooks key ca.crt is not a PEM CA bundle"),
+        ({"data": {}}, "Secret hooks has no key ca.crt"),
+        (None, "Secret hooks not found"),
+    ],
+)  # fmt: skip
+def test_a_bundle_that_cannot_be_had_is_named_and_nothing_is_sent(
+    private_ca: tuple[str, str, str], secret: dict[str, Any] | None, why: str
+) -> None:
+    assert call(private_ca[0], secret, ca=True) == (False, why)
+
+
+def test_a_ca_bundle_is_for_https_endpoints_only() -> None:
+    rules = [r["rule"] for r in Webhook.model_json_schema()["x-kubernetes-validations"]]
+    assert "!has(self.caSecretRef) || self.url.startsWith('https://')" in rules

@@ -24,6 +24,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "create", "delete"]
+# Each version's config, in a ConfigMap of the Job's namespace (any namespace, for the
+# ClusterRole): made and read back by name, never listed, updated or deleted by this role.
 - apiGroups: [""]
   resources: ["configmaps"]
   verbs: ["get", "create"]

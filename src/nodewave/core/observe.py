@@ -131,13 +131,13 @@ def evaluate_execution(
     obs = _from_pod(pod, status.observed_state, job.effective_restart_policy, create_error)  # 6
     carried, restarts = _count_restarts(execution, pod, obs.reason)  # 7
     if job.max_restarts is not None and restarts > job.max_restarts:
-        spent = _fail(
-            R.RESTART_BUDGET_SPENT,
-            f"{restarts} restarts, more than maxRestarts={job.max_restarts}",
-            pod,
-            started_at,
-        )
-        return replace(spent, restarts=restarts, replaced_pod_restarts=carried)
+        last = _last_exit(pod)
+        said = f"{restarts} restarts, more than maxRestarts={job.max_restarts}"
+        if last:
+            said += f"; container {last['container']} last exited with code {last['exitCode']}"
+        spent = _fail(R.RESTART_BUDGET_SPENT, said, pod, started_at)
+        details = {**obs.details, **last}
+        return replace(spent, restarts=restarts, replaced_pod_restarts=carried, details=details)
     return replace(  # one copy per observation: every pass makes one per execution
         obs,
         started_at=started_at,
@@ -295,7 +295,7 @@ def _from_pod(
             S.PENDING, R.UNSCHEDULED, pod.message or "waiting for the scheduler", details=details
         )
     if pod.phase in ("Pending", "Running"):
-        return _failing_wait(pod, details) or _from_live_pod(pod, previous, details)
+        return _failing_wait(pod, details) or _from_live_pod(pod, previous, policy, details)
     if pod.phase == "Succeeded" and policy is not RestartPolicy.ALWAYS:
         return Observation(S.COMPLETED, R.POD_SUCCEEDED, "completed successfully", details=details)
     return _from_ended_pod(pod, policy, details)
@@ -314,13 +314,22 @@ def _failing_wait(pod: PodInfo, details: dict[str, str]) -> Observation | None:
     )
 
 
-def _from_live_pod(pod: PodInfo, previous: ObservedState, details: dict[str, str]) -> Observation:
+def _from_live_pod(
+    pod: PodInfo, previous: ObservedState, policy: RestartPolicy, details: dict[str, str]
+) -> Observation:
     if pod.phase == "Pending":
         return Observation(
             S.STARTING, R.CONTAINERS_STARTING, "containers are starting", details=details
         )
     if pod.ready:
         return Observation(S.RUNNING, R.CONTAINERS_READY, "running", details=details)
+    # A run-to-completion pod whose containers all exited 0 is finishing, not degraded: a real
+    # kubelet reports it Running and not ready for about a second before Succeeded.
+    if policy is not RestartPolicy.ALWAYS and _all_exited_zero(pod):
+        return Observation(
+            S.RUNNING, R.CONTAINERS_FINISHED, "containers finished; the pod is completing",
+            details=details,
+        )  # fmt: skip
     # Unready after being up is Degraded; a new pod not ready yet is Starting, even for an
     # execution that was stable before (its pod replaced, or back after a rollback: on a
     # real node the readiness probe takes a period to pass, kwok is ready at once).
@@ -331,6 +340,25 @@ def _from_live_pod(pod: PodInfo, previous: ObservedState, details: dict[str, str
     return Observation(
         S.STARTING, R.CONTAINERS_STARTING, "waiting for containers to become ready", details=details
     )
+
+
+def _all_exited_zero(pod: PodInfo) -> bool:
+    return bool(pod.containers) and all(c.exit_code == 0 for c in pod.containers)
+
+
+def _last_exit(pod: PodInfo | None) -> dict[str, str]:
+    """How the container that last ended did (now, or before its restart): what a failed
+    execution keeps in status.details, when the pod that said it is deleted."""
+    ended = [
+        (c.name, code, c.terminated_reason if c.exit_code is not None else c.last_terminated_reason)
+        for c in (pod.containers if pod is not None else ())
+        if (code := c.exit_code if c.exit_code is not None else c.last_exit_code) is not None
+    ]
+    ended.sort(key=lambda e: e[1] == 0)  # a failing container first
+    if not ended:
+        return {}
+    name, code, reason = ended[0]
+    return {"container": name, "exitCode": str(code), **({"reason": reason} if reason else {})}
 
 
 def _from_ended_pod(pod: PodInfo, policy: RestartPolicy, details: dict[str, str]) -> Observation:

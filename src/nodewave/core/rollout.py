@@ -95,6 +95,9 @@ IN_FLIGHT = frozenset(
 ABORTABLE = IN_FLIGHT | {P.FAILED}
 """Phases an abort stops; RollingBack and RolledBack are on their way back already."""
 FINISHED = frozenset({P.COMPLETED, P.FAILED, P.ROLLED_BACK, P.ABORTED})
+ENDED = frozenset({P.COMPLETED, P.FAILED, P.ROLLED_BACK})
+"""Phases that are the rollout's end as soon as they are entered (Aborted ends once every node
+is back)."""
 """Phases after which PostRollout webhooks are told."""
 BACK = frozenset({S.RUNNING, S.COMPLETED, S.DEGRADED, S.FAILED, S.LOST})
 """States of a stable execution that has come back from an abort (however it fares: going
@@ -328,7 +331,20 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
         events.append(abort_rollout(ctx, rs))
     decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
     decision.events[:0] = events
+    stamp_times(ctx.previous, decision.rollout, ctx.now)
     return tell_post_rollout(ctx, record_reverted(ctx, decision))
+
+
+def stamp_times(before: RolloutStatus | None, rs: RolloutStatus | None, now: datetime) -> None:
+    """The times a transition sets: when the rollout entered its phase, and when it ended
+    (an abort's end is plan_aborted's: every node back)."""
+    if rs is None:
+        return
+    same = before is not None and (before.version, before.started_at) == (rs.version, rs.started_at)
+    if not same or before is None or before.phase is not rs.phase:
+        rs.phase_since = now
+    if rs.phase in ENDED and rs.finished_at is None:
+        rs.finished_at = now
 
 
 def tell_post_rollout(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDecision:
@@ -450,6 +466,7 @@ def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
 
 def fail_rollout(ctx: RolloutContext, rs: RolloutStatus, verdict: str) -> RolloutDecision:
     events = [EventIntent("Warning", R.ROLLOUT_FAILED, f"version {ctx.version}: {verdict}")]
+    rs.failure = verdict[:2048]
     if ctx.stable is None:
         rs.phase = P.FAILED
         rs.message = (
@@ -489,10 +506,9 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
     )
     if rs.phase is P.ROLLING_BACK and back:
         rs.phase = P.ROLLED_BACK
-        # Why it failed, as fail_rollout wrote it (a budget, a canary, a Rollback webhook).
-        verdict = rs.message.removeprefix(f"rolling back to version {stable}: ")
-        if verdict == rs.message:
-            verdict = f"{rs.failed_nodes} nodes failed version {ctx.version}"
+        # Why it failed, as fail_rollout decided (a budget, a canary, a Rollback webhook); a
+        # status an older operator wrote has none.
+        verdict = rs.failure or f"{rs.failed_nodes} nodes failed version {ctx.version}"
         rs.message = f"rolled back to version {stable}: {verdict}"
         events.append(EventIntent("Warning", R.ROLLED_BACK, rs.message))
     return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events)
@@ -542,18 +558,19 @@ def plan_aborted(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     events = []
     back = len(ctx.targets) - coming - len(staying)
     if coming or staying:
+        rs.finished_at = None  # (again) on its way back: a node joined, say
         rs.message = (
             f"aborted: returning to version {stable}: {back}/{len(ctx.targets)} nodes back, "
             f"{coming + len(going)} on their way, {len(staying) - len(going)} waiting"
         )
     else:
-        done = (
+        rs.message = (
             f"aborted: every node back on version {stable}; version {ctx.version} stays "
             "stopped until a new version or `kubectl nodewave retry`"
         )
-        if rs.message != done:
-            events.append(EventIntent("Normal", R.ABORT_COMPLETE, done))
-        rs.message = done
+        if rs.finished_at is None:
+            rs.finished_at = ctx.now
+            events.append(EventIntent("Normal", R.ABORT_COMPLETE, rs.message))
     return RolloutDecision(want, rs, stable, events)
 
 
@@ -702,9 +719,11 @@ def _await_promotion(
 def _wait_for_window(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> None:
     """Outside every maintenance window no wave starts (WaitingForWindow: not Progressing, so a
     weekend's wait is not a stuck rollout)."""
-    waiting = f"waiting for a maintenance window before wave {rs.wave + 1}"
-    message = f"{waiting}, {describe_opening(ctx.window_opens_at)}"
-    if not rs.message.startswith(waiting):
+    message = (
+        f"waiting for a maintenance window before wave {rs.wave + 1}, "
+        f"{describe_opening(ctx.window_opens_at)}"
+    )
+    if rs.phase is not P.WAITING_FOR_WINDOW:  # no wave starts while it waits: one Event
         events.append(
             EventIntent("Normal", R.WAITING_FOR_WINDOW, f"version {ctx.version}: {message}")
         )

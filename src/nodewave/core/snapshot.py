@@ -45,6 +45,9 @@ class ContainerInfo:
     terminated_reason: str | None = None
     exit_code: int | None = None
     terminated_message: str | None = None
+    last_exit_code: int | None = None
+    """How the container's previous run ended (lastState.terminated), before a restart."""
+    last_terminated_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

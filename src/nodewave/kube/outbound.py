@@ -26,6 +26,7 @@ import errno
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ssl import SSLContext
 from typing import Any
 
 import aiohttp
@@ -154,6 +155,7 @@ class Outbound:
         params: Mapping[str, str] | None = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        ssl: SSLContext | bool = True,
     ) -> Reply:
         """The reply, its body read up to `max_bytes`; TimeoutError past `limit_seconds` from
         the moment this Job's turn came, EgressRefused for a destination the policy refuses,
@@ -163,7 +165,7 @@ class Outbound:
             raise EgressRefused(refused)
         try:
             return await self._request(job, method, url, limit_seconds, max_bytes, params=params,
-                                       data=data, headers=headers)  # fmt: skip
+                                       data=data, headers=headers, ssl=ssl)  # fmt: skip
         except aiohttp.ClientConnectorError as e:
             if isinstance(e.os_error, EgressRefused):
                 raise e.os_error from None

@@ -67,6 +67,7 @@ def _container(status: Mapping[str, Any]) -> ContainerInfo:
     state = status.get("state") or {}
     waiting = state.get("waiting") or {}
     terminated = state.get("terminated") or {}
+    last = (status.get("lastState") or {}).get("terminated") or {}
     return ContainerInfo(
         name=status.get("name", ""),
         ready=bool(status.get("ready")),
@@ -76,6 +77,8 @@ def _container(status: Mapping[str, Any]) -> ContainerInfo:
         terminated_reason=terminated.get("reason"),
         exit_code=terminated.get("exitCode"),
         terminated_message=terminated.get("message"),
+        last_exit_code=last.get("exitCode"),
+        last_terminated_reason=last.get("reason"),
     )
 
 

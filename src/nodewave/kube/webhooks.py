@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from nodewave.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_sig
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.outbound import EgressRefused, Outbound
+from nodewave.models.job import SecretKeyRef
 
 BODY_SHOWN = 200
 """Characters of a refusal's body kept in the status message."""
@@ -52,6 +54,9 @@ class WebhookRunner:
         hook = call.webhook
         body = json.dumps(call.payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "nodewave"}
+        ca = await self._ca_context(call.namespace, hook.ca_secret_ref)
+        if isinstance(ca, str):
+            return False, ca
         if hook.secret_ref is not None:
             secret = await self._secret_key(
                 call.namespace, hook.secret_ref.name, hook.secret_ref.key
@@ -64,7 +69,7 @@ class WebhookRunner:
         try:
             reply = await self.outbound.request(
                 (call.namespace, call.job), "POST", hook.url, data=body, headers=headers,
-                limit_seconds=hook.timeout_seconds, max_bytes=BODY_SHOWN,
+                limit_seconds=hook.timeout_seconds, max_bytes=BODY_SHOWN, ssl=ca,
             )  # fmt: skip
         except TimeoutError:
             return False, f"no answer within {hook.timeout_seconds}s"
@@ -79,8 +84,31 @@ class WebhookRunner:
             return False, f"HTTP {status}: redirects are not followed (Location: {reply.location})"
         return 200 <= status < 300, f"HTTP {status}" + (f": {text}" if text else "")
 
+    async def _ca_context(
+        self, namespace: str, ref: SecretKeyRef | None
+    ) -> ssl.SSLContext | bool | str:
+        """The TLS verification to use: the Secret's CA bundle, True (the system's CAs) without
+        one, or why the bundle cannot be had."""
+        if ref is None:
+            return True
+        pem = await self._secret_value(namespace, ref.name, ref.key)
+        if isinstance(pem, str):
+            return pem
+        try:
+            return ssl.create_default_context(cadata=pem.decode("ascii"))
+        except (ssl.SSLError, ValueError, UnicodeDecodeError):
+            return f"Secret {ref.name} key {ref.key} is not a PEM CA bundle"
+
     async def _secret_key(self, namespace: str, name: str, key: str) -> bytes | str:
         """The signing key, or why it cannot be had."""
+        value = await self._secret_value(namespace, name, key)
+        # An empty key signs nothing a receiver could trust: anyone can compute that HMAC.
+        if value == b"":
+            return f"Secret {name} key {key} is empty: nothing is signed with an empty key"
+        return value
+
+    async def _secret_value(self, namespace: str, name: str, key: str) -> bytes | str:
+        """A key of a Secret in the Job's namespace, or why it cannot be had."""
         try:
             secret = await self.kube.get(path_of("secrets", namespace, name))
         except KubeError as e:
@@ -99,5 +127,4 @@ class WebhookRunner:
             decoded = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             return f"Secret {name} key {key} is not base64"
-        # An empty key signs nothing a receiver could trust: anyone can compute that HMAC.
-        return decoded or f"Secret {name} key {key} is empty: nothing is signed with an empty key"
+        return decoded

@@ -234,7 +234,7 @@ class SecretKeyRef(ApiModel):
     """The Secret's name. The operator may read only the Secret names its chart allows
     (value webhooks.secretNames, default nodewave-webhooks)."""
     key: str = Field(max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")
-    """The key whose value signs the payloads."""
+    """The key whose value is used (the signing key, the CA bundle)."""
 
 
 WEBHOOK_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -244,6 +244,16 @@ class Webhook(ApiModel):
     """An HTTP endpoint another system answers to gate a rollout: a change-management
     approval, a load test before each wave, a rollback trigger. It gets a JSON POST (the Job,
     version, wave, nodes and phase); a 2xx answer passes. Redirects are not followed."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.caSecretRef) || self.url.startsWith('https://')",
+                "caSecretRef verifies an https:// endpoint's certificate",
+                ".caSecretRef",
+            )
+        )
+    )
 
     name: str = Field(max_length=MAX_LABEL_VALUE, pattern=WEBHOOK_NAME)
     """Unique among the Job's webhooks; shown in the status while it is awaited."""
@@ -273,6 +283,10 @@ class Webhook(ApiModel):
     secret_ref: SecretKeyRef | None = None
     """Sign each payload with HMAC-SHA256 under this key: header X-Nodewave-Signature is
     sha256=hex(HMAC(key, "POST\\n" + url + "\\n" + X-Nodewave-Timestamp + "\\n" + body))."""
+    ca_secret_ref: SecretKeyRef | None = None
+    """The CA bundle (PEM) that signed the endpoint's certificate, for an https:// URL served
+    with a private CA; without it, the system's CAs. A Secret of the names the chart allows
+    (webhooks.secretNames), like the signing key."""
 
 
 class Rollout(ApiModel):
@@ -600,8 +614,16 @@ class RolloutStatus(ApiModel):
     """Nodes whose execution of this version failed."""
     started_at: datetime | None = None
     """When this rollout started."""
+    phase_since: datetime | None = None
+    """When the rollout entered its phase (how long a gate, a pause or a window has held it)."""
+    finished_at: datetime | None = None
+    """When it ended: Completed, Failed, RolledBack, or Aborted with every node back."""
+    failure: str = Field(default="", max_length=2048)
+    """Why the version failed (its failure budget spent, the canary, a webhook), as decided;
+    kept through the rollback. Empty while it has not."""
     message: str = Field(default="", max_length=4096)
-    """What the rollout is doing or waiting for."""
+    """What the rollout is doing or waiting for, for people: rendered from the fields above
+    and the phase, never read back by the operator."""
     reverted_nodes: list[str] = Field(
         default_factory=list,
         max_length=MAX_REVERTED_LISTED,
