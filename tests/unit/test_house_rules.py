@@ -14,18 +14,8 @@ ROOT = Path(__file__).parents[2]
 SRC = ROOT / "src"
 MAX_LINES, MAX_BRANCHES = 60, 15
 
-TOO_BIG = {
-    # Engine v2 (issue 27) reshapes these; each is its own debt until then.
-    "nodewave/cli/main.py:build_parser",
-    "nodewave/core/nodemap.py:build_node_map",
-    "nodewave/core/planner.py:plan_job",
-    "nodewave/core/preview.py:build_preview",
-    "nodewave/core/restart.py:_restart",
-    "nodewave/handlers/operator.py:startup",
-    "nodewave/kube/reconcile.py:reconcile",
-    "nodewave/kube/reconcile.py:_do",
-    "nodewave/localcluster/pki.py:write_pki",
-}
+TOO_BIG: frozenset[str] = frozenset()
+"""Functions allowed over the limits, each a debt named here until split (none now)."""
 
 BRANCHES = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.match_case, ast.ExceptHandler)
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)

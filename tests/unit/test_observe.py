@@ -1049,6 +1049,19 @@ def test_restart_budget(case: BudgetCase) -> None:
     assert obs.started_at == at(1), "the start carried, whatever the budget says"
 
 
+@pytest.mark.parametrize("desired", [DesiredState.STOPPED, DesiredState.RUNNING])
+def test_a_result_keeps_its_details_whether_or_not_it_is_stopped(desired: DesiredState) -> None:
+    """A failed canary is stopped by the rollback that follows: its status, rewritten then,
+    kept the error and lost how the container ended (seen on a real kubelet)."""
+    ex = failed_canary(desired)
+    kept = {"pod": "p", "container": "main", "exitCode": "1", "reason": "Error"}
+    ex = replace(ex, status=ex.status.model_copy(update={"details": kept}))
+    obs = observe(ex, pod(NAME, ready=False))
+    assert (obs.state, obs.details) == (S.FAILED, kept)
+    built = build_execution_status(ex, obs, at(20))
+    assert built is None or built[0].details == kept
+
+
 def test_a_crash_loop_past_its_budget_keeps_the_last_exit_code_and_reason() -> None:
     """In a crash loop the container waits (CrashLoopBackOff); how it last ended is in its
     lastState, which the pod takes with it when it is deleted."""

@@ -7,7 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nodewave.core.health import HealthResult, Verdict, evaluate_health, window_closes
-from nodewave.core.waves import ceil_percent, count_waves, order_nodes, plan_waves
+from nodewave.core.waves import ceil_percent, order_nodes, plan_waves
 from nodewave.models.execution import HealthWindow
 from nodewave.models.job import HealthCheck, Rollout
 from tests.unit.builders import at
@@ -443,11 +443,12 @@ def test_a_baseline_limit_judges_prometheus_rate_and_readiness_keeps_max_error_r
     assert close(0.04, 0.5, unhealthy=2).window.consecutive_unhealthy == 3, "2/4 not ready > 0.1"
 
 
-def test_count_waves_counts_each_domain_run_on_its_own() -> None:
+def test_waves_left_are_counted_each_domain_run_on_its_own() -> None:
     """Zones a (4 nodes) and b (2), 50 % of 6 = 3: waves a:3, a:1, b:2, never across."""
     rollout = Rollout.model_validate({"strategy": "Rolling", "maxParallel": 50,
                                       "healthCheck": {"deadlineSeconds": 60}})  # fmt: skip
     left = ["a1", "a2", "a3", "a4", "b1", "b2"]
     domains = {n: n[0] for n in left}
-    assert count_waves(rollout, 6, left, domains) == 3
-    assert count_waves(rollout, 6, left, {}) == 2
+    waves = plan_waves(rollout, left, domains, total=6, started=True)
+    assert waves == [["a1", "a2", "a3"], ["a4"], ["b1", "b2"]]
+    assert len(plan_waves(rollout, left, {}, total=6, started=True)) == 2

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -51,6 +52,33 @@ def _cidr(value: str) -> str:
     except EgressError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
     return value
+
+
+def _add_tenant_arguments(run: argparse.ArgumentParser) -> None:
+    """What bounds what a Job's author may have the operator do (docs/security.md)."""
+    run.add_argument(
+        "--service-account",
+        type=_service_account,
+        default=os.environ.get("NODEWAVE_SERVICE_ACCOUNT"),
+        help="the operator's own ServiceAccount (namespace/name), which no execution pod may "
+        "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",
+    )
+    run.add_argument(
+        "--max-priority",
+        type=int,
+        default=DEFAULTS.max_priority,
+        help="the highest spec.priority honoured; a Job asking for more gets this "
+        "(default %(default)s)",
+    )
+    run.add_argument(
+        "--pod-security-default",
+        type=Level,
+        choices=list(Level),
+        default=DEFAULTS.pod_security_default,
+        help="the Pod Security level of namespaces whose label nodewave.io/pod-security names "
+        "none (default %(default)s; never looser than pod-security.kubernetes.io/enforce)",
+    )
+    _add_egress_arguments(run)
 
 
 def _add_egress_arguments(run: argparse.ArgumentParser) -> None:
@@ -101,7 +129,12 @@ def _service_account(value: str) -> ServiceAccountRef:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodewave", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_command(sub)
+    _add_other_commands(sub)
+    return parser
 
+
+def _add_run_command(sub: Any) -> None:
     run = sub.add_parser(
         "run", help="run the operator against the current kubeconfig (or in-cluster)"
     )
@@ -140,30 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULTS.metrics_address,
         help="address /metrics binds to (default %(default)s)",
     )
-    run.add_argument(
-        "--service-account",
-        type=_service_account,
-        default=os.environ.get("NODEWAVE_SERVICE_ACCOUNT"),
-        help="the operator's own ServiceAccount (namespace/name), which no execution pod may "
-        "run as (default: $NODEWAVE_SERVICE_ACCOUNT; the chart sets it)",
-    )
-    run.add_argument(
-        "--max-priority",
-        type=int,
-        default=DEFAULTS.max_priority,
-        help="the highest spec.priority honoured; a Job asking for more gets this "
-        "(default %(default)s)",
-    )
-    run.add_argument(
-        "--pod-security-default",
-        type=Level,
-        choices=list(Level),
-        default=DEFAULTS.pod_security_default,
-        help="the Pod Security level of namespaces whose label nodewave.io/pod-security names "
-        "none (default %(default)s; never looser than pod-security.kubernetes.io/enforce)",
-    )
-    _add_egress_arguments(run)
+    _add_tenant_arguments(run)
     run.add_argument("--verbose", action="store_true")
+    _add_leader_arguments(run)
+    run.set_defaults(func=_run)
+
+
+def _add_leader_arguments(run: argparse.ArgumentParser) -> None:
+    """Leader election, and the notifications ConfigMap the leader reads in its namespace."""
     lease = DEFAULTS.leader_timing
     run.add_argument(
         "--leader-elect",
@@ -201,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument(
             flag, type=float, default=value, help=f"seconds {what} (default %(default)s)"
         )
-    run.set_defaults(func=_run)
 
+
+def _add_other_commands(sub: Any) -> None:
     crds = sub.add_parser("crds", help="write the CRDs generated from the models")
     crds.add_argument("--output", default="crds", help="directory (default: crds)")
     crds.add_argument(
@@ -239,7 +257,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="what applying a Job manifest would do (kubectl nodewave plan; see its --help)",
         add_help=False,
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

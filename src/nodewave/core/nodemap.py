@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from nodewave.core.planner import select_nodes
 from nodewave.core.rollout import IN_FLIGHT, evaluate_failure_budget
 from nodewave.core.selector import SelectorError, build_selector
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
@@ -74,10 +75,10 @@ def build_node_map(
     rollout = job.spec.rollout
     key = rollout.topology_key or ZONE
     try:
-        selector = build_selector(job.spec.selector)
-        selected = {n: i.labels for n, i in nodes.items() if selector.matches(n, i.labels)}
+        targets, plan_domains = select_nodes(job, nodes, build_selector(job.spec.selector))
     except SelectorError:
-        selected = {}
+        targets, plan_domains = [], {}
+    selected = {n: nodes[n].labels for n in targets}
     by_node: dict[str, list[ExecutionInfo]] = {}
     for ex in executions:
         if not ex.deleting:
@@ -99,36 +100,41 @@ def build_node_map(
         for n in ordered
     }  # fmt: skip
     if rs.phase in IN_FLIGHT and rs.version == status.current_version:
-        plan_domains = build_domains(selected, rollout.topology_key)
-        targets = order_nodes(job.name, selected, plan_domains, rollout.domain_order)
         left = [n for n in targets if cells[n]["version"] != rs.version or not cells[n]["wave"]]
         waves = plan_waves(rollout, left, plan_domains, total=len(targets), started=rs.wave > 0)
         for i, wave in enumerate(waves):
             for n in wave:
                 cells[n]["plannedWave"] = rs.wave + i + 1
     return {
-        "job": {
-            "namespace": job.namespace,
-            "name": job.name,
-            "type": job.spec.type.value,
-            "strategy": rollout.strategy.value,
-            "paused": rollout.paused,
-            "currentVersion": status.current_version,
-            "stableVersion": status.stable_version,
-            "phase": rs.phase.value if rs.phase else None,
-            "rolloutVersion": rs.version,
-            "wave": rs.wave,
-            "totalWaves": rs.total_waves,
-            "message": rs.message,
-            "failedNodes": rs.failed_nodes,
-            "budgetLeft": evaluate_budget_left(job, status.target_nodes),
-            "targetNodes": status.target_nodes,
-            "readyNodes": status.ready_nodes,
-            "topologyKey": key,
-            "webhooks": [w.to_api() for w in rs.webhooks],
-        },
+        "job": build_map_header(job, key),
         "domains": [{"name": d, "nodes": ns} for d, ns in groups.items()],
         "cells": cells,
+    }
+
+
+def build_map_header(job: JobInfo, key: str) -> dict[str, Any]:
+    """Over the map: the rollout, its budget left and its webhooks."""
+    rollout, status = job.spec.rollout, job.status
+    rs = status.rollout or RolloutStatus()
+    return {
+        "namespace": job.namespace,
+        "name": job.name,
+        "type": job.spec.type.value,
+        "strategy": rollout.strategy.value,
+        "paused": rollout.paused,
+        "currentVersion": status.current_version,
+        "stableVersion": status.stable_version,
+        "phase": rs.phase.value if rs.phase else None,
+        "rolloutVersion": rs.version,
+        "wave": rs.wave,
+        "totalWaves": rs.total_waves,
+        "message": rs.message,
+        "failedNodes": rs.failed_nodes,
+        "budgetLeft": evaluate_budget_left(job, status.target_nodes),
+        "targetNodes": status.target_nodes,
+        "readyNodes": status.ready_nodes,
+        "topologyKey": key,
+        "webhooks": [w.to_api() for w in rs.webhooks],
     }
 
 

@@ -156,12 +156,15 @@ def _observe_stop(
     if execution.spec.desired_state is not DesiredState.STOPPED:
         return None
     if status.observed_state in (S.COMPLETED, S.FAILED):
+        # Its details too (the exit code): a failed canary is stopped by the rollback that
+        # follows, and a status rewritten without them lost how it ended.
         return Observation(
             status.observed_state,
             _result_reason(execution),
             status.message,
             PodAction.DELETE if _still_running(pod) else PodAction.NONE,
             error=status.error,
+            details=dict(status.details),
             started_at=started_at,
         )
     if pod is not None:

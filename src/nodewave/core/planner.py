@@ -20,7 +20,7 @@ Assumptions and invariants (in the manner of the DaemonSet controller's update.g
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -59,7 +59,14 @@ from nodewave.core.policy import (
 from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.selector import NodeSelector, SelectorError, build_selector
-from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot, VersionSpec
+from nodewave.core.snapshot import (
+    ExecutionInfo,
+    JobInfo,
+    NodeInfo,
+    PodInfo,
+    Snapshot,
+    VersionSpec,
+)
 from nodewave.core.waves import Domains, build_domains, order_nodes
 from nodewave.core.windows import WindowError, evaluate_windows
 from nodewave.models.base import ConditionStatus, ErrorInfo
@@ -396,12 +403,17 @@ class _Placement:
 def select_targets(snap: Snapshot, selector: NodeSelector) -> tuple[list[str], Domains]:
     """The nodes the Job selects, in wave order, and their topology domains: what every pass
     and `kubectl nodewave plan` order waves by."""
-    rollout = snap.job.spec.rollout
-    selected = {
-        n: node.labels for n, node in snap.nodes.items() if selector.matches(n, node.labels)
-    }
+    return select_nodes(snap.job, snap.nodes, selector)
+
+
+def select_nodes(
+    job: JobInfo, nodes: Mapping[str, NodeInfo], selector: NodeSelector
+) -> tuple[list[str], Domains]:
+    """`select_targets` from the nodes alone: what the dashboard's node map reads too."""
+    rollout = job.spec.rollout
+    selected = {n: node.labels for n, node in nodes.items() if selector.matches(n, node.labels)}
     domains = build_domains(selected, rollout.topology_key)
-    return order_nodes(snap.job.name, selected, domains, rollout.domain_order), domains
+    return order_nodes(job.name, selected, domains, rollout.domain_order), domains
 
 
 def evaluate_job_refusal(snap: Snapshot) -> PolicyVerdict | None:
@@ -441,29 +453,11 @@ def needs_pod_check(version: int, executions: Sequence[ExecutionInfo]) -> bool:
 def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = None) -> Plan:
     settings = settings or PlannerSettings()
     job = snap.job
-    try:
-        selector = build_selector(job.spec.selector)
-    except SelectorError as e:
-        return _refuse(snap, R.INVALID_SPEC, str(e), now)
-    forbidden = evaluate_job_refusal(snap)
-    if forbidden is not None:
-        return _refuse(snap, forbidden.reason, forbidden.message, now)
-    refused = evaluate_version_refusal(snap, snap.current, settings)
-    if refused is not None:
-        return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)
-    live = [ex for ex in snap.executions if not ex.deleting]
-    on_node: dict[str, dict[int, ExecutionInfo]] = {}
-    for ex in live:
-        on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
-    try:
-        window = evaluate_windows(job.spec.rollout.maintenance_windows, now)
-    except WindowError as e:
-        return _refuse(snap, R.INVALID_SPEC, str(e), now)
-    targets, domains = select_targets(snap, selector)
-    terminating = frozenset(
-        (ex.spec.node_name, ex.spec.job_version) for ex in snap.executions if ex.deleting
-    )
-    run = _Pass(snap, now, settings, targets, on_node, live, terminating)
+    begun = _begin_pass(snap, now, settings)
+    if isinstance(begun, Plan):
+        return begun
+    run, window, domains = begun
+    targets, on_node, live = run.targets, run.on_node, run.live
 
     # 1. What every execution is doing now, health windows included.
     run.observed = {ex.name: run.observe(ex, True) for ex in live}
@@ -483,24 +477,11 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     # 4. Each execution's pod and status follow from its observation.
     deadlines, health, verdicts = _plan_executions(run, placement)
     # 5. Executions of versions no longer kept, once finished and without a pod, go.
-    kept = {*snap.versions, version, decision.stable_version}
-    run.actions.extend(
-        DeleteExecution(ex.name)
-        for ex in live
-        if ex.spec.job_version not in kept
-        and run.states.get(ex.name) in TERMINAL_STATES
-        and ex.name not in snap.pods
-    )
+    _plan_forgotten_versions(run, {*snap.versions, version, decision.stable_version})
     # 6. The Job's status.
+    created = len(placement.created) + placement.deferred
     status, events = _job_status(
-        snap,
-        targets,
-        decision,
-        restart,
-        on_node,
-        run.states,
-        len(placement.created) + placement.deferred,
-        now,
+        snap, targets, decision, restart, on_node, run.states, created, now
     )
     notify = plan_notifications(
         job.status.notifications, [*decision.events, *restart.events, *run.events, *events],
@@ -509,14 +490,9 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
     )  # fmt: skip
     status.notifications = notify.entries
     run.actions.extend(notify.sends)
-    # Executions created in this pass have timeouts and a settle window this pass did not
-    # observe; the watch echo of their creation wakes no pass (handlers/operator.py).
-    soon = placement.deferred or placement.created
-    requeue = SLOW_START_RETRY if soon else settings.resync
     deadlines += [t for t in (restart.wake_at, window[1]) if t is not None]
     deadlines += context.asks.wake_at + notify.wake_at
-    if deadlines:
-        requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
+    requeue = _requeue_after(settings, placement, deadlines, now)
     return Plan(
         run.actions,
         status,
@@ -527,6 +503,58 @@ def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = N
         verdicts,
         _significant(job.status, status),
     )
+
+
+def _plan_forgotten_versions(run: _Pass, kept: set[int | None]) -> None:
+    """Executions of versions no longer kept go, once finished and without a pod."""
+    run.actions.extend(
+        DeleteExecution(ex.name)
+        for ex in run.live
+        if ex.spec.job_version not in kept
+        and run.states.get(ex.name) in TERMINAL_STATES
+        and ex.name not in run.snap.pods
+    )
+
+
+def _begin_pass(
+    snap: Snapshot, now: datetime, settings: PlannerSettings
+) -> Plan | tuple[_Pass, tuple[bool, datetime | None], Domains]:
+    """A refusal's plan (a spec the operator cannot read, a Job or version its namespace does
+    not allow), or the pass over the targets, with the maintenance window and the domains."""
+    job = snap.job
+    try:
+        selector = build_selector(job.spec.selector)
+        window = evaluate_windows(job.spec.rollout.maintenance_windows, now)
+    except (SelectorError, WindowError) as e:
+        return _refuse(snap, R.INVALID_SPEC, str(e), now)
+    forbidden = evaluate_job_refusal(snap)
+    if forbidden is not None:
+        return _refuse(snap, forbidden.reason, forbidden.message, now)
+    refused = evaluate_version_refusal(snap, snap.current, settings)
+    if refused is not None:
+        return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)
+    live = [ex for ex in snap.executions if not ex.deleting]
+    on_node: dict[str, dict[int, ExecutionInfo]] = {}
+    for ex in live:
+        on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
+    targets, domains = select_targets(snap, selector)
+    terminating = frozenset(
+        (ex.spec.node_name, ex.spec.job_version) for ex in snap.executions if ex.deleting
+    )
+    return _Pass(snap, now, settings, targets, on_node, live, terminating), window, domains
+
+
+def _requeue_after(
+    settings: PlannerSettings, placement: _Placement, deadlines: list[datetime], now: datetime
+) -> timedelta:
+    """When to look again: the earliest deadline; soon after creating executions (they have
+    timeouts and a settle window this pass did not observe, and the watch echo of their
+    creation wakes no pass, handlers/operator.py); else at the resync."""
+    soon = placement.deferred or placement.created
+    requeue = SLOW_START_RETRY if soon else settings.resync
+    if deadlines:
+        requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
+    return requeue
 
 
 def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:

@@ -130,21 +130,8 @@ def build_preview(
         for a in plan.actions
         if isinstance(a, SetDesiredState) and a.reason == R.NODE_NOT_SELECTED
     )
-    on_version = {
-        ex.spec.node_name
-        for ex in snap.executions
-        if ex.spec.job_version == current.number
-        and not ex.deleting
-        and ex.spec.desired_state is DesiredState.RUNNING
-    }
-    remaining = [n for n in targets if n not in on_version]
-    rollout = job.status.rollout
-    in_flight = rollout is not None and rollout.version == current.number and rollout.wave > 0
+    waves, in_flight = _waves_to_come(snap, targets, domains)
     stable = job.status.stable_version
-    if stable == current.number:
-        waves = [remaining] if remaining else []  # placement on new nodes: at once
-    else:
-        waves = plan_waves(spec.rollout, remaining, domains, started=in_flight, total=len(targets))
     hc = spec.rollout.health_check
     per_wave = hc.success_threshold * hc.interval_seconds if hc.deadline_seconds else 0
     return Preview(
@@ -166,6 +153,28 @@ def build_preview(
         spec_changed=spec_changed,
         notes=build_notes(spec, now),
     )
+
+
+def _waves_to_come(
+    snap: Snapshot, targets: list[str], domains: Domains
+) -> tuple[list[list[str]], bool]:
+    """The waves the nodes that do not run the current version yet will take, and whether the
+    rollout is under way (its canary behind it)."""
+    current, status = snap.current, snap.job.status
+    on_version = {
+        ex.spec.node_name
+        for ex in snap.executions
+        if ex.spec.job_version == current.number
+        and not ex.deleting
+        and ex.spec.desired_state is DesiredState.RUNNING
+    }
+    remaining = [n for n in targets if n not in on_version]
+    rollout = status.rollout
+    in_flight = rollout is not None and rollout.version == current.number and rollout.wave > 0
+    if status.stable_version == current.number:
+        return ([remaining] if remaining else []), in_flight  # new nodes: at once
+    rules = snap.job.spec.rollout
+    return plan_waves(rules, remaining, domains, started=in_flight, total=len(targets)), in_flight
 
 
 def build_notes(spec: JobSpec, now: datetime) -> list[str]:

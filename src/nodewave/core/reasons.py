@@ -54,7 +54,6 @@ RESTART_PAUSED = "RestartPaused"
 RESTART_COMPLETE = "RestartComplete"
 WAITING_FOR_WINDOW = "WaitingForWindow"
 NODE_QUARANTINED = "NodeQuarantined"
-NODE_RELEASED = "NodeReleased"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
 # Execution reasons / error codes.

@@ -93,12 +93,15 @@ def plan_restart(
     return _restart(ctx, restart_at, rs, events)
 
 
-def _restart(
-    ctx: RolloutContext, restart_at: datetime, rs: RestartStatus, events: list[EventIntent]
-) -> RestartDecision:
+def _sort_by_restart(
+    ctx: RolloutContext, restart_at: datetime
+) -> tuple[list[ExecutionInfo], list[ExecutionInfo], int]:
+    """The executions of V wanted Running that predate the restart (stale: to recreate; not
+    Lost ones, their node is gone), those made since (fresh), and how many targets have none
+    (being recreated, or not placed yet)."""
     stale: list[ExecutionInfo] = []
     fresh: list[ExecutionInfo] = []
-    missing = 0  # being recreated (deleted, not created again yet), or not placed yet
+    missing = 0
     for n in ctx.targets:
         ex = ctx.execution(n, ctx.version)
         if ex is None:
@@ -109,6 +112,13 @@ def _restart(
             fresh.append(ex)
         elif ctx.states.get(ex.name) is not S.LOST:
             stale.append(ex)
+    return stale, fresh, missing
+
+
+def _restart(
+    ctx: RolloutContext, restart_at: datetime, rs: RestartStatus, events: list[EventIntent]
+) -> RestartDecision:
+    stale, fresh, missing = _sort_by_restart(ctx, restart_at)
     failed = sum(1 for ex in fresh if ctx.failed(ex))
     in_flight = missing + sum(1 for ex in fresh if not ctx.settled(ex))
     rs.restarted_nodes = sum(1 for ex in fresh if ex.name in ctx.validated)

@@ -61,8 +61,8 @@ from nodewave.core.actions import EventIntent
 from nodewave.core.snapshot import CallAnswer, ExecutionInfo, JobInfo
 from nodewave.core.waves import (
     Domains,
-    count_waves,
     plan_next_wave,
+    plan_waves,
     planned_wave_size,
     same_domain,
     wave_size,
@@ -180,10 +180,7 @@ class RolloutContext:
 
     def over_budget(self, failed: int) -> bool:
         """Whether `failed` nodes spend more than the failure budget (a rollout's, a restart's)."""
-        spec = self.spec
-        return failed > spec.max_failed_nodes or (
-            failed * 100 > spec.max_failed_nodes_percent * len(self.targets)
-        )
+        return failed > evaluate_failure_budget(self.spec, len(self.targets))
 
     @property
     def budget(self) -> str:
@@ -280,7 +277,8 @@ class RolloutContext:
 
 def evaluate_failure_budget(spec: Rollout, targets: int) -> int:
     """The most failed nodes a rollout over `targets` nodes tolerates (one more fails it): the
-    smaller of its two budgets (`RolloutContext.over_budget`)."""
+    smaller of its two budgets. The one answer: the engine, a restart, `plan` and the node
+    map all ask it."""
     return min(spec.max_failed_nodes, int(spec.max_failed_nodes_percent * targets // 100))
 
 
@@ -745,9 +743,7 @@ def _start_next_wave(
     newly = _next_nodes(ctx, rs)
     rs.wave += 1
     rs.phase = P.PROGRESSING
-    rs.total_waves = rs.wave + count_waves(
-        ctx.spec, len(ctx.targets), _left(ctx, newly), ctx.domains
-    )
+    rs.total_waves = rs.wave + _waves_left(ctx, newly)
     rs.message = f"wave {rs.wave}/{rs.total_waves}: {len(newly)} nodes"
     events.append(
         EventIntent(
@@ -770,8 +766,13 @@ def _leave_awaiting_promotion(
 
 def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: list[str]) -> None:
     """Nodes that joined meanwhile add waves; the count never shrinks."""
-    waves = count_waves(ctx.spec, len(ctx.targets), _left(ctx, started), ctx.domains)
-    rs.total_waves = max(rs.total_waves, rs.wave + waves)
+    rs.total_waves = max(rs.total_waves, rs.wave + _waves_left(ctx, started))
+
+
+def _waves_left(ctx: RolloutContext, started: list[str]) -> int:
+    """The rolling waves the nodes not reached yet still take: the waves `plan` shows."""
+    left = _left(ctx, started)
+    return len(plan_waves(ctx.spec, left, ctx.domains, total=len(ctx.targets), started=True))
 
 
 def _left(ctx: RolloutContext, started: list[str]) -> list[str]:

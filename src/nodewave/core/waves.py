@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import groupby
 
 from nodewave.models.job import Rollout, Strategy
 
@@ -98,13 +97,6 @@ def plan_next_wave(
     wave takes and never past the end of their domain. The rollout engine starts each wave
     with it; `plan_waves` is it applied until no node is left."""
     return same_domain(remaining[: planned_wave_size(rollout, total, first)], domains)
-
-
-def count_waves(rollout: Rollout, total: int, left: Sequence[str], domains: Domains) -> int:
-    """How many rolling waves the nodes `left` (in wave order) still take."""
-    size = wave_size(rollout, total)
-    runs = groupby(left, key=lambda n: domains.get(n, ""))
-    return sum(-(-len(list(run)) // size) for _, run in runs)
 
 
 def plan_waves(

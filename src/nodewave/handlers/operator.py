@@ -118,6 +118,39 @@ async def startup(
         revisions=informers.revisions_store,
         namespaces=kwargs["nodewave_namespaces"],
     )
+    reconciler = await build_reconciler(config, kube, view)
+    memo.kube = kube
+    memo.reconciler = reconciler
+    reconciler.observers.append(metrics.observe_pass)
+    reconciler.events_dropped = lambda reason: metrics.EVENTS_DROPPED.labels(reason).inc()
+    reconciler.forgetters.append(metrics.forget_job)
+
+    async def timed(key: Any) -> Any:
+        try:
+            with metrics.RECONCILE.time():
+                return await reconciler.reconcile(key)
+        except NotLeaderError:
+            return None  # leadership lost mid-pass: the queue is being paused
+
+    memo.queue = WorkQueue(timed)
+    reconciler.webhooks.calls.on_answer = memo.queue.enqueue
+    reconciler.notifier.calls.on_answer = memo.queue.enqueue
+    start_informers(memo, informers, view)
+    if config.metrics_port:
+        metrics.serve(config.metrics_port, config.metrics_address, kube, __version__)
+    memo.namespaces_seen = {}
+    memo.elector = None
+    if config.leader_elect:
+        await start_leader_election(memo, config, kube)
+    else:
+        metrics.LEADER.set(1)
+    for informer in informers.all():  # no pass before the caches hold the whole cluster
+        await informer.synced.wait()
+    logger.info("nodewave operator started")
+
+
+async def build_reconciler(config: OperatorConfig, kube: Kube, view: ClusterView) -> Reconciler:
+    """The Reconciler as the configuration asks (its planner settings, egress, notifications)."""
     planner = PlannerSettings(
         node_lost_grace=timedelta(seconds=config.node_lost_grace_seconds),
         operator_account=config.service_account,
@@ -136,22 +169,11 @@ async def startup(
         notifications_refresh=config.notifications_refresh_seconds,
         max_priority=config.max_priority,
     )
-    memo.kube = kube
-    memo.reconciler = reconciler
-    reconciler.observers.append(metrics.observe_pass)
-    reconciler.events_dropped = lambda reason: metrics.EVENTS_DROPPED.labels(reason).inc()
-    reconciler.forgetters.append(metrics.forget_job)
+    return reconciler
 
-    async def timed(key: Any) -> Any:
-        try:
-            with metrics.RECONCILE.time():
-                return await reconciler.reconcile(key)
-        except NotLeaderError:
-            return None  # leadership lost mid-pass: the queue is being paused
 
-    memo.queue = WorkQueue(timed)
-    reconciler.webhooks.calls.on_answer = memo.queue.enqueue
-    reconciler.notifier.calls.on_answer = memo.queue.enqueue
+def start_informers(memo: kopf.Memo, informers: Informers, view: ClusterView) -> None:
+    """Each informer wakes the passes of the Jobs its changes concern, and runs."""
     for i in informers.executions:
         i.on_change = watched(view.overlay_executions, memo.queue)
     for i in informers.pods:
@@ -162,17 +184,6 @@ async def startup(
         asyncio.get_running_loop().create_task(i.run(), name=f"informer {i.path}")
         for i in informers.all()
     ]
-    if config.metrics_port:
-        metrics.serve(config.metrics_port, config.metrics_address, kube, __version__)
-    memo.namespaces_seen = {}
-    memo.elector = None
-    if config.leader_elect:
-        await start_leader_election(memo, config, kube)
-    else:
-        metrics.LEADER.set(1)
-    for informer in informers.all():  # no pass before the caches hold the whole cluster
-        await informer.synced.wait()
-    logger.info("nodewave operator started")
 
 
 async def start_leader_election(memo: kopf.Memo, config: OperatorConfig, kube: Kube) -> None:

@@ -108,12 +108,6 @@ def _controller(meta: Mapping[str, Any], kind: str | None = None) -> Mapping[str
     return next((r for r in refs if r.get("controller") and kind in (None, r.get("kind"))), {})
 
 
-def pod_owner(body: Mapping[str, Any]) -> str | None:
-    """The name of the execution that controls this pod."""
-    ref = _controller(_meta(body), "Execution")
-    return str(ref["name"]) if ref else None
-
-
 def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
     meta = _meta(body)
     annotations = meta.get("annotations") or {}

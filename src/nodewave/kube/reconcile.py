@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,7 +55,7 @@ from nodewave.core.podspec import (
     evaluate_configmap_conflict,
 )
 from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
-from nodewave.core.versions import RevisionInfo, plan_versions, select_owned
+from nodewave.core.versions import RevisionInfo, VersionPlan, plan_versions, select_owned
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.nodes import (
@@ -129,22 +129,7 @@ class Reconciler:
         """One pass. None when the Job is gone (stop watching it), else when to look again."""
         job = self.view.job(key)
         if job is None:
-            self.view.overlay_executions.forget(key)
-            self.view.overlay_pods.forget(key)
-            self._health.pop(key, None)
-            self._baselines.pop(key, None)
-            self.webhooks.calls.forget(key)
-            self.outbound.forget(key)
-            self.notifier.calls.forget(key)
-            self._configmaps = {m for m in self._configmaps if m[:2] != key}
-            self._create_errors.pop(key, None)
-            self.pod_checker.forget(*key)
-            self.events.forget_job(*key)
-            for forget in self.forgetters:
-                forget(*key)
-            if key in self._cordoning:
-                self._cordoning.discard(key)
-                await self._release_nodes(key)
+            await self._forget(key)
             return None
         namespace = self.view.namespace(job.namespace)
         if job.deleting or (namespace is not None and namespace.terminating):
@@ -159,25 +144,8 @@ class Reconciler:
         versions = plan_versions(job.spec, revisions, job.status.stable_version, job.name)
         for name in versions.delete:
             await self.kube.delete(path_of("controllerrevisions", job.namespace, name))
-        executions = self.view.executions_of(key, job.uid)
         now = self.clock()
-        snap = Snapshot(
-            job=job,
-            current=versions.current,
-            nodes=self.view.node_map(),
-            executions=executions,
-            pods=self.view.pods_of(key),
-            versions=versions.known,
-            namespace_labels=namespace.labels if namespace is not None else {},
-            health=self._health.get(key, {}),
-            external_error_rates=await self._external_error_rates(job, executions, now),
-            baselines=await self._measure_baselines(job, executions),
-            webhook_answers=self.webhooks.calls.answers(key),
-            notification_answers=self.notifier.calls.answers(key),
-            subscriptions=await self.notifier.subscriptions(job),
-            pod_create_errors=self._pod_create_errors(key, executions),
-        )
-        snap = replace(snap, pod_refusals=await self.pod_checker.refusals_for(snap))
+        snap = await self._gather(job, versions, namespace.labels if namespace else {}, now)
         plan = plan_job(snap, now, self.settings)
         self._health[key] = plan.health
         if log.isEnabledFor(logging.DEBUG):
@@ -199,23 +167,10 @@ class Reconciler:
             not plan.status_significant
             and written - self._status_written.get(key, 0.0) < STATUS_BATCH_SECONDS
         )
-        if plan.status_changed and batched:
-            requeue = min(plan.requeue_after, timedelta(seconds=STATUS_BATCH_SECONDS))
-        else:
-            requeue = plan.requeue_after
-        if failures:  # the rest of a placement must not retry refused creates in a tight loop
-            requeue = max(requeue, timedelta(seconds=FAILED_RETRY_SECONDS))
-        recheck = self.pod_checker.recheck_at(*key)
-        if recheck is not None:  # asked again then: a quota raised lets the version start
-            requeue = min(requeue, max(recheck - now, timedelta(seconds=1)))
+        requeue = self._requeue(key, plan, batched, bool(failures), now)
         if plan.status_changed and not batched:
             self._status_written[key] = written
-            patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
-            updated = await self.kube.merge_patch(
-                path_of("jobs", job.namespace, job.name, "status"), {"status": patch}
-            )
-            if updated is not None:
-                self.view.overlay_jobs.put(key, job.name, parse_job(updated))
+            await self._write_status(job, plan)
         involved = Involved("Job", job.namespace, job.name, job.uid)
         for e in plan.events:
             self.events.record_decision(involved, e)
@@ -224,6 +179,73 @@ class Reconciler:
         for observe in self.observers:
             observe(job, plan)
         return requeue
+
+    def _requeue(
+        self, key: JobKey, plan: Plan, batched: bool, failed: bool, now: datetime
+    ) -> timedelta:
+        """When to look at the Job again: as the plan says, sooner for a status held back by
+        batching or a refused version's recheck, later after refused creates (the rest of a
+        placement must not retry them in a tight loop)."""
+        requeue = plan.requeue_after
+        if plan.status_changed and batched:
+            requeue = min(requeue, timedelta(seconds=STATUS_BATCH_SECONDS))
+        if failed:
+            requeue = max(requeue, timedelta(seconds=FAILED_RETRY_SECONDS))
+        recheck = self.pod_checker.recheck_at(*key)
+        if recheck is not None:  # asked again then: a quota raised lets the version start
+            requeue = min(requeue, max(recheck - now, timedelta(seconds=1)))
+        return requeue
+
+    async def _forget(self, key: JobKey) -> None:
+        """The Job is gone: everything kept for it goes, and the nodes it cordoned come back."""
+        self.view.overlay_executions.forget(key)
+        self.view.overlay_pods.forget(key)
+        self._health.pop(key, None)
+        self._baselines.pop(key, None)
+        self.webhooks.calls.forget(key)
+        self.outbound.forget(key)
+        self.notifier.calls.forget(key)
+        self._configmaps = {m for m in self._configmaps if m[:2] != key}
+        self._create_errors.pop(key, None)
+        self.pod_checker.forget(*key)
+        self.events.forget_job(*key)
+        for forget in self.forgetters:
+            forget(*key)
+        if key in self._cordoning:
+            self._cordoning.discard(key)
+            await self._release_nodes(key)
+
+    async def _gather(
+        self, job: JobInfo, versions: VersionPlan, labels: Mapping[str, str], now: datetime
+    ) -> Snapshot:
+        """Everything the pure plan reads about the Job, as this pass sees it."""
+        key = (job.namespace, job.name)
+        executions = self.view.executions_of(key, job.uid)
+        snap = Snapshot(
+            job=job,
+            current=versions.current,
+            nodes=self.view.node_map(),
+            executions=executions,
+            pods=self.view.pods_of(key),
+            versions=versions.known,
+            namespace_labels=labels,
+            health=self._health.get(key, {}),
+            external_error_rates=await self._external_error_rates(job, executions, now),
+            baselines=await self._measure_baselines(job, executions),
+            webhook_answers=self.webhooks.calls.answers(key),
+            notification_answers=self.notifier.calls.answers(key),
+            subscriptions=await self.notifier.subscriptions(job),
+            pod_create_errors=self._pod_create_errors(key, executions),
+        )
+        return replace(snap, pod_refusals=await self.pod_checker.refusals_for(snap))
+
+    async def _write_status(self, job: JobInfo, plan: Plan) -> None:
+        patch = build_merge_patch(job.status.to_api(), plan.status.to_api())
+        updated = await self.kube.merge_patch(
+            path_of("jobs", job.namespace, job.name, "status"), {"status": patch}
+        )
+        if updated is not None:
+            self.view.overlay_jobs.put((job.namespace, job.name), job.name, parse_job(updated))
 
     def _pod_create_errors(
         self, key: JobKey, executions: tuple[ExecutionInfo, ...]
@@ -360,82 +382,94 @@ class Reconciler:
         return list(unique.values())
 
     async def _do(self, snap: Snapshot, action: Action) -> None:
+        """Apply one action: the one entry of APPLY for its type (a type without one fails
+        here, and in the test that walks the Action union)."""
+        await APPLY[type(action)](self, snap, action)
+
+    async def _create_execution(self, snap: Snapshot, action: CreateExecution) -> None:
+        job = snap.job
+        key = (job.namespace, job.name)
+        body = self._execution_body(job, action)
+        created = await self.kube.create(path_of("executions", job.namespace), body)
+        if created is None:
+            return  # it exists: the next pass sees it and its pod
+        info = parse_execution(created)
+        self.view.overlay_executions.put(key, info.name, info)
+        if action.start:
+            await self._create_pod(
+                snap, CreatePod(info.name, info.uid, action.node, action.version)
+            )
+
+    async def _call_webhook(self, snap: Snapshot, action: CallWebhook) -> None:
+        self.webhooks.start(action)
+
+    async def _send_notification(self, snap: Snapshot, action: SendNotification) -> None:
+        self.notifier.start(action)
+
+    async def _delete_pod(self, snap: Snapshot, action: DeletePod) -> None:
+        job = snap.job
+        gone = await self.kube.delete(path_of("pods", job.namespace, action.name), uid=action.uid)
+        if gone is not None:
+            self.view.overlay_pods.put((job.namespace, job.name), action.name, parse_pod(gone))
+
+    async def _set_desired_state(self, snap: Snapshot, action: SetDesiredState) -> None:
+        job = snap.job
+        stopped_by = STOPPED_BY_OPERATOR if action.by_operator else None
+        patch = {
+            "metadata": {"annotations": {ANNOTATION_STOPPED_BY: stopped_by}},
+            "spec": {"desiredState": action.desired.value},
+        }
+        path = path_of("executions", job.namespace, action.name)
+        self._put_execution(snap, action.name, await self.kube.merge_patch(path, patch))
+
+    def _put_execution(self, snap: Snapshot, name: str, body: dict[str, Any] | None) -> None:
+        """What a write returned, seen by the next pass before the watch brings it (None: the
+        execution was deleted meanwhile)."""
+        key = (snap.job.namespace, snap.job.name)
+        if body is None:
+            self.view.overlay_executions.forget(key, name)
+        else:
+            self.view.overlay_executions.put(key, name, parse_execution(body))
+
+    async def _patch_execution_status(self, snap: Snapshot, action: PatchExecutionStatus) -> None:
         job = snap.job
         ns = job.namespace
-        key = (ns, job.name)
-        match action:
-            case CreateExecution():
-                body = self._execution_body(job, action)
-                created = await self.kube.create(path_of("executions", ns), body)
-                if created is None:
-                    return  # it exists: the next pass sees it and its pod
-                info = parse_execution(created)
-                self.view.overlay_executions.put(key, info.name, info)
-                if action.start:
-                    await self._create_pod(
-                        snap, CreatePod(info.name, info.uid, action.node, action.version)
-                    )
-            case CreatePod():
-                await self._create_pod(snap, action)
-            case CallWebhook():
-                self.webhooks.start(action)
-            case SendNotification():
-                self.notifier.start(action)
-            case DeletePod():
-                gone = await self.kube.delete(path_of("pods", ns, action.name), uid=action.uid)
-                if gone is not None:
-                    self.view.overlay_pods.put(key, action.name, parse_pod(gone))
-            case SetDesiredState():
-                patch: dict[str, Any] = {
-                    "metadata": {
-                        "annotations": {
-                            ANNOTATION_STOPPED_BY: STOPPED_BY_OPERATOR
-                            if action.by_operator
-                            else None
-                        }
-                    },
-                    "spec": {"desiredState": action.desired.value},
-                }
-                updated = await self.kube.merge_patch(path_of("executions", ns, action.name), patch)
-                if updated is None:
-                    self.view.overlay_executions.forget(key, action.name)  # deleted meanwhile
-                else:
-                    self.view.overlay_executions.put(key, action.name, parse_execution(updated))
-            case PatchExecutionStatus():
-                patch = build_merge_patch(action.previous.to_api(), action.status.to_api())
-                updated = await self.kube.merge_patch(
-                    path_of("executions", ns, action.name, "status"), {"status": patch}
-                )
-                if updated is None:
-                    self.view.overlay_executions.forget(key, action.name)  # deleted meanwhile
-                    return
-                info = parse_execution(updated)
-                self.view.overlay_executions.put(key, info.name, info)
-                event = action.event
-                if event is not None and event.type == "Warning":  # trouble: on the execution
-                    self.events.record_trouble(
-                        Involved("Execution", ns, info.name, info.uid), event
-                    )
-                elif event is not None:  # the normal path: counted on the Job (kube/events.py)
-                    job_ref = Involved("Job", ns, job.name, job.uid)
-                    self.events.record_summary(job_ref, info.spec.job_version, event)
-            case PrepareNode():
-                await prepare_node(self.kube, job, action, datetime.now(UTC))
-            case ReleaseNode():
-                await release_node(self.kube, job, action, datetime.now(UTC))
-            case QuarantineNode():
-                await quarantine_node(self.kube, job, action)
-            case DeleteExecution():
-                gone = await self.kube.delete(
-                    path_of("executions", ns, action.name),
-                    uid=action.uid or None,
-                    foreground=action.foreground,
-                )
-                # A foreground deletion leaves it terminating until its pod is gone: the next
-                # pass must see that, not the execution as it was (one deleted at once is not
-                # put back: the overlay would show it until the watch catches up).
-                if gone is not None and (info := parse_execution(gone)).deleting:
-                    self.view.overlay_executions.put(key, action.name, info)
+        patch = build_merge_patch(action.previous.to_api(), action.status.to_api())
+        updated = await self.kube.merge_patch(
+            path_of("executions", ns, action.name, "status"), {"status": patch}
+        )
+        self._put_execution(snap, action.name, updated)
+        event = action.event
+        if updated is None or event is None:
+            return
+        info = parse_execution(updated)
+        if event.type == "Warning":  # trouble: on the execution
+            self.events.record_trouble(Involved("Execution", ns, info.name, info.uid), event)
+        else:  # the normal path: counted on the Job (kube/events.py)
+            job_ref = Involved("Job", ns, job.name, job.uid)
+            self.events.record_summary(job_ref, info.spec.job_version, event)
+
+    async def _prepare_node(self, snap: Snapshot, action: PrepareNode) -> None:
+        await prepare_node(self.kube, snap.job, action, self.clock())
+
+    async def _release_node(self, snap: Snapshot, action: ReleaseNode) -> None:
+        await release_node(self.kube, snap.job, action, self.clock())
+
+    async def _quarantine_node(self, snap: Snapshot, action: QuarantineNode) -> None:
+        await quarantine_node(self.kube, snap.job, action)
+
+    async def _delete_execution(self, snap: Snapshot, action: DeleteExecution) -> None:
+        job = snap.job
+        gone = await self.kube.delete(
+            path_of("executions", job.namespace, action.name),
+            uid=action.uid or None,
+            foreground=action.foreground,
+        )
+        # A foreground deletion leaves it terminating until its pod is gone: the next pass must
+        # see that, not the execution as it was (one deleted at once is not put back: the
+        # overlay would show it until the watch catches up).
+        if gone is not None and (info := parse_execution(gone)).deleting:
+            self.view.overlay_executions.put((job.namespace, job.name), action.name, info)
 
     async def _create_pod(self, snap: Snapshot, action: CreatePod) -> None:
         job = snap.job
@@ -564,3 +598,19 @@ class Reconciler:
 def _describe(action: Action) -> str:
     name = getattr(action, "name", None) or getattr(action, "execution", "")
     return f"{type(action).__name__} {name}"
+
+
+APPLY: dict[type, Callable[[Reconciler, Snapshot, Any], Awaitable[None]]] = {
+    CreateExecution: Reconciler._create_execution,
+    CreatePod: Reconciler._create_pod,
+    CallWebhook: Reconciler._call_webhook,
+    SendNotification: Reconciler._send_notification,
+    DeletePod: Reconciler._delete_pod,
+    SetDesiredState: Reconciler._set_desired_state,
+    PatchExecutionStatus: Reconciler._patch_execution_status,
+    PrepareNode: Reconciler._prepare_node,
+    ReleaseNode: Reconciler._release_node,
+    QuarantineNode: Reconciler._quarantine_node,
+    DeleteExecution: Reconciler._delete_execution,
+}
+"""How each action type is applied: one entry per type of the Action union."""

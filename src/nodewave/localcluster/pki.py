@@ -35,9 +35,8 @@ def _name(cn: str, org: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def write_pki(directory: Path, service_ip: str = "10.0.0.1") -> None:
-    """ca.crt, apiserver.{crt,key}, admin.{crt,key}, sa.key and sa.pub in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_ca(directory: Path) -> None:
+    """ca.crt and ca.key: a self-signed CA valid for 30 days (from 5 minutes ago: clocks)."""
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     until = now + dt.timedelta(days=30)
 
@@ -69,6 +68,12 @@ def write_pki(directory: Path, service_ip: str = "10.0.0.1") -> None:
     )
     (directory / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     _write_key(directory / "ca.key", ca_key)
+
+
+def write_pki(directory: Path, service_ip: str = "10.0.0.1") -> None:
+    """ca.crt, apiserver.{crt,key}, admin.{crt,key}, sa.key and sa.pub in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_ca(directory)
 
     issue_certificate(
         directory,

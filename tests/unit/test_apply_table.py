@@ -1,0 +1,14 @@
+"""kube/reconcile.py applies each action through one table: a new action type without an
+entry fails here, not in a cluster."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from nodewave.core.actions import Action
+from nodewave.kube.reconcile import APPLY, Reconciler
+
+
+def test_every_action_type_has_exactly_one_way_to_be_applied() -> None:
+    assert set(APPLY) == set(get_args(Action))
+    assert all(callable(getattr(Reconciler, f.__name__)) for f in APPLY.values())
