@@ -5,19 +5,25 @@ tests."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from nodewave.core.actions import (
+    CallWebhook,
     CreateExecution,
     CreatePod,
     DeleteExecution,
     DeletePod,
     PatchExecutionStatus,
+    PrepareNode,
+    QuarantineNode,
+    ReleaseNode,
+    SendNotification,
     SetDesiredState,
 )
 from nodewave.core.planner import plan_job
 from nodewave.core.rollout import build_abort_value
-from nodewave.core.snapshot import Snapshot
+from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus
 from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
@@ -25,34 +31,78 @@ from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
 S = ObservedState
 
 
+@dataclasses.dataclass
+class Store:
+    """What the simulated API server holds: executions and pods by name."""
+
+    executions: dict[str, ExecutionInfo]
+    pods: dict[str, PodInfo]
+
+
+def _create_execution(store: Store, a: CreateExecution) -> None:
+    if a.name in store.executions:
+        return  # creates are idempotent
+    new = execution(a.node, version=a.version, desired=a.desired)
+    store.executions[a.name] = dataclasses.replace(
+        new, spec=new.spec.model_copy(update={"rollout_wave": a.wave})
+    )
+    if a.start:
+        store.pods[a.name] = pod(a.name, node_name=a.node)
+
+
+def _create_pod(store: Store, a: CreatePod) -> None:
+    store.pods.setdefault(a.execution, pod(a.execution, node_name=a.node))
+
+
+def _delete_pod(store: Store, a: DeletePod) -> None:
+    store.pods.pop(a.name, None)
+
+
+def _set_desired_state(store: Store, a: SetDesiredState) -> None:
+    if (e := store.executions.get(a.name)) is not None:
+        store.executions[a.name] = dataclasses.replace(
+            e,
+            spec=e.spec.model_copy(update={"desired_state": a.desired}),
+            stopped_by_operator=a.by_operator,
+        )
+
+
+def _patch_execution_status(store: Store, a: PatchExecutionStatus) -> None:
+    if a.name in store.executions:
+        store.executions[a.name] = dataclasses.replace(store.executions[a.name], status=a.status)
+
+
+def _delete_execution(store: Store, a: DeleteExecution) -> None:
+    store.executions.pop(a.name, None)
+
+
+def _outside(store: Store, a: object) -> None:
+    """Calls to other systems and node writes: nothing the simulated store holds changes."""
+
+
+SIMULATED: dict[type, Callable[[Store, Any], None]] = {
+    CreateExecution: _create_execution,
+    CreatePod: _create_pod,
+    DeletePod: _delete_pod,
+    SetDesiredState: _set_desired_state,
+    PatchExecutionStatus: _patch_execution_status,
+    DeleteExecution: _delete_execution,
+    CallWebhook: _outside,
+    SendNotification: _outside,
+    PrepareNode: _outside,
+    ReleaseNode: _outside,
+    QuarantineNode: _outside,
+}
+"""How each action type changes the simulated store: one entry per type, as the Reconciler's
+own table (`kube.reconcile.APPLY`); test_apply_table holds both to the Action union."""
+
+
 def simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:
     """Apply a plan the way the API would: creates are idempotent, pods start Running at once."""
-    exs = {e.name: e for e in snap.executions}
-    pods = dict(snap.pods)
+    store = Store({e.name: e for e in snap.executions}, dict(snap.pods))
     for a in plan_actions:
-        if isinstance(a, CreateExecution) and a.name not in exs:
-            new = execution(a.node, version=a.version, desired=a.desired)
-            exs[a.name] = dataclasses.replace(
-                new, spec=new.spec.model_copy(update={"rollout_wave": a.wave})
-            )
-            if a.start:
-                pods[a.name] = pod(a.name, node_name=a.node)
-        elif isinstance(a, CreatePod):
-            pods.setdefault(a.execution, pod(a.execution, node_name=a.node))
-        elif isinstance(a, DeletePod):
-            pods.pop(a.name, None)
-        elif isinstance(a, SetDesiredState) and a.name in exs:
-            e = exs[a.name]
-            exs[a.name] = dataclasses.replace(
-                e,
-                spec=e.spec.model_copy(update={"desired_state": a.desired}),
-                stopped_by_operator=a.by_operator,
-            )
-        elif isinstance(a, PatchExecutionStatus) and a.name in exs:
-            exs[a.name] = dataclasses.replace(exs[a.name], status=a.status)
-        elif isinstance(a, DeleteExecution):
-            exs.pop(a.name, None)
-    return dataclasses.replace(snap, executions=tuple(exs.values()), pods=pods)
+        SIMULATED[type(a)](store, a)
+    return dataclasses.replace(snap, executions=tuple(store.executions.values()), pods=store.pods)
 
 
 HC = {"deadlineSeconds": 100, "intervalSeconds": 1, "successThreshold": 1, "failureThreshold": 1}

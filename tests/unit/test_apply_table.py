@@ -7,8 +7,15 @@ from typing import get_args
 
 from nodewave.core.actions import Action
 from nodewave.kube.reconcile import APPLY, Reconciler
+from tests.unit.simulation import SIMULATED
 
 
 def test_every_action_type_has_exactly_one_way_to_be_applied() -> None:
     assert set(APPLY) == set(get_args(Action))
     assert all(callable(getattr(Reconciler, f.__name__)) for f in APPLY.values())
+
+
+def test_the_simulation_applies_every_action_type_as_the_reconciler_does() -> None:
+    """The unit tests' simulated cluster has its own table: a new action type the Reconciler
+    applies but the simulation skips (or the reverse) fails here."""
+    assert set(SIMULATED) == set(APPLY)

@@ -13,8 +13,19 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.egress import EgressError, build_egress_policy, evaluate_destination
-from nodewave.kube.outbound import EgressRefused, Outbound, PolicyResolver, evaluate_url
+from nodewave.core.egress import (
+    DEFAULT_ALLOWED,
+    EgressError,
+    build_egress_policy,
+    evaluate_destination,
+)
+from nodewave.kube.outbound import (
+    EgressRefused,
+    Outbound,
+    PolicyResolver,
+    build_operator_egress,
+    evaluate_url,
+)
 
 DEFAULT = build_egress_policy()
 PLATFORM = build_egress_policy(
@@ -135,3 +146,22 @@ def test_a_name_resolving_to_a_denied_address_sends_nothing() -> None:
     with pytest.raises(EgressRefused, match=re.escape("169.254.169.254 is in the denied network")):
         asyncio.run(Outbound(policy=DEFAULT).request(
             ("ns", "j"), "GET", "http://169.254.169.254/", limit_seconds=2, max_bytes=100))  # fmt: skip
+
+
+def test_the_api_servers_endpoint_is_denied_as_the_operator_reaches_it() -> None:
+    policy = asyncio.run(
+        build_operator_egress(DEFAULT_ALLOWED, (), "https://10.96.0.1", "10.1.2.3")
+    )
+    assert evaluate_destination(policy, "10.96.0.1", 443) == "10.96.0.1:443 is the API server's"
+    assert evaluate_destination(policy, "10.96.0.1", 80) is None  # another port of that address
+    assert evaluate_destination(policy, "10.1.2.3", 9090) == (
+        "10.1.2.3 is in the denied network 10.1.2.3/32"  # the operator's own pod
+    )
+    named = asyncio.run(build_operator_egress(DEFAULT_ALLOWED, (), "https://localhost:6443", None))
+    assert evaluate_destination(named, "127.0.0.1", 6443) == "127.0.0.1:6443 is the API server's"
+    # A name that does not resolve (DNS down at start-up) does not stop the operator.
+    unknown = "https://no-such-host.invalid:6443"
+    assert (
+        asyncio.run(build_operator_egress(DEFAULT_ALLOWED, (), unknown, None)).endpoints_denied
+        == frozenset()
+    )

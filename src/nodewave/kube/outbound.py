@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from yarl import URL
 
 from nodewave.core.egress import EgressPolicy, build_egress_policy, evaluate_destination
 from nodewave.kube.view import JobKey
+
+log = logging.getLogger("nodewave.outbound")
 
 PER_HOST = 16
 PER_JOB = 4
@@ -205,10 +208,14 @@ async def build_operator_egress(
     refused whatever the lists say."""
     server = URL(api_server)
     host, port = server.host or "", server.port or 443
-    if _is_address(host):
-        addresses = [host]
-    else:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [host]
+    if not _is_address(host):
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as e:  # the operator still starts; the name is judged as any other
+            log.warning("cannot resolve the API server %s (%s): not denied by address", host, e)
+            found = []
         addresses = sorted({str(info[4][0]) for info in found})
     own = (pod_ip,) if pod_ip else ()
     return build_egress_policy(allowed, (*denied, *own), [(a, port) for a in addresses])
