@@ -1062,3 +1062,29 @@ def test_stamped_times(
     new = RolloutStatus(phase=after, version=3, started_at=at(5), phase_since=at(1))
     stamp_times(old, new, at(9))
     assert new.phase_since == at(9)
+
+
+@pytest.mark.parametrize(
+    ("paused", "window_open", "promote", "phase"),
+    [
+        (False, True, None, P.PROGRESSING),  # every gate passes: wave 2 starts
+        (True, False, None, P.PAUSED),  # the pause is asked before the window
+        (False, False, None, P.WAITING_FOR_WINDOW),
+        (True, False, "waiting", P.AWAITING_PROMOTION),  # a canary's promotion before both
+    ],
+)
+def test_the_wave_gates_are_asked_in_their_order_and_the_first_that_holds_decides(
+    paused: bool, window_open: bool, promote: str | None, phase: RolloutPhase
+) -> None:
+    """`WAVE_GATES`: confirmation, promotion, pause, window, PreWave webhooks."""
+    strategy = {**CANARY, "autoPromote": False} if promote else ROLLING
+    settled = {"n0": ok(1), "n1": ok(1)}
+    ctx = dataclasses.replace(
+        context(settled, previous=rollout(P.PROGRESSING, 1, 5), paused=paused, **strategy),
+        window_open=window_open,
+        window_opens_at=None if window_open else at(3600),
+    )
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert decision.rollout.phase is phase
+    assert (decision.rollout.wave == 2) is (phase is P.PROGRESSING)

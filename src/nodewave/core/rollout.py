@@ -588,34 +588,102 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
                     rs.wave,
                 )
             )
+        held = None
         if not ctx.remaining:
             if all(ctx.settled(ex) for ex in ctx.moved.values()):
                 stable = _complete(ctx, rs, events)
-        elif rs.wave == 0 and not (confirm := _ask_confirmation(ctx, rs)).passed:
-            _await_confirmation(ctx, rs, events, confirm)
-        elif (promotion := _canary_waits(ctx, rs)) is not None:
-            _await_promotion(ctx, rs, events, promotion)
-        elif ctx.spec.paused:
-            rs.phase = P.PAUSED
-            rs.message = f"paused before wave {rs.wave + 1}"
-        elif not ctx.window_open:
-            _wait_for_window(ctx, rs, events)
-        elif not (pre := _ask_pre_wave(ctx, rs)).passed:
-            if pre.failed:
-                decision = fail_rollout(ctx, rs, pre.failed)
-                decision.events[:0] = events
-                return decision
-            _leave_awaiting_promotion(ctx, rs, events)
-            rs.phase = P.PROGRESSING
-            rs.message = f"wave {rs.wave + 1} waits for {pre.awaiting}"
-        else:
+        elif (held := evaluate_wave_gates(ctx, rs, events)) is None:
             newly = _start_next_wave(ctx, rs, events)
+        elif held.failure:
+            decision = fail_rollout(ctx, rs, held.failure)
+            decision.events[:0] = events
+            return decision
     if rs.phase is not P.COMPLETED:
         _extend_total_waves(ctx, rs, newly)
     want = ctx.hold()  # on completion every target has moved: none is left on S
     for n in newly:
         want[n] = Want(ctx.version, rs.wave)
     return RolloutDecision(want, rs, stable, events)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A gate holds the next wave (it set the phase and message saying why), or fails the
+    rollout (`failure`: why)."""
+
+    failure: str = ""
+
+
+def _gate_confirmation(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """Before the first wave, every ConfirmRollout webhook must have passed (§3.6)."""
+    if rs.wave == 0 and not (confirm := _ask_confirmation(ctx, rs)).passed:
+        _await_confirmation(ctx, rs, events, confirm)
+        return Hold()
+    return None
+
+
+def _gate_promotion(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """A validated canary waits for a promote (or a ConfirmPromotion webhook)."""
+    if (promotion := _canary_waits(ctx, rs)) is not None:
+        _await_promotion(ctx, rs, events, promotion)
+        return Hold()
+    return None
+
+
+def _gate_pause(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> Hold | None:
+    """spec.rollout.paused: no wave starts."""
+    if ctx.spec.paused:
+        rs.phase = P.PAUSED
+        rs.message = f"paused before wave {rs.wave + 1}"
+        return Hold()
+    return None
+
+
+def _gate_window(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> Hold | None:
+    """Outside every maintenance window no wave starts."""
+    if not ctx.window_open:
+        _wait_for_window(ctx, rs, events)
+        return Hold()
+    return None
+
+
+def _gate_pre_wave(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """Every PreWave webhook asked about the next wave; failureThreshold refusals fail it."""
+    pre = _ask_pre_wave(ctx, rs)
+    if pre.passed:
+        return None
+    if pre.failed:
+        return Hold(pre.failed)
+    _leave_awaiting_promotion(ctx, rs, events)
+    rs.phase = P.PROGRESSING
+    rs.message = f"wave {rs.wave + 1} waits for {pre.awaiting}"
+    return Hold()
+
+
+WAVE_GATES: tuple[
+    Callable[[RolloutContext, RolloutStatus, list[EventIntent]], Hold | None], ...
+] = (
+    _gate_confirmation,
+    _gate_promotion,
+    _gate_pause,
+    _gate_window,
+    _gate_pre_wave,
+)
+"""What may hold the next wave, asked in this order once the current one settled; the first
+that holds decides (docs/design.md §3.3). A new gate is a row here."""
+
+
+def evaluate_wave_gates(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """The first gate that holds the next wave, or None: it may start."""
+    return next((held for gate in WAVE_GATES if (held := gate(ctx, rs, events)) is not None), None)
 
 
 def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
