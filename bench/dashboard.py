@@ -23,7 +23,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from nodewave.cli.dashboard import Dashboard
-from nodewave.core.snapshot import NodeInfo
+from nodewave.core.vocabulary.snapshot import NodeInfo
 from nodewave.kube.client import Kube
 from nodewave.kube.parse import parse_execution, parse_job
 from nodewave.localcluster.browser import start_chromium

@@ -30,23 +30,24 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     survivors: list[str] = []
-    for meta in sorted(Path("mutants/src/nodewave/core").glob("*.py.meta")):
+    core = Path("mutants/src/nodewave/core")
+    for meta in sorted(core.rglob("*.py.meta")):  # each room's modules: rollout/engine, ...
         codes = json.loads(meta.read_text())["exit_code_by_key"]
         tally = Counter(classify(c) for c in codes.values())
         killed = tally["killed"] + tally["timeout"]  # a mutant that hangs the tests is caught
         total = sum(tally.values())
-        rows.append((meta.name.removesuffix(".py.meta"), killed, total, tally))
+        rows.append((str(meta.relative_to(core)).removesuffix(".py.meta"), killed, total, tally))
         survivors += [k for k, c in codes.items() if c not in KILLED | TIMEOUT]
     if not rows:
         print("no results: run `mutmut run` first", file=sys.stderr)
         return 2
-    print(f"{'module':14} {'killed':>7} {'total':>6} {'score':>7}  not killed")
+    print(f"{'module':24} {'killed':>7} {'total':>6} {'score':>7}  not killed")
     worst = 100.0
     for name, killed, total, tally in rows:
         score = 100.0 * killed / total if total else 100.0
         worst = min(worst, score)
         rest = {k: v for k, v in tally.items() if k not in ("killed", "timeout")}
-        print(f"{name:14} {killed:7d} {total:6d} {score:6.1f}%  {dict(rest) or ''}")
+        print(f"{name:24} {killed:7d} {total:6d} {score:6.1f}%  {dict(rest) or ''}")
     all_killed = sum(r[1] for r in rows)
     all_total = sum(r[2] for r in rows)
     print(f"{'all':14} {all_killed:7d} {all_total:6d} {100.0 * all_killed / all_total:6.1f}%")

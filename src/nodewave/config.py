@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nodewave.core.egress import DEFAULT_ALLOWED, DEFAULT_DENIED
-from nodewave.core.leader import LeaderTiming
-from nodewave.core.podsecurity import Level
-from nodewave.core.policy import ServiceAccountRef
+from nodewave.core.job.podsecurity import Level
+from nodewave.core.job.policy import ServiceAccountRef
+from nodewave.core.operator.egress import DEFAULT_ALLOWED, DEFAULT_DENIED
+from nodewave.core.operator.leader import LeaderTiming
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class OperatorConfig:
     max_priority: int = 1000
     """The highest spec.priority honoured; higher ones count as this (kube/slots.py)."""
     pod_security_default: Level = Level.BASELINE
-    """The Pod Security level of namespaces that name none (core/policy.py)."""
+    """The Pod Security level of namespaces that name none (core/job/policy.py)."""
     verbose: bool = False
     leader_elect: bool = True
     """Act only while holding the Lease `leader_namespace`/nodewave-operator (several replicas:
@@ -46,7 +46,7 @@ class OperatorConfig:
     notifications_refresh_seconds: float = 15.0
     """How often the operator reads that configuration again."""
     egress_allowed: tuple[str, ...] = DEFAULT_ALLOWED
-    """Networks webhook calls and Prometheus queries may go to (core/egress.py)."""
+    """Networks webhook calls and Prometheus queries may go to (core/operator/egress.py)."""
     egress_denied: tuple[str, ...] = DEFAULT_DENIED
     """Networks they may not; the most specific network naming an address decides."""
     pod_ip: str | None = None

@@ -20,9 +20,9 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from nodewave import __name__ as _pkg
-from nodewave.core import reasons as R
-from nodewave.core.planner import WINDOW_VERDICTS, Plan
-from nodewave.core.snapshot import JobInfo
+from nodewave.core.job.planner import WINDOW_VERDICTS, Plan
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.snapshot import JobInfo
 from nodewave.kube.client import Kube
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import NotificationPhase, RolloutPhase

@@ -8,7 +8,7 @@ import json
 import subprocess
 from typing import Any
 
-from nodewave.core.maintenance import build_quarantine_value
+from nodewave.core.execution.maintenance import build_quarantine_value
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess

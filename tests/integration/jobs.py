@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from nodewave.core.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
+from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from nodewave.core.naming import build_execution_name
+from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from nodewave.core.maintenance import build_quarantine_value
-from nodewave.core.waves import order_nodes
+from nodewave.core.execution.maintenance import build_quarantine_value
+from nodewave.core.rollout.waves import order_nodes
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nodewave.core.naming import build_configmap_name
+from nodewave.core.vocabulary.naming import build_configmap_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for

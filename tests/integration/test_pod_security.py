@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.podsecurity import Level, evaluate_pod_security
-from nodewave.core.snapshot import JobInfo, VersionSpec
+from nodewave.core.job.podsecurity import Level, evaluate_pod_security
+from nodewave.core.vocabulary.snapshot import JobInfo, VersionSpec
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.podcheck import build_dry_run_pod
 from nodewave.localcluster.controlplane import ControlPlane

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from nodewave.core.naming import build_execution_name
+from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import NODE_LOST_GRACE, kubectl_json, wait_for

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nodewave.core.policy import ALLOW_PRIVILEGED_LABEL, POD_SECURITY_LABEL
+from nodewave.core.job.policy import ALLOW_PRIVILEGED_LABEL, POD_SECURITY_LABEL
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nodewave.core.naming import build_execution_name
-from nodewave.core.snapshot import (
+from nodewave.core.vocabulary.naming import build_execution_name
+from nodewave.core.vocabulary.snapshot import (
     ContainerInfo,
     ExecutionInfo,
     JobInfo,

@@ -1,4 +1,4 @@
-"""Builders of rollout contexts for the rollout engine's table tests (core/rollout.py): a
+"""Builders of rollout contexts for the rollout engine's table tests (core/rollout/engine.py): a
 version V=2 rolling out from S=1 over ten nodes; shared by the transition, webhook and node
 map tests."""
 
@@ -8,8 +8,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from nodewave.core.rollout import RolloutContext, RolloutDecision, Want
-from nodewave.core.snapshot import ExecutionInfo
+from nodewave.core.rollout.engine import RolloutContext, RolloutDecision, Want
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RolloutPhase, RolloutStatus
 from tests.unit.builders import at, execution, job_spec

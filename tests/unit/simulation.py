@@ -8,7 +8,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from nodewave.core.actions import (
+from nodewave.core.job.planner import plan_job
+from nodewave.core.rollout.engine import build_abort_value
+from nodewave.core.vocabulary.actions import (
     CallWebhook,
     CreateExecution,
     CreatePod,
@@ -21,9 +23,7 @@ from nodewave.core.actions import (
     SendNotification,
     SetDesiredState,
 )
-from nodewave.core.planner import plan_job
-from nodewave.core.rollout import build_abort_value
-from nodewave.core.snapshot import ExecutionInfo, PodInfo, Snapshot
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus
 from tests.unit.builders import at, execution, job_spec, node, pod, snapshot

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import get_args
 
-from nodewave.core.actions import Action
+from nodewave.core.vocabulary.actions import Action
 from nodewave.kube.reconcile import APPLY, Reconciler
 from tests.unit.simulation import SIMULATED
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nodewave.core.gate import Outcome
+from nodewave.core.views.gate import Outcome
 from nodewave.localcluster.expectations import (
     EXPECTED,
     DemoError,

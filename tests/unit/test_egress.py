@@ -1,4 +1,4 @@
-"""core/egress.py: which destinations a Job's webhook calls and Prometheus queries may reach,
+"""core/operator/egress.py: which destinations a Job's webhook calls and Prometheus queries may reach,
 one row per rule; kube/outbound.py: the policy applied to what is really connected to."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.egress import (
+from nodewave.core.operator.egress import (
     DEFAULT_ALLOWED,
     EgressError,
     build_egress_policy,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.actions import EventIntent
+from nodewave.core.vocabulary.actions import EventIntent
 from nodewave.kube.client import KubeError, NotLeaderError, _error
 from nodewave.kube.events import MAX_PENDING_TROUBLE, EventRecorder, Involved
 

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from nodewave.core.planner import plan_job
-from nodewave.core.snapshot import VersionSpec
+from nodewave.core.job.planner import plan_job
+from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.models.job import JobSpec
 from tests.fuzz import job_names, job_specs, valid_job_specs
 from tests.unit.builders import at, node, snapshot

@@ -1,4 +1,4 @@
-"""The verdict a CI pipeline gates on (core/gate.py), rule by rule, and on statuses the planner
+"""The verdict a CI pipeline gates on (core/views/gate.py), rule by rule, and on statuses the planner
 itself writes."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.gate import Gate, Outcome, evaluate_gate
-from nodewave.core.planner import plan_job
+from nodewave.core.job.planner import plan_job
+from nodewave.core.views.gate import Gate, Outcome, evaluate_gate
 from nodewave.models.base import Condition
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.job_status import (
+from nodewave.core.job.job_status import (
     CONDITIONS,
     JobCounts,
     build_job_conditions,

@@ -1,4 +1,4 @@
-"""Leader election decided purely (core/leader.py): each rule at its boundary, and the law it
+"""Leader election decided purely (core/operator/leader.py): each rule at its boundary, and the law it
 exists for, checked over random schedules: two replicas never act at the same time."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.leader import (
+from nodewave.core.operator.leader import (
     LeaderTiming,
     LeaseRecord,
     Seen,

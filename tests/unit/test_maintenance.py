@@ -1,4 +1,4 @@
-"""Cordon and drain around run-to-completion executions (core/maintenance.py) and which pods a
+"""Cordon and drain around run-to-completion executions (core/execution/maintenance.py) and which pods a
 drain evicts (kube/nodes.py `evaluate_pod`): one row per rule."""
 
 from __future__ import annotations
@@ -9,21 +9,25 @@ from typing import Any
 
 import pytest
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import (
+from nodewave.core.execution.maintenance import (
+    DRAIN_RETRY,
+    build_quarantine_value,
+    plan_node_maintenance,
+)
+from nodewave.core.execution.observe import Observation, PodAction
+from nodewave.core.job.planner import plan_job
+from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
+from nodewave.core.views.preview import build_preview
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
     PrepareNode,
     QuarantineNode,
     ReleaseNode,
 )
-from nodewave.core.maintenance import DRAIN_RETRY, build_quarantine_value, plan_node_maintenance
-from nodewave.core.naming import label_value
-from nodewave.core.observe import Observation, PodAction
-from nodewave.core.planner import plan_job
-from nodewave.core.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
-from nodewave.core.preview import build_preview
-from nodewave.core.snapshot import ExecutionInfo
+from nodewave.core.vocabulary.naming import label_value
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.kube.nodes import build_pod_selector, evaluate_pod
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, MaintenanceStatus, ObservedState

@@ -14,21 +14,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.naming import (
-    build_configmap_name,
-    build_execution_name,
-    build_revision_name,
-    label_value,
-)
-from nodewave.core.patch import build_merge_patch
-from nodewave.core.podspec import build_pod
-from nodewave.core.versions import (
+from nodewave.core.execution.podspec import build_pod
+from nodewave.core.job.versions import (
     RevisionInfo,
     build_version_content,
     hash_version,
     plan_versions,
     select_owned,
 )
+from nodewave.core.vocabulary.naming import (
+    build_configmap_name,
+    build_execution_name,
+    build_revision_name,
+    label_value,
+)
+from nodewave.core.vocabulary.patch import build_merge_patch
 from nodewave.kube.parse import LABEL_VERSION_HASH, parse_revision
 from nodewave.models.job import JobSpec, JobType, RestartPolicy
 from tests.unit.builders import job

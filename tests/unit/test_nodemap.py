@@ -1,4 +1,4 @@
-"""The dashboard's node map (core/nodemap.py): nodes grouped by domain in the planner's wave
+"""The dashboard's node map (core/views/nodemap.py): nodes grouped by domain in the planner's wave
 order, the cell each node shows, the failure budget left, and the changes streamed."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.nodemap import build_map_changes, build_node_map, evaluate_budget_left
-from nodewave.core.rollout import evaluate_failure_budget
-from nodewave.core.waves import build_domains, order_nodes
+from nodewave.core.rollout.engine import evaluate_failure_budget
+from nodewave.core.rollout.waves import build_domains, order_nodes
+from nodewave.core.views.nodemap import build_map_changes, build_node_map, evaluate_budget_left
 from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
 from nodewave.models.job import (
     JobStatus,

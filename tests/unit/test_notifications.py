@@ -1,4 +1,4 @@
-"""Notifications (core/notifications.py): the ConfigMap read into services, templates and
+"""Notifications (core/job/notifications.py): the ConfigMap read into services, templates and
 subscriptions; who is told of which trigger; the outbox, entry by entry (added with the
 transition, sent only once written, recorded, retried with backoff, given up, trimmed); and a
 whole rollout simulated with the planner: each transition told once."""
@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.actions import EventIntent, SendNotification
-from nodewave.core.notifications import (
+from nodewave.core.job.notifications import (
     DEFAULT_TEMPLATES,
     MAX_ATTEMPTS,
     RATE_LIMIT,
@@ -30,8 +29,9 @@ from nodewave.core.notifications import (
     parse_notifications_config,
     plan_notifications,
 )
-from nodewave.core.planner import plan_job
-from nodewave.core.snapshot import CallAnswer, JobSubscriptions
+from nodewave.core.job.planner import plan_job
+from nodewave.core.vocabulary.actions import EventIntent, SendNotification
+from nodewave.core.vocabulary.snapshot import CallAnswer, JobSubscriptions
 from nodewave.models.job import (
     MAX_NOTIFICATIONS,
     NotificationPhase,

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from nodewave.core.observe import PodAction, evaluate_execution
-from nodewave.core.planner import build_execution_status
-from nodewave.core.snapshot import ContainerInfo, ExecutionInfo, NodeInfo, PodInfo
+from nodewave.core.execution.observe import PodAction, evaluate_execution
+from nodewave.core.job.planner import build_execution_status
+from nodewave.core.vocabulary.snapshot import ContainerInfo, ExecutionInfo, NodeInfo, PodInfo
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, ObservedState, Transition
 from nodewave.models.job import JobSpec

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from nodewave.core.egress import DEFAULT_ALLOWED, build_egress_policy
+from nodewave.core.operator.egress import DEFAULT_ALLOWED, build_egress_policy
 from nodewave.kube.outbound import Outbound
 from nodewave.kube.prometheus import MAX_REPLY_BYTES, Prometheus
 from nodewave.models.job import PrometheusCheck

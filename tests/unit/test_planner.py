@@ -8,7 +8,9 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.actions import (
+from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.job.planner import apply_health, build_execution_status, plan_job
+from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
     DeleteExecution,
@@ -16,9 +18,7 @@ from nodewave.core.actions import (
     PatchExecutionStatus,
     SetDesiredState,
 )
-from nodewave.core.naming import build_execution_name
-from nodewave.core.observe import Observation, PodAction, evaluate_execution
-from nodewave.core.planner import apply_health, build_execution_status, plan_job
+from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus
 from tests.unit.builders import at, execution, job_spec, node, pod, snapshot

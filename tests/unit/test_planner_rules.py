@@ -1,4 +1,4 @@
-"""The planner's rules one at a time (core/planner.py): an execution's next status and Event,
+"""The planner's rules one at a time (core/job/planner.py): an execution's next status and Event,
 the health gate in front of Running, and what one pass over a Job writes (actions, the Job's
 status and Events, the health windows it keeps). Each case pins exact values, so a rule that
 breaks shows here, not only in a cluster test."""
@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.actions import (
+from nodewave.core.execution.observe import Observation, PodAction
+from nodewave.core.job.planner import (
+    PlannerSettings,
+    apply_health,
+    build_execution_status,
+    evaluate_baseline,
+    plan_job,
+)
+from nodewave.core.job.policy import ServiceAccountRef
+from nodewave.core.rollout.waves import order_nodes
+from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
     DeletePod,
@@ -20,17 +30,7 @@ from nodewave.core.actions import (
     PatchExecutionStatus,
     SetDesiredState,
 )
-from nodewave.core.observe import Observation, PodAction
-from nodewave.core.planner import (
-    PlannerSettings,
-    apply_health,
-    build_execution_status,
-    evaluate_baseline,
-    plan_job,
-)
-from nodewave.core.policy import ServiceAccountRef
-from nodewave.core.snapshot import ExecutionInfo, PodInfo
-from nodewave.core.waves import order_nodes
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import (
     DesiredState,

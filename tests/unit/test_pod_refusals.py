@@ -10,13 +10,13 @@ from datetime import timedelta
 
 import pytest
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import CreateExecution, CreatePod, PatchExecutionStatus
-from nodewave.core.job_status import JobCounts, evaluate_pods_refused
-from nodewave.core.observe import PodAction, evaluate_execution
-from nodewave.core.planner import PlannerSettings, needs_pod_check, plan_job
-from nodewave.core.preview import build_preview
-from nodewave.core.snapshot import PodRefusal
+from nodewave.core.execution.observe import PodAction, evaluate_execution
+from nodewave.core.job.job_status import JobCounts, evaluate_pods_refused
+from nodewave.core.job.planner import PlannerSettings, needs_pod_check, plan_job
+from nodewave.core.views.preview import build_preview
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import CreateExecution, CreatePod, PatchExecutionStatus
+from nodewave.core.vocabulary.snapshot import PodRefusal
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus

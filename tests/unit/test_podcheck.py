@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from nodewave.core import reasons as R
-from nodewave.core.naming import build_configmap_name, build_execution_name
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.naming import build_configmap_name, build_execution_name
 from nodewave.kube.client import KubeError
 from nodewave.kube.podcheck import (
     MAX_RECHECK_SECONDS,

@@ -1,5 +1,5 @@
-"""The Pod Security Standards in the pure core (core/podsecurity.py) and how a namespace's level
-is found (core/policy.py). The API server's own admission holds the same table in
+"""The Pod Security Standards in the pure core (core/job/podsecurity.py) and how a namespace's level
+is found (core/job/policy.py). The API server's own admission holds the same table in
 tests/integration/test_pod_security.py."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.podsecurity import CHECKS, Level, Violation, evaluate_pod_security
-from nodewave.core.policy import (
+from nodewave.core.job.podsecurity import CHECKS, Level, Violation, evaluate_pod_security
+from nodewave.core.job.policy import (
     ALLOW_PRIVILEGED_LABEL,
     POD_SECURITY_LABEL,
     PSA_ENFORCE_LABEL,

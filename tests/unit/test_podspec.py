@@ -1,4 +1,4 @@
-"""The pod of an execution and the ConfigMap of a version (core/podspec.py): what the kubelet
+"""The pod of an execution and the ConfigMap of a version (core/execution/podspec.py): what the kubelet
 gets. Real nodes showed what a missing mount costs (a pod stuck ContainerCreating), so every
 part the workload relies on is asserted here, not only in the cluster tests."""
 
@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nodewave.core.podspec import (
+from nodewave.core.execution.podspec import (
     CONFIG_DIR,
     CONFIG_VOLUME,
     DAEMON_TOLERATIONS,
     build_configmap,
     build_pod,
 )
-from nodewave.core.snapshot import VersionSpec
+from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.models.job import JobType, RestartPolicy
 from tests.unit.builders import job
 

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import CreateExecution
-from nodewave.core.planner import PlannerSettings, plan_job
-from nodewave.core.podsecurity import Level, evaluate_pod_security
-from nodewave.core.policy import (
+from nodewave.core.job.planner import PlannerSettings, plan_job
+from nodewave.core.job.podsecurity import Level, evaluate_pod_security
+from nodewave.core.job.policy import (
     ALLOW_PRIVILEGED_LABEL,
     POD_SECURITY_LABEL,
     ServiceAccountRef,
     evaluate_template_policy,
 )
-from nodewave.core.snapshot import VersionSpec
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import CreateExecution
+from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus, JobType
 from tests.unit.builders import at, execution, job_spec, node, pod, snapshot

@@ -1,4 +1,4 @@
-"""`kubectl nodewave plan` (core/preview.py, cli/plan.py): the plan printed is the plan
+"""`kubectl nodewave plan` (core/views/preview.py, cli/plan.py): the plan printed is the plan
 executed (the waves it shows are the waves the engine then runs, pass by pass), what would
 stop, the budget, the least duration, and the exit code's 'changes'."""
 
@@ -9,8 +9,8 @@ import dataclasses
 import pytest
 
 from nodewave.cli.plan import render_preview
-from nodewave.core.preview import build_diff, build_notes, build_preview
-from nodewave.core.snapshot import Snapshot
+from nodewave.core.views.preview import build_diff, build_notes, build_preview
+from nodewave.core.vocabulary.snapshot import Snapshot
 from nodewave.models.job import JobSpec, JobStatus, JobType, RolloutPhase, RolloutStatus, Strategy
 from tests.unit.builders import at, node
 from tests.unit.simulation import NODES, run, stable_on, step

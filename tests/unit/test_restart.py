@@ -1,4 +1,4 @@
-"""Restarting the current version in waves (core/restart.py): each rule as a row, then a
+"""Restarting the current version in waves (core/rollout/restart.py): each rule as a row, then a
 simulated restart to its end under hypothesis."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
-from nodewave.core.rollout import RolloutContext
-from nodewave.core.snapshot import ExecutionInfo
-from nodewave.core.waves import planned_wave_size
+from nodewave.core.rollout.engine import RolloutContext
+from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
+from nodewave.core.rollout.waves import planned_wave_size
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RestartPhase, RestartStatus, RolloutPhase, RolloutStatus
 from tests.unit.builders import at, execution, job_spec

@@ -1,4 +1,4 @@
-"""The rollout state machine, one transition at a time (core/rollout.py): each rule of the
+"""The rollout state machine, one transition at a time (core/rollout/engine.py): each rule of the
 engine is a named function, called here directly on a `RolloutContext` built for the case, and
 its phase, the nodes it moves and the Events it emits are asserted."""
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.rollout import (
+from nodewave.core.rollout.engine import (
     TRANSITIONS,
     RolloutContext,
     RolloutDecision,
@@ -28,7 +28,7 @@ from nodewave.core.rollout import (
     plan_steady,
     stamp_times,
 )
-from nodewave.core.snapshot import ExecutionInfo
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
 from tests.unit.builders import at, job, job_spec

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.selector import SelectorError, build_selector, parse_expression
+from nodewave.core.job.selector import SelectorError, build_selector, parse_expression
 from nodewave.models.job import Selector
 
 LABELS = {"region": "us-east", "tier": "premium", "gpu": "true"}

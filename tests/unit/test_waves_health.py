@@ -6,8 +6,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from nodewave.core.health import HealthResult, Verdict, evaluate_health, window_closes
-from nodewave.core.waves import ceil_percent, order_nodes, plan_waves
+from nodewave.core.execution.health import HealthResult, Verdict, evaluate_health, window_closes
+from nodewave.core.rollout.waves import ceil_percent, order_nodes, plan_waves
 from nodewave.models.execution import HealthWindow
 from nodewave.models.job import HealthCheck, Rollout
 from tests.unit.builders import at

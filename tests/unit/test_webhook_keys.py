@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from nodewave.core.actions import CallWebhook
-from nodewave.core.egress import DEFAULT_ALLOWED, build_egress_policy
+from nodewave.core.operator.egress import DEFAULT_ALLOWED, build_egress_policy
+from nodewave.core.vocabulary.actions import CallWebhook
 from nodewave.kube.client import KubeError
 from nodewave.kube.outbound import Outbound
 from nodewave.kube.webhooks import WebhookRunner

@@ -1,4 +1,4 @@
-"""Webhook gates (core/webhooks.py, and where core/rollout.py asks them): each transition a
+"""Webhook gates (core/rollout/webhooks.py, and where core/rollout/engine.py asks them): each transition a
 webhook's answer makes, the calls a pass asks for (key, attempt, payload) and when it asks
 again, asserted on the decision, its nodes and its Events."""
 
@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 
-from nodewave.core.actions import CallWebhook, EventIntent
-from nodewave.core.rollout import (
+from nodewave.core.rollout.engine import (
     RolloutContext,
     RolloutDecision,
     Want,
     build_abort_value,
     plan_rollout,
 )
-from nodewave.core.snapshot import CallAnswer
-from nodewave.core.webhooks import (
+from nodewave.core.rollout.webhooks import (
     MAX_PAYLOAD_NODES,
     JobRef,
     WebhookAsks,
@@ -30,6 +28,8 @@ from nodewave.core.webhooks import (
     build_signature,
     evaluate_webhooks,
 )
+from nodewave.core.vocabulary.actions import CallWebhook, EventIntent
+from nodewave.core.vocabulary.snapshot import CallAnswer
 from nodewave.models.job import (
     RolloutPhase,
     RolloutStatus,

@@ -1,4 +1,4 @@
-"""Maintenance windows (core/windows.py): wall-clock tables around daylight saving changes,
+"""Maintenance windows (core/rollout/windows.py): wall-clock tables around daylight saving changes,
 then properties over time zones that have them, from tzdata."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nodewave.core.windows import (
+from nodewave.core.rollout.windows import (
     WEEKDAYS,
     WindowError,
     build_windows,

@@ -31,8 +31,8 @@ from aiohttp import web
 
 from nodewave.cli.errors import PluginError
 from nodewave.cli.operations import abort_job, pause_job, promote_job
-from nodewave.core.nodemap import build_map_changes, build_node_map
-from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
+from nodewave.core.views.nodemap import build_map_changes, build_node_map
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.informer import Informer
 from nodewave.kube.parse import parse_execution, parse_job, parse_node

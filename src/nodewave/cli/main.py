@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from nodewave.config import OperatorConfig
-from nodewave.core.podsecurity import Level
-from nodewave.core.policy import ServiceAccountRef
+from nodewave.core.job.podsecurity import Level
+from nodewave.core.job.policy import ServiceAccountRef
 
 DEFAULTS = OperatorConfig()
 SPEC_CHANGED = "files/spec-changed.cel"
@@ -45,7 +45,7 @@ def _write_crds(args: argparse.Namespace) -> int:
 
 
 def _cidr(value: str) -> str:
-    from nodewave.core.egress import EgressError, build_egress_policy
+    from nodewave.core.operator.egress import EgressError, build_egress_policy
 
     try:
         build_egress_policy((value,), ())

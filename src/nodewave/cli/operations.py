@@ -10,14 +10,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from nodewave.cli.errors import PluginError
-from nodewave.core.gate import Gate, evaluate_gate
-from nodewave.core.rollout import (
+from nodewave.core.rollout.engine import (
     ABORTABLE,
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
     FULL,
     build_abort_value,
 )
+from nodewave.core.views.gate import Gate, evaluate_gate
 from nodewave.kube.client import Kube, path_of
 from nodewave.models.job import JobStatus, JobType, RolloutPhase
 

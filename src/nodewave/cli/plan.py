@@ -1,5 +1,5 @@
 """`kubectl nodewave plan -f job.yaml`: what applying a Job manifest would do, before it is
-applied (core/preview.py says how the plan printed is the plan executed).
+applied (core/views/preview.py says how the plan printed is the plan executed).
 
 The manifest goes through the API server first (server-side apply with dryRun=All), so defaults,
 the schema and the CEL rules apply exactly as at `kubectl apply`, and an invalid manifest is
@@ -21,10 +21,10 @@ from typing import Any
 import yaml
 
 from nodewave.cli.errors import PluginError
-from nodewave.core.naming import LABEL_JOB
-from nodewave.core.preview import Preview, build_preview
-from nodewave.core.snapshot import Snapshot
-from nodewave.core.versions import plan_versions, select_owned
+from nodewave.core.job.versions import plan_versions, select_owned
+from nodewave.core.views.preview import Preview, build_preview
+from nodewave.core.vocabulary.naming import LABEL_JOB
+from nodewave.core.vocabulary.snapshot import Snapshot
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.parse import (
     parse_execution,

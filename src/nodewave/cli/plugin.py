@@ -58,14 +58,14 @@ from nodewave.cli.operations import (
     read_job_status,
 )
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
-from nodewave.core.gate import Gate, Outcome
-from nodewave.core.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
-from nodewave.core.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
-from nodewave.core.restart import ANNOTATION_RESTART
-from nodewave.core.rollout import (
+from nodewave.core.execution.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
+from nodewave.core.rollout.engine import (
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
 )
+from nodewave.core.rollout.restart import ANNOTATION_RESTART
+from nodewave.core.views.gate import Gate, Outcome
+from nodewave.core.vocabulary.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import RolloutPhase
@@ -163,7 +163,7 @@ def progress_line(job: dict[str, Any], gate: Gate) -> str:
 
 
 async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
-    """Without --watch, the status once. With it, until the rollout ends (core/gate.py): a
+    """Without --watch, the status once. With it, until the rollout ends (core/views/gate.py): a
     terminal is redrawn in place; anything else (a CI log) gets a line per change."""
     tty = sys.stdout.isatty()
     deadline = time.monotonic() + args.timeout if args.timeout else None
@@ -229,7 +229,7 @@ async def cmd_abort(kube: Kube, args: argparse.Namespace) -> int:
 
 async def cmd_restart(kube: Kube, args: argparse.Namespace) -> int:
     """The annotation nodewave.io/restartAt = now (+ --in), in UTC: executions created before
-    that time are recreated in waves once it has come (core/restart.py)."""
+    that time are recreated in waves once it has come (core/rollout/restart.py)."""
     job = await get_job(kube, args.namespace, args.job)
     if (job.get("status") or {}).get("stableVersion") is None:
         raise PluginError(f'Job "{args.job}" has no stable version to restart yet')

@@ -12,7 +12,7 @@ from dataclasses import replace
 import kopf
 
 from nodewave.config import OperatorConfig
-from nodewave.core.leader import LeaderTiming
+from nodewave.core.operator.leader import LeaderTiming
 
 DEFAULTS = OperatorConfig()
 

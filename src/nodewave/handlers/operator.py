@@ -22,10 +22,10 @@ import kopf
 
 from nodewave import GROUP, VERSION, __version__, metrics
 from nodewave.config import OperatorConfig
-from nodewave.core.naming import ANNOTATION_JOB, LABEL_JOB
-from nodewave.core.planner import PlannerSettings
-from nodewave.core.snapshot import ExecutionInfo, NodeInfo, PodInfo
-from nodewave.core.versions import RevisionInfo
+from nodewave.core.job.planner import PlannerSettings
+from nodewave.core.job.versions import RevisionInfo
+from nodewave.core.vocabulary.naming import ANNOTATION_JOB, LABEL_JOB
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, NodeInfo, PodInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.auth import load_credentials
 from nodewave.kube.client import Kube, NotLeaderError, path_of

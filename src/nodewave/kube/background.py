@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from nodewave.core.snapshot import CallAnswer
+from nodewave.core.vocabulary.snapshot import CallAnswer
 from nodewave.kube.view import JobKey
 
 log = logging.getLogger("nodewave.background")

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import aiohttp
 
 from nodewave import API_VERSION
-from nodewave.core.actions import EventIntent
+from nodewave.core.vocabulary.actions import EventIntent
 from nodewave.kube.auth import ConfigError, Credentials, load_credentials
 from nodewave.kube.slots import PrioritySlots
 

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from nodewave import API_VERSION
-from nodewave.core.actions import EventIntent
+from nodewave.core.vocabulary.actions import EventIntent
 from nodewave.kube.client import (
     NAMESPACE_TERMINATING,
     Kube,

@@ -1,4 +1,4 @@
-"""The Lease loop of leader election (the rules: core/leader.py, docs/design.md §4.1).
+"""The Lease loop of leader election (the rules: core/operator/leader.py, docs/design.md §4.1).
 
 Every `retry_period` the elector reads the Lease and writes what `evaluate_lease` decides, with
 the read's resourceVersion, so of two replicas writing at once one gets a conflict. It runs on
@@ -19,8 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from nodewave.core.actions import EventIntent
-from nodewave.core.leader import (
+from nodewave.core.operator.leader import (
     LeaderTiming,
     LeaseRecord,
     Seen,
@@ -29,6 +28,7 @@ from nodewave.core.leader import (
     evaluate_lease,
     evaluate_seen,
 )
+from nodewave.core.vocabulary.actions import EventIntent
 from nodewave.kube.client import Kube, KubeError, build_event, path_of
 from nodewave.kube.parse import parse_time
 

@@ -1,4 +1,4 @@
-"""Node maintenance on the API (core/maintenance.py decides): cordon, drain through the
+"""Node maintenance on the API (core/execution/maintenance.py decides): cordon, drain through the
 Eviction API, uncordon, quarantine. Each step records its outcome in the execution's
 `status.maintenance`, which the next pass reads; every step is idempotent, so a pass that
 repeats one (a stale cache, a restarted operator) changes nothing.
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nodewave.core.actions import PrepareNode, QuarantineNode, ReleaseNode
-from nodewave.core.maintenance import (
+from nodewave.core.execution.maintenance import (
     ANNOTATION_CORDONED_BY,
     LABEL_QUARANTINED,
     build_quarantine_value,
 )
-from nodewave.core.naming import LABEL_JOB
-from nodewave.core.snapshot import JobInfo
+from nodewave.core.vocabulary.actions import PrepareNode, QuarantineNode, ReleaseNode
+from nodewave.core.vocabulary.naming import LABEL_JOB
+from nodewave.core.vocabulary.snapshot import JobInfo
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.models.execution import MaintenanceStatus
 from nodewave.models.job import Drain

@@ -21,14 +21,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from nodewave.core.actions import SendNotification
-from nodewave.core.notifications import (
+from nodewave.core.job.notifications import (
     NotificationsConfig,
     build_message,
     evaluate_subscriptions,
     parse_notifications_config,
 )
-from nodewave.core.snapshot import JobInfo, JobSubscriptions
+from nodewave.core.vocabulary.actions import SendNotification
+from nodewave.core.vocabulary.snapshot import JobInfo, JobSubscriptions
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
 

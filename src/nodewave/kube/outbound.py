@@ -12,7 +12,7 @@ made another Job's healthy gate time out (and roll back); a Prometheus reply was
   their timeout starts, so a Job's `timeoutSeconds` counts from its own request.
 - **Replies** are read up to a limit and the reading stops there (the caller names the limit
   in its message); redirects are never followed.
-- **Destinations** pass the egress policy (core/egress.py) first: an address in the URL is
+- **Destinations** pass the egress policy (core/operator/egress.py) first: an address in the URL is
   judged before anything is sent, a name by the addresses it resolves to, and the connection
   goes only to those that passed (the resolver hands aiohttp nothing else), so nothing is sent
   to a refused destination and a name cannot resolve one way for the check and another for the
@@ -34,7 +34,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from nodewave.core.egress import EgressPolicy, build_egress_policy, evaluate_destination
+from nodewave.core.operator.egress import EgressPolicy, build_egress_policy, evaluate_destination
 from nodewave.kube.view import JobKey
 
 log = logging.getLogger("nodewave.outbound")

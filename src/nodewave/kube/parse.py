@@ -8,13 +8,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from nodewave.core.maintenance import ANNOTATION_RELEASE
-from nodewave.core.naming import ANNOTATION_STOPPED_BY, LABEL_VERSION, STOPPED_BY_OPERATOR
-from nodewave.core.notifications import ANNOTATION_SUBSCRIBE
-from nodewave.core.restart import ANNOTATION_RESTART
-from nodewave.core.rollout import ANNOTATION_ABORT, ANNOTATION_PROMOTE
-from nodewave.core.snapshot import ContainerInfo, ExecutionInfo, JobInfo, NodeInfo, PodInfo
-from nodewave.core.versions import RevisionInfo
+from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
+from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
+from nodewave.core.job.versions import RevisionInfo
+from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
+from nodewave.core.rollout.restart import ANNOTATION_RESTART
+from nodewave.core.vocabulary.naming import (
+    ANNOTATION_STOPPED_BY,
+    LABEL_VERSION,
+    STOPPED_BY_OPERATOR,
+)
+from nodewave.core.vocabulary.snapshot import (
+    ContainerInfo,
+    ExecutionInfo,
+    JobInfo,
+    NodeInfo,
+    PodInfo,
+)
 from nodewave.models.execution import ExecutionSpec, ExecutionStatus
 from nodewave.models.job import JobSpec, JobStatus
 

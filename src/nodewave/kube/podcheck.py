@@ -30,12 +30,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from nodewave.core import reasons as R
-from nodewave.core.naming import build_configmap_name, build_execution_name
-from nodewave.core.planner import needs_pod_check, select_targets
-from nodewave.core.podspec import build_pod, evaluate_configmap_conflict
-from nodewave.core.selector import SelectorError, build_selector
-from nodewave.core.snapshot import JobInfo, PodRefusal, Snapshot, VersionSpec
+from nodewave.core.execution.podspec import build_pod, evaluate_configmap_conflict
+from nodewave.core.job.planner import needs_pod_check, select_targets
+from nodewave.core.job.selector import SelectorError, build_selector
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.naming import build_configmap_name, build_execution_name
+from nodewave.core.vocabulary.snapshot import JobInfo, PodRefusal, Snapshot, VersionSpec
 from nodewave.kube.client import Kube, KubeError, path_of
 
 log = logging.getLogger("nodewave.podcheck")

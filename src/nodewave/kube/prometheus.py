@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from nodewave.core.snapshot import ExecutionInfo, JobInfo
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo
 from nodewave.kube.outbound import EgressRefused, Outbound
 from nodewave.kube.view import JobKey
 from nodewave.models.job import PrometheusCheck

@@ -19,7 +19,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nodewave import API_VERSION
-from nodewave.core.actions import (
+from nodewave.core.execution.health import window_closes
+from nodewave.core.execution.podspec import (
+    build_configmap,
+    build_labels,
+    build_owner_reference,
+    build_pod,
+    evaluate_configmap_conflict,
+)
+from nodewave.core.job.planner import Plan, PlannerSettings, plan_job
+from nodewave.core.job.versions import RevisionInfo, VersionPlan, plan_versions, select_owned
+from nodewave.core.operator.egress import EgressPolicy, build_egress_policy
+from nodewave.core.vocabulary.actions import (
     Action,
     CallWebhook,
     CreateExecution,
@@ -34,9 +45,7 @@ from nodewave.core.actions import (
     SendNotification,
     SetDesiredState,
 )
-from nodewave.core.egress import EgressPolicy, build_egress_policy
-from nodewave.core.health import window_closes
-from nodewave.core.naming import (
+from nodewave.core.vocabulary.naming import (
     ANNOTATION_JOB,
     ANNOTATION_STOPPED_BY,
     LABEL_JOB,
@@ -45,17 +54,8 @@ from nodewave.core.naming import (
     build_configmap_name,
     label_value,
 )
-from nodewave.core.patch import build_merge_patch
-from nodewave.core.planner import Plan, PlannerSettings, plan_job
-from nodewave.core.podspec import (
-    build_configmap,
-    build_labels,
-    build_owner_reference,
-    build_pod,
-    evaluate_configmap_conflict,
-)
-from nodewave.core.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
-from nodewave.core.versions import RevisionInfo, VersionPlan, plan_versions, select_owned
+from nodewave.core.vocabulary.patch import build_merge_patch
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, Snapshot, VersionSpec
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.nodes import (
@@ -101,7 +101,7 @@ class Reconciler:
     max_priority: int = MAX_PRIORITY
     """The highest `spec.priority` honoured (kube/slots.py)."""
     egress: EgressPolicy = field(default_factory=build_egress_policy)
-    """Where Jobs' webhook calls and Prometheus queries may go (core/egress.py)."""
+    """Where Jobs' webhook calls and Prometheus queries may go (core/operator/egress.py)."""
     _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
     _status_written: dict[JobKey, float] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)

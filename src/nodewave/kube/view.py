@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
-from nodewave.core.versions import RevisionInfo
+from nodewave.core.job.versions import RevisionInfo
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
 from nodewave.kube.parse import NamespaceInfo, newer
 
 JobKey = tuple[str, str]

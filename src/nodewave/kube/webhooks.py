@@ -1,7 +1,7 @@
 """Webhook calls, made in the background so that a slow or hanging endpoint never holds a
 pass (docs/design.md §3.6).
 
-A pass asks for calls (`CallWebhook`, core/webhooks.py); each is made once, in the background
+A pass asks for calls (`CallWebhook`, core/rollout/webhooks.py); each is made once, in the background
 (kube/background.py), and its answer handed to a later pass. What is sent: a JSON POST, signed with
 HMAC-SHA256 when the webhook names a Secret key. What counts as an answer is narrow on
 purpose: a 2xx status passes, anything else is a refusal with a one-line reason (the status,
@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from nodewave.core.actions import CallWebhook
-from nodewave.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
+from nodewave.core.rollout.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
+from nodewave.core.vocabulary.actions import CallWebhook
 from nodewave.kube.background import BackgroundCalls
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.outbound import EgressRefused, Outbound

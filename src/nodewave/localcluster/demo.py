@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from nodewave.core.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
+from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
 from nodewave.localcluster.cli import DEFAULT_REGIONS, build_node_labels
 from nodewave.localcluster.controlplane import (
     REPO_ROOT,

@@ -3,14 +3,14 @@
 The demo applies every file of `examples/`, and an example that can never settle there (a
 maintenance window closed at this hour, a webhook gate on a host that exists nowhere) broke
 `make demo` for every newcomer. So each example Job has an entry here saying what it must
-reach, judged by the CI gate's own verdict (`core/gate.py`, what `kubectl nodewave status
+reach, judged by the CI gate's own verdict (`core/views/gate.py`, what `kubectl nodewave status
 --watch` exits on) and, for a rollout that goes on past the demo's wait, the wave and webhook
 gates it must be past. A Job of `examples/` without an entry is an error, so a new example
 cannot slip past the demo unexamined (tests/unit/test_demo_expectations.py checks it too).
 
 Time enters in one place: a Job with maintenance windows must be waiting for the next opening
 (named in its status) while every window is closed, and must have completed while one is open;
-both are judged at the moment of looking, with the windows' own rule (`core/windows.py`).
+both are judged at the moment of looking, with the windows' own rule (`core/rollout/windows.py`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from nodewave.cli.operations import evaluate_job
-from nodewave.core.gate import Outcome
-from nodewave.core.windows import describe_opening, evaluate_windows
+from nodewave.core.rollout.windows import describe_opening, evaluate_windows
+from nodewave.core.views.gate import Outcome
 from nodewave.models.job import JobSpec, RolloutPhase, RolloutStatus, WebhookPhase
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from nodewave.core.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
+from nodewave.core.rollout.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
 
 HOOKS_PATH = "/hooks/"
 CHAT_PATH = "/chat"

@@ -188,7 +188,7 @@ TIME_ZONE = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
 
 
 class MaintenanceWindow(ApiModel):
-    """When waves may start: wall-clock times in a time zone, on some days (core/windows.py)."""
+    """When waves may start: wall-clock times in a time zone, on some days (core/rollout/windows.py)."""
 
     model_config = ConfigDict(
         json_schema_extra=validations(
@@ -677,7 +677,7 @@ MAX_NOTIFICATIONS = 32
 
 class NotificationStatus(ApiModel):
     """One notification of a rollout's transition to one service: the outbox entry that makes
-    it sent once (core/notifications.py)."""
+    it sent once (core/job/notifications.py)."""
 
     id: str = Field(max_length=512)
     """The transition and the service: trigger/version@rolloutStart/wave/service."""

@@ -1,7 +1,7 @@
 """The grammar of node selector strings, as regular expressions.
 
 Used twice: the CRD's CEL rules reject a malformed `matchExpressions` string at `kubectl apply`,
-and `nodewave.core.selector` parses the same strings. Both follow Kubernetes label syntax
+and `nodewave.core.job.selector` parses the same strings. Both follow Kubernetes label syntax
 (keys: optional DNS-subdomain prefix and a 63-character name; values: empty or a 63-character
 name), so anything the API server admits, the operator can evaluate. The patterns use only the
 subset shared by RE2 (CEL) and Python's `re`, so the unit tests check them with `re`.

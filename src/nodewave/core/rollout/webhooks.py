@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nodewave import API_VERSION
-from nodewave.core.actions import CallWebhook
-from nodewave.core.snapshot import CallAnswer
+from nodewave.core.vocabulary.actions import CallWebhook
+from nodewave.core.vocabulary.snapshot import CallAnswer
 from nodewave.models.job import (
     MAX_WEBHOOK_MESSAGE,
     RolloutStatus,

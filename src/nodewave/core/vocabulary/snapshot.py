@@ -169,11 +169,11 @@ class Snapshot:
     """Baselines measured for executions that have none recorded yet: each node's own error
     rate before it moved, or why there is none (healthCheck.prometheus.baseline)."""
     webhook_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
-    """The answers of the Job's webhook calls, by call key (core/webhooks.py)."""
+    """The answers of the Job's webhook calls, by call key (core/rollout/webhooks.py)."""
     notification_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
     """The outcomes of the Job's notifications being sent, by call key."""
     subscriptions: JobSubscriptions = field(default_factory=JobSubscriptions)
-    """Who is told of this Job's transitions (core/notifications.py)."""
+    """Who is told of this Job's transitions (core/job/notifications.py)."""
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     """The labels of the Job's namespace: it may opt in to host access (`core.policy`)."""
     pod_refusals: Mapping[int, PodRefusal] = field(default_factory=dict)

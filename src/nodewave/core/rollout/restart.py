@@ -28,12 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import EventIntent
-from nodewave.core.rollout import RolloutContext
-from nodewave.core.snapshot import ExecutionInfo
-from nodewave.core.waves import plan_next_wave
-from nodewave.core.windows import describe_opening
+from nodewave.core.rollout.engine import RolloutContext
+from nodewave.core.rollout.waves import plan_next_wave
+from nodewave.core.rollout.windows import describe_opening
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import EventIntent
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RestartPhase, RestartStatus
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from nodewave.core import reasons as R
-from nodewave.core.conditions import set_condition
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.conditions import set_condition
 from nodewave.models.base import Condition, ConditionStatus
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import RolloutPhase

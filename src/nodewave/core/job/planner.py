@@ -24,8 +24,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import (
+from nodewave.core.execution.health import (
+    HEALTH_CHECK_DEADLINE,
+    VALIDATED,
+    VALIDATING,
+    HealthResult,
+    Verdict,
+    evaluate_health,
+)
+from nodewave.core.execution.maintenance import plan_node_maintenance, prepares_node
+from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.job.job_status import JobCounts, build_job_conditions
+from nodewave.core.job.notifications import plan_notifications
+from nodewave.core.job.podsecurity import Level
+from nodewave.core.job.policy import (
+    PolicyVerdict,
+    ServiceAccountRef,
+    evaluate_maintenance_policy,
+    evaluate_template_policy,
+)
+from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
+from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
+from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
+from nodewave.core.rollout.waves import Domains, build_domains, order_nodes
+from nodewave.core.rollout.windows import WindowError, evaluate_windows
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import (
     Action,
     CreateExecution,
     CreatePod,
@@ -35,31 +59,9 @@ from nodewave.core.actions import (
     PatchExecutionStatus,
     SetDesiredState,
 )
-from nodewave.core.conditions import condition_status, set_condition
-from nodewave.core.health import (
-    HEALTH_CHECK_DEADLINE,
-    VALIDATED,
-    VALIDATING,
-    HealthResult,
-    Verdict,
-    evaluate_health,
-)
-from nodewave.core.job_status import JobCounts, build_job_conditions
-from nodewave.core.maintenance import plan_node_maintenance, prepares_node
-from nodewave.core.naming import build_execution_name
-from nodewave.core.notifications import plan_notifications
-from nodewave.core.observe import Observation, PodAction, evaluate_execution
-from nodewave.core.podsecurity import Level
-from nodewave.core.policy import (
-    PolicyVerdict,
-    ServiceAccountRef,
-    evaluate_maintenance_policy,
-    evaluate_template_policy,
-)
-from nodewave.core.restart import RestartDecision, parse_restart_at, plan_restart
-from nodewave.core.rollout import RolloutDecision, build_rollout_context, plan_rollout
-from nodewave.core.selector import NodeSelector, SelectorError, build_selector
-from nodewave.core.snapshot import (
+from nodewave.core.vocabulary.conditions import condition_status, set_condition
+from nodewave.core.vocabulary.naming import build_execution_name
+from nodewave.core.vocabulary.snapshot import (
     ExecutionInfo,
     JobInfo,
     NodeInfo,
@@ -67,8 +69,6 @@ from nodewave.core.snapshot import (
     Snapshot,
     VersionSpec,
 )
-from nodewave.core.waves import Domains, build_domains, order_nodes
-from nodewave.core.windows import WindowError, evaluate_windows
 from nodewave.models.base import ConditionStatus, ErrorInfo
 from nodewave.models.execution import (
     MAX_HISTORY,
@@ -103,7 +103,7 @@ class PlannerSettings:
     operator_account: ServiceAccountRef | None = None
     """The operator's own ServiceAccount, which no execution pod may run as."""
     pod_security_default: Level = Level.BASELINE
-    """The Pod Security level of a namespace that names none (core/policy.py)."""
+    """The Pod Security level of a namespace that names none (core/job/policy.py)."""
     max_creates: int = 500
     """Executions created and not yet up (no status written, still Pending or Starting) at
     most; the rest follow as those come up, like the DaemonSet controller's slow start. All

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nodewave.core.planner import select_nodes
-from nodewave.core.rollout import IN_FLIGHT, evaluate_failure_budget
-from nodewave.core.selector import SelectorError, build_selector
-from nodewave.core.snapshot import ExecutionInfo, JobInfo, NodeInfo
-from nodewave.core.waves import build_domains, order_nodes, plan_waves
+from nodewave.core.job.planner import select_nodes
+from nodewave.core.job.selector import SelectorError, build_selector
+from nodewave.core.rollout.engine import IN_FLIGHT, evaluate_failure_budget
+from nodewave.core.rollout.waves import build_domains, order_nodes, plan_waves
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RolloutStatus
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodewave import API_VERSION, GROUP
-from nodewave.core.naming import (
+from nodewave.core.vocabulary.naming import (
     ANNOTATION_JOB,
     LABEL_EXECUTION,
     LABEL_JOB,
@@ -29,7 +29,7 @@ from nodewave.core.naming import (
     build_configmap_name,
     label_value,
 )
-from nodewave.core.snapshot import JobInfo, VersionSpec
+from nodewave.core.vocabulary.snapshot import JobInfo, VersionSpec
 from nodewave.models.job import RestartPolicy
 
 CONFIG_DIR = "/etc/nodewave"

@@ -27,11 +27,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import Action, EventIntent, PrepareNode, QuarantineNode, ReleaseNode
-from nodewave.core.naming import label_value
-from nodewave.core.observe import Observation, PodAction
-from nodewave.core.snapshot import ExecutionInfo
+from nodewave.core.execution.observe import Observation, PodAction
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import (
+    Action,
+    EventIntent,
+    PrepareNode,
+    QuarantineNode,
+    ReleaseNode,
+)
+from nodewave.core.vocabulary.naming import label_value
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import NodeMaintenance

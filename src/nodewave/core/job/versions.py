@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodewave.core.naming import build_revision_name
-from nodewave.core.snapshot import VersionSpec
+from nodewave.core.vocabulary.naming import build_revision_name
+from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.models.job import JobSpec, JobType
 
 

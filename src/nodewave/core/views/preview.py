@@ -17,21 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import SetDesiredState
-from nodewave.core.maintenance import prepares_node
-from nodewave.core.planner import (
+from nodewave.core.execution.maintenance import prepares_node
+from nodewave.core.job.planner import (
     PlannerSettings,
     evaluate_job_refusal,
     evaluate_version_refusal,
     plan_job,
     select_targets,
 )
-from nodewave.core.rollout import evaluate_failure_budget
-from nodewave.core.selector import SelectorError, build_selector
-from nodewave.core.snapshot import Snapshot, VersionSpec
-from nodewave.core.waves import Domains, plan_waves
-from nodewave.core.windows import WindowError, describe_opening, evaluate_windows
+from nodewave.core.job.selector import SelectorError, build_selector
+from nodewave.core.rollout.engine import evaluate_failure_budget
+from nodewave.core.rollout.waves import Domains, plan_waves
+from nodewave.core.rollout.windows import WindowError, describe_opening, evaluate_windows
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import SetDesiredState
+from nodewave.core.vocabulary.snapshot import Snapshot, VersionSpec
 from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobSpec
 

@@ -39,9 +39,9 @@ from typing import Any
 
 import yaml
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import EventIntent, SendNotification
-from nodewave.core.snapshot import CallAnswer, JobSubscriptions
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import EventIntent, SendNotification
+from nodewave.core.vocabulary.snapshot import CallAnswer, JobSubscriptions
 from nodewave.models.job import (
     MAX_NOTIFICATIONS,
     MAX_WEBHOOK_MESSAGE,

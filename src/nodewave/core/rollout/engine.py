@@ -39,7 +39,7 @@ the same wave. The rules, each a named function below with rows in tests/unit/te
   it is gone (`kubectl nodewave retry JOB`) V rolls out again from S.
 - `_wait_for_window` (rollout.maintenanceWindows): outside every window `advance` starts no
   wave (a wave under way goes on filling and settling); the message says when one opens.
-- Webhooks (`rollout.webhooks`, core/webhooks.py, docs/design.md §3.6): `_ask_confirmation`
+- Webhooks (`rollout.webhooks`, core/rollout/webhooks.py, docs/design.md §3.6): `_ask_confirmation`
   holds wave 1 (AwaitingConfirmation), `_ask_pre_wave` each wave (failureThreshold refusals
   fail the rollout), `_canary_waits` the promotion past the canary (ConfirmPromotion instead of
   autoPromote), `evaluate_rollback_webhooks` fails an in-flight rollout when any Rollback
@@ -56,10 +56,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from nodewave.core import reasons as R
-from nodewave.core.actions import EventIntent
-from nodewave.core.snapshot import CallAnswer, ExecutionInfo, JobInfo
-from nodewave.core.waves import (
+from nodewave.core.rollout.waves import (
     Domains,
     plan_next_wave,
     plan_waves,
@@ -67,8 +64,11 @@ from nodewave.core.waves import (
     same_domain,
     wave_size,
 )
-from nodewave.core.webhooks import Gate, JobRef, WebhookAsks, evaluate_webhooks
-from nodewave.core.windows import describe_opening
+from nodewave.core.rollout.webhooks import Gate, JobRef, WebhookAsks, evaluate_webhooks
+from nodewave.core.rollout.windows import describe_opening
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import EventIntent
+from nodewave.core.vocabulary.snapshot import CallAnswer, ExecutionInfo, JobInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
     MAX_REVERTED_LISTED,
@@ -163,12 +163,12 @@ class RolloutContext:
     """The Job's abort annotation (`build_abort_value`), if any."""
     window_open: bool = True
     """Whether a maintenance window is open now (always, without windows): waves start only
-    then (`core/windows.py`)."""
+    then (`core/rollout/windows.py`)."""
     window_opens_at: datetime | None = None
     """While closed: when the next window opens."""
     job: JobRef = field(default_factory=JobRef)
     asks: WebhookAsks = field(default_factory=WebhookAsks)
-    """The webhooks' answers in, and the calls this pass asks for (`core/webhooks.py`)."""
+    """The webhooks' answers in, and the calls this pass asks for (`core/rollout/webhooks.py`)."""
 
     def ask(
         self, rs: RolloutStatus, kind: WebhookType, wave: int, nodes: Callable[[], Sequence[str]]

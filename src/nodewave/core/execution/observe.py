@@ -32,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-from nodewave.core import reasons as R
-from nodewave.core.snapshot import ExecutionInfo, NodeInfo, PodInfo
+from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, NodeInfo, PodInfo
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
 from nodewave.models.job import JobSpec, RestartPolicy

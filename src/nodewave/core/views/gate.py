@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from nodewave.core import reasons as R
+from nodewave.core.vocabulary import reasons as R
 from nodewave.models.job import JobStatus, RolloutPhase
 
 P = RolloutPhase

@@ -105,7 +105,7 @@ class QuarantineNode:
 @dataclass(frozen=True, slots=True)
 class CallWebhook:
     """POST the payload to the webhook, in the background: the answer comes back to a later
-    pass under `key` (core/webhooks.py). Asked again while unanswered, it is still one call."""
+    pass under `key` (core/rollout/webhooks.py). Asked again while unanswered, it is still one call."""
 
     key: str
     namespace: str
@@ -117,7 +117,7 @@ class CallWebhook:
 @dataclass(frozen=True, slots=True)
 class SendNotification:
     """Send the entry to its service, in the background; the outcome comes back to a later
-    pass under `key` (core/notifications.py)."""
+    pass under `key` (core/job/notifications.py)."""
 
     key: str
     namespace: str

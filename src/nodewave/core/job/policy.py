@@ -1,5 +1,5 @@
 """What a Job's pod template may ask for: what its namespace's Pod Security level allows
-(`core/podsecurity.py`), and never the operator's own ServiceAccount.
+(`core/job/podsecurity.py`), and never the operator's own ServiceAccount.
 
 A Job runs its pod on every node it selects, so a template with a privileged container, the
 host's namespaces, a hostPath volume, added capabilities or an unconfined seccomp profile is
@@ -35,8 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodewave.core import reasons as R
-from nodewave.core.podsecurity import STRICTNESS, Level, evaluate_pod_security
+from nodewave.core.job.podsecurity import STRICTNESS, Level, evaluate_pod_security
+from nodewave.core.vocabulary import reasons as R
 from nodewave.models.job import NodeMaintenance
 
 ALLOW_PRIVILEGED_LABEL = "nodewave.io/allow-privileged"
