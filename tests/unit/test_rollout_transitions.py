@@ -571,12 +571,12 @@ def test_transition(step: Step) -> None:
     assert (decision.rollout.message, decision.rollout.failed_nodes) == (step.message, step.failed)
     assert decision.stable_version == step.stable
     wave = decision.rollout.wave
-    already = sorted(n for n, ex in step.ctx.moved.items() if ex.spec.rollout_wave == wave)
+    already = sorted(n for n, ex in step.ctx.progress.moved.items() if ex.spec.rollout_wave == wave)
     if step.phase in (P.ROLLING_BACK, P.ROLLED_BACK):
         assert set(decision.want.values()) == {Want(STABLE, 0)}, "every node back on S"
     else:
         assert moved_to(decision, wave) == sorted({*already, *step.moves})
-        untouched = [n for n in step.ctx.targets if n not in step.ctx.moved and n not in step.moves]
+        untouched = [n for n in step.ctx.targets if n not in step.ctx.progress.moved and n not in step.moves]
         # A first version's nodes not reached yet keep what they run (nothing of V): no want.
         stays = Want(STABLE, 0) if step.ctx.stable is not None else None
         assert [decision.want.get(n) for n in untouched] == [stays] * len(untouched)

@@ -45,6 +45,7 @@ from nodewave.core.job.policy import (
 )
 from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
+from nodewave.core.rollout.progress import group_by_node
 from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout.waves import Domains, build_domains, order_nodes
 from nodewave.core.rollout.windows import WindowError, evaluate_windows
@@ -534,9 +535,7 @@ def _begin_pass(
     if refused is not None:
         return _plan_stable_instead(snap, refused.reason, refused.message, now, settings)
     live = [ex for ex in snap.executions if not ex.deleting]
-    on_node: dict[str, dict[int, ExecutionInfo]] = {}
-    for ex in live:
-        on_node.setdefault(ex.spec.node_name, {})[ex.spec.job_version] = ex
+    on_node = group_by_node(live)
     targets, domains = select_targets(snap, selector)
     terminating = frozenset(
         (ex.spec.node_name, ex.spec.job_version) for ex in snap.executions if ex.deleting

@@ -56,10 +56,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
+from nodewave.core.rollout.progress import Progress
 from nodewave.core.rollout.waves import (
     Domains,
     plan_next_wave,
-    plan_waves,
     planned_wave_size,
     same_domain,
     wave_size,
@@ -202,49 +202,26 @@ class RolloutContext:
     def promoted_full(self) -> bool:
         return self.promote == f"{self.version}{FULL}"
 
-    def execution(self, node: str, version: int) -> ExecutionInfo | None:
-        return self.on_node.get(node, {}).get(version)
-
-    def settled(self, ex: ExecutionInfo) -> bool:
-        return ex.name in self.validated or self.states.get(ex.name) in (S.FAILED, S.LOST)
-
-    def failed(self, ex: ExecutionInfo) -> bool:
-        """Failed before it was ever validated: what the failure budget counts."""
-        return (
-            self.states.get(ex.name) is S.FAILED
-            and ex.status.stable_at is None
-            and ex.name not in self.validated
+    @cached_property
+    def progress(self) -> Progress:
+        """Which targets this rollout reached, in which wave, and how they fare: the one
+        ledger (core/rollout/progress.py)."""
+        return Progress(
+            self.version,
+            self.targets,
+            self.on_node,
+            self.states,
+            self.validated,
+            steady=self.stable == self.version,
         )
-
-    @cached_property
-    def moved(self) -> dict[str, ExecutionInfo]:
-        """Nodes a wave of this rollout moved to V (a failed one stays counted as moved)."""
-        return {
-            n: ex
-            for n in self.targets
-            if (ex := self.execution(n, self.version)) is not None
-            and ex.spec.rollout_wave >= 1
-            and (ex.spec.desired_state is DesiredState.RUNNING or self.failed(ex))
-        }
-
-    @cached_property
-    def failed_nodes(self) -> int:
-        return sum(1 for ex in self.moved.values() if self.failed(ex))
-
-    @cached_property
-    def remaining(self) -> list[str]:
-        """Targets not moved yet, in wave order."""
-        return [n for n in self.targets if n not in self.moved]
-
-    def wave(self, number: int) -> list[ExecutionInfo]:
-        return [ex for ex in self.moved.values() if ex.spec.rollout_wave == number]
 
     def hold(self) -> dict[str, Want]:
         """Moved nodes keep V in their wave (or are reverted); every other node runs the stable
         version (none yet, in a first version's rollout: those keep what they run)."""
-        want = {n: self.keep_or_revert(n, ex.spec.rollout_wave) for n, ex in self.moved.items()}
+        moved = self.progress.moved
+        want = {n: self.keep_or_revert(n, ex.spec.rollout_wave) for n, ex in moved.items()}
         if self.stable is not None:
-            want |= {n: Want(self.stable, 0) for n in self.targets if n not in self.moved}
+            want |= {n: Want(self.stable, 0) for n in self.progress.remaining}
         return want
 
     def keep_or_revert(self, node: str, wave: int) -> Want:
@@ -258,8 +235,8 @@ class RolloutContext:
         to, as for a first version)."""
         if self.spec.on_node_failure is not NodeFailurePolicy.REVERT:
             return None
-        ex = self.execution(node, self.version)
-        if ex is None or not self.failed(ex):
+        ex = self.progress.execution(node)
+        if ex is None or not self.progress.failed(ex):
             return None
         if self.stable is not None and self.stable != self.version:
             return self.stable
@@ -353,7 +330,7 @@ def tell_post_rollout(ctx: RolloutContext, decision: RolloutDecision) -> Rollout
     if rs is None or rs.version != ctx.version or rs.phase not in FINISHED:
         return decision
     rs = rs.model_copy()  # the steady state hands on the previous status itself
-    ctx.ask(rs, WebhookType.POST_ROLLOUT, 0, lambda: sorted(ctx.moved))
+    ctx.ask(rs, WebhookType.POST_ROLLOUT, 0, lambda: sorted(ctx.progress.moved))
     decision.rollout = rs
     return decision
 
@@ -390,7 +367,7 @@ def record_reverted(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDe
 
 
 def _placed_wave(ctx: RolloutContext, node: str) -> int:
-    ex = ctx.execution(node, ctx.version)
+    ex = ctx.progress.execution(node)
     return ex.spec.rollout_wave if ex is not None else 1
 
 
@@ -428,7 +405,7 @@ def plan_progressing(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     """Progressing, AwaitingPromotion, Paused, WaitingForWindow: fail the rollout if the
     version proved bad,
     else move on when the current wave has settled."""
-    rs.failed_nodes = ctx.failed_nodes
+    rs.failed_nodes = ctx.progress.failed_nodes
     verdict = evaluate_failure(ctx, rs.wave) or evaluate_rollback_webhooks(ctx, rs)
     if verdict:
         return fail_rollout(ctx, rs, verdict)
@@ -440,7 +417,7 @@ def evaluate_rollback_webhooks(ctx: RolloutContext, rs: RolloutStatus) -> str:
     2xx answer fails it (and rolls it back, with autoRollback), as Flagger's rollback hook."""
     if rs.phase not in IN_FLIGHT:
         return ""
-    ctx.ask(rs, WebhookType.ROLLBACK, 0, lambda: [ex.spec.node_name for ex in ctx.wave(rs.wave)])
+    ctx.ask(rs, WebhookType.ROLLBACK, 0, lambda: _nodes_of(ctx.progress.wave(rs.wave)))
     asked = [
         w for w in rs.webhooks if w.type is WebhookType.ROLLBACK and w.phase is WebhookPhase.PASSED
     ]  # any one of them: each watches something of its own
@@ -449,10 +426,10 @@ def evaluate_rollback_webhooks(ctx: RolloutContext, rs: RolloutStatus) -> str:
 
 def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
     """Why V has failed this rollout, or "" while it has not."""
-    spec, failed = ctx.spec, ctx.failed_nodes
-    current = ctx.wave(wave)
-    current_failed = [ex for ex in current if ctx.failed(ex)]
-    wave_settled = bool(current) and all(ctx.settled(ex) for ex in current)
+    spec, failed = ctx.spec, ctx.progress.failed_nodes
+    current = ctx.progress.wave(wave)
+    current_failed = [ex for ex in current if ctx.progress.failed(ex)]
+    wave_settled = bool(current) and all(ctx.progress.settled(ex) for ex in current)
     if current_failed and wave_settled and spec.strategy is Strategy.CANARY and wave == 1:
         return f"the canary failed on {len(current_failed)} of {len(current)} nodes"
     if wave_settled and len(current_failed) == len(current):
@@ -471,8 +448,8 @@ def fail_rollout(ctx: RolloutContext, rs: RolloutStatus, verdict: str) -> Rollou
             f"stopped: {verdict}; version {ctx.version} is the Job's first, there is no "
             "version to roll back to"
         )
-        if ctx.remaining:
-            rs.message += f" ({len(ctx.remaining)} nodes not reached will not start it)"
+        if ctx.progress.remaining:
+            rs.message += f" ({len(ctx.progress.remaining)} nodes not reached will not start it)"
         events.append(EventIntent("Warning", R.FIRST_VERSION_STOPPED, rs.message))
         return RolloutDecision(ctx.hold(), rs, None, events)
     if ctx.spec.auto_rollback:
@@ -487,7 +464,7 @@ def fail_rollout(ctx: RolloutContext, rs: RolloutStatus, verdict: str) -> Rollou
 
 def plan_failed(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     """Failed without autoRollback: nothing moves until a new version or a rollback."""
-    rs.failed_nodes = ctx.failed_nodes
+    rs.failed_nodes = ctx.progress.failed_nodes
     return RolloutDecision(ctx.hold(), rs, ctx.stable)
 
 
@@ -498,7 +475,7 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
     stable = ctx.stable
     assert stable is not None
     back = all(
-        (ex := ctx.execution(n, stable)) is not None
+        (ex := ctx.progress.execution(n, stable)) is not None
         and ctx.states.get(ex.name) in (S.RUNNING, S.COMPLETED, S.LOST)
         for n in ctx.targets
     )
@@ -514,7 +491,7 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
 
 def abort_rollout(ctx: RolloutContext, rs: RolloutStatus) -> EventIntent:
     rs.phase = P.ABORTED
-    rs.failed_nodes = ctx.failed_nodes
+    rs.failed_nodes = ctx.progress.failed_nodes
     where = (
         f"every node returns to version {ctx.stable} in waves"
         if ctx.stable is not None
@@ -541,7 +518,7 @@ def plan_aborted(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     coming = 0  # asked back, not back yet
     on_v: list[tuple[int, int, str]] = []  # still running V: (-wave, wave order, node)
     for i, n in enumerate(ctx.targets):
-        s_ex, v_ex = ctx.execution(n, stable), ctx.execution(n, ctx.version)
+        s_ex, v_ex = ctx.progress.execution(n, stable), ctx.progress.execution(n)
         if s_ex is not None and s_ex.spec.desired_state is DesiredState.RUNNING:
             if ctx.states.get(s_ex.name) not in BACK:
                 coming += 1
@@ -577,7 +554,8 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     events: list[EventIntent] = []
     stable = ctx.stable
     newly = _fill_wave(ctx, rs)
-    wave_done = rs.wave == 0 or (not newly and all(ctx.settled(ex) for ex in ctx.wave(rs.wave)))
+    progress = ctx.progress
+    wave_done = rs.wave == 0 or (not newly and all(map(progress.settled, progress.wave(rs.wave))))
     if wave_done:
         if rs.wave > 0 and rs.phase is P.PROGRESSING:
             events.append(
@@ -589,8 +567,8 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
                 )
             )
         held = None
-        if not ctx.remaining:
-            if all(ctx.settled(ex) for ex in ctx.moved.values()):
+        if not progress.remaining:
+            if all(map(progress.settled, progress.moved.values())):
                 stable = _complete(ctx, rs, events)
         elif (held := evaluate_wave_gates(ctx, rs, events)) is None:
             newly = _start_next_wave(ctx, rs, events)
@@ -695,24 +673,26 @@ def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     up to that size before they add waves."""
     if rs.phase is not P.PROGRESSING or rs.wave == 0:
         return []
-    current = ctx.wave(rs.wave)
+    current, remaining = ctx.progress.wave(rs.wave), ctx.progress.remaining
     if ctx.promoted_full and rs.wave > 1 and rs.wave == rs.total_waves:
-        return list(ctx.remaining)  # the wave a full promote started takes every node left
+        return list(remaining)  # the wave a full promote started takes every node left
     size = planned_wave_size(ctx.spec, len(ctx.targets), first=rs.wave == 1)
     missing = size - len(current)
     if missing <= 0:
         return []
     if not current:
-        return plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 1, ctx.domains)
+        return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave == 1, ctx.domains)
     # Only from the wave's own domain: a wave never spans two.
-    domain = ctx.domains.get(current[0].spec.node_name, "")
-    return [n for n in ctx.remaining if ctx.domains.get(n, "") == domain][:missing]
+    return same_domain(remaining, ctx.domains, ctx.domains.get(current[0].spec.node_name, ""))[
+        :missing
+    ]
 
 
 def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> int:
-    failed = ctx.failed_nodes
+    failed = ctx.progress.failed_nodes
     rs.phase = P.COMPLETED
-    rs.message = f"version {ctx.version} on {len(ctx.moved) - failed}/{len(ctx.targets)} nodes"
+    reached = len(ctx.progress.moved) - failed
+    rs.message = f"version {ctx.version} on {reached}/{len(ctx.targets)} nodes"
     if failed:
         rs.message += f", {failed} failed"
     events.append(EventIntent("Warning" if failed else "Normal", R.ROLLOUT_COMPLETE, rs.message))
@@ -723,8 +703,9 @@ def _next_nodes(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     """The nodes the next wave would take (what a PreWave or ConfirmRollout webhook is asked
     about)."""
     if ctx.promoted_full and rs.wave > 0:
-        return list(ctx.remaining)
-    return plan_next_wave(ctx.spec, len(ctx.targets), ctx.remaining, rs.wave == 0, ctx.domains)
+        return list(ctx.progress.remaining)
+    remaining = ctx.progress.remaining
+    return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave == 0, ctx.domains)
 
 
 def _ask_confirmation(ctx: RolloutContext, rs: RolloutStatus) -> Gate:
@@ -753,9 +734,7 @@ def _canary_waits(ctx: RolloutContext, rs: RolloutStatus) -> Gate | None:
     a promote unless autoPromote; a person's promote goes past both. None: it goes on."""
     if ctx.spec.strategy is not Strategy.CANARY or rs.wave != 1 or ctx.promoted:
         return None
-    gate = ctx.ask(
-        rs, WebhookType.CONFIRM_PROMOTION, 1, lambda: [ex.spec.node_name for ex in ctx.wave(1)]
-    )
+    gate = ctx.ask(rs, WebhookType.CONFIRM_PROMOTION, 1, lambda: _nodes_of(ctx.progress.wave(1)))
     if gate.configured:
         return None if gate.passed else gate
     return None if ctx.spec.auto_promote else gate
@@ -769,7 +748,7 @@ def _await_promotion(
             EventIntent(
                 "Normal",
                 R.AWAITING_PROMOTION,
-                f"canary of version {ctx.version} validated on {len(ctx.wave(1))} nodes; "
+                f"canary of version {ctx.version} validated on {len(ctx.progress.wave(1))} nodes; "
                 "promote to continue",
             )
         )
@@ -804,7 +783,8 @@ def _start_next_wave(
     if full:
         events.append(EventIntent(
             "Normal", R.PROMOTED,
-            f"version {ctx.version} promoted: its {len(ctx.remaining)} remaining nodes at once",
+            f"version {ctx.version} promoted: its {len(ctx.progress.remaining)} remaining nodes "
+            "at once",
         ))  # fmt: skip
     else:
         _leave_awaiting_promotion(ctx, rs, events)
@@ -839,14 +819,13 @@ def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: list[st
 
 def _waves_left(ctx: RolloutContext, started: list[str]) -> int:
     """The rolling waves the nodes not reached yet still take: the waves `plan` shows."""
-    left = _left(ctx, started)
-    return len(plan_waves(ctx.spec, left, ctx.domains, total=len(ctx.targets), started=True))
+    return len(
+        ctx.progress.plan_waves_to_come(ctx.spec, ctx.domains, started=True, starting=started)
+    )
 
 
-def _left(ctx: RolloutContext, started: list[str]) -> list[str]:
-    """Targets not moved yet and not starting in this pass, in wave order."""
-    starting = set(started)
-    return [n for n in ctx.remaining if n not in starting]
+def _nodes_of(executions: Sequence[ExecutionInfo]) -> list[str]:
+    return [ex.spec.node_name for ex in executions]
 
 
 TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], RolloutDecision]] = {

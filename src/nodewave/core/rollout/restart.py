@@ -103,7 +103,7 @@ def _sort_by_restart(
     fresh: list[ExecutionInfo] = []
     missing = 0
     for n in ctx.targets:
-        ex = ctx.execution(n, ctx.version)
+        ex = ctx.progress.execution(n, ctx.version)
         if ex is None:
             missing += 1
         elif ex.spec.desired_state is not DesiredState.RUNNING:
@@ -119,8 +119,8 @@ def _restart(
     ctx: RolloutContext, restart_at: datetime, rs: RestartStatus, events: list[EventIntent]
 ) -> RestartDecision:
     stale, fresh, missing = _sort_by_restart(ctx, restart_at)
-    failed = sum(1 for ex in fresh if ctx.failed(ex))
-    in_flight = missing + sum(1 for ex in fresh if not ctx.settled(ex))
+    failed = sum(1 for ex in fresh if ctx.progress.failed(ex))
+    in_flight = missing + sum(1 for ex in fresh if not ctx.progress.settled(ex))
     rs.restarted_nodes = sum(1 for ex in fresh if ex.name in ctx.validated)
     rs.failed_nodes, rs.remaining_nodes = failed, len(stale)
     recreate: list[ExecutionInfo] = []

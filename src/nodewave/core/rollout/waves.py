@@ -81,13 +81,19 @@ def planned_wave_size(rollout: Rollout, total: int, first: bool) -> int:
     return first_wave_size(rollout, total) if first else wave_size(rollout, total)
 
 
-def same_domain(nodes: Sequence[str], domains: Domains) -> list[str]:
-    """The leading run of `nodes` (in wave order) in the domain of the first."""
+def same_domain(nodes: Sequence[str], domains: Domains, domain: str | None = None) -> list[str]:
+    """The first run of `nodes` (in wave order) in `domain` (default: the first node's
+    domain): what one wave may take, since a wave never spans two domains. Zones a a b a:
+    the run in a is the first two nodes, the run in b the third."""
     if not nodes or not domains:
         return list(nodes)
-    domain = domains.get(nodes[0], "")
-    run = next((i for i, n in enumerate(nodes) if domains.get(n, "") != domain), len(nodes))
-    return list(nodes[:run])
+    if domain is None:
+        domain = domains.get(nodes[0], "")
+    start = next((i for i, n in enumerate(nodes) if domains.get(n, "") == domain), len(nodes))
+    end = next(
+        (i for i in range(start, len(nodes)) if domains.get(nodes[i], "") != domain), len(nodes)
+    )
+    return list(nodes[start:end])
 
 
 def plan_next_wave(

@@ -16,7 +16,8 @@ from typing import Any
 from nodewave.core.job.planner import select_nodes
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.rollout.engine import IN_FLIGHT, evaluate_failure_budget
-from nodewave.core.rollout.waves import build_domains, order_nodes, plan_waves
+from nodewave.core.rollout.progress import build_recorded_progress, group_by_node
+from nodewave.core.rollout.waves import build_domains, order_nodes
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RolloutStatus
@@ -79,12 +80,9 @@ def build_node_map(
     except SelectorError:
         targets, plan_domains = [], {}
     selected = {n: nodes[n].labels for n in targets}
-    by_node: dict[str, list[ExecutionInfo]] = {}
-    for ex in executions:
-        if not ex.deleting:
-            by_node.setdefault(ex.spec.node_name, []).append(ex)
+    on_node = group_by_node(executions)
     shown = dict(selected)
-    for node in by_node:  # a node the selector dropped but still running something
+    for node in on_node:  # a node the selector dropped but still running something
         shown.setdefault(node, nodes[node].labels if node in nodes else {})
     domains = build_domains(shown, key)
     ordered = order_nodes(job.name, shown, domains, rollout.domain_order)
@@ -95,13 +93,14 @@ def build_node_map(
     rs = status.rollout or RolloutStatus()
     threshold = rollout.health_check.success_threshold
     cells = {
-        n: build_cell(_shown(by_node.get(n, ()), status.current_version), threshold,
+        n: build_cell(_shown(on_node.get(n, {}).values(), status.current_version), threshold,
                       status.stable_version)
         for n in ordered
     }  # fmt: skip
-    if rs.phase in IN_FLIGHT and rs.version == status.current_version:
-        left = [n for n in targets if cells[n]["version"] != rs.version or not cells[n]["wave"]]
-        waves = plan_waves(rollout, left, plan_domains, total=len(targets), started=rs.wave > 0)
+    version = rs.version
+    if rs.phase in IN_FLIGHT and version is not None and version == status.current_version:
+        progress = build_recorded_progress(version, status.stable_version, targets, on_node)
+        waves = progress.plan_waves_to_come(rollout, plan_domains, started=rs.wave > 0)
         for i, wave in enumerate(waves):
             for n in wave:
                 cells[n]["plannedWave"] = rs.wave + i + 1

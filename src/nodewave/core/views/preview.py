@@ -27,12 +27,12 @@ from nodewave.core.job.planner import (
 )
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.rollout.engine import evaluate_failure_budget
-from nodewave.core.rollout.waves import Domains, plan_waves
+from nodewave.core.rollout.progress import build_recorded_progress, group_by_node
+from nodewave.core.rollout.waves import Domains
 from nodewave.core.rollout.windows import WindowError, describe_opening, evaluate_windows
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.actions import SetDesiredState
 from nodewave.core.vocabulary.snapshot import Snapshot, VersionSpec
-from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobSpec
 
 
@@ -158,23 +158,15 @@ def build_preview(
 def _waves_to_come(
     snap: Snapshot, targets: list[str], domains: Domains
 ) -> tuple[list[list[str]], bool]:
-    """The waves the nodes that do not run the current version yet will take, and whether the
-    rollout is under way (its canary behind it)."""
+    """The waves the nodes the rollout has not reached yet will take, and whether the rollout
+    is under way (its canary behind it)."""
     current, status = snap.current, snap.job.status
-    on_version = {
-        ex.spec.node_name
-        for ex in snap.executions
-        if ex.spec.job_version == current.number
-        and not ex.deleting
-        and ex.spec.desired_state is DesiredState.RUNNING
-    }
-    remaining = [n for n in targets if n not in on_version]
     rollout = status.rollout
     in_flight = rollout is not None and rollout.version == current.number and rollout.wave > 0
-    if status.stable_version == current.number:
-        return ([remaining] if remaining else []), in_flight  # new nodes: at once
-    rules = snap.job.spec.rollout
-    return plan_waves(rules, remaining, domains, started=in_flight, total=len(targets)), in_flight
+    progress = build_recorded_progress(
+        current.number, status.stable_version, targets, group_by_node(snap.executions)
+    )
+    return progress.plan_waves_to_come(snap.job.spec.rollout, domains, started=in_flight), in_flight
 
 
 def build_notes(spec: JobSpec, now: datetime) -> list[str]:
