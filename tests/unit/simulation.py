@@ -11,17 +11,13 @@ from typing import Any
 from nodewave.core.job.planner import plan_job
 from nodewave.core.rollout.engine import build_abort_value
 from nodewave.core.vocabulary.actions import (
-    CallWebhook,
     CreateExecution,
     CreatePod,
     DeleteExecution,
     DeletePod,
     PatchExecutionStatus,
-    PrepareNode,
-    QuarantineNode,
-    ReleaseNode,
-    SendNotification,
     SetDesiredState,
+    build_dispatch,
 )
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo, Snapshot
 from nodewave.models.execution import ObservedState
@@ -77,24 +73,27 @@ def _delete_execution(store: Store, a: DeleteExecution) -> None:
 
 
 def _outside(store: Store, a: object) -> None:
-    """Calls to other systems and node writes: nothing the simulated store holds changes."""
+    """Nothing the simulated store holds changes."""
 
 
-SIMULATED: dict[type, Callable[[Store, Any], None]] = {
-    CreateExecution: _create_execution,
-    CreatePod: _create_pod,
-    DeletePod: _delete_pod,
-    SetDesiredState: _set_desired_state,
-    PatchExecutionStatus: _patch_execution_status,
-    DeleteExecution: _delete_execution,
-    CallWebhook: _outside,
-    SendNotification: _outside,
-    PrepareNode: _outside,
-    ReleaseNode: _outside,
-    QuarantineNode: _outside,
-}
-"""How each action type changes the simulated store: one entry per type, as the Reconciler's
-own table (`kube.reconcile.APPLY`); test_apply_table holds both to the Action union."""
+class Simulated:
+    """How each verb of the one dispatch table (`actions.VERBS`) changes the simulated store;
+    the Reconciler applies the same verbs to the API (`kube.reconcile.APPLY`)."""
+
+    create_execution = staticmethod(_create_execution)
+    create_pod = staticmethod(_create_pod)
+    delete_pod = staticmethod(_delete_pod)
+    set_desired_state = staticmethod(_set_desired_state)
+    patch_execution_status = staticmethod(_patch_execution_status)
+    delete_execution = staticmethod(_delete_execution)
+    # Revisions and ConfigMaps (the simulated versions are all at hand), calls to other
+    # systems and node writes: nothing the simulated store holds changes.
+    create_revision = delete_revision = ensure_configmap = staticmethod(_outside)
+    call_webhook = send_notification = staticmethod(_outside)
+    prepare_node = release_node = quarantine_node = staticmethod(_outside)
+
+
+SIMULATED: dict[type, Callable[[Store, Any], None]] = build_dispatch(Simulated)
 
 
 def simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:

@@ -1,21 +1,37 @@
-"""kube/reconcile.py applies each action through one table: a new action type without an
-entry fails here, not in a cluster."""
+"""One dispatch table (`actions.VERBS`) says how each action type is applied: the Reconciler
+(kube/reconcile.py) and the unit tests' simulated cluster build theirs from it, so a new action
+type without a way to be applied fails here (and at import), not in a cluster."""
 
 from __future__ import annotations
 
 from typing import get_args
 
-from nodewave.core.vocabulary.actions import Action
+import pytest
+
+from nodewave.core.vocabulary.actions import PREPARES, STARTS, VERBS, Action, build_dispatch
 from nodewave.kube.reconcile import APPLY, Reconciler
-from tests.unit.simulation import SIMULATED
+from tests.unit.simulation import SIMULATED, Simulated
 
 
-def test_every_action_type_has_exactly_one_way_to_be_applied() -> None:
-    assert set(APPLY) == set(get_args(Action))
-    assert all(callable(getattr(Reconciler, f.__name__)) for f in APPLY.values())
+def test_every_action_type_has_exactly_one_verb() -> None:
+    assert set(VERBS) == set(get_args(Action))
+    assert len(set(VERBS.values())) == len(VERBS)
 
 
-def test_the_simulation_applies_every_action_type_as_the_reconciler_does() -> None:
-    """The unit tests' simulated cluster has its own table: a new action type the Reconciler
-    applies but the simulation skips (or the reverse) fails here."""
-    assert set(SIMULATED) == set(APPLY)
+def test_the_reconciler_and_the_simulation_apply_every_verb_of_the_one_table() -> None:
+    assert set(APPLY) == set(SIMULATED) == set(VERBS)
+    assert all(APPLY[t] is getattr(Reconciler, "_" + v) for t, v in VERBS.items())
+    assert all(SIMULATED[t] is getattr(Simulated, v) for t, v in VERBS.items())
+
+
+def test_an_applier_missing_a_verb_is_refused() -> None:
+    class Partial:
+        create_pod = staticmethod(lambda store, a: None)
+
+    with pytest.raises(AttributeError, match=r"create_revision|create_execution"):
+        build_dispatch(Partial)
+
+
+def test_what_a_version_needs_goes_before_what_starts_it_and_neither_twice() -> None:
+    assert not set(PREPARES) & set(STARTS)
+    assert set(PREPARES) | set(STARTS) <= set(VERBS)

@@ -14,24 +14,34 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.execution.podspec import build_pod
+from nodewave.core.execution.podspec import build_execution, build_pod
+from nodewave.core.job.planner import plan_job
 from nodewave.core.job.versions import (
     RevisionInfo,
+    build_revision,
     build_version_content,
     hash_version,
     plan_versions,
     select_owned,
 )
+from nodewave.core.vocabulary.actions import (
+    CreateExecution,
+    CreateRevision,
+    DeleteRevision,
+    EnsureConfigMap,
+)
 from nodewave.core.vocabulary.naming import (
+    LABEL_VERSION_HASH,
     build_configmap_name,
     build_execution_name,
     build_revision_name,
     label_value,
 )
 from nodewave.core.vocabulary.patch import build_merge_patch
-from nodewave.kube.parse import LABEL_VERSION_HASH, parse_revision
+from nodewave.kube.parse import parse_revision
+from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobSpec, JobType, RestartPolicy
-from tests.unit.builders import job
+from tests.unit.builders import at, job, job_spec, node, snapshot
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 dns = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,60}[a-z0-9])?", fullmatch=True)
@@ -296,3 +306,86 @@ def test_a_revision_knows_the_job_that_controls_it() -> None:
     assert parse_revision(body).owner_uid == "job-uid"
     body["metadata"]["ownerReferences"][1]["controller"] = False
     assert parse_revision(body).owner_uid == ""
+
+
+NEW_REV = RevisionInfo("j-abc", 2, "h2", {"type": "Pipeline", "template": {}, "config": {}})
+
+
+@pytest.mark.parametrize(
+    ("changes", "nodes", "expected"),
+    [
+        ({}, ["n1"], ["EnsureConfigMap(1)", "CreateExecution"]),
+        ({"new_revision": NEW_REV}, [], ["CreateRevision(j-abc)"]),
+        ({"excess_revisions": ("j-old",)}, ["n1"], ["EnsureConfigMap(1)", "DeleteRevision(j-old)", "CreateExecution"]),
+        ({"new_revision": NEW_REV, "namespace_labels": None}, ["n1"], ["CreateRevision(j-abc)", "EnsureConfigMap(1)", "CreateExecution"]),
+    ],
+    ids=["configmap-before-starts", "revision-with-no-node", "history-trimmed", "everything"],
+)  # fmt: skip
+def test_the_plan_stores_versions_and_their_configmaps(
+    changes: dict[str, Any], nodes: list[str], expected: list[str]
+) -> None:
+    """The version bookkeeping is the plan's: a new revision is stored, each version whose
+    pods the pass makes gets its ConfigMap, revisions past the history limit go."""
+    snap = snapshot([node(n) for n in nodes])
+    changes = {k: v for k, v in changes.items() if v is not None}
+    plan = plan_job(dataclasses.replace(snap, **changes), at(0))
+    assert [_said(a) for a in plan.actions] == expected
+
+
+def test_a_refused_version_is_stored_all_the_same_and_starts_nothing() -> None:
+    """Re-applying it later must find its number: the revision is written even when the
+    namespace refuses what the version asks for."""
+    spec = job_spec(template={"spec": {"hostNetwork": True, "containers": [{"name": "c"}]}})
+    snap = snapshot([node("n1")], spec=spec)
+    snap = dataclasses.replace(
+        snap, current=replace(snap.current, template=spec.template), new_revision=NEW_REV
+    )
+    assert [_said(a) for a in plan_job(snap, at(0)).actions] == ["CreateRevision(j-abc)"]
+
+
+def _said(action: object) -> str:
+    if isinstance(action, CreateRevision):
+        return f"CreateRevision({action.revision.name})"
+    if isinstance(action, DeleteRevision):
+        return f"DeleteRevision({action.name})"
+    if isinstance(action, EnsureConfigMap):
+        return f"EnsureConfigMap({action.version})"
+    return type(action).__name__
+
+
+def test_the_revision_body_holds_the_version_and_names_its_job() -> None:
+    body = build_revision(job(), NEW_REV)
+    assert (body["kind"], body["revision"], body["data"]) == ("ControllerRevision", 2, NEW_REV.data)
+    assert body["metadata"]["labels"] == {
+        "nodewave.io/job": "j",
+        "nodewave.io/version": "2",
+        LABEL_VERSION_HASH: "h2",
+    }
+    assert body["metadata"]["annotations"] == {"nodewave.io/job": "j"}
+    (owner,) = body["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
+        "Job",
+        "j",
+        "job-uid",
+        True,
+    )
+    assert parse_revision(body, with_config=True) == dataclasses.replace(
+        NEW_REV, owner_uid="job-uid"
+    )
+
+
+@pytest.mark.parametrize("previous", [None, "j-n1-v1"])
+def test_the_execution_body_says_where_what_and_in_which_wave(previous: str | None) -> None:
+    action = CreateExecution("j-n1-v2", "n1", 2, 3, DesiredState.RUNNING, previous, True)
+    body = build_execution(job(), action)
+    expected = {
+        "jobName": "j",
+        "jobVersion": 2,
+        "nodeName": "n1",
+        "rolloutWave": 3,
+        "desiredState": "Running",
+    }
+    assert body["spec"] == expected | ({"previousExecution": previous} if previous else {})
+    assert body["metadata"]["name"] == "j-n1-v2"
+    assert body["metadata"]["labels"]["nodewave.io/node"] == "n1"
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "job-uid"

@@ -26,6 +26,7 @@ from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
     DeletePod,
+    EnsureConfigMap,
     EventIntent,
     PatchExecutionStatus,
     SetDesiredState,
@@ -386,7 +387,10 @@ def test_the_operators_own_service_account_is_refused() -> None:
     assert refused.actions == []
     assert [e.reason for e in refused.events] == ["ServiceAccountNotAllowed"]
     other = PlannerSettings(operator_account=ServiceAccountRef("other-ns", "nodewave"))
-    assert [type(a) for a in plan_job(snap, at(0), other).actions] == [CreateExecution]
+    assert [type(a) for a in plan_job(snap, at(0), other).actions] == [
+        EnsureConfigMap,
+        CreateExecution,
+    ]
 
 
 def test_nodes_are_selected_by_name_and_placed_in_the_jobs_own_order() -> None:
@@ -670,7 +674,7 @@ def test_a_pass_that_creates_executions_looks_again_within_a_second() -> None:
     # and settle window were not observed by it: without this, the timeout waited for resync.
     spec = job_spec(timeouts={"queueTimeoutSeconds": 3})
     plan = plan_job(snapshot([node("n1")], spec=spec), at(0))
-    assert [type(a).__name__ for a in plan.actions] == ["CreateExecution"]
+    assert [type(a).__name__ for a in plan.actions] == ["EnsureConfigMap", "CreateExecution"]
     assert plan.requeue_after == timedelta(seconds=1)
     settled = plan_job(snapshot([node("n1")], [execution("n1", 1)], spec=spec), at(0))
     assert settled.requeue_after == timedelta(seconds=3), "then the timeout itself"

@@ -576,7 +576,9 @@ def test_transition(step: Step) -> None:
         assert set(decision.want.values()) == {Want(STABLE, 0)}, "every node back on S"
     else:
         assert moved_to(decision, wave) == sorted({*already, *step.moves})
-        untouched = [n for n in step.ctx.targets if n not in step.ctx.progress.moved and n not in step.moves]
+        untouched = [
+            n for n in step.ctx.targets if n not in step.ctx.progress.moved and n not in step.moves
+        ]
         # A first version's nodes not reached yet keep what they run (nothing of V): no want.
         stays = Want(STABLE, 0) if step.ctx.stable is not None else None
         assert [decision.want.get(n) for n in untouched] == [stays] * len(untouched)

@@ -23,9 +23,8 @@ import kopf
 from nodewave import GROUP, VERSION, __version__, metrics
 from nodewave.config import OperatorConfig
 from nodewave.core.job.planner import PlannerSettings
-from nodewave.core.job.versions import RevisionInfo
 from nodewave.core.vocabulary.naming import ANNOTATION_JOB, LABEL_JOB
-from nodewave.core.vocabulary.snapshot import ExecutionInfo, NodeInfo, PodInfo
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, NodeInfo, PodInfo, RevisionInfo
 from nodewave.handlers.queue import WorkQueue
 from nodewave.kube.auth import load_credentials
 from nodewave.kube.client import Kube, NotLeaderError, path_of

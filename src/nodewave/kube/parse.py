@@ -10,12 +10,12 @@ from typing import Any
 
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
 from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
-from nodewave.core.job.versions import RevisionInfo
 from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.vocabulary.naming import (
     ANNOTATION_STOPPED_BY,
     LABEL_VERSION,
+    LABEL_VERSION_HASH,
     STOPPED_BY_OPERATOR,
 )
 from nodewave.core.vocabulary.snapshot import (
@@ -24,11 +24,11 @@ from nodewave.core.vocabulary.snapshot import (
     JobInfo,
     NodeInfo,
     PodInfo,
+    RevisionInfo,
 )
 from nodewave.models.execution import ExecutionSpec, ExecutionStatus
 from nodewave.models.job import JobSpec, JobStatus
 
-LABEL_VERSION_HASH = "nodewave.io/version-hash"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -16,8 +16,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from nodewave.core.job.versions import RevisionInfo
-from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
+from nodewave.core.vocabulary.snapshot import (
+    ExecutionInfo,
+    JobInfo,
+    NodeInfo,
+    PodInfo,
+    RevisionInfo,
+)
 from nodewave.kube.parse import NamespaceInfo, newer
 
 JobKey = tuple[str, str]

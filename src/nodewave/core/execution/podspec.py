@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodewave import API_VERSION, GROUP
+from nodewave.core.vocabulary.actions import CreateExecution
 from nodewave.core.vocabulary.naming import (
     ANNOTATION_JOB,
     LABEL_EXECUTION,
@@ -127,6 +128,31 @@ def _pin_to_node(spec: dict[str, Any], node: str) -> None:
     for t in DAEMON_TOLERATIONS:
         if t not in tolerations:
             tolerations.append(dict(t))
+
+
+def build_execution(job: JobInfo, action: CreateExecution) -> dict[str, Any]:
+    """The Execution an action creates, owned by the Job (its deterministic name makes the
+    create idempotent)."""
+    spec: dict[str, Any] = {
+        "jobName": job.name,
+        "jobVersion": action.version,
+        "nodeName": action.node,
+        "rolloutWave": action.wave,
+        "desiredState": action.desired.value,
+    }
+    if action.previous:
+        spec["previousExecution"] = action.previous
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Execution",
+        "metadata": {
+            "name": action.name,
+            "namespace": job.namespace,
+            "labels": build_labels(job.name, action.version, action.node),
+            "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
+        },
+        "spec": spec,
+    }
 
 
 def build_pod(

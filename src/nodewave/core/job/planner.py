@@ -54,8 +54,11 @@ from nodewave.core.vocabulary.actions import (
     Action,
     CreateExecution,
     CreatePod,
+    CreateRevision,
     DeleteExecution,
     DeletePod,
+    DeleteRevision,
+    EnsureConfigMap,
     EventIntent,
     PatchExecutionStatus,
     SetDesiredState,
@@ -452,7 +455,27 @@ def needs_pod_check(version: int, executions: Sequence[ExecutionInfo]) -> bool:
 
 
 def plan_job(snap: Snapshot, now: datetime, settings: PlannerSettings | None = None) -> Plan:
-    settings = settings or PlannerSettings()
+    """One pass over the Job: the version bookkeeping (`plan_version_writes`) and the pass
+    itself, refused or not."""
+    plan = _plan_pass(snap, now, settings or PlannerSettings())
+    plan.actions[:0] = plan_version_writes(snap, plan.actions)
+    return plan
+
+
+def plan_version_writes(snap: Snapshot, actions: Sequence[Action]) -> list[Action]:
+    """A new version's revision, the ConfigMap of each version whose pods this pass makes,
+    and the revisions past the history limit (whatever else the pass decided: a refused
+    version is stored all the same, so re-applying it finds its number)."""
+    writes: list[Action] = []
+    if snap.new_revision is not None:
+        writes.append(CreateRevision(snap.new_revision))
+    starting = sorted({a.version for a in actions if isinstance(a, CreatePod | CreateExecution)})
+    writes.extend(EnsureConfigMap(number) for number in starting)
+    writes.extend(DeleteRevision(name) for name in snap.excess_revisions)
+    return writes
+
+
+def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan:
     job = snap.job
     begun = _begin_pass(snap, now, settings)
     if isinstance(begun, Plan):

@@ -14,30 +14,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodewave.core.vocabulary.naming import build_revision_name
-from nodewave.core.vocabulary.snapshot import VersionSpec
-from nodewave.models.job import JobSpec, JobType
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionInfo:
-    name: str
-    number: int
-    hash: str
-    data: Mapping[str, Any]
-    """Its type and template, and its config unless that was left in the API
-    (`kube/parse.parse_revision`)."""
-    owner_uid: str = ""
-    """The uid of the Job that controls it (its controller ownerReference)."""
-
-    def to_version(self) -> VersionSpec:
-        return VersionSpec(
-            self.number,
-            JobType(self.data["type"]),
-            self.data.get("template", {}),
-            self.data.get("config"),
-            self.name,
-        )
+from nodewave import API_VERSION
+from nodewave.core.execution.podspec import build_owner_reference
+from nodewave.core.vocabulary.naming import (
+    ANNOTATION_JOB,
+    LABEL_JOB,
+    LABEL_VERSION,
+    LABEL_VERSION_HASH,
+    build_revision_name,
+    label_value,
+)
+from nodewave.core.vocabulary.snapshot import JobInfo, RevisionInfo, VersionSpec
+from nodewave.models.job import JobSpec
 
 
 def build_version_content(spec: JobSpec) -> dict[str, Any]:
@@ -92,3 +80,24 @@ def plan_versions(
     current = VersionSpec(match.number, spec.type, spec.template, spec.config, match.name)
     known[current.number] = current
     return VersionPlan(current, create, delete, known)
+
+
+def build_revision(job: JobInfo, rev: RevisionInfo) -> dict[str, Any]:
+    """The ControllerRevision that stores a new version, owned by the Job."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": rev.name,
+            "namespace": job.namespace,
+            "labels": {
+                LABEL_JOB: label_value(job.name),
+                LABEL_VERSION: str(rev.number),
+                LABEL_VERSION_HASH: rev.hash,
+            },
+            "annotations": {ANNOTATION_JOB: job.name},
+            "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
+        },
+        "revision": rev.number,
+        "data": dict(rev.data),
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nodewave.core.vocabulary.snapshot import RevisionInfo
 from nodewave.models.execution import DesiredState, ExecutionStatus
 from nodewave.models.job import Drain, NotificationStatus, Webhook
 
@@ -17,6 +18,29 @@ class EventIntent:
     message: str
     wave: int = 0
     """The wave the Event is about (WaveComplete), for the notification it may make."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRevision:
+    """Store a new version as a ControllerRevision owned by the Job (`versions.build_revision`)."""
+
+    revision: RevisionInfo
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRevision:
+    """A revision past the history limit goes (never the current or the stable version's)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnsureConfigMap:
+    """The version's ConfigMap, owned by this incarnation of the Job, before any of its pods is
+    made; if the name is someone else's ConfigMap, the version's pods are not made (they would
+    mount a stranger's data) and the next pass's check says why."""
+
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +150,10 @@ class SendNotification:
 
 
 Action = (
-    CreateExecution
+    CreateRevision
+    | DeleteRevision
+    | EnsureConfigMap
+    | CreateExecution
     | SetDesiredState
     | CreatePod
     | DeletePod
@@ -138,3 +165,35 @@ Action = (
     | CallWebhook
     | SendNotification
 )
+
+
+VERBS: dict[type, str] = {
+    CreateRevision: "create_revision",
+    DeleteRevision: "delete_revision",
+    EnsureConfigMap: "ensure_configmap",
+    CreateExecution: "create_execution",
+    CreatePod: "create_pod",
+    CallWebhook: "call_webhook",
+    SendNotification: "send_notification",
+    DeletePod: "delete_pod",
+    SetDesiredState: "set_desired_state",
+    PatchExecutionStatus: "patch_execution_status",
+    PrepareNode: "prepare_node",
+    ReleaseNode: "release_node",
+    QuarantineNode: "quarantine_node",
+    DeleteExecution: "delete_execution",
+}
+"""The one dispatch table: each action type of the union and the verb that applies it. The
+operator's applier (`kube.reconcile.APPLY`) and the unit tests' simulated cluster build their
+tables from it with `build_dispatch`, so a type missing a way to be applied fails at import."""
+
+PREPARES = (CreateRevision, EnsureConfigMap)
+"""Applied first and together: what a version's pods need before any is made."""
+STARTS = (CreateExecution, CreatePod)
+"""Applied next and alone: what starts workloads (a wave's pods do not queue behind the
+previous wave's bookkeeping)."""
+
+
+def build_dispatch(applier: Any, prefix: str = "") -> dict[type, Any]:
+    """Action type → `applier`'s attribute `<prefix><verb>` (AttributeError if it has none)."""
+    return {kind: getattr(applier, prefix + verb) for kind, verb in VERBS.items()}

@@ -14,6 +14,8 @@ import re
 LABEL_JOB = "nodewave.io/job"
 LABEL_NODE = "nodewave.io/node"
 LABEL_VERSION = "nodewave.io/version"
+LABEL_VERSION_HASH = "nodewave.io/version-hash"
+"""On a ControllerRevision: the hash of the version's content (`versions.hash_version`)."""
 LABEL_EXECUTION = "nodewave.io/execution"
 ANNOTATION_STOPPED_BY = "nodewave.io/stopped-by"
 ANNOTATION_JOB = "nodewave.io/job"

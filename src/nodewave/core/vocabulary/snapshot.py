@@ -111,6 +111,27 @@ class VersionSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RevisionInfo:
+    name: str
+    number: int
+    hash: str
+    data: Mapping[str, Any]
+    """Its type and template, and its config unless that was left in the API
+    (`kube/parse.parse_revision`)."""
+    owner_uid: str = ""
+    """The uid of the Job that controls it (its controller ownerReference)."""
+
+    def to_version(self) -> VersionSpec:
+        return VersionSpec(
+            self.number,
+            JobType(self.data["type"]),
+            self.data.get("template", {}),
+            self.data.get("config"),
+            self.name,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class JobInfo:
     namespace: str
     name: str
@@ -182,3 +203,7 @@ class Snapshot:
     not placed yet (`kube/podcheck.py`); absent: admitted or not asked."""
     pod_create_errors: Mapping[str, str] = field(default_factory=dict)
     """Execution → the API server's words refusing its pod's last create."""
+    new_revision: RevisionInfo | None = None
+    """The spec's content is a version not stored yet: its revision (`versions.plan_versions`)."""
+    excess_revisions: tuple[str, ...] = ()
+    """Revisions past the Job's history limit (`versions.plan_versions`)."""
