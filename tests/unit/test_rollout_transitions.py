@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from nodewave.core.rollout.engine import (
     TRANSITIONS,
+    WAVE_GATES,
     RolloutContext,
     RolloutDecision,
     Want,
@@ -62,6 +64,8 @@ class FailureCase:
 
 CANARY = {"strategy": "Canary", "canaryCount": 2, "maxParallel": 25, "maxFailedNodes": 5}
 ROLLING = {"strategy": "Rolling", "maxParallel": 20, "maxFailedNodes": 5}
+CLOSED = {"window_open": False, "window_opens_at": at(3600).astimezone(ZoneInfo("Europe/Berlin"))}
+OPENS = "opens at 2026-01-01T02:00:00+01:00 (Europe/Berlin)"
 
 FAILURES = [
     pytest.param(
@@ -308,6 +312,35 @@ STEPS = [
             failed=0,
         ),
         id="unpaused-goes-on",
+    ),
+    pytest.param(
+        Step(
+            dataclasses.replace(context({"n0": ok(1), "n1": ok(1)}, **ROLLING), **CLOSED),
+            rollout(P.WAITING_FOR_WINDOW, 1, 5),
+            P.WAITING_FOR_WINDOW,
+            1,
+            5,
+            [],
+            message=f"waiting for a maintenance window before wave 2, {OPENS}",
+            failed=0,
+        ),
+        id="a-closed-window-keeps-holding-with-no-new-event",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **ROLLING),
+            rollout(P.WAITING_FOR_WINDOW, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            [
+                ("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes"),
+            ],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+            failed=0,
+        ),
+        id="an-opened-window-starts-the-next-wave",
     ),
     pytest.param(
         Step(
@@ -966,9 +999,6 @@ def test_an_abort_value_names_exactly_its_rollout(version: int, started: datetim
 
 # ---- maintenance windows -------------------------------------------------------------------
 
-CLOSED = {"window_open": False, "window_opens_at": at(3600).astimezone(ZoneInfo("Europe/Berlin"))}
-OPENS = "opens at 2026-01-01T02:00:00+01:00 (Europe/Berlin)"
-
 
 def test_outside_every_window_no_wave_starts_and_the_status_says_when_one_opens() -> None:
     ctx = dataclasses.replace(context(previous=rollout(P.PROGRESSING, 0), **ROLLING), **CLOSED)
@@ -1090,3 +1120,56 @@ def test_the_wave_gates_are_asked_in_their_order_and_the_first_that_holds_decide
     assert decision.rollout is not None
     assert decision.rollout.phase is phase
     assert (decision.rollout.wave == 2) is (phase is P.PROGRESSING)
+
+
+def test_every_phase_and_every_gate_has_a_named_row() -> None:
+    """The table above covers the whole transition table: a row starting in each phase, and
+    a row for each gate's hold (test_the_wave_gates_are_asked_in_order)."""
+    started_in = {s.values[0].before.phase for s in STEPS}
+    here = Path(__file__).read_text()
+    webhooks = (Path(__file__).parent / "test_webhooks.py").read_text()
+    elsewhere = {  # phases whose rows need more than a Step holds
+        P.AWAITING_CONFIRMATION: "def test_a_confirmed_rollout_starts_wave_1(" in webhooks,
+        P.ABORTED: "def test_the_abort_completes_once_every_node_is_back_and_says_so_once(" in here,
+        P.COMPLETED: "def test_a_completed_status_of_an_unstable_version_completes_again(" in here,
+    }
+    assert all(elsewhere.values())
+    assert set(TRANSITIONS) - started_in - set(elsewhere) == set()
+
+
+def test_a_completed_status_of_an_unstable_version_completes_again() -> None:
+    """`plan_completed`: a Completed rollout of V whose stable version is still S (a status
+    lost or written by hand) completes again, making V stable, and starts no wave."""
+    ctx = context({n: ok(1) for n in NODES[:2]}, targets=NODES[:2], **ROLLING)
+    decision = TRANSITIONS[P.COMPLETED](ctx, rollout(P.COMPLETED, 1, 1))
+    assert decision.rollout is not None
+    assert (decision.rollout.phase, decision.stable_version) == (P.COMPLETED, V)
+    assert moved_to(decision, 1) == NODES[:2]
+
+
+def _first_sentence(doc: str | None) -> str:
+    text = " ".join((doc or "").split())
+    return text.split(". ")[0].rstrip(".")
+
+
+def build_transition_tables() -> str:
+    """§3.3's tables as the code has them: each phase's transition, each wave gate in order."""
+    phases: dict[Any, list[str]] = {}
+    for phase, fn in TRANSITIONS.items():
+        phases.setdefault(fn, []).append(phase.value)
+    rows = ["| phase | transition | what it does |", "|---|---|---|"]
+    rows += [
+        f"| {', '.join(names)} | `{fn.__name__}` | {_first_sentence(fn.__doc__)} |"
+        for fn, names in phases.items()
+    ]
+    rows += ["", "| gate, asked in this order | what holds the next wave |", "|---|---|"]
+    rows += [f"| `{g.__name__}` | {_first_sentence(g.__doc__)} |" for g in WAVE_GATES]
+    return "\n".join(rows)
+
+
+def test_the_design_documents_transition_tables_are_the_codes() -> None:
+    """docs/design.md §3.3 shows TRANSITIONS and WAVE_GATES as they are: a new phase, gate or
+    reordering changes the document too (the expected text is printed to paste)."""
+    design = (Path(__file__).parents[2] / "docs" / "design.md").read_text()
+    tables = build_transition_tables()
+    assert tables in design, f"docs/design.md §3.3 should hold:\n{tables}"

@@ -402,14 +402,27 @@ def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]
 
 
 def plan_progressing(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
-    """Progressing, AwaitingPromotion, Paused, WaitingForWindow: fail the rollout if the
-    version proved bad,
-    else move on when the current wave has settled."""
+    """Fail the rollout if V proved bad (`evaluate_failure`, Rollback webhooks), else fill the
+    current wave and, once it settled, ask the wave gates: complete, hold, or start the next
+    wave (`advance`)."""
     rs.failed_nodes = ctx.progress.failed_nodes
     verdict = evaluate_failure(ctx, rs.wave) or evaluate_rollback_webhooks(ctx, rs)
     if verdict:
         return fail_rollout(ctx, rs, verdict)
     return advance(ctx, rs)
+
+
+def plan_held(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """A wave gate holds the next wave (the phase names which); V is judged as while
+    Progressing (a canary's node may still fail while it waits) and the gates are asked again
+    each pass, the first still holding keeping the phase (`WAVE_GATES`)."""
+    return plan_progressing(ctx, rs)
+
+
+def plan_completed(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """Completed although V is not the stable version (a status lost or written by hand):
+    judged as in flight, it completes again once every target has moved, making V stable."""
+    return plan_progressing(ctx, rs)
 
 
 def evaluate_rollback_webhooks(ctx: RolloutContext, rs: RolloutStatus) -> str:
@@ -469,8 +482,9 @@ def plan_failed(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
 
 
 def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
-    """Every node back on S. `failedNodes` stays as it was when the rollout failed: the
-    executions stopped since no longer count."""
+    """Every node wants S; RollingBack turns RolledBack once S runs on every target (Running,
+    Completed or Lost), saying why V failed. `failedNodes` stays as it was when the rollout
+    failed: the executions stopped since no longer count."""
     events = []
     stable = ctx.stable
     assert stable is not None
@@ -830,14 +844,16 @@ def _nodes_of(executions: Sequence[ExecutionInfo]) -> list[str]:
 
 TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], RolloutDecision]] = {
     P.PROGRESSING: plan_progressing,
-    P.AWAITING_PROMOTION: plan_progressing,
-    P.PAUSED: plan_progressing,
-    P.WAITING_FOR_WINDOW: plan_progressing,
-    P.AWAITING_CONFIRMATION: plan_progressing,
-    P.COMPLETED: plan_progressing,
+    P.AWAITING_CONFIRMATION: plan_held,
+    P.AWAITING_PROMOTION: plan_held,
+    P.PAUSED: plan_held,
+    P.WAITING_FOR_WINDOW: plan_held,
+    P.COMPLETED: plan_completed,
     P.FAILED: plan_failed,
     P.ROLLING_BACK: plan_rolling_back,
     P.ROLLED_BACK: plan_rolling_back,
     P.ABORTED: plan_aborted,
 }
-"""The transition of each phase (the rollout of V from S, S set and different from V)."""
+"""The transition of each phase of the rollout of V, V not stable (docs/design.md §3.3 shows
+this table; a unit test holds the two equal). The phases a gate sets share `plan_held`: what
+releases each is its row of `WAVE_GATES`."""
