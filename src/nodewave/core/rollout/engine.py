@@ -1,11 +1,13 @@
 """The rollout engine: which version each selected node should run, wave by wave, as a phase
 state machine (docs/design.md §3.3).
 
-Each pass gathers a `RolloutContext` once (the targets in wave order, which nodes moved to the
-new version V, which of them failed or settled, the stable version S) and then runs the one
-transition of the phase the rollout is in. Everything decided is in the Job's
-`status.rollout` and the executions' `spec.rolloutWave`, so a restarted operator resumes at
-the same wave. The rules, each a named function below with rows in tests/unit/test_rollout_transitions.py:
+Each pass gathers a `RolloutContext` once (the targets in wave order, the stable version S,
+the annotations, the window, the webhooks' answers, and `progress`: which nodes moved to the
+new version V, in which wave, which of them failed or settled, core/rollout/progress.py) and
+then runs the one transition of the phase the rollout is in (`TRANSITIONS`). Everything
+decided is in the Job's `status.rollout` and the executions' `spec.rolloutWave`, so a
+restarted operator resumes at the same wave. The rules, each a named function below with rows
+in tests/unit/test_rollout_transitions.py:
 
 - `plan_steady`: V is the stable version. Every node runs it; new nodes get it.
 - `begin_rollout`: a V that is not. A rollout of V from S starts (Progressing, wave 0).
