@@ -83,6 +83,15 @@ def test_a_bad_network_is_named() -> None:
         build_egress_policy(denied=("10.0.0.0/33",))
 
 
+def test_a_network_written_with_host_bits_means_its_network() -> None:
+    """`10.1.2.3/8` in a values file is 10.0.0.0/8 (as iptables reads it), not an error that
+    would keep the operator from starting."""
+    policy = build_egress_policy(denied=("10.1.2.3/8",))
+    assert evaluate_destination(policy, "10.200.0.1", 443) == (
+        "10.200.0.1 is in the denied network 10.0.0.0/8"
+    )
+
+
 @pytest.mark.parametrize(
     ("url", "refused"),
     [

@@ -253,3 +253,30 @@ def test_diff_edges() -> None:
     assert build_diff({1: "x", "a": "y"}, {1: "z", "a": "y"}) == ["~ 1: 'x' → 'z'"]
     assert build_diff({}, {"b": {"c": 1}}) == ["+ b.c: 1"]
     assert build_diff({"b": {"c": 1}}, {}) == ["- b.c: 1"]
+
+
+def test_a_spec_the_planner_stalls_on_is_refused_with_its_words_and_keeps_the_diff() -> None:
+    """A window in a time zone the operator does not know passes the schema but stalls every
+    pass (InvalidSpec): the plan says so, as the Stalled condition would, and still shows what
+    changed."""
+    snap = stable_on(NODES, {"strategy": "Rolling"})
+    bad = {"start": "01:00", "end": "02:00", "timeZone": "Mars/Olympus"}
+    snap = with_spec(snap, rollout={"maintenanceWindows": [bad]})
+    snap = dataclasses.replace(snap, current=dataclasses.replace(snap.current, template={"x": 1}))
+    preview = build_preview(snap, snap.versions[1], True, False, at(10))
+    assert preview.refused.startswith("maintenanceWindows[0].timeZone: unknown time zone")
+    assert (preview.new_version, preview.spec_changed) == (True, False)
+    assert "+ template.x: 1" in preview.diff
+    assert (preview.targets, preview.waves, preview.budget) == ([], [], 0)
+
+
+def test_a_rollout_waiting_before_its_first_wave_still_shows_its_canary() -> None:
+    """Wave 0 (awaiting a confirmation): nothing moved yet, the canary is still to come."""
+    snap = stable_on(NODES, {"strategy": "Canary", "canaryCount": 1, "maxParallel": 50})
+    status = snap.job.status.model_copy(update={"rollout": RolloutStatus(
+        phase=RolloutPhase.AWAITING_CONFIRMATION, version=2, wave=0)})  # fmt: skip
+    snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=status))
+    preview = build_preview(snap, snap.versions[1], False, False, at(10))
+    assert preview.in_flight is False
+    assert [len(w) for w in preview.waves] == [1, 5, 4]
+    assert (preview.refused, preview.spec_changed, preview.domains) == ("", False, {})

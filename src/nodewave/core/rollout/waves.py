@@ -121,6 +121,8 @@ def plan_waves(
     total = len(ordered) if total is None else total
     while remaining:
         wave = plan_next_wave(rollout, total, remaining, not waves and not started, domains)
+        if not wave:  # a wave takes at least one node; without one this would never end
+            raise AssertionError(f"an empty wave planned over {remaining[:3]}…")
         waves.append(wave)
         remaining = remaining[len(wave) :]
     return waves
