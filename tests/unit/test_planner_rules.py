@@ -25,6 +25,7 @@ from nodewave.core.rollout.waves import order_nodes
 from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
+    DeleteExecution,
     DeletePod,
     EnsureConfigMap,
     EventIntent,
@@ -37,6 +38,7 @@ from nodewave.models.execution import (
     DesiredState,
     ExecutionStatus,
     HealthWindow,
+    MaintenanceStatus,
     ObservedState,
     Transition,
 )
@@ -759,3 +761,50 @@ def test_a_measured_baseline_is_written_once_into_the_status() -> None:
     later = replace(snap, executions=(recorded,), baselines={NAME: 0.5})
     again = [a for a in plan_job(later, at(6)).actions if isinstance(a, PatchExecutionStatus)]
     assert all(a.status.baseline_error_rate == 0.03 for a in again), "measured once"
+
+
+# ---- a pass's restart and quarantine, end to end through plan_job ---------------------------
+
+
+def steady_on(nodes: list[str], **spec: Any) -> Any:
+    """Version 1 stable and Running on `nodes` (created at t=0), its pods ready."""
+    execs = [execution(n, 1, state=S.RUNNING, stable=True) for n in nodes]
+    return snapshot(
+        [node(n) for n in nodes],
+        execs,
+        [pod(e.name, node_name=e.spec.node_name) for e in execs],
+        spec=job_spec(**spec),
+        status=JobStatus(stable_version=1, current_version=1),
+    )
+
+
+def test_a_restart_deletes_its_first_waves_executions_in_the_foreground_and_says_so() -> None:
+    """restartAt after the executions were made: the first wave (20 % of 5 = 1 node) is
+    deleted by uid, in the foreground (its pod gone first), and the status tells the restart."""
+    snap = steady_on(
+        ["n1", "n2", "n3", "n4", "n5"], rollout={"strategy": "Rolling", "maxParallel": 20}
+    )
+    snap = replace(snap, job=replace(snap.job, restart_at=at(5).isoformat()))
+    plan = plan_job(snap, at(10))
+    deletes = [a for a in plan.actions if isinstance(a, DeleteExecution)]
+    assert len(deletes) == 1
+    (gone,) = deletes
+    first = next(e for e in snap.executions if e.name == gone.name)
+    assert (gone.uid, gone.foreground) == (first.uid, True)
+    assert plan.status.restart is not None
+    assert (plan.status.restart.phase.value, plan.status.restart.wave) == ("Restarting", 1)
+    assert "RestartStarted" in [e.reason for e in plan.events]
+
+
+def test_quarantined_nodes_are_counted_only_while_the_job_cordons() -> None:
+    ex = execution("n1", 1, state=S.FAILED)
+    ex = replace(ex, status=ex.status.model_copy(update={
+        "maintenance": MaintenanceStatus(cordoned=True, quarantined=True)}))  # fmt: skip
+    gone = replace(execution("n2", 1, state=S.FAILED), deleting=True)
+    gone = replace(gone, status=ex.status)
+    snap = snapshot([node("n1"), node("n2")], [ex, gone], spec=job_spec(
+        type="Update", nodeMaintenance={"cordon": True}), status=JobStatus(stable_version=1),
+        namespace_labels={"nodewave.io/node-maintenance": "allowed"})  # fmt: skip
+    assert plan_job(snap, at(10)).status.quarantined_nodes == 1
+    uncordoned = replace(snap, job=replace(snap.job, spec=job_spec(type="Update")))
+    assert plan_job(uncordoned, at(10)).status.quarantined_nodes == 0

@@ -25,6 +25,7 @@ from nodewave.core.rollout.engine import (
     build_abort_value,
     build_rollout_context,
     evaluate_failure,
+    fail_rollout,
     parse_abort,
     plan_rollout,
     plan_steady,
@@ -1173,3 +1174,62 @@ def test_the_design_documents_transition_tables_are_the_codes() -> None:
     design = (Path(__file__).parents[2] / "docs" / "design.md").read_text()
     tables = build_transition_tables()
     assert tables in design, f"docs/design.md §3.3 should hold:\n{tables}"
+
+
+# ---- rules pinned after the mutation run of issue 27 ---------------------------------------
+
+
+def test_many_reverted_nodes_are_named_up_to_ten_and_counted_in_one_event() -> None:
+    """12 nodes failed V in one wave of 12 (budget 20): the Event names the first ten."""
+    targets = [f"m{i:02}" for i in range(12)]
+    ctx = context({n: failed(1) for n in targets}, targets=targets, back=dict.fromkeys(targets,
+                  S.STOPPED), previous=rollout(P.PROGRESSING, 1, 1), **{**REVERT,
+                  "maxParallel": 100, "maxFailedNodes": 20, "maxFailedNodesPercent": 100})  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert [(e.reason, e.message) for e in decision.events if e.reason == "NodeReverted"] == [
+        ("NodeReverted", "version 2 failed on 12 nodes, back on version 1: "
+         + ", ".join(targets[:10]) + " and 2 more (12 reverted in all)"),
+    ]  # fmt: skip
+    assert decision.rollout is not None
+    assert decision.rollout.reverted_count == 12
+    # The same 12 a pass later: not announced again; one more: only it is.
+    again = plan_rollout(dataclasses.replace(ctx, previous=decision.rollout))
+    assert "NodeReverted" not in reasons(again)
+
+
+def test_a_wave_missing_a_node_fills_it_from_its_own_domain() -> None:
+    """Zones b (n0, n1) then a: wave 1 of 2 nodes moved n0 only (n1's creation deferred); the
+    wave takes n1 from its own zone, not the first node of another, and is not settled."""
+    domains = {n: ("b" if n in ("n0", "n1") else "a") for n in NODES}
+    ctx = dataclasses.replace(
+        context({"n0": ok(1)}, previous=rollout(P.PROGRESSING, 1, 5), **ROLLING),
+        domains=domains,
+    )
+    decision = plan_rollout(ctx)
+    assert moved_to(decision, 1) == ["n0", "n1"]
+    assert "WaveComplete" not in reasons(decision)
+
+
+def test_nodes_that_join_mid_rollout_add_waves_and_the_count_never_shrinks() -> None:
+    """The status said 3 waves; 10 targets at 20 % leave 4 waves after wave 1: 5 in all."""
+    ctx = context({"n0": Moved(1, S.VALIDATING), "n1": Moved(1, S.VALIDATING)},
+                  previous=rollout(P.PROGRESSING, 1, 3), **ROLLING)  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert (decision.rollout.wave, decision.rollout.total_waves) == (1, 5)
+    more = plan_rollout(dataclasses.replace(ctx, previous=rollout(P.PROGRESSING, 1, 7)))
+    assert more.rollout is not None
+    assert more.rollout.total_waves == 7
+
+
+def test_the_failure_kept_in_the_status_is_cut_to_2048_characters() -> None:
+    verdict = "x" * 3000
+    decision = fail_rollout(context(**ROLLING), rollout(P.PROGRESSING, 1, 5), verdict)
+    assert decision.rollout is not None
+    assert decision.rollout.failure == "x" * 2048
+
+
+def test_the_context_names_the_job_its_webhooks_are_asked_for() -> None:
+    j = job(job_spec(), JobStatus(stable_version=1))
+    ctx = build_rollout_context(j, V, NODES, {}, {}, set(), None, at(5), {})
+    assert (ctx.job.namespace, ctx.job.name, ctx.job.uid) == ("ns", "j", "job-uid")
