@@ -6,7 +6,6 @@ A recording double stands in for the API client; what the API server does with t
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -255,8 +254,16 @@ def test_a_decision_in_a_namespace_being_deleted_is_dropped_without_a_warning(
 
 
 def test_the_causes_of_an_api_status_are_data() -> None:
-    body = json.dumps({"kind": "Status", "reason": "Forbidden", "message": "m",
-                       "details": {"causes": [{"type": "NamespaceTerminating", "message": "x"}]}})  # fmt: skip
+    """The body kube-apiserver v1.34.4 answered to an Event created in a terminating namespace
+    (a StatusCause's type is its "reason"; reading "type" missed it, and the operator warned
+    about every Event of a Job going with its namespace)."""
+    body = (
+        '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"events '
+        '\\"e1\\" is forbidden: unable to create new content in namespace t1 because it is '
+        'being terminated","reason":"Forbidden","details":{"name":"e1","kind":"events","causes":'
+        '[{"reason":"NamespaceTerminating","message":"namespace t1 is being terminated","field":'
+        '"metadata.namespace"}]},"code":403}'
+    )
     error = _error(403, body.encode())
     assert (error.status, error.reason, error.causes) == (
         403,

@@ -138,7 +138,8 @@ def _error(status: int, raw: bytes) -> KubeError:
     decoded = _decode(raw)
     if isinstance(decoded, dict):
         details = decoded.get("details") or {}
-        causes = tuple(str(c.get("type", "")) for c in details.get("causes") or [])
+        # A StatusCause's type is serialised as "reason" (metav1.StatusCause `json:"reason"`).
+        causes = tuple(str(c.get("reason", "")) for c in details.get("causes") or [])
         return KubeError(status, decoded.get("reason", ""), decoded.get("message", ""), causes)
     return KubeError(status, "", raw.decode(errors="replace"))
 
