@@ -24,6 +24,11 @@ def test_the_reconciler_and_the_simulation_apply_every_verb_of_the_one_table() -
     assert all(SIMULATED[t] is getattr(Simulated, v) for t, v in VERBS.items())
 
 
+def test_a_table_is_built_from_the_verbs_with_the_appliers_prefix() -> None:
+    assert build_dispatch(Simulated) == SIMULATED
+    assert build_dispatch(Reconciler, prefix="_") == APPLY
+
+
 def test_an_applier_missing_a_verb_is_refused() -> None:
     class Partial:
         create_pod = staticmethod(lambda store, a: None)

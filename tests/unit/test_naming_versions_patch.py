@@ -38,6 +38,7 @@ from nodewave.core.vocabulary.naming import (
     label_value,
 )
 from nodewave.core.vocabulary.patch import build_merge_patch
+from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.kube.parse import parse_revision
 from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobSpec, JobType, RestartPolicy
@@ -389,3 +390,10 @@ def test_the_execution_body_says_where_what_and_in_which_wave(previous: str | No
     assert body["metadata"]["name"] == "j-n1-v2"
     assert body["metadata"]["labels"]["nodewave.io/node"] == "n1"
     assert body["metadata"]["ownerReferences"][0]["uid"] == "job-uid"
+
+
+def test_a_stored_revision_reads_back_as_the_version_it_holds() -> None:
+    data = {"type": "Query", "template": {"spec": {"x": 1}}, "config": {"k": "v"}}
+    assert RevisionInfo("j-1", 1, "h", data).to_version() == VersionSpec(
+        1, JobType.QUERY, {"spec": {"x": 1}}, {"k": "v"}, "j-1"
+    )

@@ -7,7 +7,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nodewave.core.execution.health import HealthResult, Verdict, evaluate_health, window_closes
-from nodewave.core.rollout.waves import ceil_percent, order_nodes, plan_waves
+from nodewave.core.rollout.waves import (
+    ceil_percent,
+    domain_of,
+    order_nodes,
+    plan_waves,
+    same_domain,
+)
 from nodewave.models.execution import HealthWindow
 from nodewave.models.job import HealthCheck, Rollout
 from tests.unit.builders import at
@@ -452,3 +458,22 @@ def test_waves_left_are_counted_each_domain_run_on_its_own() -> None:
     waves = plan_waves(rollout, left, domains, total=6, started=True)
     assert waves == [["a1", "a2", "a3"], ["a4"], ["b1", "b2"]]
     assert len(plan_waves(rollout, left, {}, total=6, started=True)) == 2
+
+
+def test_domains_go_in_the_order_given_then_by_name_then_unlabelled_last() -> None:
+    """domainOrder [c, a]: c, a, then b (by name), then the nodes without the label; the
+    hash order inside each."""
+    labels = {"c1": "c", "a1": "a", "b1": "b", "x1": "", "c2": "c", "x2": ""}
+    order = order_nodes("j", labels, labels, ["c", "a"])
+    assert [labels[n] for n in order] == ["c", "c", "a", "b", "", ""]
+    # Without a domainOrder: by name, unlabelled last; "" listed puts them where it says.
+    assert [labels[n] for n in order_nodes("j", labels, labels)] == ["a", "b", "c", "c", "", ""]
+    listed = order_nodes("j", labels, labels, ["", "b"])
+    assert [labels[n] for n in listed] == ["", "", "b", "a", "c", "c"]
+
+
+def test_the_run_of_no_nodes_is_empty_and_a_domain_absent_gives_none() -> None:
+    assert same_domain([], {"n0": "a"}) == []
+    assert same_domain(["n0", "n1"], {"n0": "a", "n1": "a"}, "b") == []
+    assert same_domain(["n0", "n1"], {}, "b") == ["n0", "n1"]  # no topologyKey: one domain
+    assert domain_of({"n0": "a"}, "n1") == ""

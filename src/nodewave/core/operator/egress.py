@@ -59,7 +59,8 @@ def build_egress_policy(
 
     def networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
         try:
-            return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values)
+            # An interface's network: 10.1.2.3/8 means 10.0.0.0/8, as iptables reads it.
+            return tuple(ipaddress.ip_interface(v.strip()).network for v in values)
         except ValueError as e:
             raise EgressError(f"not a network (CIDR): {e}") from e
 
@@ -73,7 +74,7 @@ def build_egress_policy(
 def parse_address(text: str) -> IPAddress:
     """The address, an IPv4-mapped IPv6 one as the IPv4 it is (::ffff:169.254.169.254 is the
     metadata service), an IPv6 zone dropped; ValueError when it is none."""
-    address = ipaddress.ip_address(text.split("%", 1)[0])
+    address = ipaddress.ip_address(text.partition("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
@@ -87,14 +88,15 @@ def evaluate_destination(policy: EgressPolicy, host: str, port: int) -> str | No
         return f"{host} is not an address"
     if (address, port) in policy.endpoints_denied:
         return f"{address}:{port} is the API server's"
-    best: tuple[int, bool] | None = None
-    """(prefix length, whether it denies) of the network deciding: longer wins, then denial."""
-    deciding: IPNetwork | None = None
-    for denies, networks in ((False, policy.allowed), (True, policy.denied)):
-        for net in networks:
-            rank = (net.prefixlen, denies)
-            if address.version == net.version and address in net and (best is None or rank > best):
-                best, deciding = rank, net
-    if best is None:
+    # (prefix length, whether it denies, the network) of each network holding the address:
+    # the longest prefix decides, and at equal length a denial.
+    holding = [
+        (net.prefixlen, denies, net)
+        for denies, networks in ((False, policy.allowed), (True, policy.denied))
+        for net in networks
+        if address.version == net.version and address in net
+    ]
+    if not holding:
         return f"{address} is in no allowed network"
-    return f"{address} is in the denied network {deciding}" if best[1] else None
+    _, denies, net = max(holding, key=lambda h: (h[0], h[1]))
+    return f"{address} is in the denied network {net}" if denies else None

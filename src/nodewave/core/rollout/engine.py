@@ -61,6 +61,7 @@ from functools import cached_property
 from nodewave.core.rollout.progress import Progress
 from nodewave.core.rollout.waves import (
     Domains,
+    domain_of,
     plan_next_wave,
     planned_wave_size,
     same_domain,
@@ -699,9 +700,8 @@ def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     if not current:
         return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave == 1, ctx.domains)
     # Only from the wave's own domain: a wave never spans two.
-    return same_domain(remaining, ctx.domains, ctx.domains.get(current[0].spec.node_name, ""))[
-        :missing
-    ]
+    own = domain_of(ctx.domains, current[0].spec.node_name)
+    return same_domain(remaining, ctx.domains, own)[:missing]
 
 
 def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> int:

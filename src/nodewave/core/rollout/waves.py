@@ -35,17 +35,23 @@ def ceil_percent(percent: float, total: int) -> int:
     return -(-(scaled * total) // 100_000)
 
 
+def domain_of(domains: Domains, node: str) -> str:
+    """A node's topology domain: "" without the label, or without a topologyKey."""
+    return domains.get(node, "")
+
+
 def order_nodes(
     job: str, nodes: Iterable[str], domains: Domains | None = None, domain_order: Sequence[str] = ()
 ) -> list[str]:
     """The wave order: by domain (see the module rules), then by hash of job and node."""
     first = {d: i for i, d in enumerate(domain_order)}
     domains = domains or {}
+    unlabelled = len(first) + 1  # after the ordered domains (0..) and the others (len(first))
 
-    def key(n: str) -> tuple[int, int, str, str, str]:
-        d = domains.get(n, "")
-        rank = (0, first[d], "") if d in first else (1, 0, d) if d else (2, 0, "")
-        return (*rank, hashlib.sha256(f"{job}/{n}".encode()).hexdigest(), n)
+    def key(n: str) -> tuple[int, str, str, str]:
+        d = domain_of(domains, n)
+        rank = first.get(d, len(first) if d else unlabelled)
+        return (rank, d, hashlib.sha256(f"{job}/{n}".encode()).hexdigest(), n)
 
     return sorted(nodes, key=key)
 
@@ -88,10 +94,10 @@ def same_domain(nodes: Sequence[str], domains: Domains, domain: str | None = Non
     if not nodes or not domains:
         return list(nodes)
     if domain is None:
-        domain = domains.get(nodes[0], "")
-    start = next((i for i, n in enumerate(nodes) if domains.get(n, "") == domain), len(nodes))
+        domain = domain_of(domains, nodes[0])
+    start = next((i for i, n in enumerate(nodes) if domain_of(domains, n) == domain), len(nodes))
     end = next(
-        (i for i in range(start, len(nodes)) if domains.get(nodes[i], "") != domain), len(nodes)
+        (i for i in range(start, len(nodes)) if domain_of(domains, nodes[i]) != domain), len(nodes)
     )
     return list(nodes[start:end])
 

@@ -17,7 +17,7 @@ from nodewave.core.job.planner import select_nodes
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.rollout.engine import IN_FLIGHT, evaluate_failure_budget
 from nodewave.core.rollout.progress import build_recorded_progress, group_by_node
-from nodewave.core.rollout.waves import build_domains, order_nodes
+from nodewave.core.rollout.waves import build_domains, domain_of, order_nodes
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import RolloutStatus
@@ -88,7 +88,7 @@ def build_node_map(
     ordered = order_nodes(job.name, shown, domains, rollout.domain_order)
     groups: dict[str, list[str]] = {}
     for node in ordered:
-        groups.setdefault(domains.get(node, ""), []).append(node)
+        groups.setdefault(domain_of(domains, node), []).append(node)
     status = job.status
     rs = status.rollout or RolloutStatus()
     threshold = rollout.health_check.success_threshold
