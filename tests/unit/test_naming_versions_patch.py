@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.core.execution.podspec import build_execution, build_pod
+from nodewave.core.execution.podspec import build_execution, build_labels, build_pod
 from nodewave.core.job.planner import plan_job
 from nodewave.core.job.versions import (
     RevisionInfo,
@@ -388,8 +388,15 @@ def test_the_execution_body_says_where_what_and_in_which_wave(previous: str | No
     }
     assert body["spec"] == expected | ({"previousExecution": previous} if previous else {})
     assert body["metadata"]["name"] == "j-n1-v2"
-    assert body["metadata"]["labels"]["nodewave.io/node"] == "n1"
-    assert body["metadata"]["ownerReferences"][0]["uid"] == "job-uid"
+    assert body["metadata"]["labels"] == build_labels("j", 2, "n1")
+    assert body["metadata"]["labels"]["nodewave.io/version"] == "2"
+    (owner,) = body["metadata"]["ownerReferences"]
+    assert (owner["apiVersion"], owner["kind"], owner["name"], owner["uid"]) == (
+        "nodewave.io/v1alpha1",
+        "Job",
+        "j",
+        "job-uid",
+    )
 
 
 def test_a_stored_revision_reads_back_as_the_version_it_holds() -> None:

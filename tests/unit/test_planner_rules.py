@@ -800,11 +800,12 @@ def test_quarantined_nodes_are_counted_only_while_the_job_cordons() -> None:
     ex = execution("n1", 1, state=S.FAILED)
     ex = replace(ex, status=ex.status.model_copy(update={
         "maintenance": MaintenanceStatus(cordoned=True, quarantined=True)}))  # fmt: skip
+    other = replace(execution("n3", 1, state=S.FAILED), status=ex.status)
     gone = replace(execution("n2", 1, state=S.FAILED), deleting=True)
     gone = replace(gone, status=ex.status)
-    snap = snapshot([node("n1"), node("n2")], [ex, gone], spec=job_spec(
+    snap = snapshot([node("n1"), node("n2"), node("n3")], [ex, gone, other], spec=job_spec(
         type="Update", nodeMaintenance={"cordon": True}), status=JobStatus(stable_version=1),
         namespace_labels={"nodewave.io/node-maintenance": "allowed"})  # fmt: skip
-    assert plan_job(snap, at(10)).status.quarantined_nodes == 1
+    assert plan_job(snap, at(10)).status.quarantined_nodes == 2  # not the one being deleted
     uncordoned = replace(snap, job=replace(snap.job, spec=job_spec(type="Update")))
     assert plan_job(uncordoned, at(10)).status.quarantined_nodes == 0
