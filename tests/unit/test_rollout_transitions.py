@@ -1233,3 +1233,17 @@ def test_the_context_names_the_job_its_webhooks_are_asked_for() -> None:
     j = job(job_spec(), JobStatus(stable_version=1))
     ctx = build_rollout_context(j, V, NODES, {}, {}, set(), None, at(5), {})
     assert (ctx.job.namespace, ctx.job.name, ctx.job.uid) == ("ns", "j", "job-uid")
+
+
+def test_the_reverted_list_follows_which_nodes_are_reverted_not_only_how_many() -> None:
+    """n0 was reverted and retried (its failed execution deleted: it takes V again); now n1
+    failed: still one node reverted, but another one, listed. (It is not announced: the Event
+    is said when the count grows — a follow-up, docs/mutation-survivors.md.)"""
+    before = rollout(P.PROGRESSING, 1, 5).model_copy(
+        update={"reverted_nodes": ["n0"], "reverted_count": 1}
+    )
+    ctx = context({"n0": Moved(1, S.VALIDATING), "n1": failed(1)}, previous=before,
+                  back={"n1": S.STOPPED}, **REVERT)  # fmt: skip
+    decision = plan_rollout(ctx)
+    assert decision.rollout is not None
+    assert (decision.rollout.reverted_nodes, decision.rollout.reverted_count) == (["n1"], 1)
