@@ -228,3 +228,22 @@ PHASES: dict[str, Any] = {
     "rolled-back": lambda: _rolled_back(True),
     "failed-no-rollback": lambda: _rolled_back(False),
 }
+
+
+ZONES = {n: ("zone-a" if i < 4 else "zone-b") for i, n in enumerate(NODES)}
+"""NODES in two zones: four in zone-a, the rest in zone-b."""
+
+
+def with_zones(snap: Snapshot) -> Snapshot:
+    """The snapshot's NODES labelled with their ZONES (label `zone`)."""
+    return dataclasses.replace(snap, nodes={n: node(n, zone=ZONES[n]) for n in NODES})
+
+
+def waves_run(snap: Snapshot, version: int = 2) -> dict[int, list[str]]:
+    """The engine's waves of `version`, from the executions it created: wave → its nodes,
+    sorted, in wave order (an execution placed outside a wave, wave 0, is left out)."""
+    by_wave: dict[int, list[str]] = {}
+    for e in snap.executions:
+        if e.spec.job_version == version and e.spec.rollout_wave:
+            by_wave.setdefault(e.spec.rollout_wave, []).append(e.spec.node_name)
+    return {w: sorted(by_wave[w]) for w in sorted(by_wave)}

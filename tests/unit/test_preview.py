@@ -13,18 +13,7 @@ from nodewave.core.views.preview import build_diff, build_notes, build_preview
 from nodewave.core.vocabulary.snapshot import Snapshot
 from nodewave.models.job import JobSpec, JobStatus, JobType, RolloutPhase, RolloutStatus, Strategy
 from tests.unit.builders import at, node
-from tests.unit.simulation import NODES, run, stable_on, step
-
-ZONES = {n: ("zone-a" if i < 4 else "zone-b") for i, n in enumerate(NODES)}
-
-
-def waves_run(snap: Snapshot) -> list[list[str]]:
-    """The engine's waves of version 2, from the executions it created, in wave order."""
-    by_wave: dict[int, list[str]] = {}
-    for e in snap.executions:
-        if e.spec.job_version == 2:
-            by_wave.setdefault(e.spec.rollout_wave, []).append(e.spec.node_name)
-    return [sorted(by_wave[w]) for w in sorted(by_wave)]
+from tests.unit.simulation import NODES, run, stable_on, step, waves_run, with_zones
 
 
 @pytest.mark.parametrize(
@@ -40,11 +29,11 @@ def waves_run(snap: Snapshot) -> list[list[str]]:
 )  # fmt: skip
 def test_the_plan_printed_is_the_plan_executed(rollout: dict[str, object]) -> None:
     snap = stable_on(NODES, rollout)
-    snap = dataclasses.replace(snap, nodes={n: node(n, zone=ZONES[n]) for n in NODES})
+    snap = with_zones(snap)
     preview = build_preview(snap, snap.versions[1], True, True, at(10))
     done = run(snap, 40)
     assert done.job.status.stable_version == 2, "the rollout completed"
-    assert [sorted(w) for w in preview.waves] == waves_run(done)
+    assert [sorted(w) for w in preview.waves] == list(waves_run(done).values())
     assert preview.changes
     assert preview.stops == []
 
@@ -218,12 +207,12 @@ def test_the_waves_of_a_rollout_keep_its_domains_and_count_its_first_wave_as_beg
     rollout = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 30, "topologyKey": "zone",
                "autoPromote": True}  # fmt: skip
     snap = stable_on(NODES, rollout)
-    snap = dataclasses.replace(snap, nodes={n: node(n, zone=ZONES[n]) for n in NODES})
+    snap = with_zones(snap)
     fresh = build_preview(snap, snap.versions[1], True, True, at(10))
     assert [len(w) for w in fresh.waves] == [1, 3, 3, 3]  # zone-a: 1 + 3, zone-b: 3 + 3
     assert fresh.in_flight is False
     done = run(snap, 40)
-    assert [sorted(w) for w in fresh.waves] == waves_run(done)
+    assert [sorted(w) for w in fresh.waves] == list(waves_run(done).values())
     in_wave_1 = dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=snap.job.status.model_copy(
         update={"rollout": RolloutStatus(phase=RolloutPhase.PROGRESSING, version=2, wave=1)})))  # fmt: skip
     begun = build_preview(in_wave_1, snap.versions[1], False, False, at(10))

@@ -15,11 +15,11 @@ from nodewave.core.rollout.progress import Progress, build_recorded_progress, gr
 from nodewave.core.rollout.waves import plan_waves, same_domain
 from nodewave.core.views.nodemap import build_node_map
 from nodewave.core.views.preview import build_preview
-from nodewave.core.vocabulary.snapshot import ExecutionInfo, Snapshot
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import Rollout
-from tests.unit.builders import at, execution, node
-from tests.unit.simulation import NODES, stable_on, step
+from tests.unit.builders import at, execution
+from tests.unit.simulation import NODES, stable_on, step, waves_run, with_zones
 
 S = ObservedState
 TARGETS = ["n0", "n1", "n2", "n3", "n4"]
@@ -136,17 +136,6 @@ def test_the_waves_to_come_take_every_node_left_once_in_wave_order(
     assert waves == plan_waves(spec, p.remaining, {}, total=len(TARGETS), started=True)
 
 
-ZONES = {n: ("zone-a" if i < 4 else "zone-b") for i, n in enumerate(NODES)}
-
-
-def by_wave(snap: Snapshot) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for e in snap.executions:
-        if e.spec.job_version == 2 and e.spec.rollout_wave:
-            out.setdefault(e.spec.rollout_wave, []).append(e.spec.node_name)
-    return {w: sorted(ns) for w, ns in out.items()}
-
-
 @pytest.mark.parametrize(
     "rollout",
     [
@@ -162,7 +151,7 @@ def test_plan_the_node_map_and_the_engine_give_the_same_waves_at_every_pass(
     """At each pass of a rollout, the waves `kubectl nodewave plan` shows and the node map's
     planned waves are the waves the engine then starts."""
     snap = stable_on(NODES, rollout)
-    snap = dataclasses.replace(snap, nodes={n: node(n, zone=ZONES[n]) for n in NODES})
+    snap = with_zones(snap)
     seen: list[tuple[int, list[list[str]]]] = []
     for i in range(160):
         snap = step(snap, 10 + i / 4)
@@ -178,7 +167,7 @@ def test_plan_the_node_map_and_the_engine_give_the_same_waves_at_every_pass(
         assert [sorted(w) for w in preview.waves] == [sorted(planned[w]) for w in sorted(planned)]
         seen.append((rs.wave, [sorted(w) for w in preview.waves]))
     assert snap.job.status.stable_version == 2, "the rollout completed"
-    run = by_wave(snap)
+    run = waves_run(snap)
     assert len(seen) > 3
     for wave, to_come in seen:
         assert to_come == [run[w] for w in sorted(run) if w > wave]
