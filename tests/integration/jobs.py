@@ -127,7 +127,8 @@ def phase(cp: ControlPlane, ns: str, job: str, version: int = 2) -> str | None:
     return rollout.get("phase") if rollout.get("version") == version else None
 
 
-CANARY_FIELDS = ("canaryCount", "canaryPercent")
+CANARY_FIELDS = ("canaryCount", "canaryPercent", "steps", "growth")
+"""Fields that size the waves of one strategy only: left out of the Immediate settling."""
 
 
 def settle_v1(cp: ControlPlane, ns: str, job: str, spec: dict[str, Any], nodes: list[str]) -> None:

@@ -30,6 +30,9 @@ VALID_JOB: dict[str, Any] = {
 }
 
 
+ROLLING_ONLY = {"rollout__strategy": "Rolling", "rollout__canaryCount": None}
+
+
 def job(**changes: Any) -> dict[str, Any]:
     """VALID_JOB with dotted paths under spec set (None deletes)."""
     doc = copy.deepcopy(VALID_JOB)
@@ -200,6 +203,48 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         job(rollout__maintenanceWindows=[{"start": "24:00", "end": "02:00"}]),
         "spec.rollout.maintenanceWindows[0].start",
         "should match",
+    ),
+    (
+        "steps-with-canary",
+        job(rollout__steps=[{"nodes": 1}]),
+        "spec.rollout.strategy",
+        "strategy Rolling only",
+    ),
+    (
+        "steps-and-growth",
+        job(**ROLLING_ONLY, rollout__steps=[{"nodes": 1}], rollout__growth={"type": "Linear"}),
+        "spec.rollout.growth",
+        "set steps or growth, not both",
+    ),
+    (
+        "step-of-two-kinds",
+        job(**ROLLING_ONLY, rollout__steps=[{"nodes": 1, "pause": {}}]),
+        "spec.rollout.steps[0]",
+        "exactly one of nodes, percent or pause",
+    ),
+    (
+        "steps-of-pauses-only",
+        job(**ROLLING_ONLY, rollout__steps=[{"pause": {"durationSeconds": 60}}]),
+        "spec.rollout.steps",
+        "at least one wave",
+    ),
+    (
+        "step-percent-over",
+        job(**ROLLING_ONLY, rollout__steps=[{"percent": 101}]),
+        "spec.rollout.steps[0].percent",
+        "less than or equal to 100",
+    ),
+    (
+        "growth-that-does-not-grow",
+        job(**ROLLING_ONLY, rollout__growth={"type": "Exponential", "factor": 1}),
+        "spec.rollout.growth.factor",
+        "greater than or equal to 1.1",
+    ),
+    (
+        "bake-over-a-week",
+        job(rollout__bakeSeconds=8 * 24 * 3600),
+        "spec.rollout.bakeSeconds",
+        "less than or equal to 604800",
     ),
     (
         "window-bad-day",

@@ -30,6 +30,8 @@ KSTATUS = {
     "paused": "InProgress",
     "waiting-for-window": "InProgress",
     "awaiting-confirmation": "InProgress",
+    "step-paused": "InProgress",
+    "baking": "InProgress",
     "aborted": "Failed",
     "rolled-back": "Failed",
     "failed-no-rollback": "Failed",

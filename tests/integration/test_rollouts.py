@@ -18,6 +18,7 @@ from tests.integration.jobs import (
     condition,
     job_events,
     job_status,
+    ok,
     phase,
     rolling_job,
     running_versions,
@@ -320,3 +321,80 @@ def test_a_node_where_the_new_version_fails_reverts_and_the_rollout_completes(
              "version 2 tried again on the node, and failed again")  # fmt: skip
     wait_for(lambda: running_versions(cluster, namespace, "svc").get(bad) == [1], 30,
              "reverted again")  # fmt: skip
+
+
+def test_steps_pause_wait_for_a_promote_and_bake_then_a_failure_while_baking_rolls_back(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """rollout.steps and bakeSeconds (docs/design.md §3.3): waves of 1, 2 and 3 nodes, a timed
+    pause that ends by itself (the pass is woken for it), a pause that waits for
+    `kubectl nodewave promote`, a bake before Completed; then a version whose pod turns
+    unready while it bakes fails and rolls back."""
+    nodes = add_nodes(cluster, "steps", 6)
+    steps = {
+        "strategy": "Rolling",
+        "maxFailedNodes": 0,
+        "steps": [{"nodes": 1}, {"pause": {"durationSeconds": 3}}, {"nodes": 2}, {"pause": {}},
+                  {"nodes": 3}],
+        "bakeSeconds": 5,
+    }  # fmt: skip
+    settle_v1(cluster, namespace, "agent", rolling_job("steps", "1", steps), nodes)
+    apply_job(cluster, namespace, "agent", rolling_job("steps", "2", steps))
+
+    def on_v2() -> int:
+        return sum(vs == [2] for vs in running_versions(cluster, namespace, "agent").values())
+
+    wait_for(lambda: phase(cluster, namespace, "agent") == "StepPaused", 60, "the timed pause")
+    rollout = job_status(cluster, namespace, "agent")["rollout"]
+    assert (rollout["wave"], rollout["totalWaves"], on_v2()) == (1, 3, 1)
+    assert rollout["waitUntil"]
+    wait_for(
+        lambda: phase(cluster, namespace, "agent") == "AwaitingPromotion", 60, "the second pause"
+    )
+    status = job_status(cluster, namespace, "agent")
+    assert (status["rollout"]["wave"], on_v2()) == (2, 3)
+    assert "nodewave.io/promote=2:2" in status["rollout"]["message"]
+    assert condition(status, "AwaitingPromotion") == ("True", "AwaitingPromotion")
+    assert "past wave 2" in ok(cluster, "promote", "agent", "-n", namespace)
+    wait_for(lambda: phase(cluster, namespace, "agent") == "Baking", 60, "baking")
+    status = job_status(cluster, namespace, "agent")
+    assert (status["stableVersion"], on_v2()) == (1, 6), "not stable while it bakes"
+    assert condition(status, "Reconciling") == ("True", "Baking")
+    wait_for(lambda: phase(cluster, namespace, "agent") == "Completed", 60, "completed")
+    status = job_status(cluster, namespace, "agent")
+    assert status["stableVersion"] == 2
+    assert status["rollout"]["message"] == "version 2 on 6/6 nodes, baked 5 s"
+    reasons = job_events(cluster, namespace)
+    order = ["StepPaused", "AwaitingPromotion", "Promoted", "Baking", "RolloutComplete"]
+    assert [r for r in reasons if r in order][-5:] == order, reasons
+
+    baked = {**steps, "steps": [{"percent": 100}], "bakeSeconds": 120}
+    apply_job(cluster, namespace, "agent", rolling_job("steps", "3", baked))
+    wait_for(lambda: phase(cluster, namespace, "agent", 3) == "Baking", 60, "version 3 bakes")
+    victim = next(
+        p["metadata"]["name"]
+        for p in kubectl_json(cluster, "get", "pods", "-n", namespace)["items"]
+        if p["metadata"]["labels"].get("nodewave.io/version") == "3"
+    )
+    cluster.kubectl("annotate", "pod", "-n", namespace, victim, "fake.nodewave.io/crash-restarts=4")
+    wait_for(lambda: phase(cluster, namespace, "agent", 3) == "RolledBack", 60, "rolled back")
+    status = job_status(cluster, namespace, "agent")
+    assert (status["stableVersion"], status["rollout"]["failedNodes"]) == (2, 1)
+    failed = [
+        e
+        for e in kubectl_json(
+            cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=3"
+        )["items"]
+        if (e["status"].get("error") or {}).get("code") == "HealthCheckFailed"
+    ]
+    assert len(failed) == 1
+    assert failed[0]["status"]["stableAt"], "it had been validated"
+    assert any(
+        h["state"] == "Failed" and h["message"].startswith("failed while the rollout baked")
+        for h in failed[0]["status"]["history"]
+    ), failed[0]["status"]["history"]
+    wait_for(
+        lambda: running_versions(cluster, namespace, "agent") == {n: [2] for n in nodes},
+        60,
+        "every node back on version 2",
+    )

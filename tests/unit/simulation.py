@@ -224,6 +224,19 @@ PHASES: dict[str, Any] = {
     "awaiting-confirmation": lambda: run(
         stable_on(NODES, {"strategy": "Rolling", "webhooks": [CHANGE_BOARD]}), 5
     ),
+    "step-paused": lambda: run(
+        stable_on(
+            NODES,
+            {
+                "strategy": "Rolling",
+                "steps": [{"nodes": 1}, {"pause": {"durationSeconds": 3600}}, {"percent": 50}],
+            },
+        ),
+        5,
+    ),
+    "baking": lambda: run(
+        stable_on(NODES, {"strategy": "Rolling", "maxParallel": 50, "bakeSeconds": 3600}), 20
+    ),
     "aborted": _aborted,
     "rolled-back": lambda: _rolled_back(True),
     "failed-no-rollback": lambda: _rolled_back(False),

@@ -37,6 +37,8 @@ ARGOCD = {
     "paused": "Suspended",
     "waiting-for-window": "Suspended",
     "awaiting-confirmation": "Suspended",
+    "step-paused": "Progressing",  # it goes on by itself: nothing to do for a person
+    "baking": "Progressing",
     "aborted": "Degraded",
     "rolled-back": "Degraded",
     "failed-no-rollback": "Degraded",

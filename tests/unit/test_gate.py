@@ -74,6 +74,16 @@ ROWS = [
         id="waiting-for-a-window-is-paused-until-it-opens",
     ),
     pytest.param(
+        Row(status(stable_version=1, rollout=rollout(P.STEP_PAUSED, message="pausing until 12:00")),
+            False, Gate(Outcome.WAITING, "StepPaused: pausing until 12:00")),
+        id="a-timed-step-pause-ends-by-itself-waiting",
+    ),
+    pytest.param(
+        Row(status(stable_version=1, rollout=rollout(P.BAKING, message="baking until 13:00")),
+            False, Gate(Outcome.WAITING, "Baking: baking until 13:00")),
+        id="baking-is-waiting-not-succeeded-before-the-bake-ends",
+    ),
+    pytest.param(
         Row(status(stable_version=1, rollout=rollout(P.AWAITING_CONFIRMATION, message="webhook cab")),
             False, Gate(Outcome.PAUSED, "AwaitingConfirmation: webhook cab")),
         id="awaiting-a-confirmation-is-paused",

@@ -88,7 +88,7 @@ def test_the_header_says_phase_wave_and_budget() -> None:
     assert build_node_map(j, [], NODES)["job"] == {
         "namespace": "ns", "name": "j", "type": "Pipeline", "strategy": "Rolling",
         "paused": False, "currentVersion": 2, "stableVersion": 1, "phase": "Progressing",
-        "rolloutVersion": 2, "wave": 1, "totalWaves": 3, "message": "wave 1", "failedNodes": 1,
+        "rolloutVersion": 2, "wave": 1, "totalWaves": 3, "message": "wave 1", "waitUntil": None, "failedNodes": 1,
         "budgetLeft": 0, "targetNodes": 6, "readyNodes": 5, "topologyKey": ZONE,
         "webhooks": [{"name": "cab", "type": "ConfirmRollout", "wave": 0, "phase": "Waiting",
                       "attempts": 0, "failures": 0, "message": ""}],

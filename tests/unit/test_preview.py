@@ -24,8 +24,12 @@ from tests.unit.simulation import NODES, run, stable_on, step, waves_run, with_z
         {"strategy": "Rolling", "maxParallel": 30, "topologyKey": "zone",
          "domainOrder": ["zone-b"]},
         {"strategy": "Immediate"},
+        {"strategy": "Rolling", "steps": [{"nodes": 1}, {"pause": {"durationSeconds": 2}},
+                                          {"percent": 30}, {"percent": 50}], "bakeSeconds": 3},
+        {"strategy": "Rolling", "maxParallel": 40, "growth": {"type": "Exponential"},
+         "topologyKey": "zone"},
     ],
-    ids=["rolling", "canary", "topology", "immediate"],
+    ids=["rolling", "canary", "topology", "immediate", "steps-and-bake", "growth"],
 )  # fmt: skip
 def test_the_plan_printed_is_the_plan_executed(rollout: dict[str, object]) -> None:
     snap = stable_on(NODES, rollout)
@@ -50,6 +54,29 @@ def test_what_a_rollout_would_take() -> None:
     assert "+ Rolling rollout: 10 nodes in 5 waves" in text
     assert "failure budget: 1 nodes may fail" in text
     assert "at least 5 s of health windows" in text
+
+
+def test_the_plan_shows_each_steps_pause_and_the_bake() -> None:
+    """Steps [1, pause 60 s, 30 %, pause until promoted, 50 %] over 10 nodes, a bake of an hour:
+    waves 1, 3, 5 and 1 (the last step repeating), a pause after each of the first three, the
+    timed ones and the bake counted in the duration."""
+    steps = [{"nodes": 1}, {"pause": {"durationSeconds": 60}}, {"percent": 30}, {"pause": {}},
+             {"percent": 50}, {"pause": {"durationSeconds": 5}}]  # fmt: skip
+    snap = stable_on(NODES, {"strategy": "Rolling", "steps": steps, "bakeSeconds": 3600})
+    preview = build_preview(snap, snap.versions[1], True, True, at(10))
+    assert [len(w) for w in preview.waves] == [1, 3, 5, 1]
+    assert preview.wait_seconds == 60 + 5 + 3600
+    text = render_preview("ns/j", Strategy.ROLLING, preview, new_job=False)
+    assert "    wave 1: 1 nodes: n" in text
+    lines = text.splitlines()
+    shown = [line.strip() for line in lines if line.startswith("      then")]
+    assert shown == [
+        "then pause 60 s",
+        "then wait for a promote (kubectl nodewave promote)",
+        "then pause 5 s",
+    ]
+    assert "at least 4 s of health windows, and 3665 s of timed pauses and bake" in text
+    assert any("bakes 3600 s" in line for line in lines)
 
 
 def test_nodes_no_longer_selected_would_stop_and_nothing_else_changes() -> None:
@@ -167,6 +194,7 @@ def test_a_refused_plan_is_all_empty_but_what_the_spec_says() -> None:
         "version": 2, "new_version": False, "stable": 1, "diff": [], "targets": [], "stops": [],
         "waves": [], "domains": {}, "in_flight": False, "budget": 0, "minimum_seconds": 0,
         "completes": False, "refused": preview.refused, "spec_changed": True, "notes": [],
+        "wait_seconds": 0, "pauses": [],
     }  # fmt: skip
 
 

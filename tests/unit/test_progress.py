@@ -55,8 +55,8 @@ def test_the_worked_example_of_the_module() -> None:
     assert [ex.spec.node_name for ex in p.wave(1)] == ["n0", "n1"]
     assert [p.settled(ex) for ex in p.wave(1)] == [True, True]
     assert [p.settled(ex) for ex in p.wave(2)] == [False]
-    assert p.plan_waves_to_come(ROLLING_40, {}, started=True) == [["n3", "n4"]]
-    assert p.plan_waves_to_come(ROLLING_40, {}, started=True, starting=["n3"]) == [["n4"]]
+    assert p.plan_waves_to_come(ROLLING_40, {}, next_wave=2) == [["n3", "n4"]]
+    assert p.plan_waves_to_come(ROLLING_40, {}, next_wave=2, starting=["n3"]) == [["n4"]]
 
 
 @pytest.mark.parametrize(
@@ -90,10 +90,10 @@ def test_which_executions_count_as_the_rollout_having_reached_their_node(
 
 def test_a_steady_version_takes_its_new_nodes_in_one_wave() -> None:
     p = ledger([on("n0", 2, 1), on("n3", 2, 0)], steady=True)
-    assert p.plan_waves_to_come(ROLLING_40, {}, started=True) == [["n1", "n2", "n4"]]
+    assert p.plan_waves_to_come(ROLLING_40, {}, next_wave=2) == [["n1", "n2", "n4"]]
     assert (
         ledger([on(n, 2, 1) for n in TARGETS], steady=True).plan_waves_to_come(
-            ROLLING_40, {}, started=False
+            ROLLING_40, {}, next_wave=1
         )
         == []
     )
@@ -131,9 +131,9 @@ def test_the_waves_to_come_take_every_node_left_once_in_wave_order(
 ) -> None:
     spec = Rollout.model_validate({"strategy": "Rolling", "maxParallel": percent})
     p = ledger([on(n, 2, 1) for n in sorted(done)])
-    waves = p.plan_waves_to_come(spec, {}, started=True)
+    waves = p.plan_waves_to_come(spec, {}, next_wave=2)
     assert [n for w in waves for n in w] == [n for n in TARGETS if n not in done]
-    assert waves == plan_waves(spec, p.remaining, {}, total=len(TARGETS), started=True)
+    assert waves == plan_waves(spec, p.remaining, {}, total=len(TARGETS), first_wave=2)
 
 
 @pytest.mark.parametrize(

@@ -303,7 +303,7 @@ def test_a_restart_recreates_every_node_once_never_more_than_a_wave_at_once(
         in_flight = [n for n, node in nodes.items() if node is None]
         assert not (going and in_flight), "a wave starts only once the last one settled"
         spec = context(nodes, **rollout).spec
-        assert len(going) <= planned_wave_size(spec, total, first=not recreated)
+        assert len(going) <= planned_wave_size(spec, total, max(status.wave, 1))
         for n in in_flight:
             nodes[n] = RESTARTED
         for n in going:

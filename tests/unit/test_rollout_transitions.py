@@ -168,6 +168,31 @@ def first(phase: RolloutPhase, wave: int, total: int = 0, failed: int = 0) -> Ro
     return rollout(phase, wave, total, failed).model_copy(update={"from_version": None})
 
 
+STEPPED = {
+    "strategy": "Rolling",
+    "maxFailedNodes": 5,
+    "steps": [{"nodes": 2}, {"pause": {"durationSeconds": 600}}, {"percent": 30}, {"pause": {}},
+              {"percent": 50}],
+}  # fmt: skip
+"""Ten nodes in waves of 2, 3 and 5: ten minutes after the first, a promote after the second."""
+WAVE_2_SETTLED = {"n0": ok(1), "n1": ok(1), "n2": ok(2), "n3": ok(2), "n4": ok(2)}
+PAUSING = "wave 1/3 done; pausing until 2026-01-01 00:10:00 UTC before wave 2"
+AWAITING_2 = (
+    "wave 2/3 done; waiting for a promote (annotation nodewave.io/promote=2:2) before wave 3"
+)
+BAKED = {**ROLLING, "bakeSeconds": 3600}
+BAKING = (
+    "baking until 2026-01-01 01:00:00 UTC: 2 nodes on version 2 judged again, 0 failed "
+    "(budget: maxFailedNodes 5, maxFailedNodesPercent 10.0)"
+)
+BAKE_FAILURE = "1 failed nodes > budget (maxFailedNodes 0, maxFailedNodesPercent 10.0)"
+
+
+def waiting(phase: RolloutPhase, wave: int, total: int, *, until: int) -> RolloutStatus:
+    """A rollout in a step's timed pause or baking, until `until` seconds from now."""
+    return rollout(phase, wave, total).model_copy(update={"wait_until": at(until)})
+
+
 FIRST_STOPPED = (
     "stopped: the canary failed on 1 of 2 nodes; version 2 is the Job's first, there is no "
     "version to roll back to (8 nodes not reached will not start it)"
@@ -587,6 +612,171 @@ STEPS = [
             failed=1,
         ),
         id="a-stopped-first-version-holds-and-reaches-no-new-node",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **STEPPED),
+            rollout(P.PROGRESSING, 1, 3),
+            P.STEP_PAUSED,
+            1,
+            3,
+            [
+                ("Normal", "WaveComplete", "wave 1/3 of version 2 done"),
+                ("Normal", "StepPaused", "wave 1 of version 2 done; pausing 600 s before wave 2"),
+            ],
+            message=PAUSING,
+        ),
+        id="a-timed-step-pause-starts-once-its-wave-settled",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **STEPPED),
+            waiting(P.STEP_PAUSED, 1, 3, until=600),
+            P.STEP_PAUSED,
+            1,
+            3,
+            [],
+            message=PAUSING,
+        ),
+        id="a-timed-step-pause-holds-until-waitUntil-with-no-new-event",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **STEPPED),
+            waiting(P.STEP_PAUSED, 1, 3, until=0),
+            P.PROGRESSING,
+            2,
+            3,
+            [("Normal", "WaveStarted", "wave 2/3 of version 2: 3 nodes")],
+            NODES[2:5],
+            message="wave 2/3: 3 nodes",
+        ),
+        id="a-timed-step-pause-over-starts-the-next-wave-by-the-next-step",
+    ),
+    pytest.param(
+        Step(
+            context({"n0": ok(1), "n1": ok(1)}, **STEPPED, promote="2:1"),
+            waiting(P.STEP_PAUSED, 1, 3, until=600),
+            P.PROGRESSING,
+            2,
+            3,
+            [("Normal", "WaveStarted", "wave 2/3 of version 2: 3 nodes")],
+            NODES[2:5],
+            message="wave 2/3: 3 nodes",
+        ),
+        id="a-promote-past-the-wave-cuts-a-timed-pause-short",
+    ),
+    pytest.param(
+        Step(
+            context(WAVE_2_SETTLED, **STEPPED),
+            rollout(P.PROGRESSING, 2, 3),
+            P.AWAITING_PROMOTION,
+            2,
+            3,
+            [
+                ("Normal", "WaveComplete", "wave 2/3 of version 2 done"),
+                (
+                    "Normal",
+                    "AwaitingPromotion",
+                    "wave 2 of version 2 done; a pause of rollout.steps waits for a promote",
+                ),
+            ],
+            message=AWAITING_2,
+        ),
+        id="a-step-pause-without-a-duration-waits-for-a-promote-past-its-wave",
+    ),
+    pytest.param(
+        Step(
+            context(WAVE_2_SETTLED, **STEPPED, promote="2"),
+            rollout(P.AWAITING_PROMOTION, 2, 3),
+            P.AWAITING_PROMOTION,
+            2,
+            3,
+            [],
+            message=AWAITING_2,
+        ),
+        id="a-promote-past-an-earlier-wave-releases-no-later-pause",
+    ),
+    pytest.param(
+        Step(
+            context(WAVE_2_SETTLED, **STEPPED, promote="2:2"),
+            rollout(P.AWAITING_PROMOTION, 2, 3),
+            P.PROGRESSING,
+            3,
+            3,
+            [
+                ("Normal", "Promoted", "version 2 promoted past wave 2"),
+                ("Normal", "WaveStarted", "wave 3/3 of version 2: 5 nodes"),
+            ],
+            NODES[5:],
+            message="wave 3/3: 5 nodes",
+        ),
+        id="a-promote-past-the-wave-starts-the-next-step",
+    ),
+    pytest.param(
+        Step(
+            context({n: ok(1) for n in NODES[:2]}, targets=NODES[:2], **BAKED),
+            rollout(P.PROGRESSING, 1, 1),
+            P.BAKING,
+            1,
+            1,
+            [
+                ("Normal", "WaveComplete", "wave 1/1 of version 2 done"),
+                (
+                    "Normal",
+                    "Baking",
+                    "version 2 on every node; baking 3600 s before it completes",
+                ),
+            ],
+            message=BAKING,
+        ),
+        id="the-last-settled-wave-bakes-before-it-completes",
+    ),
+    pytest.param(
+        Step(
+            context({n: ok(1) for n in NODES[:2]}, targets=NODES[:2], **BAKED),
+            waiting(P.BAKING, 1, 1, until=3600),
+            P.BAKING,
+            1,
+            1,
+            [],
+            message=BAKING,
+        ),
+        id="baking-holds-until-waitUntil-and-V-is-not-stable-yet",
+    ),
+    pytest.param(
+        Step(
+            context({n: ok(1) for n in NODES[:2]}, targets=NODES[:2], **BAKED),
+            waiting(P.BAKING, 1, 1, until=0),
+            P.COMPLETED,
+            1,
+            1,
+            [("Normal", "RolloutComplete", "version 2 on 2/2 nodes, baked 3600 s")],
+            stable=V,
+            message="version 2 on 2/2 nodes, baked 3600 s",
+        ),
+        id="the-bake-over-completes-and-V-turns-stable",
+    ),
+    pytest.param(
+        Step(
+            context(
+                {"n0": Moved(1, S.FAILED, stable_before=True), "n1": ok(1)},
+                targets=NODES[:2],
+                previous=waiting(P.BAKING, 1, 1, until=3600),
+                **{**BAKED, "maxFailedNodes": 0},
+            ),
+            waiting(P.BAKING, 1, 1, until=3600),
+            P.ROLLING_BACK,
+            1,
+            1,
+            [
+                ("Warning", "RolloutFailed", f"version 2: {BAKE_FAILURE}"),
+                ("Warning", "RollingBack", f"rolling back to version 1: {BAKE_FAILURE}"),
+            ],
+            message=f"rolling back to version 1: {BAKE_FAILURE}",
+            failed=1,
+        ),
+        id="a-validated-node-failing-while-baking-spends-the-budget-and-rolls-back",
     ),
 ]
 

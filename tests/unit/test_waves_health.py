@@ -455,9 +455,9 @@ def test_waves_left_are_counted_each_domain_run_on_its_own() -> None:
                                       "healthCheck": {"deadlineSeconds": 60}})  # fmt: skip
     left = ["a1", "a2", "a3", "a4", "b1", "b2"]
     domains = {n: n[0] for n in left}
-    waves = plan_waves(rollout, left, domains, total=6, started=True)
+    waves = plan_waves(rollout, left, domains, total=6, first_wave=2)
     assert waves == [["a1", "a2", "a3"], ["a4"], ["b1", "b2"]]
-    assert len(plan_waves(rollout, left, {}, total=6, started=True)) == 2
+    assert len(plan_waves(rollout, left, {}, total=6, first_wave=2)) == 2
 
 
 def test_domains_go_in_the_order_given_then_by_name_then_unlabelled_last() -> None:

@@ -14,8 +14,8 @@ from nodewave.core.rollout.engine import (
     ABORTABLE,
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
-    FULL,
     build_abort_value,
+    build_promote_value,
 )
 from nodewave.core.views.gate import Gate, evaluate_gate
 from nodewave.kube.client import Kube, path_of
@@ -60,14 +60,24 @@ async def patch_job(kube: Kube, ns: str, job: str, patch: dict[str, Any]) -> dic
 
 
 async def promote_job(kube: Kube, ns: str, name: str, full: bool = False) -> str:
-    """Promote the current version past its canary (or, `full`, every node left at once)."""
+    """Promote the current version past the gate its rollout waits at: the canary, or the
+    pause of rollout.steps after the current wave (or, `full`, every node left at once)."""
     job = await get_job(kube, ns, name)
-    version = (job.get("status") or {}).get("currentVersion")
+    status = job.get("status") or {}
+    version = status.get("currentVersion")
     if version is None:
         raise PluginError(f'Job "{name}" has no version yet')
-    value = f"{version}{FULL}" if full else str(version)
+    rollout = status.get("rollout") or {}
+    wave = rollout.get("wave", 0) if rollout.get("version") == version else 0
+    value = build_promote_value(version, wave, full)
     await patch_job(kube, ns, name, {"metadata": {"annotations": {ANNOTATION_PROMOTE: value}}})
-    what = "every remaining node in one wave" if full else "past its canary"
+    what = (
+        "every remaining node in one wave"
+        if full
+        else f"past wave {wave}"
+        if wave > 1
+        else "past its canary (or first wave)"
+    )
     return f"job.nodewave.io/{name} version {version} promoted: {what}"
 
 

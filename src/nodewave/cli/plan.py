@@ -151,6 +151,12 @@ def render_preview(job: str, strategy: Strategy, p: Preview, new_job: bool) -> s
                 " (canary)" if strategy is Strategy.CANARY and i == 0 and not p.in_flight else ""
             )
             lines.append(f"    wave {i + 1}{label}: {len(wave)} nodes: {_wave(wave, p)}")
+            if i < len(p.pauses) and (pause := p.pauses[i]) is not None:
+                lines.append(
+                    f"      then pause {pause.duration_seconds} s"
+                    if pause.duration_seconds
+                    else "      then wait for a promote (kubectl nodewave promote)"
+                )
         lines.append(f"  failure budget: {p.budget} nodes may fail; one more stops the rollout"
                      + (", and any failure in the canary" if strategy is Strategy.CANARY else ""))  # fmt: skip
         lines.append(
@@ -158,6 +164,8 @@ def render_preview(job: str, strategy: Strategy, p: Preview, new_job: bool) -> s
             if p.completes
             else f"  duration: at least {p.minimum_seconds} s of health windows"
         )
+        if p.wait_seconds:
+            lines[-1] += f", and {p.wait_seconds} s of timed pauses and bake"
         lines.extend(f"  {note}" for note in p.notes)
     if p.spec_changed and not (p.new_version or p.waves or p.stops):
         lines.append("~ the spec changes; no node is affected")

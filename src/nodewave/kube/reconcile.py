@@ -24,7 +24,7 @@ from nodewave.core.execution.podspec import (
     build_pod,
     evaluate_configmap_conflict,
 )
-from nodewave.core.job.planner import Plan, PlannerSettings, plan_job
+from nodewave.core.job.planner import Plan, PlannerSettings, evaluate_bake_start, plan_job
 from nodewave.core.job.versions import VersionPlan, build_revision, plan_versions, select_owned
 from nodewave.core.operator.egress import EgressPolicy, build_egress_policy
 from nodewave.core.vocabulary.actions import (
@@ -270,7 +270,8 @@ class Reconciler:
     async def _external_error_rates(
         self, job: JobInfo, executions: tuple[ExecutionInfo, ...], now: datetime
     ) -> dict[str, float | str]:
-        """Prometheus error rates for the executions whose health window closes now."""
+        """Prometheus error rates for the executions whose health window closes now: those
+        not validated yet, and every one of a version whose rollout bakes."""
         hc = job.spec.rollout.health_check
         check = hc.prometheus
         if check is None:
@@ -280,7 +281,7 @@ class Reconciler:
         due = [
             ex
             for ex in executions
-            if ex.status.stable_at is None
+            if (ex.status.stable_at is None or evaluate_bake_start(job, ex) is not None)
             and window_closes(memory.get(ex.name) or ex.status.health, hc, now)
         ]
         rates = await asyncio.gather(

@@ -289,6 +289,60 @@ class Webhook(ApiModel):
     (webhooks.secretNames), like the signing key."""
 
 
+class StepPause(ApiModel):
+    """A pause between two waves of `rollout.steps`."""
+
+    duration_seconds: int | None = Field(default=None, ge=1, le=30 * 24 * 3600)
+    """How long the next wave waits once the wave before settled; omitted: until a promote
+    (`kubectl nodewave promote`), as a canary without autoPromote."""
+
+
+class RolloutStep(ApiModel):
+    """One step of `rollout.steps`: a wave of `nodes` nodes or `percent` percent of the
+    target nodes, or a `pause` before the next wave."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "[has(self.nodes), has(self.percent), has(self.pause)].filter(x, x).size() == 1",
+                "a step is exactly one of nodes, percent or pause",
+            )
+        )
+    )
+
+    nodes: int | None = Field(default=None, ge=1, le=100000)
+    """A wave of this many nodes (at most the nodes left)."""
+    percent: int | None = Field(default=None, ge=1, le=100)
+    """A wave of this percent of the target nodes, rounded up."""
+    pause: StepPause | None = None
+    """Wait before the next wave: for durationSeconds, or until promoted."""
+
+
+class GrowthType(StrEnum):
+    LINEAR = "Linear"
+    EXPONENTIAL = "Exponential"
+
+
+class Growth(ApiModel):
+    """Waves that grow, as shorthand for steps: Linear takes firstNodes, 2 x firstNodes,
+    3 x firstNodes...; Exponential firstNodes, x factor, x factor²... (rounded up). No wave
+    is larger than maxParallel percent of the target nodes."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            # The schema's minimum alone lets `factor: 1` through: kube-apiserver v1.34 checks
+            # an integer value against the minimum cut to an integer (1.1 → 1).
+            cel("self.factor >= 1.1", "factor should be greater than or equal to 1.1", ".factor")
+        )
+    )
+
+    type: GrowthType
+    first_nodes: int = Field(default=1, ge=1, le=100000)
+    """The first wave's size."""
+    factor: float = Field(default=2.0, ge=1.1, le=10.0)
+    """Exponential: how much larger each wave is than the one before."""
+
+
 class Rollout(ApiModel):
     """How each version, the Job's first included, reaches the nodes and replaces the
     running one."""
@@ -320,6 +374,24 @@ class Rollout(ApiModel):
                 "!has(self.domainOrder) || size(self.domainOrder) == 0 || has(self.topologyKey)",
                 "domainOrder needs topologyKey",
                 ".domainOrder",
+            ),
+            cel(
+                "!(has(self.steps) && size(self.steps) > 0 && has(self.growth))",
+                "set steps or growth, not both",
+                ".growth",
+            ),
+            cel(
+                "self.strategy == 'Rolling' || ((!has(self.steps) || size(self.steps) == 0) "
+                "&& !has(self.growth))",
+                "steps and growth size the waves of strategy Rolling only (a first step of a "
+                "few nodes and a pause is a canary)",
+                ".strategy",
+            ),
+            cel(
+                "!has(self.steps) || size(self.steps) == 0 "
+                "|| self.steps.exists(s, has(s.nodes) || has(s.percent))",
+                "steps need at least one wave (nodes or percent)",
+                ".steps",
             ),
             cel(
                 "self.strategy == 'Canary' || !has(self.webhooks) "
@@ -373,6 +445,21 @@ class Rollout(ApiModel):
     )
     """Domains to go through first, in this order (the rest follow by name); needs
     topologyKey."""
+    steps: list[RolloutStep] = Field(default_factory=list, max_length=64)
+    """Strategy Rolling, wave by wave: each `nodes` or `percent` step is one wave of that
+    size, the last one repeating until every node has moved; a `pause` step holds the next
+    wave once the one before settled (for durationSeconds, or until promoted). Without steps
+    every wave is maxParallel percent. [nodes 1, pause {}, percent 10, pause
+    {durationSeconds 600}, percent 25]: one node, wait for a promote, 10 %, ten minutes, then
+    waves of 25 % with ten minutes after each."""
+    growth: Growth | None = None
+    """Strategy Rolling: waves that grow from firstNodes (Linear or Exponential) up to
+    maxParallel percent; exclusive with steps."""
+    bake_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600)
+    """After the last wave settled the rollout bakes this long (Baking): every execution of
+    the version is judged again by the health windows, Prometheus and the Rollback webhooks,
+    validated ones included, and a failure still rolls it back. It is Completed, and the
+    version stable, only after the bake."""
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list, max_length=16)
     """When set, a wave (of a rollout or a restart) starts only while one of them is open; a
     wave under way finishes, nodes that join get the stable version at once, and a rollback or
@@ -592,6 +679,8 @@ class RolloutPhase(StrEnum):
     ABORTED = "Aborted"
     WAITING_FOR_WINDOW = "WaitingForWindow"
     AWAITING_CONFIRMATION = "AwaitingConfirmation"
+    STEP_PAUSED = "StepPaused"
+    BAKING = "Baking"
 
 
 class RolloutStatus(ApiModel):
@@ -599,7 +688,10 @@ class RolloutStatus(ApiModel):
 
     phase: RolloutPhase | None = None
     """Progressing, AwaitingConfirmation (a ConfirmRollout webhook has not passed yet),
-    AwaitingPromotion, Paused, WaitingForWindow (no maintenance window open for the next wave), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
+    AwaitingPromotion (a canary or a step's pause waits for a promote), Paused
+    (spec.rollout.paused), StepPaused (a timed pause of rollout.steps, until waitUntil),
+    WaitingForWindow (no maintenance window open for the next wave),
+    Baking (the last wave settled; bakeSeconds of judging before it completes), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
     abort`: every node returns to the stable version in waves while the spec still names this
     one)."""
     version: int | None = Field(default=None, ge=1)
@@ -616,6 +708,8 @@ class RolloutStatus(ApiModel):
     """When this rollout started."""
     phase_since: datetime | None = None
     """When the rollout entered its phase (how long a gate, a pause or a window has held it)."""
+    wait_until: datetime | None = None
+    """When the timed pause of a step (StepPaused) or the bake (Baking) ends."""
     finished_at: datetime | None = None
     """When it ended: Completed, Failed, RolledBack, or Aborted with every node back."""
     failure: str = Field(default="", max_length=2048)

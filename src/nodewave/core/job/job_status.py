@@ -33,6 +33,8 @@ PHASE_REASON = {
     P.FAILED: R.ROLLOUT_FAILED,
     P.COMPLETED: R.ROLLOUT_COMPLETE,
     P.ABORTED: R.ROLLOUT_ABORTED,
+    P.STEP_PAUSED: R.STEP_PAUSED,
+    P.BAKING: R.BAKING,
 }
 """The reason a condition gives while a rollout is in each phase."""
 STALLED_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ABORTED})
@@ -47,6 +49,8 @@ RECONCILING_PHASES = frozenset(
         P.AWAITING_PROMOTION,
         P.PAUSED,
         P.WAITING_FOR_WINDOW,
+        P.STEP_PAUSED,
+        P.BAKING,
     }
 )
 FAILING_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ROLLING_BACK, P.ABORTED})

@@ -207,6 +207,15 @@ def _status_update(
     }
 
 
+def evaluate_bake_start(job: JobInfo, ex: ExecutionInfo) -> datetime | None:
+    """When the bake of the rollout of `ex`'s version began, while it bakes; else None. The
+    one answer for the planner's windows and the reconciler's Prometheus queries."""
+    rs = job.status.rollout
+    if rs is None or rs.phase is not RolloutPhase.BAKING or rs.version != ex.spec.job_version:
+        return None
+    return rs.phase_since
+
+
 def apply_health(
     ex: ExecutionInfo,
     obs: Observation,
@@ -251,6 +260,49 @@ def apply_health(
     )
     judged = _from_health(obs, res, deadline)
     return replace(judged, message=f"{judged.message}; {note}") if note else judged
+
+
+def apply_bake_health(
+    ex: ExecutionInfo,
+    obs: Observation,
+    pod: PodInfo | None,
+    spec: JobSpec,
+    window: HealthWindow | None,
+    since: datetime,
+    now: datetime,
+    external: float | str | None = None,
+) -> Observation:
+    """While its rollout bakes (rollout.bakeSeconds, since `since`), a validated execution is
+    judged again by health windows counted afresh from the bake's start, with no deadline:
+    failureThreshold unhealthy windows in a row fail it (the engine counts it against the
+    budget while baking); otherwise it keeps its state. Only a long-running execution whose pod
+    runs: a run-to-completion one did its work, and one without a pod is being replaced."""
+    hc = spec.rollout.health_check
+    running = pod is not None and pod.phase == "Running" and not pod.deleting
+    if (
+        hc.deadline_seconds is None
+        or spec.type.runs_to_completion
+        or not running
+        or obs.state not in (S.RUNNING, S.DEGRADED)
+    ):
+        return obs
+    assert pod is not None
+    if window is None or window.window_start is None or window.window_start < since:
+        window = HealthWindow(last_restart_count=pod.restarts)
+    res = evaluate_health(
+        window,
+        ready=pod.ready,
+        restarts=pod.restarts,
+        hc=hc.model_copy(update={"deadline_seconds": None}),
+        created_at=ex.created_at,
+        now=now,
+        external=external,
+    )
+    if res.verdict is Verdict.FAILED:
+        failed = _from_health(obs, res, now)
+        return replace(failed, message=f"failed while the rollout baked: {res.message}")
+    deadline = min(d for d in (obs.deadline, res.next_sample) if d is not None)
+    return replace(obs, health=res.window, health_closed=res.window_closed, deadline=deadline)
 
 
 def evaluate_baseline(
@@ -387,6 +439,9 @@ class _Pass:
         if health:
             window = self.snap.health.get(ex.name) or ex.status.health
             external = self.snap.external_error_rates.get(ex.name)
+            since = evaluate_bake_start(self.snap.job, ex)
+            if since is not None and ex.status.stable_at is not None:
+                return apply_bake_health(ex, obs, pod, spec, window, since, self.now, external)
             baseline = self.snap.baselines.get(ex.name)
             obs = apply_health(ex, obs, pod, spec, window, self.now, external, baseline)
         return obs
@@ -514,7 +569,7 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     )  # fmt: skip
     status.notifications = notify.entries
     run.actions.extend(notify.sends)
-    deadlines += [t for t in (restart.wake_at, window[1]) if t is not None]
+    deadlines += [t for t in (restart.wake_at, window[1], decision.wake_at) if t is not None]
     deadlines += context.asks.wake_at + notify.wake_at
     requeue = _requeue_after(settings, placement, deadlines, now)
     return Plan(

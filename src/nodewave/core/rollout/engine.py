@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from nodewave.core.rollout.progress import Progress
@@ -63,6 +63,7 @@ from nodewave.core.rollout.waves import (
     Domains,
     domain_of,
     plan_next_wave,
+    plan_pause_after,
     planned_wave_size,
     same_domain,
     wave_size,
@@ -89,10 +90,21 @@ P = RolloutPhase
 ANNOTATION_PROMOTE = "nodewave.io/promote"
 FULL = "/full"
 """Suffix of a promote for all remaining nodes at once (`kubectl nodewave promote --full`)."""
+PAST_WAVE = ":"
+""""V:W": a promote past the pause after wave W of rollout.steps (and every one before)."""
+EVERY_WAVE = 1 << 30
 ANNOTATION_ABORT = "nodewave.io/abort"
 """`kubectl nodewave abort`: "V@startedAt", the rollout a person stopped (`build_abort_value`)."""
 IN_FLIGHT = frozenset(
-    {P.PROGRESSING, P.AWAITING_CONFIRMATION, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW}
+    {
+        P.PROGRESSING,
+        P.AWAITING_CONFIRMATION,
+        P.AWAITING_PROMOTION,
+        P.PAUSED,
+        P.WAITING_FOR_WINDOW,
+        P.STEP_PAUSED,
+        P.BAKING,
+    }
 )
 """Phases of a rollout still going (a Rollback webhook is asked during them)."""
 ABORTABLE = IN_FLIGHT | {P.FAILED}
@@ -110,6 +122,28 @@ back to the known version is not judged again)."""
 def build_abort_value(version: int, started_at: datetime) -> str:
     """The abort annotation for the rollout of `version` that started at `started_at`."""
     return f"{version}@{started_at.isoformat()}"
+
+
+def build_promote_value(version: int, wave: int, full: bool = False) -> str:
+    """The promote annotation past the gate after `wave` ("V" past wave 1, the canary's)."""
+    if full:
+        return f"{version}{FULL}"
+    return str(version) if wave <= 1 else f"{version}{PAST_WAVE}{wave}"
+
+
+def parse_promote(value: str | None, version: int) -> int:
+    """The last wave a promote annotation takes `version` past: "V" the canary (wave 1),
+    "V:W" the pause after wave W (and every one before), "V/full" every wave; 0 when it
+    promotes nothing of `version` (none, another version's, malformed)."""
+    text = value or ""
+    if text == f"{version}{FULL}":
+        return EVERY_WAVE
+    named, past, wave = text.partition(PAST_WAVE)
+    if named != str(version):
+        return 0
+    if not past:
+        return 1
+    return int(wave) if wave.isdigit() and wave.isascii() else 0
 
 
 def parse_abort(value: str | None) -> tuple[int, datetime] | None:
@@ -135,6 +169,12 @@ class RolloutDecision:
     rollout: RolloutStatus | None
     stable_version: int | None
     events: list[EventIntent] = field(default_factory=list)
+
+    @property
+    def wake_at(self) -> datetime | None:
+        """When a step's timed pause or the bake ends: the pass to wake for."""
+        rs = self.rollout
+        return rs.wait_until if rs is not None and rs.phase in (P.STEP_PAUSED, P.BAKING) else None
 
 
 @dataclass(frozen=True)
@@ -197,9 +237,10 @@ class RolloutContext:
         """Whether a person aborted this rollout (the annotation names its version and start)."""
         return parse_abort(self.abort) == (rs.version, rs.started_at)
 
-    @property
-    def promoted(self) -> bool:
-        return self.promote in (str(self.version), f"{self.version}{FULL}")
+    def promoted_past(self, wave: int) -> bool:
+        """Whether a person promoted V past the gate after wave `wave` (a canary's, a step's
+        pause)."""
+        return parse_promote(self.promote, self.version) >= wave
 
     @property
     def promoted_full(self) -> bool:
@@ -209,6 +250,7 @@ class RolloutContext:
     def progress(self) -> Progress:
         """Which targets this rollout reached, in which wave, and how they fare: the one
         ledger (core/rollout/progress.py)."""
+        prev = self.previous
         return Progress(
             self.version,
             self.targets,
@@ -216,6 +258,7 @@ class RolloutContext:
             self.states,
             self.validated,
             steady=self.stable == self.version,
+            baking=prev is not None and prev.version == self.version and prev.phase is P.BAKING,
         )
 
     def hold(self) -> dict[str, Want]:
@@ -422,6 +465,13 @@ def plan_held(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     return plan_progressing(ctx, rs)
 
 
+def plan_baking(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
+    """The last wave settled and the rollout bakes until waitUntil: V is judged as while
+    Progressing, every execution of it counting when it fails (validated ones too), and it
+    completes once the bake is over (`_bake`)."""
+    return plan_progressing(ctx, rs)
+
+
 def plan_completed(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     """Completed although V is not the stable version (a status lost or written by hand):
     judged as in flight, it completes again once every target has moved, making V stable."""
@@ -585,7 +635,7 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
             )
         held = None
         if not progress.remaining:
-            if all(map(progress.settled, progress.moved.values())):
+            if all(map(progress.settled, progress.moved.values())) and not _bake(ctx, rs, events):
                 stable = _complete(ctx, rs, events)
         elif (held := evaluate_wave_gates(ctx, rs, events)) is None:
             newly = _start_next_wave(ctx, rs, events)
@@ -629,6 +679,71 @@ def _gate_promotion(
     return None
 
 
+def _gate_step_pause(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """rollout.steps: the pause after the wave that settled, for its durationSeconds
+    (StepPaused until waitUntil) or until a promote past this wave (AwaitingPromotion)."""
+    pause = plan_pause_after(ctx.spec, rs.wave)
+    if rs.wave == 0 or pause is None or ctx.promoted_past(rs.wave):
+        return None
+    if pause.duration_seconds is None:
+        if rs.phase is not P.AWAITING_PROMOTION:
+            events.append(EventIntent(
+                "Normal", R.AWAITING_PROMOTION,
+                f"wave {rs.wave} of version {ctx.version} done; a pause of rollout.steps waits "
+                "for a promote", rs.wave,
+            ))  # fmt: skip
+        rs.phase = P.AWAITING_PROMOTION
+        rs.message = (
+            f"wave {rs.wave}/{rs.total_waves} done; waiting for a promote (annotation "
+            f"{ANNOTATION_PROMOTE}={ctx.version}{PAST_WAVE}{rs.wave}) before wave {rs.wave + 1}"
+        )
+        return Hold()
+    if rs.wait_until is None:
+        rs.wait_until = ctx.now + timedelta(seconds=pause.duration_seconds)
+        events.append(EventIntent(
+            "Normal", R.STEP_PAUSED,
+            f"wave {rs.wave} of version {ctx.version} done; pausing {pause.duration_seconds} s "
+            f"before wave {rs.wave + 1}", rs.wave,
+        ))  # fmt: skip
+    if ctx.now >= rs.wait_until:
+        return None
+    rs.phase = P.STEP_PAUSED
+    rs.message = (
+        f"wave {rs.wave}/{rs.total_waves} done; pausing until {_clock(rs.wait_until)} before "
+        f"wave {rs.wave + 1}"
+    )
+    return Hold()
+
+
+def _clock(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def _bake(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> bool:
+    """rollout.bakeSeconds: once the last wave settled the rollout bakes (Baking, judged as
+    in flight) until waitUntil; True while it does."""
+    if ctx.spec.bake_seconds == 0:
+        return False
+    if rs.phase is not P.BAKING:
+        rs.phase = P.BAKING
+        rs.wait_until = ctx.now + timedelta(seconds=ctx.spec.bake_seconds)
+        events.append(EventIntent(
+            "Normal", R.BAKING,
+            f"version {ctx.version} on every node; baking {ctx.spec.bake_seconds} s before it "
+            "completes",
+        ))  # fmt: skip
+    assert rs.wait_until is not None
+    if ctx.now >= rs.wait_until:
+        return False
+    rs.message = (
+        f"baking until {_clock(rs.wait_until)}: {len(ctx.progress.moved)} nodes on version "
+        f"{ctx.version} judged again, {rs.failed_nodes} failed (budget: {ctx.budget})"
+    )
+    return True
+
+
 def _gate_pause(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> Hold | None:
     """spec.rollout.paused: no wave starts."""
     if ctx.spec.paused:
@@ -666,6 +781,7 @@ WAVE_GATES: tuple[
 ] = (
     _gate_confirmation,
     _gate_promotion,
+    _gate_step_pause,
     _gate_pause,
     _gate_window,
     _gate_pre_wave,
@@ -693,12 +809,12 @@ def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     current, remaining = ctx.progress.wave(rs.wave), ctx.progress.remaining
     if ctx.promoted_full and rs.wave > 1 and rs.wave == rs.total_waves:
         return list(remaining)  # the wave a full promote started takes every node left
-    size = planned_wave_size(ctx.spec, len(ctx.targets), first=rs.wave == 1)
+    size = planned_wave_size(ctx.spec, len(ctx.targets), rs.wave)
     missing = size - len(current)
     if missing <= 0:
         return []
     if not current:
-        return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave == 1, ctx.domains)
+        return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave, ctx.domains)
     # Only from the wave's own domain: a wave never spans two.
     own = domain_of(ctx.domains, current[0].spec.node_name)
     return same_domain(remaining, ctx.domains, own)[:missing]
@@ -711,6 +827,8 @@ def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent])
     rs.message = f"version {ctx.version} on {reached}/{len(ctx.targets)} nodes"
     if failed:
         rs.message += f", {failed} failed"
+    if ctx.spec.bake_seconds:
+        rs.message += f", baked {ctx.spec.bake_seconds} s"
     events.append(EventIntent("Warning" if failed else "Normal", R.ROLLOUT_COMPLETE, rs.message))
     return ctx.version
 
@@ -721,7 +839,7 @@ def _next_nodes(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     if ctx.promoted_full and rs.wave > 0:
         return list(ctx.progress.remaining)
     remaining = ctx.progress.remaining
-    return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave == 0, ctx.domains)
+    return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave + 1, ctx.domains)
 
 
 def _ask_confirmation(ctx: RolloutContext, rs: RolloutStatus) -> Gate:
@@ -748,7 +866,7 @@ def _await_confirmation(
 def _canary_waits(ctx: RolloutContext, rs: RolloutStatus) -> Gate | None:
     """A validated canary waits for its ConfirmPromotion webhooks (when it has any), else for
     a promote unless autoPromote; a person's promote goes past both. None: it goes on."""
-    if ctx.spec.strategy is not Strategy.CANARY or rs.wave != 1 or ctx.promoted:
+    if ctx.spec.strategy is not Strategy.CANARY or rs.wave != 1 or ctx.promoted_past(1):
         return None
     gate = ctx.ask(rs, WebhookType.CONFIRM_PROMOTION, 1, lambda: _nodes_of(ctx.progress.wave(1)))
     if gate.configured:
@@ -807,7 +925,8 @@ def _start_next_wave(
     newly = _next_nodes(ctx, rs)
     rs.wave += 1
     rs.phase = P.PROGRESSING
-    rs.total_waves = rs.wave + _waves_left(ctx, newly)
+    rs.wait_until = None
+    rs.total_waves = rs.wave + _waves_left(ctx, rs, newly)
     rs.message = f"wave {rs.wave}/{rs.total_waves}: {len(newly)} nodes"
     events.append(
         EventIntent(
@@ -823,21 +942,24 @@ def _leave_awaiting_promotion(
     ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
 ) -> None:
     if rs.phase is P.AWAITING_PROMOTION:
+        past = "its canary" if ctx.spec.strategy is Strategy.CANARY else f"wave {rs.wave}"
         events.append(
-            EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past its canary")
+            EventIntent("Normal", R.PROMOTED, f"version {ctx.version} promoted past {past}")
         )
 
 
 def _extend_total_waves(ctx: RolloutContext, rs: RolloutStatus, started: list[str]) -> None:
     """Nodes that joined meanwhile add waves; the count never shrinks."""
-    rs.total_waves = max(rs.total_waves, rs.wave + _waves_left(ctx, started))
+    rs.total_waves = max(rs.total_waves, rs.wave + _waves_left(ctx, rs, started))
 
 
-def _waves_left(ctx: RolloutContext, started: list[str]) -> int:
-    """The rolling waves the nodes not reached yet still take: the waves `plan` shows."""
-    return len(
-        ctx.progress.plan_waves_to_come(ctx.spec, ctx.domains, started=True, starting=started)
+def _waves_left(ctx: RolloutContext, rs: RolloutStatus, started: list[str]) -> int:
+    """The waves after the current one the nodes not reached yet still take: the waves `plan`
+    shows."""
+    waves = ctx.progress.plan_waves_to_come(
+        ctx.spec, ctx.domains, next_wave=rs.wave + 1, starting=started
     )
+    return len(waves)
 
 
 def _nodes_of(executions: Sequence[ExecutionInfo]) -> list[str]:
@@ -850,6 +972,8 @@ TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], Rollou
     P.AWAITING_PROMOTION: plan_held,
     P.PAUSED: plan_held,
     P.WAITING_FOR_WINDOW: plan_held,
+    P.STEP_PAUSED: plan_held,
+    P.BAKING: plan_baking,
     P.COMPLETED: plan_completed,
     P.FAILED: plan_failed,
     P.ROLLING_BACK: plan_rolling_back,

@@ -45,6 +45,8 @@ class Progress:
     """Executions that passed their health windows (now or before)."""
     steady: bool = False
     """The version is the stable one: its rollout is behind it."""
+    baking: bool = False
+    """The rollout bakes (rollout.bakeSeconds): an execution that fails counts, validated or not."""
 
     def execution(self, node: str, version: int | None = None) -> ExecutionInfo | None:
         """The node's execution of `version` (default: the one rolling out)."""
@@ -55,13 +57,12 @@ class Progress:
         return ex.name in self.validated or self.states.get(ex.name) in (S.FAILED, S.LOST)
 
     def failed(self, ex: ExecutionInfo) -> bool:
-        """Failed before it was ever validated: what the failure budget counts (one that
-        failed after validation is not the version proving bad, and a Lost one is its node)."""
-        return (
-            self.states.get(ex.name) is S.FAILED
-            and ex.status.stable_at is None
-            and ex.name not in self.validated
-        )
+        """Failed before it was ever validated, or while the rollout bakes: what the failure
+        budget counts (one that failed after validation is otherwise not the version proving
+        bad, and a Lost one is its node)."""
+        if self.states.get(ex.name) is not S.FAILED:
+            return False
+        return self.baking or (ex.status.stable_at is None and ex.name not in self.validated)
 
     def reached(self, ex: ExecutionInfo) -> bool:
         """Whether the node of `ex` (an execution of the version) has moved to it: placed by
@@ -96,17 +97,17 @@ class Progress:
         spec: Rollout,
         domains: Domains,
         *,
-        started: bool,
+        next_wave: int,
         starting: Iterable[str] = (),
     ) -> list[list[str]]:
         """The waves the nodes not reached yet will take, in order (less those `starting` in
-        this pass): the canary first unless the rollout has `started`; once the version is
-        stable, new nodes get it in one wave, at once."""
+        this pass), numbered from `next_wave` (1: the canary or first step first); once the
+        version is stable, new nodes get it in one wave, at once."""
         skip = set(starting)
         left = [n for n in self.remaining if n not in skip]
         if self.steady:
             return [left] if left else []
-        return plan_waves(spec, left, domains, total=len(self.targets), started=started)
+        return plan_waves(spec, left, domains, total=len(self.targets), first_wave=next_wave)
 
 
 def group_by_node(executions: Iterable[ExecutionInfo]) -> dict[str, dict[int, ExecutionInfo]]:

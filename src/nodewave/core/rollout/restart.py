@@ -147,7 +147,7 @@ def _restart(
     if stale and not in_flight and not ctx.spec.paused and ctx.window_open:
         first = rs.wave == 0
         by_node = {ex.spec.node_name: ex for ex in stale}
-        wave = plan_next_wave(ctx.spec, len(ctx.targets), list(by_node), first, ctx.domains)
+        wave = plan_next_wave(ctx.spec, len(ctx.targets), list(by_node), rs.wave + 1, ctx.domains)
         recreate = [by_node[n] for n in wave]
         if first:
             events.append(EventIntent("Normal", R.RESTART_STARTED, f"restarting version "

@@ -9,6 +9,10 @@ Rules, with worked examples (N target nodes):
 - Canary: the first wave is canaryCount (at most N) or ceil(canaryPercent% x N) (at least 1);
   the rest follows in waves of the rolling size. N=20, canaryCount 2, maxParallel 25% → 2,
   then 5, 5, 5, 3.
+- Steps (Rolling): wave k is the k-th `nodes`/`percent` step, the last one repeating. N=20,
+  steps [nodes 1, percent 10, percent 25] → 1, 2, 5, 5, 5, 2. Growth: Linear firstNodes 2 →
+  2, 4, 6...; Exponential firstNodes 1 factor 2 → 1, 2, 4, 8..., each capped at maxParallel
+  percent: N=100, maxParallel 20 → 1, 2, 4, 8, 16, 20, 20, 20, 9.
 - Immediate: one wave with every node. N=0: no waves.
 - Topology (`topologyKey`): a wave never spans two domains (values of the node label). Domains
   go one after another: those in `domainOrder` first, in that order, then the others by name,
@@ -20,9 +24,10 @@ Rules, with worked examples (N target nodes):
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from nodewave.models.job import Rollout, Strategy
+from nodewave.models.job import GrowthType, Rollout, RolloutStep, StepPause, Strategy
 
 Domains = Mapping[str, str]
 """Node → its topology domain (the value of the rollout's topologyKey label; "" without it).
@@ -75,16 +80,62 @@ def canary_size(rollout: Rollout, total: int) -> int:
     return max(1, ceil_percent(rollout.canary_percent or 0, total))
 
 
-def first_wave_size(rollout: Rollout, total: int) -> int:
-    if rollout.strategy is Strategy.CANARY:
+def wave_steps(rollout: Rollout) -> list[RolloutStep]:
+    """The steps that are waves (nodes or percent), in order."""
+    return [s for s in rollout.steps if s.pause is None]
+
+
+def step_wave_size(step: RolloutStep, total: int) -> int:
+    if step.nodes is not None:
+        return max(1, min(step.nodes, total))
+    return max(1, ceil_percent(step.percent or 0, total))
+
+
+def growth_wave_size(rollout: Rollout, total: int, wave: int) -> int:
+    """Wave `wave` of a growth: Linear firstNodes x wave, Exponential firstNodes x
+    factor^(wave-1) rounded up; never more than maxParallel percent (nor less than 1)."""
+    growth = rollout.growth
+    assert growth is not None
+    if growth.type is GrowthType.LINEAR:
+        size = growth.first_nodes * wave
+    else:  # capped before the power can grow past any fleet
+        size = math.ceil(growth.first_nodes * growth.factor ** min(wave - 1, 64) - 1e-9)
+    return max(1, min(size, wave_size(rollout, total)))
+
+
+def planned_wave_size(rollout: Rollout, total: int, wave: int) -> int:
+    """How many nodes wave `wave` (1-based) of a rollout over `total` nodes takes: the canary,
+    the step's (the last wave step repeating), the growth's, or maxParallel percent. The one
+    answer for the engine, `plan`, the node map and a restart."""
+    if rollout.strategy is Strategy.CANARY and wave == 1:
         return canary_size(rollout, total)
+    if steps := wave_steps(rollout):
+        return step_wave_size(steps[min(wave, len(steps)) - 1], total)
+    if rollout.growth is not None:
+        return growth_wave_size(rollout, total, wave)
     return wave_size(rollout, total)
 
 
-def planned_wave_size(rollout: Rollout, total: int, first: bool) -> int:
-    """How many nodes a wave of a rollout over `total` nodes takes: the first (the canary) or
-    a rolling one."""
-    return first_wave_size(rollout, total) if first else wave_size(rollout, total)
+def plan_pause_after(rollout: Rollout, wave: int) -> StepPause | None:
+    """The pause `rollout.steps` puts after wave `wave` (1-based): the pause steps between its
+    wave step and the next (the pauses after the last wave step follow each of its repeated
+    waves). Several in a row are one: until promoted if any is, else their durations added.
+    None: the next wave starts as soon as this one settled."""
+    if not rollout.steps:
+        return None
+    runs: list[list[StepPause]] = []  # the pauses after each wave step
+    for step in rollout.steps:
+        if step.pause is None:
+            runs.append([])
+        elif runs:
+            runs[-1].append(step.pause)
+        # a pause before the first wave holds nothing: there is no wave before it
+    pauses = runs[min(wave, len(runs)) - 1] if runs else []
+    if not pauses:
+        return None
+    if any(p.duration_seconds is None for p in pauses):
+        return StepPause()
+    return StepPause(duration_seconds=sum(p.duration_seconds or 0 for p in pauses))
 
 
 def same_domain(nodes: Sequence[str], domains: Domains, domain: str | None = None) -> list[str]:
@@ -103,12 +154,12 @@ def same_domain(nodes: Sequence[str], domains: Domains, domain: str | None = Non
 
 
 def plan_next_wave(
-    rollout: Rollout, total: int, remaining: Sequence[str], first: bool, domains: Domains
+    rollout: Rollout, total: int, remaining: Sequence[str], wave: int, domains: Domains
 ) -> list[str]:
-    """The nodes of the next wave: the first of `remaining` (in wave order), as many as the
-    wave takes and never past the end of their domain. The rollout engine starts each wave
-    with it; `plan_waves` is it applied until no node is left."""
-    return same_domain(remaining[: planned_wave_size(rollout, total, first)], domains)
+    """The nodes of wave `wave` (1-based): the first of `remaining` (in wave order), as many
+    as the wave takes and never past the end of their domain. The rollout engine starts each
+    wave with it; `plan_waves` is it applied until no node is left."""
+    return same_domain(remaining[: planned_wave_size(rollout, total, wave)], domains)
 
 
 def plan_waves(
@@ -117,16 +168,16 @@ def plan_waves(
     domains: Domains,
     *,
     total: int | None = None,
-    started: bool = False,
+    first_wave: int = 1,
 ) -> list[list[str]]:
-    """Every node of `ordered` in exactly one wave, in order; the canary wave first unless the
-    rollout has `started` (its canary is behind it). Waves are sized over `total` targets
-    (default: the nodes ordered)."""
+    """Every node of `ordered` in exactly one wave, in order, numbered from `first_wave`
+    (1: the canary, or the first step, first). Waves are sized over `total` targets (default:
+    the nodes ordered)."""
     waves: list[list[str]] = []
     remaining = list(ordered)
     total = len(ordered) if total is None else total
     while remaining:
-        wave = plan_next_wave(rollout, total, remaining, not waves and not started, domains)
+        wave = plan_next_wave(rollout, total, remaining, first_wave + len(waves), domains)
         if not wave:  # a wave takes at least one node; without one this would never end
             raise AssertionError(f"an empty wave planned over {remaining[:3]}…")
         waves.append(wave)

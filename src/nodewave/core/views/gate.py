@@ -58,6 +58,8 @@ def evaluate_gate(generation: int, status: JobStatus | None, *, completes: bool)
     current = status.current_version
     phase = rollout.phase if rollout is not None and rollout.version == current else None
     message = rollout.message if rollout is not None else ""
+    # Held until a person or another system acts (a step's timed pause and the bake end by
+    # themselves: waiting, not paused).
     if phase in (P.AWAITING_CONFIRMATION, P.AWAITING_PROMOTION, P.PAUSED, P.WAITING_FOR_WINDOW):
         return Gate(Outcome.PAUSED, f"{phase.value}: {message}")
     if status.target_nodes == 0 and _condition(status, R.READY)[0] == "True":

@@ -100,7 +100,7 @@ def build_node_map(
     version = rs.version
     if rs.phase in IN_FLIGHT and version is not None and version == status.current_version:
         progress = build_recorded_progress(version, status.stable_version, targets, on_node)
-        waves = progress.plan_waves_to_come(rollout, plan_domains, started=rs.wave > 0)
+        waves = progress.plan_waves_to_come(rollout, plan_domains, next_wave=rs.wave + 1)
         for i, wave in enumerate(waves):
             for n in wave:
                 cells[n]["plannedWave"] = rs.wave + i + 1
@@ -128,6 +128,7 @@ def build_map_header(job: JobInfo, key: str) -> dict[str, Any]:
         "wave": rs.wave,
         "totalWaves": rs.total_waves,
         "message": rs.message,
+        "waitUntil": rs.wait_until.isoformat() if rs.wait_until else None,
         "failedNodes": rs.failed_nodes,
         "budgetLeft": evaluate_budget_left(job, status.target_nodes),
         "targetNodes": status.target_nodes,

@@ -28,12 +28,12 @@ from nodewave.core.job.planner import (
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.rollout.engine import evaluate_failure_budget
 from nodewave.core.rollout.progress import build_recorded_progress, group_by_node
-from nodewave.core.rollout.waves import Domains
+from nodewave.core.rollout.waves import Domains, plan_pause_after
 from nodewave.core.rollout.windows import WindowError, describe_opening, evaluate_windows
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.actions import SetDesiredState
 from nodewave.core.vocabulary.snapshot import Snapshot, VersionSpec
-from nodewave.models.job import JobSpec
+from nodewave.models.job import JobSpec, StepPause
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,12 @@ class Preview:
     """Why the operator would refuse the spec ("" when it would not)."""
     spec_changed: bool
     notes: list[str] = field(default_factory=list)
-    """What else governs the waves: maintenance windows, cordon and drain."""
+    """What else governs the waves: maintenance windows, cordon and drain, the bake."""
+    wait_seconds: int = 0
+    """What the timed pauses of rollout.steps and the bake add to it."""
+    pauses: list[StepPause | None] = field(default_factory=list)
+    """After each wave but the last, the pause rollout.steps puts before the next (None: it
+    starts as soon as this one settled)."""
 
     @property
     def changes(self) -> bool:
@@ -131,13 +136,12 @@ def build_preview(
         if isinstance(a, SetDesiredState) and a.reason == R.NODE_NOT_SELECTED
     )
     waves, in_flight = _waves_to_come(snap, targets, domains)
-    stable = job.status.stable_version
-    hc = spec.rollout.health_check
-    per_wave = hc.success_threshold * hc.interval_seconds if hc.deadline_seconds else 0
+    pauses = _pauses_between(snap, waves, in_flight)
+    minimum, wait = _least_durations(snap, len(waves), pauses)
     return Preview(
         version=current.number,
         new_version=new_version,
-        stable=stable,
+        stable=job.status.stable_version,
         diff=diff,
         targets=targets,
         stops=stops,
@@ -145,13 +149,13 @@ def build_preview(
         domains=domains,
         in_flight=in_flight,
         budget=evaluate_failure_budget(spec.rollout, len(targets)),
-        minimum_seconds=0
-        if current.type.runs_to_completion or stable == current.number
-        else per_wave * len(waves),
+        minimum_seconds=minimum,
         completes=current.type.runs_to_completion,
         refused="",
         spec_changed=spec_changed,
         notes=build_notes(spec, now),
+        wait_seconds=wait,
+        pauses=pauses,
     )
 
 
@@ -166,12 +170,44 @@ def _waves_to_come(
     progress = build_recorded_progress(
         current.number, status.stable_version, targets, group_by_node(snap.executions)
     )
-    return progress.plan_waves_to_come(snap.job.spec.rollout, domains, started=in_flight), in_flight
+    next_wave = rollout.wave + 1 if in_flight and rollout is not None else 1
+    waves = progress.plan_waves_to_come(snap.job.spec.rollout, domains, next_wave=next_wave)
+    return waves, in_flight
+
+
+def _least_durations(snap: Snapshot, waves: int, pauses: list[StepPause | None]) -> tuple[int, int]:
+    """The least time the health windows allow over `waves` waves (none for a
+    run-to-completion type: its executions' run time decides), and what the timed pauses and
+    the bake add; nothing when the version is stable already (its new nodes start at once)."""
+    spec, current = snap.job.spec, snap.current
+    if snap.job.status.stable_version == current.number:
+        return 0, 0
+    hc = spec.rollout.health_check
+    per_wave = hc.success_threshold * hc.interval_seconds if hc.deadline_seconds else 0
+    windows = 0 if current.type.runs_to_completion else per_wave * waves
+    paused = sum(p.duration_seconds or 0 for p in pauses if p is not None)
+    return windows, paused + spec.rollout.bake_seconds
+
+
+def _pauses_between(
+    snap: Snapshot, waves: list[list[str]], in_flight: bool
+) -> list[StepPause | None]:
+    """The pause rollout.steps puts after each of `waves` but the last (the waves to come,
+    numbered on from the rollout's current wave when it is in flight)."""
+    rs = snap.job.status.rollout
+    first = rs.wave + 1 if in_flight and rs is not None else 1
+    return [plan_pause_after(snap.job.spec.rollout, first + i) for i in range(len(waves) - 1)]
 
 
 def build_notes(spec: JobSpec, now: datetime) -> list[str]:
-    """The maintenance windows (open now, or when the next opens) and the node maintenance."""
+    """The maintenance windows (open now, or when the next opens), the node maintenance and
+    the bake."""
     notes = []
+    if spec.rollout.bake_seconds:
+        notes.append(
+            f"after the last wave the rollout bakes {spec.rollout.bake_seconds} s: every node "
+            "judged again, a failure still rolls it back; stable only after it"
+        )
     if spec.rollout.maintenance_windows:
         try:
             open_now, opens_at = evaluate_windows(spec.rollout.maintenance_windows, now)

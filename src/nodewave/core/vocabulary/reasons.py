@@ -53,6 +53,10 @@ RESTART_STARTED = "RestartStarted"
 RESTART_PAUSED = "RestartPaused"
 RESTART_COMPLETE = "RestartComplete"
 WAITING_FOR_WINDOW = "WaitingForWindow"
+STEP_PAUSED = "StepPaused"
+"""A timed pause of rollout.steps began after a wave."""
+BAKING = "Baking"
+"""The last wave settled; the rollout bakes for rollout.bakeSeconds before it completes."""
 NODE_QUARANTINED = "NodeQuarantined"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 
