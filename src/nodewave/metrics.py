@@ -61,6 +61,13 @@ REVERTED_NODES = Gauge(
     LABELS,
     registry=REGISTRY,
 )
+UNAVAILABLE_NODES = Gauge(
+    "nodewave_rollout_unavailable_nodes",
+    "Target nodes unavailable (NotReady, cordoned, or the Job's pod not ready), counted for "
+    "rollout.maxUnavailable; 0 without it.",
+    LABELS,
+    registry=REGISTRY,
+)
 QUARANTINED_NODES = Gauge(
     "nodewave_quarantined_nodes",
     "Nodes kept cordoned after their execution failed (spec.nodeMaintenance), until uncordoned.",
@@ -132,6 +139,7 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
     WAVE.labels(*labels).set(rollout.wave if rollout else 0)
     TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
     REVERTED_NODES.labels(*labels).set(rollout.reverted_count if rollout else 0)
+    UNAVAILABLE_NODES.labels(*labels).set(rollout.unavailable_nodes if rollout else 0)
     QUARANTINED_NODES.labels(*labels).set(plan.status.quarantined_nodes)
     notified = Counter_(e.phase for e in plan.status.notifications)
     for notification in NotificationPhase:
@@ -184,6 +192,7 @@ def forget_job(namespace: str, job: str) -> None:
         WAVE,
         TOTAL_WAVES,
         REVERTED_NODES,
+        UNAVAILABLE_NODES,
         QUARANTINED_NODES,
         NOTIFICATIONS,
         ROLLOUTS,

@@ -30,9 +30,11 @@ def query(address: str, expr: str) -> dict[str, Any]:
 
 
 @contextmanager
-def run_prometheus(workdir: Path, targets: dict[str, str]) -> Iterator[str]:
-    """Prometheus scraping `targets` (scrape job name → host:port); yields its address once
-    every target has been scraped."""
+def run_prometheus(
+    workdir: Path, targets: dict[str, str], rules: list[dict[str, Any]] | None = None
+) -> Iterator[str]:
+    """Prometheus scraping `targets` (scrape job name → host:port) and evaluating alerting
+    `rules` (one group, every second); yields its address once every target has been scraped."""
     binary = shutil.which("prometheus")
     assert binary, (
         "prometheus is not installed: run the tests through `make test` (hack/test.sh installs it)"
@@ -45,6 +47,11 @@ def run_prometheus(workdir: Path, targets: dict[str, str]) -> Iterator[str]:
             for name, target in targets.items()
         ],
     }
+    if rules:
+        (workdir / "rules.yml").write_text(
+            yaml.safe_dump({"groups": [{"name": "test", "interval": "1s", "rules": rules}]})
+        )
+        config["rule_files"] = [str(workdir / "rules.yml")]
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     address = f"http://127.0.0.1:{free_port()}"
     with open(workdir / "prometheus.log", "wb") as log:

@@ -18,6 +18,7 @@ from tests.conftest import kubectl_json, wait_for
 from tests.integration.jobs import (
     add_nodes,
     apply_job,
+    job_events,
     job_status,
     phase,
     rolling_job,
@@ -25,7 +26,7 @@ from tests.integration.jobs import (
     settle_v1,
     suite_nodes,
 )
-from tests.integration.prometheus_server import run_prometheus
+from tests.integration.prometheus_server import query, run_prometheus
 
 
 class Exporter:
@@ -58,12 +59,22 @@ class Exporter:
         time.sleep(2)  # two scrape intervals
 
 
+FLEET_ON_FIRE = {
+    "alert": "FleetOnFire",
+    "expr": 'max(app_error_ratio{node="fire"}) > 0.9',
+    "labels": {"severity": "critical"},
+}
+"""A real alerting rule: fires while the exporter reports the node "fire" above 0.9."""
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Exporter]]:
     exporter = Exporter()
     try:
         with run_prometheus(
-            tmp_path_factory.mktemp("prometheus"), {"app": f"127.0.0.1:{exporter.port}"}
+            tmp_path_factory.mktemp("prometheus"),
+            {"app": f"127.0.0.1:{exporter.port}"},
+            [FLEET_ON_FIRE],
         ) as address:
             yield address, exporter
     finally:
@@ -239,3 +250,58 @@ def test_each_node_is_judged_against_its_own_baseline(
     assert job_status(cluster, namespace, "edge")["rollout"]["revertedNodes"] == [b]
     wait_for(lambda: running_versions(cluster, namespace, "edge") == {a: [2], b: [1], c: [2]},
              30, "b back on version 1")  # fmt: skip
+
+
+def test_a_firing_alert_holds_the_next_wave_and_with_action_rollback_rolls_it_back(
+    cluster: ControlPlane,
+    operator: OperatorProcess,
+    namespace: str,
+    prometheus: tuple[str, Exporter],
+) -> None:
+    """healthCheck.alerts against Prometheus evaluating a real alerting rule: while FleetOnFire
+    fires no wave starts (WaitingForAlerts, an Event naming it), once it resolves the rollout
+    completes; with action Rollback the same alert firing mid-rollout rolls it back."""
+    address, exporter = prometheus
+    nodes = add_nodes(cluster, "alerts", 3)
+    exporter.report(["quiet"], 0.0)
+
+    def alert_job(tag: str, action: str) -> dict[str, Any]:
+        spec = rolling_job("alerts", tag, {"strategy": "Rolling", "maxParallel": 34})
+        spec["rollout"]["healthCheck"]["alerts"] = {
+            "address": address,
+            "matchers": ['severity="critical"', 'alertname=~"Fleet.*"'],
+            "action": action,
+            "intervalSeconds": 5,
+        }
+        return spec
+
+    settle_v1(cluster, namespace, "agent", alert_job("1", "Pause"), nodes)
+    exporter.report(["fire"], 1.0)
+    wait_for(lambda: _firing(address), 30, "FleetOnFire firing in Prometheus")
+    apply_job(cluster, namespace, "agent", alert_job("2", "Pause"))
+    wait_for(lambda: phase(cluster, namespace, "agent") == "WaitingForAlerts", 60, "held")
+    rollout = job_status(cluster, namespace, "agent")["rollout"]
+    assert "1 matching alerts firing (FleetOnFire)" in rollout["message"]
+    time.sleep(3)
+    assert job_status(cluster, namespace, "agent")["rollout"]["wave"] == rollout["wave"]
+    assert "WaitingForAlerts" in job_events(cluster, namespace)
+    exporter.report(["quiet"], 0.0)
+    wait_for(lambda: phase(cluster, namespace, "agent") == "Completed", 90, "completed")
+    assert running_versions(cluster, namespace, "agent") == {n: [2] for n in nodes}
+
+    # Version 3 waits for a promote after its first wave: in flight when the alert fires.
+    held = alert_job("3", "Rollback")
+    held["rollout"] |= {"maxParallel": 100, "steps": [{"nodes": 1}, {"pause": {}}]}
+    apply_job(cluster, namespace, "agent", held)
+    wait_for(lambda: phase(cluster, namespace, "agent", 3) == "AwaitingPromotion", 60, "in flight")
+    exporter.report(["fire"], 1.0)
+    wait_for(lambda: phase(cluster, namespace, "agent", 3) == "RolledBack", 90, "rolled back")
+    status = job_status(cluster, namespace, "agent")
+    assert status["rollout"]["failure"] == "alerts: 1 matching alerts firing (FleetOnFire)"
+    assert status["stableVersion"] == 2
+    exporter.report(["quiet"], 0.0)
+
+
+def _firing(address: str) -> bool:
+    answer = query(address, 'ALERTS{alertname="FleetOnFire",alertstate="firing"}')
+    return bool(answer.get("data", {}).get("result"))

@@ -336,7 +336,7 @@ def test_steps_pause_wait_for_a_promote_and_bake_then_a_failure_while_baking_rol
         "maxFailedNodes": 0,
         "steps": [{"nodes": 1}, {"pause": {"durationSeconds": 3}}, {"nodes": 2}, {"pause": {}},
                   {"nodes": 3}],
-        "bakeSeconds": 5,
+        "bakeSeconds": 4,
     }  # fmt: skip
     settle_v1(cluster, namespace, "agent", rolling_job("steps", "1", steps), nodes)
     apply_job(cluster, namespace, "agent", rolling_job("steps", "2", steps))
@@ -363,7 +363,7 @@ def test_steps_pause_wait_for_a_promote_and_bake_then_a_failure_while_baking_rol
     wait_for(lambda: phase(cluster, namespace, "agent") == "Completed", 60, "completed")
     status = job_status(cluster, namespace, "agent")
     assert status["stableVersion"] == 2
-    assert status["rollout"]["message"] == "version 2 on 6/6 nodes, baked 5 s"
+    assert status["rollout"]["message"] == "version 2 on 6/6 nodes, baked 4 s"
     reasons = job_events(cluster, namespace)
     order = ["StepPaused", "AwaitingPromotion", "Promoted", "Baking", "RolloutComplete"]
     assert [r for r in reasons if r in order][-5:] == order, reasons
@@ -398,3 +398,41 @@ def test_steps_pause_wait_for_a_promote_and_bake_then_a_failure_while_baking_rol
         60,
         "every node back on version 2",
     )
+
+
+def test_max_unavailable_holds_a_wave_while_a_cordoned_node_would_pass_the_budget(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """rollout.maxUnavailable 1 over four nodes, one cordoned by someone else: the wave that
+    would make two unavailable waits (WaitingForAvailability, the node named, an Event, the
+    metric), nothing moves meanwhile, and it goes on once the node is uncordoned."""
+    nodes = add_nodes(cluster, "budget", 4)
+    budget = {"strategy": "Rolling", "maxParallel": 25, "maxUnavailable": 1}
+    settle_v1(cluster, namespace, "agent", rolling_job("budget", "1", budget), nodes)
+    cordoned = nodes[2]
+    cluster.kubectl("cordon", cordoned)
+    try:
+        apply_job(cluster, namespace, "agent", rolling_job("budget", "2", budget))
+        wait_for(
+            lambda: phase(cluster, namespace, "agent") == "WaitingForAvailability",
+            60,
+            "held by the budget",
+        )
+        before = job_status(cluster, namespace, "agent")["rollout"]
+        assert f"1 of 4 target nodes are unavailable ({cordoned})" in before["message"]
+        assert before["unavailableNodes"] == 1
+        time.sleep(3)
+        after = job_status(cluster, namespace, "agent")["rollout"]
+        assert (after["phase"], after["wave"]) == ("WaitingForAvailability", before["wave"])
+        moved = [n for n, vs in running_versions(cluster, namespace, "agent").items() if vs == [2]]
+        assert len(moved) == before["wave"], "no node moved while it waited"
+        assert "WaitingForAvailability" in job_events(cluster, namespace)
+        assert (
+            f'nodewave_rollout_unavailable_nodes{{job_name="agent",namespace="{namespace}"}} 1.0'
+            in scrape(operator)
+        )
+    finally:
+        cluster.kubectl("uncordon", cordoned)
+    wait_for(lambda: phase(cluster, namespace, "agent") == "Completed", 60, "completed")
+    assert running_versions(cluster, namespace, "agent") == {n: [2] for n in nodes}
+    assert job_status(cluster, namespace, "agent")["rollout"]["unavailableNodes"] == 0

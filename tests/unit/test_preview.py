@@ -297,3 +297,18 @@ def test_a_rollout_waiting_before_its_first_wave_still_shows_its_canary() -> Non
     assert preview.in_flight is False
     assert [len(w) for w in preview.waves] == [1, 5, 4]
     assert (preview.refused, preview.spec_changed, preview.domains) == ("", False, {})
+
+
+def test_the_plan_names_the_availability_budget_and_the_alerts() -> None:
+    snap = stable_on(NODES, {
+        "strategy": "Rolling", "maxUnavailable": "20%", "maxUnavailablePerDomain": True,
+        "topologyKey": "zone",
+        "healthCheck": {"deadlineSeconds": 60, "alerts": {
+            "address": "http://am:9093", "api": "Alertmanager", "action": "Rollback",
+            "matchers": ['severity="critical"']}},
+    })  # fmt: skip
+    assert build_notes(snap.job.spec, at(10)) == [
+        "a wave starts only while it and the target nodes unavailable already in its topology "
+        "domain (NotReady, cordoned, the Job's pod not ready) are at most maxUnavailable 20%",
+        'while an alert matching severity="critical" fires (Alertmanager), the rollout rolls back',
+    ]

@@ -31,7 +31,7 @@ from nodewave.core.rollout.engine import (
     plan_steady,
     stamp_times,
 )
-from nodewave.core.vocabulary.snapshot import ExecutionInfo
+from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
 from tests.unit.builders import at, job, job_spec
@@ -191,6 +191,31 @@ BAKE_FAILURE = "1 failed nodes > budget (maxFailedNodes 0, maxFailedNodesPercent
 def waiting(phase: RolloutPhase, wave: int, total: int, *, until: int) -> RolloutStatus:
     """A rollout in a step's timed pause or baking, until `until` seconds from now."""
     return rollout(phase, wave, total).model_copy(update={"wait_until": at(until)})
+
+
+OVER_BUDGET = (
+    "2 of 10 target nodes are unavailable (n8, n9); wave 2 of 2 nodes would make 4, over "
+    "maxUnavailable 3 (3)"
+)
+
+
+def short_of_nodes(unavailable: set[str]) -> RolloutContext:
+    """Rolling 20 % over ten nodes with maxUnavailable 3, wave 1 settled, `unavailable` down."""
+    ctx = context({"n0": ok(1), "n1": ok(1)}, **ROLLING, maxUnavailable=3)
+    return dataclasses.replace(ctx, unavailable=frozenset(unavailable))
+
+
+ALERTS = {"address": "http://prometheus:9090", "matchers": ['severity="critical"']}
+FIRING = AlertAnswer(at(0), 1, ("NodeDown",))
+QUIET = AlertAnswer(at(0))
+FIRING_TEXT = "1 matching alerts firing (NodeDown)"
+
+
+def alerting(action: str, answer: AlertAnswer) -> RolloutContext:
+    """Rolling 20 % over ten nodes, wave 1 settled, healthCheck.alerts with `action`."""
+    hc = {**HEALTH, "alerts": {**ALERTS, "action": action}}
+    ctx = context({"n0": ok(1), "n1": ok(1)}, **ROLLING, healthCheck=hc)
+    return dataclasses.replace(ctx, alerts=answer)
 
 
 FIRST_STOPPED = (
@@ -777,6 +802,125 @@ STEPS = [
             failed=1,
         ),
         id="a-validated-node-failing-while-baking-spends-the-budget-and-rolls-back",
+    ),
+    pytest.param(
+        Step(
+            short_of_nodes({"n8", "n9"}),
+            rollout(P.PROGRESSING, 1, 5),
+            P.WAITING_FOR_AVAILABILITY,
+            1,
+            5,
+            [
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Warning", "WaitingForAvailability", f"version 2: {OVER_BUDGET}"),
+            ],
+            message=f"waiting before wave 2: {OVER_BUDGET}",
+        ),
+        id="a-wave-that-would-pass-maxUnavailable-waits-and-says-why",
+    ),
+    pytest.param(
+        Step(
+            short_of_nodes({"n8", "n9"}),
+            rollout(P.WAITING_FOR_AVAILABILITY, 1, 5),
+            P.WAITING_FOR_AVAILABILITY,
+            1,
+            5,
+            [],
+            message=f"waiting before wave 2: {OVER_BUDGET}",
+        ),
+        id="waiting-for-availability-says-so-once",
+    ),
+    pytest.param(
+        Step(
+            short_of_nodes({"n9"}),
+            rollout(P.WAITING_FOR_AVAILABILITY, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            [("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes")],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="a-node-back-lets-the-wave-start",
+    ),
+    pytest.param(
+        Step(
+            short_of_nodes({"n2", "n9"}),
+            rollout(P.PROGRESSING, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            [
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes"),
+            ],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="an-unavailable-node-of-the-wave-itself-counts-once",
+    ),
+    pytest.param(
+        Step(
+            alerting("Pause", FIRING),
+            rollout(P.PROGRESSING, 1, 5),
+            P.WAITING_FOR_ALERTS,
+            1,
+            5,
+            [
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Warning", "WaitingForAlerts", f"version 2, before wave 2: {FIRING_TEXT}"),
+            ],
+            message=f"waiting before wave 2: {FIRING_TEXT}",
+        ),
+        id="a-matching-alert-firing-holds-the-next-wave",
+    ),
+    pytest.param(
+        Step(
+            alerting("Pause", QUIET),
+            rollout(P.WAITING_FOR_ALERTS, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            [("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes")],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="the-alert-resolved-the-next-wave-starts",
+    ),
+    pytest.param(
+        Step(
+            alerting("Rollback", FIRING),
+            rollout(P.PROGRESSING, 1, 5),
+            P.ROLLING_BACK,
+            1,
+            5,
+            [
+                ("Warning", "RolloutFailed", f"version 2: alerts: {FIRING_TEXT}"),
+                ("Warning", "RollingBack", f"rolling back to version 1: alerts: {FIRING_TEXT}"),
+            ],
+            message=f"rolling back to version 1: alerts: {FIRING_TEXT}",
+        ),
+        id="a-matching-alert-firing-with-action-Rollback-rolls-back",
+    ),
+    pytest.param(
+        Step(
+            dataclasses.replace(
+                context(
+                    {n: ok(1) for n in NODES[:2]},
+                    targets=NODES[:2],
+                    **BAKED,
+                    healthCheck={**HEALTH, "alerts": ALERTS},
+                ),
+                alerts=FIRING,
+            ),
+            waiting(P.BAKING, 1, 1, until=0),
+            P.BAKING,
+            1,
+            1,
+            [],
+            message=f"baked; completes once no alert holds it: {FIRING_TEXT}",
+        ),
+        id="a-bake-over-does-not-complete-while-an-alert-fires",
     ),
 ]
 

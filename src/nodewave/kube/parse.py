@@ -70,6 +70,7 @@ def parse_node(body: Mapping[str, Any]) -> NodeInfo:
         labels=dict(meta.get("labels") or {}),
         ready=bool(ready and ready.get("status") == "True"),
         ready_since=parse_time(ready.get("lastTransitionTime")) if ready else None,
+        unschedulable=bool((body.get("spec") or {}).get("unschedulable")),
     )
 
 

@@ -1,4 +1,5 @@
-"""Error rates from Prometheus for health windows (`healthCheck.prometheus`).
+"""Error rates from Prometheus for health windows (`healthCheck.prometheus`), and the active
+alerts of `healthCheck.alerts` (Prometheus' ALERTS or Alertmanager's API).
 
 One instant query per execution whose window closes in the pass, with $node, $execution,
 $job, $namespace and $version substituted. Anything but exactly one finite sample — an HTTP
@@ -15,10 +16,15 @@ from typing import Any
 
 import aiohttp
 
-from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo
+from nodewave.core.rollout.alerts import (
+    build_alert_params,
+    build_alert_query,
+    evaluate_alert_reply,
+)
+from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo, JobInfo
 from nodewave.kube.outbound import EgressRefused, Outbound
 from nodewave.kube.view import JobKey
-from nodewave.models.job import PrometheusCheck
+from nodewave.models.job import AlertCheck, AlertSource, PrometheusCheck
 
 MAX_REPLY_BYTES = 1024 * 1024
 """A query's reply is read up to 1 MiB (an instant query for one series is a few hundred
@@ -71,17 +77,29 @@ class Prometheus:
     def __init__(self, outbound: Outbound) -> None:
         self.outbound = outbound
 
-    async def error_rate(
-        self, job: JobKey, check: PrometheusCheck, query: str, now: datetime
-    ) -> float | str:
-        url = check.address.rstrip("/") + "/api/v1/query"
+    async def read_alerts(self, job: JobKey, check: AlertCheck, now: datetime) -> AlertAnswer:
+        """The matching alerts firing now (healthCheck.alerts), or why they cannot be read."""
+        if check.api is AlertSource.ALERTMANAGER:
+            url = check.address.rstrip("/") + "/api/v2/alerts"
+            params: Any = build_alert_params(check)
+        else:
+            url = check.address.rstrip("/") + "/api/v1/query"
+            params = {"query": build_alert_query(check), "time": f"{now.timestamp():.3f}"}
+        body = await self._get_json(job, url, params, check.timeout_seconds)
+        if isinstance(body, str):
+            return AlertAnswer(now, error=body)
+        return evaluate_alert_reply(check.api, body, now)
+
+    async def _get_json(
+        self, job: JobKey, url: str, params: Any, limit: int
+    ) -> dict[str, Any] | list[Any] | str:
+        """The JSON a GET answers within `limit` seconds, or why there is none."""
         try:
             reply = await self.outbound.request(
-                job, "GET", url, limit_seconds=check.timeout_seconds, max_bytes=MAX_REPLY_BYTES,
-                params={"query": query, "time": f"{now.timestamp():.3f}"},
-            )  # fmt: skip
+                job, "GET", url, limit_seconds=limit, max_bytes=MAX_REPLY_BYTES, params=params
+            )
         except TimeoutError:
-            return f"no answer from {url} within {check.timeout_seconds}s"
+            return f"no answer from {url} within {limit}s"
         except EgressRefused as e:
             return f"{url} not queried: {e}"
         except aiohttp.ClientError as e:
@@ -94,6 +112,18 @@ class Prometheus:
             body = json.loads(reply.body)
         except ValueError:
             return f"HTTP {reply.status} from {url}"
+        if reply.status >= 400 and not isinstance(body, dict):
+            return f"HTTP {reply.status} from {url}"
+        return body if isinstance(body, dict | list) else f"HTTP {reply.status}: unexpected body"
+
+    async def error_rate(
+        self, job: JobKey, check: PrometheusCheck, query: str, now: datetime
+    ) -> float | str:
+        url = check.address.rstrip("/") + "/api/v1/query"
+        params = {"query": query, "time": f"{now.timestamp():.3f}"}
+        body = await self._get_json(job, url, params, check.timeout_seconds)
+        if isinstance(body, str):
+            return body
         if not isinstance(body, dict):
-            return f"HTTP {reply.status}: unexpected body"
+            return "unexpected body: not a JSON object"
         return _sample(body)

@@ -54,7 +54,7 @@ from nodewave.core.vocabulary.naming import (
     build_configmap_name,
 )
 from nodewave.core.vocabulary.patch import build_merge_patch
-from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, Snapshot
+from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo, JobInfo, Snapshot
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.nodes import (
@@ -106,6 +106,8 @@ class Reconciler:
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
     _baselines: dict[JobKey, dict[str, float | str]] = field(default_factory=dict)
     """Baselines measured and not yet in their execution's status."""
+    _alerts: dict[JobKey, AlertAnswer] = field(default_factory=dict)
+    """The last reading of each Job's healthCheck.alerts."""
     _cordoning: set[JobKey] = field(default_factory=set)
     """Jobs seen with nodeMaintenance.cordon: once deleted, the nodes they cordoned go back."""
     _create_errors: dict[JobKey, dict[str, str]] = field(default_factory=dict)
@@ -198,6 +200,7 @@ class Reconciler:
         self.view.overlay_pods.forget(key)
         self._health.pop(key, None)
         self._baselines.pop(key, None)
+        self._alerts.pop(key, None)
         self.webhooks.calls.forget(key)
         self.outbound.forget(key)
         self.notifier.calls.forget(key)
@@ -229,6 +232,7 @@ class Reconciler:
             external_error_rates=await self._external_error_rates(job, executions, now),
             baselines=await self._measure_baselines(job, executions),
             webhook_answers=self.webhooks.calls.answers(key),
+            alerts=await self._read_alerts(job, now),
             notification_answers=self.notifier.calls.answers(key),
             subscriptions=await self.notifier.subscriptions(job),
             pod_create_errors=self._pod_create_errors(key, executions),
@@ -266,6 +270,20 @@ class Reconciler:
             return
         if released:
             log.info("%s/%s deleted; uncordoned %s", *key, ", ".join(released))
+
+    async def _read_alerts(self, job: JobInfo, now: datetime) -> AlertAnswer | None:
+        """healthCheck.alerts as last read, read again when intervalSeconds have passed since
+        (so a pass never decides on a reading older than that, however long the Job was
+        steady). Kept here between passes."""
+        key = (job.namespace, job.name)
+        check = job.spec.rollout.health_check.alerts
+        if check is None:
+            self._alerts.pop(key, None)
+            return None
+        last = self._alerts.get(key)
+        if last is None or now - last.at >= timedelta(seconds=check.interval_seconds):
+            last = self._alerts[key] = await self.prometheus.read_alerts(key, check, now)
+        return last
 
     async def _external_error_rates(
         self, job: JobInfo, executions: tuple[ExecutionInfo, ...], now: datetime

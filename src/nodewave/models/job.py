@@ -10,11 +10,12 @@ server refuses a bad manifest at `kubectl apply` with a message naming the field
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic.config import JsonDict
 
 from nodewave.models.base import (
@@ -143,6 +144,45 @@ class PrometheusCheck(ApiModel):
     """Judge each node's rate against its own rate before it moved, not a fixed maxErrorRate."""
 
 
+class AlertAction(StrEnum):
+    PAUSE = "Pause"
+    ROLLBACK = "Rollback"
+
+
+class AlertSource(StrEnum):
+    PROMETHEUS = "Prometheus"
+    ALERTMANAGER = "Alertmanager"
+
+
+ALERT_MATCHER = r'^[a-zA-Z_][a-zA-Z0-9_]*(=|!=|=~|!~)"([^"\\]|\\.)*"$'
+"""`name="value"`, `name!="value"`, `name=~"regex"`, `name!~"regex"`: Prometheus' and
+Alertmanager's matcher syntax; the value is always a double-quoted string, so a matcher cannot
+reach past itself in the query it is put into."""
+
+
+class AlertCheck(ApiModel):
+    """Active alerts that gate the rollout, from Prometheus (`ALERTS`) or Alertmanager (active,
+    not silenced nor inhibited), as kured's alert filter and AppConfig's alarm rollback."""
+
+    address: str = Field(max_length=2048, pattern=r"^https?://[^\s]+$")
+    """Base URL of the Prometheus or Alertmanager HTTP API, e.g. http://alertmanager.monitoring:9093."""
+    api: AlertSource = AlertSource.PROMETHEUS
+    """Prometheus: firing series of ALERTS; Alertmanager: its /api/v2/alerts."""
+    matchers: list[Annotated[str, Field(max_length=512, pattern=ALERT_MATCHER)]] = Field(
+        min_length=1, max_length=16
+    )
+    """Label matchers an alert must all match to count, e.g. severity="critical",
+    alertname=~"Node.*|KubeletDown" (regular expressions are evaluated by the server, RE2)."""
+    action: AlertAction = AlertAction.PAUSE
+    """Pause: while a matching alert fires no wave starts and the bake does not end. Rollback:
+    a matching alert firing while the rollout is in flight or bakes fails it (and rolls it
+    back, with autoRollback). Alerts that cannot be read hold the next wave in both."""
+    interval_seconds: int = Field(default=30, ge=5, le=3600)
+    """How often the alerts are read while the rollout is in flight."""
+    timeout_seconds: int = Field(default=5, ge=1, le=60)
+    """How long one read may take."""
+
+
 class HealthCheck(ApiModel):
     """Health-check windows that gate a rollout: each window of `intervalSeconds` is sampled
     for pod readiness and container restarts; its error rate is the unhealthy share."""
@@ -171,6 +211,8 @@ class HealthCheck(ApiModel):
     """Highest share of unhealthy samples a window may have and still count as healthy."""
     prometheus: PrometheusCheck | None = None
     """Also require the error rate a Prometheus query reports to be at most maxErrorRate."""
+    alerts: AlertCheck | None = None
+    """Active alerts that hold the next wave or roll the rollout back."""
 
 
 class Weekday(StrEnum):
@@ -343,6 +385,22 @@ class Growth(ApiModel):
     """Exponential: how much larger each wave is than the one before."""
 
 
+PERCENT = r"^(100|[1-9][0-9]?)%$"
+IntOrPercent = Annotated[
+    int | str, WithJsonSchema({"x-kubernetes-int-or-string": True, "maxLength": 4})
+]
+"""A count or a percent ("10%"), as the DaemonSet's maxUnavailable: checked by CEL on the API
+server and by `check_int_or_percent` here."""
+
+
+def check_int_or_percent(value: int | str | None) -> int | str | None:
+    if isinstance(value, int) and value < 1:
+        raise ValueError("a count of at least 1")
+    if isinstance(value, str) and not re.match(PERCENT, value):
+        raise ValueError("a percent from 1% to 100%, e.g. 10%")
+    return value
+
+
 class Rollout(ApiModel):
     """How each version, the Job's first included, reaches the nodes and replaces the
     running one."""
@@ -374,6 +432,18 @@ class Rollout(ApiModel):
                 "!has(self.domainOrder) || size(self.domainOrder) == 0 || has(self.topologyKey)",
                 "domainOrder needs topologyKey",
                 ".domainOrder",
+            ),
+            cel(
+                "!has(self.maxUnavailable) || (type(self.maxUnavailable) == int "
+                f"? self.maxUnavailable >= 1 : self.maxUnavailable.matches('{PERCENT}'))",
+                "maxUnavailable is a count of at least 1 or a percent from 1% to 100%",
+                ".maxUnavailable",
+            ),
+            cel(
+                "!self.maxUnavailablePerDomain || "
+                "(has(self.maxUnavailable) && has(self.topologyKey))",
+                "maxUnavailablePerDomain needs maxUnavailable and topologyKey",
+                ".maxUnavailablePerDomain",
             ),
             cel(
                 "!(has(self.steps) && size(self.steps) > 0 && has(self.growth))",
@@ -460,6 +530,15 @@ class Rollout(ApiModel):
     the version is judged again by the health windows, Prometheus and the Rollback webhooks,
     validated ones included, and a failure still rolls it back. It is Completed, and the
     version stable, only after the bake."""
+    max_unavailable: IntOrPercent | None = None
+    """An availability budget (a count, or a percent of the target nodes rounded up): a wave
+    starts only when the target nodes unavailable already (NotReady, cordoned, or with the
+    Job's pod not ready) and the wave's own nodes are at most this many; until then the
+    rollout is WaitingForAvailability. It also bounds every wave's size. A rollback, an
+    abort and new nodes do not wait for it."""
+    max_unavailable_per_domain: bool = False
+    """Count maxUnavailable in the wave's topology domain (its percent over the domain's
+    nodes), not over all the target nodes; needs topologyKey."""
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list, max_length=16)
     """When set, a wave (of a rollout or a restart) starts only while one of them is open; a
     wave under way finishes, nodes that join get the stable version at once, and a rollback or
@@ -472,6 +551,8 @@ class Rollout(ApiModel):
     """Gates owned by other systems: HTTP endpoints called before the rollout, before each
     wave, before the promotion past the canary, after the rollout, and to ask for a
     rollback (docs/design.md §3.6)."""
+
+    _check_max_unavailable = field_validator("max_unavailable")(check_int_or_percent)
 
 
 class Timeouts(ApiModel):
@@ -680,6 +761,8 @@ class RolloutPhase(StrEnum):
     WAITING_FOR_WINDOW = "WaitingForWindow"
     AWAITING_CONFIRMATION = "AwaitingConfirmation"
     STEP_PAUSED = "StepPaused"
+    WAITING_FOR_AVAILABILITY = "WaitingForAvailability"
+    WAITING_FOR_ALERTS = "WaitingForAlerts"
     BAKING = "Baking"
 
 
@@ -690,6 +773,8 @@ class RolloutStatus(ApiModel):
     """Progressing, AwaitingConfirmation (a ConfirmRollout webhook has not passed yet),
     AwaitingPromotion (a canary or a step's pause waits for a promote), Paused
     (spec.rollout.paused), StepPaused (a timed pause of rollout.steps, until waitUntil),
+    WaitingForAvailability (the next wave would pass maxUnavailable), WaitingForAlerts (a
+    matching alert fires, or the alerts cannot be read),
     WaitingForWindow (no maintenance window open for the next wave),
     Baking (the last wave settled; bakeSeconds of judging before it completes), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
     abort`: every node returns to the stable version in waves while the spec still names this
@@ -725,6 +810,9 @@ class RolloutStatus(ApiModel):
     )
     """Nodes back on the previous version after this version failed there (onNodeFailure
     Revert), by name; the first 100."""
+    unavailable_nodes: int = Field(default=0, ge=0)
+    """With maxUnavailable: the target nodes unavailable at the last pass (NotReady,
+    cordoned, or with the Job's pod not ready)."""
     reverted_count: int = Field(default=0, ge=0)
     """How many nodes are reverted, all of them."""
     webhooks: list[WebhookStatus] = Field(default_factory=list, max_length=16)

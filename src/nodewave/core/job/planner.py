@@ -44,6 +44,7 @@ from nodewave.core.job.policy import (
     evaluate_template_policy,
 )
 from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
+from nodewave.core.rollout.availability import evaluate_unavailable
 from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.rollout.progress import group_by_node
 from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
@@ -543,9 +544,16 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     run.states = {name: o.state for name, o in run.observed.items()}
     # 2. Which version each selected node should run (the rollout engine).
     version = snap.current.number
+    unavailable = (
+        evaluate_unavailable(
+            targets, snap.nodes, on_node, snap.pods, completes=snap.current.type.runs_to_completion
+        )
+        if job.spec.rollout.max_unavailable is not None
+        else frozenset()
+    )
     context = build_rollout_context(
         job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains,
-        window, snap.webhook_answers,
+        window, snap.webhook_answers, unavailable, snap.alerts,
     )  # fmt: skip
     decision = plan_rollout(context)
     run.actions.extend(context.asks.calls)

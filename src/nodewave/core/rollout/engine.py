@@ -58,10 +58,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from nodewave.core.rollout.alerts import evaluate_alert_hold, evaluate_alert_rollback
+from nodewave.core.rollout.availability import evaluate_wave_fit
 from nodewave.core.rollout.progress import Progress
 from nodewave.core.rollout.waves import (
     Domains,
     domain_of,
+    domain_scope,
     plan_next_wave,
     plan_pause_after,
     planned_wave_size,
@@ -72,7 +75,7 @@ from nodewave.core.rollout.webhooks import Gate, JobRef, WebhookAsks, evaluate_w
 from nodewave.core.rollout.windows import describe_opening
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.actions import EventIntent
-from nodewave.core.vocabulary.snapshot import CallAnswer, ExecutionInfo, JobInfo
+from nodewave.core.vocabulary.snapshot import AlertAnswer, CallAnswer, ExecutionInfo, JobInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
     MAX_REVERTED_LISTED,
@@ -103,6 +106,8 @@ IN_FLIGHT = frozenset(
         P.PAUSED,
         P.WAITING_FOR_WINDOW,
         P.STEP_PAUSED,
+        P.WAITING_FOR_AVAILABILITY,
+        P.WAITING_FOR_ALERTS,
         P.BAKING,
     }
 )
@@ -169,12 +174,16 @@ class RolloutDecision:
     rollout: RolloutStatus | None
     stable_version: int | None
     events: list[EventIntent] = field(default_factory=list)
+    alerts_due: datetime | None = None
+    """When healthCheck.alerts are to be read again while the rollout is in flight."""
 
     @property
     def wake_at(self) -> datetime | None:
-        """When a step's timed pause or the bake ends: the pass to wake for."""
+        """When a step's timed pause or the bake ends, or the alerts are due: the pass to wake
+        for."""
         rs = self.rollout
-        return rs.wait_until if rs is not None and rs.phase in (P.STEP_PAUSED, P.BAKING) else None
+        timed = rs.wait_until if rs is not None and rs.phase in (P.STEP_PAUSED, P.BAKING) else None
+        return min((t for t in (timed, self.alerts_due) if t is not None), default=None)
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,11 @@ class RolloutContext:
     job: JobRef = field(default_factory=JobRef)
     asks: WebhookAsks = field(default_factory=WebhookAsks)
     """The webhooks' answers in, and the calls this pass asks for (`core/rollout/webhooks.py`)."""
+    unavailable: frozenset[str] = frozenset()
+    """The targets unavailable now (`availability.evaluate_unavailable`): what maxUnavailable
+    counts."""
+    alerts: AlertAnswer | None = None
+    """The last reading of healthCheck.alerts (`core/rollout/alerts.py`)."""
 
     def ask(
         self, rs: RolloutStatus, kind: WebhookType, wave: int, nodes: Callable[[], Sequence[str]]
@@ -317,6 +331,8 @@ def build_rollout_context(
     domains: Domains,
     window: tuple[bool, datetime | None] = (True, None),
     answers: Mapping[str, CallAnswer] | None = None,
+    unavailable: frozenset[str] = frozenset(),
+    alerts: AlertAnswer | None = None,
 ) -> RolloutContext:
     """`window`: whether a maintenance window is open, and when the next opens if not."""
     return RolloutContext(
@@ -336,6 +352,8 @@ def build_rollout_context(
         window_opens_at=window[1],
         job=JobRef(job.namespace, job.name, job.uid),
         asks=WebhookAsks(answers=dict(answers or {})),
+        unavailable=unavailable,
+        alerts=alerts,
     )
 
 
@@ -353,7 +371,19 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     decision = TRANSITIONS[rs.phase or P.PROGRESSING](ctx, rs)
     decision.events[:0] = events
     stamp_times(ctx.previous, decision.rollout, ctx.now)
+    decision.alerts_due = evaluate_alerts_due(ctx, decision.rollout)
     return tell_post_rollout(ctx, record_reverted(ctx, decision))
+
+
+def evaluate_alerts_due(ctx: RolloutContext, rs: RolloutStatus | None) -> datetime | None:
+    """While the rollout is in flight with healthCheck.alerts, when they are next read: an
+    interval after the last reading (at once when none was made)."""
+    check = ctx.spec.health_check.alerts
+    if check is None or rs is None or rs.phase not in IN_FLIGHT:
+        return None
+    if ctx.alerts is None:
+        return ctx.now
+    return ctx.alerts.at + timedelta(seconds=check.interval_seconds)
 
 
 def stamp_times(before: RolloutStatus | None, rs: RolloutStatus | None, now: datetime) -> None:
@@ -452,7 +482,13 @@ def plan_progressing(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     current wave and, once it settled, ask the wave gates: complete, hold, or start the next
     wave (`advance`)."""
     rs.failed_nodes = ctx.progress.failed_nodes
-    verdict = evaluate_failure(ctx, rs.wave) or evaluate_rollback_webhooks(ctx, rs)
+    if ctx.spec.max_unavailable is not None:
+        rs.unavailable_nodes = len(ctx.unavailable)
+    verdict = (
+        evaluate_failure(ctx, rs.wave)
+        or evaluate_rollback_webhooks(ctx, rs)
+        or _alerts_fail(ctx, rs)
+    )
     if verdict:
         return fail_rollout(ctx, rs, verdict)
     return advance(ctx, rs)
@@ -488,6 +524,15 @@ def evaluate_rollback_webhooks(ctx: RolloutContext, rs: RolloutStatus) -> str:
         w for w in rs.webhooks if w.type is WebhookType.ROLLBACK and w.phase is WebhookPhase.PASSED
     ]  # any one of them: each watches something of its own
     return "; ".join(f"Rollback webhook {w.name} asked for it ({w.message})" for w in asked)
+
+
+def _alerts_fail(ctx: RolloutContext, rs: RolloutStatus) -> str:
+    """healthCheck.alerts with action Rollback: a matching alert firing while the rollout is in
+    flight (or bakes) fails it."""
+    if rs.phase not in IN_FLIGHT:
+        return ""
+    why = evaluate_alert_rollback(ctx.spec.health_check.alerts, ctx.alerts)
+    return f"alerts: {why}" if why else ""
 
 
 def evaluate_failure(ctx: RolloutContext, wave: int) -> str:
@@ -736,7 +781,10 @@ def _bake(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> 
         ))  # fmt: skip
     assert rs.wait_until is not None
     if ctx.now >= rs.wait_until:
-        return False
+        held = evaluate_alert_hold(ctx.spec.health_check.alerts, ctx.alerts)
+        if held:
+            rs.message = f"baked; completes once no alert holds it: {held}"
+        return bool(held)
     rs.message = (
         f"baking until {_clock(rs.wait_until)}: {len(ctx.progress.moved)} nodes on version "
         f"{ctx.version} judged again, {rs.failed_nodes} failed (budget: {ctx.budget})"
@@ -759,6 +807,41 @@ def _gate_window(ctx: RolloutContext, rs: RolloutStatus, events: list[EventInten
         _wait_for_window(ctx, rs, events)
         return Hold()
     return None
+
+
+def _gate_alerts(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> Hold | None:
+    """healthCheck.alerts: no wave starts while a matching alert fires (action Pause) or the
+    alerts cannot be read (WaitingForAlerts)."""
+    held = evaluate_alert_hold(ctx.spec.health_check.alerts, ctx.alerts)
+    if not held:
+        return None
+    if rs.phase is not P.WAITING_FOR_ALERTS:
+        events.append(EventIntent(
+            "Warning", R.WAITING_FOR_ALERTS, f"version {ctx.version}, before wave {rs.wave + 1}: {held}"
+        ))  # fmt: skip
+    _leave_awaiting_promotion(ctx, rs, events)
+    rs.phase = P.WAITING_FOR_ALERTS
+    rs.message = f"waiting before wave {rs.wave + 1}: {held}"
+    return Hold()
+
+
+def _gate_availability(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """rollout.maxUnavailable: the next wave waits (WaitingForAvailability) while the targets
+    unavailable already and its own nodes would pass the budget."""
+    wave = _next_nodes(ctx, rs)
+    fit = evaluate_wave_fit(ctx.spec, ctx.targets, ctx.domains, ctx.unavailable, wave, rs.wave + 1)
+    if fit.fits:
+        return None
+    if rs.phase is not P.WAITING_FOR_AVAILABILITY:
+        events.append(EventIntent(
+            "Warning", R.WAITING_FOR_AVAILABILITY, f"version {ctx.version}: {fit.message}"
+        ))  # fmt: skip
+    _leave_awaiting_promotion(ctx, rs, events)
+    rs.phase = P.WAITING_FOR_AVAILABILITY
+    rs.message = f"waiting before wave {rs.wave + 1}: {fit.message}"
+    return Hold()
 
 
 def _gate_pre_wave(
@@ -784,6 +867,8 @@ WAVE_GATES: tuple[
     _gate_step_pause,
     _gate_pause,
     _gate_window,
+    _gate_alerts,
+    _gate_availability,
     _gate_pre_wave,
 )
 """What may hold the next wave, asked in this order once the current one settled; the first
@@ -809,15 +894,15 @@ def _fill_wave(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
     current, remaining = ctx.progress.wave(rs.wave), ctx.progress.remaining
     if ctx.promoted_full and rs.wave > 1 and rs.wave == rs.total_waves:
         return list(remaining)  # the wave a full promote started takes every node left
-    size = planned_wave_size(ctx.spec, len(ctx.targets), rs.wave)
-    missing = size - len(current)
-    if missing <= 0:
-        return []
     if not current:
         return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave, ctx.domains)
+    first = current[0].spec.node_name
+    scope = domain_scope(ctx.spec, ctx.domains, first)
+    missing = planned_wave_size(ctx.spec, len(ctx.targets), rs.wave, scope) - len(current)
+    if missing <= 0:
+        return []
     # Only from the wave's own domain: a wave never spans two.
-    own = domain_of(ctx.domains, current[0].spec.node_name)
-    return same_domain(remaining, ctx.domains, own)[:missing]
+    return same_domain(remaining, ctx.domains, domain_of(ctx.domains, first))[:missing]
 
 
 def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> int:
@@ -973,6 +1058,8 @@ TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], Rollou
     P.PAUSED: plan_held,
     P.WAITING_FOR_WINDOW: plan_held,
     P.STEP_PAUSED: plan_held,
+    P.WAITING_FOR_AVAILABILITY: plan_held,
+    P.WAITING_FOR_ALERTS: plan_held,
     P.BAKING: plan_baking,
     P.COMPLETED: plan_completed,
     P.FAILED: plan_failed,

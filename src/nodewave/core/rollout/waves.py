@@ -103,17 +103,42 @@ def growth_wave_size(rollout: Rollout, total: int, wave: int) -> int:
     return max(1, min(size, wave_size(rollout, total)))
 
 
-def planned_wave_size(rollout: Rollout, total: int, wave: int) -> int:
+def planned_wave_size(rollout: Rollout, total: int, wave: int, scope: int | None = None) -> int:
     """How many nodes wave `wave` (1-based) of a rollout over `total` nodes takes: the canary,
-    the step's (the last wave step repeating), the growth's, or maxParallel percent. The one
-    answer for the engine, `plan`, the node map and a restart."""
+    the step's (the last wave step repeating), the growth's, or maxParallel percent; never
+    more than maxUnavailable allows over `scope` nodes (the wave's domain with
+    maxUnavailablePerDomain, `domain_scope`; default all). The one answer for the engine,
+    `plan`, the node map and a restart."""
     if rollout.strategy is Strategy.CANARY and wave == 1:
-        return canary_size(rollout, total)
-    if steps := wave_steps(rollout):
-        return step_wave_size(steps[min(wave, len(steps)) - 1], total)
-    if rollout.growth is not None:
-        return growth_wave_size(rollout, total, wave)
-    return wave_size(rollout, total)
+        size = canary_size(rollout, total)
+    elif steps := wave_steps(rollout):
+        size = step_wave_size(steps[min(wave, len(steps)) - 1], total)
+    elif rollout.growth is not None:
+        size = growth_wave_size(rollout, total, wave)
+    else:
+        size = wave_size(rollout, total)
+    budget = evaluate_unavailable_budget(rollout, total if scope is None else scope)
+    return size if budget is None else max(1, min(size, budget))
+
+
+def evaluate_unavailable_budget(rollout: Rollout, size: int) -> int | None:
+    """How many of `size` nodes may be unavailable at once: maxUnavailable, a count or its
+    percent of `size` rounded up (at least 1, as the DaemonSet's); None without a budget."""
+    value = rollout.max_unavailable
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    return max(1, ceil_percent(int(value.removesuffix("%")), size))
+
+
+def domain_scope(rollout: Rollout, domains: Domains, node: str) -> int | None:
+    """With maxUnavailablePerDomain, how many target nodes share `node`'s domain (what its
+    wave's budget is counted over); None: the budget is counted over every target."""
+    if not rollout.max_unavailable_per_domain or not domains:
+        return None
+    own = domain_of(domains, node)
+    return sum(1 for d in domains.values() if d == own)
 
 
 def plan_pause_after(rollout: Rollout, wave: int) -> StepPause | None:
@@ -159,7 +184,10 @@ def plan_next_wave(
     """The nodes of wave `wave` (1-based): the first of `remaining` (in wave order), as many
     as the wave takes and never past the end of their domain. The rollout engine starts each
     wave with it; `plan_waves` is it applied until no node is left."""
-    return same_domain(remaining[: planned_wave_size(rollout, total, wave)], domains)
+    if not remaining:
+        return []
+    scope = domain_scope(rollout, domains, remaining[0])
+    return same_domain(remaining[: planned_wave_size(rollout, total, wave, scope)], domains)
 
 
 def plan_waves(

@@ -33,7 +33,7 @@ from nodewave.core.rollout.windows import WindowError, describe_opening, evaluat
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.actions import SetDesiredState
 from nodewave.core.vocabulary.snapshot import Snapshot, VersionSpec
-from nodewave.models.job import JobSpec, StepPause
+from nodewave.models.job import AlertAction, JobSpec, StepPause
 
 
 @dataclass(frozen=True)
@@ -203,6 +203,18 @@ def build_notes(spec: JobSpec, now: datetime) -> list[str]:
     """The maintenance windows (open now, or when the next opens), the node maintenance and
     the bake."""
     notes = []
+    if (budget := spec.rollout.max_unavailable) is not None:
+        where = " in its topology domain" if spec.rollout.max_unavailable_per_domain else ""
+        notes.append(
+            f"a wave starts only while it and the target nodes unavailable already{where} "
+            f"(NotReady, cordoned, the Job's pod not ready) are at most maxUnavailable {budget}"
+        )
+    if (alerts := spec.rollout.health_check.alerts) is not None:
+        what = "no wave starts" if alerts.action is AlertAction.PAUSE else "the rollout rolls back"
+        notes.append(
+            f"while an alert matching {', '.join(alerts.matchers)} fires ({alerts.api.value}), "
+            f"{what}"
+        )
     if spec.rollout.bake_seconds:
         notes.append(
             f"after the last wave the rollout bakes {spec.rollout.bake_seconds} s: every node "

@@ -33,6 +33,29 @@ class NodeInfo:
     ready: bool
     ready_since: datetime | None
     """lastTransitionTime of the Ready condition: when it last turned True or False."""
+    unschedulable: bool = False
+    """Cordoned (spec.unschedulable)."""
+
+
+MAX_ALERTS_NAMED = 5
+"""Alert names a message lists (the count says how many there are)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertAnswer:
+    """The matching alerts firing when they were read (`at`), or why they could not be
+    (healthCheck.alerts, core/rollout/alerts.py)."""
+
+    at: datetime
+    count: int = 0
+    names: tuple[str, ...] = ()
+    """The distinct alertnames, sorted."""
+    error: str = ""
+
+    def describe(self) -> str:
+        shown = ", ".join(self.names[:MAX_ALERTS_NAMED])
+        extra = len(self.names) - MAX_ALERTS_NAMED
+        return f"{self.count} matching alerts firing ({shown}{f' and {extra} more' if extra > 0 else ''})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +214,8 @@ class Snapshot:
     rate before it moved, or why there is none (healthCheck.prometheus.baseline)."""
     webhook_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
     """The answers of the Job's webhook calls, by call key (core/rollout/webhooks.py)."""
+    alerts: AlertAnswer | None = None
+    """The last reading of healthCheck.alerts (none without them, or not read yet)."""
     notification_answers: Mapping[str, CallAnswer] = field(default_factory=dict)
     """The outcomes of the Job's notifications being sent, by call key."""
     subscriptions: JobSubscriptions = field(default_factory=JobSubscriptions)
