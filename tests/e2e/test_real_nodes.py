@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 from typing import Any
 
 from nodewave.core.execution.maintenance import build_quarantine_value
@@ -387,3 +389,112 @@ def test_an_update_drains_a_real_node_and_a_pdb_quarantines_the_other(
                           capture_output=True, text=True, env=real_cluster.env(), check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     wait_for(lambda: node(guarded) == (False, None), 30, "released")
+
+
+class ReadyWatch:
+    """Whether each node has a ready pod of a Job, from a watch of its pods (every change, not
+    samples): a pod serves while its Ready condition is True and it is not being deleted."""
+
+    def __init__(self, cp: ControlPlane, ns: str, job: str) -> None:
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.timeline: list[tuple[float, dict[str, bool]]] = []
+        self.start = 0
+        self.proc = subprocess.Popen(
+            [str(cp.bin_dir / "kubectl"), "--kubeconfig", str(cp.kubeconfig), "get", "pods",
+             "-n", ns, "-l", f"nodewave.io/job={job}", "--watch", "--output-watch-events",
+             "-o", "json"],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        decoder, buffer = json.JSONDecoder(), ""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            buffer += line
+            try:
+                event, end = decoder.raw_decode(buffer.lstrip())
+            except ValueError:
+                continue
+            buffer = buffer.lstrip()[end:]
+            pod = event["object"]
+            if event["type"] == "DELETED":
+                self.pods.pop(pod["metadata"]["name"], None)
+            else:
+                self.pods[pod["metadata"]["name"]] = pod
+            self.timeline.append((time.monotonic(), self.serving()))
+
+    def serving(self) -> dict[str, bool]:
+        out = dict.fromkeys(REAL, False)
+        for pod in self.pods.values():
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in pod.get("status", {}).get("conditions", [])
+            )
+            if ready and not pod["metadata"].get("deletionTimestamp"):
+                out[pod["spec"]["nodeName"]] = True
+        return out
+
+    def mark(self) -> None:
+        """From now on: what `stop` measures (the watch's first list arrives pod by pod)."""
+        self.start = len(self.timeline)
+
+    def stop(self) -> float:
+        """The longest time any node went without a serving pod since `mark`, in seconds."""
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.thread.join(10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        worst, since = 0.0, dict.fromkeys(REAL, None)
+        for t, serving in self.timeline[self.start :]:
+            for node, up in serving.items():
+                if not up and since[node] is None:
+                    since[node] = t
+                elif up and since[node] is not None:
+                    worst = max(worst, t - since[node])
+                    since[node] = None
+        assert all(s is None for s in since.values()), "a node ended without a serving pod"
+        return worst
+
+
+def test_surge_hands_a_real_node_over_with_no_moment_without_a_ready_pod(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    """rollout.maxSurge on real kubelets: a watch of the Job's pods sees each node always with a
+    ready pod while a new version rolls out; the same rollout without maxSurge leaves a node
+    without one while its new pod starts (the proof the watch can see a gap)."""
+
+    def spec(release: int, surge: bool) -> dict[str, Any]:
+        rollout: dict[str, Any] = {
+            "strategy": "Rolling", "maxParallel": 50,
+            "healthCheck": {"deadlineSeconds": 60, "intervalSeconds": 1, "successThreshold": 2},
+        }  # fmt: skip
+        if surge:
+            rollout["maxSurge"] = 1
+        return {
+            "type": "Pipeline",
+            "selector": {"matchLabels": {"e2e": "real"}},
+            "template": build_workload_template("ready-after", "1"),
+            "config": {"release": release},
+            "rollout": rollout,
+        }
+
+    def stable(version: int) -> bool:
+        status = job_status(real_cluster, ns, "agent")
+        return status.get("stableVersion") == version and status.get("readyNodes") == len(REAL)
+
+    apply_job(real_cluster, ns, "agent", spec(1, surge=True))
+    wait_for(lambda: stable(1), 90, "version 1 ready on both real nodes")
+    gaps = {}
+    for version, surge in ((2, True), (3, False)):
+        watch = ReadyWatch(real_cluster, ns, "agent")
+        wait_for(lambda w=watch: w.timeline and all(w.serving().values()), 30, "watching")
+        watch.mark()
+        apply_job(real_cluster, ns, "agent", spec(version, surge))
+        wait_for(lambda v=version: stable(v), 120, f"version {version} ready on both real nodes")
+        time.sleep(1)  # the old pods' deletion events
+        gaps[surge] = watch.stop()
+    assert gaps[True] == 0.0, gaps
+    assert gaps[False] > 0.5, gaps

@@ -241,6 +241,71 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         "greater than or equal to 1.1",
     ),
     (
+        "surge-for-a-run-once-type",
+        job(type="Update", **ROLLING_ONLY, rollout__maxSurge=1),
+        "spec.rollout.maxSurge",
+        "type Pipeline only",
+    ),
+    (
+        "surge-with-a-host-port",
+        job(
+            **ROLLING_ONLY,
+            rollout__maxSurge="10%",
+            template={
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "a",
+                            "image": "b",
+                            "ports": [{"containerPort": 80, "hostPort": 8080}],
+                        }
+                    ]
+                }
+            },
+        ),
+        "spec.rollout.maxSurge",
+        "hostPort or hostNetwork",
+    ),
+    (
+        "surge-with-host-network",
+        job(
+            **ROLLING_ONLY,
+            rollout__maxSurge=1,
+            template={"spec": {"hostNetwork": True, "containers": [{"name": "a", "image": "b"}]}},
+        ),
+        "spec.rollout.maxSurge",
+        "hostPort or hostNetwork",
+    ),
+    (
+        "surge-of-none",
+        job(**ROLLING_ONLY, rollout__maxSurge=0),
+        "spec.rollout.maxSurge",
+        "count of at least 1",
+    ),
+    (
+        "unavailable-as-a-word",
+        job(**ROLLING_ONLY, rollout__maxUnavailable="all"),
+        "spec.rollout.maxUnavailable",
+        "count of at least 1 or a percent",
+    ),
+    (
+        "unavailable-per-domain-without-a-key",
+        job(**ROLLING_ONLY, rollout__maxUnavailable=1, rollout__maxUnavailablePerDomain=True),
+        "spec.rollout.maxUnavailablePerDomain",
+        "needs maxUnavailable and topologyKey",
+    ),
+    (
+        "alert-matcher-that-escapes-its-quotes",
+        job(
+            rollout__healthCheck__alerts={
+                "address": "http://p:9090",
+                "matchers": ['a="x"} or vector(1) or {b="y"'],
+            }
+        ),
+        "spec.rollout.healthCheck.alerts.matchers[0]",
+        "should match",
+    ),
+    (
         "bake-over-a-week",
         job(rollout__bakeSeconds=8 * 24 * 3600),
         "spec.rollout.bakeSeconds",

@@ -440,6 +440,12 @@ class Rollout(ApiModel):
                 ".maxUnavailable",
             ),
             cel(
+                "!has(self.maxSurge) || (type(self.maxSurge) == int "
+                f"? self.maxSurge >= 1 : self.maxSurge.matches('{PERCENT}'))",
+                "maxSurge is a count of at least 1 or a percent from 1% to 100%",
+                ".maxSurge",
+            ),
+            cel(
                 "!self.maxUnavailablePerDomain || "
                 "(has(self.maxUnavailable) && has(self.topologyKey))",
                 "maxUnavailablePerDomain needs maxUnavailable and topologyKey",
@@ -536,6 +542,14 @@ class Rollout(ApiModel):
     Job's pod not ready) and the wave's own nodes are at most this many; until then the
     rollout is WaitingForAvailability. It also bounds every wave's size. A rollback, an
     abort and new nodes do not wait for it."""
+    max_surge: IntOrPercent | None = None
+    """Surge hand-off (the DaemonSet's maxSurge): on each node of a wave the new version's
+    execution starts beside the running one, which stops only once the new one is Running
+    (validated, with a health check), so the node always has a ready pod; when the new one
+    fails there, the old one goes on. A count, or a percent of the target nodes rounded up:
+    how many nodes may run two at once, so it also bounds each wave. Type Pipeline only, and
+    refused with a hostPort or hostNetwork in the template (two pods on one node would
+    conflict)."""
     max_unavailable_per_domain: bool = False
     """Count maxUnavailable in the wave's topology domain (its percent over the domain's
     nodes), not over all the target nodes; needs topologyKey."""
@@ -552,7 +566,7 @@ class Rollout(ApiModel):
     wave, before the promotion past the canary, after the rollout, and to ask for a
     rollback (docs/design.md §3.6)."""
 
-    _check_max_unavailable = field_validator("max_unavailable")(check_int_or_percent)
+    _check_budgets = field_validator("max_unavailable", "max_surge")(check_int_or_percent)
 
 
 class Timeouts(ApiModel):
@@ -599,11 +613,21 @@ TEMPLATE_SCHEMA: JsonDict = {
                         "properties": {
                             "name": {"type": "string", "minLength": 1, "maxLength": 63},
                             "image": {"type": "string", "minLength": 1, "maxLength": 4096},
+                            "ports": {
+                                "type": "array",
+                                "maxItems": 64,
+                                "items": {
+                                    "type": "object",
+                                    **PRESERVE_UNKNOWN,
+                                    "properties": {"hostPort": {"type": "integer"}},
+                                },
+                            },
                         },
                     },
                 },
                 "nodeName": {"type": "string", "maxLength": MAX_NAME},
                 "restartPolicy": {"type": "string", "maxLength": 16},
+                "hostNetwork": {"type": "boolean"},
             },
             **validations(
                 cel(
@@ -673,6 +697,21 @@ class JobSpec(ApiModel):
                 "nodeMaintenance applies to run-to-completion types (Query, Update, Config): a "
                 "Pipeline's execution never ends, so its node would stay cordoned",
                 ".nodeMaintenance",
+            ),
+            cel(
+                "!has(self.rollout) || !has(self.rollout.maxSurge) || self.type == 'Pipeline'",
+                "maxSurge hands a node over from a running pod to a new one: type Pipeline only "
+                "(a Query, Update or Config execution runs once)",
+                ".rollout.maxSurge",
+            ),
+            cel(
+                "!has(self.rollout) || !has(self.rollout.maxSurge) || "
+                "((!has(self.template.spec.hostNetwork) || !self.template.spec.hostNetwork) && "
+                "self.template.spec.containers.all(c, !has(c.ports) "
+                "|| c.ports.all(p, !has(p.hostPort) || p.hostPort == 0)))",
+                "maxSurge runs two pods on a node at once: a hostPort or hostNetwork in the "
+                "template would make them conflict",
+                ".rollout.maxSurge",
             ),
             cel(
                 "!has(self.nodeMaintenance) || !self.nodeMaintenance.drain.enabled "

@@ -642,16 +642,23 @@ def _requeue_after(
     return requeue
 
 
+HANDED_OVER = frozenset({S.RUNNING, S.COMPLETED})
+"""States of a node's wanted execution in which, with maxSurge, the others on its node stop:
+it runs (validated, with a health check)."""
+
+
 def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
     """The wanted version's execution Running on each target node (created if missing, started
-    again if the operator had stopped it), every other version's stopped; executions on nodes
-    no longer selected stopped."""
+    again if the operator had stopped it), every other version's stopped (with maxSurge, only
+    once the wanted one runs: until then both do); executions on nodes no longer selected
+    stopped."""
     placement = _Placement()
     coming_up = sum(
         1 for ex in run.live if ex.status.revision == 0 and run.observed[ex.name].state in SETTLING
     )
     room = run.settings.max_creates - coming_up
     maintenance = run.snap.job.spec.node_maintenance
+    surge = run.snap.job.spec.rollout.max_surge is not None
     for node in run.targets:
         want = decision.want.get(node)
         if want is None:  # not reached by a first version's rollout yet
@@ -683,6 +690,8 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
             name = cur.name
             if cur.spec.desired_state is DesiredState.STOPPED and cur.stopped_by_operator:
                 _set_desired(run, placement, cur, DesiredState.RUNNING, False, "NodeSelected")
+        if surge and not (cur is not None and run.states.get(cur.name) in HANDED_OVER):
+            continue  # surge: the other versions serve until this one runs
         for v, other in mine.items():
             if v != want.version and other.spec.desired_state is not DesiredState.STOPPED:
                 _set_desired(run, placement, other, DesiredState.STOPPED, True, R.SUPERSEDED)

@@ -107,7 +107,7 @@ def planned_wave_size(rollout: Rollout, total: int, wave: int, scope: int | None
     """How many nodes wave `wave` (1-based) of a rollout over `total` nodes takes: the canary,
     the step's (the last wave step repeating), the growth's, or maxParallel percent; never
     more than maxUnavailable allows over `scope` nodes (the wave's domain with
-    maxUnavailablePerDomain, `domain_scope`; default all). The one answer for the engine,
+    maxUnavailablePerDomain, `domain_scope`; default all), nor than maxSurge. The one answer for the engine,
     `plan`, the node map and a restart."""
     if rollout.strategy is Strategy.CANARY and wave == 1:
         size = canary_size(rollout, total)
@@ -118,15 +118,23 @@ def planned_wave_size(rollout: Rollout, total: int, wave: int, scope: int | None
     else:
         size = wave_size(rollout, total)
     budget = evaluate_unavailable_budget(rollout, total if scope is None else scope)
-    return size if budget is None else max(1, min(size, budget))
+    if budget is not None:
+        size = min(size, budget)
+    if rollout.max_surge is not None:  # the nodes running two versions at once
+        size = min(size, evaluate_budget(rollout.max_surge, total))
+    return max(1, size)
 
 
 def evaluate_unavailable_budget(rollout: Rollout, size: int) -> int | None:
     """How many of `size` nodes may be unavailable at once: maxUnavailable, a count or its
     percent of `size` rounded up (at least 1, as the DaemonSet's); None without a budget."""
     value = rollout.max_unavailable
-    if value is None:
-        return None
+    return None if value is None else evaluate_budget(value, size)
+
+
+def evaluate_budget(value: int | str, size: int) -> int:
+    """A count, or a percent ("10%") of `size` rounded up, at least 1 (as the DaemonSet's
+    maxUnavailable and maxSurge)."""
     if isinstance(value, int):
         return value
     return max(1, ceil_percent(int(value.removesuffix("%")), size))
