@@ -467,12 +467,12 @@ def test_surge_hands_a_real_node_over_with_no_moment_without_a_ready_pod(
     without one while its new pod starts (the proof the watch can see a gap)."""
 
     def spec(release: int, surge: bool) -> dict[str, Any]:
-        rollout: dict[str, Any] = {
-            "strategy": "Rolling", "maxParallel": 50,
+        rollout: dict[str, Any] = {  # one wave: both nodes hand over at once
+            "strategy": "Rolling", "maxParallel": 100,
             "healthCheck": {"deadlineSeconds": 60, "intervalSeconds": 1, "successThreshold": 2},
         }  # fmt: skip
         if surge:
-            rollout["maxSurge"] = 1
+            rollout["maxSurge"] = 2
         return {
             "type": "Pipeline",
             "selector": {"matchLabels": {"e2e": "real"}},

@@ -28,10 +28,10 @@ def test_no_wave_starts_before_the_window_opens(
     nodes = suite_nodes(cluster, "window", 4)
     rolling = {"strategy": "Rolling", "maxParallel": 50}
     settle_v1(cluster, namespace, "nightly", rolling_job("window", "1", rolling), nodes)
-    # The next whole minute at least 12 s away (time to see the rollout wait), local to
+    # The next whole minute at least 6 s away (time to see the rollout wait), local to
     # Kolkata; open for ten minutes.
-    soon = datetime.now(UTC) + timedelta(seconds=72)
-    opens = soon.replace(second=0, microsecond=0).astimezone(KOLKATA)  # in 12 to 72 s
+    soon = datetime.now(UTC) + timedelta(seconds=66)
+    opens = soon.replace(second=0, microsecond=0).astimezone(KOLKATA)  # in 6 to 66 s
     window = {"start": opens.strftime("%H:%M"), "end": (opens + timedelta(minutes=10)).strftime("%H:%M"),
               "timeZone": "Asia/Kolkata"}  # fmt: skip
     apply_job(cluster, namespace, "nightly",

@@ -812,7 +812,7 @@ STEPS = [
             5,
             [
                 ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
-                ("Warning", "WaitingForAvailability", f"version 2: {OVER_BUDGET}"),
+                ("Warning", "WaitingForAvailability", f"version 2, before wave 2: {OVER_BUDGET}"),
             ],
             message=f"waiting before wave 2: {OVER_BUDGET}",
         ),
@@ -1531,6 +1531,28 @@ def test_many_reverted_nodes_are_named_up_to_ten_and_counted_in_one_event() -> N
     assert "NodeReverted" not in reasons(again)
 
 
+def test_past_the_hundred_listed_a_new_reverted_node_is_announced_by_its_count() -> None:
+    """101 nodes reverted, 100 listed: a pass later nothing new, nothing said; the 102nd, which
+    sorts past the list, is announced as one more not listed."""
+    targets = [f"m{i:03}" for i in range(103)]
+    spec = {**REVERT, "maxParallel": 100, "maxFailedNodes": 200, "maxFailedNodesPercent": 100}
+    moved = {n: failed(1) for n in targets[:101]} | {n: ok(1) for n in targets[101:]}
+    ctx = context(moved, targets=targets, back=dict.fromkeys(targets[:101], S.STOPPED),
+                  previous=rollout(P.PROGRESSING, 1, 1), **spec)  # fmt: skip
+    first = plan_rollout(ctx)
+    assert first.rollout is not None
+    assert (len(first.rollout.reverted_nodes), first.rollout.reverted_count) == (100, 101)
+    assert "NodeReverted" not in reasons(
+        plan_rollout(dataclasses.replace(ctx, previous=first.rollout))
+    )
+    moved[targets[101]] = failed(1)
+    later = context(moved, targets=targets, back=dict.fromkeys(targets[:102], S.STOPPED),
+                    previous=first.rollout, **spec)  # fmt: skip
+    assert [e.message for e in plan_rollout(later).events if e.reason == "NodeReverted"] == [
+        "version 2 failed on 1 nodes, back on version 1: 1 not listed (102 reverted in all)"
+    ]
+
+
 def test_a_wave_missing_a_node_fills_it_from_its_own_domain() -> None:
     """Zones b (n0, n1) then a: wave 1 of 2 nodes moved n0 only (n1's creation deferred); the
     wave takes n1 from its own zone, not the first node of another, and is not settled."""
@@ -1571,8 +1593,7 @@ def test_the_context_names_the_job_its_webhooks_are_asked_for() -> None:
 
 def test_the_reverted_list_follows_which_nodes_are_reverted_not_only_how_many() -> None:
     """n0 was reverted and retried (its failed execution deleted: it takes V again); now n1
-    failed: still one node reverted, but another one, listed. (It is not announced: the Event
-    is said when the count grows — a follow-up, docs/mutation-survivors.md.)"""
+    failed: still one node reverted, but another one, listed and announced."""
     before = rollout(P.PROGRESSING, 1, 5).model_copy(
         update={"reverted_nodes": ["n0"], "reverted_count": 1}
     )
@@ -1581,3 +1602,6 @@ def test_the_reverted_list_follows_which_nodes_are_reverted_not_only_how_many() 
     decision = plan_rollout(ctx)
     assert decision.rollout is not None
     assert (decision.rollout.reverted_nodes, decision.rollout.reverted_count) == (["n1"], 1)
+    assert [e.message for e in decision.events if e.reason == "NodeReverted"] == [
+        "version 2 failed on 1 nodes, back on version 1: n1 (1 reverted in all)"
+    ]

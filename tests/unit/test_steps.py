@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nodewave.cli.plugin import render_status
 from nodewave.core.execution.observe import Observation
 from nodewave.core.job.planner import apply_bake_health, evaluate_bake_start
 from nodewave.core.rollout.engine import EVERY_WAVE, build_promote_value, parse_promote
@@ -221,3 +222,16 @@ def test_the_bake_judges_no_run_to_completion_execution() -> None:
     spec = job_spec(type=JobType.UPDATE, rollout={"healthCheck": HEALTH})
     result, _ = bake(DOWN, ready=False, until=200, spec=spec)
     assert result == DOWN
+
+
+def test_status_says_until_when_a_step_pause_or_the_bake_ends() -> None:
+    job_object = {
+        "metadata": {"namespace": "ns", "name": "agent"},
+        "spec": {"type": "Pipeline", "rollout": {"strategy": "Rolling"}},
+        "status": {"rollout": {"phase": "Baking", "version": 2, "wave": 3, "totalWaves": 3,
+                               "waitUntil": "2026-12-06T20:00:00Z", "message": "baking until"}},
+    }  # fmt: skip
+    text = render_status(job_object, [])
+    assert "Until:      2026-12-06T20:00:00Z (the step's pause or the bake ends)" in text
+    job_object["status"]["rollout"]["phase"] = "Progressing"  # a stale waitUntil is not shown
+    assert "Until:" not in render_status(job_object, [])

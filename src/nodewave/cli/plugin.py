@@ -127,6 +127,11 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
         f"Rollout:    {rollout.get('phase', '-')} version {rollout.get('version', '-')} wave {rollout.get('wave', 0)}/{rollout.get('totalWaves', 0)}, failed nodes {rollout.get('failedNodes', 0)}",
         f"Message:    {rollout.get('message', '')}",
         *(
+            [f"Until:      {rollout['waitUntil']} (the step's pause or the bake ends)"]
+            if rollout.get("waitUntil") and rollout.get("phase") in ("StepPaused", "Baking")
+            else []
+        ),
+        *(
             [f"Restart:    {r['phase']} (requested for {r['requestedAt']}): {r.get('message', '')}"]
             if (r := status.get("restart"))
             else []

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from nodewave.core.rollout.engine import IN_FLIGHT
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.conditions import set_condition
 from nodewave.models.base import Condition, ConditionStatus
@@ -43,20 +44,8 @@ STALLED_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ABORTED})
 """An aborted rollout is Stalled from the start, while its nodes still return: for kstatus
 and Argo CD the version in Git did not roll out (Failed, Degraded), which is what a person
 who stopped it needs to see; `status.rollout.message` tells how far the return is."""
-RECONCILING_PHASES = frozenset(
-    {
-        P.PROGRESSING,
-        P.ROLLING_BACK,
-        P.AWAITING_CONFIRMATION,
-        P.AWAITING_PROMOTION,
-        P.PAUSED,
-        P.WAITING_FOR_WINDOW,
-        P.STEP_PAUSED,
-        P.WAITING_FOR_AVAILABILITY,
-        P.WAITING_FOR_ALERTS,
-        P.BAKING,
-    }
-)
+RECONCILING_PHASES = IN_FLIGHT | {P.ROLLING_BACK}
+"""A rollout still going or on its way back: Reconciling (kstatus InProgress)."""
 FAILING_PHASES = frozenset({P.FAILED, P.ROLLED_BACK, P.ROLLING_BACK, P.ABORTED})
 
 

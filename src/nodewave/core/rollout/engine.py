@@ -424,17 +424,23 @@ def record_reverted(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDe
     )
     if len(reverted) == rs.reverted_count and reverted[:MAX_REVERTED_LISTED] == rs.reverted_nodes:
         return decision
-    new = [n for n in reverted if n not in set(rs.reverted_nodes)]
+    # New: listed now and not before (a node may replace one retried in the same pass); past
+    # the 100 listed only the count can tell.
+    listed = set(rs.reverted_nodes)
+    new = [n for n in reverted[:MAX_REVERTED_LISTED] if n not in listed]
+    unlisted = max(0, len(reverted) - rs.reverted_count - len(new))
     decision.rollout = rs.model_copy(
         update={"reverted_nodes": reverted[:MAX_REVERTED_LISTED], "reverted_count": len(reverted)}
     )
-    if new and len(reverted) > rs.reverted_count:
-        back = ctx.reverted_to(new[0])
+    if new or unlisted:
+        back = ctx.reverted_to((new or reverted)[0])
         shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+        if unlisted:
+            shown += f"{', ' if new else ''}{unlisted} not listed"
         decision.events.append(EventIntent(
             "Warning", R.NODE_REVERTED,
-            f"version {ctx.version} failed on {len(new)} nodes, back on version {back}: {shown}"
-            f" ({len(reverted)} reverted in all)",
+            f"version {ctx.version} failed on {len(new) + unlisted} nodes, back on version "
+            f"{back}: {shown} ({len(reverted)} reverted in all)",
         ))  # fmt: skip
     return decision
 
@@ -815,14 +821,9 @@ def _gate_alerts(ctx: RolloutContext, rs: RolloutStatus, events: list[EventInten
     held = evaluate_alert_hold(ctx.spec.health_check.alerts, ctx.alerts)
     if not held:
         return None
-    if rs.phase is not P.WAITING_FOR_ALERTS:
-        events.append(EventIntent(
-            "Warning", R.WAITING_FOR_ALERTS, f"version {ctx.version}, before wave {rs.wave + 1}: {held}"
-        ))  # fmt: skip
-    _leave_awaiting_promotion(ctx, rs, events)
-    rs.phase = P.WAITING_FOR_ALERTS
-    rs.message = f"waiting before wave {rs.wave + 1}: {held}"
-    return Hold()
+    return _wait_before_next_wave(
+        ctx, rs, events, (P.WAITING_FOR_ALERTS, R.WAITING_FOR_ALERTS), held
+    )
 
 
 def _gate_availability(
@@ -834,13 +835,26 @@ def _gate_availability(
     fit = evaluate_wave_fit(ctx.spec, ctx.targets, ctx.domains, ctx.unavailable, wave, rs.wave + 1)
     if fit.fits:
         return None
-    if rs.phase is not P.WAITING_FOR_AVAILABILITY:
-        events.append(EventIntent(
-            "Warning", R.WAITING_FOR_AVAILABILITY, f"version {ctx.version}: {fit.message}"
-        ))  # fmt: skip
+    waiting = (P.WAITING_FOR_AVAILABILITY, R.WAITING_FOR_AVAILABILITY)
+    return _wait_before_next_wave(ctx, rs, events, waiting, fit.message)
+
+
+def _wait_before_next_wave(
+    ctx: RolloutContext,
+    rs: RolloutStatus,
+    events: list[EventIntent],
+    waiting: tuple[RolloutPhase, str],
+    why: str,
+) -> Hold:
+    """Hold the next wave in a waiting phase (with its Event reason) until what it waits for
+    changes, saying why; a Warning Event on entering it, not at every pass."""
+    phase, reason = waiting
+    if rs.phase is not phase:
+        message = f"version {ctx.version}, before wave {rs.wave + 1}: {why}"
+        events.append(EventIntent("Warning", reason, message))
     _leave_awaiting_promotion(ctx, rs, events)
-    rs.phase = P.WAITING_FOR_AVAILABILITY
-    rs.message = f"waiting before wave {rs.wave + 1}: {fit.message}"
+    rs.phase = phase
+    rs.message = f"waiting before wave {rs.wave + 1}: {why}"
     return Hold()
 
 
