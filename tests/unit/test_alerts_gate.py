@@ -3,6 +3,7 @@ Prometheus or Alertmanager reply says, and when the alerts hold a wave or fail t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -18,9 +19,11 @@ from nodewave.core.rollout.alerts import (
     evaluate_alert_reply,
     evaluate_alert_rollback,
 )
+from nodewave.core.rollout.engine import evaluate_alerts_due
 from nodewave.core.vocabulary.snapshot import AlertAnswer
-from nodewave.models.job import ALERT_MATCHER, AlertCheck, AlertSource
+from nodewave.models.job import ALERT_MATCHER, AlertCheck, AlertSource, RolloutPhase, RolloutStatus
 from tests.unit.builders import at
+from tests.unit.rollouts import context
 
 MATCHERS = ['severity="critical"', 'alertname=~"Node.*|KubeletDown"']
 
@@ -119,3 +122,30 @@ def test_when_alerts_hold_or_roll_back(
 def test_many_alert_names_are_cut_to_five_and_counted() -> None:
     answer = AlertAnswer(at(0), 9, tuple(f"A{i}" for i in range(7)))
     assert answer.describe() == "9 matching alerts firing (A0, A1, A2, A3, A4 and 2 more)"
+
+
+@pytest.mark.parametrize(
+    ("body", "answer"),
+    [
+        ({"status": "error"}, AlertAnswer(at(0), error="Prometheus: query failed")),
+        ({"status": "error", "error": "x" * 600}, AlertAnswer(at(0), error=("Prometheus: " + "x" * 600)[:512])),
+        ({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}},
+         AlertAnswer(at(0), 1, ())),  # an alert without a name counts, unnamed
+    ],
+)  # fmt: skip
+def test_a_reply_without_words_or_names(body: Any, answer: AlertAnswer) -> None:
+    assert evaluate_alert_reply(AlertSource.PROMETHEUS, body, at(0)) == answer
+
+
+def test_the_alerts_are_read_again_an_interval_after_the_last_reading_while_in_flight() -> None:
+    hc = {"deadlineSeconds": 60, "alerts": {"address": "http://p:9090", "matchers": MATCHERS,
+                                            "intervalSeconds": 30}}  # fmt: skip
+    ctx = context(healthCheck=hc)
+    flying = RolloutStatus(phase=RolloutPhase.PROGRESSING, version=2)
+    assert evaluate_alerts_due(ctx, flying) == ctx.now, "never read: at once"
+    read = dataclasses.replace(ctx, alerts=AlertAnswer(at(-10)))
+    assert evaluate_alerts_due(read, flying) == at(20)
+    done = flying.model_copy(update={"phase": RolloutPhase.COMPLETED})
+    assert evaluate_alerts_due(read, done) is None, "not woken once it ended"
+    assert evaluate_alerts_due(read, None) is None
+    assert evaluate_alerts_due(context(), flying) is None, "no alerts configured"

@@ -11,11 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nodewave.core.rollout.availability import evaluate_unavailable, evaluate_wave_fit
+from nodewave.core.rollout.engine import plan_rollout
 from nodewave.core.rollout.progress import group_by_node
 from nodewave.core.rollout.waves import plan_waves, planned_wave_size
 from nodewave.models.execution import DesiredState, ObservedState
-from nodewave.models.job import Rollout
+from nodewave.models.job import Rollout, RolloutPhase
 from tests.unit.builders import execution, node, pod
+from tests.unit.rollouts import context, ok, rollout
 
 S = ObservedState
 TARGETS = [f"n{i}" for i in range(10)]
@@ -62,6 +64,7 @@ def test_what_counts_as_unavailable() -> None:
         ({"maxUnavailable": "20%"}, {"n9"}, ["n2"], True),  # 20 % of 10 = 2
         ({"maxUnavailable": "20%"}, {"n8", "n9"}, ["n2"], False),
         ({"maxUnavailable": "25%"}, {"n8", "n9"}, ["n2"], True),  # ceil(2.5) = 3
+        ({"maxUnavailable": "1%"}, {"n9"}, ["n2"], False),  # ceil(0.1) = 1
         # Per domain: zone a (4 nodes) holds the wave, the nodes down are in b.
         ({"maxUnavailable": 1, "maxUnavailablePerDomain": True, "topologyKey": "zone"},
          {"n8", "n9"}, ["n2"], True),
@@ -112,3 +115,44 @@ def test_a_per_domain_budget_bounds_each_wave_by_its_domain() -> None:
         maxParallel=100, maxUnavailable="50%", maxUnavailablePerDomain=True, topologyKey="zone"
     )
     assert [len(w) for w in plan_waves(spec, TARGETS, ZONES)] == [2, 2, 3, 3]
+
+
+def test_many_unavailable_nodes_are_named_up_to_five_and_an_unlabelled_domain_says_so() -> None:
+    domains = {n: "" for n in TARGETS}
+    spec = rolling(maxUnavailable=2, maxUnavailablePerDomain=True, topologyKey="zone")
+    fit = evaluate_wave_fit(spec, TARGETS, domains, frozenset(TARGETS[3:]), ["n0"], 2)
+    assert fit.message == (
+        "7 of 10 nodes in (no label) are unavailable (n3, n4, n5, n6, n7 and 2 more); wave 2 of 1 "
+        "nodes would make 8, over maxUnavailable 2 (2)"
+    )
+    six = evaluate_wave_fit(spec, TARGETS, domains, frozenset(TARGETS[4:]), ["n0"], 2)
+    assert "(n4, n5, n6, n7, n8 and 1 more)" in six.message
+    five = evaluate_wave_fit(spec, TARGETS, domains, frozenset(TARGETS[5:]), ["n0"], 2)
+    assert "(n5, n6, n7, n8, n9);" in five.message
+
+
+def test_the_engine_counts_a_per_domain_budget_in_the_waves_domain() -> None:
+    """Zone a (n0-n3) and b (n4-n9), 1 unavailable per domain, n8 down: wave 2 in zone a
+    starts; with n1 down instead, it waits."""
+    kw = {"strategy": "Rolling", "maxParallel": 10, "topologyKey": "zone",
+          "maxUnavailable": 1, "maxUnavailablePerDomain": True}  # fmt: skip
+    base = context({"n0": ok(1)}, previous=rollout(RolloutPhase.PROGRESSING, 1, 10), **kw)
+    # the wave order puts zone a first: n0 n1 n2 n3, then b
+    ordered = dataclasses.replace(base, domains=ZONES)
+    going = plan_rollout(dataclasses.replace(ordered, unavailable=frozenset({"n8"})))
+    assert going.rollout is not None
+    assert going.rollout.phase is RolloutPhase.PROGRESSING
+    held = plan_rollout(dataclasses.replace(ordered, unavailable=frozenset({"n2"})))
+    assert held.rollout is not None
+    assert held.rollout.phase is RolloutPhase.WAITING_FOR_AVAILABILITY
+    assert "1 of 4 nodes in a are unavailable (n2)" in held.rollout.message
+
+
+def test_a_promoted_canary_held_by_the_budget_says_it_was_promoted() -> None:
+    canary = {"strategy": "Canary", "canaryCount": 1, "maxParallel": 20, "maxUnavailable": 1}
+    ctx = context({"n0": ok(1)}, previous=rollout(RolloutPhase.AWAITING_PROMOTION, 1, 6),
+                  promote="2", **canary)  # fmt: skip
+    decision = plan_rollout(dataclasses.replace(ctx, unavailable=frozenset({"n9"})))
+    assert [e.reason for e in decision.events] == ["Promoted", "WaitingForAvailability"]
+    assert decision.rollout is not None
+    assert decision.rollout.phase is RolloutPhase.WAITING_FOR_AVAILABILITY

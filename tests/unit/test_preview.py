@@ -312,3 +312,13 @@ def test_the_plan_names_the_availability_budget_and_the_alerts() -> None:
         "domain (NotReady, cordoned, the Job's pod not ready) are at most maxUnavailable 20%",
         'while an alert matching severity="critical" fires (Alertmanager), the rollout rolls back',
     ]
+    fleet = stable_on(NODES, {
+        "strategy": "Rolling", "maxUnavailable": 2,
+        "healthCheck": {"deadlineSeconds": 60, "alerts": {
+            "address": "http://p:9090", "matchers": ['severity="critical"', 'team="a"']}},
+    })  # fmt: skip
+    assert build_notes(fleet.job.spec, at(10)) == [
+        "a wave starts only while it and the target nodes unavailable already (NotReady, "
+        "cordoned, the Job's pod not ready) are at most maxUnavailable 2",
+        'while an alert matching severity="critical", team="a" fires (Prometheus), no wave starts',
+    ]

@@ -12,11 +12,19 @@ from hypothesis import strategies as st
 from nodewave.cli.plugin import render_status
 from nodewave.core.execution.observe import Observation
 from nodewave.core.job.planner import apply_bake_health, evaluate_bake_start
-from nodewave.core.rollout.engine import EVERY_WAVE, build_promote_value, parse_promote
+from nodewave.core.rollout.engine import (
+    EVERY_WAVE,
+    build_promote_value,
+    parse_promote,
+    plan_rollout,
+)
 from nodewave.core.rollout.waves import plan_pause_after, plan_waves, planned_wave_size
+from nodewave.core.views.preview import build_preview
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus, JobType, Rollout, RolloutPhase, RolloutStatus, StepPause
 from tests.unit.builders import at, execution, job, job_spec, pod
+from tests.unit.rollouts import NODES, P, context, ok, rollout
+from tests.unit.simulation import stable_on, step
 
 S = ObservedState
 HEALTH = {"deadlineSeconds": 60, "intervalSeconds": 10, "failureThreshold": 3}
@@ -38,6 +46,7 @@ def nodes(n: int) -> list[str]:
         pytest.param({"steps": [{"nodes": 1}, {"pause": {}}, {"nodes": 100}]}, 5, [1, 4],
                      id="a-step-of-more-nodes-than-are-left-takes-what-is-left"),
         pytest.param({"steps": [{"percent": 50}]}, 3, [2, 1], id="percent-rounded-up"),
+        pytest.param({"steps": [{"percent": 1}]}, 3, [1, 1, 1], id="a-tiny-percent-is-one-node"),
         pytest.param({"steps": [{"pause": {"durationSeconds": 5}}, {"nodes": 2}]}, 5, [2, 2, 1],
                      id="a-pause-before-the-first-wave-sizes-nothing"),
         pytest.param({"growth": {"type": "Linear", "firstNodes": 2}, "maxParallel": 100}, 20,
@@ -235,3 +244,60 @@ def test_status_says_until_when_a_step_pause_or_the_bake_ends() -> None:
     assert "Until:      2026-12-06T20:00:00Z (the step's pause or the bake ends)" in text
     job_object["status"]["rollout"]["phase"] = "Progressing"  # a stale waitUntil is not shown
     assert "Until:" not in render_status(job_object, [])
+
+
+def test_the_promote_of_wave_two_names_it() -> None:
+    assert build_promote_value(2, 1) == "2"
+    assert build_promote_value(2, 2) == "2:2"
+    assert parse_promote(build_promote_value(2, 2), 2) == 2
+
+
+def test_a_steps_pause_event_names_its_wave() -> None:
+    """The Events a step's pause says carry the wave (the notifications' $wave)."""
+    steps = [{"nodes": 1}, {"pause": {"durationSeconds": 60}}, {"nodes": 1}, {"pause": {}},
+             {"nodes": 1}]  # fmt: skip
+    timed = context({"n0": ok(1)}, targets=NODES[:3], strategy="Rolling", steps=steps,
+                    previous=rollout(P.PROGRESSING, 1, 3))  # fmt: skip
+    assert [(e.reason, e.wave) for e in plan_rollout(timed).events][-1] == ("StepPaused", 1)
+    promote = context({"n0": ok(1), "n1": ok(2)}, targets=NODES[:3], strategy="Rolling",
+                      steps=steps, previous=rollout(P.PROGRESSING, 2, 3))  # fmt: skip
+    assert [(e.reason, e.wave) for e in plan_rollout(promote).events][-1] == (
+        "AwaitingPromotion", 2,
+    )  # fmt: skip
+
+
+def test_a_plan_in_flight_numbers_the_pauses_from_the_next_wave() -> None:
+    """At wave 1 of steps [1, pause 60, 1, pause 5, 1...] over 3 nodes the two waves to come are
+    waves 2 and 3: the pause between them is the one after wave 2 (5 s), not after wave 1."""
+    steps = [{"nodes": 1}, {"pause": {"durationSeconds": 60}}, {"nodes": 1},
+             {"pause": {"durationSeconds": 5}}, {"nodes": 1}]  # fmt: skip
+    snap = stable_on(NODES[:3], {"strategy": "Rolling", "steps": steps})
+    snap = step(snap, 10)  # wave 1 starts
+    assert snap.job.status.rollout is not None
+    assert snap.job.status.rollout.wave == 1
+    preview = build_preview(snap, snap.versions[1], False, False, at(11))
+    assert (preview.in_flight, [len(w) for w in preview.waves]) == (True, [1, 1])
+    assert preview.pauses == [StepPause(duration_seconds=5)]
+
+
+def test_baking_reads_prometheus_wakes_for_the_next_sample_and_says_when_a_window_closed() -> None:
+    """Prometheus' rate counts while baking (a ready pod at rate 0.5 fails), the observation
+    asks to be woken at the next sample, a closed window is marked for the status, and a pod
+    being deleted is not judged."""
+    hc = {**HEALTH, "prometheus": {"address": "http://p:9090", "query": "x"}}
+    spec = job_spec(rollout={"healthCheck": hc})
+    ex = execution("n1", 2, state=S.RUNNING, stable=True, created=-10_000)
+    window, t, result = None, 100.0, UP
+    while t < 200 and result.state is not S.FAILED:
+        result = apply_bake_health(ex, UP, pod(ex.name), spec, window, at(100), at(t), 0.5)
+        window = result.health or window
+        t += 2
+    assert result.state is S.FAILED
+    assert "error rate 0.50" in result.message
+    first = apply_bake_health(ex, UP, pod(ex.name), spec, None, at(100), at(100), 0.0)
+    assert first.deadline == at(102), "the next sample: intervalSeconds 10 / 5"
+    assert first.health_closed is False
+    closing = apply_bake_health(ex, UP, pod(ex.name), spec, first.health, at(100), at(110), 0.0)
+    assert closing.health_closed is True
+    gone = pod(ex.name, deleting=True)
+    assert apply_bake_health(ex, UP, gone, spec, None, at(100), at(100), 0.5) == UP

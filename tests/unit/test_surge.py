@@ -36,6 +36,12 @@ def roll(rollout: dict[str, Any], unready: set[str] = frozenset()) -> list[Snaps
 def test_with_surge_every_node_serves_at_every_pass_and_the_old_stops_after() -> None:
     passes = roll({**ROLLING, "maxSurge": 2})
     assert passes[-1].job.status.stable_version == 2, "the rollout completed"
+    running = {
+        (ex.spec.node_name, ex.spec.job_version)
+        for ex in passes[-1].executions
+        if ex.spec.desired_state is DesiredState.RUNNING
+    }
+    assert running == {(n, 2) for n in NODES}, "version 1 handed over everywhere in the end"
     assert all(min(serving(p).values()) >= 1 for p in passes), "no node without a serving pod"
     # Version 2's pod started beside version 1's serving one, on every node, and version 1
     # was stopped only once version 2 ran there.

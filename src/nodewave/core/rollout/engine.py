@@ -849,10 +849,10 @@ def _wait_before_next_wave(
     """Hold the next wave in a waiting phase (with its Event reason) until what it waits for
     changes, saying why; a Warning Event on entering it, not at every pass."""
     phase, reason = waiting
+    _leave_awaiting_promotion(ctx, rs, events)  # promoted first, then held
     if rs.phase is not phase:
         message = f"version {ctx.version}, before wave {rs.wave + 1}: {why}"
         events.append(EventIntent("Warning", reason, message))
-    _leave_awaiting_promotion(ctx, rs, events)
     rs.phase = phase
     rs.message = f"waiting before wave {rs.wave + 1}: {why}"
     return Hold()
