@@ -3,6 +3,7 @@ the promote that names a wave, and a validated execution judged again while its 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from nodewave.cli.plugin import render_status
 from nodewave.core.execution.observe import Observation
-from nodewave.core.job.planner import apply_bake_health, evaluate_bake_start
+from nodewave.core.job.planner import apply_bake_health, evaluate_bake_start, plan_job
 from nodewave.core.rollout.engine import (
     EVERY_WAVE,
     build_promote_value,
@@ -22,7 +23,7 @@ from nodewave.core.rollout.waves import plan_pause_after, plan_waves, planned_wa
 from nodewave.core.views.preview import build_preview
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import JobStatus, JobType, Rollout, RolloutPhase, RolloutStatus, StepPause
-from tests.unit.builders import at, execution, job, job_spec, pod
+from tests.unit.builders import at, execution, job, job_spec, node, pod, snapshot
 from tests.unit.rollouts import NODES, P, context, ok, rollout
 from tests.unit.simulation import stable_on, step
 
@@ -301,3 +302,23 @@ def test_baking_reads_prometheus_wakes_for_the_next_sample_and_says_when_a_windo
     assert closing.health_closed is True
     gone = pod(ex.name, deleting=True)
     assert apply_bake_health(ex, UP, gone, spec, None, at(100), at(100), 0.5) == UP
+
+
+def test_a_bake_window_keeps_its_samples_between_passes() -> None:
+    """A pass mid-window samples the pod unready; the pass closing the window 10 s later sees
+    it ready: the window holds both samples (error rate 0.5, unhealthy), because the planner
+    keeps a baking execution's window in memory, as a validating one's."""
+    spec = job_spec(rollout={"strategy": "Rolling", "healthCheck": HEALTH, "bakeSeconds": 600})
+    ex = execution("n1", 2, state=S.RUNNING, stable=True, created=-10_000)
+    baking = BAKING.model_copy(update={"wait_until": at(700), "wave": 1, "total_waves": 1})
+    status = JobStatus(stable_version=1, current_version=2, rollout=baking)
+    snap = snapshot([node("n1")], [ex], [pod(ex.name, ready=False)], spec=spec, current=2,
+                    status=status)  # fmt: skip
+    first = plan_job(snap, at(100))
+    assert first.status.rollout is not None
+    assert first.status.rollout.phase is RolloutPhase.BAKING
+    assert ex.name in first.health, "the window in progress is kept"
+    later = dataclasses.replace(snap, pods={ex.name: pod(ex.name)}, health=first.health)
+    closing = plan_job(later, at(110.5))
+    window = closing.health[ex.name]
+    assert (window.error_rate, window.consecutive_unhealthy) == (0.5, 1)

@@ -755,7 +755,12 @@ def _plan_executions(
         if obs.deadline is not None:
             deadlines.append(obs.deadline)
         if obs.health is not None:
-            if obs.state is S.VALIDATING:
+            # The window in progress is kept in memory between passes (its samples are not
+            # written until it closes): while validating, and while its rollout bakes.
+            if obs.state is S.VALIDATING or (
+                ex.status.stable_at is not None
+                and evaluate_bake_start(run.snap.job, ex) is not None
+            ):
                 health[ex.name] = obs.health
             if obs.health_closed:
                 verdict = UNHEALTHY_WINDOW if obs.health.consecutive_unhealthy else HEALTHY_WINDOW
