@@ -128,7 +128,8 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
         f"Message:    {rollout.get('message', '')}",
         *(
             [f"Until:      {rollout['waitUntil']} (the step's pause or the bake ends)"]
-            if rollout.get("waitUntil") and rollout.get("phase") in ("StepPaused", "Baking")
+            if rollout.get("waitUntil")
+            and rollout.get("phase") in (RolloutPhase.STEP_PAUSED, RolloutPhase.BAKING)
             else []
         ),
         *(

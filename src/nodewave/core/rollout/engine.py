@@ -258,7 +258,7 @@ class RolloutContext:
 
     @property
     def promoted_full(self) -> bool:
-        return self.promote == f"{self.version}{FULL}"
+        return parse_promote(self.promote, self.version) == EVERY_WAVE
 
     @cached_property
     def progress(self) -> Progress:
@@ -748,7 +748,8 @@ def _gate_step_pause(
         rs.phase = P.AWAITING_PROMOTION
         rs.message = (
             f"wave {rs.wave}/{rs.total_waves} done; waiting for a promote (annotation "
-            f"{ANNOTATION_PROMOTE}={ctx.version}{PAST_WAVE}{rs.wave}) before wave {rs.wave + 1}"
+            f"{ANNOTATION_PROMOTE}={build_promote_value(ctx.version, rs.wave)}) before wave "
+            f"{rs.wave + 1}"
         )
         return Hold()
     if rs.wait_until is None:

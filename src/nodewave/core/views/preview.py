@@ -135,8 +135,8 @@ def build_preview(
         for a in plan.actions
         if isinstance(a, SetDesiredState) and a.reason == R.NODE_NOT_SELECTED
     )
-    waves, in_flight = _waves_to_come(snap, targets, domains)
-    pauses = _pauses_between(snap, waves, in_flight)
+    waves, in_flight, first = _waves_to_come(snap, targets, domains)
+    pauses = _pauses_between(snap, waves, first)
     minimum, wait = _least_durations(snap, len(waves), pauses)
     return Preview(
         version=current.number,
@@ -161,9 +161,9 @@ def build_preview(
 
 def _waves_to_come(
     snap: Snapshot, targets: list[str], domains: Domains
-) -> tuple[list[list[str]], bool]:
-    """The waves the nodes the rollout has not reached yet will take, and whether the rollout
-    is under way (its canary behind it)."""
+) -> tuple[list[list[str]], bool, int]:
+    """The waves the nodes the rollout has not reached yet will take, whether the rollout is
+    under way (its canary behind it), and the number of the first of those waves."""
     current, status = snap.current, snap.job.status
     rollout = status.rollout
     in_flight = rollout is not None and rollout.version == current.number and rollout.wave > 0
@@ -172,7 +172,7 @@ def _waves_to_come(
     )
     next_wave = rollout.wave + 1 if in_flight and rollout is not None else 1
     waves = progress.plan_waves_to_come(snap.job.spec.rollout, domains, next_wave=next_wave)
-    return waves, in_flight
+    return waves, in_flight, next_wave
 
 
 def _least_durations(snap: Snapshot, waves: int, pauses: list[StepPause | None]) -> tuple[int, int]:
@@ -189,13 +189,9 @@ def _least_durations(snap: Snapshot, waves: int, pauses: list[StepPause | None])
     return windows, paused + spec.rollout.bake_seconds
 
 
-def _pauses_between(
-    snap: Snapshot, waves: list[list[str]], in_flight: bool
-) -> list[StepPause | None]:
+def _pauses_between(snap: Snapshot, waves: list[list[str]], first: int) -> list[StepPause | None]:
     """The pause rollout.steps puts after each of `waves` but the last (the waves to come,
-    numbered on from the rollout's current wave when it is in flight)."""
-    rs = snap.job.status.rollout
-    first = rs.wave + 1 if in_flight and rs is not None else 1
+    numbered from `first`)."""
     return [plan_pause_after(snap.job.spec.rollout, first + i) for i in range(len(waves) - 1)]
 
 
