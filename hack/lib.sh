@@ -67,8 +67,9 @@ ensure_browser() {
 
 # ensure_container_runtime: what real kubelet nodes run on (containerd, runc, the CNI plugins)
 # and what their images are built from (busybox-static; podman, buildah and debootstrap for the
-# operator's image). See src/nodewave/localcluster/realnode.py.
+# operator's image), and the registry they pull from (docker-registry). See
+# src/nodewave/localcluster/realnode.py and registry.py.
 ensure_container_runtime() {
   ensure_debian_packages containerd runc containernetworking-plugins iproute2 util-linux \
-    busybox-static podman buildah debootstrap
+    busybox-static podman buildah debootstrap docker-registry
 }

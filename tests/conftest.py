@@ -63,10 +63,12 @@ def local_cluster(
     workdir: Path,
     fake: Mapping[str, Mapping[str, str]],
     real: Mapping[str, Mapping[str, str]] | None = None,
+    registry_rate: int = 0,
 ) -> Iterator[ControlPlane]:
     """A control plane with the CRDs, kwok nodes and (optionally) real kubelet nodes, all
-    Ready; destroyed afterwards, containers and network namespaces included."""
-    cp = ControlPlane(workdir=workdir, bin_dir=find_binaries())
+    Ready, the real ones pulling from the local registry at `registry_rate` bytes a second (0:
+    unlimited); destroyed afterwards, containers and network namespaces included."""
+    cp = ControlPlane(workdir=workdir, bin_dir=find_binaries(), registry_rate=registry_rate)
     cp.start()
     try:
         install_crds(cp, REPO_ROOT / "crds")

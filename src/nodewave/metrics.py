@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from nodewave import __name__ as _pkg
 from nodewave.core.job.planner import WINDOW_VERDICTS, Plan
+from nodewave.core.rollout.engine import IN_FLIGHT
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.snapshot import JobInfo
 from nodewave.kube.client import Kube
@@ -66,6 +67,13 @@ UNAVAILABLE_NODES = Gauge(
     "Target nodes unavailable (NotReady, cordoned, or the Job's pod not ready), counted for "
     "rollout.maxUnavailable; 0 without it.",
     LABELS,
+    registry=REGISTRY,
+)
+PRE_PULL_NODES = Gauge(
+    "nodewave_rollout_pre_pull_nodes",
+    "Nodes of the next wave by how their pull of the version's images fares (rollout.prePull):"
+    " pulled, pulling or failed; 0 without it.",
+    [*LABELS, "state"],
     registry=REGISTRY,
 )
 QUARANTINED_NODES = Gauge(
@@ -140,6 +148,11 @@ def observe_pass(job: JobInfo, plan: Plan) -> None:
     TOTAL_WAVES.labels(*labels).set(rollout.total_waves if rollout else 0)
     REVERTED_NODES.labels(*labels).set(rollout.reverted_count if rollout else 0)
     UNAVAILABLE_NODES.labels(*labels).set(rollout.unavailable_nodes if rollout else 0)
+    pulls = rollout.pre_pull if rollout is not None and rollout.phase in IN_FLIGHT else None
+    pulled, failed = (pulls.pulled, pulls.failed_count) if pulls else (0, 0)
+    PRE_PULL_NODES.labels(*labels, "pulled").set(pulled)
+    PRE_PULL_NODES.labels(*labels, "failed").set(failed)
+    PRE_PULL_NODES.labels(*labels, "pulling").set(pulls.nodes - pulled - failed if pulls else 0)
     QUARANTINED_NODES.labels(*labels).set(plan.status.quarantined_nodes)
     notified = Counter_(e.phase for e in plan.status.notifications)
     for notification in NotificationPhase:

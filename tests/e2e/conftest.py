@@ -19,12 +19,17 @@ from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, local_cluster, own_namespace, running_operator
 
 REAL_NODES = {"real-0": {"e2e": "real"}, "real-1": {"e2e": "real"}}
+REGISTRY_RATE = 4 << 20
+"""Bytes a second each real node pulls from the local registry (registry.py): a 4 MiB layer
+takes about a second, a pull the tests can see."""
 FAKE_NODES = {"fake-0": {"e2e": "fake"}, "fake-1": {"e2e": "fake"}}
 
 
 @pytest.fixture(scope="package")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    yield from local_cluster(tmp_path_factory.mktemp("real"), FAKE_NODES, REAL_NODES)
+    yield from local_cluster(
+        tmp_path_factory.mktemp("real"), FAKE_NODES, REAL_NODES, registry_rate=REGISTRY_RATE
+    )
 
 
 @pytest.fixture(scope="package")
@@ -46,5 +51,7 @@ def executions_of(cp: ControlPlane, ns: str, job: str, version: int | None = Non
 
 
 def pods_by_node(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
-    items = kubectl_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    """Node → the Job's execution pod there (not a pull-only pod of rollout.prePull)."""
+    selector = f"nodewave.io/job={job},!nodewave.io/pre-pull"
+    items = kubectl_json(cp, "get", "pods", "-n", ns, "-l", selector)["items"]
     return {p["spec"]["nodeName"]: p for p in items if p["spec"].get("nodeName")}

@@ -16,7 +16,14 @@ from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 from tests.e2e.conftest import REAL_NODES, executions_of, pods_by_node
-from tests.integration.jobs import allow_maintenance, apply_job, condition, job_status, states
+from tests.integration.jobs import (
+    allow_maintenance,
+    apply_job,
+    condition,
+    job_events,
+    job_status,
+    states,
+)
 
 REAL = sorted(REAL_NODES)
 
@@ -498,3 +505,109 @@ def test_surge_hands_a_real_node_over_with_no_moment_without_a_ready_pod(
         gaps[surge] = watch.stop()
     assert gaps[True] == 0.0, gaps
     assert gaps[False] > 0.5, gaps
+
+
+def _pod_events(cp: ControlPlane, ns: str) -> list[dict[str, Any]]:
+    return list(
+        kubectl_json(cp, "get", "events", "-n", ns, "--field-selector", "involvedObject.kind=Pod")[
+            "items"
+        ]
+    )
+
+
+def _registry_template(image: str) -> dict[str, Any]:
+    """The registry's test image (no shell: `/sleep` is a static busybox), ready once started."""
+    return {
+        "spec": {
+            "dnsPolicy": "Default",
+            "terminationGracePeriodSeconds": 5,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["/sleep", "3600"],
+                    "readinessProbe": {"exec": {"command": ["/sleep", "0"]}, "periodSeconds": 1},
+                }
+            ],
+        }
+    }
+
+
+def test_pre_pull_pulls_each_wave_ahead_from_a_real_registry_and_a_failed_pull_stops_before_it(
+    real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
+) -> None:
+    """rollout.prePull on real kubelets pulling from the local registry (registry.py): each
+    node pulls the new version's image (an image with no shell) before its wave takes it, so
+    the workload's own pod finds it "already present"; an image the registry does not have
+    fails its pull (a real ErrImagePull) on the first wave's node, and the rollout fails
+    before that node stopped anything."""
+    rollout = {
+        "strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 0,
+        "prePull": {"waitSeconds": 120},
+        "healthCheck": {"deadlineSeconds": 60, "intervalSeconds": 1, "successThreshold": 3},
+    }  # fmt: skip
+
+    def spec(template: dict[str, Any]) -> dict[str, Any]:
+        selector = {"matchLabels": {"e2e": "real"}}
+        return {"type": "Pipeline", "selector": selector, "template": template, "rollout": rollout}
+
+    # Version 1's image is imported (imagePullPolicy Never): nothing to pull, no pull pod.
+    apply_job(real_cluster, ns, "agent", spec(build_workload_template("run")))
+    wait_for(lambda: job_status(real_cluster, ns, "agent").get("stableVersion") == 1, 60, "v1")
+    image = real_cluster.push_image("e2e/agent", "v2", 4 << 20)
+    apply_job(real_cluster, ns, "agent", spec(_registry_template(image)))
+    wait_for(
+        lambda: job_status(real_cluster, ns, "agent").get("stableVersion") == 2, 120, "v2 stable"
+    )
+    reasons = job_events(real_cluster, ns)
+    assert "PrePulling" in reasons, reasons  # wave 1 waited for its node's pull
+    assert "PrePullFailed" not in reasons
+    events = _pod_events(real_cluster, ns)
+    pulled = {
+        e["involvedObject"]["name"]: e["lastTimestamp"]
+        for e in events
+        if e["reason"] == "Pulled" and "Successfully pulled" in e["message"]
+    }
+    assert len(pulled) == 2, pulled
+    assert all("-pull-v2-" in name for name in pulled), pulled
+    execs = {e["spec"]["nodeName"]: e for e in executions_of(real_cluster, ns, "agent", 2)}
+    for node, ex in execs.items():
+        name = ex["metadata"]["name"]
+        said = [e["message"] for e in events if e["involvedObject"]["name"] == name]
+        assert any("already present on machine" in m for m in said), (node, said)
+    # The second wave's node pulled before its wave started (while the first was validated).
+    second = next(ex for ex in execs.values() if ex["spec"]["rolloutWave"] == 2)
+    pull_of_second = max(pulled.values())
+    assert pull_of_second <= second["metadata"]["creationTimestamp"], (pulled, second)
+    pull_pods = kubectl_json(real_cluster, "get", "pods", "-n", ns, "-l", "nodewave.io/pre-pull")
+    wait_for(
+        lambda: (
+            not kubectl_json(real_cluster, "get", "pods", "-n", ns, "-l", "nodewave.io/pre-pull")[
+                "items"
+            ]
+        ),
+        30,
+        f"no pull pod left (were: {[p['metadata']['name'] for p in pull_pods['items']]})",
+    )
+
+    before = _containers(real_cluster, ns, "agent")
+    missing = image.replace("e2e/agent:v2", "e2e/agent:v3-never-pushed")
+    apply_job(real_cluster, ns, "agent", spec(_registry_template(missing)))
+    wait_for(
+        lambda: (
+            (job_status(real_cluster, ns, "agent").get("rollout") or {}).get("phase")
+            == "RolledBack"
+        ),
+        90,
+        "version 3 failed before its first wave",
+    )
+    rs = job_status(real_cluster, ns, "agent")["rollout"]
+    assert "before it started" in rs["failure"], rs
+    assert rs["prePull"]["failedCount"] == 1, rs
+    (failure,) = rs["prePull"]["failed"]
+    assert failure["reason"] in ("ErrImagePull", "ImagePullBackOff"), failure
+    assert "not found" in failure["message"], failure
+    assert "PrePullFailed" in job_events(real_cluster, ns)
+    assert executions_of(real_cluster, ns, "agent", 3) == []  # no node was taken
+    assert _containers(real_cluster, ns, "agent") == before  # nothing running was touched

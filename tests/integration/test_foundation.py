@@ -241,6 +241,22 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         "greater than or equal to 1.1",
     ),
     (
+        "pre-pull-after-a-first-wave-of-an-immediate-rollout",
+        job(
+            rollout__strategy="Immediate",
+            rollout__canaryCount=None,
+            rollout__prePull={"start": "AfterFirstWave"},
+        ),
+        "spec.rollout.prePull.start",
+        "needs waves after the first",
+    ),
+    (
+        "pre-pull-waiting-past-an-hour",
+        job(rollout__prePull={"waitSeconds": 3601}),
+        "spec.rollout.prePull.waitSeconds",
+        "less than or equal to 3600",
+    ),
+    (
         "surge-for-a-run-once-type",
         job(type="Update", **ROLLING_ONLY, rollout__maxSurge=1),
         "spec.rollout.maxSurge",

@@ -86,6 +86,7 @@ def pod(
     exit_code: int | None = None,
     reason: str | None = None,
     restarts: int = 0,
+    pre_pull_of: int | None = None,
 ) -> PodInfo:
     c = ContainerInfo(
         "main",
@@ -108,6 +109,7 @@ def pod(
         reason,
         None,
         (c,),
+        pre_pull_of,
     )
 
 

@@ -13,6 +13,7 @@ from nodewave.core.rollout.engine import build_abort_value
 from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
+    CreatePullPod,
     DeleteExecution,
     DeletePod,
     PatchExecutionStatus,
@@ -50,6 +51,12 @@ def _create_pod(store: Store, a: CreatePod) -> None:
     store.pods.setdefault(a.execution, pod(a.execution, node_name=a.node))
 
 
+def _create_pull_pod(store: Store, a: CreatePullPod) -> None:
+    """Pulled at once: its container's start failed (StartError), as on a kubelet."""
+    pulled = pod(a.name, "Failed", False, a.node, exit_code=128, pre_pull_of=a.version)
+    store.pods.setdefault(a.name, pulled)
+
+
 def _delete_pod(store: Store, a: DeletePod) -> None:
     store.pods.pop(a.name, None)
 
@@ -82,6 +89,7 @@ class Simulated:
 
     create_execution = staticmethod(_create_execution)
     create_pod = staticmethod(_create_pod)
+    create_pull_pod = staticmethod(_create_pull_pod)
     delete_pod = staticmethod(_delete_pod)
     set_desired_state = staticmethod(_set_desired_state)
     patch_execution_status = staticmethod(_patch_execution_status)

@@ -14,6 +14,8 @@ from nodewave.core.views.nodemap import build_map_changes, build_node_map, evalu
 from nodewave.models.execution import DesiredState, HealthWindow, ObservedState
 from nodewave.models.job import (
     JobStatus,
+    PrePullStatus,
+    PullFailure,
     RolloutPhase,
     RolloutStatus,
     WebhookStatus,
@@ -141,6 +143,23 @@ def test_nodes_not_reached_carry_their_planned_wave_while_the_rollout_is_in_flig
     done.status.rollout.phase = RolloutPhase.COMPLETED
     assert all(
         "plannedWave" not in c for c in build_node_map(done, [moved], NODES)["cells"].values()
+    )
+
+
+def test_a_node_whose_pull_failed_before_its_wave_says_so() -> None:
+    moved = execution("n0", 2, state=S.RUNNING, wave=1)
+    pulling = a_job()
+    failure = PullFailure(node="n3", reason="ErrImagePull", message="app:2: not found")
+    pulling.status.rollout.pre_pull = PrePullStatus(
+        wave=2, nodes=1, failed_count=1, failed=[failure]
+    )
+    cells = build_node_map(pulling, [moved], NODES)["cells"]
+    assert {n: c.get("pullFailed") for n, c in cells.items() if "pullFailed" in c} == {
+        "n3": "ErrImagePull: app:2: not found"
+    }
+    pulling.status.rollout.phase = RolloutPhase.ROLLED_BACK
+    assert not any(
+        "pullFailed" in c for c in build_node_map(pulling, [moved], NODES)["cells"].values()
     )
 
 

@@ -31,9 +31,10 @@ from nodewave.core.rollout.engine import (
     plan_steady,
     stamp_times,
 )
+from nodewave.core.rollout.prepull import PULLED, Pull, PullState
 from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
-from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus
+from nodewave.models.job import JobStatus, PrePullStatus, RolloutPhase, RolloutStatus
 from tests.unit.builders import at, job, job_spec
 from tests.unit.rollouts import (
     HEALTH,
@@ -216,6 +217,37 @@ def alerting(action: str, answer: AlertAnswer) -> RolloutContext:
     hc = {**HEALTH, "alerts": {**ALERTS, "action": action}}
     ctx = context({"n0": ok(1), "n1": ok(1)}, **ROLLING, healthCheck=hc)
     return dataclasses.replace(ctx, alerts=answer)
+
+
+PRE_PULL = {**ROLLING, "prePull": {"waitSeconds": 300}}
+NOT_FOUND = Pull(PullState.FAILED, "ErrImagePull", "app:2: not found")
+PULL_WAIT = (
+    "pulling version 2's images on 1 of the 2 nodes of wave 2 (it starts by 2026-01-01 "
+    "00:05:00 UTC at the latest)"
+)
+PULL_FAILED_EVENT = (
+    "version 2, wave 2: the images failed to pull on n3 (ErrImagePull) (1 of 2 in all): "
+    "app:2: not found"
+)
+PULL_FAILURE = (
+    "the images failed to pull on 1 of the 2 nodes of wave 2 before it started (n3: "
+    "ErrImagePull: app:2: not found): with 0 failed already, past the budget of 0"
+)
+
+
+def pre_pulling(
+    pulls: dict[str, Pull], previous: RolloutStatus | None = None, **rollout: Any
+) -> RolloutContext:
+    """Rolling 20 % over ten nodes with prePull, wave 1 settled; wave 2 (n2, n3) pulls."""
+    spec = {**PRE_PULL, **rollout}
+    ctx = context({"n0": ok(1), "n1": ok(1)}, previous=previous, **spec)
+    return dataclasses.replace(ctx, pulls=pulls)
+
+
+def held_for_pulls(until: int) -> RolloutStatus:
+    """PrePulling before wave 2, until `until` seconds from now."""
+    rs = rollout(P.PRE_PULLING, 1, 5)
+    return rs.model_copy(update={"pre_pull": PrePullStatus(wave=2, nodes=2, wait_until=at(until))})
 
 
 FIRST_STOPPED = (
@@ -858,6 +890,93 @@ STEPS = [
             message="wave 2/5: 2 nodes",
         ),
         id="an-unavailable-node-of-the-wave-itself-counts-once",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED}),
+            rollout(P.PROGRESSING, 1, 5),
+            P.PRE_PULLING,
+            1,
+            5,
+            [
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Normal", "PrePulling", f"version 2, before wave 2: {PULL_WAIT}"),
+            ],
+            message=f"waiting before wave 2: {PULL_WAIT}",
+        ),
+        id="the-next-wave-waits-while-its-nodes-pull",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED}),
+            held_for_pulls(300),
+            P.PRE_PULLING,
+            1,
+            5,
+            [],
+            message=f"waiting before wave 2: {PULL_WAIT}",
+        ),
+        id="pre-pulling-says-so-once",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED, "n3": PULLED}),
+            held_for_pulls(300),
+            P.PROGRESSING,
+            2,
+            5,
+            [("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes")],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="its-nodes-pulled-the-wave-starts",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED}),
+            held_for_pulls(0),
+            P.PROGRESSING,
+            2,
+            5,
+            [("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes")],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="after-waitSeconds-the-wave-starts-with-pulls-unfinished",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED, "n3": NOT_FOUND}),
+            rollout(P.PROGRESSING, 1, 5),
+            P.PROGRESSING,
+            2,
+            5,
+            [
+                ("Warning", "PrePullFailed", PULL_FAILED_EVENT),
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes"),
+            ],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="a-failed-pull-within-the-budget-is-said-and-the-wave-starts",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED, "n3": NOT_FOUND}, maxFailedNodes=0),
+            rollout(P.PROGRESSING, 1, 5),
+            P.ROLLING_BACK,
+            1,
+            5,
+            [
+                ("Warning", "PrePullFailed", PULL_FAILED_EVENT),
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Warning", "RolloutFailed", f"version 2: {PULL_FAILURE}"),
+                ("Warning", "RollingBack", f"rolling back to version 1: {PULL_FAILURE}"),
+            ],
+            message=f"rolling back to version 1: {PULL_FAILURE}",
+        ),
+        id="failed-pulls-past-the-budget-fail-the-rollout-before-the-wave-takes-a-node",
     ),
     pytest.param(
         Step(

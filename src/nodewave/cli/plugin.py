@@ -117,6 +117,22 @@ def _webhook_lines(hooks: list[dict[str, Any]]) -> list[str]:
     return [("Webhooks:   " if i == 0 else "            ") + line for i, line in enumerate(lines)]
 
 
+def _pre_pull_lines(pre_pull: dict[str, Any] | None) -> list[str]:
+    """rollout.prePull: how the next wave's nodes pull, and the first nodes whose pull failed."""
+    if not pre_pull:
+        return []
+    p = pre_pull
+    line = (
+        f"Pre-pull:   wave {p.get('wave', 0)}: {p.get('pulled', 0)}/{p.get('nodes', 0)} nodes "
+        f"pulled, {p.get('failedCount', 0)} failed"
+    )
+    failed = [
+        f"            {f['node']}: {f.get('reason', '')}: {f.get('message', '')[:120]}"
+        for f in p.get("failed") or []
+    ]
+    return [line, *failed]
+
+
 def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
     status = job.get("status") or {}
     rollout = status.get("rollout") or {}
@@ -132,6 +148,7 @@ def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
             and rollout.get("phase") in (RolloutPhase.STEP_PAUSED, RolloutPhase.BAKING)
             else []
         ),
+        *_pre_pull_lines(rollout.get("prePull")),
         *(
             [f"Restart:    {r['phase']} (requested for {r['requestedAt']}): {r.get('message', '')}"]
             if (r := status.get("restart"))

@@ -14,6 +14,7 @@ from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.vocabulary.naming import (
     ANNOTATION_STOPPED_BY,
+    LABEL_PRE_PULL,
     LABEL_VERSION,
     LABEL_VERSION_HASH,
     STOPPED_BY_OPERATOR,
@@ -110,7 +111,13 @@ def parse_pod(body: Mapping[str, Any]) -> PodInfo:
         reason=status.get("reason"),
         message=status.get("message"),
         containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
+        pre_pull_of=_version_label(meta, LABEL_PRE_PULL),
     )
+
+
+def _version_label(meta: Mapping[str, Any], key: str) -> int | None:
+    value = (meta.get("labels") or {}).get(key, "")
+    return int(value) if value.isdigit() else None
 
 
 def _controller(meta: Mapping[str, Any], kind: str | None = None) -> Mapping[str, Any]:

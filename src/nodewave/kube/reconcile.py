@@ -22,6 +22,7 @@ from nodewave.core.execution.podspec import (
     build_configmap,
     build_execution,
     build_pod,
+    build_pull_pod,
     evaluate_configmap_conflict,
 )
 from nodewave.core.job.planner import Plan, PlannerSettings, evaluate_bake_start, plan_job
@@ -34,6 +35,7 @@ from nodewave.core.vocabulary.actions import (
     CallWebhook,
     CreateExecution,
     CreatePod,
+    CreatePullPod,
     CreateRevision,
     DeleteExecution,
     DeletePod,
@@ -518,6 +520,14 @@ class Reconciler:
             self.view.overlay_pods.put(
                 (job.namespace, job.name), action.execution, parse_pod(created)
             )
+
+    async def _create_pull_pod(self, snap: Snapshot, action: CreatePullPod) -> None:
+        job = snap.job
+        body = build_pull_pod(job, snap.current, action.node)
+        created = await self.kube.create(path_of("pods", job.namespace), body)
+        if created is not None:
+            info = parse_pod(created)
+            self.view.overlay_pods.put((job.namespace, job.name), info.name, info)
 
     async def _read_configs(self, snap: Snapshot, numbers: list[int]) -> Snapshot:
         """The versions about to get pods, with their configs: an older version's is left in

@@ -108,6 +108,9 @@ class ControlPlane:
     real_nodes: list[RealNode] = field(default_factory=list)
     real_subnet: int | None = None
     """This cluster's index among the real-node subnets of the machine (realnode.py)."""
+    registry_rate: int = 0
+    """Bytes a second each real node pulls from the local registry at most (0: unlimited;
+    registry.py)."""
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     @property
@@ -231,6 +234,7 @@ class ControlPlane:
             ports=state["ports"],
             real_nodes=[RealNode.from_state(n) for n in state.get("realNodes", [])],
             real_subnet=state.get("realSubnet"),
+            registry_rate=state.get("registryRate", 0),
         )
 
     def alive(self) -> bool:
@@ -320,6 +324,10 @@ class ControlPlane:
             self._spawn(
                 f"netproxy-{name}", node.proxy_argv(sys.executable, self.ports["apiserver"])
             )
+            self._spawn(
+                f"registry-proxy-{name}",
+                node.registry_proxy_argv(sys.executable, self._registry_port(), self.registry_rate),
+            )
             self._spawn(f"containerd-{name}", node.containerd_argv())
             self._wait(node.containerd_ready, f"containerd of {name}", deadline)
             for archive in archives:
@@ -341,6 +349,30 @@ class ControlPlane:
             logs = "\n".join(f"kubelet-{n} log:\n{self._tail(f'kubelet-{n}')}" for n in nodes)
             raise ControlPlaneError(f"{e}\n{logs}") from None
         return added
+
+    def _registry_port(self) -> int:
+        """The local registry's port, started with the first real node (registry.py)."""
+        from nodewave.localcluster.registry import write_registry_config
+
+        if "registry" not in self.pids:
+            port = self.ports["registry"] = free_port()
+            config = write_registry_config(self.workdir / "registry", port)
+            self._spawn("registry", ["docker-registry", "serve", str(config)])
+            self._wait(
+                lambda: self._http_ok(f"http://127.0.0.1:{port}/v2/"),
+                "the local registry",
+                time.monotonic() + 30,
+            )
+            self._save_state()
+        return self.ports["registry"]
+
+    def push_image(self, repository: str, tag: str, payload_bytes: int) -> str:
+        """Push a test image with no shell (registry.build_pull_test_image, its layers drawn
+        from the reference, so unlike every other) to the local registry; its reference."""
+        from nodewave.localcluster.registry import build_pull_test_image, push_image
+
+        image = build_pull_test_image(payload_bytes, f"{repository}:{tag}")
+        return push_image(self._registry_port(), repository, tag, image)
 
     def import_image(self, archive: Path) -> None:
         """Import an image archive (docker or OCI) into every real node's containerd."""
@@ -569,6 +601,7 @@ class ControlPlane:
             "ports": self.ports,
             "realNodes": [n.to_state() for n in self.real_nodes],
             "realSubnet": self.real_subnet,
+            "registryRate": self.registry_rate,
         }
         (self.workdir / "state.json").write_text(json.dumps(state, indent=2))
 

@@ -10,8 +10,12 @@ after `setns` into it) and connects, from the machine's own namespace, to the AP
 loopback port: a socket keeps the namespace it was made in. TLS passes through untouched (the
 API server's certificate names 10.0.0.1).
 
+The same forwarder carries a node's image pulls to the local registry (registry.py); with
+`--rate BYTES` it passes at most that many bytes a second towards the node (all its connections
+together), a slow registry as the node sees it.
+
 Run as `python -m nodewave.localcluster.netproxy --netns /run/netns/NAME --listen IP:PORT
---upstream 127.0.0.1:PORT`; `ControlPlane` starts and stops it with the node.
+--upstream 127.0.0.1:PORT [--rate BYTES]`; `ControlPlane` starts and stops it with the node.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import ctypes
 import os
 import signal
 import socket
+import time
 
 CLONE_NEWNET = 0x40000000
 
@@ -49,9 +54,27 @@ def bind_in_namespace(netns: str, host: str, port: int) -> socket.socket:
         os.close(target)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+class Pace:
+    """At most `rate` bytes a second through every pipe that shares it: each chunk takes the
+    next slot of len/rate seconds, and waits for its slot's end."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.free_at = 0.0
+
+    async def take(self, size: int) -> None:
+        now = time.monotonic()
+        self.free_at = max(now, self.free_at) + size / self.rate
+        await asyncio.sleep(self.free_at - now)
+
+
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pace: Pace | None = None
+) -> None:
     try:
-        while data := await reader.read(65536):
+        while data := await reader.read(16384 if pace else 65536):
+            if pace is not None:
+                await pace.take(len(data))
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):
@@ -61,14 +84,18 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
-async def serve(listener: socket.socket, upstream_host: str, upstream_port: int) -> None:
+async def serve(
+    listener: socket.socket, upstream_host: str, upstream_port: int, rate: int = 0
+) -> None:
+    pace = Pace(rate) if rate > 0 else None
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             up_reader, up_writer = await asyncio.open_connection(upstream_host, upstream_port)
         except OSError:
             writer.close()
             return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer, pace))
 
     server = await asyncio.start_server(handle, sock=listener)
     stop = asyncio.Event()
@@ -89,9 +116,10 @@ def main() -> None:
     parser.add_argument("--netns", required=True, help="path of the network namespace")
     parser.add_argument("--listen", required=True, type=_address, help="IP:PORT inside it")
     parser.add_argument("--upstream", required=True, type=_address, help="IP:PORT outside it")
+    parser.add_argument("--rate", type=int, default=0, help="bytes a second towards the node")
     args = parser.parse_args()
     listener = bind_in_namespace(args.netns, *args.listen)
-    asyncio.run(serve(listener, *args.upstream))
+    asyncio.run(serve(listener, *args.upstream, args.rate))
 
 
 if __name__ == "__main__":

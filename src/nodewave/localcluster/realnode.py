@@ -47,6 +47,7 @@ from typing import Any
 import yaml
 
 from nodewave.localcluster.images import PAUSE_IMAGE
+from nodewave.localcluster.registry import NODE_PORT, REGISTRY_HOST, build_hosts_toml
 
 SERVICE_IP = "10.0.0.1"
 """The `kubernetes` Service's cluster IP (first address of --service-cluster-ip-range)."""
@@ -285,6 +286,9 @@ class RealNode:
             ca_dir=pki,
         )
         (d / "containerd.toml").write_text(self.build_containerd_config())
+        hosts = d / "certs.d" / REGISTRY_HOST
+        hosts.mkdir(parents=True, exist_ok=True)
+        (hosts / "hosts.toml").write_text(build_hosts_toml())
         (d / "cni" / "10-nodewave.conflist").write_text(
             json.dumps(self.build_cni_config(), indent=2)
         )
@@ -335,6 +339,10 @@ disabled_plugins = [
 [{cri}.cni]
   bin_dir = "{CNI_BIN_DIR}"
   conf_dir = "{d}/cni"
+
+[{cri}.registry]
+  # hosts.toml per registry (registry.py): the local registry over plain HTTP.
+  config_path = "{d}/certs.d"
 """
 
     def build_cni_config(self) -> dict[str, Any]:
@@ -445,6 +453,23 @@ disabled_plugins = [
             f"{SERVICE_IP}:443",
             "--upstream",
             f"127.0.0.1:{server_port}",
+        ]
+
+    def registry_proxy_argv(self, python: str, registry_port: int, rate: int) -> list[str]:
+        """The node's way to the local registry (registry.py), `rate` bytes a second (0: as
+        fast as it goes)."""
+        return [
+            python,
+            "-m",
+            "nodewave.localcluster.netproxy",
+            "--netns",
+            self.network.netns_path,
+            "--listen",
+            f"127.0.0.1:{NODE_PORT}",
+            "--upstream",
+            f"127.0.0.1:{registry_port}",
+            "--rate",
+            str(rate),
         ]
 
     def containerd_argv(self) -> list[str]:

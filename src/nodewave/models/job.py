@@ -385,6 +385,30 @@ class Growth(ApiModel):
     """Exponential: how much larger each wave is than the one before."""
 
 
+class PrePullStart(StrEnum):
+    IMMEDIATELY = "Immediately"
+    """Each wave's nodes pull from the rollout's start on: the first wave's before it
+    starts, each next one's while the wave before it is validated."""
+    AFTER_FIRST_WAVE = "AfterFirstWave"
+    """Only once the first wave (a canary's) is validated: a version that fails its canary
+    never reaches the registry from the rest of the fleet."""
+
+
+class PrePull(ApiModel):
+    """Image pre-pull (Kruise's imagePreDownload): the next wave's images are pulled on its
+    nodes while the rollout waits for the wave before it, by a pull-only pod per node (the
+    template's images, a command that does not exist in them, so nothing of the workload
+    runs and an image with no shell works), and a pull that fails is reported on its node
+    before the wave takes it."""
+
+    start: PrePullStart = PrePullStart.IMMEDIATELY
+    wait_seconds: int = Field(default=300, ge=0, le=3600)
+    """How long the next wave, otherwise ready to start, waits for its nodes' pulls
+    (PrePulling) before it starts anyway; 0: it never waits, pulls only run ahead. A failed
+    pull does not hold it: it counts against the failure budget, and a wave whose failed pulls
+    would spend the budget fails the rollout before it starts."""
+
+
 PERCENT = r"^(100|[1-9][0-9]?)%$"
 IntOrPercent = Annotated[
     int | str, WithJsonSchema({"x-kubernetes-int-or-string": True, "maxLength": 4})
@@ -470,6 +494,13 @@ class Rollout(ApiModel):
                 ".steps",
             ),
             cel(
+                "!has(self.prePull) || self.prePull.start != 'AfterFirstWave' "
+                "|| self.strategy != 'Immediate'",
+                "prePull.start AfterFirstWave needs waves after the first (strategy Rolling or "
+                "Canary)",
+                ".prePull.start",
+            ),
+            cel(
                 "self.strategy == 'Canary' || !has(self.webhooks) "
                 "|| self.webhooks.all(w, w.type != 'ConfirmPromotion')",
                 "a ConfirmPromotion webhook needs strategy Canary (it gates the promotion past "
@@ -550,6 +581,8 @@ class Rollout(ApiModel):
     how many nodes may run two at once, so it also bounds each wave. Type Pipeline only, and
     refused with a hostPort or hostNetwork in the template (two pods on one node would
     conflict)."""
+    pre_pull: PrePull | None = None
+    """Pull each wave's images on its nodes before the wave starts (PrePull)."""
     max_unavailable_per_domain: bool = False
     """Count maxUnavailable in the wave's topology domain (its percent over the domain's
     nodes), not over all the target nodes; needs topologyKey."""
@@ -803,6 +836,33 @@ class RolloutPhase(StrEnum):
     WAITING_FOR_AVAILABILITY = "WaitingForAvailability"
     WAITING_FOR_ALERTS = "WaitingForAlerts"
     BAKING = "Baking"
+    PRE_PULLING = "PrePulling"
+
+
+MAX_PULL_FAILURES_LISTED = 20
+
+
+class PullFailure(ApiModel):
+    """A node where the pre-pull of the version's images failed, as its kubelet said."""
+
+    node: str = Field(max_length=MAX_NAME)
+    reason: str = Field(default="", max_length=MAX_LABEL_VALUE)
+    """ErrImagePull, ImagePullBackOff, InvalidImageName..."""
+    message: str = Field(default="", max_length=512)
+
+
+class PrePullStatus(ApiModel):
+    """The pre-pull for the next wave (rollout.prePull)."""
+
+    wave: int = Field(default=0, ge=0)
+    """The wave whose nodes pull."""
+    nodes: int = Field(default=0, ge=0)
+    pulled: int = Field(default=0, ge=0)
+    failed_count: int = Field(default=0, ge=0)
+    failed: list[PullFailure] = Field(default_factory=list, max_length=MAX_PULL_FAILURES_LISTED)
+    """The first 20 nodes whose pull failed, by name."""
+    wait_until: datetime | None = None
+    """While PrePulling: when the wave starts whether or not its pulls are done."""
 
 
 class RolloutStatus(ApiModel):
@@ -815,7 +875,9 @@ class RolloutStatus(ApiModel):
     WaitingForAvailability (the next wave would pass maxUnavailable), WaitingForAlerts (a
     matching alert fires, or the alerts cannot be read),
     WaitingForWindow (no maintenance window open for the next wave),
-    Baking (the last wave settled; bakeSeconds of judging before it completes), Completed, Failed, RollingBack, RolledBack or Aborted (`kubectl nodewave
+    PrePulling (the next wave waits for its nodes' image pulls, rollout.prePull), Baking (the
+    last wave settled; bakeSeconds of judging before it completes), Completed, Failed,
+    RollingBack, RolledBack or Aborted (`kubectl nodewave
     abort`: every node returns to the stable version in waves while the spec still names this
     one)."""
     version: int | None = Field(default=None, ge=1)
@@ -854,6 +916,8 @@ class RolloutStatus(ApiModel):
     cordoned, or with the Job's pod not ready)."""
     reverted_count: int = Field(default=0, ge=0)
     """How many nodes are reverted, all of them."""
+    pre_pull: PrePullStatus | None = None
+    """With rollout.prePull: how the next wave's nodes pull the version's images."""
     webhooks: list[WebhookStatus] = Field(default_factory=list, max_length=16)
     """The webhooks asked during this rollout and their last answers (spec.rollout.webhooks)."""
 

@@ -54,7 +54,8 @@ $("jobs").addEventListener("click", (e) => {
 
 function cellClass(cell, job) {
   const old = cell.version !== null && cell.version !== job.currentVersion ? " old" : "";
-  return `cell s-${cell.state}${old}${cell.plannedWave ? " planned" : ""}`;
+  const pull = cell.pullFailed ? " pull-failed" : "";
+  return `cell s-${cell.state}${old}${cell.plannedWave ? " planned" : ""}${pull}`;
 }
 
 // The wave a cell is in (its execution of the current version), or, in a lighter type, the
@@ -68,6 +69,7 @@ function cellTitle(node, cell) {
   const lines = [node, cell.version === null ? "nothing of this Job runs here" :
     `${cell.state}, version ${cell.version}${cell.wave ? `, wave ${cell.wave}` : ""}`];
   if (cell.plannedWave) lines.push(`planned in wave ${cell.plannedWave}`);
+  if (cell.pullFailed) lines.push(`image pull failed before its wave: ${cell.pullFailed}`);
   if (cell.health) lines.push(`health: ${cell.health[0]}/${cell.health[1]} healthy windows`);
   if (cell.message) lines.push(cell.message);
   return lines.join("\n");

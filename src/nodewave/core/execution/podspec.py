@@ -25,9 +25,11 @@ from nodewave.core.vocabulary.naming import (
     LABEL_EXECUTION,
     LABEL_JOB,
     LABEL_NODE,
+    LABEL_PRE_PULL,
     LABEL_VERSION,
     MANAGED_BY,
     build_configmap_name,
+    build_pull_pod_name,
     label_value,
 )
 from nodewave.core.vocabulary.snapshot import JobInfo, VersionSpec
@@ -212,6 +214,91 @@ def build_pod(
             "ownerReferences": [
                 build_owner_reference(API_VERSION, "Execution", execution, execution_uid)
             ],
+        },
+        "spec": spec,
+    }
+
+
+PULL_COMMAND = "/.nodewave-pre-pull"
+"""The command a pull-only pod's containers are given: found in no image, so the container
+is created (its image pulled) and never runs (`StartError`)."""
+PULL_RESOURCES = {
+    "requests": {"cpu": "1m", "memory": "4Mi"},
+    "limits": {"cpu": "10m", "memory": "16Mi"},
+}
+"""What a pull-only container asks for: next to nothing, and within any quota that demands
+requests and limits."""
+
+
+def plan_pull_images(template: Mapping[str, Any]) -> list[tuple[str, str | None]]:
+    """The images a version's pods pull, once each, with the pull policy the template gives:
+    its init containers' and containers' (an image with `imagePullPolicy: Never` is never
+    pulled, so it is left out)."""
+    spec = template.get("spec") or {}
+    seen: dict[str, str | None] = {}
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        image, policy = c.get("image"), c.get("imagePullPolicy")
+        if isinstance(image, str) and image and policy != "Never":
+            seen.setdefault(image, policy)
+    return list(seen.items())
+
+
+def build_pull_pod(job: JobInfo, version: VersionSpec, node: str) -> dict[str, Any]:
+    """The pull-only pod of `version` on `node` (rollout.prePull, core/rollout/prepull.py):
+    each image of the template in a container of its own, with a command none has, so the
+    kubelet pulls and creates each and starts none. It runs as nobody with no privilege,
+    no token and no service links (restricted Pod Security), takes the template's pull
+    secrets, service account (its pull secrets), tolerations and runtime class (so the image
+    lands where the workload's will look), and is pinned to the node as an execution's pod."""
+    tspec = version.template.get("spec") or {}
+    containers = [
+        {
+            "name": f"pull-{i}",
+            "image": image,
+            **({"imagePullPolicy": policy} if policy else {}),
+            "command": [PULL_COMMAND],
+            "resources": copy.deepcopy(PULL_RESOURCES),
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        }
+        for i, (image, policy) in enumerate(plan_pull_images(version.template))
+    ]
+    spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "dnsPolicy": "Default",
+        "terminationGracePeriodSeconds": 0,
+        "serviceAccountName": tspec.get("serviceAccountName") or "default",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "runAsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": containers,
+    }
+    for key in ("imagePullSecrets", "tolerations", "runtimeClassName"):
+        if tspec.get(key):
+            spec[key] = copy.deepcopy(tspec[key])
+    _pin_to_node(spec, node)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": build_pull_pod_name(job.name, version.number, node),
+            "namespace": job.namespace,
+            "labels": {
+                LABEL_JOB: label_value(job.name),
+                LABEL_NODE: label_value(node),
+                LABEL_PRE_PULL: str(version.number),
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+            },
+            "annotations": {ANNOTATION_JOB: job.name},
+            "ownerReferences": [build_owner_reference(API_VERSION, "Job", job.name, job.uid)],
         },
         "spec": spec,
     }

@@ -34,6 +34,7 @@ from nodewave.core.execution.health import (
 )
 from nodewave.core.execution.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
+from nodewave.core.execution.podspec import plan_pull_images
 from nodewave.core.job.job_status import JobCounts, build_job_conditions
 from nodewave.core.job.notifications import plan_notifications
 from nodewave.core.job.podsecurity import Level
@@ -46,6 +47,7 @@ from nodewave.core.job.policy import (
 from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.rollout.availability import evaluate_unavailable
 from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
+from nodewave.core.rollout.prepull import Pull, evaluate_pull
 from nodewave.core.rollout.progress import group_by_node
 from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout.waves import Domains, build_domains, order_nodes
@@ -55,6 +57,7 @@ from nodewave.core.vocabulary.actions import (
     Action,
     CreateExecution,
     CreatePod,
+    CreatePullPod,
     CreateRevision,
     DeleteExecution,
     DeletePod,
@@ -65,7 +68,7 @@ from nodewave.core.vocabulary.actions import (
     SetDesiredState,
 )
 from nodewave.core.vocabulary.conditions import condition_status, set_condition
-from nodewave.core.vocabulary.naming import build_execution_name
+from nodewave.core.vocabulary.naming import build_execution_name, build_pull_pod_name
 from nodewave.core.vocabulary.snapshot import (
     ExecutionInfo,
     JobInfo,
@@ -553,10 +556,11 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     )
     context = build_rollout_context(
         job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains,
-        window, snap.webhook_answers, unavailable, snap.alerts,
+        window, snap.webhook_answers, unavailable, snap.alerts, evaluate_pulls(snap),
     )  # fmt: skip
     decision = plan_rollout(context)
     run.actions.extend(context.asks.calls)
+    run.actions.extend(plan_pull_pods(snap, decision.pre_pull))
     restart = plan_restart(context, parse_restart_at(job.restart_at), job.status.restart)
     run.actions.extend(DeleteExecution(ex.name, ex.uid, foreground=True) for ex in restart.recreate)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
@@ -590,6 +594,37 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
         verdicts,
         _significant(job.status, status),
     )
+
+
+def evaluate_pulls(snap: Snapshot) -> tuple[dict[str, Pull], bool]:
+    """How the pre-pull of the current version's images fares on each node with a pull-only
+    pod of it (a pod the scheduler has not placed yet counts as pulling), and whether the
+    version has images to pull at all (core/rollout/prepull.py)."""
+    version, images = snap.current.number, len(plan_pull_images(snap.current.template))
+    pulls = {
+        p.node_name: evaluate_pull(p, images)
+        for p in snap.pods.values()
+        if p.pre_pull_of == version and p.node_name and not p.deleting
+    }
+    return pulls, images > 0
+
+
+def plan_pull_pods(snap: Snapshot, nodes: frozenset[str]) -> list[Action]:
+    """A pull-only pod of the current version on each of `nodes` (the engine's
+    `RolloutDecision.pre_pull`) that has none, and every other pull-only pod deleted: an older
+    version's, or one on a node that moved (its wave started), left the rollout or was
+    never to pull."""
+    job, version = snap.job, snap.current.number
+    wanted = {build_pull_pod_name(job.name, version, n): n for n in nodes}
+    actions: list[Action] = [
+        DeletePod(p.name, p.uid)
+        for p in snap.pods.values()
+        if p.pre_pull_of is not None and p.name not in wanted and not p.deleting
+    ]
+    actions += [
+        CreatePullPod(name, n, version) for name, n in wanted.items() if name not in snap.pods
+    ]
+    return actions
 
 
 def _plan_forgotten_versions(run: _Pass, kept: set[int | None]) -> None:

@@ -60,6 +60,13 @@ from functools import cached_property
 
 from nodewave.core.rollout.alerts import evaluate_alert_hold, evaluate_alert_rollback
 from nodewave.core.rollout.availability import evaluate_wave_fit
+from nodewave.core.rollout.prepull import (
+    Pull,
+    build_pre_pull_status,
+    evaluate_pre_pull_begun,
+    evaluate_pull_failure,
+    evaluate_pulls_pending,
+)
 from nodewave.core.rollout.progress import Progress
 from nodewave.core.rollout.waves import (
     Domains,
@@ -80,6 +87,8 @@ from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
     MAX_REVERTED_LISTED,
     NodeFailurePolicy,
+    PrePull,
+    PrePullStatus,
     Rollout,
     RolloutPhase,
     RolloutStatus,
@@ -108,6 +117,7 @@ IN_FLIGHT = frozenset(
         P.STEP_PAUSED,
         P.WAITING_FOR_AVAILABILITY,
         P.WAITING_FOR_ALERTS,
+        P.PRE_PULLING,
         P.BAKING,
     }
 )
@@ -176,13 +186,17 @@ class RolloutDecision:
     events: list[EventIntent] = field(default_factory=list)
     alerts_due: datetime | None = None
     """When healthCheck.alerts are to be read again while the rollout is in flight."""
+    pre_pull: frozenset[str] = frozenset()
+    """The nodes that pull V's images now (rollout.prePull): a pull-only pod on each."""
 
     @property
     def wake_at(self) -> datetime | None:
-        """When a step's timed pause or the bake ends, or the alerts are due: the pass to wake
-        for."""
+        """When a step's timed pause, the bake or a wave's wait for its pulls ends, or the
+        alerts are due: the pass to wake for."""
         rs = self.rollout
         timed = rs.wait_until if rs is not None and rs.phase in (P.STEP_PAUSED, P.BAKING) else None
+        if rs is not None and rs.phase is P.PRE_PULLING and rs.pre_pull is not None:
+            timed = rs.pre_pull.wait_until
         return min((t for t in (timed, self.alerts_due) if t is not None), default=None)
 
 
@@ -226,6 +240,16 @@ class RolloutContext:
     counts."""
     alerts: AlertAnswer | None = None
     """The last reading of healthCheck.alerts (`core/rollout/alerts.py`)."""
+    pulls: Mapping[str, Pull] = field(default_factory=dict)
+    """Node → how its pre-pull of V's images fares (`core/rollout/prepull.py`), for the nodes
+    with a pull-only pod of V."""
+    images_to_pull: bool = True
+    """Whether V's template has an image to pull (every one `imagePullPolicy: Never`: none)."""
+
+    @property
+    def pre_pull(self) -> PrePull | None:
+        """rollout.prePull, when V has images to pull."""
+        return self.spec.pre_pull if self.images_to_pull else None
 
     def ask(
         self, rs: RolloutStatus, kind: WebhookType, wave: int, nodes: Callable[[], Sequence[str]]
@@ -333,8 +357,10 @@ def build_rollout_context(
     answers: Mapping[str, CallAnswer] | None = None,
     unavailable: frozenset[str] = frozenset(),
     alerts: AlertAnswer | None = None,
+    pulls: tuple[Mapping[str, Pull], bool] = ({}, True),
 ) -> RolloutContext:
-    """`window`: whether a maintenance window is open, and when the next opens if not."""
+    """`window`: whether a maintenance window is open, and when the next opens if not;
+    `pulls`: the pre-pulls of V by node, and whether V has images to pull."""
     return RolloutContext(
         spec=job.spec.rollout,
         version=version,
@@ -354,6 +380,8 @@ def build_rollout_context(
         asks=WebhookAsks(answers=dict(answers or {})),
         unavailable=unavailable,
         alerts=alerts,
+        pulls=pulls[0],
+        images_to_pull=pulls[1],
     )
 
 
@@ -672,6 +700,7 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     events: list[EventIntent] = []
     stable = ctx.stable
     newly = _fill_wave(ctx, rs)
+    _plan_pre_pull(ctx, rs, newly, events)  # the wave the gates judge: its failures said
     progress = ctx.progress
     wave_done = rs.wave == 0 or (not newly and all(map(progress.settled, progress.wave(rs.wave))))
     if wave_done:
@@ -699,7 +728,8 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     want = ctx.hold()  # on completion every target has moved: none is left on S
     for n in newly:
         want[n] = Want(ctx.version, rs.wave)
-    return RolloutDecision(want, rs, stable, events)
+    pulls = _plan_pre_pull(ctx, rs, newly, events)
+    return RolloutDecision(want, rs, stable, events, pre_pull=pulls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -846,17 +876,83 @@ def _wait_before_next_wave(
     events: list[EventIntent],
     waiting: tuple[RolloutPhase, str],
     why: str,
+    severity: str = "Warning",
 ) -> Hold:
     """Hold the next wave in a waiting phase (with its Event reason) until what it waits for
-    changes, saying why; a Warning Event on entering it, not at every pass."""
+    changes, saying why; an Event on entering it, not at every pass."""
     phase, reason = waiting
     _leave_awaiting_promotion(ctx, rs, events)  # promoted first, then held
     if rs.phase is not phase:
         message = f"version {ctx.version}, before wave {rs.wave + 1}: {why}"
-        events.append(EventIntent("Warning", reason, message))
+        events.append(EventIntent(severity, reason, message))
     rs.phase = phase
     rs.message = f"waiting before wave {rs.wave + 1}: {why}"
     return Hold()
+
+
+def _gate_pre_pull(
+    ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
+) -> Hold | None:
+    """rollout.prePull: the next wave's failed pulls fail the rollout when they would spend
+    the budget (`prepull.evaluate_pull_failure`), and the wave waits (PrePulling) while its
+    nodes still pull, at most waitSeconds from when it was first ready to start."""
+    spec, wave = ctx.pre_pull, rs.wave + 1
+    if spec is None or not evaluate_pre_pull_begun(spec, wave, _first_wave_validated(ctx)):
+        return None
+    nodes = _next_nodes(ctx, rs)
+    failure = evaluate_pull_failure(
+        wave,
+        nodes,
+        ctx.pulls,
+        failed_before=ctx.progress.failed_nodes,
+        budget=evaluate_failure_budget(ctx.spec, len(ctx.targets)),
+        canary=ctx.spec.strategy is Strategy.CANARY and wave == 1,
+    )
+    if failure:
+        return Hold(failure)
+    pending = evaluate_pulls_pending(nodes, ctx.pulls)
+    if not pending or spec.wait_seconds == 0:
+        return None
+    status = rs.pre_pull if rs.pre_pull is not None and rs.pre_pull.wave == wave else None
+    until = (status.wait_until if status else None) or ctx.now + timedelta(
+        seconds=spec.wait_seconds
+    )
+    rs.pre_pull = (status or PrePullStatus(wave=wave)).model_copy(update={"wait_until": until})
+    if ctx.now >= until:
+        return None
+    why = (
+        f"pulling version {ctx.version}'s images on {len(pending)} of the {len(nodes)} nodes "
+        f"of wave {wave} (it starts by {_clock(until)} at the latest)"
+    )
+    return _wait_before_next_wave(
+        ctx, rs, events, (P.PRE_PULLING, R.PRE_PULLING), why, severity="Normal"
+    )
+
+
+def _first_wave_validated(ctx: RolloutContext) -> bool:
+    first = ctx.progress.wave(1)
+    return bool(first) and all(ex.name in ctx.validated for ex in first)
+
+
+def _plan_pre_pull(
+    ctx: RolloutContext, rs: RolloutStatus, starting: Sequence[str], events: list[EventIntent]
+) -> frozenset[str]:
+    """The nodes that pull V's images now: the next wave's, once its pulls have begun, and
+    those that pulled already and have not moved; the status and Events of the next wave's
+    pulls."""
+    spec = ctx.pre_pull
+    if spec is None or rs.phase in (P.COMPLETED, P.BAKING):
+        return frozenset()
+    wave = rs.wave + 1
+    nodes = _next_nodes(ctx, rs, starting)
+    if not evaluate_pre_pull_begun(spec, wave, _first_wave_validated(ctx)):
+        rs.pre_pull = None
+        nodes = []
+    elif nodes:
+        rs.pre_pull, said = build_pre_pull_status(wave, nodes, ctx.pulls, rs.pre_pull, ctx.version)
+        events.extend(said)
+    left = set(ctx.progress.remaining) - set(starting)
+    return frozenset(nodes) | {n for n in ctx.pulls if n in left}
 
 
 def _gate_pre_wave(
@@ -884,6 +980,7 @@ WAVE_GATES: tuple[
     _gate_window,
     _gate_alerts,
     _gate_availability,
+    _gate_pre_pull,
     _gate_pre_wave,
 )
 """What may hold the next wave, asked in this order once the current one settled; the first
@@ -933,12 +1030,13 @@ def _complete(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent])
     return ctx.version
 
 
-def _next_nodes(ctx: RolloutContext, rs: RolloutStatus) -> list[str]:
+def _next_nodes(ctx: RolloutContext, rs: RolloutStatus, starting: Sequence[str] = ()) -> list[str]:
     """The nodes the next wave would take (what a PreWave or ConfirmRollout webhook is asked
-    about)."""
+    about, and where its images are pulled), less those `starting` in this pass."""
+    skip = set(starting)
+    remaining = [n for n in ctx.progress.remaining if n not in skip]
     if ctx.promoted_full and rs.wave > 0:
-        return list(ctx.progress.remaining)
-    remaining = ctx.progress.remaining
+        return remaining
     return plan_next_wave(ctx.spec, len(ctx.targets), remaining, rs.wave + 1, ctx.domains)
 
 
@@ -1075,6 +1173,7 @@ TRANSITIONS: dict[RolloutPhase, Callable[[RolloutContext, RolloutStatus], Rollou
     P.STEP_PAUSED: plan_held,
     P.WAITING_FOR_AVAILABILITY: plan_held,
     P.WAITING_FOR_ALERTS: plan_held,
+    P.PRE_PULLING: plan_held,
     P.BAKING: plan_baking,
     P.COMPLETED: plan_completed,
     P.FAILED: plan_failed,

@@ -72,7 +72,8 @@ def build_node_map(
 ) -> dict[str, Any]:
     """The Job's node map: a header (the rollout, its budget, its webhooks), the domains in
     wave order with their nodes, and a cell per node; while a rollout is in flight, the nodes
-    it has not reached carry the wave they are planned in (`plannedWave`)."""
+    it has not reached carry the wave they are planned in (`plannedWave`), and those whose
+    pre-pull of its images failed say so (`pullFailed`: the kubelet's reason and words)."""
     rollout = job.spec.rollout
     key = rollout.topology_key or ZONE
     try:
@@ -104,6 +105,9 @@ def build_node_map(
         for i, wave in enumerate(waves):
             for n in wave:
                 cells[n]["plannedWave"] = rs.wave + i + 1
+        for f in rs.pre_pull.failed if rs.pre_pull is not None else []:
+            if f.node in cells:
+                cells[f.node]["pullFailed"] = f"{f.reason}: {f.message[:150]}"
     return {
         "job": build_map_header(job, key),
         "domains": [{"name": d, "nodes": ns} for d, ns in groups.items()],

@@ -33,7 +33,7 @@ from nodewave.core.rollout.windows import WindowError, describe_opening, evaluat
 from nodewave.core.vocabulary import reasons as R
 from nodewave.core.vocabulary.actions import SetDesiredState
 from nodewave.core.vocabulary.snapshot import Snapshot, VersionSpec
-from nodewave.models.job import AlertAction, JobSpec, StepPause
+from nodewave.models.job import AlertAction, JobSpec, PrePullStart, StepPause
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,18 @@ def build_notes(spec: JobSpec, now: datetime) -> list[str]:
         notes.append(
             f"while an alert matching {', '.join(alerts.matchers)} fires ({alerts.api.value}), "
             f"{what}"
+        )
+    if (pre := spec.rollout.pre_pull) is not None:
+        when = (
+            "from the start, the first wave's before it starts"
+            if pre.start is PrePullStart.IMMEDIATELY
+            else "once the first wave is validated"
+        )
+        wait = f"up to {pre.wait_seconds} s" if pre.wait_seconds else "never"
+        notes.append(
+            f"each wave's images are pulled on its nodes while the wave before it runs ({when}); "
+            f"a wave waits for its pulls {wait}, and failed pulls count against the failure "
+            "budget before it starts"
         )
     if spec.rollout.bake_seconds:
         notes.append(

@@ -75,6 +75,15 @@ class CreatePod:
 
 
 @dataclass(frozen=True, slots=True)
+class CreatePullPod:
+    """A pull-only pod of `version`'s images on `node` (rollout.prePull), named `name`."""
+
+    name: str
+    node: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeletePod:
     name: str
     uid: str
@@ -156,6 +165,7 @@ Action = (
     | CreateExecution
     | SetDesiredState
     | CreatePod
+    | CreatePullPod
     | DeletePod
     | PatchExecutionStatus
     | DeleteExecution
@@ -173,6 +183,7 @@ VERBS: dict[type, str] = {
     EnsureConfigMap: "ensure_configmap",
     CreateExecution: "create_execution",
     CreatePod: "create_pod",
+    CreatePullPod: "create_pull_pod",
     CallWebhook: "call_webhook",
     SendNotification: "send_notification",
     DeletePod: "delete_pod",

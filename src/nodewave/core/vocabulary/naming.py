@@ -17,6 +17,8 @@ LABEL_VERSION = "nodewave.io/version"
 LABEL_VERSION_HASH = "nodewave.io/version-hash"
 """On a ControllerRevision: the hash of the version's content (`versions.hash_version`)."""
 LABEL_EXECUTION = "nodewave.io/execution"
+LABEL_PRE_PULL = "nodewave.io/pre-pull"
+"""On a pull-only pod (rollout.prePull): the version whose images it pulls."""
 ANNOTATION_STOPPED_BY = "nodewave.io/stopped-by"
 ANNOTATION_JOB = "nodewave.io/job"
 """The Job's full name on pods and revisions (the label may be shortened to fit 63 characters)."""
@@ -51,6 +53,15 @@ def build_execution_name(job: str, version: int, node: str) -> str:
     if len(readable) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", readable):
         return readable
     suffix = f"-v{version}-{digest}"
+    return f"{job[: 63 - len(suffix)].rstrip('-.')}{suffix}"
+
+
+def build_pull_pod_name(job: str, version: int, node: str) -> str:
+    """`<job>-pull-v<version>-<hash>`: the pull-only pod of (job, version, node) for
+    rollout.prePull, one per node as an execution's (its hash is of a different text, so it
+    is never an execution's name)."""
+    digest = _digest(f"pull\x00{job}\x00{version}\x00{node}", 10)
+    suffix = f"-pull-v{version}-{digest}"
     return f"{job[: 63 - len(suffix)].rstrip('-.')}{suffix}"
 
 

@@ -61,6 +61,10 @@ STEP_PAUSED = "StepPaused"
 """A timed pause of rollout.steps began after a wave."""
 BAKING = "Baking"
 """The last wave settled; the rollout bakes for rollout.bakeSeconds before it completes."""
+PRE_PULLING = "PrePulling"
+"""The next wave waits for its nodes' image pulls (rollout.prePull)."""
+PRE_PULL_FAILED = "PrePullFailed"
+"""The version's images failed to pull on nodes of the next wave, before it took them."""
 NODE_QUARANTINED = "NodeQuarantined"
 # ROLLED_BACK and AWAITING_PROMOTION: the condition types above, also Event reasons.
 

@@ -87,6 +87,8 @@ class PodInfo:
     reason: str | None = None
     message: str | None = None
     containers: tuple[ContainerInfo, ...] = ()
+    pre_pull_of: int | None = None
+    """A pull-only pod (rollout.prePull): the version whose images it pulls."""
     restarts: int = field(init=False, default=0)
     """Container restarts, summed once: every observation of every pass reads it."""
 

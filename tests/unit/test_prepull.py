@@ -1,0 +1,323 @@
+"""Image pre-pull (rollout.prePull, core/rollout/prepull.py): how a pull-only pod is read, what
+it is, when pulls begin, when failed pulls fail the rollout, and a rollout run pass by pass
+with pull-only pods made for the next wave and removed as their nodes move (the engine's
+rows are in test_rollout_transitions.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from nodewave.cli.plugin import render_status
+from nodewave.core.execution.podspec import PULL_COMMAND, build_pull_pod, plan_pull_images
+from nodewave.core.job.planner import plan_job, plan_pull_pods
+from nodewave.core.rollout.prepull import (
+    PULLED,
+    PULLING,
+    Pull,
+    PullState,
+    build_pre_pull_status,
+    evaluate_pre_pull_begun,
+    evaluate_pull,
+    evaluate_pull_failure,
+)
+from nodewave.core.vocabulary.actions import CreatePullPod, DeletePod
+from nodewave.core.vocabulary.naming import LABEL_PRE_PULL, build_pull_pod_name
+from nodewave.core.vocabulary.snapshot import ContainerInfo, PodInfo, Snapshot, VersionSpec
+from nodewave.models.job import JobType, PrePull, PrePullStatus, RolloutPhase
+from tests.unit.builders import T0, at, job, pod
+from tests.unit.simulation import HC, NODES, simulate, stable_on, step
+
+NOT_FOUND = "rpc error: code = NotFound desc = failed to pull and unpack image: not found"
+
+
+def pull_pod(
+    *containers: ContainerInfo, phase: str = "Pending", reason: str | None = None
+) -> PodInfo:
+    return PodInfo("p", "uid", "1", "n0", phase, False, False, T0, None, reason, None, containers)
+
+
+def waiting(reason: str, message: str = "") -> ContainerInfo:
+    return ContainerInfo("pull-0", False, 0, waiting_reason=reason, waiting_message=message)
+
+
+START_ERROR = ContainerInfo("pull-1", False, 0, terminated_reason="StartError", exit_code=128)
+
+
+@pytest.mark.parametrize(
+    ("pod", "images", "expected"),
+    [
+        pytest.param(pull_pod(), 1, PULLING, id="not-reported-yet"),
+        pytest.param(pull_pod(waiting("ContainerCreating")), 1, PULLING, id="creating"),
+        pytest.param(pull_pod(START_ERROR), 1, PULLED, id="start-error-means-pulled"),
+        pytest.param(
+            pull_pod(waiting("ContainerCreating"), START_ERROR), 2, PULLING, id="one-of-two-pulled"
+        ),
+        pytest.param(
+            pull_pod(waiting("CreateContainerError"), START_ERROR),
+            2,
+            PULLED,
+            id="an-error-after-the-pull-is-past-it",
+        ),
+        pytest.param(
+            pull_pod(waiting("ErrImagePull", NOT_FOUND), START_ERROR),
+            2,
+            Pull(PullState.FAILED, "ErrImagePull", NOT_FOUND),
+            id="err-image-pull",
+        ),
+        pytest.param(
+            pull_pod(waiting("ImagePullBackOff", "Back-off pulling image")),
+            1,
+            Pull(PullState.FAILED, "ImagePullBackOff", "Back-off pulling image"),
+            id="back-off",
+        ),
+        pytest.param(
+            pull_pod(waiting("InvalidImageName")),
+            1,
+            Pull(PullState.FAILED, "InvalidImageName"),
+            id="invalid-name",
+        ),
+        pytest.param(
+            pull_pod(phase="Failed", reason="OutOfpods"),
+            1,
+            Pull(PullState.FAILED, "OutOfpods"),
+            id="refused-by-the-kubelet",
+        ),
+    ],
+)
+def test_evaluate_pull(pod: PodInfo, images: int, expected: Pull) -> None:
+    assert evaluate_pull(pod, images) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "next_wave", "first_validated", "begun"),
+    [
+        ("Immediately", 1, False, True),
+        ("Immediately", 2, False, True),
+        ("AfterFirstWave", 1, False, False),
+        ("AfterFirstWave", 2, False, False),
+        ("AfterFirstWave", 2, True, True),
+        ("AfterFirstWave", 3, False, True),
+    ],
+)
+def test_when_pulls_begin(start: str, next_wave: int, first_validated: bool, begun: bool) -> None:
+    spec = PrePull.model_validate({"start": start})
+    assert evaluate_pre_pull_begun(spec, next_wave, first_validated) is begun
+
+
+FAILED = Pull(PullState.FAILED, "ErrImagePull", NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    ("pulls", "failed_before", "budget", "canary", "fails"),
+    [
+        ({"a": PULLED, "b": FAILED, "c": PULLED}, 0, 1, False, ""),
+        ({"a": PULLED, "b": FAILED, "c": PULLED}, 1, 1, False, "past the budget of 1"),
+        ({"a": PULLED, "b": FAILED, "c": PULLED}, 0, 0, False, "past the budget of 0"),
+        ({"a": PULLED, "b": FAILED, "c": PULLED}, 0, 5, True, "the canary"),
+        ({"a": FAILED, "b": FAILED, "c": FAILED}, 0, 5, False, "every node of the wave"),
+        ({"a": PULLED, "c": PULLED}, 0, 0, False, ""),  # b has no pod yet: pulling
+    ],
+)
+def test_failed_pulls_fail_the_rollout_by_the_budgets_rules(
+    pulls: dict[str, Pull], failed_before: int, budget: int, canary: bool, fails: str
+) -> None:
+    why = evaluate_pull_failure(
+        3, ["a", "b", "c"], pulls, failed_before=failed_before, budget=budget, canary=canary
+    )
+    assert why.endswith(fails) if fails else why == ""
+    if fails:
+        assert why.startswith("the images failed to pull on ")
+        assert "of the 3 nodes of wave 3 before it started (" in why
+
+
+def test_a_failure_is_said_once_and_the_wait_is_kept_for_its_wave() -> None:
+    pulls = {"a": FAILED, "b": PULLING}
+    status, events = build_pre_pull_status(2, ["a", "b"], pulls, None, 7)
+    assert (status.wave, status.nodes, status.pulled, status.failed_count) == (2, 2, 0, 1)
+    assert [(e.type, e.reason, e.wave) for e in events] == [("Warning", "PrePullFailed", 2)]
+    assert events[0].message.startswith("version 7, wave 2: the images failed to pull on a (")
+    held = status.model_copy(update={"wait_until": at(300)})
+    again, events = build_pre_pull_status(2, ["a", "b"], {**pulls, "b": PULLED}, held, 7)
+    assert (again.pulled, again.wait_until, events) == (1, at(300), [])
+    next_wave, _ = build_pre_pull_status(3, ["c"], {}, held, 7)
+    assert next_wave.wait_until is None
+
+
+def version_of(template: dict[str, Any]) -> VersionSpec:
+    return VersionSpec(4, JobType.PIPELINE, template, {})
+
+
+TEMPLATE = {
+    "spec": {
+        "serviceAccountName": "agent",
+        "imagePullSecrets": [{"name": "regcred"}],
+        "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+        "runtimeClassName": "kata",
+        "hostNetwork": True,
+        "volumes": [{"name": "root", "hostPath": {"path": "/"}}],
+        "initContainers": [{"name": "init", "image": "tools:1"}],
+        "containers": [
+            {"name": "main", "image": "agent:4", "imagePullPolicy": "Always",
+             "securityContext": {"privileged": True}, "command": ["/agent"]},
+            {"name": "side", "image": "tools:1"},
+            {"name": "local", "image": "local:1", "imagePullPolicy": "Never"},
+        ],
+    }
+}  # fmt: skip
+
+
+def test_the_pull_only_pod_pulls_each_image_once_and_runs_nothing_with_no_privilege() -> None:
+    body = build_pull_pod(job(name="agent"), version_of(TEMPLATE), "node-7")
+    meta, spec = body["metadata"], body["spec"]
+    assert meta["name"] == build_pull_pod_name("agent", 4, "node-7")
+    assert meta["labels"][LABEL_PRE_PULL] == "4"
+    assert meta["ownerReferences"][0]["kind"] == "Job"
+    images = [(c["image"], c.get("imagePullPolicy")) for c in spec["containers"]]
+    assert images == [("tools:1", None), ("agent:4", "Always")]  # "Never" is never pulled
+    for c in spec["containers"]:
+        assert c["command"] == [PULL_COMMAND]
+        assert c["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        assert c["resources"]["limits"] == {"cpu": "10m", "memory": "16Mi"}
+    # Nothing of the template's power comes along: no host network, volumes or init containers.
+    assert not {"hostNetwork", "volumes", "initContainers"} & set(spec)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["restartPolicy"] == "Never"
+    # What the pull needs does: pull secrets, the service account's, tolerations, runtime.
+    assert spec["imagePullSecrets"] == [{"name": "regcred"}]
+    assert spec["serviceAccountName"] == "agent"
+    assert {"key": "dedicated", "operator": "Exists"} in spec["tolerations"]
+    assert spec["runtimeClassName"] == "kata"
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"][0]["matchFields"][0]["values"] == ["node-7"]
+
+
+def test_a_template_of_local_images_only_has_nothing_to_pull() -> None:
+    local = {"spec": {"containers": [{"name": "m", "image": "x:1", "imagePullPolicy": "Never"}]}}
+    assert plan_pull_images(local) == []
+
+
+# ---- pass by pass (the simulated cluster) ----------------------------------------------
+
+ROLLING = {"strategy": "Rolling", "maxParallel": 20, "healthCheck": HC}
+
+
+def pull_pods(snap: Snapshot) -> dict[str, int]:
+    """Node → version of the pull-only pods there."""
+    return {
+        p.node_name or "": p.pre_pull_of for p in snap.pods.values() if p.pre_pull_of is not None
+    }
+
+
+def wave_of(snap: Snapshot, wave: int) -> set[str]:
+    return {
+        e.spec.node_name
+        for e in snap.executions
+        if e.spec.job_version == 2 and e.spec.rollout_wave == wave
+    }
+
+
+def test_a_rollout_pulls_each_wave_ahead_and_leaves_no_pull_pod_behind() -> None:
+    snap = stable_on(NODES, {**ROLLING, "prePull": {}})
+    plan = plan_job(snap, at(10))
+    first = {a.node for a in plan.actions if isinstance(a, CreatePullPod)}
+    assert plan.status.rollout is not None
+    assert plan.status.rollout.phase is RolloutPhase.PRE_PULLING  # wave 1 waits for its pulls
+    assert [e.reason for e in plan.events if e.reason == "PrePulling"] == ["PrePulling"]
+    pulled_at: dict[str, int] = {}
+    moved_at: dict[str, int] = {}
+    for i in range(200):
+        snap = step(snap, 10 + i / 4)
+        for n in pull_pods(snap):
+            pulled_at.setdefault(n, i)
+        for e in snap.executions:
+            if e.spec.job_version == 2:
+                moved_at.setdefault(e.spec.node_name, i)
+        # A node never pulls once it moved: its pull pod goes as its wave starts.
+        assert not set(moved_at) & set(pull_pods(snap))
+        assert set(pull_pods(snap).values()) <= {2}
+        if snap.job.status.stable_version == 2:
+            break
+    assert first == wave_of(snap, 1)
+    assert len(first) == 2
+    # Every node pulled before its wave took it, the waves after the first while one ran.
+    assert set(moved_at) == set(NODES)
+    assert all(pulled_at[n] < moved_at[n] for n in NODES)
+    assert pull_pods(snap) == {}
+
+
+def test_after_first_wave_pulls_nothing_until_the_first_wave_is_validated() -> None:
+    snap = stable_on(NODES, {**ROLLING, "prePull": {"start": "AfterFirstWave"}})
+    snap = step(snap, 10)
+    rs = snap.job.status.rollout
+    assert rs is not None
+    assert (rs.wave, pull_pods(snap), rs.pre_pull) == (1, {}, None)
+    for i in range(40):
+        snap = step(snap, 10.25 + i / 4)
+        if pull_pods(snap):
+            break
+    validated = [e.status.stable_at is not None for e in snap.executions if e.spec.job_version == 2]
+    assert validated == [True, True]
+    pulling = set(pull_pods(snap))
+    for i in range(200):
+        snap = step(snap, 30 + i / 4)
+    assert snap.job.status.stable_version == 2
+    assert pulling == wave_of(snap, 2)
+
+
+def test_a_pull_that_never_ends_holds_the_wave_waitSeconds_only() -> None:
+    snap = stable_on(NODES, {**ROLLING, "prePull": {"waitSeconds": 30}})
+    plan = plan_job(snap, at(10))
+    snap = simulate(snap, plan.actions)
+    stuck = {
+        k: dataclasses.replace(p, phase="Pending", containers=(waiting("ContainerCreating"),))
+        for k, p in snap.pods.items()
+        if p.pre_pull_of is not None
+    }
+    snap = dataclasses.replace(
+        snap, pods={**snap.pods, **stuck}, job=dataclasses.replace(snap.job, status=plan.status)
+    )
+    held = plan_job(snap, at(39))
+    assert held.status.rollout is not None
+    assert held.status.rollout.phase is RolloutPhase.PRE_PULLING
+    assert held.status.rollout.pre_pull == PrePullStatus(wave=1, nodes=2, wait_until=at(40))
+    assert held.requeue_after <= at(40) - at(39)
+    going = plan_job(
+        dataclasses.replace(snap, job=dataclasses.replace(snap.job, status=held.status)), at(40)
+    )
+    assert going.status.rollout is not None
+    assert (going.status.rollout.phase, going.status.rollout.wave) == (RolloutPhase.PROGRESSING, 1)
+
+
+def test_pull_pods_of_another_version_or_of_nodes_that_moved_go() -> None:
+    snap = stable_on(NODES, ROLLING)
+    old = pod(build_pull_pod_name("j", 1, "n5"), node_name="n5", pre_pull_of=1)
+    kept = pod(build_pull_pod_name("j", 2, "n6"), node_name="n6", pre_pull_of=2)
+    snap = dataclasses.replace(snap, pods={**snap.pods, old.name: old, kept.name: kept})
+    actions = plan_pull_pods(snap, frozenset({"n6", "n7"}))
+    assert actions == [
+        DeletePod(old.name, old.uid),
+        CreatePullPod(build_pull_pod_name("j", 2, "n7"), "n7", 2),
+    ]
+
+
+def test_status_shows_the_next_waves_pulls_and_the_nodes_that_failed() -> None:
+    failure = {"node": "n3", "reason": "ErrImagePull", "message": "app:2: not found"}
+    pre_pull = {"wave": 2, "nodes": 2, "pulled": 1, "failedCount": 1, "failed": [failure]}
+    job_object = {
+        "metadata": {"namespace": "ns", "name": "agent"},
+        "spec": {"type": "Pipeline", "rollout": {"strategy": "Rolling"}},
+        "status": {"rollout": {"phase": "PrePulling", "version": 2, "prePull": pre_pull}},
+    }
+    lines = render_status(job_object, []).splitlines()
+    at_ = lines.index("Pre-pull:   wave 2: 1/2 nodes pulled, 1 failed")
+    assert lines[at_ + 1] == "            n3: ErrImagePull: app:2: not found"
+    del job_object["status"]["rollout"]["prePull"]
+    assert "Pre-pull:" not in render_status(job_object, [])
