@@ -540,11 +540,11 @@ def test_pre_pull_pulls_each_wave_ahead_from_a_real_registry_and_a_failed_pull_s
     """rollout.prePull on real kubelets pulling from the local registry (registry.py): each
     node pulls the new version's image (an image with no shell) before its wave takes it, so
     the workload's own pod finds it "already present"; an image the registry does not have
-    fails its pull (a real ErrImagePull) on the first wave's node, and the rollout fails
-    before that node stopped anything."""
+    fails its pull (a real ErrImagePull) on the first wave's node, is retried for waitSeconds,
+    and the rollout fails before that node stopped anything."""
     rollout = {
         "strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 0,
-        "prePull": {"waitSeconds": 120},
+        "prePull": {"waitSeconds": 10},  # a failing pull is retried this long, then counts
         "healthCheck": {"deadlineSeconds": 60, "intervalSeconds": 1, "successThreshold": 3},
     }  # fmt: skip
 

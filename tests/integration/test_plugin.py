@@ -115,6 +115,9 @@ def test_plugin_drives_a_canary(
     )
     ok(cluster, "resume", "web", *ns)
     assert "rolled back to version 1" in ok(cluster, "rollback", "web", "--to-version", "1", *ns)
+    # Past every pause (a canary's, rollout.steps'), its waves kept: a decision already made.
+    web = kubectl_json(cluster, "get", "nwj", "-n", namespace, "web")
+    assert web["metadata"]["annotations"]["nodewave.io/promote"] == "1:all"
     wait_for(
         lambda: job_status(cluster, namespace, "web").get("currentVersion") == 1,
         20,

@@ -54,7 +54,7 @@ def _create_pod(store: Store, a: CreatePod) -> None:
 def _create_pull_pod(store: Store, a: CreatePullPod) -> None:
     """Pulled at once: its container's start failed (StartError), as on a kubelet."""
     pulled = pod(a.name, "Failed", False, a.node, exit_code=128, pre_pull_of=a.version)
-    store.pods.setdefault(a.name, pulled)
+    store.pods.setdefault(a.name, dataclasses.replace(pulled, owner_uid="job-uid"))
 
 
 def _delete_pod(store: Store, a: DeletePod) -> None:

@@ -6,13 +6,14 @@ rows are in test_rollout_transitions.py)."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from nodewave.cli.plugin import render_status
 from nodewave.core.execution.podspec import PULL_COMMAND, build_pull_pod, plan_pull_images
-from nodewave.core.job.planner import plan_job, plan_pull_pods
+from nodewave.core.job.planner import evaluate_pulls, plan_job, plan_pull_pods
 from nodewave.core.rollout.prepull import (
     PULLED,
     PULLING,
@@ -22,6 +23,7 @@ from nodewave.core.rollout.prepull import (
     evaluate_pre_pull_begun,
     evaluate_pull,
     evaluate_pull_failure,
+    evaluate_pull_wait,
 )
 from nodewave.core.vocabulary.actions import CreatePullPod, DeletePod
 from nodewave.core.vocabulary.naming import LABEL_PRE_PULL, build_pull_pod_name
@@ -44,6 +46,7 @@ def waiting(reason: str, message: str = "") -> ContainerInfo:
 
 
 START_ERROR = ContainerInfo("pull-1", False, 0, terminated_reason="StartError", exit_code=128)
+RUNNING = ContainerInfo("pull-0", False, 0)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +55,7 @@ START_ERROR = ContainerInfo("pull-1", False, 0, terminated_reason="StartError", 
         pytest.param(pull_pod(), 1, PULLING, id="not-reported-yet"),
         pytest.param(pull_pod(waiting("ContainerCreating")), 1, PULLING, id="creating"),
         pytest.param(pull_pod(START_ERROR), 1, PULLED, id="start-error-means-pulled"),
+        pytest.param(pull_pod(RUNNING), 1, PULLED, id="running-is-past-the-pull"),
         pytest.param(
             pull_pod(waiting("ContainerCreating"), START_ERROR), 2, PULLING, id="one-of-two-pulled"
         ),
@@ -162,7 +166,7 @@ TEMPLATE = {
         "containers": [
             {"name": "main", "image": "agent:4", "imagePullPolicy": "Always",
              "securityContext": {"privileged": True}, "command": ["/agent"]},
-            {"name": "side", "image": "tools:1"},
+            {"name": "side", "image": "tools:1", "imagePullPolicy": "Always"},
             {"name": "local", "image": "local:1", "imagePullPolicy": "Never"},
         ],
     }
@@ -176,15 +180,20 @@ def test_the_pull_only_pod_pulls_each_image_once_and_runs_nothing_with_no_privil
     assert meta["labels"][LABEL_PRE_PULL] == "4"
     assert meta["ownerReferences"][0]["kind"] == "Job"
     images = [(c["image"], c.get("imagePullPolicy")) for c in spec["containers"]]
-    assert images == [("tools:1", None), ("agent:4", "Always")]  # "Never" is never pulled
+    # Each image once ("Never" is never pulled), Always if any container pulls it always.
+    assert images == [("tools:1", "Always"), ("agent:4", "Always")]
     for c in spec["containers"]:
-        assert c["command"] == [PULL_COMMAND]
+        assert c["command"] == [PULL_COMMAND] == ["/"]  # a directory in every image: never runs
         assert c["securityContext"] == {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         }
-        assert c["resources"]["limits"] == {"cpu": "10m", "memory": "16Mi"}
+        assert (
+            c["resources"]["limits"]
+            == c["resources"]["requests"]
+            == {"cpu": "10m", "memory": "16Mi"}
+        )
     # Nothing of the template's power comes along: no host network, volumes or init containers.
     assert not {"hostNetwork", "volumes", "initContainers"} & set(spec)
     assert spec["securityContext"]["runAsNonRoot"] is True
@@ -253,7 +262,7 @@ def test_a_rollout_pulls_each_wave_ahead_and_leaves_no_pull_pod_behind() -> None
     assert pull_pods(snap) == {}
 
 
-def test_after_first_wave_pulls_nothing_until_the_first_wave_is_validated() -> None:
+def test_after_first_wave_pulls_nothing_until_the_first_wave_settled() -> None:
     snap = stable_on(NODES, {**ROLLING, "prePull": {"start": "AfterFirstWave"}})
     snap = step(snap, 10)
     rs = snap.job.status.rollout
@@ -296,16 +305,47 @@ def test_a_pull_that_never_ends_holds_the_wave_waitSeconds_only() -> None:
     assert (going.status.rollout.phase, going.status.rollout.wave) == (RolloutPhase.PROGRESSING, 1)
 
 
-def test_pull_pods_of_another_version_or_of_nodes_that_moved_go() -> None:
+def test_pull_pods_of_another_version_or_of_nodes_that_moved_go_and_others_pods_stay() -> None:
     snap = stable_on(NODES, ROLLING)
-    old = pod(build_pull_pod_name("j", 1, "n5"), node_name="n5", pre_pull_of=1)
-    kept = pod(build_pull_pod_name("j", 2, "n6"), node_name="n6", pre_pull_of=2)
-    snap = dataclasses.replace(snap, pods={**snap.pods, old.name: old, kept.name: kept})
-    actions = plan_pull_pods(snap, frozenset({"n6", "n7"}))
+    mine = {"owner_uid": "job-uid"}
+    old = replace(pod(build_pull_pod_name("j", 1, "n5"), node_name="n5", pre_pull_of=1), **mine)
+    kept = replace(pod(build_pull_pod_name("j", 2, "n6"), node_name="n6", pre_pull_of=2), **mine)
+    # Labelled as a pull-only pod by someone else: neither read nor deleted.
+    foreign = pod("someone-elses", node_name="n8", pre_pull_of=1)
+    pods = {p.name: p for p in (old, kept, foreign)}
+    snap = replace(snap, pods={**snap.pods, **pods})
+    actions = plan_pull_pods(snap, frozenset({"n6", "n7", "n9"}), max_creates=1)
     assert actions == [
         DeletePod(old.name, old.uid),
-        CreatePullPod(build_pull_pod_name("j", 2, "n7"), "n7", 2),
+        CreatePullPod(build_pull_pod_name("j", 2, "n7"), "n7", 2),  # n9 next pass
     ]
+
+
+def test_a_refused_pull_pod_is_a_failing_pull_of_its_node() -> None:
+    snap = replace(
+        stable_on(NODES, {**ROLLING, "prePull": {}}), pull_refusals={"n3": "exceeded quota"}
+    )
+    pulls, images = evaluate_pulls(snap)
+    assert images
+    assert pulls == {"n3": Pull(PullState.FAILED, "PodRefused", "exceeded quota")}
+
+
+@pytest.mark.parametrize(
+    ("pulls", "pulling", "failing", "for_good"),
+    [
+        ({"a": PULLED, "b": PULLED}, [], [], []),
+        ({"a": PULLED}, ["b"], [], []),  # no pod yet
+        ({"a": FAILED, "b": PULLED}, [], ["a"], []),
+        ({"a": Pull(PullState.FAILED, "InvalidImageName"), "b": PULLING}, ["b"], [], ["a"]),
+        ({"a": Pull(PullState.FAILED, "ErrImageNeverPull"), "b": PULLED}, [], [], ["a"]),
+    ],
+)
+def test_a_wave_waits_for_pulling_and_failing_nodes_not_for_failures_for_good(
+    pulls: dict[str, Pull], pulling: list[str], failing: list[str], for_good: list[str]
+) -> None:
+    stand = evaluate_pull_wait(["a", "b"], pulls)
+    assert (stand.pulling, stand.failing, stand.for_good) == (pulling, failing, for_good)
+    assert stand.waits is bool(pulling or failing)
 
 
 def test_status_shows_the_next_waves_pulls_and_the_nodes_that_failed() -> None:

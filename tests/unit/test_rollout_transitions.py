@@ -34,7 +34,13 @@ from nodewave.core.rollout.engine import (
 from nodewave.core.rollout.prepull import PULLED, Pull, PullState
 from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
-from nodewave.models.job import JobStatus, PrePullStatus, RolloutPhase, RolloutStatus
+from nodewave.models.job import (
+    JobStatus,
+    PrePullStatus,
+    PullFailure,
+    RolloutPhase,
+    RolloutStatus,
+)
 from tests.unit.builders import at, job, job_spec
 from tests.unit.rollouts import (
     HEALTH,
@@ -229,6 +235,18 @@ PULL_FAILED_EVENT = (
     "version 2, wave 2: the images failed to pull on n3 (ErrImagePull) (1 of 2 in all): "
     "app:2: not found"
 )
+PULL_RETRIED = (
+    "pulling version 2's images on 1 of the 2 nodes of wave 2, 1 failing and retried (it "
+    "starts by 2026-01-01 00:05:00 UTC at the latest)"
+)
+INVALID = Pull(PullState.FAILED, "InvalidImageName", "app:2:x")
+INVALID_EVENT = (
+    "version 2, wave 2: the images failed to pull on n2 (InvalidImageName) (1 of 2 in all): app:2:x"
+)
+INVALID_FAILURE = (
+    "the images failed to pull on 1 of the 2 nodes of wave 2 before it started (n2: "
+    "InvalidImageName: app:2:x): with 0 failed already, past the budget of 0"
+)
 PULL_FAILURE = (
     "the images failed to pull on 1 of the 2 nodes of wave 2 before it started (n3: "
     "ErrImagePull: app:2: not found): with 0 failed already, past the budget of 0"
@@ -244,10 +262,16 @@ def pre_pulling(
     return dataclasses.replace(ctx, pulls=pulls)
 
 
-def held_for_pulls(until: int) -> RolloutStatus:
-    """PrePulling before wave 2, until `until` seconds from now."""
-    rs = rollout(P.PRE_PULLING, 1, 5)
-    return rs.model_copy(update={"pre_pull": PrePullStatus(wave=2, nodes=2, wait_until=at(until))})
+def held_for_pulls(until: int, failed: list[str] = ()) -> RolloutStatus:  # type: ignore[assignment]
+    """PrePulling before wave 2, until `until` seconds from now, the pulls of `failed` known
+    to fail."""
+    known = [
+        PullFailure(node=n, reason=NOT_FOUND.reason, message=NOT_FOUND.message) for n in failed
+    ]
+    pre_pull = PrePullStatus(
+        wave=2, nodes=2, failed_count=len(known), failed=known, wait_until=at(until)
+    )
+    return rollout(P.PRE_PULLING, 1, 5).model_copy(update={"pre_pull": pre_pull})
 
 
 FIRST_STOPPED = (
@@ -946,37 +970,64 @@ STEPS = [
     ),
     pytest.param(
         Step(
-            pre_pulling({"n2": PULLED, "n3": NOT_FOUND}),
-            rollout(P.PROGRESSING, 1, 5),
-            P.PROGRESSING,
-            2,
-            5,
-            [
-                ("Warning", "PrePullFailed", PULL_FAILED_EVENT),
-                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
-                ("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes"),
-            ],
-            NODES[2:4],
-            message="wave 2/5: 2 nodes",
-        ),
-        id="a-failed-pull-within-the-budget-is-said-and-the-wave-starts",
-    ),
-    pytest.param(
-        Step(
             pre_pulling({"n2": PULLED, "n3": NOT_FOUND}, maxFailedNodes=0),
             rollout(P.PROGRESSING, 1, 5),
-            P.ROLLING_BACK,
+            P.PRE_PULLING,
             1,
             5,
             [
                 ("Warning", "PrePullFailed", PULL_FAILED_EVENT),
                 ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Normal", "PrePulling", f"version 2, before wave 2: {PULL_RETRIED}"),
+            ],
+            message=f"waiting before wave 2: {PULL_RETRIED}",
+        ),
+        id="a-failing-pull-is-said-at-once-and-retried-until-waitSeconds-whatever-the-budget",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED, "n3": NOT_FOUND}),
+            held_for_pulls(0, failed=["n3"]),
+            P.PROGRESSING,
+            2,
+            5,
+            [("Normal", "WaveStarted", "wave 2/5 of version 2: 2 nodes")],
+            NODES[2:4],
+            message="wave 2/5: 2 nodes",
+        ),
+        id="still-failing-after-waitSeconds-within-the-budget-the-wave-starts",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": PULLED, "n3": NOT_FOUND}, maxFailedNodes=0),
+            held_for_pulls(0, failed=["n3"]),
+            P.ROLLING_BACK,
+            1,
+            5,
+            [
                 ("Warning", "RolloutFailed", f"version 2: {PULL_FAILURE}"),
                 ("Warning", "RollingBack", f"rolling back to version 1: {PULL_FAILURE}"),
             ],
             message=f"rolling back to version 1: {PULL_FAILURE}",
         ),
-        id="failed-pulls-past-the-budget-fail-the-rollout-before-the-wave-takes-a-node",
+        id="still-failing-after-waitSeconds-past-the-budget-fails-before-the-wave-takes-a-node",
+    ),
+    pytest.param(
+        Step(
+            pre_pulling({"n2": INVALID}, maxFailedNodes=0),
+            rollout(P.PROGRESSING, 1, 5),
+            P.ROLLING_BACK,
+            1,
+            5,
+            [
+                ("Warning", "PrePullFailed", INVALID_EVENT),
+                ("Normal", "WaveComplete", "wave 1/5 of version 2 done"),
+                ("Warning", "RolloutFailed", f"version 2: {INVALID_FAILURE}"),
+                ("Warning", "RollingBack", f"rolling back to version 1: {INVALID_FAILURE}"),
+            ],
+            message=f"rolling back to version 1: {INVALID_FAILURE}",
+        ),
+        id="a-pull-failing-for-good-counts-at-once",
     ),
     pytest.param(
         Step(

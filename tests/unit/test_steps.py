@@ -14,6 +14,7 @@ from nodewave.cli.plugin import render_status
 from nodewave.core.execution.observe import Observation
 from nodewave.core.job.planner import apply_bake_health, evaluate_bake_start, plan_job
 from nodewave.core.rollout.engine import (
+    EVERY_PAUSE,
     EVERY_WAVE,
     build_promote_value,
     parse_promote,
@@ -152,6 +153,8 @@ def test_the_pause_after_each_wave(
         ("2", 1),  # the canary's, or the first wave's pause
         ("2:3", 3),
         ("2/full", EVERY_WAVE),
+        ("2:all", EVERY_PAUSE),  # `kubectl nodewave rollback`: every pause, waves as planned
+        ("2:99999999999", EVERY_PAUSE),  # a number past every wave is every pause, never /full
         ("3", 0),  # another version's
         ("3:5", 0),
         ("2:", 0),
@@ -173,6 +176,7 @@ def test_the_promote_the_plugin_writes_is_read_as_it_meant(
 ) -> None:
     value = build_promote_value(version, wave, full)
     assert parse_promote(value, version) == (EVERY_WAVE if full else max(wave, 1))
+    assert parse_promote(build_promote_value(version, EVERY_PAUSE), version) == EVERY_PAUSE
     assert parse_promote(value, version + 1) == 0
 
 

@@ -62,6 +62,8 @@ from nodewave.core.execution.maintenance import ANNOTATION_RELEASE, LABEL_QUARAN
 from nodewave.core.rollout.engine import (
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
+    EVERY_PAUSE,
+    build_promote_value,
 )
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.views.gate import Gate, Outcome
@@ -356,10 +358,11 @@ async def cmd_rollback(kube: Kube, args: argparse.Namespace) -> int:
             f"version {target} of job {args.job} is not kept (see `kubectl nodewave history {args.job}`)"
         )
     data = rev["data"]
-    # Put the version's spec back, and promote it: going back is a decision already made, so a
-    # canary does not wait for a second one (its waves are still health-checked).
+    # Put the version's spec back, and promote it past every pause: going back is a decision
+    # already made, so neither a canary nor a step's pause waits for a second one (its waves
+    # are still health-checked).
     patch = {
-        "metadata": {"annotations": {ANNOTATION_PROMOTE: str(target)}},
+        "metadata": {"annotations": {ANNOTATION_PROMOTE: build_promote_value(target, EVERY_PAUSE)}},
         "spec": {
             "type": data["type"],
             "template": data["template"],

@@ -111,8 +111,16 @@ def parse_pod(body: Mapping[str, Any]) -> PodInfo:
         reason=status.get("reason"),
         message=status.get("message"),
         containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
-        pre_pull_of=_version_label(meta, LABEL_PRE_PULL),
+        **_pre_pull(meta),
     )
+
+
+def _pre_pull(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A pull-only pod's version and owner; nothing for any other pod."""
+    version = _version_label(meta, LABEL_PRE_PULL)
+    if version is None:
+        return {}
+    return {"pre_pull_of": version, "owner_uid": _controller(meta, "Job").get("uid", "")}
 
 
 def _version_label(meta: Mapping[str, Any], key: str) -> int | None:

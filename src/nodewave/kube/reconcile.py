@@ -114,6 +114,8 @@ class Reconciler:
     """Jobs seen with nodeMaintenance.cordon: once deleted, the nodes they cordoned go back."""
     _create_errors: dict[JobKey, dict[str, str]] = field(default_factory=dict)
     """Execution → the API server's words refusing its pod's last create, per Job."""
+    _pull_errors: dict[JobKey, dict[tuple[int, str], str]] = field(default_factory=dict)
+    """(version, node) → the API server's words refusing its pull-only pod's last create."""
 
     def __post_init__(self) -> None:
         self.events = EventRecorder(
@@ -208,6 +210,7 @@ class Reconciler:
         self.notifier.calls.forget(key)
         self._configmaps = {m for m in self._configmaps if m[:2] != key}
         self._create_errors.pop(key, None)
+        self._pull_errors.pop(key, None)
         self.pod_checker.forget(*key)
         self.events.forget_job(*key)
         for forget in self.forgetters:
@@ -238,6 +241,11 @@ class Reconciler:
             notification_answers=self.notifier.calls.answers(key),
             subscriptions=await self.notifier.subscriptions(job),
             pod_create_errors=self._pod_create_errors(key, executions),
+            pull_refusals={
+                n: words
+                for (v, n), words in self._pull_errors.get(key, {}).items()
+                if v == versions.current.number
+            },
             new_revision=versions.create,
             excess_revisions=versions.delete,
         )
@@ -522,12 +530,21 @@ class Reconciler:
             )
 
     async def _create_pull_pod(self, snap: Snapshot, action: CreatePullPod) -> None:
-        job = snap.job
-        body = build_pull_pod(job, snap.current, action.node)
-        created = await self.kube.create(path_of("pods", job.namespace), body)
+        job, key = snap.job, (snap.job.namespace, snap.job.name)
+        version = snap.versions.get(action.version, snap.current)
+        refused = self._pull_errors.setdefault(key, {})
+        try:
+            created = await self.kube.create(
+                path_of("pods", job.namespace), build_pull_pod(job, version, action.node)
+            )
+        except KubeError as e:
+            if (words := build_refusal_words(e)) is not None:  # the next pass counts it
+                refused[(action.version, action.node)] = words
+            raise
+        refused.pop((action.version, action.node), None)
         if created is not None:
             info = parse_pod(created)
-            self.view.overlay_pods.put((job.namespace, job.name), info.name, info)
+            self.view.overlay_pods.put(key, info.name, info)
 
     async def _read_configs(self, snap: Snapshot, numbers: list[int]) -> Snapshot:
         """The versions about to get pods, with their configs: an older version's is left in

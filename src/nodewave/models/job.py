@@ -390,23 +390,24 @@ class PrePullStart(StrEnum):
     """Each wave's nodes pull from the rollout's start on: the first wave's before it
     starts, each next one's while the wave before it is validated."""
     AFTER_FIRST_WAVE = "AfterFirstWave"
-    """Only once the first wave (a canary's) is validated: a version that fails its canary
+    """Only once the first wave (a canary's) has settled: a version that fails its canary
     never reaches the registry from the rest of the fleet."""
 
 
 class PrePull(ApiModel):
     """Image pre-pull (Kruise's imagePreDownload): the next wave's images are pulled on its
     nodes while the rollout waits for the wave before it, by a pull-only pod per node (the
-    template's images, a command that does not exist in them, so nothing of the workload
-    runs and an image with no shell works), and a pull that fails is reported on its node
-    before the wave takes it."""
+    template's images with `/` as the command, a directory in every image, so nothing of
+    them runs and an image with no shell works), and a pull that fails is reported on its
+    node before the wave takes it."""
 
     start: PrePullStart = PrePullStart.IMMEDIATELY
     wait_seconds: int = Field(default=300, ge=0, le=3600)
     """How long the next wave, otherwise ready to start, waits for its nodes' pulls
-    (PrePulling) before it starts anyway; 0: it never waits, pulls only run ahead. A failed
-    pull does not hold it: it counts against the failure budget, and a wave whose failed pulls
-    would spend the budget fails the rollout before it starts."""
+    (PrePulling), failing ones retried by the kubelet, before it starts anyway; 0: it never
+    waits, pulls only run ahead. Pulls still failing then (at once: an invalid image name)
+    count against the failure budget, and a wave whose failed pulls would spend it fails the
+    rollout before it starts."""
 
 
 PERCENT = r"^(100|[1-9][0-9]?)%$"

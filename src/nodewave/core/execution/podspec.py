@@ -219,15 +219,14 @@ def build_pod(
     }
 
 
-PULL_COMMAND = "/.nodewave-pre-pull"
-"""The command a pull-only pod's containers are given: found in no image, so the container
-is created (its image pulled) and never runs (`StartError`)."""
-PULL_RESOURCES = {
-    "requests": {"cpu": "1m", "memory": "4Mi"},
-    "limits": {"cpu": "10m", "memory": "16Mi"},
-}
-"""What a pull-only container asks for: next to nothing, and within any quota that demands
-requests and limits."""
+PULL_COMMAND = "/"
+"""The command a pull-only pod's containers are given: the root, a directory in every image,
+so the container is created (its image pulled) and cannot start (`StartError`), whatever files
+the image holds: nothing of it runs."""
+_PULL_SIZE = {"cpu": "10m", "memory": "16Mi"}
+PULL_RESOURCES = {"requests": _PULL_SIZE, "limits": _PULL_SIZE}
+"""What a pull-only container asks for: next to nothing, requests equal to limits, so a
+quota that demands both and a LimitRange's ratio take it."""
 
 
 def plan_pull_images(template: Mapping[str, Any]) -> list[tuple[str, str | None]]:
@@ -239,7 +238,8 @@ def plan_pull_images(template: Mapping[str, Any]) -> list[tuple[str, str | None]
     for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
         image, policy = c.get("image"), c.get("imagePullPolicy")
         if isinstance(image, str) and image and policy != "Never":
-            seen.setdefault(image, policy)
+            # Always wins: a container that pulls the image anew must find it anew.
+            seen[image] = "Always" if "Always" in (policy, seen.get(image)) else policy
     return list(seen.items())
 
 

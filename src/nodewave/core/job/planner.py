@@ -47,7 +47,7 @@ from nodewave.core.job.policy import (
 from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.rollout.availability import evaluate_unavailable
 from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
-from nodewave.core.rollout.prepull import Pull, evaluate_pull
+from nodewave.core.rollout.prepull import Pull, PullState, evaluate_pull
 from nodewave.core.rollout.progress import group_by_node
 from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
 from nodewave.core.rollout.waves import Domains, build_domains, order_nodes
@@ -560,7 +560,7 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     )  # fmt: skip
     decision = plan_rollout(context)
     run.actions.extend(context.asks.calls)
-    run.actions.extend(plan_pull_pods(snap, decision.pre_pull))
+    run.actions.extend(plan_pull_pods(snap, decision.pre_pull, settings.max_creates))
     restart = plan_restart(context, parse_restart_at(job.restart_at), job.status.restart)
     run.actions.extend(DeleteExecution(ex.name, ex.uid, foreground=True) for ex in restart.recreate)
     # 3. Placement: that version's execution Running on each node, every other one stopped.
@@ -601,30 +601,39 @@ def evaluate_pulls(snap: Snapshot) -> tuple[dict[str, Pull], bool]:
     pod of it (a pod the scheduler has not placed yet counts as pulling), and whether the
     version has images to pull at all (core/rollout/prepull.py)."""
     version, images = snap.current.number, len(plan_pull_images(snap.current.template))
-    pulls = {
+    refused = Pull(PullState.FAILED, "PodRefused")
+    pulls = {n: replace(refused, message=words) for n, words in snap.pull_refusals.items()}
+    pulls |= {
         p.node_name: evaluate_pull(p, images)
-        for p in snap.pods.values()
+        for p in _pull_pods(snap)
         if p.pre_pull_of == version and p.node_name and not p.deleting
     }
     return pulls, images > 0
 
 
-def plan_pull_pods(snap: Snapshot, nodes: frozenset[str]) -> list[Action]:
+def _pull_pods(snap: Snapshot) -> list[PodInfo]:
+    """The Job's pull-only pods: labelled so and controlled by this Job (a pod someone else
+    labelled is neither read nor deleted)."""
+    uid = snap.job.uid
+    return [p for p in snap.pods.values() if p.pre_pull_of is not None and p.owner_uid == uid]
+
+
+def plan_pull_pods(snap: Snapshot, nodes: frozenset[str], max_creates: int) -> list[Action]:
     """A pull-only pod of the current version on each of `nodes` (the engine's
-    `RolloutDecision.pre_pull`) that has none, and every other pull-only pod deleted: an older
-    version's, or one on a node that moved (its wave started), left the rollout or was
-    never to pull."""
+    `RolloutDecision.pre_pull`) that has none, at most `max_creates` a pass, and every other
+    pull-only pod deleted: an older version's, or one on a node that moved (its wave
+    started), left the rollout or was never to pull."""
     job, version = snap.job, snap.current.number
-    wanted = {build_pull_pod_name(job.name, version, n): n for n in nodes}
+    wanted = {build_pull_pod_name(job.name, version, n): n for n in sorted(nodes)}
     actions: list[Action] = [
         DeletePod(p.name, p.uid)
-        for p in snap.pods.values()
-        if p.pre_pull_of is not None and p.name not in wanted and not p.deleting
+        for p in _pull_pods(snap)
+        if p.name not in wanted and not p.deleting
     ]
-    actions += [
+    creates = [
         CreatePullPod(name, n, version) for name, n in wanted.items() if name not in snap.pods
     ]
-    return actions
+    return actions + creates[:max_creates]
 
 
 def _plan_forgotten_versions(run: _Pass, kept: set[int | None]) -> None:
@@ -976,7 +985,7 @@ def _refuse(snap: Snapshot, reason: str, message: str, now: datetime) -> Plan:
     as it is, until the spec changes."""
     job = snap.job
     status, events = _mark_refused(job.status, job.status, reason, message, job.generation, now)
-    return Plan([], status, status != job.status, events)
+    return Plan(plan_pull_pods(snap, frozenset(), 0), status, status != job.status, events)
 
 
 def _plan_stable_instead(

@@ -65,7 +65,7 @@ from nodewave.core.rollout.prepull import (
     build_pre_pull_status,
     evaluate_pre_pull_begun,
     evaluate_pull_failure,
-    evaluate_pulls_pending,
+    evaluate_pull_wait,
 )
 from nodewave.core.rollout.progress import Progress
 from nodewave.core.rollout.waves import (
@@ -105,6 +105,10 @@ FULL = "/full"
 PAST_WAVE = ":"
 """"V:W": a promote past the pause after wave W of rollout.steps (and every one before)."""
 EVERY_WAVE = 1 << 30
+EVERY_PAUSE = EVERY_WAVE - 1
+""""V:all": past every pause (a canary's and rollout.steps'), the waves kept as they are:
+`kubectl nodewave rollback` (going back is a decision made already)."""
+ALL_PAUSES = "all"
 ANNOTATION_ABORT = "nodewave.io/abort"
 """`kubectl nodewave abort`: "V@startedAt", the rollout a person stopped (`build_abort_value`)."""
 IN_FLIGHT = frozenset(
@@ -140,16 +144,20 @@ def build_abort_value(version: int, started_at: datetime) -> str:
 
 
 def build_promote_value(version: int, wave: int, full: bool = False) -> str:
-    """The promote annotation past the gate after `wave` ("V" past wave 1, the canary's)."""
+    """The promote annotation past the gate after `wave` ("V" past wave 1, the canary's;
+    "V:all" past every one, with `EVERY_PAUSE`)."""
     if full:
         return f"{version}{FULL}"
+    if wave >= EVERY_PAUSE:
+        return f"{version}{PAST_WAVE}{ALL_PAUSES}"
     return str(version) if wave <= 1 else f"{version}{PAST_WAVE}{wave}"
 
 
 def parse_promote(value: str | None, version: int) -> int:
     """The last wave a promote annotation takes `version` past: "V" the canary (wave 1),
-    "V:W" the pause after wave W (and every one before), "V/full" every wave; 0 when it
-    promotes nothing of `version` (none, another version's, malformed)."""
+    "V:W" the pause after wave W (and every one before), "V:all" every pause (waves as
+    planned), "V/full" every wave at once; 0 when it promotes nothing of `version` (none,
+    another version's, malformed)."""
     text = value or ""
     if text == f"{version}{FULL}":
         return EVERY_WAVE
@@ -158,7 +166,9 @@ def parse_promote(value: str | None, version: int) -> int:
         return 0
     if not past:
         return 1
-    return int(wave) if wave.isdigit() and wave.isascii() else 0
+    if wave == ALL_PAUSES:
+        return EVERY_PAUSE
+    return min(int(wave), EVERY_PAUSE) if wave.isdigit() and wave.isascii() else 0
 
 
 def parse_abort(value: str | None) -> tuple[int, datetime] | None:
@@ -893,45 +903,48 @@ def _wait_before_next_wave(
 def _gate_pre_pull(
     ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]
 ) -> Hold | None:
-    """rollout.prePull: the next wave's failed pulls fail the rollout when they would spend
-    the budget (`prepull.evaluate_pull_failure`), and the wave waits (PrePulling) while its
-    nodes still pull, at most waitSeconds from when it was first ready to start."""
+    """rollout.prePull: the next wave waits (PrePulling) while its nodes pull or fail to (the
+    kubelet retrying), at most waitSeconds from when it was first ready to start; then, or at
+    once for a failure no retry clears, its failed pulls fail the rollout when they would
+    spend the budget (`prepull.evaluate_pull_failure`)."""
     spec, wave = ctx.pre_pull, rs.wave + 1
-    if spec is None or not evaluate_pre_pull_begun(spec, wave, _first_wave_validated(ctx)):
+    if spec is None or not evaluate_pre_pull_begun(spec, wave, _first_wave_settled(ctx)):
         return None
     nodes = _next_nodes(ctx, rs)
+    stand = evaluate_pull_wait(nodes, ctx.pulls)
+    status = rs.pre_pull if rs.pre_pull is not None and rs.pre_pull.wave == wave else None
+    until = (status.wait_until if status else None) or ctx.now + timedelta(
+        seconds=spec.wait_seconds
+    )
+    waiting = stand.waits and ctx.now < until
+    counted = {n: ctx.pulls[n] for n in stand.for_good + ([] if waiting else stand.failing)}
     failure = evaluate_pull_failure(
         wave,
         nodes,
-        ctx.pulls,
+        counted,
         failed_before=ctx.progress.failed_nodes,
         budget=evaluate_failure_budget(ctx.spec, len(ctx.targets)),
         canary=ctx.spec.strategy is Strategy.CANARY and wave == 1,
     )
     if failure:
         return Hold(failure)
-    pending = evaluate_pulls_pending(nodes, ctx.pulls)
-    if not pending or spec.wait_seconds == 0:
+    if not waiting:
         return None
-    status = rs.pre_pull if rs.pre_pull is not None and rs.pre_pull.wave == wave else None
-    until = (status.wait_until if status else None) or ctx.now + timedelta(
-        seconds=spec.wait_seconds
-    )
     rs.pre_pull = (status or PrePullStatus(wave=wave)).model_copy(update={"wait_until": until})
-    if ctx.now >= until:
-        return None
+    failing = f", {len(stand.failing)} failing and retried" if stand.failing else ""
     why = (
-        f"pulling version {ctx.version}'s images on {len(pending)} of the {len(nodes)} nodes "
-        f"of wave {wave} (it starts by {_clock(until)} at the latest)"
+        f"pulling version {ctx.version}'s images on {len(stand.pulling) + len(stand.failing)} "
+        f"of the {len(nodes)} nodes of wave {wave}{failing} (it starts by {_clock(until)} at "
+        "the latest)"
     )
     return _wait_before_next_wave(
         ctx, rs, events, (P.PRE_PULLING, R.PRE_PULLING), why, severity="Normal"
     )
 
 
-def _first_wave_validated(ctx: RolloutContext) -> bool:
+def _first_wave_settled(ctx: RolloutContext) -> bool:
     first = ctx.progress.wave(1)
-    return bool(first) and all(ex.name in ctx.validated for ex in first)
+    return bool(first) and all(map(ctx.progress.settled, first))
 
 
 def _plan_pre_pull(
@@ -939,16 +952,17 @@ def _plan_pre_pull(
 ) -> frozenset[str]:
     """The nodes that pull V's images now: the next wave's, once its pulls have begun, and
     those that pulled already and have not moved; the status and Events of the next wave's
-    pulls."""
+    pulls (none once no wave is to come)."""
     spec = ctx.pre_pull
-    if spec is None or rs.phase in (P.COMPLETED, P.BAKING):
-        return frozenset()
     wave = rs.wave + 1
-    nodes = _next_nodes(ctx, rs, starting)
-    if not evaluate_pre_pull_begun(spec, wave, _first_wave_validated(ctx)):
+    nodes = _next_nodes(ctx, rs, starting) if spec is not None else []
+    if spec is None or rs.phase in (P.COMPLETED, P.BAKING) or not nodes:
+        rs.pre_pull = None
+        return frozenset()
+    if not evaluate_pre_pull_begun(spec, wave, _first_wave_settled(ctx)):
         rs.pre_pull = None
         nodes = []
-    elif nodes:
+    else:
         rs.pre_pull, said = build_pre_pull_status(wave, nodes, ctx.pulls, rs.pre_pull, ctx.version)
         events.extend(said)
     left = set(ctx.progress.remaining) - set(starting)

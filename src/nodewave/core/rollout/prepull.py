@@ -3,28 +3,36 @@ version's images before the wave takes them, so a node's switch costs a containe
 a download, and a pull that fails is known before anything on that node stopped.
 
 How a pull is done and read (the pod is `podspec.build_pull_pod`): one pod per node, pinned
-there, its containers the template's images with a command that exists in none of them. The
-kubelet pulls each image, creates the container, and the start fails (`StartError`): the
-image is on the node. Nothing of the workload runs, and an image with no shell works.
+there, its containers the template's images with `/` as their command, a directory in every
+image, so no file of the image can be run by it. The kubelet pulls each image, creates the
+container, and the start fails (`StartError`): the image is on the node. Nothing of the
+workload runs, and an image with no shell works.
 
 - `evaluate_pull` reads the pod: Pulled once every container got past its pull (terminated,
   running, or waiting for any reason but the pull's own), Failed while one waits with a pull
   failure (ErrImagePull, ImagePullBackOff, InvalidImageName...) or when the kubelet refused
-  the pod, else Pulling.
+  the pod, else Pulling. Failed means failing now: the kubelet retries, and a registry's
+  hiccup clears by itself.
 - `evaluate_pre_pull_begun`: Immediately, from the rollout's start (the first wave's nodes
-  before it starts); AfterFirstWave, once the first wave (a canary's) is validated.
-- `evaluate_pull_failure`: failed pulls of the next wave count against the failure budget
-  as if the version had failed on those nodes (their wave would fail them), with the
-  canary's rule and the every-node rule, so the rollout fails before the wave, not after.
-- `build_pre_pull_status`: what `status.rollout.prePull` shows, and the Events of a node's
-  pull failing and of a wave's pulls done.
+  before it starts, pulling while any gate holds it); AfterFirstWave, once the first wave (a
+  canary's) has settled.
+- `evaluate_pull_wait`: a wave waits while its nodes pull or fail to (the kubelet retrying),
+  until waitSeconds after it was first ready; a failure that cannot clear (an invalid name,
+  `imagePullPolicy: Never` without the image) does not wait to count.
+- `evaluate_pull_failure`: pulls still failing once the wait is over (or failing for good)
+  count against the failure budget as if the version had failed on those nodes (their wave
+  would fail them), with the canary's rule and the every-node rule, so the rollout fails
+  before the wave takes a node, not after.
+- `build_pre_pull_status`: what `status.rollout.prePull` shows, and the Event of a node's
+  pull failing (the pass it is seen, while the wave before still runs).
 
 Worked example (waves of 2, prePull Immediately, waitSeconds 300): the rollout starts; wave 1
 is n0, n1, so pods pull on n0 and n1 and wave 1 waits (PrePulling, until now + 300 s). Both
 pulled: wave 1 starts, and pods pull on n2, n3 (wave 2) while wave 1 is validated. Wave 1
-validated, n2 pulled and n3 failed (ErrImagePull): with a budget of 1 failed node wave 2
-starts (n3's own pull will retry); with a budget of 0 the rollout fails before wave 2 and n2,
-n3 never stop what they run.
+validated, n2 pulled and n3 failing (ErrImagePull, announced at once): wave 2 waits for n3's
+retries. Still failing 300 s later: with a budget of 1 failed node wave 2 starts (n3's own
+pull retries again); with a budget of 0 the rollout fails before wave 2, and n2, n3 never
+stop what they run.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ PULL_FAILURES = frozenset(
 )
 """A container's waiting reasons that say its image could not be pulled (the kubelet's
 pkg/kubelet/images/types.go)."""
+FOR_GOOD = frozenset({"InvalidImageName", "ErrImageNeverPull"})
+"""Pull failures no retry clears: they count without waiting."""
 BEFORE_PULL = frozenset({"ContainerCreating", "PodInitializing"})
 """Waiting reasons of a container whose image is not there yet."""
 
@@ -92,11 +102,39 @@ def evaluate_pull(pod: PodInfo, images: int) -> Pull:
     return PULLING
 
 
-def evaluate_pre_pull_begun(spec: PrePull, next_wave: int, first_wave_validated: bool) -> bool:
+def evaluate_pre_pull_begun(spec: PrePull, next_wave: int, first_wave_settled: bool) -> bool:
     """Whether the nodes of wave `next_wave` pull now."""
     if spec.start is PrePullStart.IMMEDIATELY:
         return True
-    return next_wave > 2 or (next_wave == 2 and first_wave_validated)
+    return next_wave > 2 or (next_wave == 2 and first_wave_settled)
+
+
+@dataclass(frozen=True, slots=True)
+class PullWait:
+    """What the wave about to start waits for: nodes still pulling, nodes failing to (the
+    kubelet retrying), and nodes failing for good."""
+
+    pulling: list[str]
+    failing: list[str]
+    for_good: list[str]
+
+    @property
+    def waits(self) -> bool:
+        return bool(self.pulling or self.failing)
+
+
+def evaluate_pull_wait(nodes: Sequence[str], pulls: Mapping[str, Pull]) -> PullWait:
+    """How the pulls of a wave's `nodes` stand (a node with no pull pod yet is pulling)."""
+    pulling: list[str] = []
+    failing: list[str] = []
+    for_good: list[str] = []
+    for n in nodes:
+        pull = pulls.get(n, PULLING)
+        if pull.state is PullState.PULLING:
+            pulling.append(n)
+        elif pull.state is PullState.FAILED:
+            (for_good if pull.reason in FOR_GOOD else failing).append(n)
+    return PullWait(pulling, failing, for_good)
 
 
 def evaluate_pull_failure(
@@ -108,9 +146,9 @@ def evaluate_pull_failure(
     budget: int,
     canary: bool,
 ) -> str:
-    """Why the rollout fails before wave `wave` (its `nodes`) starts, or "": its failed pulls
-    with the `failed_before` nodes that failed already pass the `budget`, the wave is a
-    `canary` with any failed pull, or every node of it failed to pull."""
+    """Why the rollout fails before wave `wave` (its `nodes`) starts, or "": the failed pulls
+    of `pulls` with the `failed_before` nodes that failed already pass the `budget`, the wave
+    is a `canary` with any failed pull, or every node of it failed to pull."""
     failed = [n for n in nodes if (p := pulls.get(n)) is not None and p.state is PullState.FAILED]
     if not failed:
         return ""
@@ -126,11 +164,6 @@ def evaluate_pull_failure(
     if failed_before + len(failed) > budget:
         return f"{what}: with {failed_before} failed already, past the budget of {budget}"
     return ""
-
-
-def evaluate_pulls_pending(nodes: Sequence[str], pulls: Mapping[str, Pull]) -> list[str]:
-    """The nodes of a wave whose pull is neither done nor failed (no pod yet counts)."""
-    return [n for n in nodes if pulls.get(n, PULLING).state is PullState.PULLING]
 
 
 def build_pre_pull_status(
@@ -159,14 +192,19 @@ def build_pre_pull_status(
     )
     events = []
     known = {f.node for f in before.failed} if same and before is not None else set()
-    new = [f for f in status.failed if f.node not in known]  # past the 20 listed: counted
-    if new:
+    new = [f for f in status.failed if f.node not in known]
+    unlisted = len(failed) - len(status.failed)  # past the 20 listed: counted, not named
+    if before is not None and same:
+        unlisted -= before.failed_count - len(before.failed)
+    if new or unlisted > 0:
         shown = ", ".join(f"{f.node} ({f.reason})" for f in new[:10])
         more = f" and {len(new) - 10} more" if len(new) > 10 else ""
+        if unlisted > 0:
+            more += f"{', ' if new else ''}{unlisted} nodes not listed"
         events.append(EventIntent(
             "Warning", R.PRE_PULL_FAILED,
             f"version {version}, wave {wave}: the images failed to pull on {shown}{more} "
-            f"({len(failed)} of {len(nodes)} in all): {new[0].message[:300]}",
+            f"({len(failed)} of {len(nodes)} in all): {(new or failed)[0].message[:300]}",
             wave,
         ))  # fmt: skip
     return status, events

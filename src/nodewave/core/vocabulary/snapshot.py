@@ -89,6 +89,8 @@ class PodInfo:
     containers: tuple[ContainerInfo, ...] = ()
     pre_pull_of: int | None = None
     """A pull-only pod (rollout.prePull): the version whose images it pulls."""
+    owner_uid: str = ""
+    """A pull-only pod's controlling owner (its Job's uid); "" for any other pod."""
     restarts: int = field(init=False, default=0)
     """Container restarts, summed once: every observation of every pass reads it."""
 
@@ -230,6 +232,9 @@ class Snapshot:
     not placed yet (`kube/podcheck.py`); absent: admitted or not asked."""
     pod_create_errors: Mapping[str, str] = field(default_factory=dict)
     """Execution → the API server's words refusing its pod's last create."""
+    pull_refusals: Mapping[str, str] = field(default_factory=dict)
+    """Node → the API server's words refusing the last create of the current version's
+    pull-only pod there (rollout.prePull)."""
     new_revision: RevisionInfo | None = None
     """The spec's content is a version not stored yet: its revision (`versions.plan_versions`)."""
     excess_revisions: tuple[str, ...] = ()
