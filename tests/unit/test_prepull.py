@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from nodewave.cli.plugin import render_status
-from nodewave.core.execution.podspec import PULL_COMMAND, build_pull_pod, plan_pull_images
+from nodewave.core.execution.podspec import (
+    DAEMON_TOLERATIONS,
+    PULL_COMMAND,
+    build_pull_pod,
+    plan_pull_images,
+)
 from nodewave.core.job.planner import evaluate_pulls, plan_job, plan_pull_pods
+from nodewave.core.rollout.engine import EVERY_PAUSE, build_promote_value, plan_rollout
 from nodewave.core.rollout.prepull import (
     PULLED,
     PULLING,
@@ -28,8 +35,16 @@ from nodewave.core.rollout.prepull import (
 from nodewave.core.vocabulary.actions import CreatePullPod, DeletePod
 from nodewave.core.vocabulary.naming import LABEL_PRE_PULL, build_pull_pod_name
 from nodewave.core.vocabulary.snapshot import ContainerInfo, PodInfo, Snapshot, VersionSpec
-from nodewave.models.job import JobType, PrePull, PrePullStatus, RolloutPhase
+from nodewave.models.job import (
+    JobType,
+    PrePull,
+    PrePullStatus,
+    PullFailure,
+    RolloutPhase,
+    RolloutStatus,
+)
 from tests.unit.builders import T0, at, job, pod
+from tests.unit.rollouts import context, ok
 from tests.unit.simulation import HC, NODES, simulate, stable_on, step
 
 NOT_FOUND = "rpc error: code = NotFound desc = failed to pull and unpack image: not found"
@@ -361,3 +376,239 @@ def test_status_shows_the_next_waves_pulls_and_the_nodes_that_failed() -> None:
     assert lines[at_ + 1] == "            n3: ErrImagePull: app:2: not found"
     del job_object["status"]["rollout"]["prePull"]
     assert "Pre-pull:" not in render_status(job_object, [])
+
+
+def test_the_pull_only_pod_whole() -> None:
+    """Every field, so none drifts unseen (the tests above say why each is there)."""
+    template = {"spec": {"containers": [{"name": "main", "image": "agent:4"}]}}
+    assert build_pull_pod(job(name="agent"), version_of(template), "node-7") == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": build_pull_pod_name("agent", 4, "node-7"),
+            "namespace": "ns",
+            "labels": {
+                "nodewave.io/job": "agent",
+                "nodewave.io/node": "node-7",
+                "nodewave.io/pre-pull": "4",
+                "app.kubernetes.io/managed-by": "nodewave",
+            },
+            "annotations": {"nodewave.io/job": "agent"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "nodewave.io/v1alpha1",
+                    "kind": "Job",
+                    "name": "agent",
+                    "uid": "job-uid",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "dnsPolicy": "Default",
+            "terminationGracePeriodSeconds": 0,
+            "serviceAccountName": "default",
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65534,
+                "runAsGroup": 65534,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "pull-0",
+                    "image": "agent:4",
+                    "command": ["/"],
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "10m", "memory": "16Mi"},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchFields": [
+                                    {"key": "metadata.name", "operator": "In", "values": ["node-7"]}
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+            "tolerations": [dict(t) for t in DAEMON_TOLERATIONS],
+        },
+    }
+
+
+def test_a_kubelet_refusal_without_words_is_named_failed_and_no_image_is_never_pulled() -> None:
+    refused = pull_pod(phase="Failed")
+    refused = replace(refused, message="Pod was rejected: node(s) had too many pods")
+    assert evaluate_pull(refused, 1) == Pull(
+        PullState.FAILED, "Failed", "Pod was rejected: node(s) had too many pods"
+    )
+    assert evaluate_pull(pull_pod(waiting("ErrImagePull")), 1) == Pull(
+        PullState.FAILED, "ErrImagePull", ""
+    )
+    assert evaluate_pull(pull_pod(), 0) == PULLING  # nothing to pull is not "pulled"
+
+
+def test_the_status_cuts_what_the_kubelet_says_to_the_fields_bounds() -> None:
+    long = Pull(PullState.FAILED, "R" * 100, "m" * 1000)
+    status, events = build_pre_pull_status(2, ["a"], {"a": long}, None, 3)
+    assert status.failed == [PullFailure(node="a", reason="R" * 63, message="m" * 512)]
+    assert events[0].message.endswith(": " + "m" * 300)
+    assert evaluate_pull_failure(
+        2, ["a"], {"a": long}, failed_before=0, budget=0, canary=False
+    ) == (
+        f"the images failed to pull on 1 of the 1 nodes of wave 2 before it started (a: {'R' * 100}: "
+        f"{'m' * 200}): every node of the wave"
+    )
+
+
+def test_many_failures_are_named_up_to_ten_and_the_unlisted_counted() -> None:
+    nodes = [f"n{i:02d}" for i in range(30)]
+    pulls = {n: Pull(PullState.FAILED, "ErrImagePull", f"{n}: not found") for n in nodes[:25]}
+    status, events = build_pre_pull_status(4, nodes, pulls, None, 2)
+    assert (status.failed_count, len(status.failed)) == (25, 20)
+    (event,) = events
+    shown = ", ".join(f"{n} (ErrImagePull)" for n in nodes[:10])
+    assert event.message == (
+        f"version 2, wave 4: the images failed to pull on {shown} and 10 more, 5 nodes not "
+        "listed (25 of 30 in all): n00: not found"
+    )
+    # Two more past the 20 listed: announced by their count alone, once.
+    more = {**pulls, "n25": pulls["n00"], "n26": pulls["n00"]}
+    again, events = build_pre_pull_status(4, nodes, more, status, 2)
+    assert [e.message for e in events] == [
+        "version 2, wave 4: the images failed to pull on 2 nodes not listed (27 of 30 in all): "
+        "n00: not found"
+    ]
+    assert build_pre_pull_status(4, nodes, more, again, 2)[1] == []
+    # One node's failure alone: no "more", no count.
+    one, events = build_pre_pull_status(5, ["x"], {"x": pulls["n00"]}, again, 2)
+    assert events[0].message == (
+        "version 2, wave 5: the images failed to pull on x (ErrImagePull) (1 of 1 in all): "
+        "n00: not found"
+    )
+    assert one.wait_until is None
+
+
+@pytest.mark.parametrize(
+    ("strategy", "wave", "fails"),
+    [("Canary", 1, True), ("Canary", 2, False), ("Rolling", 1, False)],
+)
+def test_a_canary_fails_on_one_failed_pull_whatever_the_budget(
+    strategy: str, wave: int, fails: bool
+) -> None:
+    canary = {"canaryCount": 2} if strategy == "Canary" else {}
+    moved = {"n0": ok(1), "n1": ok(1)} if wave == 2 else {}
+    ctx = context(
+        moved,
+        strategy=strategy,
+        maxFailedNodes=5,
+        maxParallel=20,
+        autoPromote=True,
+        prePull={"waitSeconds": 0},
+        **canary,
+    )
+    rs = rollout_status(wave - 1)
+    nodes = [n for n in ctx.targets if n not in moved][:2]
+    ctx = replace(ctx, pulls={nodes[0]: PULLED, nodes[1]: FAILED})
+    decision = plan_rollout(replace(ctx, previous=rs))
+    assert decision.rollout is not None
+    assert (decision.rollout.phase is RolloutPhase.ROLLING_BACK) is fails
+    if fails:
+        assert decision.rollout.failure.endswith(": the canary")
+
+
+def rollout_status(wave: int) -> RolloutStatus:
+    return RolloutStatus(
+        phase=RolloutPhase.PROGRESSING,
+        version=2,
+        from_version=1,
+        wave=wave,
+        total_waves=5,
+        started_at=T0,
+    )
+
+
+def test_the_wait_of_another_wave_is_never_reused() -> None:
+    ctx = context({"n0": ok(1), "n1": ok(1)}, strategy="Rolling", maxParallel=20, prePull={})
+    stale = PrePullStatus(wave=7, nodes=2, wait_until=T0)  # a deadline long past, of wave 7
+    rs = rollout_status(1).model_copy(update={"pre_pull": stale})
+    decision = plan_rollout(replace(ctx, previous=rs))
+    assert decision.rollout is not None
+    assert decision.rollout.phase is RolloutPhase.PRE_PULLING  # wave 2 waits for its own pulls
+    assert decision.rollout.pre_pull is not None
+    assert decision.rollout.pre_pull.wait_until == ctx.now + timedelta(seconds=300)
+
+
+def test_rollback_promotes_past_every_pause() -> None:
+    assert build_promote_value(2, EVERY_PAUSE) == "2:all"
+    assert build_promote_value(2, EVERY_PAUSE - 1) == f"2:{EVERY_PAUSE - 1}"
+
+
+def test_always_wins_whichever_container_says_it_first() -> None:
+    template = {
+        "spec": {
+            "containers": [
+                {"name": "a", "image": "x:1", "imagePullPolicy": "Always"},
+                {"name": "b", "image": "x:1", "imagePullPolicy": "IfNotPresent"},
+                {"name": "c", "image": "y:1", "imagePullPolicy": "IfNotPresent"},
+            ]
+        }
+    }
+    assert plan_pull_images(template) == [("x:1", "Always"), ("y:1", "IfNotPresent")]
+
+
+def test_only_the_current_versions_live_pull_pods_count_and_local_images_pull_nothing() -> None:
+    snap = stable_on(NODES, {**ROLLING, "prePull": {}})
+    mine = {"owner_uid": "job-uid"}
+    pods = [
+        replace(pull_pod(START_ERROR), name="a", node_name="n1", pre_pull_of=2, **mine),
+        replace(pull_pod(START_ERROR), name="b", node_name="n2", pre_pull_of=1, **mine),
+        replace(
+            pull_pod(START_ERROR), name="c", node_name="n3", pre_pull_of=2, deleting=True, **mine
+        ),
+        replace(pull_pod(START_ERROR), name="d", node_name=None, pre_pull_of=2, **mine),
+    ]
+    snap = replace(snap, pods={p.name: p for p in pods})
+    assert evaluate_pulls(snap) == ({"n1": PULLED}, True)
+    local = {"spec": {"containers": [{"name": "m", "image": "x:1", "imagePullPolicy": "Never"}]}}
+    snap = replace(snap, current=replace(snap.current, template=local))
+    assert evaluate_pulls(snap)[1] is False
+
+
+@pytest.mark.parametrize(("new", "more"), [(10, ""), (11, " and 1 more")])
+def test_past_ten_new_failures_the_rest_are_counted(new: int, more: str) -> None:
+    nodes = [f"n{i:02d}" for i in range(new)]
+    _, events = build_pre_pull_status(2, nodes, dict.fromkeys(nodes, FAILED), None, 2)
+    shown = ", ".join(f"{n} (ErrImagePull)" for n in nodes[:10])
+    assert events[0].message.startswith(
+        f"version 2, wave 2: the images failed to pull on {shown}{more} ("
+    )
+
+
+def test_one_more_failure_past_the_twenty_listed_is_announced() -> None:
+    nodes = [f"n{i:02d}" for i in range(22)]
+    twenty = {n: FAILED for n in nodes[:20]}
+    status, _ = build_pre_pull_status(2, nodes, twenty, None, 2)
+    _, events = build_pre_pull_status(2, nodes, {**twenty, "n20": FAILED}, status, 2)
+    assert [e.message[:70] for e in events] == [
+        "version 2, wave 2: the images failed to pull on 1 nodes not listed (21"
+    ]
+    # The same failures in the next wave's status are new again: another wave, other nodes.
+    _, events = build_pre_pull_status(3, nodes[:1], {"n00": FAILED}, status, 2)
+    assert [e.reason for e in events] == ["PrePullFailed"]
