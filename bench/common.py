@@ -21,7 +21,9 @@ def spread(values: list[float], fmt: str = ".1f") -> str:
     return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}, {max(values):{fmt}}]"
 
 
-def start_cluster(n: int, client_qps: int, prefix: str) -> ControlPlane:
+def start_cluster(
+    n: int, client_qps: int, prefix: str, apiserver_args: list[str] | None = None
+) -> ControlPlane:
     """Nodes bench-0000… labelled bench=yes, namespace `bench`; the caller destroys it.
 
     Large clusters get a node lease of 300 s (renewed every 75 s) and a node monitor grace
@@ -38,6 +40,7 @@ def start_cluster(n: int, client_qps: int, prefix: str) -> ControlPlane:
         client_qps=client_qps,
         node_lease_seconds=300 if large else 40,
         controller_manager_args=["--node-monitor-grace-period=360s"] if large else [],
+        apiserver_args=apiserver_args or [],
     )
     try:
         cp.start()

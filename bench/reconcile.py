@@ -15,7 +15,10 @@ the operator writes in its run: executions, executions/status, jobs/status, pods
 events, configmaps, controllerrevisions). The scheduler's bindings and kwok's pod status
 updates are in neither number: both runs pay them alike. kube-controller-manager and
 kube-scheduler run with client QPS raised (see --client-qps) so the peer is not held back by a
-client rate limit the operator does not have. Figures are appended to bench/results.md.
+client rate limit the operator does not have. Also per round: the CPU of every process of each
+run per execution or pod (the whole system, issue 29's measure) and kube-apiserver's alone, and
+with `--apiserver-profile DIR` its CPU profiles over each run summed by `BUCKETS`. Figures are
+appended to bench/results.md.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -70,6 +74,21 @@ def writes(cp: ControlPlane) -> Counter[tuple[str, str, str]]:
                 labels.get("resource", ""),
                 "dry-run" if labels.get("dry_run") else labels.get("subresource", ""),
             )
+            out[key] += int(float(m["value"]))
+    return out
+
+
+def pod_writes(cp: ControlPlane) -> Counter[tuple[str, str, str]]:
+    """Writes to pods by (verb, subresource, HTTP code): which pod writes a run made beyond
+    one create per node (issue 29 saw ~100 more than executions at 5,000 nodes)."""
+    out: Counter[tuple[str, str, str]] = Counter()
+    for line in cp.metrics().splitlines():
+        m = _METRIC.match(line)
+        if not m:
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
+        if labels.get("resource") == "pods" and labels.get("verb") in WRITE_VERBS:
+            key = (labels["verb"], labels.get("subresource", ""), labels.get("code", ""))
             out[key] += int(float(m["value"]))
     return out
 
@@ -120,6 +139,87 @@ def operator_passes(op: OperatorProcess) -> str:
     return f"{float(found.get('count', 0)):.0f} passes, {float(found.get('sum', 0)):.1f}s"
 
 
+PPROF_PART = 50
+"""Seconds of one apiserver profile: under its 60 s request timeout; a run takes several."""
+BUCKETS = {
+    "CRD handler": r"apiextensions-apiserver/pkg/apiserver\.",
+    "CRD schema validation": r"apiextensions-apiserver/pkg/apiserver/validation|"
+    r"kube-openapi/pkg/validation",
+    "JSON": r"encoding/json|sigs\.k8s\.io/json|serializer/json",
+    "protobuf": r"serializer/protobuf|gogo/protobuf|MarshalToSizedBuffer",
+    "managedFields": r"structured-merge-diff|fieldmanager",
+    "watch cache": r"storage/cacher",
+    "etcd client": r"storage/etcd3|go\.etcd\.io",
+    "admission plugins": r"apiserver/pkg/admission\.",
+    "client cert check": r"x509\.\(\*Authenticator\)\.AuthenticateRequest",
+    "TLS": r"crypto/tls",
+    "GC": r"runtime\.gcBgMarkWorker",
+}
+"""What a CPU profile's samples are summed by: those with a frame matching (a sample may be in
+several buckets)."""
+
+
+class ApiserverProfile:
+    """CPU profiles of kube-apiserver over a run (`--apiserver-profile`): taken back to back,
+    PPROF_PART seconds each, from the run's start until it ended (the last one finished, so the
+    run's objects are deleted after it). Summed by BUCKETS with `go tool pprof`, and its top
+    written beside them."""
+
+    def __init__(self, cp: ControlPlane, path: Path | None) -> None:
+        self.path = path
+        self.done = threading.Event()
+        self.parts: list[Path] = []
+        self.thread = None
+        if path is not None:
+            self.thread = threading.Thread(target=self._take, args=(cp,), daemon=True)
+            self.thread.start()
+
+    def _take(self, cp: ControlPlane) -> None:
+        assert self.path is not None
+        while not self.done.is_set():
+            part = self.path.with_name(f"{self.path.name}.{len(self.parts)}.pb.gz")
+            part.write_bytes(cp.pprof("profile", PPROF_PART))
+            self.parts.append(part)
+
+    def finish(self) -> dict[str, float]:
+        """Seconds of samples, in all and by bucket."""
+        if self.thread is None or self.path is None:
+            return {}
+        self.done.set()
+        self.thread.join()
+        parts = [str(p) for p in self.parts]
+        top = _pprof("-top", "-nodecount=40", *parts)
+        self.path.with_suffix(".top.txt").write_text(top)
+        found = re.search(r"Total samples = ([0-9.]+)(m?s)", top)
+        total = float(found[1]) / (1000 if found and found[2] == "ms" else 1) if found else 0.0
+        out = {"total": total}
+        for name, pattern in BUCKETS.items():
+            out[name] = _seconds_shown(
+                _pprof("-top", "-nodecount=1000000", f"-focus={pattern}", *parts)
+            )
+        return out
+
+
+def _pprof(*args: str) -> str:
+    done = subprocess.run(
+        ["go", "tool", "pprof", *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout + done.stderr
+
+
+def _seconds_shown(top: str) -> float:
+    found = re.search(r"Showing nodes accounting for ([0-9.]+)(m?s)", top)
+    if not found:
+        return 0.0
+    return float(found[1]) / (1000 if found[2] == "ms" else 1)
+
+
+def system_cpu(cluster: dict[str, float]) -> float:
+    """CPU seconds of every process of a run together (operator, API server, etcd,
+    controller-manager, scheduler, kwok)."""
+    return sum(cluster.values())
+
+
 def wait_idle(pid: int, timeout: float = 900) -> float:
     """When the operator's CPU use fell below 10 % for two half-seconds in a row: its watches
     have listed and indexed every node, pod and execution (kopf runs no handler before), so
@@ -137,7 +237,11 @@ def wait_idle(pid: int, timeout: float = 900) -> float:
 
 
 def run_operator(
-    cp: ControlPlane, n: int, log: Path, profile: Path | None = None
+    cp: ControlPlane,
+    n: int,
+    log: Path,
+    profile: Path | None = None,
+    apiserver_profile: Path | None = None,
 ) -> dict[str, Any]:
     op = OperatorProcess(cp, log)
     op.start()
@@ -156,6 +260,8 @@ def run_operator(
     cpu_before = cpu_seconds(op.proc.pid)
     cluster_before = cluster_cpu(cp)
     before = writes(cp)
+    pods_before = pod_writes(cp)
+    apiserver = ApiserverProfile(cp, apiserver_profile)
     job = {
         "apiVersion": "nodewave.io/v1alpha1",
         "kind": "Job",
@@ -191,9 +297,11 @@ def run_operator(
     assert cp.count(running) == n, "readyNodes ran ahead of the executions' status"
     time.sleep(1)  # let the last status writes land before counting
     delta = writes(cp) - before
+    pods = pod_writes(cp) - pods_before
     rss = peak_rss_mib(op.proc.pid)
     mine = {k: v for k, v in delta.items() if k in OPERATOR_RESOURCES}
     op.stop()
+    samples = apiserver.finish()
     cp.kubectl("delete", "nwj", "-n", NS, "fleet")
     # Executions too: the next round's Job has the same name, and the garbage collector takes
     # a while for 5,000 of them; a round that started meanwhile saw the last round's executions
@@ -205,16 +313,22 @@ def run_operator(
         "seconds": t1 - t0,
         "cpu_per_execution": cpu / n,
         "cluster_cpu": {"operator": round(cpu, 1), **cluster},
+        "system_cpu_per": (cpu + system_cpu(cluster)) / n,
+        "apiserver_cpu_per": cluster.get("apiserver", 0.0) / n,
         "passes": passes,
         "warm_seconds": warm,
         "startup_rss_mib": startup_rss,
         "rss_mib": rss,
         "writes_per_execution": sum(mine.values()) / n,
         "breakdown": {"/".join(p for p in k if p): v for k, v in sorted(mine.items())},
+        "apiserver_samples": samples,
+        "pod_writes": {"/".join(p for p in k if p): v for k, v in sorted(pods.items())},
     }
 
 
-def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
+def run_daemonset(
+    cp: ControlPlane, n: int, apiserver_profile: Path | None = None
+) -> dict[str, Any]:
     before = writes(cp)
     ds = {
         "apiVersion": "apps/v1",
@@ -234,6 +348,7 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
     kcm = cp.pids["kube-controller-manager"]
     cpu_before = cpu_seconds(kcm)
     cluster_before = cluster_cpu(cp)
+    apiserver = ApiserverProfile(cp, apiserver_profile)
     t0 = time.monotonic()
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(ds))
 
@@ -246,6 +361,7 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
     cpu = cpu_seconds(kcm) - cpu_before
     cluster = cpu_delta(cluster_before, cluster_cpu(cp))
     delta = writes(cp) - before
+    samples = apiserver.finish()
     cp.kubectl("delete", "ds", "-n", NS, "fleet")
     wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == 0, 600, "DaemonSet pods gone")
     ds_writes = (
@@ -254,13 +370,36 @@ def run_daemonset(cp: ControlPlane, n: int) -> dict[str, Any]:
         + delta[("apps", "daemonsets", "status")]
     )
     return {"seconds": t1 - t0, "writes_per_pod": ds_writes / n, "cpu_per_pod": cpu / n,
-            "cluster_cpu": cluster}  # fmt: skip
+            "cluster_cpu": cluster, "system_cpu_per": system_cpu(cluster) / n,
+            "apiserver_cpu_per": cluster.get("apiserver", 0.0) / n,
+            "apiserver_samples": samples}  # fmt: skip
 
 
 HEADER = (
     "| date | N | runs | operator s | DaemonSet s | ratio | operator CPU ms / execution "
     "| controller-manager CPU ms / pod | operator peak RSS MiB | API writes / execution "
     "| DaemonSet writes / pod |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
+
+
+def compare_samples(n: int, op: dict[str, float], ds: dict[str, float]) -> str:
+    """The apiserver's profiled CPU per execution and per pod, by bucket, in ms."""
+    rows = [f"{'apiserver profile, ms':<24} {'/execution':>10} {'/pod':>8} {'more':>8}"]
+    for name in op:
+        a, b = op[name] * 1000 / n, ds.get(name, 0.0) * 1000 / n
+        rows.append(f"{name:<24} {a:>10.2f} {b:>8.2f} {a - b:>8.2f}")
+    return "\n".join(rows)
+
+
+CPU_INTRO = (
+    "`make bench` since 2026-12-06, the same rounds: CPU of every process of each run (the "
+    "operator, kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kwok) per "
+    "execution against per DaemonSet pod, and kube-apiserver's alone (issue 29's goal: the "
+    "ratio ≤ 1.15)."
+)
+CPU_HEADER = (
+    "| date | N | runs | system CPU ms / execution | system CPU ms / pod | ratio "
+    "| apiserver CPU ms / execution | apiserver CPU ms / pod |\n|---|---|---|---|---|---|---|---|\n"
 )
 
 
@@ -280,18 +419,39 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, help="directory: sample the operator with py-spy in each round"
     )
+    parser.add_argument(
+        "--apiserver-profile",
+        type=Path,
+        help="directory: a CPU profile of kube-apiserver over each run (both sides, the same "
+        "--profiling=true for both)",
+    )
     args = parser.parse_args()
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    for d in (args.profile, args.apiserver_profile):
+        if d:
+            d.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in args.nodes:
-        cp = start_cluster(n, args.client_qps, f"nodewave-bench-{n}-")
+        cp = start_cluster(
+            n,
+            args.client_qps,
+            f"nodewave-bench-{n}-",
+            ["--profiling=true"] if args.apiserver_profile else None,
+        )
         rounds: list[tuple[dict[str, Any], dict[str, Any]]] = []
         try:
             for r in range(args.runs):
-                ds = run_daemonset(cp, n)
+                pprof = args.apiserver_profile
+                ds = run_daemonset(
+                    cp, n, pprof / f"apiserver-ds-{n}-{r + 1}.pb.gz" if pprof else None
+                )
                 profile = args.profile / f"operator-{n}-{r + 1}.txt" if args.profile else None
-                op = run_operator(cp, n, cp.workdir / f"operator-{r}.log", profile)
+                op = run_operator(
+                    cp,
+                    n,
+                    cp.workdir / f"operator-{r}.log",
+                    profile,
+                    pprof / f"apiserver-op-{n}-{r + 1}.pb.gz" if pprof else None,
+                )
                 rounds.append((op, ds))
                 print(
                     f"N={n} round {r + 1}: operator {op['seconds']:.1f}s, DaemonSet "
@@ -299,12 +459,18 @@ def main() -> int:
                     f"{op['cpu_per_execution'] * 1000:.2f} ms/execution vs "
                     f"{ds['cpu_per_pod'] * 1000:.2f} ms/pod; peak RSS {op['rss_mib']:.0f} MiB; "
                     f"{op['writes_per_execution']:.3f} writes/execution {op['breakdown']} "
+                    f"(pods by verb and code: {op['pod_writes']}) "
                     f"{op['passes']}; start-up to idle {op['warm_seconds']:.1f}s, peak RSS by then "
                     f"{op['startup_rss_mib']:.0f} MiB "
                     f"(DaemonSet {ds['writes_per_pod']:.2f}/pod); CPU s by process: operator run "
-                    f"{op['cluster_cpu']}, DaemonSet run {ds['cluster_cpu']}",
+                    f"{op['cluster_cpu']}, DaemonSet run {ds['cluster_cpu']}; whole system "
+                    f"{op['system_cpu_per'] * 1000:.1f} ms/execution vs "
+                    f"{ds['system_cpu_per'] * 1000:.1f} ms/pod, apiserver "
+                    f"{op['apiserver_cpu_per'] * 1000:.1f} vs {ds['apiserver_cpu_per'] * 1000:.1f}",
                     flush=True,
                 )
+                if op["apiserver_samples"]:
+                    print(compare_samples(n, op["apiserver_samples"], ds["apiserver_samples"]))
         finally:
             cp.destroy()
         ops, dss = [o for o, _ in rounds], [d for _, d in rounds]
@@ -317,6 +483,13 @@ def main() -> int:
             "rss": f"{max(o['rss_mib'] for o in ops):.0f}",
             "writes": spread([o["writes_per_execution"] for o in ops], ".3f"),
             "ds_writes": spread([d["writes_per_pod"] for d in dss], ".2f"),
+            "sys_op": spread([o["system_cpu_per"] * 1000 for o in ops]),
+            "sys_ds": spread([d["system_cpu_per"] * 1000 for d in dss]),
+            "sys_ratio": spread(
+                [o["system_cpu_per"] / d["system_cpu_per"] for o, d in rounds], ".2f"
+            ),
+            "api_op": spread([o["apiserver_cpu_per"] * 1000 for o in ops]),
+            "api_ds": spread([d["apiserver_cpu_per"] * 1000 for d in dss]),
         }
         rows.append((n, row))
         print(f"N={n}, median [min, max] of {args.runs}: {row}", flush=True)
@@ -332,6 +505,12 @@ def main() -> int:
         for n, row in rows
     )
     add_table_rows(args.results, intro, HEADER, lines)
+    cpu_lines = "".join(
+        f"| {stamp} | {n} | {args.runs} | {row['sys_op']} | {row['sys_ds']} | {row['sys_ratio']} "
+        f"| {row['api_op']} | {row['api_ds']} |\n"
+        for n, row in rows
+    )
+    add_table_rows(args.results, CPU_INTRO, CPU_HEADER, cpu_lines)
     return 0
 
 

@@ -615,6 +615,14 @@ class ControlPlane:
         with urllib.request.urlopen(req, context=self._ssl(), timeout=30) as r:
             return bytes(r.read())
 
+    def pprof(self, kind: str, seconds: int) -> bytes:
+        """A pprof profile of kube-apiserver (`kind`: profile for CPU, heap...) over `seconds`
+        (needs `--profiling=true` in apiserver_args): what the benchmark asks the API server's
+        time went to."""
+        req = urllib.request.Request(f"{self.server}/debug/pprof/{kind}?seconds={seconds}")
+        with urllib.request.urlopen(req, context=self._ssl(), timeout=seconds + 60) as r:
+            return bytes(r.read())
+
     def get(self, path: str) -> dict[str, Any]:
         """One object (or list) straight from the API: without kubectl's process start and
         discovery, for polling that must not add its own latency (benchmarks)."""
