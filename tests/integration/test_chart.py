@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -162,3 +163,86 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         assert not can("delete", "nodes")
     finally:
         helm(cluster, "uninstall", "nodewave", "--namespace", ns)
+
+
+def render(cp: ControlPlane, *sets: str) -> list[dict[str, Any]]:
+    args = [a for s in sets for a in ("--set-json", s)]
+    done = helm(cp, "template", "nw", str(CHART), "--kube-version", "1.34.4", "-n", "ops", *args)
+    assert done.returncode == 0, done.stderr
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    (found,) = [d for d in docs if d["kind"] == kind]
+    return found
+
+
+def test_every_value_for_the_operators_pod_lands_where_it_belongs(cluster: ControlPlane) -> None:
+    """What platform charts carry (argo-helm's argo-rollouts chart as the model), each value
+    set and found in the rendered manifests."""
+    docs = render(
+        cluster,
+        'imagePullSecrets=[{"name":"mirror"}]',
+        'podAnnotations={"sidecar.istio.io/inject":"false"}',
+        'podLabels={"team":"platform"}',
+        'priorityClassName="system-cluster-critical"',
+        'serviceAccount={"create":true,"name":"nw-sa","annotations":{"iam":"role-1"}}',
+        'extraArgs=["--log-level=debug"]',
+        'extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy:3128"}]',
+        # OpenShift's way: the UID comes from the namespace's range.
+        'podSecurityContext={"runAsUser":null,"runAsGroup":null}',
+        'securityContext={"readOnlyRootFilesystem":false}',
+        'metrics={"port":8000,"serviceMonitor":{"enabled":true,"interval":"15s",'
+        '"additionalLabels":{"release":"kps"},"namespace":"monitoring"}}',
+        'prometheusRule={"enabled":true,"additionalLabels":{"release":"kps"},'
+        '"namespace":"monitoring"}',
+    )
+    pod = one(docs, "Deployment")["spec"]["template"]
+    spec, container = pod["spec"], pod["spec"]["containers"][0]
+    assert pod["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
+    assert pod["metadata"]["labels"]["team"] == "platform"
+    assert spec["imagePullSecrets"] == [{"name": "mirror"}]
+    assert spec["priorityClassName"] == "system-cluster-critical"
+    assert spec["serviceAccountName"] == "nw-sa"
+    assert "--service-account=ops/nw-sa" in container["args"]
+    assert container["args"][-1] == "--log-level=debug"
+    assert {"name": "HTTPS_PROXY", "value": "http://proxy:3128"} in container["env"]
+    assert spec["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    sa = one(docs, "ServiceAccount")
+    assert (sa["metadata"]["name"], sa["metadata"]["annotations"]) == ("nw-sa", {"iam": "role-1"})
+    bound = [
+        s["name"]
+        for d in docs
+        if d["kind"] in ("ClusterRoleBinding", "RoleBinding")
+        for s in d["subjects"]
+        if s["kind"] == "ServiceAccount"
+    ]
+    assert bound
+    assert set(bound) == {"nw-sa"}
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        meta = one(docs, kind)["metadata"]
+        assert (meta["namespace"], meta["labels"]["release"]) == ("monitoring", "kps"), kind
+    monitor = one(docs, "ServiceMonitor")["spec"]
+    assert monitor["namespaceSelector"] == {"matchNames": ["ops"]}
+    assert monitor["endpoints"][0]["interval"] == "15s"
+
+
+def test_a_service_account_brought_by_the_platform_is_used_not_made(cluster: ControlPlane) -> None:
+    docs = render(cluster, 'serviceAccount={"create":false,"name":"platform-sa"}')
+    assert not [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert (
+        one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "platform-sa"
+    )
+    bad = helm(
+        cluster, "template", "nw", str(CHART), "--set-json", 'extraArgs=["run"]'
+    )  # an argument, not a flag: refused by the schema
+    assert bad.returncode != 0
+    assert "extraArgs" in bad.stderr

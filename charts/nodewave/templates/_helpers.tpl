@@ -6,6 +6,9 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end -}}
+{{- define "nodewave.serviceAccountName" -}}
+{{- .Values.serviceAccount.name | default (include "nodewave.name" .) -}}
+{{- end -}}
 {{- define "nodewave.selector" -}}
 app.kubernetes.io/name: nodewave
 app.kubernetes.io/instance: {{ .Release.Name }}
