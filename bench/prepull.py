@@ -26,6 +26,7 @@ from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_bin
 from nodewave.localcluster.demo import install_crds
 from nodewave.localcluster.images import build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
+from nodewave.localcluster.registry import build_registry_template
 
 HEADER = (
     "| date | real nodes | image MiB | MiB/s per node | runs | rollout s, without | "
@@ -52,24 +53,6 @@ def job(template: dict[str, Any], pre_pull: bool) -> dict[str, Any]:
             "template": template,
             "rollout": rollout,
         },
-    }
-
-
-def registry_template(image: str) -> dict[str, Any]:
-    return {
-        "spec": {
-            "dnsPolicy": "Default",
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "main",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": ["/sleep", "3600"],
-                    "readinessProbe": {"exec": {"command": ["/sleep", "0"]}, "periodSeconds": 1},
-                }
-            ],
-        }
     }
 
 
@@ -144,7 +127,7 @@ def main() -> int:
                     version += 1
                     image = cp.push_image("bench/agent", f"run{run}-{pre_pull}", args.mib << 20)
                     seconds, mean_gap = roll(
-                        cp, nodes, version, job(registry_template(image), pre_pull)
+                        cp, nodes, version, job(build_registry_template(image), pre_pull)
                     )
                     took[pre_pull].append(seconds)
                     gap[pre_pull].append(mean_gap)

@@ -59,13 +59,18 @@ OPERATOR_RESOURCES = {
 _METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 
 
+def requests(cp: ControlPlane) -> list[tuple[dict[str, str], int]]:
+    """apiserver_request_total: each series' labels and count."""
+    out = []
+    for line in cp.metrics().splitlines():
+        if m := _METRIC.match(line):
+            out.append((dict(re.findall(r'(\w+)="([^"]*)"', m["labels"])), int(float(m["value"]))))
+    return out
+
+
 def writes(cp: ControlPlane) -> Counter[tuple[str, str, str]]:
     out: Counter[tuple[str, str, str]] = Counter()
-    for line in cp.metrics().splitlines():
-        m = _METRIC.match(line)
-        if not m:
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
+    for labels, n in requests(cp):
         if labels.get("verb") in WRITE_VERBS:
             # A dry-run (the operator's check of a version's pod, once per version) is counted
             # apart: its cost is the API server's admission, nothing stored.
@@ -74,7 +79,7 @@ def writes(cp: ControlPlane) -> Counter[tuple[str, str, str]]:
                 labels.get("resource", ""),
                 "dry-run" if labels.get("dry_run") else labels.get("subresource", ""),
             )
-            out[key] += int(float(m["value"]))
+            out[key] += n
     return out
 
 
@@ -82,14 +87,9 @@ def pod_writes(cp: ControlPlane) -> Counter[tuple[str, str, str]]:
     """Writes to pods by (verb, subresource, HTTP code): which pod writes a run made beyond
     one create per node (issue 29 saw ~100 more than executions at 5,000 nodes)."""
     out: Counter[tuple[str, str, str]] = Counter()
-    for line in cp.metrics().splitlines():
-        m = _METRIC.match(line)
-        if not m:
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m["labels"]))
+    for labels, n in requests(cp):
         if labels.get("resource") == "pods" and labels.get("verb") in WRITE_VERBS:
-            key = (labels["verb"], labels.get("subresource", ""), labels.get("code", ""))
-            out[key] += int(float(m["value"]))
+            out[(labels["verb"], labels.get("subresource", ""), labels.get("code", ""))] += n
     return out
 
 

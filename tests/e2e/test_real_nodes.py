@@ -14,6 +14,7 @@ from nodewave.core.execution.maintenance import build_quarantine_value
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.images import MISSING_IMAGE, build_workload_template
 from nodewave.localcluster.operator import OperatorProcess
+from nodewave.localcluster.registry import build_registry_template
 from tests.conftest import kubectl_json, wait_for
 from tests.e2e.conftest import REAL_NODES, executions_of, pods_by_node
 from tests.integration.jobs import (
@@ -515,25 +516,6 @@ def _pod_events(cp: ControlPlane, ns: str) -> list[dict[str, Any]]:
     )
 
 
-def _registry_template(image: str) -> dict[str, Any]:
-    """The registry's test image (no shell: `/sleep` is a static busybox), ready once started."""
-    return {
-        "spec": {
-            "dnsPolicy": "Default",
-            "terminationGracePeriodSeconds": 5,
-            "containers": [
-                {
-                    "name": "main",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": ["/sleep", "3600"],
-                    "readinessProbe": {"exec": {"command": ["/sleep", "0"]}, "periodSeconds": 1},
-                }
-            ],
-        }
-    }
-
-
 def test_pre_pull_pulls_each_wave_ahead_from_a_real_registry_and_a_failed_pull_stops_before_it(
     real_cluster: ControlPlane, real_operator: OperatorProcess, ns: str
 ) -> None:
@@ -556,7 +538,7 @@ def test_pre_pull_pulls_each_wave_ahead_from_a_real_registry_and_a_failed_pull_s
     apply_job(real_cluster, ns, "agent", spec(build_workload_template("run")))
     wait_for(lambda: job_status(real_cluster, ns, "agent").get("stableVersion") == 1, 60, "v1")
     image = real_cluster.push_image("e2e/agent", "v2", 4 << 20)
-    apply_job(real_cluster, ns, "agent", spec(_registry_template(image)))
+    apply_job(real_cluster, ns, "agent", spec(build_registry_template(image)))
     wait_for(
         lambda: job_status(real_cluster, ns, "agent").get("stableVersion") == 2, 120, "v2 stable"
     )
@@ -593,7 +575,7 @@ def test_pre_pull_pulls_each_wave_ahead_from_a_real_registry_and_a_failed_pull_s
 
     before = _containers(real_cluster, ns, "agent")
     missing = image.replace("e2e/agent:v2", "e2e/agent:v3-never-pushed")
-    apply_job(real_cluster, ns, "agent", spec(_registry_template(missing)))
+    apply_job(real_cluster, ns, "agent", spec(build_registry_template(missing)))
     wait_for(
         lambda: (
             (job_status(real_cluster, ns, "agent").get("rollout") or {}).get("phase")

@@ -442,35 +442,21 @@ disabled_plugins = [
     def _in_netns(self, *argv: str) -> list[str]:
         return ["nsenter", f"--net={self.network.netns_path}", "--", *argv]
 
-    def proxy_argv(self, python: str, server_port: int) -> list[str]:
+    def _forward_argv(self, python: str, listen: str, port: int, rate: int = 0) -> list[str]:
+        """A `netproxy` from `listen` inside the node's namespace to the machine's loopback
+        `port`, `rate` bytes a second towards the node (0: as fast as it goes)."""
         return [
-            python,
-            "-m",
-            "nodewave.localcluster.netproxy",
-            "--netns",
-            self.network.netns_path,
-            "--listen",
-            f"{SERVICE_IP}:443",
-            "--upstream",
-            f"127.0.0.1:{server_port}",
-        ]
+            python, "-m", "nodewave.localcluster.netproxy", "--netns", self.network.netns_path,
+            "--listen", listen, "--upstream", f"127.0.0.1:{port}", "--rate", str(rate),
+        ]  # fmt: skip
+
+    def proxy_argv(self, python: str, server_port: int) -> list[str]:
+        """The node's way to the API server, at the `kubernetes` Service IP."""
+        return self._forward_argv(python, f"{SERVICE_IP}:443", server_port)
 
     def registry_proxy_argv(self, python: str, registry_port: int, rate: int) -> list[str]:
-        """The node's way to the local registry (registry.py), `rate` bytes a second (0: as
-        fast as it goes)."""
-        return [
-            python,
-            "-m",
-            "nodewave.localcluster.netproxy",
-            "--netns",
-            self.network.netns_path,
-            "--listen",
-            f"127.0.0.1:{NODE_PORT}",
-            "--upstream",
-            f"127.0.0.1:{registry_port}",
-            "--rate",
-            str(rate),
-        ]
+        """The node's way to the local registry (registry.py)."""
+        return self._forward_argv(python, f"127.0.0.1:{NODE_PORT}", registry_port, rate)
 
     def containerd_argv(self) -> list[str]:
         return self._in_netns(

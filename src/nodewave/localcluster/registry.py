@@ -201,3 +201,23 @@ def _push_blob(conn: http.client.HTTPConnection, repository: str, blob: Blob) ->
     )
     if status != 201:
         raise RegistryError(f"blob {blob.digest} refused: {status} {body!r}")
+
+
+def build_registry_template(image: str) -> dict[str, Any]:
+    """A pod template running an image of `build_pull_test_image` (no shell: `/sleep` is the
+    static busybox), ready once it started: what the tests and the benchmark roll out."""
+    return {
+        "spec": {
+            "dnsPolicy": "Default",  # no cluster DNS here
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "main",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["/sleep", "3600"],
+                    "readinessProbe": {"exec": {"command": ["/sleep", "0"]}, "periodSeconds": 1},
+                }
+            ],
+        }
+    }
