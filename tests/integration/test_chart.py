@@ -4,13 +4,14 @@ an install whose pod passes the `restricted` Pod Security level, and least-privi
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from tests.conftest import kubectl_json, wait_for
 from tests.integration.helm import CHART, helm
 
@@ -37,7 +38,7 @@ def test_rendered_manifests_are_accepted(cluster: ControlPlane, tmp_path: Path) 
         "default",
         "--set",
         "prometheusRule.enabled=true,metrics.serviceMonitor.enabled=true,"
-        "podDisruptionBudget.enabled=true,grafanaDashboard.enabled=true",
+        "podDisruptionBudget.enabled=true,grafanaDashboard.enabled=true,networkPolicy.enabled=true",
     )
     assert done.returncode == 0, done.stderr
     docs = [d for d in yaml.safe_load_all(done.stdout) if d]
@@ -52,6 +53,8 @@ def test_rendered_manifests_are_accepted(cluster: ControlPlane, tmp_path: Path) 
         "ServiceMonitor",
         "PrometheusRule",
         "ConfigMap",
+        "NetworkPolicy",
+        "CustomResourceDefinition",
     } <= kinds
     dashboard = next(d for d in docs if d["kind"] == "ConfigMap")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
@@ -235,6 +238,43 @@ def test_every_value_for_the_operators_pod_lands_where_it_belongs(cluster: Contr
     assert monitor["endpoints"][0]["interval"] == "15s"
 
 
+def test_the_network_policy_opens_metrics_dns_the_api_server_and_what_the_platform_adds(
+    cluster: ControlPlane,
+) -> None:
+    assert not [d for d in render(cluster) if d["kind"] == "NetworkPolicy"]  # off by default
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "mon"}}}
+    webhook = {"to": [{"ipBlock": {"cidr": "192.0.2.0/24"}}], "ports": [{"port": 8443}]}
+    docs = render(
+        cluster,
+        "networkPolicy.enabled=true",
+        'networkPolicy.apiServer.cidrs=["10.0.0.1/32"]',
+        f"networkPolicy.metricsFrom={json.dumps([monitoring])}",
+        f"networkPolicy.extraEgress={json.dumps([webhook])}",
+    )
+    policy = one(docs, "NetworkPolicy")["spec"]
+    pod = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod.items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["ingress"] == [
+        {"ports": [{"protocol": "TCP", "port": "metrics"}], "from": [monitoring]}
+    ]
+    dns, api, extra = policy["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    # In-cluster clients reach the API server's Service on 443, DNATed to 6443 on its hosts.
+    assert [p["port"] for p in api["ports"]] == [443, 6443]
+    assert api["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
+    assert extra == webhook
+    anywhere = one(render(cluster, "networkPolicy.enabled=true"), "NetworkPolicy")["spec"]
+    assert "from" not in anywhere["ingress"][0]
+    assert "to" not in anywhere["egress"][1]
+    bad = helm(
+        cluster, "template", "t", str(CHART), "--kube-version", "1.34.4",
+        "--set-json", 'networkPolicy.apiServer.cidrs=["kubernetes.default"]',
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert "/networkPolicy/apiServer/cidrs/0" in bad.stderr
+
+
 def test_a_service_account_brought_by_the_platform_is_used_not_made(cluster: ControlPlane) -> None:
     docs = render(cluster, 'serviceAccount={"create":false,"name":"platform-sa"}')
     assert not [d for d in docs if d["kind"] == "ServiceAccount"]
@@ -246,3 +286,69 @@ def test_a_service_account_brought_by_the_platform_is_used_not_made(cluster: Con
     )  # an argument, not a flag: refused by the schema
     assert bad.returncode != 0
     assert "extraArgs" in bad.stderr
+
+
+def test_the_crds_rendered_are_the_generated_ones_with_the_releases_metadata(
+    cluster: ControlPlane,
+) -> None:
+    generated = {
+        path.name: yaml.safe_load(path.read_text()) for path in (REPO_ROOT / "crds").glob("*.yaml")
+    }
+    crds = [d for d in render(cluster) if d["kind"] == "CustomResourceDefinition"]
+    assert sorted(c["metadata"]["name"] for c in crds) == [
+        "executions.nodewave.io",
+        "jobs.nodewave.io",
+    ]
+    for crd in crds:
+        meta = crd.pop("metadata")
+        name = meta["name"]
+        want = generated[f"nodewave.io_{name.split('.')[0]}.yaml"]
+        assert crd == {k: v for k, v in want.items() if k != "metadata"}, name
+        assert meta["annotations"] == {"helm.sh/resource-policy": "keep"}
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+    custom = render(cluster, 'crds={"keep":false,"annotations":{"team":"platform"}}')
+    for crd in (d for d in custom if d["kind"] == "CustomResourceDefinition"):
+        assert crd["metadata"]["annotations"] == {"team": "platform"}
+    assert not [
+        d
+        for d in render(cluster, 'crds={"install":false}')
+        if d["kind"] == "CustomResourceDefinition"
+    ]
+
+
+def test_an_upgrade_brings_the_crds_current_and_an_uninstall_keeps_them(
+    cluster: ControlPlane, tmp_path: Path
+) -> None:
+    """Helm's crds/ directory is installed once: a release whose schema gained a field would
+    have it pruned on upgrade. Here an older chart (its CRD without a printer column) is
+    installed over the cluster's CRDs, then this chart upgrades it: the column is back. An
+    uninstall leaves the CRDs (and every Job) in place."""
+    ns, release = "nodewave-crds", "crds-test"
+    cluster.kubectl("create", "namespace", ns, check=False)
+    old = tmp_path / "nodewave"
+    shutil.copytree(CHART, old, symlinks=False)
+    jobs_crd = old / "files" / "crds" / "nodewave.io_jobs.yaml"
+    body = yaml.safe_load(jobs_crd.read_text())
+    columns = body["spec"]["versions"][0]["additionalPrinterColumns"]
+    dropped = columns.pop()["name"]
+    jobs_crd.write_text(yaml.safe_dump(body))
+
+    def column_names() -> list[str]:
+        crd = kubectl_json(cluster, "get", "crd", "jobs.nodewave.io")
+        return [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+
+    try:
+        done = helm(cluster, "install", release, str(old), "-n", ns)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert dropped not in column_names()
+        crd = kubectl_json(cluster, "get", "crd", "jobs.nodewave.io")
+        assert crd["metadata"]["annotations"]["meta.helm.sh/release-name"] == release
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        done = helm(cluster, "upgrade", release, str(CHART), "-n", ns)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert column_names()[-1] == dropped
+    finally:
+        done = helm(cluster, "uninstall", release, "-n", ns)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kept due to the resource policy" in done.stdout + done.stderr
+    assert column_names()[-1] == dropped

@@ -79,6 +79,9 @@ def test_execution_selectable_fields() -> None:
 
 
 def test_chart_ships_the_generated_crds_not_a_copy() -> None:
-    link = REPO / "charts" / "nodewave" / "crds"
+    """The chart's templates/crds.yaml renders these files (tests/integration/test_chart.py
+    checks the result): a link, so they cannot drift; not Helm's crds/, never upgraded."""
+    assert not (REPO / "charts" / "nodewave" / "crds").exists()
+    link = REPO / "charts" / "nodewave" / "files" / "crds"
     assert link.is_symlink()
     assert link.resolve() == (REPO / "crds").resolve()
