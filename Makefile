@@ -7,8 +7,8 @@ test:  ## the whole test suite (what CI runs)
 crds:  ## regenerate crds/ from the models
 	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds'
 
-bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs
-	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && ensure_browser && ensure_container_runtime && python -m bench.reconcile $(ARGS) && python -m bench.rollout && python -m bench.prepull && python -m bench.dashboard && python -m bench.revisions'
+bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, many Jobs on one fleet (memory per execution, fairness), image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs
+	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && ensure_browser && ensure_container_runtime && python -m bench.reconcile $(ARGS) && python -m bench.rollout && python -m bench.fleet && python -m bench.prepull && python -m bench.dashboard && python -m bench.revisions'
 
 mutation:  ## mutation testing of src/nodewave/core against the unit tests (not part of make test)
 	bash hack/mutation.sh $(ARGS)

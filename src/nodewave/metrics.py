@@ -99,6 +99,12 @@ WINDOWS = Counter(
     [*LABELS, "verdict"],
     registry=REGISTRY,
 )
+PASSES = Counter(
+    "nodewave_reconcile_passes",
+    "Passes over the Job: which Jobs keep the operator busy (a steady Job passes rarely).",
+    LABELS,
+    registry=REGISTRY,
+)
 RECONCILE = Histogram(
     "nodewave_reconcile_duration_seconds",
     "Time of one pass over one Job.",
@@ -134,6 +140,7 @@ class ApiRequests(Collector):
 def observe_pass(job: JobInfo, plan: Plan) -> None:
     """Update the Job's series after a pass (a Reconciler observer)."""
     labels = (job.namespace, job.name)
+    PASSES.labels(*labels).inc()
     counts = plan.status.execution_counts
     for state in ObservedState:
         EXECUTIONS.labels(*labels, state.value).set(counts.get(state.value, 0))
@@ -198,6 +205,7 @@ def forget_jobs() -> None:
 def forget_job(namespace: str, job: str) -> None:
     """Remove a deleted Job's series."""
     for metric in (
+        PASSES,
         EXECUTIONS,
         TARGET_NODES,
         UPDATED_NODES,

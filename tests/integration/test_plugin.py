@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+import nodewave
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
@@ -380,3 +381,28 @@ def test_restart_recreates_every_execution_in_waves_when_its_time_comes(
     after = kubectl_json(cluster, "get", "nwj", "-n", namespace, "agent")
     assert after["spec"] == spec
     assert after["status"]["currentVersion"] == after["status"]["stableVersion"] == 1
+
+
+def test_version_names_the_plugins_and_the_leading_operators(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """The leader writes its version on its Lease; the plugin finds it in any namespace, or in
+    the one named; someone who may not read Leases gets the plugin's and why not the other."""
+    running = f"operator {nodewave.__version__}"
+    wait_for(lambda: running in ok(cluster, "version"), 30, "the leader's version")
+    out = ok(cluster, "version").splitlines()
+    assert out[0] == f"kubectl-nodewave {nodewave.__version__}"
+    lease = kubectl_json(cluster, "get", "lease", "-n", "default", "nodewave-operator")
+    holder = lease["spec"]["holderIdentity"]
+    assert (
+        f"operator {nodewave.__version__}: leader {holder} (Lease default/nodewave-operator"
+        in out[1]
+    )
+    assert running in ok(cluster, "version", "--operator-namespace", "default")
+    elsewhere = ok(cluster, "version", "--operator-namespace", namespace)
+    assert "operator: no Lease nodewave-operator found" in elsewhere
+    steward = ("--kubeconfig", str(_rollout_operator(cluster, namespace, tmp_path)))
+    denied = ok(cluster, "version", *steward).splitlines()
+    assert denied[0] == f"kubectl-nodewave {nodewave.__version__}"
+    assert denied[1].startswith("operator: unknown (cannot read its Lease in any namespace:")
+    assert "forbidden" in denied[1]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nodewave.models import Job, JobSpec, JobType, RestartPolicy
+from nodewave.kube.parse import parse_execution, parse_pod
+from nodewave.models import Job, JobSpec, JobType, RestartPolicy, base
+from nodewave.models.base import share_fields_sets
+from nodewave.models.execution import ExecutionStatus
 from nodewave.models.selector_syntax import EXPRESSION_FORMS
 
 TEMPLATE = {"spec": {"containers": [{"name": "a", "image": "b"}]}}
@@ -104,3 +109,100 @@ def test_wire_form_is_camel_case() -> None:
     wire = job.to_api()
     assert wire["spec"]["rollout"]["maxParallel"] == 20
     assert "max_parallel" not in wire["spec"]["rollout"]
+
+
+def _execution_body(node: str) -> dict[str, Any]:
+    """As a watch event decodes it: every string a new object."""
+    return json.loads(json.dumps(_execution(node)))
+
+
+def _execution(node: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"a-v1-{node}", "uid": node, "resourceVersion": "7"},
+        "spec": {"jobName": "a", "jobVersion": 1, "nodeName": node, "rolloutWave": 2},
+        "status": {
+            "observedState": "Running",
+            "message": "running",
+            "details": {"pod": f"a-v1-{node}"},
+            "health": {"consecutiveHealthy": 1, "windowStart": "2026-12-07T00:16:30Z"},
+            "history": [
+                {"state": "Validating", "reason": "Validating", "time": "2026-12-07T00:16:27Z"},
+                {"state": "Running", "reason": "Validated", "time": "2026-12-07T00:16:30Z"},
+            ],
+        },
+    }
+
+
+def test_cached_executions_share_their_fields_sets_and_stay_what_they_parsed() -> None:
+    """parse_execution (the informers' copy of every execution) shares pydantic's per-instance
+    set of set fields: the same object across executions, at every depth; the values are
+    those an unshared parse gives, and a copy with changes is an ordinary model."""
+    a, b = parse_execution(_execution_body("n1")), parse_execution(_execution_body("n2"))
+    for x, y in (
+        (a.spec, b.spec),
+        (a.status, b.status),
+        (a.status.health, b.status.health),
+        (a.status.history[0], b.status.history[1]),
+    ):
+        assert x.__pydantic_fields_set__ is y.__pydantic_fields_set__
+    # The strings every execution repeats, held once: interned.
+    assert a.spec.job_name is b.spec.job_name
+    assert a.status.message is b.status.message
+    assert a.status.history[1].reason is b.status.history[1].reason
+    one, other = parse_execution(_execution_body("n1")), parse_execution(_execution_body("n1"))
+    assert one.spec.node_name is other.spec.node_name
+    assert one.status.details["pod"] is other.status.details["pod"]
+    # One object per instant: the window's start, the transition's time, across executions.
+    assert a.status.health is not None
+    assert a.status.health.window_start is a.status.history[1].time
+    assert a.status.history[0].time is b.status.history[0].time
+    plain = ExecutionStatus.model_validate(_execution_body("n1")["status"])
+    assert a.status == plain
+    assert a.status.model_fields_set == plain.model_fields_set
+    changed = a.status.model_copy(update={"message": "stopping", "restarts": 2})
+    assert changed.restarts == 2
+    assert "restarts" in changed.model_fields_set
+    assert "restarts" not in a.status.model_fields_set  # the shared set unchanged
+    deep = a.status.model_copy(deep=True)
+    deep.message = "changed"  # a deep copy is the caller's own
+    assert a.status.message == "running"
+
+
+def test_a_cached_model_assigned_in_place_raises() -> None:
+    """Every pass reads the cached execution: changing it in place would change what every
+    later pass sees before the API has it. The shared set makes that an error, not a quiet
+    corruption."""
+    cached = parse_execution(_execution_body("n1"))
+    with pytest.raises(TypeError, match="shared and read-only"):
+        cached.status.message = "edited"
+
+
+def test_the_shared_sets_are_bounded() -> None:
+    before = len(base._SHARED_SETS)
+    try:
+        for i in range(base.MAX_SHARED_SETS + 10):
+            model = ExecutionStatus.model_validate({"details": {}})
+            object.__setattr__(model, "__pydantic_fields_set__", {f"f{i}"})
+            share_fields_sets(model)
+        assert len(base._SHARED_SETS) == base.MAX_SHARED_SETS
+        assert type(model.__pydantic_fields_set__) is set  # past the bound: its own, unshared
+    finally:
+        for key in list(base._SHARED_SETS)[before:]:
+            del base._SHARED_SETS[key]
+
+
+def test_cached_pods_hold_one_copy_of_their_nodes_name_phase_and_container_names() -> None:
+    def body() -> dict[str, Any]:
+        pod = {
+            "metadata": {"name": "a-v1-n1-x", "uid": "u", "resourceVersion": "3"},
+            "spec": {"nodeName": "node-0001"},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "main", "ready": True}]},
+        }
+        loaded: dict[str, Any] = json.loads(json.dumps(pod))
+        return loaded
+
+    a, b = parse_pod(body()), parse_pod(body())
+    assert a == b
+    assert a.node_name is b.node_name
+    assert a.phase is b.phase
+    assert a.containers[0].name is b.containers[0].name

@@ -1,5 +1,6 @@
-"""Priority slots: a free slot goes to the highest-priority waiter, FIFO among equals; never
-more holders than slots; a cancelled waiter loses nothing and leaks nothing."""
+"""Priority slots: a free slot goes to the highest-priority waiter, Jobs (flows) of one priority
+in turn and each flow's requests in order; never more holders than slots; a cancelled waiter
+loses nothing and leaks nothing."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodewave.kube.slots import REQUEST_PRIORITY, PrioritySlots, effective_priority
+from nodewave.kube.slots import REQUEST_FLOW, REQUEST_PRIORITY, PrioritySlots, effective_priority
 
 
-async def _order(size: int, priorities: list[int]) -> list[int]:
-    """Index order in which waiters of `priorities` get a slot while all slots start held."""
+async def _order(size: int, priorities: list[int], flows: list[str] | None = None) -> list[int]:
+    """Index order in which waiters of `priorities` (and `flows`, one flow if None) get a slot
+    while all slots start held."""
     slots = PrioritySlots(size)
     order: list[int] = []
     gate = asyncio.Event()
@@ -21,7 +23,7 @@ async def _order(size: int, priorities: list[int]) -> list[int]:
     await asyncio.sleep(0)
 
     async def wait(i: int, p: int) -> None:
-        async with slots.slot(p):
+        async with slots.slot(p, flows[i] if flows else "one"):
             order.append(i)
             await asyncio.sleep(0)
 
@@ -55,6 +57,84 @@ def test_highest_priority_first_fifo_among_equals(priorities: list[int], order: 
 def test_grants_follow_priority_then_arrival(size: int, priorities: list[int]) -> None:
     expected = sorted(range(len(priorities)), key=lambda i: (-priorities[i], i))
     assert asyncio.run(_order(size, priorities)) == expected
+
+
+@pytest.mark.parametrize(
+    ("flows", "priorities", "order"),
+    [
+        # A large Job's backlog, then a small one's: they alternate, each in its own order.
+        ("aaaabb", [0] * 6, [0, 4, 1, 5, 2, 3]),
+        ("aaabbbccc", [0] * 9, [0, 3, 6, 1, 4, 7, 2, 5, 8]),
+        # Priority first: the small Job's high-priority request overtakes every other.
+        ("aaab", [0, 0, 0, 5], [3, 0, 1, 2]),
+        # Turns are taken within a priority: b's low one waits for every high one.
+        ("aabb", [1, 1, 1, 0], [0, 2, 1, 3]),
+    ],
+)
+def test_flows_of_one_priority_take_turns(
+    flows: str, priorities: list[int], order: list[int]
+) -> None:
+    assert asyncio.run(_order(1, priorities, list(flows))) == order
+
+
+def test_a_flow_that_arrives_late_is_served_next_not_last() -> None:
+    """A 5,000-node Job's creates already waiting, a 10-node Job's arriving after the first
+    grants: its first request is granted within a turn, not behind the backlog."""
+
+    async def main() -> list[str]:
+        slots = PrioritySlots(1)
+        got: list[str] = []
+        ten = asyncio.Event()
+
+        async def request(flow: str) -> None:
+            async with slots.slot(0, flow):
+                got.append(flow)
+                if len(got) == 10:
+                    ten.set()
+                await asyncio.sleep(0)
+
+        big = [asyncio.create_task(request("big")) for _ in range(50)]
+        await ten.wait()
+        small = [asyncio.create_task(request("small")) for _ in range(3)]
+        await asyncio.gather(*big, *small)
+        return got
+
+    got = asyncio.run(main())
+    firsts = [i for i, flow in enumerate(got) if flow == "small"]
+    assert firsts[0] <= 12, got
+    assert firsts[-1] <= 17, got
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 2)), max_size=14))
+def test_grants_are_by_priority_fair_across_flows_and_ordered_within_one(
+    arrivals: list[tuple[str, int]],
+) -> None:
+    flows, priorities = [f for f, _ in arrivals], [p for _, p in arrivals]
+    order = asyncio.run(_order(1, priorities, flows))
+    assert sorted(order) == list(range(len(arrivals)))
+    granted = [priorities[i] for i in order]
+    assert granted == sorted(granted, reverse=True)
+    for flow in "abc":
+        mine = [i for i in order if flows[i] == flow]
+        assert [priorities[i] for i in mine] == sorted((priorities[i] for i in mine), reverse=True)
+        for level in set(priorities):
+            same = [i for i in mine if priorities[i] == level]
+            assert same == sorted(same)  # a flow's requests of one priority keep their order
+    # Fair: at one priority, no flow gets a second grant more than a turn ahead of another
+    # flow that still has a request waiting at that priority.
+    for level in set(priorities):
+        served: dict[str, int] = {}
+        waiting = {
+            f: sum(1 for i, p in enumerate(priorities) if p == level and flows[i] == f)
+            for f in "abc"
+        }
+        for i in (i for i in order if priorities[i] == level):
+            served[flows[i]] = served.get(flows[i], 0) + 1
+            waiting[flows[i]] -= 1
+            for other in "abc":
+                if waiting[other] > 0:
+                    assert served[flows[i]] <= served.get(other, 0) + 1, (order, arrivals)
 
 
 def test_never_more_holders_than_slots_and_all_slots_come_back() -> None:
@@ -129,6 +209,37 @@ def test_a_cancelled_waiter_is_skipped_and_a_cancelled_grant_is_passed_on() -> N
         assert got == ["low", "second"]
 
     asyncio.run(main())
+
+
+def test_the_flow_comes_from_the_context_of_the_pass() -> None:
+    async def main() -> list[str]:
+        slots = PrioritySlots(1)
+        gate = asyncio.Event()
+        holder = asyncio.create_task(_hold(slots, gate))
+        await asyncio.sleep(0)
+        got: list[str] = []
+        tasks: list[asyncio.Task[None]] = []
+
+        async def pass_of(job: str, requests: int) -> None:
+            REQUEST_FLOW.set(job)
+            for _ in range(requests):
+                await asyncio.sleep(0)  # each request a task of the pass, as the writes are
+
+                async def request() -> None:
+                    async with slots.slot():
+                        got.append(job)
+
+                tasks.append(asyncio.create_task(request()))
+
+        await asyncio.create_task(pass_of("big", 4))
+        await asyncio.create_task(pass_of("small", 2))
+        await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(holder, *tasks)
+        return got
+
+    assert asyncio.run(main()) == ["big", "small", "big", "small", "big", "big"]
+    assert REQUEST_FLOW.get() is None
 
 
 def test_the_priority_comes_from_the_context_of_the_pass() -> None:

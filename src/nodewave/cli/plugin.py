@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nodewave import __version__
 from nodewave.cli.dashboard import cmd_dashboard
 from nodewave.cli.errors import PluginError
 from nodewave.cli.operations import (
@@ -69,6 +70,7 @@ from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.views.gate import Gate, Outcome
 from nodewave.core.vocabulary.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
+from nodewave.kube.leader import ANNOTATION_OPERATOR_VERSION, LEASE_NAME
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import RolloutPhase
 
@@ -467,6 +469,39 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_version(kube: Kube, args: argparse.Namespace) -> int:
+    """The plugin's version and the running operator's, as its leader wrote it on its Lease:
+    in --operator-namespace, or in any namespace the caller may list Leases in."""
+    print(f"kubectl-nodewave {__version__}")
+    try:
+        if args.operator_namespace:
+            found = await kube.get(path_of("leases", args.operator_namespace, LEASE_NAME))
+            leases = [found] if found is not None else []
+        else:
+            listed = await kube.request(
+                "GET",
+                "/apis/coordination.k8s.io/v1/leases",
+                query={"fieldSelector": f"metadata.name={LEASE_NAME}"},
+            )
+            leases = listed.get("items") or []
+    except KubeError as e:
+        where = args.operator_namespace or "any namespace"
+        print(f"operator: unknown (cannot read its Lease in {where}: {e.message or e.reason})")
+        return 0
+    if not leases:
+        print(
+            f"operator: no Lease {LEASE_NAME} found (not running, or elsewhere: --operator-namespace)"
+        )
+    for lease in leases:
+        meta, spec = lease["metadata"], lease.get("spec") or {}
+        version = (meta.get("annotations") or {}).get(ANNOTATION_OPERATOR_VERSION, "unknown")
+        print(
+            f"operator {version}: leader {spec.get('holderIdentity') or 'none'} "
+            f"(Lease {meta['namespace']}/{meta['name']}, renewed {spec.get('renewTime', 'never')})"
+        )
+    return 0
+
+
 COMMANDS = {
     "status": cmd_status,
     "promote": cmd_promote,
@@ -483,6 +518,7 @@ COMMANDS = {
     "retry": cmd_retry,
     "plan": cmd_plan,
     "dashboard": cmd_dashboard,
+    "version": cmd_version,
 }
 
 
@@ -535,6 +571,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "retry":
             p.add_argument("--node", help="retry the Job's current version on this node (a "
                            "failed or reverted one)")  # fmt: skip
+    _add_tools(sub, common)
+    return parser
+
+
+def _add_tools(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The commands about a node, the cluster or a manifest rather than one Job's rollout."""
     p = sub.add_parser("uncordon", parents=[common], help="release a quarantined node")
     p.add_argument("job")
     p.add_argument("node")
@@ -542,9 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a live web view of the Jobs and their node maps, on 127.0.0.1")  # fmt: skip
     p.add_argument("--port", type=int, default=3100, help="default %(default)s")
     p.add_argument("-A", "--all-namespaces", action="store_true")
+    p = sub.add_parser("version", parents=[common],
+                       help="the plugin's version and the running operator's")  # fmt: skip
+    p.add_argument("--operator-namespace", help="where the operator runs (default: look in all)")
     p = sub.add_parser("plan", parents=[common], help="what applying a Job manifest would do")
     p.add_argument("-f", "--filename", required=True, help="the Job manifest (- for stdin)")
-    return parser
 
 
 async def _run(args: argparse.Namespace) -> int:

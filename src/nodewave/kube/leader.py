@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from nodewave import __version__
 from nodewave.core.operator.leader import (
     LeaderTiming,
     LeaseRecord,
@@ -34,6 +35,8 @@ from nodewave.kube.parse import parse_time
 
 log = logging.getLogger("nodewave.leader")
 LEASE_NAME = "nodewave-operator"
+ANNOTATION_OPERATOR_VERSION = "nodewave.io/operator-version"
+"""Written by the leader on its Lease: `kubectl nodewave version` reads which version acts."""
 MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -137,11 +140,20 @@ class LeaderElector:
                 lease = {
                     "apiVersion": "coordination.k8s.io/v1",
                     "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace},
+                    "metadata": {
+                        "name": self.name,
+                        "namespace": self.namespace,
+                        "annotations": {ANNOTATION_OPERATOR_VERSION: __version__},
+                    },
                     "spec": spec,
                 }
                 return await self.kube.create(path_of("leases", self.namespace), lease)
-            updated = {**body, "spec": spec}
+            meta = body.get("metadata") or {}
+            annotations = {
+                **(meta.get("annotations") or {}),
+                ANNOTATION_OPERATOR_VERSION: __version__,
+            }
+            updated = {**body, "metadata": {**meta, "annotations": annotations}, "spec": spec}
             result: dict[str, Any] = await self.kube.request("PUT", self.path, updated)
             return result
         except KubeError as e:

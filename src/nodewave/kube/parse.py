@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from sys import intern
 from typing import Any
 
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
@@ -27,10 +28,36 @@ from nodewave.core.vocabulary.snapshot import (
     PodInfo,
     RevisionInfo,
 )
+from nodewave.models.base import MAX_NAME, share_fields_sets
 from nodewave.models.execution import ExecutionSpec, ExecutionStatus
 from nodewave.models.job import JobSpec, JobStatus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _interned(value: str | None) -> str | None:
+    return None if value is None else intern(value)
+
+
+_TIMES: dict[tuple[datetime, type], datetime] = {}
+MAX_SHARED_TIMES = 65_536
+"""Instants kept for sharing; past this the table starts again (what holds one keeps it)."""
+
+
+def _shared_time(value: datetime | None) -> datetime | None:
+    """One object per instant among the cached pods and executions: placed in bursts, thousands
+    carry the same second (created, started), and an execution carries its own instant several
+    times (a window's start and last sample, stableAt, the transition's time)."""
+    if value is None:
+        return None
+    key = (value, type(value.tzinfo))  # equal instants in another tzinfo class stay apart
+    found = _TIMES.get(key)
+    if found is not None:
+        return found
+    if len(_TIMES) >= MAX_SHARED_TIMES:
+        _TIMES.clear()
+    _TIMES[key] = value
+    return value
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -81,7 +108,7 @@ def _container(status: Mapping[str, Any]) -> ContainerInfo:
     terminated = state.get("terminated") or {}
     last = (status.get("lastState") or {}).get("terminated") or {}
     return ContainerInfo(
-        name=status.get("name", ""),
+        name=intern(status.get("name", "")),
         ready=bool(status.get("ready")),
         restart_count=int(status.get("restartCount") or 0),
         waiting_reason=waiting.get("reason"),
@@ -99,15 +126,15 @@ def parse_pod(body: Mapping[str, Any]) -> PodInfo:
     status = body.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     return PodInfo(
-        name=meta["name"],
+        name=intern(meta["name"]),
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", "0"),
-        node_name=(body.get("spec") or {}).get("nodeName"),
-        phase=status.get("phase") or "Pending",
+        node_name=_interned((body.get("spec") or {}).get("nodeName")),
+        phase=intern(status.get("phase") or "Pending"),
         ready=bool(ready and ready.get("status") == "True"),
         deleting=bool(meta.get("deletionTimestamp")),
-        created_at=parse_time(meta.get("creationTimestamp")) or _EPOCH,
-        started_at=parse_time(status.get("startTime")),
+        created_at=_shared_time(parse_time(meta.get("creationTimestamp"))) or _EPOCH,
+        started_at=_shared_time(parse_time(status.get("startTime"))),
         reason=status.get("reason"),
         message=status.get("message"),
         containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
@@ -135,21 +162,56 @@ def _controller(meta: Mapping[str, Any], kind: str | None = None) -> Mapping[str
 
 
 def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
+    """Every execution of every Job is held parsed (the informers): its models share what
+    they can (`share_fields_sets`)."""
     meta = _meta(body)
     annotations = meta.get("annotations") or {}
+    spec = ExecutionSpec.model_validate(body.get("spec") or {})
+    status = ExecutionStatus.model_validate(body.get("status") or {})
+    share_fields_sets(spec)
+    share_fields_sets(status)
+    _share_strings(spec, status)
+    _share_times(status)
     return ExecutionInfo(
-        name=meta["name"],
+        name=intern(meta["name"]),
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", "0"),
-        created_at=parse_time(meta.get("creationTimestamp")) or _EPOCH,
-        spec=ExecutionSpec.model_validate(body.get("spec") or {}),
-        status=ExecutionStatus.model_validate(body.get("status") or {}),
+        created_at=_shared_time(parse_time(meta.get("creationTimestamp"))) or _EPOCH,
+        spec=spec,
+        status=status,
         generation=int(meta.get("generation") or 1),
         stopped_by_operator=annotations.get(ANNOTATION_STOPPED_BY) == STOPPED_BY_OPERATOR,
         deleting=bool(meta.get("deletionTimestamp")),
         owner_uid=_controller(meta).get("uid", ""),
         release_requested=annotations.get(ANNOTATION_RELEASE) == "true",
     )
+
+
+def _share_strings(spec: ExecutionSpec, status: ExecutionStatus) -> None:
+    """One copy of the strings thousands of cached executions repeat: the Job's and the node's
+    names (a node's is in every Job's execution and pod there), the state messages and reasons
+    (a few dozen distinct), and the pod's name (also the pod's own and, mostly, the
+    execution's). Interned strings go when the last holder does. Written to the models' fields
+    directly: validated already, and not a change of value."""
+    spec.__dict__.update(job_name=intern(spec.job_name), node_name=intern(spec.node_name))
+    status.__dict__.update(message=intern(status.message), pod_name=_interned(status.pod_name))
+    if status.details:
+        status.__dict__["details"] = {
+            intern(k): intern(v) if len(v) <= MAX_NAME else v for k, v in status.details.items()
+        }
+    for step in status.history:
+        step.__dict__.update(reason=intern(step.reason), message=intern(step.message))
+
+
+def _share_times(status: ExecutionStatus) -> None:
+    """The status's instants as shared objects (`_shared_time`)."""
+    for model, names in (
+        (status, ("started_at", "finished_at", "stable_at")),
+        (status.health, ("window_start", "last_sample")),
+        *((step, ("time",)) for step in status.history),
+    ):
+        if model is not None:
+            model.__dict__.update({n: _shared_time(model.__dict__[n]) for n in names})
 
 
 def parse_job(body: Mapping[str, Any]) -> JobInfo:

@@ -70,7 +70,12 @@ from nodewave.kube.outbound import Outbound
 from nodewave.kube.parse import parse_execution, parse_job, parse_pod
 from nodewave.kube.podcheck import PodChecker, build_refusal_words
 from nodewave.kube.prometheus import Prometheus, build_query
-from nodewave.kube.slots import MAX_PRIORITY, REQUEST_PRIORITY, effective_priority
+from nodewave.kube.slots import (
+    MAX_PRIORITY,
+    REQUEST_FLOW,
+    REQUEST_PRIORITY,
+    effective_priority,
+)
 from nodewave.kube.view import ClusterView, JobKey
 from nodewave.kube.webhooks import WebhookRunner
 from nodewave.models.execution import DesiredState, HealthWindow
@@ -145,6 +150,7 @@ class Reconciler:
             self._cordoning.add(key)
         # This pass's requests, and its tasks' (slots.py).
         REQUEST_PRIORITY.set(effective_priority(job.spec.priority, self.max_priority))
+        REQUEST_FLOW.set(key)
         revisions = select_owned(self.view.revisions_of(key), job.uid)
         versions = plan_versions(job.spec, revisions, job.status.stable_version, job.name)
         now = self.clock()

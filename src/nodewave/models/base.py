@@ -67,6 +67,50 @@ class ApiModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+class _SharedFieldsSet(set[str]):
+    """One `__pydantic_fields_set__` for every cached model with the same set fields.
+
+    pydantic keeps a set of the field names set per instance: a set of five names or more is
+    728 bytes, two fifths of a parsed Execution (spec, status, health window, transitions),
+    ~2.6 KiB each of 150,000 in the informers. We never read it (no `exclude_unset`). Shared,
+    it must not change: in-place changes raise (a cached model assigned to in place would be a
+    bug of its own: the cache is every pass's), and a copy (`model_copy`) is a plain set again.
+    """
+
+    def __copy__(self) -> set[str]:
+        return set(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> set[str]:
+        return set(self)
+
+    def _refuse(self, *_: object) -> None:
+        raise TypeError("a cached model is shared and read-only")
+
+    add = discard = remove = pop = clear = update = _refuse  # type: ignore[assignment]
+    intersection_update = difference_update = symmetric_difference_update = _refuse
+    __ior__ = __iand__ = __isub__ = __ixor__ = _refuse  # type: ignore[assignment]
+
+
+_SHARED_SETS: dict[frozenset[str], _SharedFieldsSet] = {}
+MAX_SHARED_SETS = 4096
+"""Distinct sets of set fields kept (a handful in practice; past this, instances keep theirs)."""
+
+
+def share_fields_sets(model: BaseModel) -> None:
+    """Give `model` and the models inside it the shared set of their set fields (a model held
+    for long in a cache: informers). Saves ~2.6 KiB per Execution."""
+    names = frozenset(model.__pydantic_fields_set__)
+    shared = _SHARED_SETS.get(names)
+    if shared is None and len(_SHARED_SETS) < MAX_SHARED_SETS:
+        shared = _SHARED_SETS[names] = _SharedFieldsSet(names)
+    if shared is not None:
+        object.__setattr__(model, "__pydantic_fields_set__", shared)
+    for value in model.__dict__.values():
+        for item in value if isinstance(value, list) else (value,):
+            if isinstance(item, BaseModel):
+                share_fields_sets(item)
+
+
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
