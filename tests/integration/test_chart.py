@@ -260,8 +260,8 @@ def test_the_network_policy_opens_metrics_dns_the_api_server_and_what_the_platfo
     ]
     dns, api, extra = policy["egress"]
     assert {p["port"] for p in dns["ports"]} == {53}
-    # In-cluster clients reach the API server's Service on 443, DNATed to 6443 on its hosts.
-    assert [p["port"] for p in api["ports"]] == [443, 6443]
+    # In-cluster clients reach the API server's Service on 443, DNATed to its hosts' port.
+    assert [p["port"] for p in api["ports"]] == [443, 6443, 8443, 16443]
     assert api["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}]
     assert extra == webhook
     anywhere = one(render(cluster, "networkPolicy.enabled=true"), "NetworkPolicy")["spec"]

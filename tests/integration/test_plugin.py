@@ -401,6 +401,18 @@ def test_version_names_the_plugins_and_the_leading_operators(
     assert running in ok(cluster, "version", "--operator-namespace", "default")
     elsewhere = ok(cluster, "version", "--operator-namespace", namespace)
     assert "operator: no Lease nodewave-operator found" in elsewhere
+    # The version counts only while its writer holds the Lease: an older leader (one that
+    # writes no version) keeps the annotation a newer one left.
+    for written, shown in (("0.0.9 former", "operator unknown: leader current"),
+                           ("0.0.9 current", "operator 0.0.9: leader current")):  # fmt: skip
+        lease = {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "nodewave-operator", "namespace": namespace,
+                         "annotations": {"nodewave.io/operator-version": written}},
+            "spec": {"holderIdentity": "current"},
+        }  # fmt: skip
+        cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(lease))
+        assert shown in ok(cluster, "version", "--operator-namespace", namespace)
     steward = ("--kubeconfig", str(_rollout_operator(cluster, namespace, tmp_path)))
     denied = ok(cluster, "version", *steward).splitlines()
     assert denied[0] == f"kubectl-nodewave {nodewave.__version__}"

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nodewave.kube import parse
 from nodewave.kube.parse import parse_execution, parse_pod
 from nodewave.models import Job, JobSpec, JobType, RestartPolicy, base
 from nodewave.models.base import share_fields_sets
@@ -145,13 +146,14 @@ def test_cached_executions_share_their_fields_sets_and_stay_what_they_parsed() -
         (a.status.history[0], b.status.history[1]),
     ):
         assert x.__pydantic_fields_set__ is y.__pydantic_fields_set__
-    # The strings every execution repeats, held once: interned.
+    # The strings every execution repeats, held once.
     assert a.spec.job_name is b.spec.job_name
     assert a.status.message is b.status.message
     assert a.status.history[1].reason is b.status.history[1].reason
     one, other = parse_execution(_execution_body("n1")), parse_execution(_execution_body("n1"))
     assert one.spec.node_name is other.spec.node_name
-    assert one.status.details["pod"] is other.status.details["pod"]
+    assert next(iter(one.status.details)) is next(iter(other.status.details))
+    assert one.name is not other.name  # unique names are not shared: they would churn the table
     # One object per instant: the window's start, the transition's time, across executions.
     assert a.status.health is not None
     assert a.status.health.window_start is a.status.history[1].time
@@ -206,3 +208,14 @@ def test_cached_pods_hold_one_copy_of_their_nodes_name_phase_and_container_names
     assert a.node_name is b.node_name
     assert a.phase is b.phase
     assert a.containers[0].name is b.containers[0].name
+
+
+def test_the_shared_values_are_bounded_and_long_strings_are_not_shared() -> None:
+    table = parse._SharedValues(2)
+    first = table.share("a", "a")
+    assert table.share("a", "a-again") is first
+    table.share("b", "b")
+    table.share("c", "c")  # past the bound: the table starts again
+    assert list(table.values) == ["c"]
+    long = "x" * (parse.MAX_SHARED_LENGTH + 1)
+    assert parse._shared("".join(long)) is not parse._shared("".join(long))

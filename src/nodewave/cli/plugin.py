@@ -471,8 +471,8 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
 
 async def cmd_version(kube: Kube, args: argparse.Namespace) -> int:
     """The plugin's version and the running operator's, as its leader wrote it on its Lease:
-    in --operator-namespace, or in any namespace the caller may list Leases in."""
-    print(f"kubectl-nodewave {__version__}")
+    in --operator-namespace, or in any namespace the caller may list Leases in (the plugin's
+    own is printed before connecting, `main`)."""
     try:
         if args.operator_namespace:
             found = await kube.get(path_of("leases", args.operator_namespace, LEASE_NAME))
@@ -494,10 +494,14 @@ async def cmd_version(kube: Kube, args: argparse.Namespace) -> int:
         )
     for lease in leases:
         meta, spec = lease["metadata"], lease.get("spec") or {}
-        version = (meta.get("annotations") or {}).get(ANNOTATION_OPERATOR_VERSION, "unknown")
+        holder = spec.get("holderIdentity") or "none"
+        written = (meta.get("annotations") or {}).get(ANNOTATION_OPERATOR_VERSION, "")
+        version, _, writer = written.partition(" ")
+        if writer != holder:  # written by another (a former) leader, or never
+            version = "unknown"
         print(
-            f"operator {version}: leader {spec.get('holderIdentity') or 'none'} "
-            f"(Lease {meta['namespace']}/{meta['name']}, renewed {spec.get('renewTime', 'never')})"
+            f"operator {version}: leader {holder} (Lease {meta['namespace']}/{meta['name']}, "
+            f"renewed {spec.get('renewTime', 'never')})"
         )
     return 0
 
@@ -604,6 +608,8 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "version":  # the plugin's own, with a cluster or without
+            print(f"kubectl-nodewave {__version__}", flush=True)
         if args.namespace is None:
             args.namespace = default_namespace(args.kubeconfig, args.context)
         return asyncio.run(_run(args))

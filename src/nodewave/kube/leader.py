@@ -36,7 +36,9 @@ from nodewave.kube.parse import parse_time
 log = logging.getLogger("nodewave.leader")
 LEASE_NAME = "nodewave-operator"
 ANNOTATION_OPERATOR_VERSION = "nodewave.io/operator-version"
-"""Written by the leader on its Lease: `kubectl nodewave version` reads which version acts."""
+"""Written by the leader on its Lease, "VERSION IDENTITY": `kubectl nodewave version` reads
+which version acts, and trusts it only while IDENTITY holds the Lease (an older leader that
+does not write it keeps the annotation a newer one wrote)."""
 MICRO = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -92,6 +94,10 @@ class LeaderElector:
     def path(self) -> str:
         return path_of("leases", self.namespace, self.name)
 
+    @property
+    def _version(self) -> str:
+        return f"{__version__} {self.identity}"
+
     def leading(self) -> bool:
         return evaluate_leading(self._last_renewed, self.timing, self.clock())
 
@@ -143,7 +149,7 @@ class LeaderElector:
                     "metadata": {
                         "name": self.name,
                         "namespace": self.namespace,
-                        "annotations": {ANNOTATION_OPERATOR_VERSION: __version__},
+                        "annotations": {ANNOTATION_OPERATOR_VERSION: self._version},
                     },
                     "spec": spec,
                 }
@@ -151,7 +157,7 @@ class LeaderElector:
             meta = body.get("metadata") or {}
             annotations = {
                 **(meta.get("annotations") or {}),
-                ANNOTATION_OPERATOR_VERSION: __version__,
+                ANNOTATION_OPERATOR_VERSION: self._version,
             }
             updated = {**body, "metadata": {**meta, "annotations": annotations}, "spec": spec}
             result: dict[str, Any] = await self.kube.request("PUT", self.path, updated)

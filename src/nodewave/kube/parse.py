@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from sys import intern
 from typing import Any
 
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
@@ -28,36 +27,61 @@ from nodewave.core.vocabulary.snapshot import (
     PodInfo,
     RevisionInfo,
 )
-from nodewave.models.base import MAX_NAME, share_fields_sets
+from nodewave.models.base import share_fields_sets
 from nodewave.models.execution import ExecutionSpec, ExecutionStatus
 from nodewave.models.job import JobSpec, JobStatus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _interned(value: str | None) -> str | None:
-    return None if value is None else intern(value)
+class _SharedValues:
+    """One object per value among the cached pods and executions, for the values thousands of
+    them repeat. A table of our own, not `sys.intern`: interned strings are immortal on Python
+    3.12. Bounded: past `size` values it starts again (what holds a value keeps it)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: dict[Any, Any] = {}
+
+    def share(self, key: Any, value: Any) -> Any:
+        found = self.values.get(key)
+        if found is not None:
+            return found
+        if len(self.values) >= self.size:
+            self.values.clear()
+        self.values[key] = value
+        return value
 
 
-_TIMES: dict[tuple[datetime, type], datetime] = {}
-MAX_SHARED_TIMES = 65_536
-"""Instants kept for sharing; past this the table starts again (what holds one keeps it)."""
+_STRINGS = _SharedValues(65_536)
+_TIMES = _SharedValues(65_536)
+MAX_SHARED_LENGTH = 256
+"""Longer strings (a long message) are kept as they are: rarely repeated, costly to hold."""
+
+
+def _shared(value: str) -> str:
+    """The shared copy of a string many cached objects repeat: a Job's or a node's name, a
+    phase, a reason, a message. Not the unique ones (an execution's or a pod's name, a uid):
+    they would only churn the table."""
+    if len(value) > MAX_SHARED_LENGTH:
+        return value
+    shared: str = _STRINGS.share(value, value)
+    return shared
+
+
+def _shared_name(value: str | None) -> str | None:
+    return None if value is None else _shared(value)
 
 
 def _shared_time(value: datetime | None) -> datetime | None:
-    """One object per instant among the cached pods and executions: placed in bursts, thousands
-    carry the same second (created, started), and an execution carries its own instant several
-    times (a window's start and last sample, stableAt, the transition's time)."""
+    """One object per instant: placed in bursts, thousands carry the same second (created,
+    started), and an execution carries its own instant several times (a window's start and
+    last sample, stableAt, the transition's time). Keyed with its offset and tzinfo class, so
+    a value comes back exactly as parsed."""
     if value is None:
         return None
-    key = (value, type(value.tzinfo))  # equal instants in another tzinfo class stay apart
-    found = _TIMES.get(key)
-    if found is not None:
-        return found
-    if len(_TIMES) >= MAX_SHARED_TIMES:
-        _TIMES.clear()
-    _TIMES[key] = value
-    return value
+    shared: datetime = _TIMES.share((value, value.utcoffset(), type(value.tzinfo)), value)
+    return shared
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -108,7 +132,7 @@ def _container(status: Mapping[str, Any]) -> ContainerInfo:
     terminated = state.get("terminated") or {}
     last = (status.get("lastState") or {}).get("terminated") or {}
     return ContainerInfo(
-        name=intern(status.get("name", "")),
+        name=_shared(status.get("name", "")),
         ready=bool(status.get("ready")),
         restart_count=int(status.get("restartCount") or 0),
         waiting_reason=waiting.get("reason"),
@@ -126,11 +150,11 @@ def parse_pod(body: Mapping[str, Any]) -> PodInfo:
     status = body.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
     return PodInfo(
-        name=intern(meta["name"]),
+        name=meta["name"],
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", "0"),
-        node_name=_interned((body.get("spec") or {}).get("nodeName")),
-        phase=intern(status.get("phase") or "Pending"),
+        node_name=_shared_name((body.get("spec") or {}).get("nodeName")),
+        phase=_shared(status.get("phase") or "Pending"),
         ready=bool(ready and ready.get("status") == "True"),
         deleting=bool(meta.get("deletionTimestamp")),
         created_at=_shared_time(parse_time(meta.get("creationTimestamp"))) or _EPOCH,
@@ -173,7 +197,7 @@ def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
     _share_strings(spec, status)
     _share_times(status)
     return ExecutionInfo(
-        name=intern(meta["name"]),
+        name=meta["name"],
         uid=meta.get("uid", ""),
         resource_version=meta.get("resourceVersion", "0"),
         created_at=_shared_time(parse_time(meta.get("creationTimestamp"))) or _EPOCH,
@@ -188,19 +212,16 @@ def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
 
 
 def _share_strings(spec: ExecutionSpec, status: ExecutionStatus) -> None:
-    """One copy of the strings thousands of cached executions repeat: the Job's and the node's
-    names (a node's is in every Job's execution and pod there), the state messages and reasons
-    (a few dozen distinct), and the pod's name (also the pod's own and, mostly, the
-    execution's). Interned strings go when the last holder does. Written to the models' fields
-    directly: validated already, and not a change of value."""
-    spec.__dict__.update(job_name=intern(spec.job_name), node_name=intern(spec.node_name))
-    status.__dict__.update(message=intern(status.message), pod_name=_interned(status.pod_name))
+    """The shared copies (`_shared`) of what thousands of cached executions repeat: the Job's
+    and the node's names (a node's is in every Job's execution and pod there), the state
+    messages and reasons (a few dozen distinct). Written to the models' fields directly:
+    validated already, and not a change of value."""
+    spec.__dict__.update(job_name=_shared(spec.job_name), node_name=_shared(spec.node_name))
+    status.__dict__["message"] = _shared(status.message)
     if status.details:
-        status.__dict__["details"] = {
-            intern(k): intern(v) if len(v) <= MAX_NAME else v for k, v in status.details.items()
-        }
+        status.__dict__["details"] = {_shared(k): v for k, v in status.details.items()}
     for step in status.history:
-        step.__dict__.update(reason=intern(step.reason), message=intern(step.message))
+        step.__dict__.update(reason=_shared(step.reason), message=_shared(step.message))
 
 
 def _share_times(status: ExecutionStatus) -> None:
