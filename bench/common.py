@@ -1,15 +1,18 @@
-"""What both benchmarks need: a local control plane with N ready kwok nodes and the CRDs."""
+"""What the benchmarks share: a local control plane with N ready kwok nodes and the CRDs, and
+the readings of the operator's process (its memory, its /metrics)."""
 
 from __future__ import annotations
 
 import statistics
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane, find_binaries
 from nodewave.localcluster.demo import install_crds
+from nodewave.localcluster.operator import OperatorProcess
 
 NS = "bench"
 LARGE = 2000
@@ -84,3 +87,24 @@ def wait(pred: Any, timeout: float, what: str) -> float:
             return time.monotonic()
         time.sleep(0.05)
     raise TimeoutError(what)
+
+
+def memory_mib(pid: int, field: str) -> float:
+    """A /proc/PID/status memory figure in MiB (VmRSS now, VmHWM the peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for process {pid}")
+
+
+def settled_rss(op: OperatorProcess) -> float:
+    """The operator's RSS once garbage has had a moment to go (read after three seconds)."""
+    assert op.proc is not None
+    time.sleep(3)
+    return memory_mib(op.proc.pid, "VmRSS")
+
+
+def operator_metrics(op: OperatorProcess) -> str:
+    """The operator's /metrics, as Prometheus would scrape it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
+        return str(r.read().decode())

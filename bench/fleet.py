@@ -30,13 +30,20 @@ import datetime as dt
 import re
 import statistics
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench.common import NS, add_table_rows, start_cluster, wait
+from bench.common import (
+    NS,
+    add_table_rows,
+    memory_mib,
+    operator_metrics,
+    settled_rss,
+    start_cluster,
+    wait,
+)
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -109,33 +116,19 @@ def settle_times(
     return seen
 
 
-def proc_status(op: OperatorProcess, field: str) -> float:
-    """A /proc/PID/status memory figure in MiB (VmRSS now, VmHWM the peak)."""
-    assert op.proc is not None
-    for line in Path(f"/proc/{op.proc.pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field}")
-
-
-def settled_rss(op: OperatorProcess) -> float:
-    time.sleep(3)
-    return proc_status(op, "VmRSS")
-
-
 _PASSES = re.compile(
     r'^nodewave_reconcile_passes_total\{[^}]*job_name="([^"]+)"[^}]*\} ([0-9.e+]+)$'
 )
 
 
-def metrics_text(op: OperatorProcess) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
-        return str(r.read().decode())
+def peak_rss(op: OperatorProcess) -> float:
+    assert op.proc is not None
+    return memory_mib(op.proc.pid, "VmHWM")
 
 
 def job_passes(op: OperatorProcess) -> dict[str, float]:
     """Passes so far by Job (nodewave_reconcile_passes_total)."""
-    return {m[1]: float(m[2]) for m in map(_PASSES.match, metrics_text(op).splitlines()) if m}
+    return {m[1]: float(m[2]) for m in map(_PASSES.match, operator_metrics(op).splitlines()) if m}
 
 
 def others_passes(before: dict[str, float], after: dict[str, float], job: str) -> str:
@@ -167,7 +160,9 @@ _BUCKET = re.compile(r'^nodewave_reconcile_duration_seconds_bucket\{le="([^"]+)"
 def pass_histogram(op: OperatorProcess) -> list[tuple[float, float]]:
     """The cumulative pass-time histogram: (upper bound, passes)."""
     return [
-        (float(m[1]), float(m[2])) for m in map(_BUCKET.match, metrics_text(op).splitlines()) if m
+        (float(m[1]), float(m[2]))
+        for m in map(_BUCKET.match, operator_metrics(op).splitlines())
+        if m
     ]
 
 
@@ -244,7 +239,7 @@ def main() -> int:
                 settled(cp, {name: (1, n) for name in batch}, 1800)
             took = time.monotonic() - t0
             placed = count
-            rss, peak = settled_rss(op), proc_status(op, "VmHWM")
+            rss, peak = settled_rss(op), peak_rss(op)
             rows.append((count, rss, peak, passes(before, pass_histogram(op))))
             print(
                 f"{count} Jobs ({count * n} executions) placed in {took:.1f}s: RSS {rss:.0f} "

@@ -32,7 +32,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from bench.common import NS, add_table_rows, spread, start_cluster
+from bench.common import NS, add_table_rows, memory_mib, operator_metrics, spread, start_cluster
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -102,13 +101,6 @@ def wait(predicate: Callable[[], bool], timeout: float, what: str, interval: flo
     raise TimeoutError(f"{what} not reached in {timeout}s")
 
 
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -132,10 +124,8 @@ def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, fl
 
 def operator_passes(op: OperatorProcess) -> str:
     """How many passes the operator ran and how long they took together (its /metrics)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
-        text = r.read().decode()
     found = dict(re.findall(r"^nodewave_reconcile_duration_seconds_(count|sum) ([0-9.e+]+)$",
-                            text, re.M))  # fmt: skip
+                            operator_metrics(op), re.M))  # fmt: skip
     return f"{float(found.get('count', 0)):.0f} passes, {float(found.get('sum', 0)):.1f}s"
 
 
@@ -249,7 +239,7 @@ def run_operator(
     op.wait_started()
     assert op.proc is not None
     warm = wait_idle(op.proc.pid) - started
-    startup_rss = peak_rss_mib(op.proc.pid)
+    startup_rss = memory_mib(op.proc.pid, "VmHWM")
     spy = None
     if profile is not None:  # py-spy samples the operator from outside, costing it nothing
         spy = subprocess.Popen(
@@ -298,7 +288,7 @@ def run_operator(
     time.sleep(1)  # let the last status writes land before counting
     delta = writes(cp) - before
     pods = pod_writes(cp) - pods_before
-    rss = peak_rss_mib(op.proc.pid)
+    rss = memory_mib(op.proc.pid, "VmHWM")
     mine = {k: v for k, v in delta.items() if k in OPERATOR_RESOURCES}
     op.stop()
     samples = apiserver.finish()

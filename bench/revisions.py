@@ -13,11 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import NS, add_table_rows, start_cluster, wait
+from bench.common import NS, add_table_rows, settled_rss, start_cluster, wait
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -49,14 +48,6 @@ def job(version: int, kib: int) -> dict[str, Any]:
     }
 
 
-def rss_mib(op: OperatorProcess) -> float:
-    assert op.proc is not None
-    for line in Path(f"/proc/{op.proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def stable(cp: ControlPlane) -> int | None:
     body = cp.get(f"/apis/nodewave.io/v1alpha1/namespaces/{NS}/jobs/big")
     return (body.get("status") or {}).get("stableVersion")
@@ -67,13 +58,6 @@ def apply(cp: ControlPlane, body: dict[str, Any], tmp: Path) -> None:
     path = tmp / "job.json"
     path.write_text(json.dumps(body))
     cp.kubectl("apply", "--server-side", "-f", str(path))
-
-
-def settled_rss(op: OperatorProcess) -> float:
-    """RSS once garbage has had a moment to go (three reads a second apart, the last)."""
-    for _ in range(3):
-        time.sleep(1)
-    return rss_mib(op)
 
 
 HEADER = (
