@@ -136,8 +136,11 @@ def test_install_restricted_and_least_privilege(cluster: ControlPlane) -> None:
         )  # outside watchNamespaces
         assert not can("get", "secrets", "-n", watched)
         assert not can("list", "secrets", "-n", watched)
-        # Webhook signing keys: the Secrets the chart names, read one by one.
+        # Webhook signing keys and health checks' credentials: the Secrets the chart names,
+        # read one by one.
         assert can("get", "secrets/nodewave-webhooks", "-n", watched)
+        assert can("get", "secrets/nodewave-prometheus", "-n", watched)
+        assert not can("get", "secrets/nodewave-prometheus", "-n", "default")
         assert not can("get", "secrets/nodewave-webhooks", "-n", "default")
         assert not can("get", "secrets/other", "-n", watched)
         assert not can("delete", "nodes")

@@ -126,6 +126,64 @@ INVALID: list[tuple[str, dict[str, Any] | str, str, str]] = [
         "spec.restartPolicy",
         "could never complete",
     ),
+    *(
+        (
+            f"prometheus-{case}",
+            job(rollout__healthCheck__prometheus={"address": address, "query": "up", **extra}),
+            f"spec.rollout.healthCheck.prometheus{at}",
+            fragment,
+        )
+        for case, address, extra, at, fragment in [
+            (
+                "token-and-basic",
+                "https://p",
+                {
+                    "authorization": {"credentials": {"name": "s", "key": "t"}},
+                    "basicAuth": {
+                        "username": {"name": "s", "key": "u"},
+                        "password": {"name": "s", "key": "p"},
+                    },
+                },
+                ".basicAuth",
+                "mutually exclusive",
+            ),
+            (
+                "basic-as-authorization",
+                "https://p",
+                {"authorization": {"type": "basic", "credentials": {"name": "s", "key": "t"}}},
+                ".authorization.type",
+                "use basicAuth",
+            ),
+            (
+                "ca-over-http",
+                "http://p",
+                {"caSecretRef": {"name": "s", "key": "ca.crt"}},
+                ".caSecretRef",
+                "https://",
+            ),
+            (
+                "header-authorization",
+                "https://p",
+                {"headers": [{"name": "Authorization", "value": "Bearer x"}]},
+                ".headers",
+                "may not set authorization",
+            ),
+            (
+                "header-newline",
+                "https://p",
+                {"headers": [{"name": "X-A", "value": "a\r\nX-B: b"}]},
+                ".headers[0].value",
+                "should match",
+            ),
+            (
+                "header-name",
+                "https://p",
+                {"headers": [{"name": "X A", "value": "a"}]},
+                ".headers[0].name",
+                "should match",
+            ),
+        ]
+    ),
     (
         "rolling-no-deadline",
         job(rollout={"strategy": "Rolling"}),

@@ -3,8 +3,10 @@ exporter the test runs on loopback and steers per node."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -305,3 +307,117 @@ def test_a_firing_alert_holds_the_next_wave_and_with_action_rollback_rolls_it_ba
 def _firing(address: str) -> bool:
     answer = query(address, 'ALERTS{alertname="FleetOnFire",alertstate="firing"}')
     return bool(answer.get("data", {}).get("result"))
+
+
+class TokenProxy:
+    """An HTTPS proxy in front of Prometheus, as Thanos, Mimir or a managed Prometheus stand
+    behind one: it answers only requests bearing its token and tenant header (401 otherwise)
+    and counts both kinds."""
+
+    TOKEN = "s3cret-t0ken"
+    TENANT = "team-a"
+
+    def __init__(self, upstream: str, workdir: Path) -> None:
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        from nodewave.localcluster.pki import issue_certificate, write_pki
+
+        write_pki(workdir)
+        issue_certificate(workdir, "proxy", "proxy", ExtendedKeyUsageOID.SERVER_AUTH,
+                          ips=("127.0.0.1",))  # fmt: skip
+        self.ca = (workdir / "ca.crt").read_text()
+        self.answered = 0
+        self.refused: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if (
+                    self.headers.get("Authorization") != f"Bearer {proxy.TOKEN}"
+                    or self.headers.get("X-Scope-OrgID") != proxy.TENANT
+                ):
+                    proxy.refused.append(self.headers.get("Authorization") or "")
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                proxy.answered += 1
+                with urllib.request.urlopen(upstream + self.path, timeout=5) as reply:
+                    body = reply.read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(workdir / "proxy.crt", workdir / "proxy.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.address = f"https://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_prometheus_behind_a_token_checking_proxy(
+    cluster: ControlPlane,
+    operator: OperatorProcess,
+    namespace: str,
+    prometheus: tuple[str, Exporter],
+    tmp_path: Path,
+) -> None:
+    """The token from a Secret, the proxy's private CA from a Secret, the tenant header: the
+    rollout is gated by what Prometheus says through the proxy. A Secret whose annotation does
+    not list the proxy's address sends nothing, and the window says why."""
+    address, exporter = prometheus
+    proxy = TokenProxy(address, tmp_path)
+    nodes = suite_nodes(cluster, "prom", 3)
+    exporter.report(nodes, 0.0)
+    cluster.kubectl("create", "secret", "generic", "nodewave-prometheus", "-n", namespace,
+                    f"--from-literal=token={proxy.TOKEN}\n", f"--from-literal=ca.crt={proxy.ca}")  # fmt: skip
+    cluster.kubectl("annotate", "secret", "nodewave-prometheus", "-n", namespace,
+                    f"nodewave.io/allowed-addresses=https://elsewhere.example, {proxy.address}")  # fmt: skip
+
+    def job(tag: str) -> dict[str, Any]:
+        spec = prom_job(tag, proxy.address, QUERY)
+        spec["rollout"]["healthCheck"]["prometheus"] |= {
+            "authorization": {"credentials": {"name": "nodewave-prometheus", "key": "token"}},
+            "caSecretRef": {"name": "nodewave-prometheus", "key": "ca.crt"},
+            "headers": [{"name": "X-Scope-OrgID", "value": TokenProxy.TENANT}],
+        }
+        return spec
+
+    try:
+        settle_v1(cluster, namespace, "api", job("1"), nodes)
+        # Version 2: Prometheus, through the proxy, says half the requests fail.
+        exporter.report(nodes, 0.5)
+        apply_job(cluster, namespace, "api", job("2"))
+        wait_for(lambda: phase(cluster, namespace, "api") == "RolledBack", 60,
+                 "rolled back on the error rate read through the proxy")  # fmt: skip
+        v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")
+        assert [e["status"]["health"]["errorRate"] for e in v2["items"]] == [0.5]
+        assert proxy.answered > 0
+        assert proxy.refused == [], "every query bore the token and the tenant"
+
+        # The Secret now lists another address only: version 3 queries nothing, says why.
+        exporter.report(nodes, 0.0)
+        cluster.kubectl("annotate", "--overwrite", "secret", "nodewave-prometheus", "-n",
+                        namespace, "nodewave.io/allowed-addresses=https://elsewhere.example")  # fmt: skip
+        time.sleep(11)  # the operator reads a Secret again after 10 s (kube/secrets.py)
+        answered = proxy.answered
+        apply_job(cluster, namespace, "api", job("3"))
+        wait_for(lambda: phase(cluster, namespace, "api", 3) == "RolledBack", 60,
+                 "version 3 rolled back: its health cannot be read")  # fmt: skip
+        v3 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=3")
+        error = v3["items"][0]["status"]["error"]
+        assert error["code"] == "PrometheusQueryFailed"
+        assert (
+            f"Secret nodewave-prometheus is not sent to {proxy.address}: its annotation "
+            f"nodewave.io/allowed-addresses does not list {proxy.address}"
+        ) in error["message"]
+        assert proxy.answered == answered, "nothing was sent"
+        assert proxy.refused == []
+    finally:
+        proxy.server.shutdown()
+        proxy.server.server_close()

@@ -21,6 +21,16 @@ def test_committed_crds_match_models() -> None:
     )
 
 
+def test_the_crd_files_have_no_yaml_anchors() -> None:
+    """A base model's rules are one object in two places of the schema (PrometheusCheck and
+    AlertCheck share HttpEndpoint's): written as is, YAML would alias them (&id001), which
+    kubectl reads but people and some tools do not."""
+    for path in (REPO / "crds").glob("*.yaml"):
+        text = path.read_text()
+        assert "&id" not in text, path
+        assert "*id" not in text, path
+
+
 def test_check_detects_drift(tmp_path: Path) -> None:
     args = ["--output", str(tmp_path / "crds"), "--chart", str(tmp_path / "chart")]
     assert main(["crds", *args]) == 0

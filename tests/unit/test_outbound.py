@@ -15,6 +15,7 @@ from aiohttp import web
 from nodewave.core.operator.egress import DEFAULT_ALLOWED, build_egress_policy
 from nodewave.kube.outbound import Outbound
 from nodewave.kube.prometheus import MAX_REPLY_BYTES, Prometheus
+from nodewave.kube.secrets import SecretReader
 from nodewave.models.job import PrometheusCheck
 
 A, B = ("tenant-a", "gate"), ("tenant-b", "gate")
@@ -126,7 +127,7 @@ def test_a_huge_prometheus_reply_is_not_read_past_its_limit() -> None:
         server = Server()
         async with serving(server) as url:
             check = PrometheusCheck.model_validate({"address": url, "query": "up"})
-            prometheus = Prometheus(Outbound(policy=LOOPBACK))
+            prometheus = Prometheus(Outbound(policy=LOOPBACK), SecretReader(None))  # type: ignore[arg-type]
             rate = await prometheus.error_rate(A, check, "up", datetime.now(UTC))
             assert rate == (f"the reply from {url}/api/v1/query is over "
                             f"{MAX_REPLY_BYTES // 1024} KiB: not read further")  # fmt: skip

@@ -19,9 +19,10 @@ from nodewave.core.operator.egress import DEFAULT_ALLOWED, build_egress_policy
 from nodewave.core.vocabulary.actions import CallWebhook
 from nodewave.kube.client import KubeError
 from nodewave.kube.outbound import Outbound
+from nodewave.kube.secrets import SecretReader
 from nodewave.kube.webhooks import WebhookRunner
 from nodewave.localcluster.pki import issue_certificate, write_pki
-from nodewave.models.job import Webhook
+from nodewave.models.job import SecretKeyRef, Webhook
 
 
 class FakeKube:
@@ -56,8 +57,9 @@ def test_a_signing_key_or_why_there_is_none(
     secret: dict[str, Any] | KubeError | None, key: bytes | str
 ) -> None:
     kube = FakeKube(secret)
-    runner = WebhookRunner(kube, Outbound())  # type: ignore[arg-type]
-    assert asyncio.run(runner._secret_key("team-a", "hooks", "hmac")) == key
+    runner = WebhookRunner(SecretReader(kube), Outbound())  # type: ignore[arg-type]
+    ref = SecretKeyRef(name="hooks", key="hmac")
+    assert asyncio.run(runner._signing_key("team-a", ref)) == key
     assert kube.paths == ["/api/v1/namespaces/team-a/secrets/hooks"]
 
 
@@ -103,7 +105,10 @@ def call(url: str, secret: dict[str, Any] | None, ca: bool) -> tuple[bool, str]:
     if ca:
         hook["caSecretRef"] = {"name": "hooks", "key": "ca.crt"}
     webhook = Webhook.model_validate(hook)
-    runner = WebhookRunner(FakeKube(secret), Outbound(policy=LOOPBACK))  # type: ignore[arg-type]
+    runner = WebhookRunner(
+        SecretReader(FakeKube(secret)),  # type: ignore[arg-type]
+        Outbound(policy=LOOPBACK),
+    )
 
     async def run() -> tuple[bool, str]:
         try:

@@ -38,8 +38,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: ["apps"]
   resources: ["controllerrevisions"]
   verbs: ["get", "list", "watch", "create", "delete"]
-{{- with .Values.webhooks.secretNames }}
-# rollout.webhooks[].secretRef: the signing keys, by name only (never list or watch).
+{{- with concat (.Values.webhooks.secretNames | default list) (.Values.healthChecks.secretNames | default list) | uniq }}
+# Keys of Secrets Jobs name (webhooks' signing keys and CAs, health checks' credentials), in
+# the Job's namespace, by name only (never list or watch).
 - apiGroups: [""]
   resources: ["secrets"]
   resourceNames: {{ toJson . }}

@@ -9,13 +9,16 @@ health window counts as unhealthy and reports; it is never read as healthy.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import ssl
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 
+from nodewave.core.operator.credentials import evaluate_credentials_destination
 from nodewave.core.rollout.alerts import (
     build_alert_params,
     build_alert_query,
@@ -23,12 +26,24 @@ from nodewave.core.rollout.alerts import (
 )
 from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo, JobInfo
 from nodewave.kube.outbound import EgressRefused, Outbound
+from nodewave.kube.secrets import SecretReader
 from nodewave.kube.view import JobKey
-from nodewave.models.job import AlertCheck, AlertSource, PrometheusCheck
+from nodewave.models.job import (
+    RESERVED_HEADERS,
+    AlertCheck,
+    AlertSource,
+    HttpEndpoint,
+    PrometheusCheck,
+    SecretKeyRef,
+)
 
 MAX_REPLY_BYTES = 1024 * 1024
 """A query's reply is read up to 1 MiB (an instant query for one series is a few hundred
 bytes); past it the window is unhealthy and says why, and the rest is never read."""
+
+
+class CredentialRefused(Exception):
+    """A credential is not sent: the message says why."""
 
 
 def build_query(check: PrometheusCheck, job: JobInfo, ex: ExecutionInfo) -> str:
@@ -71,11 +86,64 @@ def _sample(body: dict[str, Any]) -> float | str:
     return min(max(value, 0.0), 1.0)
 
 
+SECRET_NAMES = "healthChecks.secretNames"
+"""The chart value listing the Secrets health checks may name."""
+
+
+def _header_value(value: bytes) -> str | None:
+    """A credential as a header value (its trailing newline dropped: `kubectl create secret
+    --from-file` keeps one), or None when it is not one."""
+    try:
+        text = value.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    return text if text and text.isprintable() else None
+
+
 class Prometheus:
     """Health queries of every Job, through the operator's bounded outbound calls."""
 
-    def __init__(self, outbound: Outbound) -> None:
+    def __init__(self, outbound: Outbound, secrets: SecretReader) -> None:
         self.outbound = outbound
+        self.secrets = secrets
+
+    async def _credential(self, namespace: str, ref: SecretKeyRef, address: str) -> str:
+        """A Secret's key for `address`; CredentialRefused when the Secret cannot be read, is
+        not a header value, or does not allow `address` (core/operator/credentials.py)."""
+        key = await self.secrets.read_key(namespace, ref, SECRET_NAMES)
+        if isinstance(key, str):
+            raise CredentialRefused(key)
+        why = evaluate_credentials_destination(key.allowed_addresses, address)
+        if why is not None:
+            raise CredentialRefused(f"Secret {ref.name} is not sent to {address}: {why}")
+        value = _header_value(key.value)
+        if value is None:
+            raise CredentialRefused(f"Secret {ref.name} key {ref.key} is not printable ASCII")
+        return value
+
+    async def _connection(
+        self, namespace: str, endpoint: HttpEndpoint
+    ) -> tuple[dict[str, str], ssl.SSLContext | bool] | str:
+        """The headers and TLS verification of requests to `endpoint`, or why there are none."""
+        headers = {h.name: h.value for h in endpoint.headers}
+        reserved = sorted(n for n in headers if n.lower() in RESERVED_HEADERS)
+        if reserved:  # the CRD refuses these; a Job stored under an older CRD may have them
+            return f"headers may not set {', '.join(reserved)}"
+        try:
+            if endpoint.authorization is not None:
+                auth = endpoint.authorization
+                token = await self._credential(namespace, auth.credentials, endpoint.address)
+                headers["Authorization"] = f"{auth.type} {token}"
+            elif endpoint.basic_auth is not None:
+                basic = endpoint.basic_auth
+                user = await self._credential(namespace, basic.username, endpoint.address)
+                password = await self._credential(namespace, basic.password, endpoint.address)
+                pair = base64.b64encode(f"{user}:{password}".encode()).decode()
+                headers["Authorization"] = f"Basic {pair}"
+        except CredentialRefused as e:
+            return str(e)
+        ca = await self.secrets.read_ca(namespace, endpoint.ca_secret_ref, SECRET_NAMES)
+        return ca if isinstance(ca, str) else (headers, ca)
 
     async def read_alerts(self, job: JobKey, check: AlertCheck, now: datetime) -> AlertAnswer:
         """The matching alerts firing now (healthCheck.alerts), or why they cannot be read."""
@@ -85,19 +153,25 @@ class Prometheus:
         else:
             url = check.address.rstrip("/") + "/api/v1/query"
             params = {"query": build_alert_query(check), "time": f"{now.timestamp():.3f}"}
-        body = await self._get_json(job, url, params, check.timeout_seconds)
+        body = await self._get_json(job, check, url, params)
         if isinstance(body, str):
             return AlertAnswer(now, error=body)
         return evaluate_alert_reply(check.api, body, now)
 
     async def _get_json(
-        self, job: JobKey, url: str, params: Any, limit: int
+        self, job: JobKey, endpoint: HttpEndpoint, url: str, params: Any
     ) -> dict[str, Any] | list[Any] | str:
-        """The JSON a GET answers within `limit` seconds, or why there is none."""
+        """The JSON a GET answers within the endpoint's timeout, or why there is none."""
+        connection = await self._connection(job[0], endpoint)
+        if isinstance(connection, str):
+            return f"{url} not queried: {connection}"
+        headers, verify = connection
+        limit = endpoint.timeout_seconds
         try:
             reply = await self.outbound.request(
-                job, "GET", url, limit_seconds=limit, max_bytes=MAX_REPLY_BYTES, params=params
-            )
+                job, "GET", url, limit_seconds=limit, max_bytes=MAX_REPLY_BYTES, params=params,
+                headers=headers, ssl=verify,
+            )  # fmt: skip
         except TimeoutError:
             return f"no answer from {url} within {limit}s"
         except EgressRefused as e:
@@ -121,7 +195,7 @@ class Prometheus:
     ) -> float | str:
         url = check.address.rstrip("/") + "/api/v1/query"
         params = {"query": query, "time": f"{now.timestamp():.3f}"}
-        body = await self._get_json(job, url, params, check.timeout_seconds)
+        body = await self._get_json(job, check, url, params)
         if isinstance(body, str):
             return body
         if not isinstance(body, dict):

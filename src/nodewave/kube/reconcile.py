@@ -70,6 +70,7 @@ from nodewave.kube.outbound import Outbound
 from nodewave.kube.parse import parse_execution, parse_job, parse_pod
 from nodewave.kube.podcheck import PodChecker, build_refusal_words
 from nodewave.kube.prometheus import Prometheus, build_query
+from nodewave.kube.secrets import SecretReader
 from nodewave.kube.slots import (
     MAX_PRIORITY,
     REQUEST_FLOW,
@@ -128,8 +129,9 @@ class Reconciler:
         )
         # One bounded pool of calls to the endpoints Jobs name (kube/outbound.py).
         self.outbound = Outbound(policy=self.egress)
-        self.prometheus = Prometheus(self.outbound)
-        self.webhooks = WebhookRunner(self.kube, self.outbound, lambda: self.clock())
+        self.secrets = SecretReader(self.kube)
+        self.prometheus = Prometheus(self.outbound, self.secrets)
+        self.webhooks = WebhookRunner(self.secrets, self.outbound, lambda: self.clock())
         self.notifier = Notifier(
             self.kube, *self.notifications, self.notifications_refresh, lambda: self.clock()
         )

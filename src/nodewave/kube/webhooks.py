@@ -12,10 +12,7 @@ those cases with its own exception.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -24,10 +21,12 @@ import aiohttp
 from nodewave.core.rollout.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_signature
 from nodewave.core.vocabulary.actions import CallWebhook
 from nodewave.kube.background import BackgroundCalls
-from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.outbound import EgressRefused, Outbound
+from nodewave.kube.secrets import SecretReader
 from nodewave.models.job import SecretKeyRef
 
+SECRET_NAMES = "webhooks.secretNames"
+"""The chart value listing the Secrets webhooks may name."""
 BODY_SHOWN = 200
 """Characters of a refusal's body kept in the status message."""
 
@@ -35,11 +34,11 @@ BODY_SHOWN = 200
 class WebhookRunner:
     def __init__(
         self,
-        kube: Kube,
+        secrets: SecretReader,
         outbound: Outbound,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.kube = kube
+        self.secrets = secrets
         self.outbound = outbound
         self.clock = clock
         self.calls = BackgroundCalls("webhook", clock)
@@ -54,13 +53,11 @@ class WebhookRunner:
         hook = call.webhook
         body = json.dumps(call.payload, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "User-Agent": "nodewave"}
-        ca = await self._ca_context(call.namespace, hook.ca_secret_ref)
+        ca = await self.secrets.read_ca(call.namespace, hook.ca_secret_ref, SECRET_NAMES)
         if isinstance(ca, str):
             return False, ca
         if hook.secret_ref is not None:
-            secret = await self._secret_key(
-                call.namespace, hook.secret_ref.name, hook.secret_ref.key
-            )
+            secret = await self._signing_key(call.namespace, hook.secret_ref)
             if isinstance(secret, str):
                 return False, secret
             timestamp = str(int(self.clock().timestamp()))
@@ -84,47 +81,12 @@ class WebhookRunner:
             return False, f"HTTP {status}: redirects are not followed (Location: {reply.location})"
         return 200 <= status < 300, f"HTTP {status}" + (f": {text}" if text else "")
 
-    async def _ca_context(
-        self, namespace: str, ref: SecretKeyRef | None
-    ) -> ssl.SSLContext | bool | str:
-        """The TLS verification to use: the Secret's CA bundle, True (the system's CAs) without
-        one, or why the bundle cannot be had."""
-        if ref is None:
-            return True
-        pem = await self._secret_value(namespace, ref.name, ref.key)
-        if isinstance(pem, str):
-            return pem
-        try:
-            return ssl.create_default_context(cadata=pem.decode("ascii"))
-        except (ssl.SSLError, ValueError, UnicodeDecodeError):
-            return f"Secret {ref.name} key {ref.key} is not a PEM CA bundle"
-
-    async def _secret_key(self, namespace: str, name: str, key: str) -> bytes | str:
+    async def _signing_key(self, namespace: str, ref: SecretKeyRef) -> bytes | str:
         """The signing key, or why it cannot be had."""
-        value = await self._secret_value(namespace, name, key)
+        key = await self.secrets.read_key(namespace, ref, SECRET_NAMES)
+        if isinstance(key, str):
+            return key
         # An empty key signs nothing a receiver could trust: anyone can compute that HMAC.
-        if value == b"":
-            return f"Secret {name} key {key} is empty: nothing is signed with an empty key"
-        return value
-
-    async def _secret_value(self, namespace: str, name: str, key: str) -> bytes | str:
-        """A key of a Secret in the Job's namespace, or why it cannot be had."""
-        try:
-            secret = await self.kube.get(path_of("secrets", namespace, name))
-        except KubeError as e:
-            if e.status == 403:
-                return (
-                    f"the operator may not read Secret {name}: add it to the chart value "
-                    "webhooks.secretNames"
-                )
-            return f"cannot read Secret {name}: {e}"
-        if secret is None:
-            return f"Secret {name} not found"
-        value = (secret.get("data") or {}).get(key)
-        if value is None:
-            return f"Secret {name} has no key {key}"
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return f"Secret {name} key {key} is not base64"
-        return decoded
+        if key.value == b"":
+            return f"Secret {ref.name} key {ref.key} is empty: nothing is signed with an empty key"
+        return key.value

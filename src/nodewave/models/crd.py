@@ -12,6 +12,7 @@ defaults, and folds multi-line docstrings into one line for `kubectl explain`.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -186,8 +187,11 @@ def build_execution_crd() -> dict[str, Any]:
 
 
 def build_crds() -> dict[str, dict[str, Any]]:
-    """File name → CRD, for every kind."""
-    return {
+    """File name → CRD, for every kind. Each a tree of its own (no part shared between two
+    places, as a base model's rules are between its subclasses), so that YAML writes no
+    anchors, which kubectl reads but people and some tools do not."""
+    crds = {
         f"{GROUP}_jobs.yaml": build_job_crd(),
         f"{GROUP}_executions.yaml": build_execution_crd(),
     }
+    return {name: json.loads(json.dumps(crd)) for name, crd in crds.items()}

@@ -128,18 +128,126 @@ class Baseline(ApiModel):
     """How far above its baseline a node's error rate may go in a healthy window."""
 
 
-class PrometheusCheck(ApiModel):
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the Job's namespace."""
+
+    name: str = Field(max_length=MAX_NAME, pattern=NODE_NAME)
+    """The Secret's name. The operator may read only the Secret names its chart allows
+    (values webhooks.secretNames, default nodewave-webhooks, and healthChecks.secretNames,
+    default nodewave-prometheus)."""
+    key: str = Field(max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")
+    """The key whose value is used (a signing key, a CA bundle, a token)."""
+
+
+HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+"""An HTTP field name (RFC 9110's token)."""
+
+RESERVED_HEADERS = (
+    "authorization", "host", "content-length", "content-type", "transfer-encoding",
+    "connection", "cookie", "proxy-authorization", "te", "upgrade",
+)  # fmt: skip
+"""Header names a Job may not set: the operator writes them (authorization, basicAuth) or
+they frame the request itself."""
+
+ALLOWED_ADDRESSES = "nodewave.io/allowed-addresses"
+"""The annotation of a Secret listing the addresses its credentials may be sent to: the
+Secret's author, not the Job's, says where a token goes (docs/security.md)."""
+
+
+class HttpHeader(ApiModel):
+    """One header sent with every request, e.g. X-Scope-OrgID for Cortex, Mimir and Thanos'
+    tenancy. Not for credentials: those come from Secrets (authorization, basicAuth)."""
+
+    name: str = Field(max_length=64, pattern=HEADER_NAME)
+    value: str = Field(max_length=1024, pattern=r"^[^\r\n\x00]*$")
+
+
+class Authorization(ApiModel):
+    """The Authorization header `<type> <credentials>`, the credentials read from a Secret (as
+    the Prometheus Operator's `authorization`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.type.lowerAscii() != 'basic'",
+                "use basicAuth for Basic credentials",
+                ".type",
+            )
+        )
+    )
+
+    type: str = Field(default="Bearer", max_length=32, pattern=HEADER_NAME)
+    """The scheme, e.g. Bearer."""
+    credentials: SecretKeyRef
+    """The token. The Secret must list the address in its annotation
+    nodewave.io/allowed-addresses, or nothing is sent."""
+
+
+class BasicAuth(ApiModel):
+    """HTTP Basic credentials (Grafana Cloud, a Prometheus with web.config basic_auth_users),
+    read from Secrets that list the address in their annotation nodewave.io/allowed-addresses."""
+
+    username: SecretKeyRef
+    password: SecretKeyRef
+
+
+class HttpEndpoint(ApiModel):
+    """Where an HTTP API is and how to talk to it: its address, the credentials from Secrets,
+    the CA that signed its certificate, extra headers."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.authorization) || !has(self.basicAuth)",
+                "authorization and basicAuth are mutually exclusive",
+                ".basicAuth",
+            ),
+            cel(
+                "!has(self.caSecretRef) || self.address.startsWith('https://')",
+                "caSecretRef verifies an https:// address' certificate",
+                ".caSecretRef",
+            ),
+            cel(
+                "!has(self.headers) || self.headers.all(h, !(h.name.lowerAscii() in "
+                + repr(list(RESERVED_HEADERS)).replace('"', "'")
+                + "))",
+                "headers may not set "
+                + ", ".join(RESERVED_HEADERS)
+                + ": credentials come from authorization or basicAuth",
+                ".headers",
+            ),
+        )
+    )
+
+    address: str = Field(max_length=2048, pattern=r"^https?://[^\s]+$")
+    authorization: Authorization | None = None
+    """Credentials sent as the Authorization header, e.g. a bearer token."""
+    basic_auth: BasicAuth | None = None
+    """HTTP Basic credentials."""
+    ca_secret_ref: SecretKeyRef | None = None
+    """The CA bundle (PEM) that signed an https:// address' certificate (a private CA);
+    without it, the system's CAs."""
+    headers: list[HttpHeader] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Extra headers, e.g. X-Scope-OrgID."""
+    timeout_seconds: int = Field(default=5, ge=1, le=60)
+    """How long one request may take."""
+
+
+class PrometheusCheck(HttpEndpoint):
     """An error rate from Prometheus, read when each health window closes."""
 
     address: str = Field(max_length=2048, pattern=r"^https?://[^\s]+$")
-    """Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090."""
+    """Base URL of the Prometheus HTTP API, e.g. http://prometheus.monitoring:9090 (or
+    Thanos', Mimir's: anything that answers /api/v1/query)."""
     query: str = Field(min_length=1, max_length=4096)
     """PromQL giving this execution's error rate in [0, 1] as a scalar or a one-sample vector.
     $node, $execution, $job, $namespace and $version are replaced by the execution's values,
     e.g. sum(rate(http_errors_total{node="$node"}[1m])) / sum(rate(http_requests_total{node="$node"}[1m])).
     A query that fails or returns no sample makes its window unhealthy (never silently healthy)."""
-    timeout_seconds: int = Field(default=5, ge=1, le=60)
-    """How long one query may take."""
     baseline: Baseline | None = None
     """Judge each node's rate against its own rate before it moved, not a fixed maxErrorRate."""
 
@@ -160,7 +268,7 @@ Alertmanager's matcher syntax; the value is always a double-quoted string, so a 
 reach past itself in the query it is put into."""
 
 
-class AlertCheck(ApiModel):
+class AlertCheck(HttpEndpoint):
     """Active alerts that gate the rollout, from Prometheus (`ALERTS`) or Alertmanager (active,
     not silenced nor inhibited), as kured's alert filter and AppConfig's alarm rollback."""
 
@@ -179,8 +287,6 @@ class AlertCheck(ApiModel):
     back, with autoRollback). Alerts that cannot be read hold the next wave in both."""
     interval_seconds: int = Field(default=30, ge=5, le=3600)
     """How often the alerts are read while the rollout is in flight."""
-    timeout_seconds: int = Field(default=5, ge=1, le=60)
-    """How long one read may take."""
 
 
 class HealthCheck(ApiModel):
@@ -267,16 +373,6 @@ class WebhookType(StrEnum):
     CONFIRM_PROMOTION = "ConfirmPromotion"
     POST_ROLLOUT = "PostRollout"
     ROLLBACK = "Rollback"
-
-
-class SecretKeyRef(ApiModel):
-    """A key of a Secret in the Job's namespace."""
-
-    name: str = Field(max_length=MAX_NAME, pattern=NODE_NAME)
-    """The Secret's name. The operator may read only the Secret names its chart allows
-    (value webhooks.secretNames, default nodewave-webhooks)."""
-    key: str = Field(max_length=MAX_NAME, pattern=r"^[-._a-zA-Z0-9]+$")
-    """The key whose value is used (the signing key, the CA bundle)."""
 
 
 WEBHOOK_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
