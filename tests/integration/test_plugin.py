@@ -16,6 +16,7 @@ from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
+from tests.forward_proxy import ForwardProxy
 from tests.integration.helm import CHART, helm
 from tests.integration.jobs import (
     add_nodes,
@@ -418,3 +419,27 @@ def test_version_names_the_plugins_and_the_leading_operators(
     assert denied[0] == f"kubectl-nodewave {nodewave.__version__}"
     assert denied[1].startswith("operator: unknown (cannot read its Lease in any namespace:")
     assert "forbidden" in denied[1]
+
+
+def test_the_plugin_reaches_the_api_server_through_the_kubeconfigs_proxy(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """A cluster reached only through a proxy (proxy-url in the kubeconfig, as a corporate
+    network or a bastion needs): the plugin's requests go through it, tunnelled (CONNECT)."""
+    proxy = ForwardProxy()
+    try:
+        config = yaml.safe_load(cluster.kubeconfig.read_text())
+        for entry in config["clusters"]:
+            entry["cluster"]["proxy-url"] = proxy.url
+        proxied = tmp_path / "kubeconfig"
+        proxied.write_text(yaml.safe_dump(config))
+        env = {**cluster.env(), "KUBECONFIG": str(proxied)}
+        apply_job(cluster, namespace, "web", rolling_job("px", "1", {"strategy": "Immediate"}))
+        done = plugin(cluster, "status", "web", "-n", namespace, env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"Job:        {namespace}/web (Pipeline, Immediate)" in done.stdout
+        server = cluster.server.removeprefix("https://")
+        assert proxy.seen[f"CONNECT {server}"] >= 1, proxy.seen
+        assert set(proxy.seen) == {f"CONNECT {server}"}
+    finally:
+        proxy.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import stat
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ import pytest
 import yaml
 from aiohttp import web
 
-from nodewave.kube.auth import ConfigError, load_credentials
+from nodewave.kube.auth import ConfigError, load_credentials, plan_proxy
 from nodewave.kube.client import Kube, KubeError, default_namespace
+from tests.forward_proxy import ForwardProxy
 
 
 def kubeconfig(path: Path, current: str | None, contexts: dict[str, Any], **sections: Any) -> Path:
@@ -69,7 +71,7 @@ def test_kubeconfig_files_merge_first_value_wins_and_paths_are_relative_to_their
         "CA-A",
         "team",
     )
-    assert creds.authorization() == "Bearer tok-a"
+    assert asyncio.run(creds.authorization()) == "Bearer tok-a"
     other = load_credentials(context="other")
     assert (other.server, other.cert_pem, other.key_pem) == ("https://c2.example", b"CERT", b"KEY")
     assert other.namespace == "default"
@@ -136,10 +138,10 @@ def test_an_exec_plugin_runs_once_until_its_credential_expires(tmp_path: Path) -
         },
     )
     creds = load_credentials(str(path))
-    assert creds.authorization() == "Bearer tok-me-1"
-    assert creds.authorization() == "Bearer tok-me-1", "not run again before it expires"
+    assert asyncio.run(creds.authorization()) == "Bearer tok-me-1"
+    assert asyncio.run(creds.authorization()) == "Bearer tok-me-1", "not run again before expiry"
     creds.expire()  # a 401
-    assert creds.authorization() == "Bearer tok-me-2"
+    assert asyncio.run(creds.authorization()) == "Bearer tok-me-2"
     assert calls.read_text() == "xx"
 
 
@@ -152,7 +154,7 @@ def test_a_failing_exec_plugin_is_a_clear_error(tmp_path: Path) -> None:
         users={"u": {"exec": {"command": "false"}}},
     )
     with pytest.raises(ConfigError, match="credential plugin 'false' exited 1"):
-        load_credentials(str(path)).authorization()
+        asyncio.run(load_credentials(str(path)).authorization())
 
 
 def test_a_rotated_token_is_read_again_after_a_401(tmp_path: Path) -> None:
@@ -204,3 +206,195 @@ def test_a_rotated_token_is_read_again_after_a_401(tmp_path: Path) -> None:
             await kube.close()
 
     asyncio.run(scenario())
+
+
+def exec_kubeconfig(tmp_path: Path, script: str, **extra: Any) -> Path:
+    """A kubeconfig whose user is a Python exec plugin running `script`."""
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(script)
+    return kubeconfig(
+        tmp_path / "config",
+        "dev",
+        {"dev": {"cluster": "c", "user": "u"}},
+        clusters={"c": {"server": "https://x", "certificate-authority-data": b64("CA"),
+                        "extensions": [{"name": "client.authentication.k8s.io/exec",
+                                        "extension": {"audience": "x"}}]}},
+        users={"u": {"exec": {"command": sys.executable, "args": [str(plugin)], **extra}}},
+    )  # fmt: skip
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+SLOW_PLUGIN = (
+    "import json, os, pathlib, sys, time\n"
+    "runs = pathlib.Path(sys.argv[0]).with_name('runs')\n"
+    "runs.write_text(runs.read_text() + 'x' if runs.exists() else 'x')\n"
+    "time.sleep(1)\n"
+    "info = json.loads(os.environ['KUBERNETES_EXEC_INFO'])\n"
+    "print(json.dumps({'kind': 'ExecCredential', 'status': {\n"
+    "  'token': json.dumps(info['spec'].get('cluster'), sort_keys=True),\n"
+    "  'expirationTimestamp': '2999-01-01T00:00:00Z'}}))\n"
+)
+
+
+def test_a_slow_exec_plugin_holds_no_other_work_and_runs_once_for_many_requests(
+    tmp_path: Path,
+) -> None:
+    """The plugin takes a second (a cloud's token endpoint): the event loop goes on meanwhile
+    (before, subprocess.run held every watch, webhook and health check for that second), and
+    50 requests that find the credential missing share one run."""
+    creds = load_credentials(str(exec_kubeconfig(tmp_path, SLOW_PLUGIN)))
+
+    async def scenario() -> tuple[int, set[str | None]]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        headers = await asyncio.gather(*(creds.authorization() for _ in range(50)))
+        ticker.cancel()
+        return ticks, set(headers)
+
+    ticks, headers = asyncio.run(scenario())
+    assert ticks >= 50, f"the loop ran {ticks} times in the plugin's second"
+    assert (tmp_path / "runs").read_text() == "x"
+    assert headers == {"Bearer null"}, "no provideClusterInfo: no cluster in the exec info"
+
+
+def test_provide_cluster_info_hands_the_plugin_the_cluster_and_its_extension(
+    tmp_path: Path,
+) -> None:
+    creds = load_credentials(str(exec_kubeconfig(tmp_path, SLOW_PLUGIN, provideClusterInfo=True)))
+    header = asyncio.run(creds.authorization())
+    assert header is not None
+    assert json.loads(header.removeprefix("Bearer ")) == {
+        "server": "https://x",
+        "certificate-authority-data": b64("CA"),
+        "config": {"audience": "x"},
+    }
+
+
+def test_a_missing_plugin_says_how_to_install_it(tmp_path: Path) -> None:
+    path = kubeconfig(
+        tmp_path / "config",
+        "dev",
+        {"dev": {"cluster": "c", "user": "u"}},
+        clusters={"c": {"server": "https://x"}},
+        users={"u": {"exec": {"command": "no-such-plugin-here",
+                              "installHint": "install it with: brew install it"}}},
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match=r"(?s)'no-such-plugin-here' did not run.*brew install"):
+        asyncio.run(load_credentials(str(path)).authorization())
+
+
+ENV = {"HTTPS_PROXY": "proxy.corp:3128", "HTTP_PROXY": "http://plain.corp:3128"}
+
+
+@pytest.mark.parametrize(
+    ("server", "proxy_url", "env", "proxy"),
+    [
+        # The kubeconfig's proxy-url is used for every request, loopback included.
+        ("https://127.0.0.1:6443", "http://p:1", ENV, "http://p:1"),
+        ("https://10.0.0.1", "https://p:1", {}, "https://p:1"),
+        # Else the environment, by the server's scheme; a proxy without scheme is http://.
+        ("https://api.example:6443", None, ENV, "http://proxy.corp:3128"),
+        ("http://api.example:8080", None, ENV, "http://plain.corp:3128"),
+        ("https://api.example", None, {"https_proxy": "http://low:1"}, "http://low:1"),
+        ("https://api.example", None, {"HTTPS_PROXY": "http://up:1", "https_proxy": "http://low:1"},
+         "http://up:1"),
+        ("https://api.example", None, {}, None),
+        # Never for localhost or loopback (client-go's rule).
+        ("https://localhost:6443", None, ENV, None),
+        ("https://127.0.0.5:6443", None, ENV, None),
+        ("https://[::1]:6443", None, ENV, None),
+        # NO_PROXY: addresses, CIDRs, domains with their subdomains, ports, "*".
+        ("https://10.96.0.1", None, {**ENV, "NO_PROXY": "10.96.0.0/12"}, None),
+        ("https://10.112.0.1", None, {**ENV, "NO_PROXY": "10.96.0.0/12"}, "http://proxy.corp:3128"),
+        ("https://10.0.0.1", None, {**ENV, "no_proxy": "10.0.0.1"}, None),
+        ("https://api.cluster.local", None, {**ENV, "NO_PROXY": "cluster.local"}, None),
+        ("https://cluster.local", None, {**ENV, "NO_PROXY": "cluster.local"}, None),
+        ("https://cluster.local", None, {**ENV, "NO_PROXY": ".cluster.local"},
+         "http://proxy.corp:3128"),
+        ("https://api.cluster.local", None, {**ENV, "NO_PROXY": "*.cluster.local"}, None),
+        ("https://notcluster.local", None, {**ENV, "NO_PROXY": "cluster.local"},
+         "http://proxy.corp:3128"),
+        ("https://api.example:6443", None, {**ENV, "NO_PROXY": "api.example:6443"}, None),
+        ("https://api.example:6443", None, {**ENV, "NO_PROXY": "api.example:443"},
+         "http://proxy.corp:3128"),
+        ("https://api.example", None, {**ENV, "NO_PROXY": " x , *"}, None),
+    ],
+)  # fmt: skip
+def test_the_proxy_as_client_go_chooses_it(
+    server: str, proxy_url: str | None, env: dict[str, str], proxy: str | None
+) -> None:
+    assert plan_proxy(server, proxy_url, env) == proxy
+
+
+def test_a_socks_proxy_is_refused_clearly() -> None:
+    with pytest.raises(ConfigError, match="only http:// and https:// proxies are supported"):
+        plan_proxy("https://api.example", "socks5://user:pw@p:1080", {})
+
+
+def test_requests_and_watches_go_through_the_kubeconfigs_proxy(tmp_path: Path) -> None:
+    proxy = ForwardProxy()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"kind": "PodList", "items": []})
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        path = kubeconfig(
+            tmp_path / "config",
+            "dev",
+            {"dev": {"cluster": "c", "user": "u"}},
+            clusters={"c": {"server": f"http://127.0.0.1:{port}", "proxy-url": proxy.url}},
+            users={"u": {"token": "t"}},
+        )
+        kube = await Kube.connect(4, str(path))
+        try:
+            assert await kube.get("/api/v1/pods") == {"kind": "PodList", "items": []}
+            async with kube.stream("/api/v1/pods", {"watch": "1"}) as body:
+                assert b"PodList" in await body.read()
+        finally:
+            await kube.close()
+            await runner.cleanup()
+        assert proxy.seen == {f"GET 127.0.0.1:{port}": 2}
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        proxy.close()
+
+
+def test_kopfs_watches_log_in_with_the_same_proxy_and_renew_before_the_plugins_expiry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nodewave.handlers.operator import login
+
+    plugin = (
+        "import json\n"
+        "print(json.dumps({'kind': 'ExecCredential', 'status': {'token': 'tok',\n"
+        "  'expirationTimestamp': '2999-01-01T00:00:00Z'}}))\n"
+    )
+    path = exec_kubeconfig(tmp_path, plugin)
+    config = yaml.safe_load(path.read_text())
+    config["clusters"][0]["cluster"]["proxy-url"] = "http://proxy.corp:3128"
+    path.write_text(yaml.safe_dump(config))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    info = asyncio.run(login())
+    assert (info.scheme, info.token) == ("Bearer", "tok")
+    assert info.proxy_url == "http://proxy.corp:3128"
+    assert info.expiration is not None
+    assert info.expiration.year == 2999

@@ -77,7 +77,7 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
     """kopf's watches authenticate as our own client does (kube/auth.py): one reading of the
     ServiceAccount or kubeconfig, exec plugins included."""
     creds = load_credentials()
-    authorization = creds.authorization()
+    authorization = await creds.authorization()
     scheme, _, token = (authorization or "").partition(" ")
     return kopf.ConnectionInfo(
         server=creds.server,
@@ -90,6 +90,8 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
         certificate_data=creds.cert_pem,
         private_key_data=creds.key_pem,
         default_namespace=creds.namespace,
+        proxy_url=creds.proxy,
+        expiration=creds.expiration,
     )
 
 

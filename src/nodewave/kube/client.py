@@ -150,9 +150,11 @@ class Kube:
     def __init__(self, credentials: Credentials, max_inflight: int) -> None:
         self.credentials = credentials
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_inflight, ssl=credentials.ssl_context()),
+            connector=aiohttp.TCPConnector(limit=max_inflight),
             timeout=aiohttp.ClientTimeout(total=30),
         )
+        self._proxy = credentials.proxy
+        """The proxy every request goes through (kube/auth.plan_proxy), or None."""
         self._slots = PrioritySlots(max_inflight)
         self._watch_session: aiohttp.ClientSession | None = None
         self.requests: Counter[tuple[str, str, int]] = Counter()
@@ -174,9 +176,9 @@ class Kube:
         if self._watch_session is not None:
             await self._watch_session.close()
 
-    def _headers(self, content_type: str = JSON) -> dict[str, str]:
+    async def _headers(self, content_type: str = JSON) -> dict[str, str]:
         headers = {"Content-Type": content_type, "Accept": JSON}
-        authorization = self.credentials.authorization()
+        authorization = await self.credentials.authorization()
         if authorization:
             headers["Authorization"] = authorization
         return headers
@@ -188,15 +190,17 @@ class Kube:
         bound our requests in flight."""
         if self._watch_session is None:
             self._watch_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=self.credentials.ssl_context()),
+                connector=aiohttp.TCPConnector(),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=360),
             )
         try:
             async with self._watch_session.get(
                 self.credentials.server + path,
                 params=query,
-                headers=self._headers(),
+                headers=await self._headers(),
                 server_hostname=self.credentials.tls_server_name,
+                ssl=self.credentials.ssl_context(),
+                proxy=self._proxy,
             ) as resp:
                 self.requests[("WATCH", _resource_of(path), resp.status)] += 1
                 if resp.status == 401 and self.credentials.refreshable:
@@ -223,7 +227,7 @@ class Kube:
         # A str is sent as it is (a YAML apply patch); anything else as JSON.
         data = body if isinstance(body, str) or body is None else json.dumps(body)
         for attempt in (1, 2):
-            headers = self._headers(content_type)
+            headers = await self._headers(content_type)
             try:
                 async with (
                     self._slots.slot(),
@@ -234,6 +238,8 @@ class Kube:
                         data=data,
                         headers=headers,
                         server_hostname=self.credentials.tls_server_name,
+                        ssl=self.credentials.ssl_context(),
+                        proxy=self._proxy,
                     ) as resp,
                 ):
                     raw = await resp.read()
