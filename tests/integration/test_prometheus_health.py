@@ -375,7 +375,8 @@ def test_a_prometheus_behind_a_token_checking_proxy(
     nodes = suite_nodes(cluster, "prom", 3)
     exporter.report(nodes, 0.0)
     cluster.kubectl("create", "secret", "generic", "nodewave-prometheus", "-n", namespace,
-                    f"--from-literal=token={proxy.TOKEN}\n", f"--from-literal=ca.crt={proxy.ca}")  # fmt: skip
+                    f"--from-literal=token={proxy.TOKEN}\n", f"--from-literal=ca.crt={proxy.ca}",
+                    f"--from-literal=org={TokenProxy.TENANT}")  # fmt: skip
     cluster.kubectl("annotate", "secret", "nodewave-prometheus", "-n", namespace,
                     f"nodewave.io/allowed-addresses=https://elsewhere.example, {proxy.address}")  # fmt: skip
 
@@ -384,7 +385,12 @@ def test_a_prometheus_behind_a_token_checking_proxy(
         spec["rollout"]["healthCheck"]["prometheus"] |= {
             "authorization": {"credentials": {"name": "nodewave-prometheus", "key": "token"}},
             "caSecretRef": {"name": "nodewave-prometheus", "key": "ca.crt"},
-            "headers": [{"name": "X-Scope-OrgID", "value": TokenProxy.TENANT}],
+            "headers": [
+                {
+                    "name": "X-Scope-OrgID",
+                    "valueFrom": {"secretKeyRef": {"name": "nodewave-prometheus", "key": "org"}},
+                }
+            ],
         }
         return spec
 

@@ -13,7 +13,7 @@ import pytest
 from nodewave.kube.client import KubeError
 from nodewave.kube.outbound import Outbound
 from nodewave.kube.prometheus import Prometheus
-from nodewave.kube.secrets import CACHE_SECONDS, SecretReader
+from nodewave.kube.secrets import CACHE_SECONDS, SecretKey, SecretReader
 from nodewave.models.job import PrometheusCheck, SecretKeyRef
 
 PROM = "https://prom.monitoring:9090"
@@ -48,7 +48,7 @@ class FakeKube:
 
 
 SECRETS: dict[str, dict[str, Any] | KubeError] = {
-    "prom": secret({"token": "t0ken\n", "user": "grafana", "password": "pw"}),
+    "prom": secret({"token": "t0ken\n", "user": "grafana", "password": "pw", "org": "team-a"}),
     "nowhere": secret({"token": "t0ken"}, allowed=None),
     "elsewhere": secret({"token": "t0ken"}, allowed="https://prom.other:9090"),
     "split": secret({"token": "a\nb"}),
@@ -81,9 +81,19 @@ def ref(name: str, key: str = "token") -> dict[str, str]:
          {"Authorization": "Token t0ken"}),
         ({"basicAuth": {"username": ref("prom", "user"), "password": ref("prom", "password")}},
          {"Authorization": "Basic " + b64("grafana:pw")}),
+        # With a credential, the tenant header is the Secret's (same annotation rule).
         ({"authorization": {"credentials": ref("prom")},
-          "headers": [{"name": "X-Scope-OrgID", "value": "a"}]},
-         {"X-Scope-OrgID": "a", "Authorization": "Bearer t0ken"}),
+          "headers": [{"name": "X-Scope-OrgID", "valueFrom": {"secretKeyRef": ref("prom", "org")}}]},
+         {"X-Scope-OrgID": "team-a", "Authorization": "Bearer t0ken"}),
+        ({"headers": [{"name": "X-Api-Key", "valueFrom": {"secretKeyRef": ref("elsewhere")}}]},
+         f"Secret elsewhere is not sent to {PROM}: its annotation "
+         f"nodewave.io/allowed-addresses does not list {PROM}"),
+        # A Job's own value beside a shared token would choose another tenant's data.
+        ({"authorization": {"credentials": ref("prom")},
+          "headers": [{"name": "X-Scope-OrgID", "value": "team-b"}]},
+         "with authorization or basicAuth, headers take valueFrom.secretKeyRef"),
+        ({"headers": [{"name": "X-Scope-OrgID", "value": "a"}, {"name": "x-scope-orgid", "value": "b"}]},
+         "header names must be unique, whatever their case"),
         # Refused, saying why: nothing is sent.
         ({"authorization": {"credentials": ref("nowhere")}},
          f"Secret nowhere is not sent to {PROM}: it has no annotation "
@@ -141,3 +151,19 @@ def test_an_unreachable_api_server_is_an_answer_not_an_exception() -> None:
     reader = SecretReader(Down({}))  # type: ignore[arg-type]
     got = asyncio.run(reader.read_key("team-a", SecretKeyRef(name="prom", key="t"), "x"))
     assert got == "cannot read Secret prom: ConnectionRefusedError: [Errno 111] Connection refused"
+
+
+def test_a_refusal_is_kept_for_the_cache_period_a_passing_failure_is_asked_again() -> None:
+    kube = FakeKube({"denied": KubeError(403, "Forbidden", "no"),
+                     "flaky": KubeError(500, "InternalError", "etcd")})  # fmt: skip
+    reader = SecretReader(kube)  # type: ignore[arg-type]
+
+    async def read(name: str) -> object:
+        return await reader.read_key("team-a", SecretKeyRef(name=name, key="token"), "x")
+
+    assert asyncio.run(read("flaky")) == "cannot read Secret flaky: 500 InternalError: etcd"
+    kube.secrets["flaky"] = secret({"token": "t"})
+    assert asyncio.run(read("flaky")) == SecretKey(b"t", PROM)
+    asyncio.run(read("denied"))
+    asyncio.run(read("denied"))
+    assert [p.rsplit("/", 1)[-1] for p in kube.gets] == ["flaky", "flaky", "denied"]

@@ -104,8 +104,11 @@ class PolicyResolver(AbstractResolver):
 def evaluate_url(policy: EgressPolicy, url: str) -> str | None:
     """Why the policy refuses a URL whose host is an address (names are judged once resolved),
     or None."""
-    parsed = URL(url)
-    host, port = parsed.host or "", parsed.port or 0
+    try:
+        parsed = URL(url)
+        host, port = parsed.host or "", parsed.port or 0
+    except ValueError as e:
+        return f"{url} is not a URL: {e}"
     try:
         return evaluate_destination(policy, host, port) if _is_address(host) else None
     except ValueError:

@@ -100,6 +100,21 @@ def _header_value(value: bytes) -> str | None:
     return text if text and text.isprintable() else None
 
 
+def evaluate_headers(endpoint: HttpEndpoint) -> str | None:
+    """Why the endpoint's headers may not be sent, or None. The CRD refuses the same; a Job
+    stored under an older CRD is refused here."""
+    names = [h.name.lower() for h in endpoint.headers]
+    reserved = sorted({n for n in names if n in RESERVED_HEADERS})
+    if reserved:
+        return f"headers may not set {', '.join(reserved)}"
+    if len(set(names)) != len(names):
+        return "header names must be unique, whatever their case"
+    credential = endpoint.authorization is not None or endpoint.basic_auth is not None
+    if credential and any(h.value_from is None for h in endpoint.headers):
+        return "with authorization or basicAuth, headers take valueFrom.secretKeyRef"
+    return None
+
+
 class Prometheus:
     """Health queries of every Job, through the operator's bounded outbound calls."""
 
@@ -121,27 +136,40 @@ class Prometheus:
             raise CredentialRefused(f"Secret {ref.name} key {ref.key} is not printable ASCII")
         return value
 
+    async def _authorization(self, namespace: str, endpoint: HttpEndpoint) -> str | None:
+        """The Authorization header from the endpoint's Secrets, or None without credentials."""
+        if endpoint.authorization is not None:
+            auth = endpoint.authorization
+            token = await self._credential(namespace, auth.credentials, endpoint.address)
+            return f"{auth.type} {token}"
+        if endpoint.basic_auth is not None:
+            basic = endpoint.basic_auth
+            user = await self._credential(namespace, basic.username, endpoint.address)
+            password = await self._credential(namespace, basic.password, endpoint.address)
+            return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        return None
+
     async def _connection(
         self, namespace: str, endpoint: HttpEndpoint
     ) -> tuple[dict[str, str], ssl.SSLContext | bool] | str:
         """The headers and TLS verification of requests to `endpoint`, or why there are none."""
-        headers = {h.name: h.value for h in endpoint.headers}
-        reserved = sorted(n for n in headers if n.lower() in RESERVED_HEADERS)
-        if reserved:  # the CRD refuses these; a Job stored under an older CRD may have them
-            return f"headers may not set {', '.join(reserved)}"
+        problem = evaluate_headers(endpoint)
+        if problem is not None:
+            return problem
+        headers: dict[str, str] = {}
         try:
-            if endpoint.authorization is not None:
-                auth = endpoint.authorization
-                token = await self._credential(namespace, auth.credentials, endpoint.address)
-                headers["Authorization"] = f"{auth.type} {token}"
-            elif endpoint.basic_auth is not None:
-                basic = endpoint.basic_auth
-                user = await self._credential(namespace, basic.username, endpoint.address)
-                password = await self._credential(namespace, basic.password, endpoint.address)
-                pair = base64.b64encode(f"{user}:{password}".encode()).decode()
-                headers["Authorization"] = f"Basic {pair}"
+            for header in endpoint.headers:
+                source = header.value_from
+                headers[header.name] = (
+                    header.value or ""
+                    if source is None
+                    else await self._credential(namespace, source.secret_key_ref, endpoint.address)
+                )
+            authorization = await self._authorization(namespace, endpoint)
         except CredentialRefused as e:
             return str(e)
+        if authorization is not None:
+            headers["Authorization"] = authorization
         ca = await self.secrets.read_ca(namespace, endpoint.ca_secret_ref, SECRET_NAMES)
         return ca if isinstance(ca, str) else (headers, ca)
 
@@ -178,6 +206,8 @@ class Prometheus:
             return f"{url} not queried: {e}"
         except aiohttp.ClientError as e:
             return f"{type(e).__name__} querying {url}: {e}"[:512]
+        except ValueError as e:  # aiohttp's verdict on a header or URL the CRD let through
+            return f"{url} not queried: {e}"[:512]
         if reply.truncated:
             return f"the reply from {url} is over {MAX_REPLY_BYTES // 1024} KiB: not read further"
         if 300 <= reply.status < 400:

@@ -4,8 +4,9 @@ names it lists, never list or watch).
 
 One reader for every caller, so that a missing Secret, a name the chart does not allow and a
 key that is not there read the same everywhere. A Secret is read at most once per
-`CACHE_SECONDS` and once at a time (a pass that closes 5,000 health windows asks for its
-Prometheus token 5,000 times): a rotated Secret is used within that many seconds.
+`CACHE_SECONDS` (a pass that closes 5,000 health windows asks for its Prometheus token 5,000
+times, and they share one GET): a rotated Secret is used within that many seconds. A refusal
+(403: a name the chart does not allow) is kept as long; other failures are asked again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from nodewave.models.job import ALLOWED_ADDRESSES, SecretKeyRef
 
 CACHE_SECONDS = 10.0
 MAX_CACHED = 1024
-"""Secrets and CA contexts kept at most (the least recently used go first)."""
+"""Secrets and CA contexts kept at most (the oldest go first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +99,22 @@ class SecretReader:
         CACHE_SECONDS have passed; callers at the same moment share one GET."""
         now = self.monotonic()
         key = (namespace, name)
+        # Oldest first: the expired ones go, the Secrets' data with them.
+        while self._secrets and now - next(iter(self._secrets.values()))[0] >= CACHE_SECONDS:
+            self._secrets.popitem(last=False)
         cached = self._secrets.get(key)
-        if cached is None or now - cached[0] >= CACHE_SECONDS:
+        if cached is None:
             cached = (now, asyncio.ensure_future(self._get(namespace, name)))
             self._secrets[key] = cached
-            while len(self._secrets) > MAX_CACHED:
+            if len(self._secrets) > MAX_CACHED:
                 self._secrets.popitem(last=False)
-        self._secrets.move_to_end(key)
         result: dict[str, Any] | KubeError | None = await asyncio.shield(cached[1])
+        if (
+            isinstance(result, KubeError)
+            and result.status != 403
+            and (self._secrets.get(key) is cached)
+        ):
+            del self._secrets[key]  # a passing failure: the next caller asks again
         return result
 
     async def _get(self, namespace: str, name: str) -> dict[str, Any] | KubeError | None:

@@ -154,12 +154,31 @@ ALLOWED_ADDRESSES = "nodewave.io/allowed-addresses"
 Secret's author, not the Job's, says where a token goes (docs/security.md)."""
 
 
+HEADER_VALUE = r"^[^\x00-\x08\x0a-\x1f\x7f]*$"
+"""A field value: no control character but tab (RFC 9110; aiohttp refuses them too)."""
+
+
+class HeaderSource(ApiModel):
+    secret_key_ref: SecretKeyRef
+    """A key of a Secret of the names the chart allows (healthChecks.secretNames) whose
+    annotation nodewave.io/allowed-addresses lists the address, as for credentials."""
+
+
 class HttpHeader(ApiModel):
     """One header sent with every request, e.g. X-Scope-OrgID for Cortex, Mimir and Thanos'
-    tenancy. Not for credentials: those come from Secrets (authorization, basicAuth)."""
+    tenancy: a `value`, or `valueFrom` a Secret. With authorization or basicAuth every header
+    comes from a Secret: a shared token's tenant is its Secret's writer's to set, not the
+    Job's (else team-a's Job could read team-b's series with it)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("has(self.value) != has(self.valueFrom)", "give one of value and valueFrom")
+        )
+    )
 
     name: str = Field(max_length=64, pattern=HEADER_NAME)
-    value: str = Field(max_length=1024, pattern=r"^[^\r\n\x00]*$")
+    value: str | None = Field(default=None, max_length=1024, pattern=HEADER_VALUE)
+    value_from: HeaderSource | None = None
 
 
 class Authorization(ApiModel):
@@ -216,6 +235,19 @@ class HttpEndpoint(ApiModel):
                 + ": credentials come from authorization or basicAuth",
                 ".headers",
             ),
+            cel(
+                "!has(self.headers) || self.headers.all(h, self.headers.exists_one("
+                "o, o.name.lowerAscii() == h.name.lowerAscii()))",
+                "header names must be unique, whatever their case",
+                ".headers",
+            ),
+            cel(
+                "!(has(self.authorization) || has(self.basicAuth)) || !has(self.headers) || "
+                "self.headers.all(h, has(h.valueFrom))",
+                "with authorization or basicAuth, headers take valueFrom.secretKeyRef: the "
+                "Secret's writer, not the Job's, sets a shared credential's tenant",
+                ".headers",
+            ),
         )
     )
 
@@ -232,7 +264,7 @@ class HttpEndpoint(ApiModel):
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    """Extra headers, e.g. X-Scope-OrgID."""
+    """Extra headers, e.g. X-Scope-OrgID: team-a."""
     timeout_seconds: int = Field(default=5, ge=1, le=60)
     """How long one request may take."""
 

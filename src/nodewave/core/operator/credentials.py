@@ -12,7 +12,7 @@ path. Whoever may write the Secret decides; a Secret without the annotation send
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from nodewave.models.job import ALLOWED_ADDRESSES
 
@@ -21,8 +21,8 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def build_origin(url: str) -> tuple[str, str, int, str] | None:
     """(scheme, host, port, path) of an http(s) URL, lower-cased with the default port made
-    explicit and the path ending in "/"; None for anything else, and for a path with "." or
-    ".." segments."""
+    explicit and the path ending in "/"; None for anything else: a query or fragment, a path
+    with "." or ".." segments, percent-escapes, backslashes or semicolons."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -31,8 +31,12 @@ def build_origin(url: str) -> tuple[str, str, int, str] | None:
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None:
         return None
-    if {".", ".."} & {unquote(segment) for segment in parts.path.split("/")}:
-        return None  # a client resolves these: the path sent is not the path written
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        return None  # a base address has neither: a path is appended to it
+    if any(c in parts.path for c in "%\\;") or {".", ".."} & set(parts.path.split("/")):
+        # A client or a proxy on the way resolves these: the path that arrives is not the
+        # path written (%2e%2e, ..%2f, ..\\, ..;/ through nginx or Tomcat).
+        return None
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme], path
 
@@ -44,7 +48,7 @@ def evaluate_credentials_destination(allowed: str | None, url: str) -> str | Non
         return f"it has no annotation {ALLOWED_ADDRESSES} listing where it may be sent"
     target = build_origin(url)
     if target is None:
-        return f"{url} is not an http(s) URL without . or .. segments"
+        return f"{url} is not a plain http(s) address (no . or .. segments, %, \\, ;, ? or #)"
     entries = allowed.replace(",", " ").split()
     for entry in entries:
         origin = build_origin(entry)
