@@ -65,6 +65,12 @@ ensure_browser() {
   ensure_debian_packages chromium chromium-driver
 }
 
+# ensure_shells: zsh and fish, whose completion scripts the plugin prints (`kubectl nodewave
+# completion zsh|fish`) and tests/unit/test_completion.py runs, beside bash.
+ensure_shells() {
+  ensure_debian_packages zsh fish
+}
+
 # ensure_container_runtime: what real kubelet nodes run on (containerd, runc, the CNI plugins)
 # and what their images are built from (busybox-static; podman, buildah and debootstrap for the
 # operator's image), and the registry they pull from (docker-registry). See

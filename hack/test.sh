@@ -19,6 +19,8 @@ step "Container runtime for real nodes (Debian packages: containerd, runc, CNI p
 ensure_container_runtime
 step "Headless Chromium and chromedriver (Debian packages), for the dashboard's browser test"
 ensure_browser
+step "zsh and fish (Debian packages), for the plugin's completion scripts"
+ensure_shells
 step "ruff"
 ruff check src tests bench
 ruff format --check src tests bench

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -443,3 +444,101 @@ def test_the_plugin_reaches_the_api_server_through_the_kubeconfigs_proxy(
         assert set(proxy.seen) == {f"CONNECT {server}"}
     finally:
         proxy.close()
+
+
+def test_every_read_command_prints_json_or_yaml_and_get_draws_the_tree(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    nodes = suite_nodes(cluster, "docs", 2)
+    rolling = {"strategy": "Rolling", "maxParallel": 50}
+    settle_v1(cluster, namespace, "web", rolling_job("docs", "1", rolling), nodes)
+    apply_job(cluster, namespace, "web", rolling_job("docs", "2", rolling))
+    wait_for(lambda: phase(cluster, namespace, "web", 2) == "Completed", 60, "version 2 out")
+    ns = ("-n", namespace)
+
+    status = json.loads(ok(cluster, "status", "web", *ns, "-o", "json"))
+    assert status["outcome"] == "succeeded"
+    assert status["job"]["metadata"]["name"] == "web"
+    assert status["job"]["status"]["currentVersion"] == 2
+    assert status["executions"]["kind"] == "List"
+    assert {e["spec"]["nodeName"] for e in status["executions"]["items"]} == set(nodes)
+
+    listed = yaml.safe_load(ok(cluster, "executions", "--job", "web", "--version", "2", *ns,
+                               "-o", "yaml"))  # fmt: skip
+    assert listed["kind"] == "List"
+    assert sorted(e["spec"]["nodeName"] for e in listed["items"]) == sorted(nodes)
+    stats = json.loads(ok(cluster, "stats", "--job", "web", *ns, "-o", "json"))
+    assert stats["states"]["Running"] == 2  # version 2 on both nodes; version 1 stopped
+    assert stats["total"] == sum(stats["states"].values())
+    history = json.loads(ok(cluster, "history", "web", *ns, "-o", "json"))
+    assert [(v["version"], v["current"], v["stable"]) for v in history["versions"]] == [
+        (1, False, False), (2, True, True)
+    ]  # fmt: skip
+    version = json.loads(ok(cluster, "version", "-o", "json"))
+    assert version["plugin"]["version"] == nodewave.__version__
+    assert [o["version"] for o in version["operators"]] == [nodewave.__version__]
+
+    tree = json.loads(ok(cluster, "get", "web", *ns, "-o", "json"))
+    assert [v["version"] for v in tree["versions"]] == [2, 1]
+    text = ok(cluster, "get", "web", *ns).splitlines()
+    assert text[0].startswith(f"job.nodewave.io/{namespace}/web  Completed  2/2 nodes ready")
+    assert text[1] == "├── version 2 (current, stable)"
+    assert text[-1].startswith("        └── web-")
+    # A Job that does not exist: said once, exit 1, for a document too.
+    missing = plugin(cluster, "get", "nope", *ns, "-o", "json")
+    assert missing.returncode == 1
+    assert missing.stdout == ""
+    assert 'Job "nope"' in missing.stderr
+
+
+def test_kubectls_global_flags_and_completion(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """--as, --as-group, --token, -v and --request-timeout as kubectl reads them; `kubectl
+    nodewave <TAB>` through kubectl's own plugin completion (kubectl_complete-nodewave)."""
+    apply_job(cluster, namespace, "web", rolling_job("flags", "1", {"strategy": "Immediate"}))
+    ns = ("-n", namespace)
+    cluster.kubectl("create", "serviceaccount", "nobody", "-n", namespace)
+    who = f"system:serviceaccount:{namespace}:nobody"
+    # Impersonated, the admin is that ServiceAccount: it may not read the Job.
+    denied = plugin(cluster, "status", "web", *ns, "--as", who)
+    assert denied.returncode == 1
+    assert "forbidden" in denied.stderr
+    assert who in denied.stderr
+    grouped = plugin(
+        cluster, "--as", "someone", "--as-group", "system:masters", "status", "web", *ns
+    )
+    assert grouped.returncode == 0, grouped.stderr
+    half = plugin(cluster, "status", "web", *ns, "--as-group", "system:masters")
+    assert half.returncode == 1
+    assert "--as-group and --as-uid need --as" in half.stderr
+    # A token for a kubeconfig with no credentials of its own (with a client certificate,
+    # kubectl presents both, and the API server takes the certificate: kubectl#1657).
+    token = cluster.kubectl("create", "token", "nobody", "-n", namespace).stdout.strip()
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    for user in config["users"]:
+        user["user"] = {}
+    bare = tmp_path / "bare"
+    bare.write_text(yaml.safe_dump(config))
+    anonymous = plugin(cluster, "status", "web", *ns, "--kubeconfig", str(bare))
+    assert "system:anonymous" in anonymous.stderr
+    as_token = plugin(cluster, "status", "web", *ns, "--kubeconfig", str(bare), "--token", token)
+    assert as_token.returncode == 1
+    assert who in as_token.stderr
+    # -v 6: each request on stderr, as kubectl's round trippers print them.
+    verbose = plugin(cluster, "status", "web", *ns, "-v", "6")
+    assert verbose.returncode == 0, verbose.stderr
+    assert re.search(rf"GET https://\S+/apis/nodewave.io/v1alpha1/namespaces/{namespace}/jobs/web "
+                     r"200 in \d+ milliseconds", verbose.stderr), verbose.stderr  # fmt: skip
+    slow = plugin(cluster, "status", "web", *ns, "--request-timeout", "0.001s")
+    assert slow.returncode == 1
+    assert "did not answer within the request timeout" in slow.stderr
+    assert "Traceback" not in slow.stderr
+
+    completed = subprocess.run(["kubectl", "__complete", "nodewave", "status", "-n", namespace, "w"],
+                               capture_output=True, text=True, env=cluster.env(), timeout=60,
+                               check=True)  # fmt: skip
+    assert completed.stdout.splitlines()[0] == "web"
+    commands = subprocess.run(["kubectl", "__complete", "nodewave", "pro"], capture_output=True,
+                              text=True, env=cluster.env(), timeout=60, check=True)  # fmt: skip
+    assert commands.stdout.splitlines()[0] == "promote"

@@ -21,12 +21,16 @@ from nodewave.core.views.gate import Gate, evaluate_gate
 from nodewave.kube.client import Kube, path_of
 from nodewave.models.job import JobStatus, JobType, RolloutPhase
 
+TIMED_OUT = "the API server did not answer within the request timeout (--request-timeout)"
+
 
 async def get_object(
     kube: Kube, path: str, what: str, query: dict[str, str] | None = None
 ) -> dict[str, Any]:
     try:
         found = await kube.get(path, query)
+    except TimeoutError as e:  # an OSError too: said before the one below
+        raise PluginError(TIMED_OUT) from e
     except OSError as e:
         raise PluginError(f"no cluster: cannot reach the API server ({e})") from e
     if found is None:

@@ -5,6 +5,7 @@
                                               with --watch, wait for the rollout's end: exit 0
                                               when it succeeded, 1 when it failed or rolled
                                               back, 2 at the timeout (a CI gate)
+    kubectl nodewave get JOB [--watch]        the Job as a tree: versions, waves, executions
     kubectl nodewave promote JOB [--full]     let a canary go on (annotation nodewave.io/promote);
                                               --full: every remaining node in one wave
     kubectl nodewave pause|resume JOB         hold or release new waves (spec.rollout.paused)
@@ -29,8 +30,11 @@
                                               each Job's node map, with promote, pause,
                                               resume and abort buttons
 
-Filters are sent to the API server as label and field selectors, not applied here. As with
-kubectl: --kubeconfig, --context, and -n defaulting to the context's namespace.
+    kubectl nodewave completion bash|zsh|fish a shell completion script
+
+Read commands take -o json|yaml. Filters are sent to the API server as label and field
+selectors, not applied here. As with kubectl: --kubeconfig, --context, -n defaulting to the
+context's namespace, --token, --as, --as-group, --as-uid, --request-timeout, -v 6.
 """
 
 from __future__ import annotations
@@ -40,15 +44,16 @@ import asyncio
 import re
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nodewave import __version__
+from nodewave.cli.completion import SCRIPTS, answer
 from nodewave.cli.dashboard import cmd_dashboard
 from nodewave.cli.errors import PluginError
 from nodewave.cli.operations import (
+    TIMED_OUT,
     abort_job,
     evaluate_job,
     get_job,
@@ -59,6 +64,24 @@ from nodewave.cli.operations import (
     read_job_status,
 )
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
+from nodewave.cli.render import (
+    FORMATS,
+    build_history,
+    build_list,
+    build_operator,
+    build_stats,
+    build_status_document,
+    build_tree,
+    emit,
+    progress_line,
+    render_executions,
+    render_history,
+    render_operator,
+    render_stats,
+    render_status,
+    render_tree,
+)
+from nodewave.cli.watching import JobWatch
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
 from nodewave.core.rollout.engine import (
     ANNOTATION_ABORT,
@@ -69,6 +92,7 @@ from nodewave.core.rollout.engine import (
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.views.gate import Gate, Outcome
 from nodewave.core.vocabulary.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
+from nodewave.kube.auth import load_credentials
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.kube.leader import ANNOTATION_OPERATOR_VERSION, LEASE_NAME
 from nodewave.models.execution import ObservedState
@@ -79,10 +103,18 @@ EXIT_FAILED, EXIT_TIMEOUT = 1, 2
 
 
 async def _connect(args: argparse.Namespace) -> Kube:
+    """The API client as kubectl's flags make it: --kubeconfig, --context, --token (instead of
+    the kubeconfig user's credentials), --as/--as-group/--as-uid (impersonation, which the
+    caller's RBAC must allow), --request-timeout, and -v 6 or more (each request on stderr)."""
     try:
-        return await Kube.connect(8, args.kubeconfig, args.context)
+        credentials = load_credentials(args.kubeconfig, args.context)
     except Exception as e:  # kubeconfig missing or unreadable, no such context
         raise PluginError(f"no cluster: {e}") from e
+    if args.token:
+        credentials.use_token(args.token)
+    credentials.impersonate(args.as_user, args.as_group or [], args.as_uid)
+    limit = 30.0 if args.request_timeout is None else (args.request_timeout or None)  # 0: none
+    return Kube(credentials, 8, timeout=limit, log_requests=(args.v or 0) >= 6)
 
 
 def parse_duration(text: str) -> float:
@@ -106,118 +138,64 @@ async def _executions(
     return list(found.get("items", []))
 
 
-def _bar(done: int, total: int, width: int = 20) -> str:
-    filled = round(width * done / total) if total else width
-    return "#" * filled + "." * (width - filled)
-
-
-def _webhook_lines(hooks: list[dict[str, Any]]) -> list[str]:
-    """One line per webhook of the rollout: what it is asked, its phase and last answer."""
-    lines = []
-    for w in hooks:
-        about = f" wave {w['wave']}" if w.get("wave") else ""
-        answer = f", attempt {w['attempts']}: {w.get('message', '')}" if w.get("attempts") else ""
-        lines.append(f"{w['name']} ({w['type']}{about}): {w.get('phase', 'Waiting')}{answer}")
-    return [("Webhooks:   " if i == 0 else "            ") + line for i, line in enumerate(lines)]
-
-
-def _pre_pull_lines(pre_pull: dict[str, Any] | None) -> list[str]:
-    """rollout.prePull: how the next wave's nodes pull, and the first nodes whose pull failed."""
-    if not pre_pull:
-        return []
-    p = pre_pull
-    line = (
-        f"Pre-pull:   wave {p.get('wave', 0)}: {p.get('pulled', 0)}/{p.get('nodes', 0)} nodes "
-        f"pulled, {p.get('failedCount', 0)} failed"
-    )
-    failed = [
-        f"            {f['node']}: {f.get('reason', '')}: {f.get('message', '')[:120]}"
-        for f in p.get("failed") or []
-    ]
-    return [line, *failed]
-
-
-def render_status(job: dict[str, Any], execs: list[dict[str, Any]]) -> str:
-    status = job.get("status") or {}
-    rollout = status.get("rollout") or {}
-    conds = {c["type"]: c for c in status.get("conditions", [])}
-    lines = [
-        f"Job:        {job['metadata']['namespace']}/{job['metadata']['name']} ({job['spec']['type']}, {job['spec']['rollout']['strategy']})",
-        f"Versions:   current {status.get('currentVersion', '-')}, stable {status.get('stableVersion', '-')}",
-        f"Rollout:    {rollout.get('phase', '-')} version {rollout.get('version', '-')} wave {rollout.get('wave', 0)}/{rollout.get('totalWaves', 0)}, failed nodes {rollout.get('failedNodes', 0)}",
-        f"Message:    {rollout.get('message', '')}",
-        *(
-            [f"Until:      {rollout['waitUntil']} (the step's pause or the bake ends)"]
-            if rollout.get("waitUntil")
-            and rollout.get("phase") in (RolloutPhase.STEP_PAUSED, RolloutPhase.BAKING)
-            else []
-        ),
-        *_pre_pull_lines(rollout.get("prePull")),
-        *(
-            [f"Restart:    {r['phase']} (requested for {r['requestedAt']}): {r.get('message', '')}"]
-            if (r := status.get("restart"))
-            else []
-        ),
-        *_webhook_lines(rollout.get("webhooks") or []),
-        f"Nodes:      {status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} ready",
-        "Conditions: "
-        + (
-            ", ".join(f"{t}={c['status']}" for t, c in conds.items() if c["status"] == "True")
-            or "-"
-        ),
-    ]
-    version = rollout.get("version") or status.get("currentVersion")
-    waves: dict[int, Counter[str]] = {}
-    for e in execs:
-        if e["spec"]["jobVersion"] == version:
-            waves.setdefault(e["spec"].get("rolloutWave", 0), Counter())[
-                (e.get("status") or {}).get("observedState", "Pending")
-            ] += 1
-    if waves:
-        lines.append(f"Waves of version {version}:")
-        for wave, counts in sorted(waves.items()):
-            total = sum(counts.values())
-            good = counts["Running"] + counts["Completed"]
-            detail = " ".join(f"{s}={n}" for s, n in sorted(counts.items()))
-            lines.append(f"  wave {wave:>3} [{_bar(good, total)}] {good}/{total}  {detail}")
-    return "\n".join(lines)
-
-
-def progress_line(job: dict[str, Any], gate: Gate) -> str:
-    status = job.get("status") or {}
-    ready = f"{status.get('readyNodes', 0)}/{status.get('targetNodes', 0)} nodes ready"
-    return f"{gate.message} ({ready})" if gate.message else ready
-
-
 async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
-    """Without --watch, the status once. With it, until the rollout ends (core/views/gate.py): a
-    terminal is redrawn in place; anything else (a CI log) gets a line per change."""
-    tty = sys.stdout.isatty()
+    """Without --watch, the status once. With it, until the rollout ends (core/views/gate.py),
+    from watches: a terminal is redrawn in place; anything else (a CI log) gets a line per
+    change; with -o, a document per change."""
+    job = await get_job(kube, args.namespace, args.job)  # not found, forbidden: said at once
+    if not args.watch:
+        execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+        _show_status(args, job, execs, evaluate_job(job), redraw=False)
+        return 0
+    tty = sys.stdout.isatty() and not args.output
     deadline = time.monotonic() + args.timeout if args.timeout else None
+    try:
+        watch = JobWatch(kube, args.namespace, args.job, executions=tty or bool(args.output))
+        async with watch:
+            return await _follow(args, watch, tty, deadline)
+    except TimeoutError as e:
+        raise PluginError(f"cannot watch Job {args.job!r}: no listing within a minute") from e
+
+
+async def _follow(
+    args: argparse.Namespace, watch: JobWatch, tty: bool, deadline: float | None
+) -> int:
     shown = ""
     while True:
-        job = await get_job(kube, args.namespace, args.job)
+        job = watch.job()
+        if job is None:
+            raise PluginError(f'Job "{args.job}" in namespace "{args.namespace}" was deleted')
         gate = evaluate_job(job)
-        if not args.watch or tty:
-            execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
-            text = render_status(job, execs) + f"\nOutcome:    {gate.outcome.value}"
-            if not args.watch:
-                print(text)
-                return 0
-            print("\x1b[2J\x1b[H" + time.strftime("%H:%M:%S ") + text, flush=True)
+        if tty or args.output:
+            _show_status(args, job, watch.executions(), gate, redraw=True)
         elif (line := progress_line(job, gate)) != shown:
             print(time.strftime("%H:%M:%S ") + line, flush=True)
             shown = line
         ended = _ended(args, gate)
         if ended is not None:
             return ended
-        if deadline is not None and time.monotonic() >= deadline:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
             print(f"error: timed out after {args.timeout:g}s: {gate.message}", file=sys.stderr)
             return EXIT_TIMEOUT
-        wait = (
-            args.interval if deadline is None else min(args.interval, deadline - time.monotonic())
-        )
-        await asyncio.sleep(max(wait, 0.0))
+        await watch.next_change(left)
+
+
+def _show_status(
+    args: argparse.Namespace,
+    job: dict[str, Any],
+    execs: list[dict[str, Any]],
+    gate: Gate,
+    redraw: bool,
+) -> None:
+    """The status once: a document (-o; with --watch, one per change), else the text, on a
+    terminal that --watch redraws in place."""
+    if args.output == "yaml" and redraw:
+        print("---")
+    text = render_status(job, execs) + f"\nOutcome:    {gate.outcome.value}"
+    if redraw and not args.output:
+        text = "\x1b[2J\x1b[H" + time.strftime("%H:%M:%S ") + text
+    emit(args.output, build_status_document(job, execs, gate), lambda: text)
 
 
 def _ended(args: argparse.Namespace, gate: Gate) -> int | None:
@@ -321,22 +299,8 @@ async def _revisions(kube: Kube, ns: str, job: str) -> list[dict[str, Any]]:
 
 async def cmd_history(kube: Kube, args: argparse.Namespace) -> int:
     job = await get_job(kube, args.namespace, args.job)
-    status = job.get("status") or {}
-    print(f"{'VERSION':<8} {'CREATED':<21} {'':<16} IMAGES")
-    for r in await _revisions(kube, args.namespace, args.job):
-        marks = " ".join(
-            m
-            for m, v in (
-                ("current", status.get("currentVersion")),
-                ("stable", status.get("stableVersion")),
-            )
-            if v == r["revision"]
-        )
-        images = ",".join(
-            c.get("image", "?")
-            for c in r["data"].get("template", {}).get("spec", {}).get("containers", [])
-        )
-        print(f"{r['revision']:<8} {r['metadata']['creationTimestamp']:<21} {marks:<16} {images}")
+    versions = build_history(job, await _revisions(kube, args.namespace, args.job))
+    emit(args.output, {"job": args.job, "versions": versions}, lambda: render_history(versions))
     return 0
 
 
@@ -392,19 +356,7 @@ async def cmd_executions(kube: Kube, args: argparse.Namespace) -> int:
         fields["spec.rolloutWave"] = str(args.wave)
     execs = await _executions(kube, _listing(args), labels, fields)
     every = args.all_namespaces
-    print(
-        ("NAMESPACE".ljust(20) + " " if every else "")
-        + f"{'NAME':<48} {'JOB':<16} {'NODE':<16} {'VERSION':<8} {'WAVE':<5} {'DESIRED':<8} "
-        f"{'OBSERVED':<10} RESTARTS"
-    )
-    for e in sorted(execs, key=lambda e: (e["metadata"]["namespace"], e["metadata"]["name"])):
-        s, st = e["spec"], e.get("status") or {}
-        print(
-            (f"{e['metadata']['namespace']:<20} " if every else "")
-            + f"{e['metadata']['name']:<48} {s['jobName']:<16} {s['nodeName']:<16} "
-            f"{s['jobVersion']:<8} {s.get('rolloutWave', 0):<5} {s.get('desiredState', ''):<8} "
-            f"{st.get('observedState', ''):<10} {st.get('restarts', 0)}"
-        )
+    emit(args.output, build_list(execs), lambda: render_executions(execs, every))
     return 0
 
 
@@ -415,12 +367,30 @@ def _listing(args: argparse.Namespace) -> str | None:
 
 async def cmd_stats(kube: Kube, args: argparse.Namespace) -> int:
     labels = {LABEL_JOB: label_value(args.job)} if args.job else {}
-    execs = await _executions(kube, _listing(args), labels, {})
-    counts = Counter((e.get("status") or {}).get("observedState") or "Pending" for e in execs)
-    for state in STATES:
-        print(f"{state:<11} {counts.get(state, 0)}")
-    print(f"{'Total':<11} {len(execs)}")
+    stats = build_stats(await _executions(kube, _listing(args), labels, {}), STATES)
+    emit(args.output, stats, lambda: render_stats(stats))
     return 0
+
+
+async def cmd_get(kube: Kube, args: argparse.Namespace) -> int:
+    """The Job as a tree: versions → waves → executions; with --watch, redrawn at each change
+    (a terminal) or printed again (anything else) until interrupted."""
+    if not args.watch:
+        job = await get_job(kube, args.namespace, args.job)
+        execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+        tree = build_tree(job, execs)
+        emit(args.output, tree, lambda: render_tree(tree))
+        return 0
+    await get_job(kube, args.namespace, args.job)
+    clear = "\x1b[2J\x1b[H" if sys.stdout.isatty() and not args.output else ""
+    async with JobWatch(kube, args.namespace, args.job, executions=True) as watch:
+        while (current := watch.job()) is not None:
+            tree = build_tree(current, watch.executions())
+            if args.output == "yaml":
+                print("---")
+            emit(args.output, tree, lambda: clear + render_tree(tree))  # noqa: B023
+            await watch.next_change(None)
+    raise PluginError(f'Job "{args.job}" in namespace "{args.namespace}" was deleted')
 
 
 async def _execution(kube: Kube, ns: str, name: str) -> dict[str, Any]:
@@ -472,7 +442,8 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
 async def cmd_version(kube: Kube, args: argparse.Namespace) -> int:
     """The plugin's version and the running operator's, as its leader wrote it on its Lease:
     in --operator-namespace, or in any namespace the caller may list Leases in (the plugin's
-    own is printed before connecting, `main`)."""
+    own is printed before connecting, `main`, unless -o asks for one document)."""
+    document: dict[str, Any] = {"plugin": {"version": __version__}, "operators": []}
     try:
         if args.operator_namespace:
             found = await kube.get(path_of("leases", args.operator_namespace, LEASE_NAME))
@@ -486,23 +457,17 @@ async def cmd_version(kube: Kube, args: argparse.Namespace) -> int:
             leases = listed.get("items") or []
     except KubeError as e:
         where = args.operator_namespace or "any namespace"
-        print(f"operator: unknown (cannot read its Lease in {where}: {e.message or e.reason})")
+        document["error"] = f"cannot read its Lease in {where}: {e.message or e.reason}"
+        emit(args.output, document, lambda: f"operator: unknown ({document['error']})")
         return 0
+    document["operators"] = [build_operator(lease, ANNOTATION_OPERATOR_VERSION) for lease in leases]
     if not leases:
-        print(
-            f"operator: no Lease {LEASE_NAME} found (not running, or elsewhere: --operator-namespace)"
+        document["error"] = (
+            f"no Lease {LEASE_NAME} found (not running, or elsewhere: --operator-namespace)"
         )
-    for lease in leases:
-        meta, spec = lease["metadata"], lease.get("spec") or {}
-        holder = spec.get("holderIdentity") or "none"
-        written = (meta.get("annotations") or {}).get(ANNOTATION_OPERATOR_VERSION, "")
-        version, _, writer = written.partition(" ")
-        if writer != holder:  # written by another (a former) leader, or never
-            version = "unknown"
-        print(
-            f"operator {version}: leader {holder} (Lease {meta['namespace']}/{meta['name']}, "
-            f"renewed {spec.get('renewTime', 'never')})"
-        )
+    emit(args.output, document, lambda: "\n".join(
+        [render_operator(o) for o in document["operators"]] or [f"operator: {document['error']}"]
+    ))  # fmt: skip
     return 0
 
 
@@ -523,7 +488,29 @@ COMMANDS = {
     "plan": cmd_plan,
     "dashboard": cmd_dashboard,
     "version": cmd_version,
+    "get": cmd_get,
 }
+
+
+READS = ("status", "get", "history", "executions", "stats", "version")
+"""The commands that only read: each takes -o json|yaml."""
+
+
+def _add_kubectl_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """kubectl's global flags that the plugin honours (kubectl hands a plugin its arguments
+    as they were typed)."""
+    parser.add_argument("-n", "--namespace", default=default)
+    parser.add_argument("--kubeconfig", default=default)
+    parser.add_argument("--context", default=default)
+    parser.add_argument("--token", default=default, help="bearer token for the API server")
+    parser.add_argument("--as", dest="as_user", default=default, help="user to impersonate")
+    parser.add_argument("--as-group", action="append", default=default,
+                        help="group to impersonate (repeatable)")  # fmt: skip
+    parser.add_argument("--as-uid", default=default, help="UID to impersonate")
+    parser.add_argument("--request-timeout", type=parse_duration, default=default,
+                        help="how long one request may take (0: no limit, the default)")  # fmt: skip
+    parser.add_argument("-v", "--v", type=int, default=default,
+                        help="log level: 6 prints each request to stderr")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -534,23 +521,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # kubectl's own flags, before or after the command; -n defaults to the context's namespace.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-n", "--namespace", default=argparse.SUPPRESS)
-    common.add_argument("--kubeconfig", default=argparse.SUPPRESS)
-    common.add_argument("--context", default=argparse.SUPPRESS)
-    parser.add_argument("-n", "--namespace", default=None)
-    parser.add_argument("--kubeconfig", default=None)
-    parser.add_argument("--context", default=None)
+    _add_kubectl_flags(common, argparse.SUPPRESS)
+    _add_kubectl_flags(parser, None)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("status", "promote", "pause", "resume", "abort", "restart", "rollback", "history"):
+    for name in ("status", "get", "promote", "pause", "resume", "abort", "restart", "rollback",
+                 "history"):  # fmt: skip
         p = sub.add_parser(name, parents=[common])
         p.add_argument("job")
+        if name in READS:
+            p.add_argument("-o", "--output", choices=FORMATS)
+        if name in ("status", "get"):
+            p.add_argument("--watch", "-w", action="store_true",
+                           help="wait for the rollout's end" if name == "status" else
+                           "follow the changes until interrupted")  # fmt: skip
         if name == "status":
-            p.add_argument("--watch", "-w", action="store_true", help="wait for the rollout's end")
             p.add_argument("--timeout", type=parse_duration, default=0.0,
                            help="with --watch: give up after this long (exit 2), e.g. 10m")  # fmt: skip
             p.add_argument("--until-paused", action="store_true",
                            help="with --watch: end (exit 0) at a canary awaiting promotion or a pause")  # fmt: skip
-            p.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
         if name == "rollback":
             p.add_argument("--to-version", type=int)
         if name == "restart":
@@ -562,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("executions", "stats"):
         p = sub.add_parser(name, parents=[common])
         p.add_argument("-A", "--all-namespaces", action="store_true")
+        p.add_argument("-o", "--output", choices=FORMATS)
         p.add_argument("--job")
         if name == "executions":
             p.add_argument("--node")
@@ -591,6 +580,10 @@ def _add_tools(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("version", parents=[common],
                        help="the plugin's version and the running operator's")  # fmt: skip
     p.add_argument("--operator-namespace", help="where the operator runs (default: look in all)")
+    p.add_argument("-o", "--output", choices=FORMATS)
+    p = sub.add_parser("completion", help="a shell completion script: source <(kubectl-nodewave "
+                       "completion bash); kubectl itself uses kubectl_complete-nodewave")  # fmt: skip
+    p.add_argument("shell", choices=sorted(SCRIPTS))
     p = sub.add_parser("plan", parents=[common], help="what applying a Job manifest would do")
     p.add_argument("-f", "--filename", required=True, help="the Job manifest (- for stdin)")
 
@@ -601,14 +594,22 @@ async def _run(args: argparse.Namespace) -> int:
         return await COMMANDS[args.command](kube, args)
     except KubeError as e:
         raise PluginError(e.message or str(e)) from e
+    except TimeoutError as e:  # aiohttp's total timeout: --request-timeout, else 30 s
+        raise PluginError(TIMED_OUT) from e
     finally:
         await kube.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["__complete"]:  # the completion scripts' call: words as typed, unparsed
+        return answer(build_parser(), words[1:])
+    args = build_parser().parse_args(words)
+    if args.command == "completion":
+        print(SCRIPTS[args.shell], end="")
+        return 0
     try:
-        if args.command == "version":  # the plugin's own, with a cluster or without
+        if args.command == "version" and not args.output:  # with a cluster or without
             print(f"kubectl-nodewave {__version__}", flush=True)
         if args.namespace is None:
             args.namespace = default_namespace(args.kubeconfig, args.context)
@@ -618,6 +619,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR if args.command == "plan" else 1
     except KeyboardInterrupt:
         return 130
+
+
+def complete_main(argv: Sequence[str] | None = None) -> int:
+    """`kubectl_complete-nodewave WORDS...`: what kubectl runs to complete the plugin's words."""
+    return answer(build_parser(), list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,24 @@ class Credentials:
     )
     _ssl: ssl.SSLContext | bool | None = field(default=None, repr=False)
 
+    impersonation: list[tuple[str, str]] = field(default_factory=list)
+    """Impersonate-User/-Group/-Uid headers (kubectl's --as, --as-group, --as-uid)."""
+
+    def use_token(self, token: str) -> None:
+        """kubectl's --token: this bearer token instead of the user's token, token file,
+        basic auth or plugin (a client certificate, if any, is still presented)."""
+        self.token, self.token_file, self.exec_plugin = token, None, None
+        self.username = self.password = None
+
+    def impersonate(self, user: str | None, groups: list[str], uid: str | None) -> None:
+        if (groups or uid) and not user:
+            raise ConfigError("--as-group and --as-uid need --as (whom to impersonate)")
+        self.impersonation = (
+            ([("Impersonate-User", user)] if user else [])
+            + [("Impersonate-Group", g) for g in groups]
+            + ([("Impersonate-Uid", uid)] if uid else [])
+        )
+
     @property
     def proxy(self) -> str | None:
         """The proxy for requests to the API server (plan_proxy), or None."""

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
+from multidict import CIMultiDict
 
 from nodewave import API_VERSION
 from nodewave.core.vocabulary.actions import EventIntent
@@ -147,12 +150,20 @@ def _error(status: int, raw: bytes) -> KubeError:
 class Kube:
     """One API connection pool, a bound on requests in flight, and counts of what was sent."""
 
-    def __init__(self, credentials: Credentials, max_inflight: int) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        max_inflight: int,
+        timeout: float | None = 30.0,
+        log_requests: bool = False,
+    ) -> None:
         self.credentials = credentials
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=max_inflight),
-            timeout=aiohttp.ClientTimeout(total=30),
+            timeout=aiohttp.ClientTimeout(total=timeout),
         )
+        self.log_requests = log_requests
+        """Each request and its answer's status and time on stderr (the plugin's -v 6)."""
         self._proxy = credentials.proxy
         """The proxy every request goes through (kube/auth.plan_proxy), or None."""
         self._slots = PrioritySlots(max_inflight)
@@ -176,12 +187,23 @@ class Kube:
         if self._watch_session is not None:
             await self._watch_session.close()
 
-    async def _headers(self, content_type: str = JSON) -> dict[str, str]:
-        headers = {"Content-Type": content_type, "Accept": JSON}
+    async def _headers(self, content_type: str = JSON) -> CIMultiDict[str]:
+        headers = CIMultiDict({"Content-Type": content_type, "Accept": JSON})
         authorization = await self.credentials.authorization()
         if authorization:
             headers["Authorization"] = authorization
+        for name, value in self.credentials.impersonation:
+            headers.add(name, value)
         return headers
+
+    def _log(
+        self, method: str, path: str, query: dict[str, str] | None, status: int, started: float
+    ) -> None:
+        if self.log_requests:
+            url = self.credentials.server + path + (f"?{urlencode(query)}" if query else "")
+            took = (time.monotonic() - started) * 1000
+            print(f"{method} {url} {status} in {took:.0f} milliseconds", file=sys.stderr,
+                  flush=True)  # fmt: skip
 
     @asynccontextmanager
     async def stream(self, path: str, query: dict[str, str]) -> AsyncIterator[aiohttp.StreamReader]:
@@ -193,6 +215,7 @@ class Kube:
                 connector=aiohttp.TCPConnector(),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=360),
             )
+        started = time.monotonic()
         try:
             async with self._watch_session.get(
                 self.credentials.server + path,
@@ -203,6 +226,7 @@ class Kube:
                 proxy=self._proxy,
             ) as resp:
                 self.requests[("WATCH", _resource_of(path), resp.status)] += 1
+                self._log("WATCH", path, query, resp.status, started)
                 if resp.status == 401 and self.credentials.refreshable:
                     self.credentials.expire()  # the next try reads the credentials again
                 if resp.status >= 300:
@@ -226,6 +250,7 @@ class Kube:
             raise NotLeaderError(f"{method} {path}: not the leader")
         # A str is sent as it is (a YAML apply patch); anything else as JSON.
         data = body if isinstance(body, str) or body is None else json.dumps(body)
+        started = time.monotonic()
         for attempt in (1, 2):
             headers = await self._headers(content_type)
             try:
@@ -253,6 +278,7 @@ class Kube:
                 continue
             break
         self.requests[(method, _resource_of(path), status)] += 1
+        self._log(method, path, query, status, started)
         if 200 <= status < 300:
             return _decode(raw)
         raise _error(status, raw)

@@ -58,6 +58,7 @@ class Informer(Generic[K, V]):
     """Which bucket an object belongs in (a Job's key); None: not ours, not stored."""
     on_change: OnChange[K, V]
     label_selector: str | None = None
+    field_selector: str | None = None
     page_size: int = 500
     store: dict[K, dict[str, V]] = field(default_factory=dict)
     """key → object name → parsed object: what the planner reads."""
@@ -92,9 +93,7 @@ class Informer(Generic[K, V]):
         # Each page parsed as it comes and its bodies dropped: a list of large objects (a
         # Job's history of ~1 MiB revisions) is never held whole, raw and parsed at once.
         items: list[tuple[tuple[str, str], K | None, V | None]] = []
-        query = {"limit": str(self.page_size)}
-        if self.label_selector:
-            query["labelSelector"] = self.label_selector
+        query = {"limit": str(self.page_size), **self._selectors()}
         while True:
             try:
                 page = await self.kube.request("GET", self.path, query=query)
@@ -165,6 +164,14 @@ class Informer(Generic[K, V]):
             self.on_change("ADDED" if old is None else "MODIFIED", key, ident[1], old, new)
         return ident
 
+    def _selectors(self) -> dict[str, str]:
+        query = {}
+        if self.label_selector:
+            query["labelSelector"] = self.label_selector
+        if self.field_selector:
+            query["fieldSelector"] = self.field_selector
+        return query
+
     def _tidy(self, key: K) -> None:
         if not self.store.get(key, True):
             del self.store[key]
@@ -175,9 +182,8 @@ class Informer(Generic[K, V]):
             "allowWatchBookmarks": "true",
             "resourceVersion": self.resource_version,
             "timeoutSeconds": str(WATCH_SECONDS),
+            **self._selectors(),
         }
-        if self.label_selector:
-            query["labelSelector"] = self.label_selector
         async for event in self._events(query):
             type_ = event.get("type")
             body = event.get("object") or {}
