@@ -1,5 +1,5 @@
 # The two commands of the README's quick start; everything else is in hack/.
-.PHONY: demo test crds bench mutation chaos
+.PHONY: demo test crds bench mutation chaos release
 demo:  ## run the embedded default: local control plane, operator, demo rollout
 	bash hack/demo.sh $(ARGS)
 test:  ## the whole test suite (what CI runs)
@@ -9,6 +9,9 @@ crds:  ## regenerate crds/ from the models
 
 bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, many Jobs on one fleet (memory per execution, fairness), image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs
 	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && ensure_browser && ensure_container_runtime && python -m bench.reconcile $(ARGS) && python -m bench.rollout && python -m bench.fleet && python -m bench.prepull && python -m bench.dashboard && python -m bench.revisions'
+
+release:  ## every release artefact from the tagged commit into dist/<version>/ (ARGS=--snapshot: untagged)
+	bash hack/release.sh $(ARGS)
 
 mutation:  ## mutation testing of src/nodewave/core against the unit tests (not part of make test)
 	bash hack/mutation.sh $(ARGS)

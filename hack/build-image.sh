@@ -14,6 +14,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 TAG="${1:-localhost/nodewave:dev}"
+# The version and commit the image is labelled with (org.opencontainers.image.*): the
+# package's version from git (hatch-vcs), unless make release names it.
+ensure_python_env
+VERSION="${VERSION:-$(python -c 'import nodewave; print(nodewave.__version__)')}"
+REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+# Given as --label too: buildah reuses a cached LABEL step whose ARG changed (a new commit with
+# the same version kept the old revision), while --label applies to the image as committed.
 BASE_TAG="localhost/nodewave-base:bookworm-py311-1"
 C="$CACHE/containers"
 mkdir -p "$C" "$CACHE/images"
@@ -55,6 +62,9 @@ previous="$(podman image inspect --format '{{.Id}}' "$TAG" 2>/dev/null || true)"
 trust=/etc/ssl/certs/ca-certificates.crt
 printf '[global]\ncert = %s\n' "$trust" >"$C/pip.conf"
 podman build --quiet --pull=never --network host --build-arg "BASE=$BASE_TAG" \
+  --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" \
+  --label "org.opencontainers.image.version=$VERSION" \
+  --label "org.opencontainers.image.revision=$REVISION" \
   --volume "$trust:$trust:ro" --volume "$C/pip.conf:/etc/pip.conf:ro" \
   -t "$TAG" "$ROOT" >/dev/null
 
@@ -67,5 +77,10 @@ fi
 # Only the newest build is kept (each is ~280 MB); the dependency layers stay cached.
 find "$CACHE/images" -name 'nodewave-*.tar' ! -path "$archive" -delete
 if [ -n "$previous" ] && [ "$previous" != "$id" ]; then podman rmi --force "$previous" >/dev/null 2>&1 || true; fi
-log "image $TAG saved in $archive"
+# make release asks for the OCI form too (what a registry push keeps as is).
+if [ -n "${OCI_ARCHIVE:-}" ]; then
+  rm -f "$OCI_ARCHIVE"
+  podman save --quiet --format oci-archive -o "$OCI_ARCHIVE" "$TAG"
+fi
+log "image $TAG ($VERSION) saved in $archive"
 echo "$archive"

@@ -30,7 +30,7 @@ TEST_NODES = {
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).parts
-        if {"integration", "e2e", "chaos", "demo"} & set(parts):
+        if {"integration", "e2e", "chaos", "demo", "release"} & set(parts):
             item.add_marker(pytest.mark.cluster)
 
 

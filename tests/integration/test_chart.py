@@ -183,12 +183,17 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found
 
 
+DIGEST = "sha256:" + "5e" * 32
+"""An image digest, as a released chart pins its image (make release)."""
+
+
 def test_every_value_for_the_operators_pod_lands_where_it_belongs(cluster: ControlPlane) -> None:
     """What platform charts carry (argo-helm's argo-rollouts chart as the model), each value
     set and found in the rendered manifests."""
     docs = render(
         cluster,
         'imagePullSecrets=[{"name":"mirror"}]',
+        f'image={{"repository":"mirror.example/nodewave","tag":"0.2.0","digest":"{DIGEST}"}}',
         'podAnnotations={"sidecar.istio.io/inject":"false"}',
         'podLabels={"team":"platform"}',
         'priorityClassName="system-cluster-critical"',
@@ -208,6 +213,7 @@ def test_every_value_for_the_operators_pod_lands_where_it_belongs(cluster: Contr
     assert pod["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false"}
     assert pod["metadata"]["labels"]["team"] == "platform"
     assert spec["imagePullSecrets"] == [{"name": "mirror"}]
+    assert container["image"] == f"mirror.example/nodewave:0.2.0@{DIGEST}"
     assert spec["priorityClassName"] == "system-cluster-critical"
     assert spec["serviceAccountName"] == "nw-sa"
     assert "--service-account=ops/nw-sa" in container["args"]

@@ -1,4 +1,4 @@
-"""GitOps health: cli-utils' own kstatus (built from the Go module proxy, hack/kstatus) reads a
+"""GitOps health: cli-utils' own kstatus (built from the Go module proxy, localcluster/binaries/kstatus) reads a
 finished Job as Current, a rollout in progress as InProgress, a failed one as Failed."""
 
 from __future__ import annotations

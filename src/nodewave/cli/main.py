@@ -17,6 +17,7 @@ from nodewave.core.job.policy import ServiceAccountRef
 
 DEFAULTS = OperatorConfig()
 SPEC_CHANGED = "files/spec-changed.cel"
+DEFAULT_CHART = "charts/nodewave"
 """The admission policy's test for a spec change, in the chart (models/admission.py)."""
 
 
@@ -29,7 +30,10 @@ def _write_crds(args: argparse.Namespace) -> int:
         Path(args.output) / name: generated + yaml.safe_dump(crd, sort_keys=False, width=1000)
         for name, crd in build_crds().items()
     }
-    files[Path(args.chart) / SPEC_CHANGED] = build_spec_changed_expression()
+    # The checkout's chart unless one is named; beside a pip install there is none.
+    chart = Path(args.chart or DEFAULT_CHART)
+    if args.chart or (chart / "Chart.yaml").exists():
+        files[chart / SPEC_CHANGED] = build_spec_changed_expression()
     stale = []
     for path, text in files.items():
         if args.check:
@@ -225,8 +229,9 @@ def _add_other_commands(sub: Any) -> None:
     crds.add_argument("--output", default="crds", help="directory (default: crds)")
     crds.add_argument(
         "--chart",
-        default="charts/nodewave",
-        help=f"the chart, whose {SPEC_CHANGED} follows the models too (default: %(default)s)",
+        default=None,
+        help=f"the chart, whose {SPEC_CHANGED} follows the models too (default: {DEFAULT_CHART}"
+        ", when there is one)",
     )
     crds.add_argument(
         "--check", action="store_true", help="fail when the files differ from the models"

@@ -45,6 +45,8 @@ from nodewave.localcluster.realnode import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+BUILD_SCRIPT = Path(__file__).resolve().parent / "binaries" / "build.sh"
+"""Builds the binaries once into the cache (in the package: it works from a pip install)."""
 BINARIES = (
     "etcd",
     "kube-apiserver",
@@ -66,17 +68,17 @@ def find_binaries() -> Path:
     configured = os.environ.get("NODEWAVE_BIN_DIR")
     if configured and all((Path(configured) / b).exists() for b in BINARIES):
         return Path(configured)
-    script = REPO_ROOT / "hack" / "build-binaries.sh"
-    if not script.exists():
+    if shutil.which("go") is None and not Path("/usr/local/go/bin/go").exists():
         raise ControlPlaneError(
-            "no binaries: set NODEWAVE_BIN_DIR to a directory holding "
-            f"{', '.join(BINARIES)}, or run from a checkout that has hack/build-binaries.sh"
+            "no binaries: building them needs Go (https://go.dev/dl/, or your distribution's "
+            f"golang package); or set NODEWAVE_BIN_DIR to a directory holding {', '.join(BINARIES)}"
         )
+    env = {**os.environ, "PATH": f"{os.environ.get('PATH', '')}:/usr/local/go/bin"}
     done = subprocess.run(
-        ["bash", str(script), "all"], stdout=subprocess.PIPE, text=True, check=False
+        ["bash", str(BUILD_SCRIPT), "all"], stdout=subprocess.PIPE, text=True, env=env, check=False
     )
     if done.returncode != 0:
-        raise ControlPlaneError(f"{script} failed with exit code {done.returncode}")
+        raise ControlPlaneError(f"{BUILD_SCRIPT} failed with exit code {done.returncode}")
     return Path(done.stdout.strip().splitlines()[-1])
 
 
