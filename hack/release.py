@@ -5,7 +5,8 @@ archives for krew, the krew manifest, and the checksums.
     python hack/release.py semver VERSION
     python hack/release.py tag VERSION
     python hack/release.py chart SRC DEST VERSION DIGEST
-    python hack/release.py plugin WHEEL DIST VERSION     (the archives and the krew manifest)
+    python hack/release.py normalize TAG                 (v0.2.0-rc1 → 0.2.0rc1)
+    python hack/release.py plugin WHEEL LOCKED DIST VERSION  (the archives, the krew manifest)
     python hack/release.py digest OCI_ARCHIVE
     python hack/release.py sbom SBOM VERSION
     python hack/release.py sums DIST
@@ -13,6 +14,7 @@ archives for krew, the krew manifest, and the checksums.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -51,7 +53,8 @@ command -v "$python" >/dev/null 2>&1 || {{
   echo "kubectl-nodewave needs Python {python} ($python not found; set NODEWAVE_PYTHON)" >&2
   exit 1
 }}
-PYTHONPATH="$here/lib" exec "$python" -c 'import sys; from nodewave.cli.plugin import {entry}; sys.exit({entry}())' "$@"
+# -P -s: nothing from the current directory or the user's site-packages is imported.
+PYTHONPATH="$here/lib" exec "$python" -P -s -c 'import sys; from nodewave.cli.plugin import {entry}; sys.exit({entry}())' "$@"
 """
 
 
@@ -121,19 +124,26 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_plugin_archive(wheel: Path, dist: Path, version: str, os_: str, arch: str) -> Path:
-    """kubectl-nodewave-VERSION-OS-ARCH.tar.gz: the launchers and lib/ (the wheel and its
-    dependencies for that platform and Python, from the package index)."""
+def build_plugin_archive(
+    wheel: Path, locked: Path, dist: Path, version: str, os_: str, arch: str
+) -> Path:
+    """kubectl-nodewave-VERSION-OS-ARCH.tar.gz: the launchers and lib/ (the wheel and the
+    locked versions of its dependencies, with their hashes, for that platform and Python)."""
     name = f"kubectl-nodewave-{version}-{os_}-{arch}"
+    uv = os.environ.get("UV", "uv")
+    target = ["--quiet", "--python-platform", PLATFORMS[(os_, arch)], "--python-version", PYTHON,
+              "--only-binary", ":all:"]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / name
-        subprocess.run(
-            [os.environ.get("UV", "uv"), "pip", "install", "--quiet", "--target", str(root / "lib"),
-             "--python-platform", PLATFORMS[(os_, arch)], "--python-version", PYTHON,
-             "--only-binary", ":all:", str(wheel)],
-            check=True,
-        )  # fmt: skip
-        shutil.rmtree(root / "lib" / "bin", ignore_errors=True)
+        lib = root / "lib"
+        subprocess.run([uv, "pip", "install", *target, "--target", str(lib), "-r", str(locked)],
+                       check=True)  # fmt: skip
+        subprocess.run([uv, "pip", "install", *target, "--target", str(lib), "--no-deps",
+                        str(wheel)], check=True)  # fmt: skip
+        # Not the build machine's: where the wheel was installed from, the installer's lock.
+        for leftover in [*lib.glob("*.dist-info/direct_url.json"), lib / ".lock"]:
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(lib / "bin", ignore_errors=True)
         for binary, entry in (("kubectl-nodewave", "main"),
                               ("kubectl_complete-nodewave", "complete_main")):  # fmt: skip
             script = root / binary
@@ -142,7 +152,8 @@ def build_plugin_archive(wheel: Path, dist: Path, version: str, os_: str, arch: 
             script.chmod(0o755)
         shutil.copy(Path(__file__).resolve().parents[1] / "LICENSE", root / "LICENSE")
         archive = dist / f"{name}.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
+        with archive.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+                tarfile.open(fileobj=gz, mode="w") as tar:  # fmt: skip
             tar.add(root, arcname=".", filter=_reproducible)
     return archive
 
@@ -198,7 +209,11 @@ def write_sums(dist: Path) -> None:
 
 def main(argv: list[str]) -> int:
     command, *rest = argv
-    if command == "semver":
+    if command == "normalize":
+        from packaging.version import Version
+
+        print(Version(rest[0]))
+    elif command == "semver":
         print(build_semver(rest[0]))
     elif command == "tag":
         print(build_image_tag(rest[0]))
@@ -207,8 +222,8 @@ def main(argv: list[str]) -> int:
     elif command == "digest":
         print(oci_digest(Path(rest[0])))
     elif command == "plugin":
-        wheel, dist, version = Path(rest[0]), Path(rest[1]), rest[2]
-        archives = {p: build_plugin_archive(wheel, dist, version, *p) for p in PLATFORMS}
+        wheel, locked, dist, version = Path(rest[0]), Path(rest[1]), Path(rest[2]), rest[3]
+        archives = {p: build_plugin_archive(wheel, locked, dist, version, *p) for p in PLATFORMS}
         manifest = build_krew_manifest(version, archives)
         (dist / "nodewave.krew.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     elif command == "sbom":

@@ -30,16 +30,16 @@ snapshot=false
 
 ensure_python_env
 tag="$(git describe --tags --exact-match --match 'v[0-9]*' HEAD 2>/dev/null || true)"
-if [ -n "$tag" ]; then
-  VERSION="${tag#v}"
-  if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
-    log "the tree has uncommitted changes: a release is the tagged commit as it is"; exit 1
+if $snapshot; then
+  VERSION="$(python -c 'import nodewave; print(nodewave.__version__)')"
+elif [ -n "$tag" ]; then
+  VERSION="$(python hack/release.py normalize "$tag")"  # as the package's: v0.2.0-rc1 → 0.2.0rc1
+  if [ -n "$(git status --porcelain)" ]; then  # untracked files too: hatch and COPY take them
+    log "the tree has changes or untracked files: a release is the tagged commit as it is"; exit 1
   fi
-  if ! grep -q "^## \[$VERSION\]" CHANGELOG.md; then
+  if ! grep -Eq "^## \[(${VERSION//./\\.}|${tag#v})\]" CHANGELOG.md; then
     log "CHANGELOG.md has no section '## [$VERSION] - <date>': move Unreleased there first"; exit 1
   fi
-elif $snapshot; then
-  VERSION="$(python -c 'import nodewave; print(nodewave.__version__)')"
 else
   log "HEAD has no version tag: git tag -a v0.2.0 -m 'nodewave 0.2.0', or make release ARGS=--snapshot"
   exit 1
@@ -72,11 +72,21 @@ chart="$(python hack/release.py chart charts/nodewave "$stage" "$VERSION" "$dige
 helm package --destination "$DIST" "$chart" >/dev/null
 
 log "the plugin's archives and the krew manifest"
-UV="$UV" python hack/release.py plugin "$wheel" "$DIST" "$VERSION"
+# The locked versions (with hashes) of the runtime dependencies, as the image installs them.
+locked="$stage/requirements.txt"
+"$UV" export --quiet --locked --no-dev --no-emit-project --format requirements-txt -o "$locked"
+# The plugin never runs the local cluster: without its certificates' library (cryptography
+# has no wheel for Intel Macs any more), one archive per platform stays installable.
+plugin_locked="$stage/plugin-requirements.txt"
+"$UV" export --quiet --locked --no-dev --no-emit-project --format requirements-txt \
+  --no-emit-package cryptography --no-emit-package cffi --no-emit-package pycparser \
+  -o "$plugin_locked"
+UV="$UV" python hack/release.py plugin "$wheel" "$plugin_locked" "$DIST" "$VERSION"
 
 log "the SBOM (CycloneDX)"
 "$UV" venv --quiet "$stage/runtime"
-"$UV" pip install --quiet --python "$stage/runtime/bin/python" "$wheel"
+"$UV" pip install --quiet --python "$stage/runtime/bin/python" -r "$locked"
+"$UV" pip install --quiet --python "$stage/runtime/bin/python" --no-deps "$wheel"
 cyclonedx-py environment --pyproject pyproject.toml --output-reproducible \
   --output-format JSON --output-file "$DIST/nodewave-$VERSION.cdx.json" "$stage/runtime/bin/python"
 python hack/release.py sbom "$DIST/nodewave-$VERSION.cdx.json" "$VERSION"

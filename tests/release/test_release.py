@@ -23,9 +23,9 @@ VERSION = "9.9.0"
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 900,
-        check: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
+                          timeout=timeout, check=False, input=stdin)  # fmt: skip
     if check:
         assert done.returncode == 0, f"{argv}: {done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     return done
@@ -149,6 +149,8 @@ def test_the_wheel_runs_the_local_cluster_the_operator_and_the_plugin(
     try:
         run(["nodewave", "crds", "--output", str(here / "crds")], here, env)
         run(["kubectl", "apply", "--server-side", "-f", str(here / "crds")], here, env)
+        wait_for(lambda: run(["kubectl", "get", "nwj,nwx"], here, env, check=False).returncode
+                 == 0, 60, "the CRDs served")  # fmt: skip
         with open(here / "operator.log", "wb") as log:
             operator = subprocess.Popen(["nodewave", "run", "--metrics-port", "0"], cwd=here,
                                         env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
@@ -159,8 +161,7 @@ def test_the_wheel_runs_the_local_cluster_the_operator_and_the_plugin(
                      "template": {"spec": {"containers": [{"name": "a", "image": "x/a:1"}]}},
                      "rollout": {"strategy": "Immediate"}},
         }  # fmt: skip
-        subprocess.run(["kubectl", "apply", "-f", "-"], cwd=here, env=env, check=True,
-                       input=yaml.safe_dump(job), text=True, capture_output=True)  # fmt: skip
+        run(["kubectl", "apply", "-f", "-"], here, env, stdin=yaml.safe_dump(job))
         gate = run(["kubectl", "nodewave", "status", "web", "--watch", "--timeout", "3m"],
                    here, env, check=False)  # fmt: skip
         log_tail = (here / "operator.log").read_text()[-3000:]

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -398,3 +400,67 @@ def test_kopfs_watches_log_in_with_the_same_proxy_and_renew_before_the_plugins_e
     assert info.proxy_url == "http://proxy.corp:3128"
     assert info.expiration is not None
     assert info.expiration.year == 2999
+
+
+def test_a_plugin_that_hangs_with_a_child_holding_its_output_is_killed_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin starts a child that keeps stdout open and never answers: at the timeout
+    the plugin's whole session goes, and the call ends (before, the read waited on)."""
+    import nodewave.kube.auth as auth
+
+    monkeypatch.setattr(auth, "EXEC_TIMEOUT_SECONDS", 1.0)
+    pidfile = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(300)\n"
+    )
+    creds = load_credentials(str(exec_kubeconfig(tmp_path, script)))
+
+    async def scenario() -> None:
+        async with asyncio.timeout(15):
+            with pytest.raises(ConfigError, match="gave no credential within 1s"):
+                await creds.authorization()
+
+    asyncio.run(scenario())
+    child = int(pidfile.read_text())
+
+    def alive() -> bool:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{child}/stat").read_text().split()[2] != "Z"  # not a zombie
+
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(), "the plugin's child outlived the call"
+
+
+def test_an_expiry_without_a_time_zone_is_read_as_utc(tmp_path: Path) -> None:
+    plugin = (
+        "import json\n"
+        "print(json.dumps({'kind': 'ExecCredential', 'status': {'token': 't',\n"
+        "  'expirationTimestamp': '2999-01-01T00:00:00'}}))\n"
+    )
+    creds = load_credentials(str(exec_kubeconfig(tmp_path, plugin)))
+    assert asyncio.run(creds.authorization()) == "Bearer t"
+    assert creds.expiration is not None
+    assert creds.expiration.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    ("server", "no_proxy", "bypassed"),
+    [
+        ("https://[2001:db8::1]:6443", "[2001:db8::1]:6443", True),
+        ("https://[2001:db8::1]:6443", "[2001:db8::1]:443", False),
+        ("https://[2001:db8::1]:6443", "2001:db8::/32", True),
+        ("https://[2001:db8::1]:6443", "[2001:db8::1]", True),
+    ],
+)
+def test_no_proxy_names_ipv6_servers(server: str, no_proxy: str, bypassed: bool) -> None:
+    proxy = plan_proxy(server, None, {"HTTPS_PROXY": "http://p:1", "NO_PROXY": no_proxy})
+    assert (proxy is None) == bypassed

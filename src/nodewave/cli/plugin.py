@@ -92,7 +92,7 @@ from nodewave.core.rollout.engine import (
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.views.gate import Gate, Outcome
 from nodewave.core.vocabulary.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION, label_value
-from nodewave.kube.auth import load_credentials
+from nodewave.kube.auth import ConfigError, load_credentials
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.kube.leader import ANNOTATION_OPERATOR_VERSION, LEASE_NAME
 from nodewave.models.execution import ObservedState
@@ -112,9 +112,12 @@ async def _connect(args: argparse.Namespace) -> Kube:
         raise PluginError(f"no cluster: {e}") from e
     if args.token:
         credentials.use_token(args.token)
-    credentials.impersonate(args.as_user, args.as_group or [], args.as_uid)
     limit = 30.0 if args.request_timeout is None else (args.request_timeout or None)  # 0: none
-    return Kube(credentials, 8, timeout=limit, log_requests=(args.v or 0) >= 6)
+    try:
+        credentials.impersonate(args.as_user, args.as_group or [], args.as_uid)
+        return Kube(credentials, 8, timeout=limit, log_requests=(args.v or 0) >= 6)
+    except ConfigError as e:  # --as-group without --as, a proxy that cannot be used
+        raise PluginError(str(e)) from e
 
 
 def parse_duration(text: str) -> float:
@@ -149,12 +152,9 @@ async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
         return 0
     tty = sys.stdout.isatty() and not args.output
     deadline = time.monotonic() + args.timeout if args.timeout else None
-    try:
-        watch = JobWatch(kube, args.namespace, args.job, executions=tty or bool(args.output))
-        async with watch:
-            return await _follow(args, watch, tty, deadline)
-    except TimeoutError as e:
-        raise PluginError(f"cannot watch Job {args.job!r}: no listing within a minute") from e
+    watch = JobWatch(kube, args.namespace, args.job, executions=tty or bool(args.output))
+    async with watch:
+        return await _follow(args, watch, tty, deadline)
 
 
 async def _follow(
@@ -508,7 +508,7 @@ def _add_kubectl_flags(parser: argparse.ArgumentParser, default: Any) -> None:
                         help="group to impersonate (repeatable)")  # fmt: skip
     parser.add_argument("--as-uid", default=default, help="UID to impersonate")
     parser.add_argument("--request-timeout", type=parse_duration, default=default,
-                        help="how long one request may take (0: no limit, the default)")  # fmt: skip
+                        help="how long one request may take (default 30s; 0: no limit)")  # fmt: skip
     parser.add_argument("-v", "--v", type=int, default=default,
                         help="log level: 6 prints each request to stderr")  # fmt: skip
 
@@ -596,6 +596,8 @@ async def _run(args: argparse.Namespace) -> int:
         raise PluginError(e.message or str(e)) from e
     except TimeoutError as e:  # aiohttp's total timeout: --request-timeout, else 30 s
         raise PluginError(TIMED_OUT) from e
+    except ConfigError as e:  # a credential plugin that failed, or is not installed
+        raise PluginError(str(e)) from e
     finally:
         await kube.close()
 

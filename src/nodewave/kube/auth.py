@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ipaddress
 import json
 import os
+import signal
 import ssl
 import tempfile
 import time
@@ -58,10 +60,15 @@ def _no_proxy_matches(entry: str, host: str, port: int) -> bool:
         return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
     except ValueError:
         pass
-    name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+    if entry.startswith("["):  # [v6]:port, or [v6]
+        name, _, entry_port = entry[1:].partition("]")
+        entry_port = entry_port.removeprefix(":")
+    elif entry.count(":") == 1:
+        name, _, entry_port = entry.rpartition(":")
+    else:
+        name, entry_port = entry, ""
     if entry_port and entry_port != str(port):
         return False
-    name = name.strip("[]")
     if name.startswith("*."):
         name = name[1:]
     if name.startswith("."):
@@ -97,8 +104,10 @@ def plan_proxy(server: str, proxy_url: str | None, env: Mapping[str, str]) -> st
         chosen = "http://" + chosen
     scheme = chosen.split("://", 1)[0].lower()
     if scheme not in ("http", "https"):
+        where = "the kubeconfig's proxy-url" if proxy_url else "HTTPS_PROXY/HTTP_PROXY"
         raise ConfigError(
-            f"proxy {chosen.split('@')[-1]!r}: only http:// and https:// proxies are supported"
+            f"proxy {scheme}://{chosen.split('@')[-1].split('://')[-1]} ({where}): only "
+            "http:// and https:// proxies are supported"
         )
     return chosen
 
@@ -236,6 +245,8 @@ class Credentials:
         expires = status.get("expirationTimestamp")
         if expires:
             self.expiration = datetime.fromisoformat(expires.replace("Z", "+00:00"))
+            if self.expiration.tzinfo is None:  # RFC 3339 says it has one; some plugins omit it
+                self.expiration = self.expiration.replace(tzinfo=UTC)
             left = self.expiration - datetime.now(UTC)
             self._expires_at = time.monotonic() + left.total_seconds() - 10
         else:
@@ -258,9 +269,12 @@ async def run_exec_plugin(
     )
     argv = [plugin["command"], *(plugin.get("args") or [])]
     try:
+        # A session of its own: at the timeout the plugin goes with whatever it started (a
+        # child holding its stdout open would keep the read, and every request, waiting).
         proc = await asyncio.create_subprocess_exec(
             *argv, env=env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )  # fmt: skip
     except OSError as e:
         hint = plugin.get("installHint")
@@ -270,15 +284,18 @@ async def run_exec_plugin(
     try:
         out, err = await asyncio.wait_for(proc.communicate(), EXEC_TIMEOUT_SECONDS)
     except TimeoutError as e:
-        proc.kill()
-        await proc.wait()
         raise ConfigError(
             f"credential plugin {argv[0]!r} gave no credential within {EXEC_TIMEOUT_SECONDS:.0f}s"
         ) from e
+    finally:  # a timeout, or the caller cancelled: nothing of the plugin outlives the call
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5)
     if proc.returncode != 0:
-        raise ConfigError(
-            f"credential plugin {argv[0]!r} exited {proc.returncode}: {err.decode().strip()}"
-        )
+        said = err.decode(errors="replace").strip()[:2000]
+        raise ConfigError(f"credential plugin {argv[0]!r} exited {proc.returncode}: {said}")
     try:
         status = json.loads(out).get("status") or {}
     except (json.JSONDecodeError, AttributeError) as e:

@@ -59,6 +59,11 @@ class Informer(Generic[K, V]):
     on_change: OnChange[K, V]
     label_selector: str | None = None
     field_selector: str | None = None
+    give_up_on: tuple[int, ...] = ()
+    """Statuses after which `run` ends instead of retrying (the plugin: 401, 403 say at once
+    what a person must fix; the operator retries, as RBAC may be granted meanwhile)."""
+    failed: KubeError | None = None
+    """What ended `run`, for the statuses of `give_up_on`."""
     page_size: int = 500
     store: dict[K, dict[str, V]] = field(default_factory=dict)
     """key → object name → parsed object: what the planner reads."""
@@ -85,6 +90,9 @@ class Informer(Generic[K, V]):
                 log.info("%s: watch history expired; listing again", self.path)
                 self.resource_version = ""
             except Exception as e:
+                if isinstance(e, KubeError) and e.status in self.give_up_on:
+                    self.failed = e
+                    return
                 log.warning("%s: list/watch failed (%s); retrying in %.1fs", self.path, e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
