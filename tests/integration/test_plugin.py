@@ -174,17 +174,25 @@ def test_status_watch_is_a_ci_gate(
     assert phase(cluster, namespace, "gate") == "Completed", "not before the rollout ended"
     assert done.stdout.splitlines()[-1].startswith("job.nodewave.io/gate: version 2 rolled out")
 
-    bad = rolling_job("gate", "3", rolling, {"fake.nodewave.io/ready": "false"})
+    # Version 3 never gets ready. It is applied paused, so the watch has a state to show
+    # before the rollout runs (a failure takes seconds, a loaded machine's plugin start too),
+    # then resumed: the gate prints a line per change and exits 1 at the rollback.
+    bad = rolling_job("gate", "3", {**rolling, "paused": True}, {"fake.nodewave.io/ready": "false"})
     apply_job(cluster, namespace, "gate", bad)
-    failed = plugin(cluster, "status", "gate", "--watch", "--timeout", "2m", env=env)
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert (
-        "error: job.nodewave.io/gate failed: RolledBack: rolled back to version 2" in failed.stderr
-    )
+    wait_for(lambda: phase(cluster, namespace, "gate", 3) == "Paused", 30, "version 3 paused")
+    watching = subprocess.Popen(["kubectl", "nodewave", "status", "gate", "--watch", "--timeout",
+                                 "2m"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+    assert watching.stdout is not None
+    first = watching.stdout.readline()
+    assert "Paused" in first, first
+    cluster.kubectl("patch", "nwj", "gate", "-n", namespace, "--type=merge",
+                    "-p", '{"spec":{"rollout":{"paused":false}}}')  # fmt: skip
+    rest, errors = watching.communicate(timeout=120)
+    assert watching.returncode == 1, first + rest + errors
+    assert "error: job.nodewave.io/gate failed: RolledBack: rolled back to version 2" in errors
     assert phase(cluster, namespace, "gate", 3) == "RolledBack"
-    assert any(
-        "RollingBack" in line or "Progressing" in line for line in failed.stdout.splitlines()
-    )
+    assert rest.strip(), "a line for each change after the pause, not just the end"
 
 
 def test_plan_shows_what_an_apply_would_do_and_the_rollout_does_it(

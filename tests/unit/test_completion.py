@@ -36,6 +36,7 @@ STATES = ("Pending", "Starting", "Validating", "Running", "Degraded", "Completed
         # Global flags before the command, with their values, are skipped over.
         (["-n", "team-a", "status", ""], Completion((), "jobs")),
         (["--context=dev", "status", ""], Completion((), "jobs")),
+        (["--namespace=team-a", "status", ""], Completion((), "jobs")),
         (["-n", ""], Completion((), "namespaces")),
         (["status", "-n", ""], Completion((), "namespaces")),
         (["status", "web", "-n", "a", ""], Completion(())),
@@ -77,18 +78,23 @@ def run_shell(argv: list[str], script: str) -> str:
 
 
 def test_bash_completes_with_the_printed_script() -> None:
-    script = SCRIPTS["bash"] + (
-        "COMP_WORDS=(kubectl-nodewave executions --state Fa); COMP_CWORD=3\n"
-        "_kubectl_nodewave; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
-        "COMP_WORDS=(kubectl-nodewave st); COMP_CWORD=1\n"
-        "_kubectl_nodewave; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
-        "complete -p kubectl-nodewave\n"
+    def complete_line(line: str) -> str:
+        return (f"COMP_LINE='{line}'; COMP_POINT={len(line)}\n"
+                "_kubectl_nodewave; printf '%s\\n' \"${COMPREPLY[@]}\"\n")  # fmt: skip
+
+    script = (
+        SCRIPTS["bash"]
+        + complete_line("kubectl-nodewave executions --state Fa")
+        + complete_line("kubectl-nodewave st")
+        + complete_line("kubectl-nodewave --namespace=team-a status -o ")
+        + "complete -p kubectl-nodewave\n"
     )
     out = run_shell(["bash", "-c"], script).splitlines()
     # bash filters by prefix itself when its completion functions are loaded; the script
     # hands over what the plugin offered.
     assert "Failed" in out
     assert {"status", "stats"} <= set(out)
+    assert {"json", "yaml"} <= set(out), "a flag=value word is one word"
     assert out[-1] == "complete -F _kubectl_nodewave kubectl-nodewave"
 
 

@@ -143,10 +143,15 @@ def complete(parser: argparse.ArgumentParser, words: Sequence[str]) -> str:
 
 SCRIPTS = {
     "bash": """# kubectl-nodewave completion for bash: source <(kubectl-nodewave completion bash)
+# The words are taken from the line itself: bash's own split cuts --namespace=x at the =.
 _kubectl_nodewave() {
-  local IFS=$'\\n' out
-  out=$(kubectl-nodewave __complete "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null) || return
-  COMPREPLY=($(printf '%s\\n' "$out" | grep -v '^:'))
+  local line="${COMP_LINE:0:COMP_POINT}" out
+  local -a words
+  read -r -a words <<<"$line"
+  [[ "$line" == *[[:space:]] ]] && words+=("")
+  out=$(kubectl-nodewave __complete "${words[@]:1}" 2>/dev/null) || return
+  local IFS=$'\n'
+  COMPREPLY=($(printf '%s\n' "$out" | grep -v '^:'))
 }
 complete -F _kubectl_nodewave kubectl-nodewave
 """,

@@ -607,6 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if words[:1] == ["__complete"]:  # the completion scripts' call: words as typed, unparsed
         return answer(build_parser(), words[1:])
     args = build_parser().parse_args(words)
+    args.as_group = collect_repeated(words, "--as-group") or None
     if args.command == "completion":
         print(SCRIPTS[args.shell], end="")
         return 0
@@ -621,6 +622,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR if args.command == "plan" else 1
     except KeyboardInterrupt:
         return 130
+
+
+def collect_repeated(words: Sequence[str], flag: str) -> list[str]:
+    """Every value of a repeatable flag, before and after the command (argparse keeps only the
+    subcommand's, once the flag appears on both sides)."""
+    values = []
+    for i, word in enumerate(words):
+        if word == "--":
+            break
+        if word == flag and i + 1 < len(words):
+            values.append(words[i + 1])
+        elif word.startswith(flag + "="):
+            values.append(word.split("=", 1)[1])
+    return values
 
 
 def complete_main(argv: Sequence[str] | None = None) -> int:
