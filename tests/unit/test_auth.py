@@ -159,6 +159,17 @@ def test_a_failing_exec_plugin_is_a_clear_error(tmp_path: Path) -> None:
         asyncio.run(load_credentials(str(path)).authorization())
 
 
+async def serve(handler: Any) -> tuple[web.AppRunner, int]:
+    """A loopback "API server" answering every path with `handler`, and its port."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
 def test_a_rotated_token_is_read_again_after_a_401(tmp_path: Path) -> None:
     """The ServiceAccount token a kubelet rotates, through a tokenFile: the client retries a
     401 once with the file read again, and counts only the request that answered."""
@@ -173,13 +184,7 @@ def test_a_rotated_token_is_read_again_after_a_401(tmp_path: Path) -> None:
         return web.json_response({"kind": "Pod", "body": await request.json()}, status=201)
 
     async def scenario() -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner, port = await serve(handler)
         path = kubeconfig(
             tmp_path / "config",
             "dev",
@@ -350,13 +355,7 @@ def test_requests_and_watches_go_through_the_kubeconfigs_proxy(tmp_path: Path) -
         return web.json_response({"kind": "PodList", "items": []})
 
     async def scenario() -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner, port = await serve(handler)
         path = kubeconfig(
             tmp_path / "config",
             "dev",
