@@ -36,6 +36,12 @@ def kubeconfig(path: Path, current: str | None, contexts: dict[str, Any], **sect
     return path
 
 
+def one_user(tmp_path: Path, user: dict[str, Any], **cluster: Any) -> Path:
+    """A kubeconfig of one context, its cluster at https://x unless `cluster` says otherwise."""
+    return kubeconfig(tmp_path / "config", "dev", {"dev": {"cluster": "c", "user": "u"}},
+                      clusters={"c": {"server": "https://x", **cluster}}, users={"u": user})  # fmt: skip
+
+
 @pytest.fixture(autouse=True)
 def not_in_a_pod(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
@@ -123,19 +129,14 @@ def test_an_exec_plugin_runs_once_until_its_credential_expires(tmp_path: Path) -
     )
     plugin.chmod(plugin.stat().st_mode | stat.S_IEXEC)
 
-    path = kubeconfig(
-        tmp_path / "config",
-        "dev",
-        {"dev": {"cluster": "c", "user": "u"}},
-        clusters={"c": {"server": "https://x"}},
-        users={
-            "u": {
-                "exec": {
-                    "apiVersion": "client.authentication.k8s.io/v1",
-                    "command": sys.executable,
-                    "args": [str(plugin)],
-                    "env": [{"name": "WHO", "value": "me"}],
-                }
+    path = one_user(
+        tmp_path,
+        {
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": sys.executable,
+                "args": [str(plugin)],
+                "env": [{"name": "WHO", "value": "me"}],
             }
         },
     )
@@ -148,13 +149,7 @@ def test_an_exec_plugin_runs_once_until_its_credential_expires(tmp_path: Path) -
 
 
 def test_a_failing_exec_plugin_is_a_clear_error(tmp_path: Path) -> None:
-    path = kubeconfig(
-        tmp_path / "config",
-        "dev",
-        {"dev": {"cluster": "c", "user": "u"}},
-        clusters={"c": {"server": "https://x"}},
-        users={"u": {"exec": {"command": "false"}}},
-    )
+    path = one_user(tmp_path, {"exec": {"command": "false"}})
     with pytest.raises(ConfigError, match="credential plugin 'false' exited 1"):
         asyncio.run(load_credentials(str(path)).authorization())
 
@@ -185,13 +180,7 @@ def test_a_rotated_token_is_read_again_after_a_401(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         runner, port = await serve(handler)
-        path = kubeconfig(
-            tmp_path / "config",
-            "dev",
-            {"dev": {"cluster": "c", "user": "u"}},
-            clusters={"c": {"server": f"http://127.0.0.1:{port}"}},
-            users={"u": {"tokenFile": "token"}},
-        )
+        path = one_user(tmp_path, {"tokenFile": "token"}, server=f"http://127.0.0.1:{port}")
         kube = await Kube.connect(4, str(path))
         try:
             with pytest.raises(KubeError) as refused:
@@ -219,14 +208,10 @@ def exec_kubeconfig(tmp_path: Path, script: str, **extra: Any) -> Path:
     """A kubeconfig whose user is a Python exec plugin running `script`."""
     plugin = tmp_path / "plugin.py"
     plugin.write_text(script)
-    return kubeconfig(
-        tmp_path / "config",
-        "dev",
-        {"dev": {"cluster": "c", "user": "u"}},
-        clusters={"c": {"server": "https://x", "certificate-authority-data": b64("CA"),
-                        "extensions": [{"name": "client.authentication.k8s.io/exec",
-                                        "extension": {"audience": "x"}}]}},
-        users={"u": {"exec": {"command": sys.executable, "args": [str(plugin)], **extra}}},
+    return one_user(
+        tmp_path, {"exec": {"command": sys.executable, "args": [str(plugin)], **extra}},
+        **{"certificate-authority-data": b64("CA"), "extensions": [
+            {"name": "client.authentication.k8s.io/exec", "extension": {"audience": "x"}}]},
     )  # fmt: skip
 
 
@@ -288,14 +273,15 @@ def test_provide_cluster_info_hands_the_plugin_the_cluster_and_its_extension(
 
 
 def test_a_missing_plugin_says_how_to_install_it(tmp_path: Path) -> None:
-    path = kubeconfig(
-        tmp_path / "config",
-        "dev",
-        {"dev": {"cluster": "c", "user": "u"}},
-        clusters={"c": {"server": "https://x"}},
-        users={"u": {"exec": {"command": "no-such-plugin-here",
-                              "installHint": "install it with: brew install it"}}},
-    )  # fmt: skip
+    path = one_user(
+        tmp_path,
+        {
+            "exec": {
+                "command": "no-such-plugin-here",
+                "installHint": "install it with: brew install it",
+            }
+        },
+    )
     with pytest.raises(ConfigError, match=r"(?s)'no-such-plugin-here' did not run.*brew install"):
         asyncio.run(load_credentials(str(path)).authorization())
 
@@ -356,13 +342,8 @@ def test_requests_and_watches_go_through_the_kubeconfigs_proxy(tmp_path: Path) -
 
     async def scenario() -> None:
         runner, port = await serve(handler)
-        path = kubeconfig(
-            tmp_path / "config",
-            "dev",
-            {"dev": {"cluster": "c", "user": "u"}},
-            clusters={"c": {"server": f"http://127.0.0.1:{port}", "proxy-url": proxy.url}},
-            users={"u": {"token": "t"}},
-        )
+        path = one_user(tmp_path, {"token": "t"}, **{"server": f"http://127.0.0.1:{port}",
+                                                       "proxy-url": proxy.url})  # fmt: skip
         kube = await Kube.connect(4, str(path))
         try:
             assert await kube.get("/api/v1/pods") == {"kind": "PodList", "items": []}
