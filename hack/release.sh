@@ -56,8 +56,8 @@ log "wheel and sdist"
 rm -f "$DIST/.gitignore"  # uv's own, for a dist/ inside a checkout: not an artefact
 wheel="$(ls "$DIST"/nodewave-*.whl)"
 
-log "the operator's image (linux/$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/'))"
 arch="$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')"
+log "the operator's image (linux/$arch)"
 image="$DIST/nodewave-$VERSION-linux-$arch.oci.tar"
 ensure_container_runtime
 VERSION="$VERSION" OCI_ARCHIVE="$image" bash hack/build-image.sh "ghcr.io/nodewave/nodewave:$TAG" >/dev/null

@@ -39,6 +39,14 @@ async def _hold(slots: PrioritySlots, gate: asyncio.Event) -> None:
         await gate.wait()
 
 
+async def _one_slot_held() -> tuple[PrioritySlots, asyncio.Event, asyncio.Task[None]]:
+    """One slot, taken by a holder until the gate is set: what comes next queues."""
+    slots, gate = PrioritySlots(1), asyncio.Event()
+    holder = asyncio.create_task(_hold(slots, gate))
+    await asyncio.sleep(0)
+    return slots, gate, holder
+
+
 @pytest.mark.parametrize(
     ("priorities", "order"),
     [
@@ -175,10 +183,7 @@ def test_never_more_holders_than_slots_and_all_slots_come_back() -> None:
 
 def test_a_cancelled_waiter_is_skipped_and_a_cancelled_grant_is_passed_on() -> None:
     async def main() -> None:
-        slots = PrioritySlots(1)
-        gate = asyncio.Event()
-        holder = asyncio.create_task(_hold(slots, gate))
-        await asyncio.sleep(0)
+        slots, gate, holder = await _one_slot_held()
         got: list[str] = []
 
         async def want(name: str, p: int) -> None:
@@ -213,10 +218,7 @@ def test_a_cancelled_waiter_is_skipped_and_a_cancelled_grant_is_passed_on() -> N
 
 def test_the_flow_comes_from_the_context_of_the_pass() -> None:
     async def main() -> list[str]:
-        slots = PrioritySlots(1)
-        gate = asyncio.Event()
-        holder = asyncio.create_task(_hold(slots, gate))
-        await asyncio.sleep(0)
+        slots, gate, holder = await _one_slot_held()
         got: list[str] = []
         tasks: list[asyncio.Task[None]] = []
 
@@ -244,10 +246,7 @@ def test_the_flow_comes_from_the_context_of_the_pass() -> None:
 
 def test_the_priority_comes_from_the_context_of_the_pass() -> None:
     async def main() -> list[str]:
-        slots = PrioritySlots(1)
-        gate = asyncio.Event()
-        holder = asyncio.create_task(_hold(slots, gate))
-        await asyncio.sleep(0)
+        slots, gate, holder = await _one_slot_held()
         got: list[str] = []
 
         async def pass_of(name: str, priority: int) -> None:

@@ -141,13 +141,18 @@ async def _executions(
     return list(found.get("items", []))
 
 
+async def _job_executions(kube: Kube, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every execution of the Job the command names."""
+    return await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+
+
 async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
     """Without --watch, the status once. With it, until the rollout ends (core/views/gate.py),
     from watches: a terminal is redrawn in place; anything else (a CI log) gets a line per
     change; with -o, a document per change."""
     job = await get_job(kube, args.namespace, args.job)  # not found, forbidden: said at once
     if not args.watch:
-        execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+        execs = await _job_executions(kube, args)
         _show_status(args, job, execs, evaluate_job(job), redraw=False)
         return 0
     tty = sys.stdout.isatty() and not args.output
@@ -375,13 +380,11 @@ async def cmd_stats(kube: Kube, args: argparse.Namespace) -> int:
 async def cmd_get(kube: Kube, args: argparse.Namespace) -> int:
     """The Job as a tree: versions → waves → executions; with --watch, redrawn at each change
     (a terminal) or printed again (anything else) until interrupted."""
+    job = await get_job(kube, args.namespace, args.job)  # not found, forbidden: said at once
     if not args.watch:
-        job = await get_job(kube, args.namespace, args.job)
-        execs = await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
-        tree = build_tree(job, execs)
+        tree = build_tree(job, await _job_executions(kube, args))
         emit(args.output, tree, lambda: render_tree(tree))
         return 0
-    await get_job(kube, args.namespace, args.job)
     clear = "\x1b[2J\x1b[H" if sys.stdout.isatty() and not args.output else ""
     async with JobWatch(kube, args.namespace, args.job, executions=True) as watch:
         while (current := watch.job()) is not None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -81,8 +82,6 @@ def plan_proxy(server: str, proxy_url: str | None, env: Mapping[str, str]) -> st
     for every request, else client-go's environment rules (HTTPS_PROXY or HTTP_PROXY by the
     server's scheme, upper case first; never for localhost or a loopback address; not for a
     host NO_PROXY names). A proxy without a scheme is http://."""
-    from urllib.parse import urlsplit
-
     if proxy_url:
         chosen = proxy_url
     else:
