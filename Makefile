@@ -1,11 +1,14 @@
 # The two commands of the README's quick start; everything else is in hack/.
-.PHONY: demo test crds bench mutation chaos release
+.PHONY: demo test crds docs bench mutation chaos release
 demo:  ## run the embedded default: local control plane, operator, demo rollout
 	bash hack/demo.sh $(ARGS)
 test:  ## the whole test suite (what CI runs)
 	bash hack/test.sh $(ARGS)
 crds:  ## regenerate crds/ from the models
 	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds'
+
+docs:  ## the documentation site into site/ (mkdocs-material; ARGS=serve: on 127.0.0.1:8000)
+	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds && NO_MKDOCS_2_WARNING=1 mkdocs $(or $(ARGS),build)'
 
 bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, many Jobs on one fleet (memory per execution, fairness), image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs
 	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && ensure_browser && ensure_container_runtime && python -m bench.reconcile $(ARGS) && python -m bench.rollout && python -m bench.fleet && python -m bench.prepull && python -m bench.dashboard && python -m bench.revisions'

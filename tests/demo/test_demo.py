@@ -1,5 +1,7 @@
 """The README's first command, as a newcomer runs it: `make demo ARGS="--real 2"` runs
-hack/demo.sh, which is `make demo` and then the same rollouts on two real kubelet nodes.
+hack/demo.sh, which is `make demo` with two real kubelet nodes beside the fake ones (the
+examples run real containers there) and then rollouts decided by real containers; it also
+takes the dashboard's picture the docs show (`--screenshot`).
 
 It runs at whatever hour CI runs: kernel-update's maintenance window is open a few hours of
 the week, and the demo judges by the clock what it must reach (WaitingForWindow and the next
@@ -22,7 +24,14 @@ DEMO_TIMEOUT = 900
 
 def test_make_demo_with_real_nodes_reaches_what_every_example_must(tmp_path: Path) -> None:
     done = subprocess.run(
-        ["bash", str(REPO_ROOT / "hack" / "demo.sh"), "--real", "2"],
+        [
+            "bash",
+            str(REPO_ROOT / "hack" / "demo.sh"),
+            "--real",
+            "2",
+            "--screenshot",
+            str(REPO_ROOT / "artifacts" / "demo-dashboard.png"),
+        ],
         capture_output=True,
         text=True,
         timeout=DEMO_TIMEOUT,
@@ -48,8 +57,20 @@ def test_make_demo_with_real_nodes_reaches_what_every_example_must(tmp_path: Pat
     # The chat was told how log-pipeline's rollouts ended.
     assert re.search(r"^  chat .*log-pipeline: version 2 rolled out", heard, re.M), heard
     assert re.search(r"^  chat .*log-pipeline: .*rolled back", heard, re.M), heard
+    # The examples ran as they are on the real nodes too (the public images' stand-ins).
+    pods = out.split("the examples' pods on the real nodes", 1)[1]
+    for node in ("real-0", "real-1"):
+        for job, state in (("log-pipeline", r"1/1\s+Running"),
+                           ("disk-inventory", r"0/1\s+Completed"),
+                           ("agent-update", r"0/1\s+Completed")):  # fmt: skip
+            assert re.search(rf"^{job}-v1-{node}-\S+\s+{state}", pods, re.M), (job, node, pods)
+    # The canary waited for its promote, and the dashboard's picture was taken then.
+    assert "kubectl nodewave promote log-pipeline" in out
+    png = (REPO_ROOT / "artifacts" / "demo-dashboard.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 20_000, "a node map, not a blank page"
     # Both rollouts on the real nodes ended as they must.
-    real = out.split("real kubelet nodes", 1)[1]
+    real = out.split("a pipeline of real containers", 1)[1]
     assert "ready after 2 s" in real
     assert "it must roll back" in real
     assert "done in" in out

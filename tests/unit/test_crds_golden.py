@@ -15,9 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "nodewave"
 
 
+REFERENCE = REPO / "docs" / "reference" / "api.md"
+
+
 def test_committed_crds_match_models() -> None:
-    assert main(["crds", "--check", "--output", str(REPO / "crds"), "--chart", str(CHART)]) == 0, (
-        "run `nodewave crds` and commit crds/ and the chart's files/spec-changed.cel"
+    args = ["--output", str(REPO / "crds"), "--chart", str(CHART), "--reference", str(REFERENCE)]
+    assert main(["crds", "--check", *args]) == 0, (
+        "run `nodewave crds` and commit crds/, the chart's files/spec-changed.cel and "
+        "docs/reference/api.md"
     )
 
 
@@ -32,7 +37,8 @@ def test_the_crd_files_have_no_yaml_anchors() -> None:
 
 
 def test_check_detects_drift(tmp_path: Path) -> None:
-    args = ["--output", str(tmp_path / "crds"), "--chart", str(tmp_path / "chart")]
+    args = ["--output", str(tmp_path / "crds"), "--chart", str(tmp_path / "chart"),
+            "--reference", str(tmp_path / "api.md")]  # fmt: skip
     assert main(["crds", *args]) == 0
     target = next((tmp_path / "crds").glob("*jobs.yaml"))
     target.write_text(target.read_text().replace("Immediate", "Immediately"))
@@ -43,6 +49,10 @@ def test_check_detects_drift(tmp_path: Path) -> None:
     cel.write_text(
         cel.read_text().replace("|| object.spec.?template != oldObject.spec.?template\n", "")
     )
+    assert main(["crds", "--check", *args]) == 1
+    main(["crds", *args])
+    reference = tmp_path / "api.md"
+    reference.write_text(reference.read_text().replace("default `10`", "default `11`"))
     assert main(["crds", "--check", *args]) == 1
 
 

@@ -41,14 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def build_node_labels(
     count: int, regions: list[str], extra: dict[str, str]
 ) -> dict[str, dict[str, str]]:
-    """node-000 … node-N with regions assigned round-robin."""
+    """node-000 … node-N with regions assigned round-robin, two zones in each."""
     width = max(3, len(str(count - 1)))
     nodes = {}
     for i in range(count):
         labels = dict(extra)
         if regions:
             region = regions[i % len(regions)]
-            labels.update({"region": region, "topology.kubernetes.io/region": region})
+            zone = f"{region}-{'ab'[i // len(regions) % 2]}"
+            labels.update({"region": region, "topology.kubernetes.io/region": region,
+                           "topology.kubernetes.io/zone": zone})  # fmt: skip
         nodes[f"node-{i:0{width}d}"] = labels
     return nodes
 

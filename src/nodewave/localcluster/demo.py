@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import yaml
 
 from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
+from nodewave.localcluster.browser import BrowserError, capture_dashboard
 from nodewave.localcluster.cli import DEFAULT_REGIONS, build_node_labels
 from nodewave.localcluster.controlplane import (
     REPO_ROOT,
@@ -110,12 +112,20 @@ def _roll(
         "currentVersion"
     )
     cp.kubectl("patch", "nwj", job, "--type=merge", "-p", json.dumps({"spec": spec_patch}))
+    _follow(cp, job, lambda rollout: rollout.get("version") != before, until, timeout)
+
+
+def _follow(
+    cp: ControlPlane, job: str, ours: Callable[[dict[str, Any]], bool], until: str, timeout: float
+) -> None:
+    """Show `kubectl nodewave status` each time the rollout `ours` accepts moves, until its
+    phase is `until`."""
     deadline = time.monotonic() + timeout
     shown = None
     while time.monotonic() < deadline:
         status = json.loads(cp.kubectl("get", "nwj", job, "-o", "json").stdout)["status"]
         rollout = status.get("rollout") or {}
-        if rollout.get("version") == before:
+        if not ours(rollout):
             time.sleep(0.5)
             continue
         moment = (rollout.get("phase"), rollout.get("wave"), status.get("readyNodes"))
@@ -133,16 +143,28 @@ def _roll(
     raise ControlPlaneError(f"rollout of {job} did not reach {until} in {timeout:.0f}s")
 
 
-def _real_nodes_part(cp: ControlPlane, count: int, health: dict[str, int]) -> None:
-    """`--real N`: the same rollouts on real containers (kubelet, containerd, runc): a
-    readiness probe that really runs decides each wave."""
-    # A one-off query that is done and a node agent on every Linux node: left in place they
-    # would run on the new nodes too, with images no registry here serves.
-    cp.kubectl("delete", "nwj", "disk-inventory", "node-agent")
+def _start_real_nodes(cp: ControlPlane, count: int) -> None:
+    """`--real N`: real kubelet nodes beside the fake ones, before the examples, so the
+    examples run real containers there too (the public images they name are stand-ins built
+    here, `images.PUBLIC_STAND_INS`)."""
     say(f"starting {count} real kubelet nodes (containerd, runc, a CNI bridge) in region lab")
     cp.add_real_nodes({f"real-{i}": {"region": "lab"} for i in range(count)})
     print(cp.kubectl("get", "nodes", "-l", "type=real", "-o", "wide").stdout, end="")
-    say("a pipeline of real containers on them (localhost/nodewave/workload:1)")
+
+
+def _show_real_pods(cp: ControlPlane, count: int) -> None:
+    say("the examples' pods on the real nodes (real containers: busybox and pause)")
+    for i in range(count):
+        print(cp.kubectl("get", "pods", "-o", "wide", "--field-selector",
+                         f"spec.nodeName=real-{i}").stdout, end="")  # fmt: skip
+
+
+def _real_nodes_part(cp: ControlPlane, health: dict[str, int]) -> None:
+    """`--real N`: rollouts decided by real containers (kubelet, containerd, runc): a
+    readiness probe that really runs decides each wave."""
+    say(
+        "a pipeline of real containers on the real nodes (region lab, localhost/nodewave/workload:1)"
+    )
     spec = {
         "type": "Pipeline",
         "selector": {"matchLabels": {"region": "lab"}},
@@ -269,19 +291,33 @@ def _show_receiver(receiver: DemoReceiver) -> None:
         print("  nothing")
 
 
-def _rollouts_of_log_pipeline(cp: ControlPlane) -> None:
-    say("rolling out log-shipper 1.5.0 to log-pipeline: a canary of 2 nodes, then waves of 25 %")
-    template = {"spec": {"containers": [{"name": "shipper",
-                                         "image": "registry.example/log-shipper:1.5.0"}]}}  # fmt: skip
-    _roll(cp, "log-pipeline", {"rollout": {"healthCheck": FAST}, "template": template},
-          "Completed")  # fmt: skip
+def _log_pipeline_template(version: str, *, ready: bool = True) -> dict[str, Any]:
+    """examples/pipeline-canary.yaml's pod template with the shipper's version set; one that
+    is never ready (a readiness probe that fails on real nodes, the fake kubelet told so)."""
+    docs = yaml.safe_load_all((REPO_ROOT / "examples" / "pipeline-canary.yaml").read_text())
+    template: dict[str, Any] = next(d for d in docs if d and d["kind"] == "Job")["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    container["env"] = [{"name": "SHIPPER_VERSION", "value": version}]
+    if not ready:
+        template["metadata"].setdefault("annotations", {})["fake.nodewave.io/ready"] = "false"
+        container["readinessProbe"] = {"exec": {"command": ["false"]}, "periodSeconds": 1}
+    return template
+
+
+def _rollouts_of_log_pipeline(cp: ControlPlane, screenshot: Path | None) -> None:
+    say("rolling out log-shipper 1.5.0 to log-pipeline: a canary of 2 nodes that waits for a "
+        "promote, then waves of 25 %")  # fmt: skip
+    rollout = {"healthCheck": FAST, "autoPromote": False}
+    template = _log_pipeline_template("1.5.0")
+    _roll(cp, "log-pipeline", {"rollout": rollout, "template": template}, "AwaitingPromotion")
+    if screenshot:
+        say(f"the dashboard's node map during the canary, saved to {screenshot}")
+        capture_dashboard(cp.env(), "default", "log-pipeline", screenshot)
+    say("kubectl nodewave promote log-pipeline")
+    print(_plugin(cp, "promote", "log-pipeline"), end="")
+    _follow(cp, "log-pipeline", lambda r: r.get("phase") != "AwaitingPromotion", "Completed", 300)
     say("rolling out log-shipper 1.6.0, whose pods never get ready: it must roll back on its own")
-    bad = {
-        "metadata": {"annotations": {"fake.nodewave.io/ready": "false"}},
-        "spec": {
-            "containers": [{"name": "shipper", "image": "registry.example/log-shipper:1.6.0"}]
-        },
-    }
+    bad = _log_pipeline_template("1.6.0", ready=False)
     _roll(cp, "log-pipeline", {"template": bad}, "RolledBack")
 
 
@@ -297,7 +333,7 @@ def _show_history(cp: ControlPlane) -> None:
     print("\n".join(events.splitlines()[-10:]))
 
 
-def _start_cluster(cp: ControlPlane, nodes: dict[str, dict[str, str]]) -> None:
+def _start_cluster(cp: ControlPlane, nodes: dict[str, dict[str, str]], real: int) -> None:
     say("starting a local control plane (etcd, kube-apiserver, kube-controller-manager, "
         "kube-scheduler, kwok)")  # fmt: skip
     cp.start()
@@ -306,12 +342,14 @@ def _start_cluster(cp: ControlPlane, nodes: dict[str, dict[str, str]]) -> None:
     cp.wait_nodes_ready(nodes)
     ready = cp.kubectl("get", "nodes", "-L", "region", "--no-headers").stdout.count("\n")
     print(ready, "nodes Ready")
+    if real:
+        _start_real_nodes(cp, real)
     say("installing the CRDs")
     install_crds(cp, REPO_ROOT / "crds")
 
 
 def _demo(args: argparse.Namespace, cp: ControlPlane, operator: OperatorProcess) -> bool:
-    _start_cluster(cp, build_node_labels(args.nodes, list(DEFAULT_REGIONS), {}))
+    _start_cluster(cp, build_node_labels(args.nodes, list(DEFAULT_REGIONS), {}), args.real)
     say("playing the systems examples/agent-gated.yaml talks to (a change board, a load test, "
         "a chat, an SLO watcher, a changelog) on loopback")  # fmt: skip
     receiver = _start_receiver(cp)
@@ -324,13 +362,15 @@ def _demo(args: argparse.Namespace, cp: ControlPlane, operator: OperatorProcess)
         say("waiting for each example Job to reach what it must:")
         if not _wait_for_examples(cp, examples, EXAMPLES_TIMEOUT):
             return False
+        if args.real:
+            _show_real_pods(cp, args.real)
         say("node-agent, gated by webhooks: what its gates answered")
         print(_plugin(cp, "status", "node-agent"), end="")
-        _rollouts_of_log_pipeline(cp)
+        _rollouts_of_log_pipeline(cp, args.screenshot)
         say("what the systems on loopback heard (webhook calls, chat notifications)")
         _show_receiver(receiver)
         if args.real:
-            _real_nodes_part(cp, args.real, REAL)
+            _real_nodes_part(cp, REAL)
         _show_history(cp)
         return True
     finally:
@@ -351,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
                 f"the operator logs to {operator.log}; node-agent's webhooks were answered by "
                 "this process, which is gone: its next load test is refused")  # fmt: skip
             return 0
-    except (ControlPlaneError, RealNodeError, DemoError) as e:
+    except (ControlPlaneError, RealNodeError, DemoError, BrowserError) as e:
         print(f"demo failed: {e}", file=sys.stderr)
         return 1
     finally:

@@ -47,16 +47,16 @@ class Expected:
 DONE = frozenset({Outcome.SUCCEEDED})
 EXPECTED: dict[str, Expected] = {
     "log-pipeline": Expected(
-        "Ready: version 1 on every eu-west and us-east node, a canary of 2 first, then waves "
+        "Ready: version 1 on every Linux node, a canary of 2 first, then waves "
         "of 25 % with two 10 s health windows each",
         DONE,
     ),
     "disk-inventory": Expected("Complete: the query ran once on every node, all at once", DONE),
     "agent-update": Expected(
-        "Complete: the update ran on every ap-south node in waves of 20 %", DONE
+        "Complete: the update ran on every worker node, zone by zone in waves of 20 %", DONE
     ),
     "kernel-update": Expected(
-        "Complete: every eu-west node cordoned, drained, updated and uncordoned, one node in "
+        "Complete: every worker node cordoned, drained, updated and uncordoned, one node in "
         "ten at a time, inside its maintenance window",
         DONE,
     ),

@@ -5,6 +5,7 @@ node's containerd.
 - `workload` and `pause`: a static busybox (Debian's busybox-static) and `workload/workload.sh`
   in a one-layer docker-archive written here (no container engine needed; the layer is
   deterministic, so the archive is cached by content).
+- the public images the examples name (busybox, pause): stand-ins from the same busybox.
 - the operator's image: the project's Dockerfile built with podman (`hack/build-image.sh`).
 """
 
@@ -24,6 +25,14 @@ from typing import Any
 BUSYBOX = Path("/bin/busybox")
 WORKLOAD_IMAGE = "localhost/nodewave/workload:1"
 PAUSE_IMAGE = "localhost/nodewave/pause:1"
+PUBLIC_STAND_INS = (
+    # The public images examples/ names, so the examples run here as they are. Stand-ins built
+    # from the same static busybox (the version Debian ships, whatever the tag says): the
+    # examples use only what every busybox has (sh, sleep, df, httpd), and a pause container
+    # only sleeps. Pulled from a registry on any other cluster.
+    ("docker.io/library/busybox:1.36", (), ("sh",)),
+    ("registry.k8s.io/pause:3.10", ("sleep",), ("2147483647",)),
+)
 MISSING_IMAGE = "localhost/nodewave/does-not-exist:1"
 """An image no node has and no registry serves: for tests of a version that cannot start."""
 
@@ -145,7 +154,8 @@ def write_docker_archive(path: Path, layer: bytes, image: ImageSpec) -> None:
 
 
 def build_node_images() -> list[Path]:
-    """The archives every real node imports (workload and pause), cached by content."""
+    """The archives every real node imports (workload, pause, the examples' stand-ins), cached
+    by content."""
     layer = build_busybox_layer()
     out = cache_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -155,6 +165,7 @@ def build_node_images() -> list[Path]:
         ImageSpec(WORKLOAD_IMAGE, ("workload",), ("run",)),
         # The sandbox's init: sleeps; containerd stops sandboxes with SIGKILL.
         ImageSpec(PAUSE_IMAGE, ("sleep",), ("2147483647",)),
+        *(ImageSpec(*stand_in) for stand_in in PUBLIC_STAND_INS),
     ):
         key = hashlib.sha256(layer + repr(spec).encode()).hexdigest()[:16]
         path = out / f"{spec.name.rsplit('/', 1)[-1].replace(':', '-')}-{key}.tar"

@@ -124,14 +124,20 @@ class DemoReceiver:
 def build_local_examples(
     docs: list[dict[str, Any]], base_url: str
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The example documents with each webhook's URL pointed at this receiver (its path names
-    the webhook), and one line per URL changed, to show the user what was changed."""
+    """The example Jobs with each webhook's URL pointed at this receiver (its path names the
+    webhook), and one line per change, to show the user what was changed. What an example
+    brings besides its Jobs (agent-gated's in-cluster receiver and its Secret) is left out: the
+    receiver here plays it, with a key of its own."""
     changed: list[str] = []
-    out = json.loads(json.dumps(docs))  # a deep copy of plain data
-    for doc in out:
+    out = []
+    for doc in json.loads(json.dumps(docs)):  # a deep copy of plain data
         name = doc.get("metadata", {}).get("name", "")
+        if doc.get("kind") != "Job":
+            changed.append(f"{doc.get('kind')}/{name}: played on loopback instead")
+            continue
         for hook in (doc.get("spec") or {}).get("rollout", {}).get("webhooks") or []:
             local = f"{base_url}{HOOKS_PATH}{hook['name']}"
             changed.append(f"{name}/{hook['name']} ({hook['type']}): {hook['url']} -> {local}")
             hook["url"] = local
+        out.append(doc)
     return out, changed
