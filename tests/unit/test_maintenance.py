@@ -73,8 +73,9 @@ ROWS = [
                      CREATING, DRAIN, S.PENDING, "PreparingNode", PodAction.NONE, PrepareNode),
                  id="a-refused-eviction-is-asked-again"),
     pytest.param(Row(ex(MaintenanceStatus(drain_started_at=at(40), message="1 pods to go: refused")),
-                     CREATING, DRAIN, S.FAILED, "DrainTimeout", PodAction.NONE, None),
-                 id="past-the-timeout-it-fails"),
+                     CREATING, DRAIN, S.FAILED, "DrainTimeout", PodAction.NONE, QuarantineNode,
+                     "NodeQuarantined"),
+                 id="past-the-timeout-it-fails-and-its-node-is-quarantined-in-the-same-pass"),
     pytest.param(Row(ex(MaintenanceStatus(cordoned=True, drained_at=at(90))), CREATING, DRAIN,
                      S.PENDING, "PodCreating", PodAction.CREATE, None),
                  id="drained-the-pod-is-created"),
@@ -120,7 +121,7 @@ def test_maintenance_rules(row: Row) -> None:
     event = (step.event.type, step.event.reason, step.event.message) if step.event else None
     assert event == (
         ("Warning", row.event, f"node n1 stays cordoned after {name} failed "
-         f"({row.observed.message}); `kubectl nodewave uncordon j n1` releases it")
+         f"({got.message}); `kubectl nodewave uncordon j n1` releases it")
         if row.event else None
     )  # fmt: skip
 

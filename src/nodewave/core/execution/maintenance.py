@@ -92,7 +92,12 @@ def plan_node_maintenance(
         and ex.spec.desired_state is DesiredState.RUNNING
         and (m is None or m.drained_at is None)
     ):
-        return _prepare(ex, obs, spec, now)
+        prepared = _prepare(ex, obs, spec, now)
+        if prepared.observation.state is not S.FAILED:
+            return prepared
+        # The drain timed out: the node is quarantined in this same pass. Left to the next,
+        # it waited for some other change to wake one (the echo of our own write wakes none).
+        obs = prepared.observation
     if m is None or m.released_at is not None:
         return MaintenanceStep(obs)
     if m.quarantined:
