@@ -576,3 +576,40 @@ def test_selector_strings_select_what_kubernetes_selects(
             30,
             f"{expr} selects {sorted(k8s)}",
         )
+
+
+def test_taints_decide_targets_as_for_a_daemonset(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """A node tainted like a kubeadm control plane is no target (its pod could never be
+    scheduled and the Job would never be Ready); a NoSchedule taint added under a running
+    execution leaves it running, a NoExecute one stops it; a toleration brings the node in."""
+    cp, worker, other = add_nodes(cluster, "taint", 3)
+    cluster.kubectl("taint", "node", cp, "node-role.kubernetes.io/control-plane:NoSchedule")
+    apply_job(cluster, namespace, "agent", {
+        "type": "Pipeline", "selector": {"matchLabels": {"suite": "taint"}}, "template": template(),
+    })  # fmt: skip
+    wait_for(lambda: (condition(job_status(cluster, namespace, "agent"), "Ready") or ("",))[0] == "True",
+             30, "Ready without the tainted node")  # fmt: skip
+    assert sorted(states(cluster, namespace, "agent")) == sorted([worker, other])
+    assert job_status(cluster, namespace, "agent")["targetNodes"] == 2
+
+    cluster.kubectl("taint", "node", worker, "dedicated=gpu:NoSchedule")
+    cluster.kubectl("taint", "node", other, "dedicated=gpu:NoExecute")
+    wait_for(lambda: states(cluster, namespace, "agent").get(other) == "Stopped", 20,
+             "the NoExecute node's execution Stopped")  # fmt: skip
+    assert states(cluster, namespace, "agent")[worker] == "Running"
+
+    tolerant = template()
+    tolerant["spec"]["tolerations"] = [{"operator": "Exists"}]
+    apply_job(cluster, namespace, "agent", {
+        "type": "Pipeline", "selector": {"matchLabels": {"suite": "taint"}}, "template": tolerant,
+    })  # fmt: skip
+
+    def running_v2() -> list[str]:
+        items = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
+                             "nodewave.io/job=agent,nodewave.io/version=2")["items"]  # fmt: skip
+        return sorted(e["spec"]["nodeName"] for e in items
+                      if e.get("status", {}).get("observedState") == "Running")  # fmt: skip
+
+    wait_for(lambda: running_v2() == sorted([cp, worker, other]), 30, "version 2 on all three")

@@ -26,6 +26,7 @@ from nodewave.core.vocabulary.snapshot import (
     NodeInfo,
     PodInfo,
     RevisionInfo,
+    Taint,
 )
 from nodewave.models.base import share_fields_sets
 from nodewave.models.execution import ExecutionSpec, ExecutionStatus
@@ -123,6 +124,11 @@ def parse_node(body: Mapping[str, Any]) -> NodeInfo:
         ready=bool(ready and ready.get("status") == "True"),
         ready_since=parse_time(ready.get("lastTransitionTime")) if ready else None,
         unschedulable=bool((body.get("spec") or {}).get("unschedulable")),
+        taints=tuple(
+            Taint(_shared(t.get("key") or ""), _shared(t.get("value") or ""), _shared(t["effect"]))
+            for t in (body.get("spec") or {}).get("taints") or ()
+            if t.get("effect")
+        ),
     )
 
 

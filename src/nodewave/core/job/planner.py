@@ -20,7 +20,7 @@ Assumptions and invariants (in the manner of the DaemonSet controller's update.g
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -45,6 +45,7 @@ from nodewave.core.job.policy import (
     evaluate_template_policy,
 )
 from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
+from nodewave.core.job.taints import build_tolerations, evaluate_taints
 from nodewave.core.rollout.availability import evaluate_unavailable
 from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
 from nodewave.core.rollout.prepull import Pull, PullState, evaluate_pull
@@ -464,17 +465,35 @@ class _Placement:
 
 
 def select_targets(snap: Snapshot, selector: NodeSelector) -> tuple[list[str], Domains]:
-    """The nodes the Job selects, in wave order, and their topology domains: what every pass
-    and `kubectl nodewave plan` order waves by."""
-    return select_nodes(snap.job, snap.nodes, selector)
+    """The nodes the Job selects and its pods may run on, in wave order, and their topology
+    domains: what every pass and `kubectl nodewave plan` order waves by."""
+    return select_nodes(snap.job, snap.nodes, selector, build_placed(snap.executions))
+
+
+def build_placed(executions: Iterable[ExecutionInfo]) -> frozenset[str]:
+    """The nodes where the Job runs already (an execution not asked to stop): a NoSchedule
+    taint added there later does not take them away (core/job/taints.py)."""
+    return frozenset(
+        e.spec.node_name for e in executions if e.spec.desired_state is DesiredState.RUNNING
+    )
 
 
 def select_nodes(
-    job: JobInfo, nodes: Mapping[str, NodeInfo], selector: NodeSelector
+    job: JobInfo,
+    nodes: Mapping[str, NodeInfo],
+    selector: NodeSelector,
+    placed: frozenset[str] = frozenset(),
 ) -> tuple[list[str], Domains]:
-    """`select_targets` from the nodes alone: what the dashboard's node map reads too."""
+    """`select_targets` from the nodes alone: what the dashboard's node map reads too. A node
+    is a target when the selector matches it and its taints let the Job's pods run there."""
     rollout = job.spec.rollout
-    selected = {n: node.labels for n, node in nodes.items() if selector.matches(n, node.labels)}
+    tolerations = build_tolerations(job.spec.template)
+    selected = {
+        n: node.labels
+        for n, node in nodes.items()
+        if selector.matches(n, node.labels)
+        and evaluate_taints(node.taints, tolerations, placed=n in placed)
+    }
     domains = build_domains(selected, rollout.topology_key)
     return order_nodes(job.name, selected, domains, rollout.domain_order), domains
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from nodewave.core.job.planner import select_nodes
+from nodewave.core.job.planner import build_placed, select_nodes
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.rollout.engine import IN_FLIGHT, evaluate_failure_budget
 from nodewave.core.rollout.progress import build_recorded_progress, group_by_node
@@ -76,8 +76,10 @@ def build_node_map(
     pre-pull of its images failed say so (`pullFailed`: the kubelet's reason and words)."""
     rollout = job.spec.rollout
     key = rollout.topology_key or ZONE
+    executions = tuple(executions)
     try:
-        targets, plan_domains = select_nodes(job, nodes, build_selector(job.spec.selector))
+        selector = build_selector(job.spec.selector)
+        targets, plan_domains = select_nodes(job, nodes, selector, build_placed(executions))
     except SelectorError:
         targets, plan_domains = [], {}
     selected = {n: nodes[n].labels for n in targets}

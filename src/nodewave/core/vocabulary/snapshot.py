@@ -35,6 +35,15 @@ class NodeInfo:
     """lastTransitionTime of the Ready condition: when it last turned True or False."""
     unschedulable: bool = False
     """Cordoned (spec.unschedulable)."""
+    taints: tuple[Taint, ...] = ()
+    """spec.taints (core/job/taints.py decides what they exclude)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Taint:
+    key: str
+    value: str
+    effect: str
 
 
 MAX_ALERTS_NAMED = 5
