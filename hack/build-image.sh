@@ -22,26 +22,10 @@ REVISION="$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 # Given as --label too: buildah reuses a cached LABEL step whose ARG changed (a new commit with
 # the same version kept the old revision), while --label applies to the image as committed.
 BASE_TAG="localhost/nodewave-base:bookworm-py311-1"
+ensure_podman
 C="$CACHE/containers"
-mkdir -p "$C" "$CACHE/images"
+mkdir -p "$CACHE/images"
 log() { printf '[build-image] %s\n' "$*" >&2; }
-
-# The run root (mount state, locks) belongs to one graph root: one per cache directory.
-cat >"$C/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$C/storage"
-runroot = "/run/nodewave-containers-$(printf %s "$C" | sha256sum | cut -c1-12)"
-EOF
-cat >"$C/containers.conf" <<EOF
-[containers]
-default_ulimits = []
-[engine]
-cgroup_manager = "cgroupfs"
-runtime = "runc"
-events_logger = "file"
-EOF
-export CONTAINERS_STORAGE_CONF="$C/storage.conf" CONTAINERS_CONF="$C/containers.conf"
 
 if ! podman image exists "$BASE_TAG"; then
   log "making the base image $BASE_TAG with debootstrap (about a minute, once)"

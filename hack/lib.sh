@@ -71,6 +71,33 @@ ensure_shells() {
   ensure_debian_packages zsh fish
 }
 
+# ensure_podman: podman's storage and settings of our own under $CACHE/containers (nothing
+# written to /etc), with what this machine needs (shared/REALNODES.md): runtime runc (crun
+# refuses the cgroup layout), cgroupfs, no default ulimits (raising them is refused); its CNI
+# networks (hack/kind/cluster.sh) are kept there too.
+ensure_podman() {
+  local c="$CACHE/containers"
+  mkdir -p "$c/cni"
+  # The run root (mount state, locks) belongs to one graph root: one per cache directory.
+  cat >"$c/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$c/storage"
+runroot = "/run/nodewave-containers-$(printf %s "$c" | sha256sum | cut -c1-12)"
+EOF
+  cat >"$c/containers.conf" <<EOF
+[containers]
+default_ulimits = []
+[engine]
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+events_logger = "file"
+[network]
+network_config_dir = "$c/cni"
+EOF
+  export CONTAINERS_STORAGE_CONF="$c/storage.conf" CONTAINERS_CONF="$c/containers.conf"
+}
+
 # ensure_container_runtime: what real kubelet nodes run on (containerd, runc, the CNI plugins)
 # and what their images are built from (busybox-static; podman, buildah and debootstrap for the
 # operator's image), and the registry they pull from (docker-registry). See

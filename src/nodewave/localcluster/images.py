@@ -69,6 +69,7 @@ class ImageSpec:
     name: str
     entrypoint: tuple[str, ...]
     cmd: tuple[str, ...]
+    path: str = "/usr/local/bin:/bin"
 
 
 def _add(
@@ -132,7 +133,7 @@ def write_docker_archive(path: Path, layer: bytes, image: ImageSpec) -> None:
             "config": {
                 "Entrypoint": list(image.entrypoint),
                 "Cmd": list(image.cmd),
-                "Env": ["PATH=/usr/local/bin:/bin"],
+                "Env": [f"PATH={image.path}"],
                 "WorkingDir": "/",
             },
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},

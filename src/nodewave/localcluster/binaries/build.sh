@@ -18,6 +18,10 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CLI_UTILS_VERSION="${CLI_UTILS_VERSION:-v0.37.2}"
+KIND_VERSION="${KIND_VERSION:-v0.33.0}"
+CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.12.1}"
+LOCAL_PATH_VERSION="${LOCAL_PATH_VERSION:-v0.0.30}"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${NODEWAVE_CACHE:-$HOME/.cache/nodewave}"
@@ -34,7 +38,8 @@ log() { printf '[build-binaries] %s\n' "$*" >&2; }
 have() { [ -x "$BIN/$1" ]; }
 
 build_k8s() {
-  local want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet) missing=()
+  local want=("$@") missing=()
+  [ ${#want[@]} -gt 0 ] || want=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
   for b in "${want[@]}"; do have "$b" || missing+=("$b"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "building ${missing[*]} $K8S_VERSION (cold: about 10 min on 2 cores)"
@@ -54,6 +59,9 @@ build_k8s() {
     for b in "${want[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b@$K8S_VERSION"); done
     go get -tool "${pkgs[@]}"
   fi
+  for b in "${missing[@]}"; do  # a binary asked for later (kind's kubeadm, kube-proxy)
+    grep -q "k8s.io/kubernetes/cmd/$b\$" go.mod || go get -tool "k8s.io/kubernetes/cmd/$b@$K8S_VERSION"
+  done
   local ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
@@ -103,11 +111,28 @@ build_kstatus() {
   go build -trimpath -ldflags "-s -w" -o "$BIN/kstatus" .
 }
 
+go_install() {  # go_install BINARY MODULE/PATH@VERSION: a released tool, by its own go.mod
+  have "$1" && return 0
+  log "building $1 (${2##*/})"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w" "$2"
+}
+
+build_kind() {
+  # What a kind cluster of this version needs beside the binaries above (hack/kind/): the kind
+  # CLI, kubeadm and kube-proxy of the same Kubernetes, crictl, CoreDNS and the
+  # local-path-provisioner (the only version the module proxy serves; kind's own is v0.0.34).
+  build_k8s kubeadm kube-proxy
+  go_install kind "sigs.k8s.io/kind@$KIND_VERSION"
+  go_install crictl "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
+  go_install coredns "github.com/coredns/coredns@$COREDNS_VERSION"
+  go_install local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_VERSION"
+}
+
 what="${1:-all}"
 case "$what" in
   all) build_etcd; build_kwok; build_k8s; build_helm; build_kstatus ;;
-  etcd|kwok|k8s|helm|kstatus) "build_$what" ;;
-  *) echo "usage: $0 [all|etcd|kwok|k8s|helm|kstatus]" >&2; exit 2 ;;
+  etcd|kwok|k8s|helm|kstatus|kind) "build_$what" ;;
+  *) echo "usage: $0 [all|etcd|kwok|k8s|helm|kstatus|kind]" >&2; exit 2 ;;
 esac
 log "binaries in $BIN"
 echo "$BIN"
