@@ -10,7 +10,7 @@ crds:  ## regenerate crds/ from the models
 docs:  ## the documentation site into site/ (mkdocs-material; ARGS=serve: on 127.0.0.1:8000)
 	bash -c 'source hack/lib.sh && ensure_python_env && nodewave crds && NO_MKDOCS_2_WARNING=1 mkdocs $(or $(ARGS),build)'
 
-kind:  ## a three-node kind cluster on podman from a node image built here (ARGS=down removes it)
+kind:  ## a three-node kind cluster on podman from a node image built here (ARGS=down removes it; ARGS="load ARCHIVE" loads an image)
 	bash hack/kind/cluster.sh $(or $(ARGS),up)
 
 bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, many Jobs on one fleet (memory per execution, fairness), image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs

@@ -14,6 +14,7 @@
 #   hands the nodes an empty /lib/modules (the machine has none, and kind always mounts it);
 # - pods: the CNI reference plugins (ptp, host-local on the node's podCIDR) and a route per
 #   other node's podCIDR in each node (kindnetd does the same; it is not served here).
+# `load ARCHIVE...` loads images into every node (`kind load image-archive` with this setup);
 # `down` removes what `up` made, by name: the cluster, its volumes, the bridge, the network.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -73,18 +74,16 @@ CNI
 }
 
 node_cni() {  # node_cni NODE: its pods' network, and routes to the other nodes' pods
-  local node="$1" cidr other
-  cidr="$(kubectl get node "$node" -o jsonpath='{.spec.podCIDR}')"
+  local node="$1" other
   podman exec -i "$node" sh -euc "sysctl -qw net.ipv4.ip_forward=1
     cat >/etc/cni/net.d/10-nodewave.conflist" <<CNI
 {"cniVersion": "0.4.0", "name": "nodewave-pods", "plugins": [
   {"type": "ptp", "ipMasq": false, "mtu": 1500,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$cidr"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "${CIDRS[$node]}"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 CNI
   for other in "${!IPS[@]}"; do
-    [ "$other" = "$node" ] && continue
-    podman exec "$node" ip route replace "$(kubectl get node "$other" -o jsonpath='{.spec.podCIDR}')" via "${IPS[$other]}"
+    [ "$other" = "$node" ] || podman exec "$node" ip route replace "${CIDRS[$other]}" via "${IPS[$other]}"
   done
 }
 
@@ -105,6 +104,8 @@ CFG
   kubectl --kubeconfig "$KUBECONFIG_OUT" config set-cluster "kind-$NAME" \
     --server "https://${IPS[$NAME-control-plane]}:6443" >/dev/null
   export KUBECONFIG="$KUBECONFIG_OUT"
+  declare -gA CIDRS=()
+  for node in "${!IPS[@]}"; do CIDRS[$node]="$(kubectl get node "$node" -o jsonpath='{.spec.podCIDR}')"; done
   for node in "${!IPS[@]}"; do node_cni "$node"; done
   kubectl wait --for=condition=Ready node --all --timeout=180s >&2
   kubectl -n kube-system rollout status deployment/coredns --timeout=180s >&2
@@ -121,9 +122,15 @@ down() {
   ip link del "$BRIDGE" 2>/dev/null || true
 }
 
+load() {  # load ARCHIVE...: images into every node, as `kind load image-archive` (no registry)
+  local archive
+  for archive in "$@"; do kind load image-archive "$archive" --name "$NAME" >&2; done
+}
+
 setup_env
 case "${1:-up}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 [up|down]" >&2; exit 2 ;;
+  load) shift; load "$@" ;;
+  *) echo "usage: $0 [up|down|load ARCHIVE...]" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the kind node image (Kubernetes $K8S_VERSION) on this machine, from Debian's packages
-# and the Go module proxy only: no image is pulled. Cached by content (this directory, kind's
-# base files, the binaries); prints the image's tag last. See docs/design.md §6.1.
+# and the Go module proxy only: no image is pulled. Cached by content (this script, images.py,
+# kind's base files, the binaries; not cluster.sh); prints the image's tag last. See docs/design.md §6.1.
 #
 # - the base: debootstrap (bookworm minbase) with kind's own package list, Debian's containerd
 #   and runc, and kind's images/base/files (entrypoint, systemd units, containerd config),
@@ -23,7 +23,7 @@ KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 KIND_SRC="$(GOMODCACHE="$CACHE/go/mod" GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
 BIN="$NODEWAVE_BIN_DIR"
-KEY="$( (cat "$ROOT"/hack/kind/* "$ROOT/src/nodewave/localcluster/images.py"
+KEY="$( (cat "$ROOT/hack/kind/node-image.sh" "$ROOT/hack/kind/images.py" "$ROOT/src/nodewave/localcluster/images.py"
         find "$KIND_SRC/images/base/files" -type f -print0 | sort -z | xargs -0 cat
         for b in kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager \
                  kube-scheduler etcd crictl coredns local-path-provisioner; do

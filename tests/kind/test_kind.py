@@ -84,18 +84,10 @@ def get(env: dict[str, str], *args: str) -> dict[str, Any]:
     return dict(json.loads(kubectl(env, "get", *args, "-o", "json")))
 
 
-def kind_tools(env: dict[str, str]) -> dict[str, str]:
-    """kind's own environment as hack/kind/cluster.sh sets it (podman, its wrapper)."""
-    state = Path(env["KUBECONFIG"]).parent
-    cache = state.parent.parent
-    return {
-        **env,
-        "PATH": f"{state / 'bin'}:{env['PATH']}",
-        "KIND_EXPERIMENTAL_PROVIDER": "podman",
-        "KIND_EXPERIMENTAL_PODMAN_NETWORK": "nodewave-kind",
-        "CONTAINERS_STORAGE_CONF": str(cache / "containers" / "storage.conf"),
-        "CONTAINERS_CONF": str(cache / "containers" / "containers.conf"),
-    }
+def podman(*args: str) -> str:
+    """podman with the project's own settings (hack/lib.sh ensure_podman), as the scripts run it."""
+    script = f'source "{REPO_ROOT}/hack/lib.sh" && ensure_podman && podman "$@"'
+    return run("bash", "-c", script, "podman", *args, env=dict(os.environ))
 
 
 def test_the_readme_path_on_a_three_node_kind_cluster(kind: dict[str, str]) -> None:
@@ -125,8 +117,7 @@ def test_the_readme_path_on_a_three_node_kind_cluster(kind: dict[str, str]) -> N
     stand_ins = [
         str(p) for p in build_node_images() if p.name.startswith(("busybox", "pause-3.10"))
     ]
-    for archive in (image, *stand_ins):
-        run("kind", "load", "image-archive", archive, "--name", "nodewave", env=kind_tools(env))
+    run("bash", str(KIND), "load", image, *stand_ins, env=env)
 
     # helm install, as the guide says: two replicas, one leads.
     run("helm", "install", "nodewave", str(REPO_ROOT / "charts" / "nodewave"), "-n", HOME,
@@ -196,11 +187,11 @@ def leader(env: dict[str, str]) -> str:
 
 def test_down_leaves_the_machine_as_it_was(kind: dict[str, str], before: tuple[str, str]) -> None:
     run("bash", str(KIND), "down", env=dict(os.environ), timeout=300)
-    tools = kind_tools(kind)
-    nodes = run("podman", "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=nodewave",
-                "--format", "{{.Names}}", env=tools)  # fmt: skip
+    nodes = podman(
+        "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=nodewave", "--format", "{{.Names}}"
+    )
     assert nodes.split() == []
-    assert "nodewave-kind" not in run("podman", "network", "ls", "--format", "{{.Name}}", env=tools)
+    assert "nodewave-kind" not in podman("network", "ls", "--format", "{{.Name}}")
     assert (
         subprocess.run(
             ["ip", "link", "show", "nwkind0"], capture_output=True, check=False
