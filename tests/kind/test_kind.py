@@ -7,7 +7,10 @@ RBAC and Pod Security), the examples applied with `kubectl apply -f examples/` a
 to what it must reach (the demo's own judge, localcluster/expectations.py), agent-gated's
 webhooks answered by its in-cluster receiver through its Service's DNS name, `kubectl nodewave
 status --watch` as the CI gate, the leader's pod deleted mid-rollout and the standby finishing
-it; then `make kind ARGS=down` leaves the machine as it was.
+it; a Prometheus in the cluster scraping the operator as the chart's ServiceMonitor says
+(through the metrics Service's endpoints) and evaluating the chart's PrometheusRule, whose
+NodewaveRolledBack alert fires when a bad version rolls back (and the CI gate says so with its
+exit code); then `make kind ARGS=down` leaves the machine as it was.
 
 `make test` runs this package after the rest, alone: a three-node cluster beside the other
 suites would load the two cores past what their timings allow. Nothing is skipped: a missing
@@ -16,27 +19,34 @@ prerequisite is installed by the scripts or fails the test.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import yaml
 
 from nodewave.localcluster.controlplane import REPO_ROOT
 from nodewave.localcluster.expectations import evaluate_expected, plan_expected
-from nodewave.localcluster.images import build_node_images
+from nodewave.localcluster.images import ImageSpec, build_node_images, write_docker_archive
 from tests.conftest import wait_for
 
 KIND = REPO_ROOT / "hack" / "kind" / "cluster.sh"
 HOME = "nodewave-system"
 NODES = ["nodewave-control-plane", "nodewave-worker", "nodewave-worker2"]
+MONITORING = "monitoring"
+PROMETHEUS = "localhost/prometheus:kind"
+"""Built here (build.sh kind): there is no registry, and Debian's has no Kubernetes discovery."""
 
 
 def host_network() -> tuple[str, str]:
@@ -48,9 +58,15 @@ def host_network() -> tuple[str, str]:
     return forward, nat.stdout
 
 
-def run(*args: str, env: dict[str, str], timeout: float = 600, check: bool = True) -> str:
+def run(
+    *args: str,
+    env: dict[str, str],
+    timeout: float = 600,
+    check: bool = True,
+    input: str | None = None,
+) -> str:
     done = subprocess.run(
-        args, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        args, capture_output=True, text=True, env=env, timeout=timeout, check=False, input=input
     )
     if check and done.returncode != 0:
         raise AssertionError(
@@ -117,7 +133,8 @@ def test_the_readme_path_on_a_three_node_kind_cluster(kind: dict[str, str]) -> N
     stand_ins = [
         str(p) for p in build_node_images() if p.name.startswith(("busybox", "pause-3.10"))
     ]
-    run("bash", str(KIND), "load", image, *stand_ins, env=env)
+    monitor = build_prometheus_archive(Path(image).parent)
+    run("bash", str(KIND), "load", image, *stand_ins, str(monitor), env=env)
 
     # helm install, as the guide says: two replicas, one leads.
     run("helm", "install", "nodewave", str(REPO_ROOT / "charts" / "nodewave"), "-n", HOME,
@@ -127,6 +144,9 @@ def test_the_readme_path_on_a_three_node_kind_cluster(kind: dict[str, str]) -> N
     assert len(operators) == 2
     assert len({p["spec"]["nodeName"] for p in operators}) == 2, "one replica per worker"
     wait_for(lambda: leader(env), 60, "a leader")
+    # A Prometheus of the cluster's own, set up from the chart's monitoring objects.
+    manifests = "---\n".join(yaml.safe_dump(m) for m in build_monitoring(env))
+    run("kubectl", "apply", "-f", "-", env=env, input=manifests)
 
     # The examples, as they are.
     kubectl(env, "label", "namespace", "default", "nodewave.io/node-maintenance=allowed")
@@ -175,6 +195,150 @@ def test_the_readme_path_on_a_three_node_kind_cluster(kind: dict[str, str]) -> N
     assert leader(env) not in ("", old), "the standby took over"
     status = get(env, "nwj", "log-pipeline")["status"]
     assert (status["stableVersion"], status["rollout"]["phase"]) == (2, "Completed")
+    a_bad_version_rolls_back_and_the_alert_fires(env)
+
+
+def a_bad_version_rolls_back_and_the_alert_fires(env: dict[str, str]) -> None:
+    """Both replicas scraped through the Service's endpoints (one says it leads), the counter
+    seen at 0 first (an increase needs two samples), then a version never ready: the gate
+    exits 1 and the chart's NodewaveRolledBack fires for this Job."""
+    target = 'job="serviceMonitor/nodewave-system/nodewave/0"'
+
+    def scraped() -> bool:
+        up = query(env, f"up{{{target}}}")
+        seen = query(env, 'nodewave_rollbacks_total{namespace="default",job_name="log-pipeline"}')
+        leaders = query(env, f"nodewave_leader{{{target}}}")
+        return (
+            [s["value"][1] for s in up] == ["1", "1"]
+            and sorted(s["value"][1] for s in leaders) == ["0", "1"]
+            and [s["value"][1] for s in seen] == ["0"]
+        )
+
+    wait_for(scraped, 180, "both replicas scraped (one leads), the rollback counter at 0")
+    kubectl(env, "patch", "nwj", "log-pipeline", "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": "/spec/template/spec/containers/0/env/0/value", "value": "1.6.0"},
+        {"op": "add", "path": "/spec/template/spec/containers/0/readinessProbe",
+         "value": {"exec": {"command": ["false"]}, "periodSeconds": 1}},
+        {"op": "replace", "path": "/spec/rollout/healthCheck", "value": {
+            "intervalSeconds": 2, "successThreshold": 2, "failureThreshold": 4, "deadlineSeconds": 60}},
+    ]))  # fmt: skip
+    gate = subprocess.run([sys.executable, "-m", "nodewave.cli.plugin", "status", "log-pipeline",
+                           "--watch", "--timeout", "5m"], env=env, capture_output=True, text=True,
+                          timeout=360, check=False)  # fmt: skip
+    status = get(env, "nwj", "log-pipeline")["status"]
+    assert (gate.returncode, status["rollout"]["phase"], status["stableVersion"]) == (
+        1,
+        "RolledBack",
+        2,
+    ), f"{gate.stdout[-2000:]}\n{gate.stderr[-2000:]}"
+
+    def firing() -> list[dict[str, str]]:
+        alerts = prometheus(env, "/api/v1/alerts")["alerts"]
+        return [a["labels"] for a in alerts if a["state"] == "firing"]
+
+    rolled_back = {"alertname": "NodewaveRolledBack", "namespace": "default",
+                   "job_name": "log-pipeline", "severity": "warning"}  # fmt: skip
+    wait_for(lambda: any(rolled_back.items() <= labels.items() for labels in firing()),
+             120, "NodewaveRolledBack firing for default/log-pipeline")  # fmt: skip
+
+
+def build_prometheus_archive(out: Path) -> Path:
+    """The Prometheus built for kind (build.sh kind) as an image of its one static binary."""
+    binary = Path(os.environ["NODEWAVE_BIN_DIR"]) / "for-kind" / "prometheus"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(binary, arcname="bin/prometheus")
+    archive = out / "prometheus.tar"
+    write_docker_archive(archive, buf.getvalue(), ImageSpec(PROMETHEUS, ("/bin/prometheus",), ()))
+    return archive
+
+
+def build_monitoring(env: dict[str, str]) -> list[dict[str, Any]]:
+    """A Prometheus in its namespace that reads the cluster as the chart's ServiceMonitor says
+    and evaluates the chart's PrometheusRule (what prometheus-operator would make of them: its
+    CRDs are not installed here), every 5 s so the test does not wait."""
+    server = json.loads(kubectl(env, "version", "-o", "json"))["serverVersion"]["gitVersion"]
+    rendered = run("helm", "template", "nodewave", str(REPO_ROOT / "charts" / "nodewave"), "-n",
+                   HOME, "--kube-version", server, "--show-only", "templates/monitoring.yaml", "--set",
+                   "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.interval=5s,"
+                   "prometheusRule.enabled=true", env=env)  # fmt: skip
+    objects = {d["kind"]: d for d in yaml.safe_load_all(rendered) if d}
+    config = {
+        "global": {"evaluation_interval": "5s"},
+        "rule_files": ["/etc/prometheus/rules.yaml"],
+        "scrape_configs": [scrape_config(objects["ServiceMonitor"])],
+    }
+    files = {"prometheus.yml": yaml.safe_dump(config),
+             "rules.yaml": yaml.safe_dump(objects["PrometheusRule"]["spec"])}  # fmt: skip
+    meta = {"name": "prometheus", "namespace": MONITORING}
+    labels = {"app": "prometheus"}
+    container = {
+        "name": "prometheus", "image": PROMETHEUS,
+        "args": ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/data"],
+        "ports": [{"name": "web", "containerPort": 9090}],
+        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": "web"}, "periodSeconds": 2},
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/prometheus"},
+                         {"name": "data", "mountPath": "/data"}],
+    }  # fmt: skip
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "nodewave-test-prometheus"},
+         "rules": [{"apiGroups": [""], "resources": ["services", "pods"],
+                    "verbs": ["get", "list", "watch"]},
+                   {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                    "verbs": ["get", "list", "watch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "nodewave-test-prometheus"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": "nodewave-test-prometheus"},
+         "subjects": [{"kind": "ServiceAccount", **meta}]},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": files},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+         "spec": {"selector": {"matchLabels": labels}, "template": {
+             "metadata": {"labels": labels},
+             "spec": {"serviceAccountName": "prometheus", "containers": [container],
+                      "securityContext": {"runAsUser": 65534, "runAsNonRoot": True},
+                      "volumes": [{"name": "config", "configMap": {"name": "prometheus"}},
+                                  {"name": "data", "emptyDir": {}}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+         "spec": {"selector": labels, "ports": [{"name": "web", "port": 9090}]}},
+    ]  # fmt: skip
+
+
+def scrape_config(monitor: dict[str, Any]) -> dict[str, Any]:
+    """A ServiceMonitor's first endpoint as prometheus-operator writes it (with
+    serviceDiscoveryRole EndpointSlice): the endpoints of the Services its selector matches, in
+    its namespaces, the port by name."""
+    spec, meta = monitor["spec"], monitor["metadata"]
+    endpoint = spec["endpoints"][0]
+    names = (spec.get("namespaceSelector") or {}).get("matchNames") or [meta["namespace"]]
+    keep = [
+        {"action": "keep", "regex": value,
+         "source_labels": ["__meta_kubernetes_service_label_" + re.sub(r"\W", "_", key)]}
+        for key, value in spec["selector"]["matchLabels"].items()
+    ]  # fmt: skip
+    keep.append({"action": "keep", "regex": endpoint["port"],
+                 "source_labels": ["__meta_kubernetes_endpointslice_port_name"]})  # fmt: skip
+    return {
+        "job_name": f"serviceMonitor/{meta['namespace']}/{meta['name']}/0",
+        "honor_labels": endpoint.get("honorLabels", False),
+        "scrape_interval": endpoint["interval"],
+        "kubernetes_sd_configs": [{"role": "endpointslice", "namespaces": {"names": names}}],
+        "relabel_configs": keep,
+    }
+
+
+def prometheus(env: dict[str, str], path: str) -> dict[str, Any]:
+    """Prometheus's HTTP API through the API server's Service proxy."""
+    proxy = f"/api/v1/namespaces/{MONITORING}/services/prometheus:9090/proxy"
+    answer = json.loads(kubectl(env, "get", "--raw", proxy + path, check=False) or "{}")
+    return dict(answer.get("data") or {})
+
+
+def query(env: dict[str, str], promql: str) -> list[dict[str, Any]]:
+    return list(prometheus(env, "/api/v1/query?query=" + quote(promql)).get("result") or [])
 
 
 def leader(env: dict[str, str]) -> str:

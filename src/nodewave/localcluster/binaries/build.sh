@@ -22,6 +22,7 @@ KIND_VERSION="${KIND_VERSION:-v0.33.0}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.12.1}"
 LOCAL_PATH_VERSION="${LOCAL_PATH_VERSION:-v0.0.30}"
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"  # Prometheus 3.16.0 (its Go module's version)
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${NODEWAVE_CACHE:-$HOME/.cache/nodewave}"
@@ -126,6 +127,13 @@ build_kind() {
   go_install crictl "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION"
   go_install coredns "github.com/coredns/coredns@$COREDNS_VERSION"
   go_install local-path-provisioner "github.com/rancher/local-path-provisioner@$LOCAL_PATH_VERSION"
+  # The kind test's Prometheus, which must find the operator's pods as a ServiceMonitor does:
+  # Debian's package has no Kubernetes discovery. Only that discovery is built in (the tags
+  # Prometheus has for it); in a directory of its own, so it shadows no Debian binary on PATH.
+  have for-kind/prometheus && return 0
+  log "building prometheus for kind (Kubernetes discovery only)"
+  GOBIN="$BIN/for-kind" go install -trimpath -tags remove_all_sd,enable_kubernetes_sd \
+    -ldflags "-s -w" "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_VERSION"
 }
 
 what="${1:-all}"
