@@ -3,6 +3,7 @@ the readings of the operator's process (its memory, its /metrics)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -95,6 +96,12 @@ def memory_mib(pid: int, field: str) -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def settled_rss(op: OperatorProcess) -> float:

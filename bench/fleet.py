@@ -38,6 +38,7 @@ import yaml
 from bench.common import (
     NS,
     add_table_rows,
+    cpu_seconds,
     memory_mib,
     operator_metrics,
     settled_rss,
@@ -201,6 +202,18 @@ def fit(points: list[tuple[int, float]]) -> tuple[float, float]:
     return my - b * mx, b
 
 
+STEADY_SECONDS = 120.0
+
+
+def steady_cost(op: OperatorProcess) -> tuple[float, float]:
+    """The operator's CPU seconds and passes over STEADY_SECONDS with every Job steady and
+    nothing changing: what the resync alone costs (issue 29, item 3)."""
+    assert op.proc is not None
+    cpu, passed = cpu_seconds(op.proc.pid), sum(job_passes(op).values())
+    time.sleep(STEADY_SECONDS)
+    return cpu_seconds(op.proc.pid) - cpu, sum(job_passes(op).values()) - passed
+
+
 def steps(jobs: int) -> list[int]:
     """Job counts at which memory is read: 1, a quarter, half, all (distinct, ascending)."""
     return sorted({1, max(1, jobs // 4), max(1, jobs // 2), jobs})
@@ -259,6 +272,12 @@ def main() -> int:
                 small_alone = settled(cp, {"small": (None, SMALL)}, 300) - t0
                 cp.kubectl("delete", "nwj", "-n", NS, "small", "--wait=true")
         print(f"every Job steady after {wait_steady(op):.1f}s more", flush=True)
+        quiet = steady_cost(op)
+        print(
+            f"{args.jobs} steady Jobs for {STEADY_SECONDS:.0f}s: {quiet[1]:.0f} passes, "
+            f"{quiet[0]:.1f} CPU-s of the operator",
+            flush=True,
+        )
         before, by_job = pass_histogram(op), job_passes(op)
         t0 = time.monotonic()
         apply(cp, rollout_job(3))
@@ -291,7 +310,15 @@ def main() -> int:
         f"{(intercept + slope * LIMIT) / 1024:.2f} GiB",
         flush=True,
     )
-    record(args.results, n, rows, (intercept, kib), (alone, crowded), (small_alone, small_beside))
+    record(
+        args.results,
+        n,
+        rows,
+        (intercept, kib),
+        (alone, crowded),
+        (small_alone, small_beside),
+        quiet,
+    )
     return 0
 
 
@@ -308,6 +335,7 @@ def record(
     line: tuple[float, float],
     rollout: tuple[float, float],
     small: tuple[float, float],
+    quiet: tuple[float, float],
 ) -> None:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     intro = (
@@ -326,7 +354,8 @@ def record(
         f"| {stamp} | {n} | fit | {intercept:.0f} MiB + {kib:.2f} KiB/execution | "
         f"{(intercept + kib * LIMIT / 1024) / 1024:.2f} GiB at {LIMIT:,} | rollout alone "
         f"{rollout[0]:.1f}s, beside the others {rollout[1]:.1f}s "
-        f"({rollout[1] / rollout[0]:.2f}x) | {SMALL}-node Job alone {small[0]:.1f}s, during "
+        f"({rollout[1] / rollout[0]:.2f}x); all steady for {STEADY_SECONDS:.0f}s: "
+        f"{quiet[1]:.0f} passes, {quiet[0]:.1f} operator CPU-s | {SMALL}-node Job alone {small[0]:.1f}s, during "
         f"the rollout {small[1]:.1f}s ({small[1] / small[0]:.2f}x) |\n"
     )
     add_table_rows(results, intro, HEADER, out)

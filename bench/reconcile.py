@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import signal
 import subprocess
@@ -39,7 +38,15 @@ from typing import Any
 
 import yaml
 
-from bench.common import NS, add_table_rows, memory_mib, operator_metrics, spread, start_cluster
+from bench.common import (
+    NS,
+    add_table_rows,
+    cpu_seconds,
+    memory_mib,
+    operator_metrics,
+    spread,
+    start_cluster,
+)
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 
@@ -99,12 +106,6 @@ def wait(predicate: Callable[[], bool], timeout: float, what: str, interval: flo
             return time.monotonic()
         time.sleep(interval)
     raise TimeoutError(f"{what} not reached in {timeout}s")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cluster_cpu(cp: ControlPlane) -> dict[str, float]:

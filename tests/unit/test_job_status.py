@@ -20,6 +20,7 @@ from nodewave.core.job.job_status import (
     evaluate_reconciling,
     evaluate_rolled_back,
     evaluate_stalled,
+    evaluate_steady,
 )
 from nodewave.models.job import RolloutPhase
 from tests.unit.builders import at
@@ -310,3 +311,23 @@ def test_conditions_keep_their_order_and_their_transition_times() -> None:
     assert times["Ready"] == at(0), "Ready stayed False"
     assert times["Stalled"] == at(10), "Stalled turned True"
     assert [c.type for c in later] == [c.type for c in first]
+
+
+@pytest.mark.parametrize(
+    ("c", "steady"),
+    [
+        (STEADY, True),
+        (counts(ready=3, degraded=1), True),  # its pod's events say what happens next
+        (ROLLING, False),
+        (counts(phase=P.AWAITING_PROMOTION, rollout_message="canary"), False),
+        (counts(phase=P.ROLLING_BACK, rollout_message="back"), False),
+        (ROLLED_BACK, False),  # not Ready: the short resync, as for anything unresolved
+        (counts(phase=P.FAILED, rollout_message="stopped"), False),
+        (counts(completes=True, finished=4, ready=0), True),
+        (counts(pods_refused=(("j-1-n1", "exceeded quota"),)), False),
+    ],
+)
+def test_steady_means_only_events_and_deadlines_can_change_anything(
+    c: JobCounts, steady: bool
+) -> None:
+    assert evaluate_steady(build_job_conditions([], c, 1, at(0))) is steady

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
-from nodewave.core.job.planner import apply_health, build_execution_status, plan_job
+from nodewave.core.job.planner import (
+    PlannerSettings,
+    apply_health,
+    build_execution_status,
+    plan_job,
+)
 from nodewave.core.vocabulary.actions import (
     CreateExecution,
     CreatePod,
@@ -76,6 +81,12 @@ def test_settled_job_plans_nothing_and_status_is_stable() -> None:
     assert first.status.stable_version == 1
     ready = next(c for c in first.status.conditions if c.type == "Ready")
     assert (ready.status, ready.reason) == ("True", "AllNodesReady")
+    # Steady: only events and deadlines wake it, and the long resync (issue 29).
+    assert again.requeue_after == PlannerSettings().steady_resync == timedelta(minutes=10)
+    # A node without its execution yet: soon.
+    behind = dataclasses.replace(snap, nodes={**snap.nodes, "n3": node("n3")})
+    placing = plan_job(behind, at(20))
+    assert placing.requeue_after == timedelta(seconds=1), "its pod is being created"
 
 
 def test_node_that_stops_matching_is_stopped_by_the_operator() -> None:

@@ -221,3 +221,18 @@ def build_job_conditions(
         if verdict is not None:
             conditions = set_condition(conditions, type_, *verdict, generation, now)
     return conditions
+
+
+def evaluate_steady(conditions: list[Condition]) -> bool:
+    """Nothing left to do but what an event or a deadline announces: every target ready (or
+    the Job complete), no rollout under way and no pod refused (a quota can be raised without
+    an event we watch); a failed or rolled-back rollout is not Ready, so not steady. Such a Job
+    is looked at again on its events and deadlines, and otherwise only at the long resync:
+    at 30 seconds, 19 steady Jobs of 1,000 nodes made 40 passes during another Job's 62-second
+    rollout and slowed it by a fifth (issue 29)."""
+    status = {c.type: c.status for c in conditions}
+    return (
+        "True" in (status.get(R.READY), status.get(R.COMPLETE))
+        and status.get(R.RECONCILING) == "False"
+        and status.get(R.PODS_REFUSED) != "True"
+    )

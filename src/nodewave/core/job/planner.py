@@ -35,7 +35,7 @@ from nodewave.core.execution.health import (
 from nodewave.core.execution.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.execution.podspec import plan_pull_images
-from nodewave.core.job.job_status import JobCounts, build_job_conditions
+from nodewave.core.job.job_status import JobCounts, build_job_conditions, evaluate_steady
 from nodewave.core.job.notifications import plan_notifications
 from nodewave.core.job.podsecurity import Level
 from nodewave.core.job.policy import (
@@ -103,7 +103,12 @@ class PlannerSettings:
     node_lost_grace: timedelta = timedelta(seconds=60)
     """How long a node may be NotReady before its executions are Lost."""
     resync: timedelta = timedelta(seconds=30)
-    """Longest sleep between passes over a Job, whatever the events say."""
+    """Longest sleep between passes over a Job with something under way, whatever the events
+    say."""
+    steady_resync: timedelta = timedelta(minutes=10)
+    """Longest sleep between passes over a steady Job (`evaluate_steady`): everything it waits
+    for is watched or has a deadline, so this pass only guards against what no watch tells
+    (like client-go's resync period; Argo Rollouts' is 15 minutes)."""
     settle: timedelta = timedelta(seconds=30)
     """A new execution's first status is written once it is Running or in trouble, or after
     this long. Pending and Starting of a healthy placement are brief; writing each of them (and
@@ -602,7 +607,7 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     run.actions.extend(notify.sends)
     deadlines += [t for t in (restart.wake_at, window[1], decision.wake_at) if t is not None]
     deadlines += context.asks.wake_at + notify.wake_at
-    requeue = _requeue_after(settings, placement, deadlines, now)
+    requeue = _requeue_after(settings, placement, deadlines, status, now)
     return Plan(
         run.actions,
         status,
@@ -693,13 +698,18 @@ def _begin_pass(
 
 
 def _requeue_after(
-    settings: PlannerSettings, placement: _Placement, deadlines: list[datetime], now: datetime
+    settings: PlannerSettings,
+    placement: _Placement,
+    deadlines: list[datetime],
+    status: JobStatus,
+    now: datetime,
 ) -> timedelta:
     """When to look again: the earliest deadline; soon after creating executions (they have
     timeouts and a settle window this pass did not observe, and the watch echo of their
-    creation wakes no pass, handlers/operator.py); else at the resync."""
+    creation wakes no pass, handlers/operator.py); else at the resync, a long one when steady."""
     soon = placement.deferred or placement.created
-    requeue = SLOW_START_RETRY if soon else settings.resync
+    steady = evaluate_steady(status.conditions)
+    requeue = SLOW_START_RETRY if soon else settings.steady_resync if steady else settings.resync
     if deadlines:
         requeue = max(timedelta(0), min(requeue, min(deadlines) - now))
     return requeue
