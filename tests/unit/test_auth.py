@@ -438,7 +438,10 @@ def test_an_expiry_without_a_time_zone_is_read_as_utc(tmp_path: Path) -> None:
         ("https://[2001:db8::1]:6443", "[2001:db8::1]:6443", True),
         ("https://[2001:db8::1]:6443", "[2001:db8::1]:443", False),
         ("https://[2001:db8::1]:6443", "2001:db8::/32", True),
-        ("https://[2001:db8::1]:6443", "[2001:db8::1]", True),
+        ("https://[2001:db8::1]:6443", "2001:db8::1", True),
+        # Brackets without a port are no address to Go's httpproxy (SplitHostPort fails, the
+        # entry is kept as a domain name no host has): client-go uses the proxy.
+        ("https://[2001:db8::1]:6443", "[2001:db8::1]", False),
     ],
 )
 def test_no_proxy_names_ipv6_servers(server: str, no_proxy: str, bypassed: bool) -> None:

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from nodewave.cli.completion import SCRIPTS, Completion, complete, plan_completions
+from nodewave.cli.completion import (
+    SCRIPTS,
+    Completion,
+    build_scope,
+    complete,
+    plan_completions,
+)
 from nodewave.cli.plugin import build_parser
 
 PARSER = build_parser()
@@ -53,6 +59,22 @@ STATES = ("Pending", "Starting", "Validating", "Running", "Degraded", "Completed
 )  # fmt: skip
 def test_what_completes_each_word(words: list[str], expected: Completion) -> None:
     assert plan_completions(PARSER, words) == expected
+
+
+@pytest.mark.parametrize(
+    ("words", "namespace", "context", "kubeconfig"),
+    [
+        (["-n", "team-a", "status", ""], "team-a", None, None),
+        (["status", "--namespace=team-b", "--context", "c1", "w"], "team-b", "c1", None),
+        (["--kubeconfig", "/k", "status", "-n", ""], None, None, "/k"),  # -n is being completed
+        (["status", "--", "-n", "x", ""], None, None, None),  # after --, no flag
+    ],
+)
+def test_names_are_looked_up_where_the_words_say(
+    words: list[str], namespace: str | None, context: str | None, kubeconfig: str | None
+) -> None:
+    scope = build_scope(words)
+    assert (scope.namespace, scope.context, scope.kubeconfig) == (namespace, context, kubeconfig)
 
 
 def test_names_from_an_unreachable_cluster_complete_nothing_and_say_nothing(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodewave.cli.plugin import collect_repeated
+from nodewave.cli.completion import collect_repeated
 
 
 @pytest.mark.parametrize(

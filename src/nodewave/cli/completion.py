@@ -113,16 +113,34 @@ async def _names(resource: str, options: argparse.Namespace) -> list[str]:
     return sorted(item["metadata"]["name"] for item in found.get("items") or [])
 
 
-def _only_global(words: Sequence[str]) -> list[str]:
-    """-n, --kubeconfig and --context with their values, from the words before the last."""
-    picked: list[str] = []
-    for flag in ("-n", "--namespace", "--kubeconfig", "--context"):
-        for i, word in enumerate(words[:-1]):
-            if word == flag and i + 1 < len(words) - 1:
-                picked += [flag, words[i + 1]]
-            elif word.startswith(flag + "="):
-                picked.append(word)
-    return picked
+def collect_repeated(words: Sequence[str], flag: str) -> list[str]:
+    """Every value of a flag, before and after the command, up to `--` (argparse keeps only
+    the subcommand's once a repeatable flag appears on both sides); one reader for the plugin's
+    arguments and the completion's."""
+    values = []
+    for i, word in enumerate(words):
+        if word == "--":
+            break
+        if word == flag and i + 1 < len(words):
+            values.append(words[i + 1])
+        elif word.startswith(flag + "="):
+            values.append(word.split("=", 1)[1])
+    return values
+
+
+def build_scope(words: Sequence[str]) -> argparse.Namespace:
+    """The namespace, kubeconfig and context the words before the last name, for the names
+    to complete: they are read where they are, before or after the command."""
+    scope = argparse.ArgumentParser(add_help=False)
+    for flags in (("-n", "--namespace"), ("--kubeconfig",), ("--context",)):
+        scope.add_argument(*flags)
+    given = [
+        word
+        for flag in ("-n", "--namespace", "--kubeconfig", "--context")
+        for value in collect_repeated(words[:-1], flag)
+        for word in (flag, value)
+    ]
+    return scope.parse_known_args(given)[0]
 
 
 def complete(parser: argparse.ArgumentParser, words: Sequence[str]) -> str:
@@ -130,11 +148,7 @@ def complete(parser: argparse.ArgumentParser, words: Sequence[str]) -> str:
     plan = plan_completions(parser, words)
     found = list(plan.candidates)
     if plan.names_of is not None:
-        scope = argparse.ArgumentParser(add_help=False)
-        scope.add_argument("-n", "--namespace")
-        scope.add_argument("--kubeconfig")
-        scope.add_argument("--context")
-        options, _ = scope.parse_known_args(_only_global(words))
+        options = build_scope(words)
         current = (list(words) or [""])[-1]
         names = asyncio.run(_names(plan.names_of, options))
         found += [n for n in names if n.startswith(current)]

@@ -49,7 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nodewave import __version__
-from nodewave.cli.completion import SCRIPTS, answer
+from nodewave.cli.completion import SCRIPTS, answer, collect_repeated
 from nodewave.cli.dashboard import cmd_dashboard
 from nodewave.cli.errors import PluginError
 from nodewave.cli.operations import (
@@ -625,20 +625,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR if args.command == "plan" else 1
     except KeyboardInterrupt:
         return 130
-
-
-def collect_repeated(words: Sequence[str], flag: str) -> list[str]:
-    """Every value of a repeatable flag, before and after the command (argparse keeps only the
-    subcommand's, once the flag appears on both sides)."""
-    values = []
-    for i, word in enumerate(words):
-        if word == "--":
-            break
-        if word == flag and i + 1 < len(words):
-            values.append(words[i + 1])
-        elif word.startswith(flag + "="):
-            values.append(word.split("=", 1)[1])
-    return values
 
 
 def complete_main(argv: Sequence[str] | None = None) -> int:

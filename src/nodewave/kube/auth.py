@@ -61,9 +61,11 @@ def _no_proxy_matches(entry: str, host: str, port: int) -> bool:
         return ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False)
     except ValueError:
         pass
-    if entry.startswith("["):  # [v6]:port, or [v6]
-        name, _, entry_port = entry[1:].partition("]")
-        entry_port = entry_port.removeprefix(":")
+    if entry.startswith("["):  # [v6]:port; "[v6]" alone is no address to Go (a name no host has)
+        name, _, rest = entry[1:].partition("]")
+        if not rest.startswith(":"):
+            return False
+        entry_port = rest[1:]
     elif entry.count(":") == 1:
         name, _, entry_port = entry.rpartition(":")
     else:
