@@ -129,8 +129,8 @@ def collect_repeated(words: Sequence[str], flag: str) -> list[str]:
 
 
 def build_scope(words: Sequence[str]) -> argparse.Namespace:
-    """The namespace, kubeconfig and context the words before the last name, for the names
-    to complete: they are read where they are, before or after the command."""
+    """The namespace, kubeconfig and context that the words before the last one name, where
+    the names to complete are looked up: given before or after the command."""
     scope = argparse.ArgumentParser(add_help=False)
     for flags in (("-n", "--namespace"), ("--kubeconfig",), ("--context",)):
         scope.add_argument(*flags)
