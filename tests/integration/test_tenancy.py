@@ -12,6 +12,7 @@ the operator with a condition, and nothing is created. docs/security.md lists th
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -103,8 +104,12 @@ def tenants(cluster: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> 
                             f"--clusterrole={role}", f"--serviceaccount={TENANT}:{who}")  # fmt: skip
         configs[who] = cluster.write_service_account_kubeconfig(TENANT, who, tmp / f"{who}.conf")
     t = Tenants(cluster, configs)
-    # The API server compiles a new policy within a second or so: until then it admits.
-    wait_for(lambda: POLICY in t.apply("nopods", "probe", agent()).stderr, 30, "the policy active")
+    # The API server compiles a new policy within a second or so (longer under load): until
+    # then it admits. A new name each try: an apply of an object that exists unchanged sends
+    # nothing, so a probe admitted once would never be refused (seen in CI).
+    probes = itertools.count()
+    wait_for(lambda: POLICY in t.apply("nopods", f"probe-{next(probes)}", agent()).stderr, 60,
+             "the policy active")  # fmt: skip
     try:
         yield t
     finally:
