@@ -31,12 +31,8 @@ lint-imports
 step "generated CRDs match the models"
 nodewave crds --check
 step "pytest"
-# Two workers (pytest-xdist); what runs whole on one of them: tests/conftest.py, split_scope.
-if [ $# -gt 0 ]; then
-  exec python -m pytest -p no:cacheprovider --durations=15 -n 2 "$@"
-fi
-python -m pytest -p no:cacheprovider --durations=15 -n 2 --ignore=tests/kind
-step "kind: a three-node cluster (hack/kind/), the README's real-cluster path on it"
-# Alone, after the rest: three kubelets and a control plane beside the other suites would load
-# the two cores past what their timings allow.
-python -m pytest -p no:cacheprovider --durations=5 tests/kind
+# Three workers (pytest-xdist) on the two cores: most tests wait on timers, health windows and
+# containers, not CPU (two workers kept the cores half busy). What runs whole on one worker,
+# and in what order (the kind cluster, the demo and the other long scopes first):
+# tests/conftest.py, split_scope and scope_rank.
+exec python -m pytest -p no:cacheprovider --durations=15 -n 3 "$@"

@@ -30,16 +30,35 @@ TEST_NODES = {
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         parts = Path(str(item.fspath)).parts
-        if {"integration", "e2e", "chaos", "demo", "release"} & set(parts):
+        if {"integration", "e2e", "chaos", "demo", "release", "kind"} & set(parts):
             item.add_marker(pytest.mark.cluster)
+    # Longest first (the test scheduler below hands scopes out in this order), stable within
+    # a rank.
+    items.sort(key=lambda item: scope_rank(item.nodeid))
+
+
+# Scopes of a few minutes each, in the order they start: the kind cluster (~5 minutes), the
+# demo and the chaos package (~3.5 each), the e2e package (~4); then the integration files
+# (10 s to 3 minutes), and the unit tests last, to fill the workers' gaps.
+LONG_SCOPES = ("tests/kind/", "tests/demo/", "tests/chaos/", "tests/e2e/", "tests/release/")
+
+
+def scope_rank(nodeid: str) -> int:
+    """Where a test's scope goes in the queue: by pytest-xdist's default the scopes with the
+    most tests go first, which put the demo and chaos scopes (one to three tests each, three
+    and a half minutes) last and left the other workers idle while they ran."""
+    for rank, package in enumerate(LONG_SCOPES):
+        if nodeid.startswith(package):
+            return rank
+    return len(LONG_SCOPES) + (not nodeid.startswith("tests/integration/"))
 
 
 def split_scope(nodeid: str) -> str:
-    """What runs whole on one worker of `make test`'s two (pytest-xdist): the e2e and chaos
+    """What runs whole on one worker of `make test`'s three (pytest-xdist): the e2e and chaos
     packages (each starts control planes of its own for the package, and two of them side by
     side would double the load for nothing), every other test file by itself. The integration
     files go to whichever worker is free, so each worker starts the session's control plane
-    once, and the two run side by side."""
+    once, and they run side by side."""
     path = nodeid.split("::", 1)[0]
     for package in ("tests/e2e/", "tests/chaos/"):
         if path.startswith(package):
@@ -49,8 +68,11 @@ def split_scope(nodeid: str) -> str:
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     # Not `--dist loadgroup`: from pytest 9.2 its xdist_group marks no longer group anything
-    # (pytest-dev/pytest-xdist#1386); a scheduler of our own splits by path instead.
+    # (pytest-dev/pytest-xdist#1386); a scheduler of our own splits by path instead, and
+    # keeps the collection's order (`scope_rank`) rather than sorting scopes by test count.
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
 
     class ByPackage(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

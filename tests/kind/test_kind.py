@@ -12,9 +12,9 @@ it; a Prometheus in the cluster scraping the operator as the chart's ServiceMoni
 NodewaveRolledBack alert fires when a bad version rolls back (and the CI gate says so with its
 exit code); then `make kind ARGS=down` leaves the machine as it was.
 
-`make test` runs this package after the rest, alone: a three-node cluster beside the other
-suites would load the two cores past what their timings allow. Nothing is skipped: a missing
-prerequisite is installed by the scripts or fails the test.
+`make test` starts this package first, on one of its three workers, beside the other suites
+(tests/conftest.py, scope_rank). Nothing is skipped: a missing prerequisite is installed by the
+scripts or fails the test.
 """
 
 from __future__ import annotations
