@@ -13,8 +13,8 @@ docs:  ## the documentation site into site/ (mkdocs-material; ARGS=serve: on 127
 kind:  ## a three-node kind cluster on podman from a node image built here (ARGS=down removes it; ARGS="load ARCHIVE" loads an image)
 	bash hack/kind/cluster.sh $(or $(ARGS),up)
 
-bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, many Jobs on one fleet (memory per execution, steady cost), a small workload during a large rollout (vs DaemonSets), image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs
-	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && ensure_browser && ensure_container_runtime && python -m bench.reconcile $(ARGS) && python -m bench.rollout && python -m bench.fleet && python -m bench.crowd && python -m bench.prepull && python -m bench.dashboard && python -m bench.revisions'
+bench:  ## benchmarks: vs the DaemonSet controller (1,000 nodes; ARGS="--nodes 1000 5000"), rolling overhead, many Jobs on one fleet (memory per execution, steady cost), a small workload during a large rollout (vs DaemonSets), what each kind of API write costs, image pre-pull on real nodes, the dashboard's node map, memory with a long history of large configs
+	bash -c 'source hack/lib.sh && ensure_python_env && ensure_binaries all && ensure_browser && ensure_container_runtime && python -m bench.reconcile $(ARGS) && python -m bench.rollout && python -m bench.fleet && python -m bench.crowd && python -m bench.writes && python -m bench.prepull && python -m bench.dashboard && python -m bench.revisions'
 
 release:  ## every release artefact from the tagged commit into dist/<version>/ (ARGS=--snapshot: untagged)
 	bash hack/release.sh $(ARGS)
