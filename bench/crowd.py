@@ -80,8 +80,9 @@ def daemonset_times(cp: ControlPlane, wanted: dict[str, int], timeout: float) ->
     return seen
 
 
-def pods_gone(cp: ControlPlane) -> None:
-    wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == 0, 600, "every pod gone")
+def pods_left(cp: ControlPlane, n: int, what: str) -> None:
+    """Until `n` pods are left in the namespace (the removed workload's are gone)."""
+    wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == n, 600, what)
 
 
 def round_daemonsets(cp: ControlPlane, n: int) -> tuple[float, float]:
@@ -92,13 +93,13 @@ def round_daemonsets(cp: ControlPlane, n: int) -> tuple[float, float]:
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(daemonset(LITTLE, "1", "small", False)))
     alone = daemonset_times(cp, {LITTLE: SMALL}, 300)[LITTLE] - t0
     cp.kubectl("delete", "ds", "-n", NS, LITTLE, "--wait=true")
-    wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == n, 300, "small pods gone")
+    pods_left(cp, n, "small pods gone")
     both = [daemonset(LARGE, "2", "bench", True), daemonset(LITTLE, "1", "small", False)]
     t0 = time.monotonic()
     cp.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(both))
     beside = daemonset_times(cp, {LITTLE: SMALL, LARGE: n}, 900)[LITTLE] - t0
     cp.kubectl("delete", "ds", "-n", NS, "--all", "--wait=true")
-    pods_gone(cp)
+    pods_left(cp, 0, "every pod gone")
     return alone, beside
 
 
@@ -110,12 +111,12 @@ def round_jobs(cp: ControlPlane, n: int) -> tuple[float, float]:
     apply(cp, job(LITTLE, "1", selector="small"))
     alone = settle_times(cp, {LITTLE: (None, SMALL)}, 300)[LITTLE] - t0
     cp.kubectl("delete", "nwj", "-n", NS, LITTLE, "--wait=true")
-    wait(lambda: cp.count(f"/api/v1/namespaces/{NS}/pods") == n, 300, "small pods gone")
+    pods_left(cp, n, "small pods gone")
     t0 = time.monotonic()
     apply(cp, rollout_job(2), job(LITTLE, "1", selector="small"))
     beside = settle_times(cp, {LITTLE: (None, SMALL), LARGE: (2, n)}, 900)[LITTLE] - t0
     cp.kubectl("delete", "nwj", "-n", NS, "--all", "--wait=true")
-    pods_gone(cp)
+    pods_left(cp, 0, "every pod gone")
     return alone, beside
 
 
