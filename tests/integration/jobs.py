@@ -9,7 +9,9 @@ from typing import Any
 
 import yaml
 
+from nodewave.core.execution.record import build_record_spec
 from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
+from nodewave.kube.parse import parse_execution, parse_pod
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
@@ -47,6 +49,16 @@ def executions(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]
 def pods(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
     items = kubectl_json(cp, "get", "pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
     return {p["metadata"]["name"]: p for p in items}
+
+
+def pods_say_their_executions(cp: ControlPlane, ns: str, job: str) -> int:
+    """Every pod of the Job says its execution's spec as the API server holds it (its wave,
+    node, version and the execution it replaced: core/execution/record.py); how many pods."""
+    held = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    specs = {e["metadata"]["name"]: parse_execution(e).spec for e in held}
+    said = {name: build_record_spec(parse_pod(p)) for name, p in pods(cp, ns, job).items()}
+    assert said == {name: specs[name] for name in said}
+    return len(said)
 
 
 def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:

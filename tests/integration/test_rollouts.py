@@ -20,6 +20,7 @@ from tests.integration.jobs import (
     job_status,
     ok,
     phase,
+    pods_say_their_executions,
     rolling_job,
     running_versions,
     scrape,
@@ -270,6 +271,8 @@ def test_new_version_mid_rollout_supersedes_from_the_stable_base(
     ]
     assert v2
     assert {e["spec"]["desiredState"] for e in v2} == {"Stopped"}
+    # Each node's version 3 pod says its wave and the execution it replaced, as its execution.
+    assert pods_say_their_executions(cluster, namespace, "api") == len(nodes)
 
 
 def test_a_node_where_the_new_version_fails_reverts_and_the_rollout_completes(

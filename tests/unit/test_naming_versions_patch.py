@@ -26,6 +26,7 @@ from nodewave.core.job.versions import (
 )
 from nodewave.core.vocabulary.actions import (
     CreateExecution,
+    CreatePod,
     CreateRevision,
     DeleteRevision,
     EnsureConfigMap,
@@ -259,7 +260,7 @@ def test_a_revision_without_template_reads_as_empty_and_without_config_as_not_he
     assert (version.type, version.template, version.config) == (JobType.QUERY, {}, None)
     assert version.revision == "j-1"  # where a pass reads the config when it makes a pod
     with pytest.raises(ValueError, match="version 1's config was not read from its revision j-1"):
-        build_pod(job(spec()), version, "x", "u", "n1", RestartPolicy.ALWAYS)
+        build_pod(job(spec()), version, CreatePod("x", "u", "n1", 1, 0, None), RestartPolicy.ALWAYS)
 
 
 def test_revisions_in_memory_hold_no_config_but_the_current_version_has_the_specs() -> None:

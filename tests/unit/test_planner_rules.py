@@ -408,7 +408,8 @@ def test_creates_and_deletes_name_the_pod_and_its_owner() -> None:
     ex = execution("n1", state=S.STARTING)
     snap = snapshot([node("n1")], [ex])
     (create,) = [a for a in plan_job(snap, at(40)).actions if isinstance(a, CreatePod)]
-    assert create == CreatePod(ex.name, ex.uid, "n1", 1)
+    # The pod says the execution's wave and the one it replaces (record.build_record_spec).
+    assert create == CreatePod(ex.name, ex.uid, "n1", 1, ex.spec.rollout_wave, None)
     stop = replace(ex, spec=ex.spec.model_copy(update={"desired_state": DesiredState.STOPPED}))
     gone = plan_job(snapshot([node("n1")], [stop], [pod(NAME)]), at(40))
     assert [a for a in gone.actions if isinstance(a, DeletePod)] == [

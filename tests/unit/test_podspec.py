@@ -14,6 +14,7 @@ from nodewave.core.execution.podspec import (
     build_configmap,
     build_pod,
 )
+from nodewave.core.vocabulary.actions import CreatePod
 from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.models.job import JobType, RestartPolicy
 from tests.unit.builders import job
@@ -42,9 +43,12 @@ def version(template: dict[str, Any] | None = None) -> VersionSpec:
 
 
 def pod(
-    template: dict[str, Any] | None = None, policy: RestartPolicy = RestartPolicy.ALWAYS
+    template: dict[str, Any] | None = None,
+    policy: RestartPolicy = RestartPolicy.ALWAYS,
+    previous: str | None = "j-v2-n1-def",
 ) -> Any:
-    return build_pod(job(), version(template), "j-v3-n1-abc", "ex-uid", "n1", policy)
+    action = CreatePod("j-v3-n1-abc", "ex-uid", "n1", 3, 2, previous)
+    return build_pod(job(), version(template), action, policy)
 
 
 def test_identity_labels_and_owner() -> None:
@@ -57,9 +61,17 @@ def test_identity_labels_and_owner() -> None:
         "nodewave.io/version": "3",
         "nodewave.io/node": "n1",
         "nodewave.io/execution": "j-v3-n1-abc",
+        "nodewave.io/wave": "2",
         "app.kubernetes.io/managed-by": "nodewave",
     }
-    assert meta["annotations"] == {"team": "obs", "nodewave.io/job": "j"}
+    assert meta["annotations"] == {
+        "team": "obs",
+        "nodewave.io/job": "j",
+        "nodewave.io/node": "n1",
+        "nodewave.io/previous-execution": "j-v2-n1-def",
+    }
+    # The first execution on a node replaces none: nothing is said.
+    assert "nodewave.io/previous-execution" not in pod(previous=None)["metadata"]["annotations"]
     assert meta["ownerReferences"] == [
         {
             "apiVersion": "nodewave.io/v1alpha1",
@@ -145,7 +157,7 @@ def test_a_template_volume_named_like_ours_is_replaced_not_doubled() -> None:
 def test_the_template_itself_is_not_changed() -> None:
     v = version()
     before = json.dumps(v.template, sort_keys=True)
-    build_pod(job(), v, "e", "u", "n1", RestartPolicy.ALWAYS)
+    build_pod(job(), v, CreatePod("e", "u", "n1", 3, 0, None), RestartPolicy.ALWAYS)
     assert json.dumps(v.template, sort_keys=True) == before
 
 

@@ -13,10 +13,14 @@ from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
 from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
 from nodewave.core.vocabulary.naming import (
+    ANNOTATION_JOB,
+    ANNOTATION_NODE,
+    ANNOTATION_PREVIOUS,
     ANNOTATION_STOPPED_BY,
     LABEL_PRE_PULL,
     LABEL_VERSION,
     LABEL_VERSION_HASH,
+    LABEL_WAVE,
     STOPPED_BY_OPERATOR,
 )
 from nodewave.core.vocabulary.snapshot import (
@@ -168,7 +172,7 @@ def parse_pod(body: Mapping[str, Any]) -> PodInfo:
         reason=status.get("reason"),
         message=status.get("message"),
         containers=tuple(_container(c) for c in status.get("containerStatuses") or []),
-        **_pre_pull(meta),
+        **(_pre_pull(meta) or _placement(meta)),
     )
 
 
@@ -178,6 +182,23 @@ def _pre_pull(meta: Mapping[str, Any]) -> dict[str, Any]:
     if version is None:
         return {}
     return {"pre_pull_of": version, "owner_uid": _controller(meta, "Job").get("uid", "")}
+
+
+def _placement(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What an execution's pod says of its execution (`podspec.build_pod`); nothing for a pod
+    made before pods said it, or any other pod."""
+    annotations = meta.get("annotations") or {}
+    version = _version_label(meta, LABEL_VERSION)
+    wave = (meta.get("labels") or {}).get(LABEL_WAVE, "")
+    if version is None or not wave.isdigit() or ANNOTATION_NODE not in annotations:
+        return {}
+    return {
+        "job_name": _shared(annotations.get(ANNOTATION_JOB, "")),
+        "version": version,
+        "target_node": _shared(annotations[ANNOTATION_NODE]),
+        "wave": int(wave),
+        "previous_execution": annotations.get(ANNOTATION_PREVIOUS),
+    }
 
 
 def _version_label(meta: Mapping[str, Any], key: str) -> int | None:

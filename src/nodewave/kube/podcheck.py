@@ -34,6 +34,7 @@ from nodewave.core.execution.podspec import build_pod, evaluate_configmap_confli
 from nodewave.core.job.planner import needs_pod_check, select_targets
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.vocabulary import reasons as R
+from nodewave.core.vocabulary.actions import CreatePod
 from nodewave.core.vocabulary.naming import build_configmap_name, build_execution_name
 from nodewave.core.vocabulary.snapshot import JobInfo, PodRefusal, Snapshot, VersionSpec
 from nodewave.kube.client import Kube, KubeError, path_of
@@ -57,7 +58,8 @@ dry-run makes is stored for a garbage collector to find."""
 def build_dry_run_pod(job: JobInfo, version: VersionSpec, node: str) -> dict[str, object]:
     """The pod the operator would create for `version` on `node`, as it would create it."""
     name = build_execution_name(job.name, version.number, node)
-    return build_pod(job, version, name, DRY_RUN_UID, node, job.spec.effective_restart_policy)
+    action = CreatePod(name, DRY_RUN_UID, node, version.number, 0, None)
+    return build_pod(job, version, action, job.spec.effective_restart_policy)
 
 
 def build_refusal_words(e: KubeError) -> str | None:

@@ -25,6 +25,7 @@ from nodewave.core.execution.podspec import (
     build_pull_pod,
     evaluate_configmap_conflict,
 )
+from nodewave.core.execution.record import build_pod_action
 from nodewave.core.job.planner import Plan, PlannerSettings, evaluate_bake_start, plan_job
 from nodewave.core.job.versions import VersionPlan, build_revision, plan_versions, select_owned
 from nodewave.core.operator.egress import EgressPolicy, build_egress_policy
@@ -432,9 +433,7 @@ class Reconciler:
         info = parse_execution(created)
         self.view.overlay_executions.put(key, info.name, info)
         if action.start:
-            await self._create_pod(
-                snap, CreatePod(info.name, info.uid, action.node, action.version)
-            )
+            await self._create_pod(snap, build_pod_action(info))
 
     async def _call_webhook(self, snap: Snapshot, action: CallWebhook) -> None:
         self.webhooks.start(action)
@@ -516,14 +515,7 @@ class Reconciler:
                 "VersionGone",
                 f"version {action.version} is no longer kept; cannot start {action.execution}",
             )
-        body = build_pod(
-            job,
-            version,
-            action.execution,
-            action.execution_uid,
-            action.node,
-            job.spec.effective_restart_policy,
-        )
+        body = build_pod(job, version, action, job.spec.effective_restart_policy)
         key = (job.namespace, job.name)
         try:
             created = await self.kube.create(path_of("pods", job.namespace), body)

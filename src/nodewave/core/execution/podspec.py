@@ -19,20 +19,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from nodewave import API_VERSION, GROUP
-from nodewave.core.vocabulary.actions import CreateExecution
+from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import (
     ANNOTATION_JOB,
+    ANNOTATION_NODE,
+    ANNOTATION_PREVIOUS,
     LABEL_EXECUTION,
     LABEL_JOB,
     LABEL_NODE,
     LABEL_PRE_PULL,
     LABEL_VERSION,
+    LABEL_WAVE,
     MANAGED_BY,
     build_configmap_name,
     build_pull_pod_name,
     label_value,
 )
 from nodewave.core.vocabulary.snapshot import JobInfo, VersionSpec
+from nodewave.models.base import RESERVED_PREFIX
 from nodewave.models.job import RestartPolicy
 
 CONFIG_DIR = "/etc/nodewave"
@@ -157,31 +161,55 @@ def build_execution(job: JobInfo, action: CreateExecution) -> dict[str, Any]:
     }
 
 
+def _unreserved(keys: Mapping[str, str] | None) -> dict[str, str]:
+    """The template's labels or annotations without the operator's own (nodewave.io/...):
+    what the pod says of its execution is the operator's word, never the Job author's."""
+    return {k: v for k, v in (keys or {}).items() if not k.startswith(RESERVED_PREFIX)}
+
+
+def _pod_metadata(
+    job: JobInfo, version: int, action: CreatePod, template: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The pod's name, labels, annotations and owner. Labels may be shortened to 63
+    characters; the full names go as annotations, so the pod alone says where and what its
+    execution is (`record.build_record_spec`)."""
+    execution, node = action.execution, action.node
+    labels = {
+        **_unreserved(template.get("labels")),
+        **build_labels(job.name, version, node),
+        LABEL_EXECUTION: label_value(execution),
+        LABEL_WAVE: str(action.wave),
+    }
+    annotations = {
+        **_unreserved(template.get("annotations")),
+        ANNOTATION_JOB: job.name,
+        ANNOTATION_NODE: node,
+        **({ANNOTATION_PREVIOUS: action.previous} if action.previous else {}),
+    }
+    return {
+        "name": execution,
+        "namespace": job.namespace,
+        "labels": labels,
+        "annotations": annotations,
+        "ownerReferences": [
+            build_owner_reference(API_VERSION, "Execution", execution, action.execution_uid)
+        ],
+    }
+
+
 def build_pod(
-    job: JobInfo,
-    version: VersionSpec,
-    execution: str,
-    execution_uid: str,
-    node: str,
-    restart_policy: RestartPolicy,
+    job: JobInfo, version: VersionSpec, action: CreatePod, restart_policy: RestartPolicy
 ) -> dict[str, Any]:
     template = copy.deepcopy(dict(version.template))
-    meta = template.get("metadata") or {}
     spec: dict[str, Any] = template.get("spec") or {}
-    labels = {
-        **(meta.get("labels") or {}),
-        **build_labels(job.name, version.number, node),
-        LABEL_EXECUTION: label_value(execution),
-    }
-    annotations = {**(meta.get("annotations") or {}), ANNOTATION_JOB: job.name}
-    _pin_to_node(spec, node)
+    _pin_to_node(spec, action.node)
     spec["restartPolicy"] = restart_policy.value
     spec.setdefault("serviceAccountName", "default")
     env = [
         {"name": "NODEWAVE_JOB", "value": job.name},
         {"name": "NODEWAVE_VERSION", "value": str(version.number)},
-        {"name": "NODEWAVE_NODE", "value": node},
-        {"name": "NODEWAVE_EXECUTION", "value": execution},
+        {"name": "NODEWAVE_NODE", "value": action.node},
+        {"name": "NODEWAVE_EXECUTION", "value": action.execution},
         {
             "name": "NODEWAVE_CONFIG",
             "value": json.dumps(dict(read_config(version)), sort_keys=True),
@@ -206,15 +234,7 @@ def build_pod(
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": execution,
-            "namespace": job.namespace,
-            "labels": labels,
-            "annotations": annotations,
-            "ownerReferences": [
-                build_owner_reference(API_VERSION, "Execution", execution, execution_uid)
-            ],
-        },
+        "metadata": _pod_metadata(job, version.number, action, template.get("metadata") or {}),
         "spec": spec,
     }
 

@@ -35,6 +35,7 @@ from nodewave.core.execution.health import (
 from nodewave.core.execution.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.execution.podspec import plan_pull_images
+from nodewave.core.execution.record import build_pod_action
 from nodewave.core.job.job_status import JobCounts, build_job_conditions, evaluate_steady
 from nodewave.core.job.notifications import plan_notifications
 from nodewave.core.job.podsecurity import Level
@@ -784,7 +785,7 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
 
 def _pod_actions(ex: ExecutionInfo, obs: Observation, pod: PodInfo | None) -> list[Action]:
     if obs.pod_action is PodAction.CREATE:
-        return [CreatePod(ex.name, ex.uid, ex.spec.node_name, ex.spec.job_version)]
+        return [build_pod_action(ex)]
     if obs.pod_action is PodAction.DELETE and pod is not None:
         return [DeletePod(pod.name, pod.uid)]
     return []

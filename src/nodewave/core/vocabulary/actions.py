@@ -68,10 +68,16 @@ class SetDesiredState:
 
 @dataclass(frozen=True, slots=True)
 class CreatePod:
+    """The execution's pod. It says, in the same create, everything known of its execution
+    when it is made (`podspec.build_pod`): a record of the placement that needs no write of
+    its own (`record.build_record_spec` reads it back)."""
+
     execution: str
     execution_uid: str
     node: str
     version: int
+    wave: int
+    previous: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,17 @@ class PodInfo:
     """A pull-only pod (rollout.prePull): the version whose images it pulls."""
     owner_uid: str = ""
     """A pull-only pod's controlling owner (its Job's uid); "" for any other pod."""
+    job_name: str = ""
+    """An execution's pod: its Job's full name; "" for a pod that does not say."""
+    version: int | None = None
+    """An execution's pod: the Job version it runs."""
+    target_node: str = ""
+    """An execution's pod: the node it is pinned to, by its full name (`node_name` is where
+    the scheduler bound it: the same node, once bound)."""
+    wave: int = 0
+    """An execution's pod: the rollout wave that placed it (0: outside a wave)."""
+    previous_execution: str | None = None
+    """An execution's pod: the execution it replaces on its node."""
     restarts: int = field(init=False, default=0)
     """Container restarts, summed once: every observation of every pass reads it."""
 

@@ -1,0 +1,96 @@
+"""An execution's pod says what its execution is (core/execution/record.py): the first step to
+the pod as a node's record without a custom-resource write (docs/design.md §4.2, issue 29).
+
+The property: through the real chain a placement takes (the Execution as the operator creates
+it, read back as the API returns it; the pod asked for from it; the pod as the operator creates
+it, read back), the spec the pod says equals the execution's, for any Job and node name a
+cluster allows (up to 253 characters, where labels are shortened to 63), version, wave and
+replaced execution. And what a pod does not say is never made up: a pull-only pod, a pod
+made before pods said it, a Job author's own `nodewave.io/` keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nodewave.core.execution.podspec import build_execution, build_pod
+from nodewave.core.execution.record import build_pod_action, build_record_spec
+from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
+from nodewave.core.vocabulary.naming import build_execution_name
+from nodewave.core.vocabulary.snapshot import VersionSpec
+from nodewave.kube.parse import parse_execution, parse_pod
+from nodewave.models.execution import DesiredState
+from nodewave.models.job import JobType, RestartPolicy
+from tests.unit.builders import job
+
+_SEGMENT = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
+NAMES = st.from_regex(rf"{_SEGMENT}(\.{_SEGMENT}){{0,8}}", fullmatch=True).filter(
+    lambda name: len(name) <= 253
+)
+TEMPLATE = {"spec": {"containers": [{"name": "main", "image": "registry.example/agent:1"}]}}
+
+
+def as_returned(body: dict[str, Any], uid: str) -> dict[str, Any]:
+    """An object as the API server returns its create: with a uid and a creation time."""
+    meta = {**body["metadata"], "uid": uid, "creationTimestamp": "2026-12-07T10:00:00Z"}
+    return {**body, "metadata": meta}
+
+
+@given(
+    job_name=NAMES,
+    node=NAMES,
+    version=st.integers(1, 10**6),
+    wave=st.integers(0, 100),
+    replaces=st.booleans(),
+)
+def test_the_pod_says_its_executions_spec(
+    job_name: str, node: str, version: int, wave: int, replaces: bool
+) -> None:
+    owner = job(name=job_name)
+    name = build_execution_name(job_name, version, node)
+    previous = build_execution_name(job_name, version + 1, node) if replaces else None
+    action = CreateExecution(name, node, version, wave, DesiredState.RUNNING, previous, True)
+    execution = parse_execution(as_returned(build_execution(owner, action), "ex-uid"))
+    spec = VersionSpec(version, JobType.PIPELINE, TEMPLATE, {})
+    body = build_pod(owner, spec, build_pod_action(execution), RestartPolicy.ALWAYS)
+    assert build_record_spec(parse_pod(as_returned(body, "pod-uid"))) == execution.spec
+
+
+def pod_of(metadata: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"name": "p", "creationTimestamp": "2026-12-07T10:00:00Z", **metadata}}
+
+
+def test_a_pod_that_does_not_say_gives_no_record() -> None:
+    labels = {"nodewave.io/version": "2", "nodewave.io/wave": "1", "nodewave.io/job": "j"}
+    annotations = {"nodewave.io/job": "j", "nodewave.io/node": "n1"}
+    said = pod_of({"labels": labels, "annotations": annotations})
+    assert build_record_spec(parse_pod(said)) is not None
+    # Made before pods said their wave and node (an operator upgraded mid-rollout).
+    older = pod_of(
+        {"labels": {"nodewave.io/version": "2"}, "annotations": {"nodewave.io/job": "j"}}
+    )
+    assert build_record_spec(parse_pod(older)) is None
+    # A pull-only pod of version 2 (rollout.prePull) runs no execution.
+    pull = pod_of({"labels": {"nodewave.io/pre-pull": "2"}, "annotations": annotations})
+    assert build_record_spec(parse_pod(pull)) is None
+    # Someone else's pod.
+    assert build_record_spec(parse_pod(pod_of({"labels": {"app": "x"}}))) is None
+
+
+def test_a_job_authors_own_nodewave_keys_never_reach_the_pod() -> None:
+    """The template's metadata is the Job author's: a `nodewave.io/` label or annotation in it
+    would say another wave, node or replaced execution than the operator's."""
+    forged = {"nodewave.io/wave": "9", "nodewave.io/previous-execution": "other", "team": "a"}
+    template = {**TEMPLATE, "metadata": {"labels": forged, "annotations": forged}}
+    spec = VersionSpec(1, JobType.PIPELINE, template, {})
+    body = build_pod(job(), spec, CreatePod("j-v1-n1", "u", "n1", 1, 2, None), RestartPolicy.ALWAYS)
+    meta = body["metadata"]
+    assert meta["labels"]["nodewave.io/wave"] == "2"
+    assert meta["labels"]["team"] == meta["annotations"]["team"] == "a"
+    assert "nodewave.io/previous-execution" not in meta["labels"]
+    assert "nodewave.io/previous-execution" not in meta["annotations"]
+    record = build_record_spec(parse_pod(as_returned(body, "pod-uid")))
+    assert record is not None
+    assert (record.rollout_wave, record.previous_execution) == (2, None)
