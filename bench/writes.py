@@ -10,7 +10,8 @@ the operator's real objects (an Execution and its pod captured from a live place
 per write), the CPU of kube-apiserver and etcd per write:
 
 - `pod create`: the operator's pod (held by a scheduling gate, so no scheduler or kubelet
-  write follows; a DaemonSet's pod is the same write);
+  write follows; a DaemonSet's pod is the same write), and an annotation added to it (a
+  node's fact, such as when it was validated, kept on its pod);
 - `execution create` and `execution status`: the two custom-resource writes of today;
 - `execution create with status`: the same object created with its status in one write, as a
   version of the CRD without the status subresource would allow (a copy of the CRD under a
@@ -112,6 +113,19 @@ def build_execution(execution: dict[str, Any], path: str, with_status: bool) -> 
         out = copy.deepcopy(template)
         out["metadata"]["name"] = f"w-ex-{i:05d}"
         return "POST", path, out
+
+    return body
+
+
+def build_pod_mark(execution: dict[str, Any]) -> Body:
+    """An annotation on the i-th pod (a node's fact kept on its pod, such as the time it was
+    validated, instead of on its Execution): a merge patch of the pod's metadata."""
+    stable = {
+        "metadata": {"annotations": {"nodewave.io/stable-at": execution["status"]["startedAt"]}}
+    }
+
+    def body(i: int) -> tuple[str, str, dict[str, Any]]:
+        return "PATCH", f"{PODS}/w-pod-{i:05d}", stable
 
     return body
 
@@ -284,6 +298,7 @@ def cases(
     # Twice `count` executions: the first half's status is patched, the second half's updated.
     out = {
         "pod create": (shifted(build_pod(pod)), count, PODS),
+        "pod annotation (merge patch)": (shifted(build_pod_mark(execution)), count, PODS),
         "execution create": (
             shifted(build_execution(execution, EXECUTIONS, False)),
             2 * count,
