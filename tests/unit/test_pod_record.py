@@ -59,7 +59,8 @@ def test_the_pod_says_its_executions_spec(
 
 
 def pod_of(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {"metadata": {"name": "p", "creationTimestamp": "2026-12-07T10:00:00Z", **metadata}}
+    name = build_execution_name("j", 2, "n1")
+    return {"metadata": {"name": name, "creationTimestamp": "2026-12-07T10:00:00Z", **metadata}}
 
 
 def test_a_pod_that_does_not_say_gives_no_record() -> None:
@@ -67,6 +68,16 @@ def test_a_pod_that_does_not_say_gives_no_record() -> None:
     annotations = {"nodewave.io/job": "j", "nodewave.io/node": "n1"}
     said = pod_of({"labels": labels, "annotations": annotations})
     assert build_record_spec(parse_pod(said)) is not None
+    # Labels or annotations changed by someone who may patch pods: the name still says Job j,
+    # version 2, node n1, so a pod claiming another version or node says nothing.
+    other_version = pod_of(
+        {"labels": {**labels, "nodewave.io/version": "3"}, "annotations": annotations}
+    )
+    assert build_record_spec(parse_pod(other_version)) is None
+    other_node = pod_of(
+        {"labels": labels, "annotations": {**annotations, "nodewave.io/node": "n2"}}
+    )
+    assert build_record_spec(parse_pod(other_node)) is None
     # Made before pods said their wave and node (an operator upgraded mid-rollout).
     older = pod_of(
         {"labels": {"nodewave.io/version": "2"}, "annotations": {"nodewave.io/job": "j"}}
@@ -85,7 +96,12 @@ def test_a_job_authors_own_nodewave_keys_never_reach_the_pod() -> None:
     forged = {"nodewave.io/wave": "9", "nodewave.io/previous-execution": "other", "team": "a"}
     template = {**TEMPLATE, "metadata": {"labels": forged, "annotations": forged}}
     spec = VersionSpec(1, JobType.PIPELINE, template, {})
-    body = build_pod(job(), spec, CreatePod("j-v1-n1", "u", "n1", 1, 2, None), RestartPolicy.ALWAYS)
+    body = build_pod(
+        job(),
+        spec,
+        CreatePod(build_execution_name("j", 1, "n1"), "u", "n1", 1, 2, None),
+        RestartPolicy.ALWAYS,
+    )
     meta = body["metadata"]
     assert meta["labels"]["nodewave.io/wave"] == "2"
     assert meta["labels"]["team"] == meta["annotations"]["team"] == "a"

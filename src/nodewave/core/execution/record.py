@@ -11,6 +11,7 @@ execution's own; tests hold the two together on every path that makes a pod.
 from __future__ import annotations
 
 from nodewave.core.vocabulary.actions import CreatePod
+from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
 from nodewave.models.execution import DesiredState, ExecutionSpec
 
@@ -31,14 +32,19 @@ def build_pod_action(execution: ExecutionInfo) -> CreatePod:
 
 def build_record_spec(pod: PodInfo) -> ExecutionSpec | None:
     """The spec of the execution `pod` runs, as the pod says it; None for a pod that does not
-    say (a pull-only pod, a pod made before pods said it, anyone else's).
+    say (a pull-only pod, a pod made before pods said it, anyone else's, one whose name is not
+    its execution's). Its wave and the execution it replaced are as the pod's labels and
+    annotations say: before the operator decides on them, the chart's admission policy must
+    keep `nodewave.io/` keys on pods the operator's alone (docs/design.md §4.2).
 
     The desired state is Running: the operator deletes the pod of an execution it stops, so a
     pod that exists is one its execution wants running (a stop asked for and not yet carried
     out is the execution's to say)."""
     if pod.pre_pull_of is not None or pod.version is None or not pod.job_name:
         return None
-    if not pod.target_node:
+    # Whoever may patch pods in the namespace may change their labels and annotations, but not
+    # their name: one made of another Job, version or node than they claim says nothing.
+    if pod.name != build_execution_name(pod.job_name, pod.version, pod.target_node):
         return None
     return ExecutionSpec(
         job_name=pod.job_name,
