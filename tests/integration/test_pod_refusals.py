@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nodewave.core.vocabulary.naming import build_configmap_name
+from nodewave.core.vocabulary.naming import build_configmap_name, build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
@@ -213,6 +213,59 @@ def test_someone_elses_configmap_under_the_versions_name_is_never_replaced(
     )  # fmt: skip
     ours = kubectl_json(cluster, "get", "configmap", name, "-n", namespace)
     assert ours["metadata"]["ownerReferences"][0]["kind"] == "Job"
+
+
+def test_a_pod_made_under_an_executions_name_is_never_adopted(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """Execution and pod names are deterministic, so whoever may create pods in the namespace
+    could make one under an execution's name first. Before, the operator's create met
+    AlreadyExists and took that pod for its execution's: its health judged the version, and
+    whatever it ran stood for the Job's. Now it is left alone, never read nor deleted, the
+    execution Pending saying so; once it is gone the execution's own pod follows."""
+    nodes = suite_nodes(cluster, SUITE, 2)
+    taken = build_execution_name("agent", 1, nodes[0])
+    # Saying what the operator's pods say, so the operator's own watch of pods holds it.
+    says = {"annotations": {"nodewave.io/job": "agent", "nodewave.io/node": nodes[0]},
+            "labels": {"nodewave.io/job": "agent", "nodewave.io/version": "1",
+                       "nodewave.io/wave": "0"}}  # fmt: skip
+    theirs = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": taken, **says},
+              "spec": {"nodeName": nodes[0], "containers": [container()]}}  # fmt: skip
+    apply(cluster, namespace, theirs)
+    before = kubectl_json(cluster, "get", "pod", taken, "-n", namespace)["metadata"]
+    job = spec(template())
+    job["rollout"] = {"strategy": "Immediate"}  # no health deadline while it waits
+    apply_job(cluster, namespace, "agent", job)
+    status = wait_for(
+        lambda: s if condition(s := job_status(cluster, namespace, "agent"), "PodsRefused")
+        == ("True", "PodRefused") else None,
+        30, "PodsRefused at the Job",
+    )  # fmt: skip
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "PodsRefused")
+    assert f'a pod named "{taken}" exists and is not this execution\'s' in message, message
+    wait_for(
+        lambda: (executions(cluster, namespace, "agent")[nodes[1]].get("status") or {})
+        .get("observedState") == "Running",
+        30, "the other node's execution running",
+    )  # fmt: skip
+    held = executions(cluster, namespace, "agent")[nodes[0]]["status"]
+    assert (held["observedState"], held["error"]["code"]) == ("Pending", "PodRefused")
+    assert "nodewave never adopts a pod it did not make" in held["message"]
+    now = kubectl_json(cluster, "get", "pod", taken, "-n", namespace)["metadata"]
+    assert now["uid"] == before["uid"]
+    assert "ownerReferences" not in now
+    cluster.kubectl("delete", "pod", taken, "-n", namespace, "--grace-period=0", "--force")
+    ours = wait_for(
+        lambda: (p := pods(cluster, namespace, "agent").get(taken))
+        and p["metadata"].get("ownerReferences") and p,
+        60, "the execution's own pod",
+    )  # fmt: skip
+    assert ours["metadata"]["ownerReferences"][0]["kind"] == "Execution"
+    wait_for(
+        lambda: condition(job_status(cluster, namespace, "agent"), "PodsRefused")
+        == ("False", "AsExpected"),
+        30, "PodsRefused cleared",
+    )  # fmt: skip
 
 
 def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(

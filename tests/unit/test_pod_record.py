@@ -10,20 +10,21 @@ made before pods said it, a Job author's own `nodewave.io/` keys."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nodewave.core.execution.podspec import build_execution, build_pod
-from nodewave.core.execution.record import build_pod_action, build_record_spec
+from nodewave.core.execution.record import build_pod_action, build_record_spec, select_owned_pods
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.kube.parse import parse_execution, parse_pod
 from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobType, RestartPolicy
-from tests.unit.builders import job
+from tests.unit.builders import execution, job, pod
 
 _SEGMENT = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
 NAMES = st.from_regex(rf"{_SEGMENT}(\.{_SEGMENT}){{0,8}}", fullmatch=True).filter(
@@ -52,10 +53,12 @@ def test_the_pod_says_its_executions_spec(
     name = build_execution_name(job_name, version, node)
     previous = build_execution_name(job_name, version + 1, node) if replaces else None
     action = CreateExecution(name, node, version, wave, DesiredState.RUNNING, previous, True)
-    execution = parse_execution(as_returned(build_execution(owner, action), "ex-uid"))
+    created = parse_execution(as_returned(build_execution(owner, action), "ex-uid"))
     spec = VersionSpec(version, JobType.PIPELINE, TEMPLATE, {})
-    body = build_pod(owner, spec, build_pod_action(execution), RestartPolicy.ALWAYS)
-    assert build_record_spec(parse_pod(as_returned(body, "pod-uid"))) == execution.spec
+    body = build_pod(owner, spec, build_pod_action(created), RestartPolicy.ALWAYS)
+    made = parse_pod(as_returned(body, "pod-uid"))
+    assert build_record_spec(made) == created.spec
+    assert made.owner_uid == created.uid  # what select_owned_pods asks of it
 
 
 def pod_of(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -110,3 +113,23 @@ def test_a_job_authors_own_nodewave_keys_never_reach_the_pod() -> None:
     record = build_record_spec(parse_pod(as_returned(body, "pod-uid")))
     assert record is not None
     assert (record.rollout_wave, record.previous_execution) == (2, None)
+
+
+def test_a_pass_reads_only_the_pods_its_executions_own() -> None:
+    """Pod names are deterministic: whoever may create pods in the namespace could make one
+    under an execution's name first. Only a pod the execution controls is its pod."""
+    ex = execution("n1")
+    own = dataclasses.replace(pod(ex.name), owner_uid=ex.uid)
+    pull = dataclasses.replace(pod("j-pull-v2-n1", pre_pull_of=2), owner_uid="job-uid")
+    cases = {
+        "its own": (own, True),
+        "someone else's under its name": (dataclasses.replace(own, owner_uid="other"), False),
+        "someone else's with no owner": (dataclasses.replace(own, owner_uid=""), False),
+        "a pull-only pod (the planner checks its Job)": (pull, True),
+    }
+    for what, (candidate, kept) in cases.items():
+        assert (candidate.name in select_owned_pods({candidate.name: candidate}, [ex])) is kept, (
+            what
+        )
+    # A pod of no execution (its execution deleted, the garbage collector not there yet).
+    assert select_owned_pods({own.name: own}, []) == {}

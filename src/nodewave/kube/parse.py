@@ -185,14 +185,15 @@ def _pre_pull(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _placement(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """What an execution's pod says of its execution (`podspec.build_pod`); nothing for a pod
-    made before pods said it, or any other pod."""
+    """An execution's pod: the execution that controls it, and what the pod says of it
+    (`podspec.build_pod`; nothing said by a pod made before pods said it, or anyone else's)."""
+    owner = {"owner_uid": _controller(meta, "Execution").get("uid", "")}
     annotations = meta.get("annotations") or {}
     version = _version_label(meta, LABEL_VERSION)
     wave = (meta.get("labels") or {}).get(LABEL_WAVE, "")
     if version is None or not wave.isdigit() or ANNOTATION_NODE not in annotations:
-        return {}
-    return {
+        return owner
+    return owner | {
         "job_name": _shared(annotations.get(ANNOTATION_JOB, "")),
         "version": version,
         "target_node": _shared(annotations[ANNOTATION_NODE]),

@@ -25,7 +25,7 @@ from nodewave.core.execution.podspec import (
     build_pull_pod,
     evaluate_configmap_conflict,
 )
-from nodewave.core.execution.record import build_pod_action
+from nodewave.core.execution.record import build_pod_action, select_owned_pods
 from nodewave.core.job.planner import Plan, PlannerSettings, evaluate_bake_start, plan_job
 from nodewave.core.job.versions import VersionPlan, build_revision, plan_versions, select_owned
 from nodewave.core.operator.egress import EgressPolicy, build_egress_policy
@@ -57,7 +57,13 @@ from nodewave.core.vocabulary.naming import (
     build_configmap_name,
 )
 from nodewave.core.vocabulary.patch import build_merge_patch
-from nodewave.core.vocabulary.snapshot import AlertAnswer, ExecutionInfo, JobInfo, Snapshot
+from nodewave.core.vocabulary.snapshot import (
+    AlertAnswer,
+    ExecutionInfo,
+    JobInfo,
+    PodInfo,
+    Snapshot,
+)
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.events import EventRecorder, Involved
 from nodewave.kube.nodes import (
@@ -234,12 +240,13 @@ class Reconciler:
         """Everything the pure plan reads about the Job, as this pass sees it."""
         key = (job.namespace, job.name)
         executions = self.view.executions_of(key, job.uid)
+        pods = select_owned_pods(self.view.pods_of(key), executions)
         snap = Snapshot(
             job=job,
             current=versions.current,
             nodes=self.view.node_map(),
             executions=executions,
-            pods=self.view.pods_of(key),
+            pods=pods,
             versions=versions.known,
             namespace_labels=labels,
             health=self._health.get(key, {}),
@@ -249,7 +256,7 @@ class Reconciler:
             alerts=await self._read_alerts(job, now),
             notification_answers=self.notifier.calls.answers(key),
             subscriptions=await self.notifier.subscriptions(job),
-            pod_create_errors=self._pod_create_errors(key, executions),
+            pod_create_errors=self._pod_create_errors(key, executions, pods),
             pull_refusals={
                 n: words
                 for (v, n), words in self._pull_errors.get(key, {}).items()
@@ -269,13 +276,13 @@ class Reconciler:
             self.view.overlay_jobs.put((job.namespace, job.name), job.name, parse_job(updated))
 
     def _pod_create_errors(
-        self, key: JobKey, executions: tuple[ExecutionInfo, ...]
+        self, key: JobKey, executions: tuple[ExecutionInfo, ...], pods: Mapping[str, PodInfo]
     ) -> dict[str, str]:
-        """The refused creates of executions that still exist and still have no pod."""
+        """The refused creates of executions that still exist and still have no pod of their
+        own (`pods`: a pod made under the name by someone else does not count)."""
         known = self._create_errors.get(key)
         if not known:
             return {}
-        pods = self.view.pods_of(key)
         live = {ex.name for ex in executions}
         for name in [n for n in known if n not in live or n in pods]:
             del known[name]
@@ -523,11 +530,21 @@ class Reconciler:
             if (words := build_refusal_words(e)) is not None:  # the next pass says so
                 self._create_errors.setdefault(key, {})[action.execution] = words
             raise
-        self._create_errors.get(key, {}).pop(action.execution, None)
-        if created is not None:
-            self.view.overlay_pods.put(
-                (job.namespace, job.name), action.execution, parse_pod(created)
+        if created is None:  # the name is taken: ours, made before the watch said so?
+            created = await self.kube.get(path_of("pods", job.namespace, action.execution))
+            if created is None:
+                return  # gone meanwhile: the next pass makes it
+        pod = parse_pod(created)
+        if pod.owner_uid != action.execution_uid:
+            # Names are deterministic: anyone who may create pods here could take one first.
+            # Such a pod is never adopted; the execution says so until it is gone.
+            self._create_errors.setdefault(key, {})[action.execution] = (
+                f'a pod named "{action.execution}" exists and is not this execution\'s; '
+                "nodewave never adopts a pod it did not make: delete it to let this one start"
             )
+            return
+        self._create_errors.get(key, {}).pop(action.execution, None)
+        self.view.overlay_pods.put(key, action.execution, pod)
 
     async def _create_pull_pod(self, snap: Snapshot, action: CreatePullPod) -> None:
         job, key = snap.job, (snap.job.namespace, snap.job.name)

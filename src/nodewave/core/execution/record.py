@@ -10,6 +10,8 @@ execution's own; tests hold the two together on every path that makes a pod.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from nodewave.core.vocabulary.actions import CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
@@ -54,3 +56,19 @@ def build_record_spec(pod: PodInfo) -> ExecutionSpec | None:
         desired_state=DesiredState.RUNNING,
         previous_execution=pod.previous_execution,
     )
+
+
+def select_owned_pods(
+    pods: Mapping[str, PodInfo], executions: Iterable[ExecutionInfo]
+) -> dict[str, PodInfo]:
+    """The pods a pass may read and act on: each execution's own (controlled by it, not only
+    named like it) and the pull-only pods (the planner keeps those its Job controls). Pod
+    names are deterministic, so whoever may create pods in the namespace could make one
+    under an execution's name before the operator does; such a pod is never read, adopted or
+    deleted (the execution's create of its own is refused, and says so)."""
+    uids = {ex.name: ex.uid for ex in executions}
+    return {
+        name: pod
+        for name, pod in pods.items()
+        if pod.pre_pull_of is not None or (pod.owner_uid and uids.get(name) == pod.owner_uid)
+    }

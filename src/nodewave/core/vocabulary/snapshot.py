@@ -99,7 +99,8 @@ class PodInfo:
     pre_pull_of: int | None = None
     """A pull-only pod (rollout.prePull): the version whose images it pulls."""
     owner_uid: str = ""
-    """A pull-only pod's controlling owner (its Job's uid); "" for any other pod."""
+    """Its controlling owner's uid: a pull-only pod's Job, an execution's pod's Execution; ""
+    when none controls it."""
     job_name: str = ""
     """An execution's pod: its Job's full name; "" for a pod that does not say."""
     version: int | None = None
