@@ -215,6 +215,23 @@ def test_someone_elses_configmap_under_the_versions_name_is_never_replaced(
     assert ours["metadata"]["ownerReferences"][0]["kind"] == "Job"
 
 
+def pods_refused(cp: ControlPlane, ns: str) -> tuple[dict[str, Any], str]:
+    """The Job's status once it says PodsRefused (PodRefused), and that condition's message."""
+    status = wait_for(
+        lambda: s if condition(s := job_status(cp, ns, "agent"), "PodsRefused")
+        == ("True", "PodRefused") else None,
+        30, "PodsRefused at the Job",
+    )  # fmt: skip
+    return status, next(c["message"] for c in status["conditions"] if c["type"] == "PodsRefused")
+
+
+def refusals_cleared(cp: ControlPlane, ns: str) -> None:
+    wait_for(
+        lambda: condition(job_status(cp, ns, "agent"), "PodsRefused") == ("False", "AsExpected"),
+        30, "PodsRefused cleared",
+    )  # fmt: skip
+
+
 def test_a_pod_made_under_an_executions_name_is_never_adopted(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
@@ -236,12 +253,7 @@ def test_a_pod_made_under_an_executions_name_is_never_adopted(
     job = spec(template())
     job["rollout"] = {"strategy": "Immediate"}  # no health deadline while it waits
     apply_job(cluster, namespace, "agent", job)
-    status = wait_for(
-        lambda: s if condition(s := job_status(cluster, namespace, "agent"), "PodsRefused")
-        == ("True", "PodRefused") else None,
-        30, "PodsRefused at the Job",
-    )  # fmt: skip
-    message = next(c["message"] for c in status["conditions"] if c["type"] == "PodsRefused")
+    _, message = pods_refused(cluster, namespace)
     assert f'a pod named "{taken}" exists and is not this execution\'s' in message, message
     wait_for(
         lambda: (executions(cluster, namespace, "agent")[nodes[1]].get("status") or {})
@@ -261,11 +273,7 @@ def test_a_pod_made_under_an_executions_name_is_never_adopted(
         60, "the execution's own pod",
     )  # fmt: skip
     assert ours["metadata"]["ownerReferences"][0]["kind"] == "Execution"
-    wait_for(
-        lambda: condition(job_status(cluster, namespace, "agent"), "PodsRefused")
-        == ("False", "AsExpected"),
-        30, "PodsRefused cleared",
-    )  # fmt: skip
+    refusals_cleared(cluster, namespace)
 
 
 def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(
@@ -276,12 +284,7 @@ def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(
     apply(cluster, namespace, {"apiVersion": "v1", "kind": "ResourceQuota",
                                "metadata": {"name": "pods"}, "spec": {"hard": {"pods": "1"}}})  # fmt: skip
     apply_job(cluster, namespace, "agent", spec(template()))
-    status = wait_for(
-        lambda: s if condition(s := job_status(cluster, namespace, "agent"), "PodsRefused")
-        == ("True", "PodRefused") else None,
-        30, "PodsRefused at the Job",
-    )  # fmt: skip
-    message = next(c["message"] for c in status["conditions"] if c["type"] == "PodsRefused")
+    status, message = pods_refused(cluster, namespace)
     assert re.search(r"the API server refused the pod of agent-v1-\S+: "
                      r'pods "agent-v1-\S+" is forbidden: exceeded quota: pods', message), message  # fmt: skip
     assert condition(status, "Stalled") != ("True", "PodRefused")  # the version was admitted
@@ -298,8 +301,4 @@ def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(
         lambda: running_versions(cluster, namespace, "agent") == {n: [1] for n in nodes},
         60, "both executions running",
     )  # fmt: skip
-    wait_for(
-        lambda: condition(job_status(cluster, namespace, "agent"), "PodsRefused")
-        == ("False", "AsExpected"),
-        30, "PodsRefused cleared",
-    )  # fmt: skip
+    refusals_cleared(cluster, namespace)

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from nodewave.cli.errors import PluginError
+from nodewave.core.execution.record import select_owned_pods
 from nodewave.core.job.versions import plan_versions, select_owned
 from nodewave.core.views.preview import Preview, build_preview
 from nodewave.core.vocabulary.naming import LABEL_JOB
@@ -95,12 +96,13 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
         kube, path_of("executions", ns), selector)]  # fmt: skip
     pods = [parse_pod(p) for p in await _list(kube, path_of("pods", ns), selector)]
     nodes = [parse_node(n) for n in await _list(kube, path_of("nodes", None))]
+    owned = tuple(e for e in executions if e.owned_by(job.uid))
     snap = Snapshot(
         job=job,
         current=versions.current,
         nodes={n.name: n for n in nodes},
-        executions=tuple(e for e in executions if e.owned_by(job.uid)),
-        pods={p.name: p for p in pods},
+        executions=owned,
+        pods=select_owned_pods({p.name: p for p in pods}, owned),  # as the operator's pass
         versions=versions.known,
         namespace_labels=parse_namespace(namespace).labels if namespace else {},
     )
