@@ -276,6 +276,45 @@ def test_a_pod_made_under_an_executions_name_is_never_adopted(
     refusals_cleared(cluster, namespace)
 
 
+def test_an_execution_deleted_and_made_again_waits_for_its_old_pod_without_a_refusal(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """Someone deletes an execution (kubectl's background deletion): the operator makes it
+    again under the same name while the garbage collector has yet to remove the old pod.
+    That pod is controlled by the earlier execution of the name, not a stranger's: the new
+    one waits for it to go, with no PodRefused, then runs its own. (Whether the create meets
+    the old pod at all is the garbage collector's timing; the rule for when it does is
+    test_pod_record.py's table.)"""
+    nodes = suite_nodes(cluster, SUITE, 2)
+    job = spec(template())
+    job["rollout"] = {"strategy": "Immediate"}
+    apply_job(cluster, namespace, "agent", job)
+    wait_for(
+        lambda: {(e.get("status") or {}).get("observedState")
+                 for e in executions(cluster, namespace, "agent").values()} == {"Running"}
+        and len(executions(cluster, namespace, "agent")) == 2,
+        60, "both executions running",
+    )  # fmt: skip
+    old = executions(cluster, namespace, "agent")[nodes[0]]["metadata"]
+    cluster.kubectl("delete", "nwx", old["name"], "-n", namespace, "--wait=false")
+
+    def running_again() -> bool:
+        ex = executions(cluster, namespace, "agent").get(nodes[0])
+        pod = pods(cluster, namespace, "agent").get(old["name"])
+        return bool(
+            ex and ex["metadata"]["uid"] != old["uid"] and pod
+            and pod["metadata"]["ownerReferences"][0]["uid"] == ex["metadata"]["uid"]
+            and (ex.get("status") or {}).get("observedState") == "Running"
+        )  # fmt: skip
+
+    wait_for(running_again, 60, "the execution made again, running its own pod")
+    events = kubectl_json(cluster, "get", "events", "-n", namespace)["items"]
+    assert not [e for e in events if e.get("reason") == "PodRefused"]
+    assert condition(job_status(cluster, namespace, "agent"), "PodsRefused") != (
+        "True", "PodRefused"
+    )  # fmt: skip
+
+
 def test_a_quota_used_up_after_the_dry_run_is_said_at_the_execution_and_the_job(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:

@@ -21,7 +21,7 @@ from nodewave.core.execution.record import build_pod_action, build_record_spec, 
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import VersionSpec
-from nodewave.kube.parse import parse_execution, parse_pod
+from nodewave.kube.parse import TakenPod, evaluate_taken_pod, parse_execution, parse_pod
 from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobType, RestartPolicy
 from tests.unit.builders import execution, job, pod
@@ -125,11 +125,46 @@ def test_a_pass_reads_only_the_pods_its_executions_own() -> None:
         "its own": (own, True),
         "someone else's under its name": (dataclasses.replace(own, owner_uid="other"), False),
         "someone else's with no owner": (dataclasses.replace(own, owner_uid=""), False),
-        "a pull-only pod (the planner checks its Job)": (pull, True),
+        # Labelled as a pull-only pod, under the execution's name, even controlled by the Job.
+        "a pull-only pod's label under its name": (
+            dataclasses.replace(own, pre_pull_of=1, owner_uid="job-uid"),
+            False,
+        ),
+        "the Job's pull-only pod": (pull, True),
+        "a pull-only pod of another Job": (dataclasses.replace(pull, owner_uid="other"), False),
     }
     for what, (candidate, kept) in cases.items():
-        assert (candidate.name in select_owned_pods({candidate.name: candidate}, [ex])) is kept, (
-            what
-        )
+        found = select_owned_pods({candidate.name: candidate}, [ex], "job-uid")
+        assert (candidate.name in found) is kept, what
     # A pod of no execution (its execution deleted, the garbage collector not there yet).
-    assert select_owned_pods({own.name: own}, []) == {}
+    assert select_owned_pods({own.name: own}, [], "job-uid") == {}
+
+
+def test_a_pod_found_under_an_executions_name_is_ours_a_predecessors_or_a_strangers() -> None:
+    """When an execution's pod create meets AlreadyExists, whose pod is there decides: ours
+    (made before the watch said so) is taken, a predecessor's (an Execution of the same name
+    deleted and made again, the garbage collector not there yet) is waited for in silence,
+    anyone else's is refused out loud and never adopted."""
+
+    def body(owner: dict[str, Any] | None, deleting: bool = False) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": "x", "ownerReferences": [owner] if owner else []}
+        if deleting:
+            meta["deletionTimestamp"] = "2026-12-07T10:00:00Z"
+        return {"metadata": meta}
+
+    def ref(name: str, uid: str, kind: str = "Execution") -> dict[str, Any]:
+        return {"kind": kind, "name": name, "uid": uid, "controller": True}
+
+    cases = {
+        "controlled by this execution": (body(ref("x", "u1")), TakenPod.OURS),
+        "controlled by an earlier execution of the name": (
+            body(ref("x", "u0")),
+            TakenPod.PREDECESSOR,
+        ),
+        "terminating": (body(None, deleting=True), TakenPod.PREDECESSOR),
+        "no owner": (body(None), TakenPod.STRANGER),
+        "another execution's": (body(ref("y", "u9")), TakenPod.STRANGER),
+        "a Job's, under the name": (body(ref("x", "u1", kind="Job")), TakenPod.STRANGER),
+    }
+    for what, (found, expected) in cases.items():
+        assert evaluate_taken_pod(found, "x", "u1") is expected, what

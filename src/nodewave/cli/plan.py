@@ -102,7 +102,7 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
         current=versions.current,
         nodes={n.name: n for n in nodes},
         executions=owned,
-        pods=select_owned_pods({p.name: p for p in pods}, owned),  # as the operator's pass
+        pods=select_owned_pods({p.name: p for p in pods}, owned, job.uid),  # as a pass does
         versions=versions.known,
         namespace_labels=parse_namespace(namespace).labels if namespace else {},
     )

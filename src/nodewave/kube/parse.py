@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
@@ -200,6 +201,28 @@ def _placement(meta: Mapping[str, Any]) -> dict[str, Any]:
         "wave": int(wave),
         "previous_execution": annotations.get(ANNOTATION_PREVIOUS),
     }
+
+
+class TakenPod(Enum):
+    """Whose is the pod found under an execution's name when its create met AlreadyExists."""
+
+    OURS = "Ours"
+    """Controlled by this execution: made before the watch said so."""
+    PREDECESSOR = "Predecessor"
+    """Terminating, or controlled by an earlier Execution of this name (deleted and made
+    again while the garbage collector has not reached its pod): it goes on its own."""
+    STRANGER = "Stranger"
+    """Anyone else's: never adopted nor deleted."""
+
+
+def evaluate_taken_pod(body: Mapping[str, Any], execution: str, execution_uid: str) -> TakenPod:
+    meta = _meta(body)
+    owner = _controller(meta, "Execution")
+    if owner and owner.get("uid") == execution_uid:
+        return TakenPod.OURS
+    if meta.get("deletionTimestamp") or owner.get("name") == execution:
+        return TakenPod.PREDECESSOR
+    return TakenPod.STRANGER
 
 
 def _version_label(meta: Mapping[str, Any], key: str) -> int | None:

@@ -74,7 +74,13 @@ from nodewave.kube.nodes import (
 )
 from nodewave.kube.notifications import Notifier
 from nodewave.kube.outbound import Outbound
-from nodewave.kube.parse import parse_execution, parse_job, parse_pod
+from nodewave.kube.parse import (
+    TakenPod,
+    evaluate_taken_pod,
+    parse_execution,
+    parse_job,
+    parse_pod,
+)
 from nodewave.kube.podcheck import PodChecker, build_refusal_words
 from nodewave.kube.prometheus import Prometheus, build_query
 from nodewave.kube.secrets import SecretReader
@@ -240,7 +246,7 @@ class Reconciler:
         """Everything the pure plan reads about the Job, as this pass sees it."""
         key = (job.namespace, job.name)
         executions = self.view.executions_of(key, job.uid)
-        pods = select_owned_pods(self.view.pods_of(key), executions)
+        pods = select_owned_pods(self.view.pods_of(key), executions, job.uid)
         snap = Snapshot(
             job=job,
             current=versions.current,
@@ -534,8 +540,10 @@ class Reconciler:
             created = await self.kube.get(path_of("pods", job.namespace, action.execution))
             if created is None:
                 return  # gone meanwhile: the next pass makes it
-        pod = parse_pod(created)
-        if pod.owner_uid != action.execution_uid:
+        taken = evaluate_taken_pod(created, action.execution, action.execution_uid)
+        if taken is TakenPod.PREDECESSOR:
+            return  # the pod of an execution deleted and made again: the GC takes it
+        if taken is TakenPod.STRANGER:
             # Names are deterministic: anyone who may create pods here could take one first.
             # Such a pod is never adopted; the execution says so until it is gone.
             self._create_errors.setdefault(key, {})[action.execution] = (
@@ -544,7 +552,7 @@ class Reconciler:
             )
             return
         self._create_errors.get(key, {}).pop(action.execution, None)
-        self.view.overlay_pods.put(key, action.execution, pod)
+        self.view.overlay_pods.put(key, action.execution, parse_pod(created))
 
     async def _create_pull_pod(self, snap: Snapshot, action: CreatePullPod) -> None:
         job, key = snap.job, (snap.job.namespace, snap.job.name)

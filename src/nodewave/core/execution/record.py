@@ -59,16 +59,19 @@ def build_record_spec(pod: PodInfo) -> ExecutionSpec | None:
 
 
 def select_owned_pods(
-    pods: Mapping[str, PodInfo], executions: Iterable[ExecutionInfo]
+    pods: Mapping[str, PodInfo], executions: Iterable[ExecutionInfo], job_uid: str
 ) -> dict[str, PodInfo]:
     """The pods a pass may read and act on: each execution's own (controlled by it, not only
-    named like it) and the pull-only pods (the planner keeps those its Job controls). Pod
-    names are deterministic, so whoever may create pods in the namespace could make one
-    under an execution's name before the operator does; such a pod is never read, adopted or
-    deleted (the execution's create of its own is refused, and says so)."""
+    named like it) and the Job's pull-only pods (controlled by the Job, under no execution's
+    name). Pod names are deterministic, so whoever may create pods in the namespace could make
+    one under an execution's name before the operator does; such a pod is never read, adopted
+    or deleted (the execution's create of its own is refused, and says so). What this does not
+    stop, an owner reference forged with a uid the tenant can read, is docs/security.md's."""
     uids = {ex.name: ex.uid for ex in executions}
-    return {
-        name: pod
-        for name, pod in pods.items()
-        if pod.pre_pull_of is not None or (pod.owner_uid and uids.get(name) == pod.owner_uid)
-    }
+
+    def owned(name: str, pod: PodInfo) -> bool:
+        if name in uids:
+            return pod.pre_pull_of is None and bool(pod.owner_uid) and pod.owner_uid == uids[name]
+        return pod.pre_pull_of is not None and bool(job_uid) and pod.owner_uid == job_uid
+
+    return {name: pod for name, pod in pods.items() if owned(name, pod)}
