@@ -540,17 +540,17 @@ class Reconciler:
             created = await self.kube.get(path_of("pods", job.namespace, action.execution))
             if created is None:
                 return  # gone meanwhile: the next pass makes it
-        taken = evaluate_taken_pod(created, action.execution, action.execution_uid)
-        if taken is TakenPod.PREDECESSOR:
-            return  # the pod of an execution deleted and made again: the GC takes it
-        if taken is TakenPod.STRANGER:
-            # Names are deterministic: anyone who may create pods here could take one first.
-            # Such a pod is never adopted; the execution says so until it is gone.
-            self._create_errors.setdefault(key, {})[action.execution] = (
-                f'a pod named "{action.execution}" exists and is not this execution\'s; '
-                "nodewave never adopts a pod it did not make: delete it to let this one start"
-            )
-            return
+            taken = evaluate_taken_pod(created, action.execution, action.execution_uid)
+            if taken is TakenPod.PREDECESSOR:
+                return  # the pod of an execution deleted and made again: the GC takes it
+            if taken is TakenPod.STRANGER:
+                # Names are deterministic: anyone who may create pods here could take one
+                # first. Such a pod is never adopted; the execution says so until it is gone.
+                self._create_errors.setdefault(key, {})[action.execution] = (
+                    f'a pod named "{action.execution}" exists and is not this execution\'s; '
+                    "nodewave never adopts a pod it did not make: delete it to let this one start"
+                )
+                return
         self._create_errors.get(key, {}).pop(action.execution, None)
         self.view.overlay_pods.put(key, action.execution, parse_pod(created))
 
