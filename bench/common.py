@@ -104,6 +104,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cluster_cpu(cp: ControlPlane) -> dict[str, float]:
+    """CPU seconds so far of each control-plane process (where a run's time goes)."""
+    out = {}
+    for name, pid in cp.pids.items():
+        try:
+            out[name.removeprefix("kube-")] = cpu_seconds(pid)
+        except OSError:
+            continue
+    return out
+
+
 def settled_rss(op: OperatorProcess) -> float:
     """The operator's RSS once garbage has had a moment to go (read after three seconds)."""
     assert op.proc is not None

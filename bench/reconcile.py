@@ -41,6 +41,7 @@ import yaml
 from bench.common import (
     NS,
     add_table_rows,
+    cluster_cpu,
     cpu_seconds,
     memory_mib,
     operator_metrics,
@@ -106,17 +107,6 @@ def wait(predicate: Callable[[], bool], timeout: float, what: str, interval: flo
             return time.monotonic()
         time.sleep(interval)
     raise TimeoutError(f"{what} not reached in {timeout}s")
-
-
-def cluster_cpu(cp: ControlPlane) -> dict[str, float]:
-    """CPU seconds so far of each control-plane process (where a run's time goes)."""
-    out = {}
-    for name, pid in cp.pids.items():
-        try:
-            out[name.removeprefix("kube-")] = cpu_seconds(pid)
-        except OSError:
-            continue
-    return out
 
 
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

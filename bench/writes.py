@@ -40,7 +40,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from bench.common import NS, add_table_rows, cpu_seconds, spread, start_cluster, wait
+from bench.common import NS, add_table_rows, cluster_cpu, spread, start_cluster, wait
 from bench.fleet import apply, job
 from nodewave.localcluster.controlplane import REPO_ROOT, ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
@@ -257,7 +257,9 @@ class Writer:
 
 
 def control_plane_cpu(cp: ControlPlane) -> dict[str, float]:
-    return {name: cpu_seconds(cp.pids[name]) for name in ("kube-apiserver", "etcd")}
+    """CPU seconds so far of the two processes a write costs (`cluster_cpu`'s names)."""
+    every = cluster_cpu(cp)
+    return {name: every[name] for name in ("apiserver", "etcd")}
 
 
 def idle_rate(cp: ControlPlane, seconds: float = 20) -> dict[str, float]:
@@ -370,7 +372,7 @@ def record(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows = ""
     for name, got in rounds.items():
-        api = [g["kube-apiserver"] for g in got]
+        api = [g["apiserver"] for g in got]
         etcd = [g["etcd"] for g in got]
         both = [a + e for a, e in zip(api, etcd, strict=True)]
         rows += (
