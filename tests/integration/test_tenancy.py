@@ -36,6 +36,7 @@ from tests.integration.jobs import (
     executions,
     job_status,
     plugin,
+    pods,
     template,
 )
 
@@ -47,6 +48,7 @@ ROLES = {
     "maintainer": [f"{RELEASE}-edit", "edit", f"{RELEASE}-node-maintainer"],
 }
 POLICY = f"ValidatingAdmissionPolicy '{RELEASE}-tenant-grants'"
+MARKS = f"ValidatingAdmissionPolicy '{RELEASE}-operator-marks'"
 
 
 @dataclass
@@ -75,9 +77,9 @@ class Tenants:
         )
 
 
-def refused(run: subprocess.CompletedProcess[str], *words: str) -> None:
+def refused(run: subprocess.CompletedProcess[str], *words: str, policy: str = POLICY) -> None:
     assert run.returncode != 0, f"allowed: {run.stdout}"
-    assert POLICY in run.stderr, run.stderr
+    assert policy in run.stderr, run.stderr
     for w in words:
         assert w in run.stderr, run.stderr
 
@@ -206,3 +208,61 @@ def test_host_access_is_refused_where_the_api_server_would_admit_it(
     assert "spec.hostPID" in stalled["message"]
     assert "privileged" in stalled["message"]
     assert executions(cluster, TENANT, "root") == {}
+
+
+def test_only_the_operator_marks_a_pod_as_an_executions(
+    tenants: Tenants, cluster: ControlPlane, operator: OperatorProcess
+) -> None:
+    """A pod is the operator's record of an execution (its owner, its nodewave.io/ labels and
+    annotations). A tenant who may create and patch pods may neither make one that claims to
+    be an execution's (its rollout would be judged by it) nor relabel the operator's."""
+    add_nodes(cluster, "tenancy-marks", 1, suite="tenancy")
+    assert tenants.apply("author", "marked", agent()).returncode == 0
+    theirs = wait_for(lambda: pods(cluster, TENANT, "marked"), 60, "the operator's pods")
+    real = next(iter(theirs.values()))
+    name, owner = real["metadata"]["name"], real["metadata"]["ownerReferences"][0]
+    forged = itertools.count()
+
+    def create(**meta: object) -> subprocess.CompletedProcess[str]:
+        body = {"apiVersion": "v1", "kind": "Pod", "spec": template()["spec"],
+                "metadata": {"name": f"forged-{next(forged)}", "namespace": TENANT, **meta}}  # fmt: skip
+        return tenants.kubectl("author", "create", "-f", "-", body=body)
+
+    # The second policy of the same install compiles on its own time, as the first did.
+    who = f"system:serviceaccount:{TENANT}:author may not create pod"
+    run = wait_for(lambda: (r := create(ownerReferences=[owner])).returncode and r, 60,
+                   "the pod policy active")  # fmt: skip
+    refused(run, who, f"an owner reference to Execution {name}", policy=MARKS)
+    refused(create(labels={"nodewave.io/job": "marked", "app": "x"}), who,
+            "labels nodewave.io/job as they are", policy=MARKS)  # fmt: skip
+    refused(create(annotations={"nodewave.io/node": "node-0"}), who, policy=MARKS)
+    # The operator's pod: its marks stay as the operator wrote them.
+    change = f"system:serviceaccount:{TENANT}:author may not change pod {name}"
+    for args in (["label", "pod", name, "nodewave.io/wave=9", "--overwrite"],
+                 ["label", "pod", name, "nodewave.io/wave-"],
+                 ["annotate", "pod", name, "nodewave.io/extra=1"]):  # fmt: skip
+        refused(tenants.kubectl("author", *args, "-n", TENANT), change, policy=MARKS)
+    patch = json.dumps({"metadata": {"ownerReferences": [{**owner, "uid": "0" * 36}]}})
+    forge = ["patch", "pod", name, "-n", TENANT, "--type=merge", "-p", patch]
+    refused(tenants.kubectl("author", *forge), change, policy=MARKS)
+    after = kubectl_json(cluster, "get", "pod", name, "-n", TENANT)["metadata"]
+    assert (after["labels"], after["ownerReferences"]) == (
+        real["metadata"]["labels"], real["metadata"]["ownerReferences"])  # fmt: skip
+    # Nothing else of pods is taken from the tenant: their own keys, their own pods.
+    assert tenants.kubectl("author", "label", "pod", name, "-n", TENANT, "team=a").returncode == 0
+    plain = create(labels={"app": "x", "notifications.nodewave.io/x": "on-call"})
+    assert plain.returncode == 0, plain.stderr
+    # `plan` dry-runs a new version's pod as the user without the marks: no false refusal.
+    # (It also reads the nodes and the namespace, which the built-in edit role does not grant.)
+    cluster.kubectl("create", "clusterrole", "tenancy-plan", "--verb=get,list",
+                    "--resource=nodes,namespaces")  # fmt: skip
+    cluster.kubectl("create", "clusterrolebinding", "tenancy-plan", "--clusterrole=tenancy-plan",
+                    f"--serviceaccount={TENANT}:author")  # fmt: skip
+    path = tenants.configs["author"].parent / "marked.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+                                    "metadata": {"name": "marked"}, "spec": agent(f"{IMAGE}-2")}))  # fmt: skip
+    env = {**os.environ, **cluster.env(), "KUBECONFIG": str(tenants.configs["author"])}
+    plan = plugin(cluster, "plan", "-f", str(path), "-n", TENANT, env=env)
+    assert plan.returncode == 1, plan.stdout + plan.stderr  # 1: a new version would start
+    assert "+ version 2" in plan.stdout, plan.stdout
+    assert "refuse" not in plan.stdout + plan.stderr, plan.stdout + plan.stderr

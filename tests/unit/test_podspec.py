@@ -13,6 +13,7 @@ from nodewave.core.execution.podspec import (
     DAEMON_TOLERATIONS,
     build_configmap,
     build_pod,
+    build_unmarked_pod,
 )
 from nodewave.core.vocabulary.actions import CreatePod
 from nodewave.core.vocabulary.snapshot import VersionSpec
@@ -82,6 +83,19 @@ def test_identity_labels_and_owner() -> None:
             "blockOwnerDeletion": True,
         }
     ]
+
+
+def test_unmarked_the_pod_keeps_all_but_the_operators_marks() -> None:
+    """What `kubectl nodewave plan` dry-runs as the user: the chart's policy keeps owner
+    references to nodewave.io objects and nodewave.io/ keys on pods for the operator."""
+    p = pod()
+    bare = build_unmarked_pod(p)
+    assert "ownerReferences" not in bare["metadata"]
+    assert bare["metadata"]["labels"] == {
+        "app": "shipper", "app.kubernetes.io/managed-by": "nodewave"}  # fmt: skip
+    assert bare["metadata"]["annotations"] == {"team": "obs"}
+    assert (bare["metadata"]["name"], bare["spec"]) == (p["metadata"]["name"], p["spec"])
+    assert "ownerReferences" in p["metadata"]  # the operator's pod is left as it was
 
 
 def test_pinned_to_its_node_by_name_and_tolerating_what_a_daemon_tolerates() -> None:

@@ -9,6 +9,10 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- define "nodewave.serviceAccountName" -}}
 {{- .Values.serviceAccount.name | default (include "nodewave.name" .) -}}
 {{- end -}}
+{{- define "nodewave.operatorUsers" -}}
+{{- $sa := printf "system:serviceaccount:%s:%s" .Release.Namespace (include "nodewave.serviceAccountName" .) -}}
+{{- toJson (prepend (.Values.admissionPolicy.operatorUsers | default list) $sa) -}}
+{{- end -}}
 {{- define "nodewave.selector" -}}
 app.kubernetes.io/name: nodewave
 app.kubernetes.io/instance: {{ .Release.Name }}

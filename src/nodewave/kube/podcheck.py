@@ -30,7 +30,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from nodewave.core.execution.podspec import build_pod, evaluate_configmap_conflict
+from nodewave.core.execution.podspec import (
+    build_pod,
+    build_unmarked_pod,
+    evaluate_configmap_conflict,
+)
 from nodewave.core.job.planner import needs_pod_check, select_targets
 from nodewave.core.job.selector import SelectorError, build_selector
 from nodewave.core.vocabulary import reasons as R
@@ -55,11 +59,16 @@ DRY_RUN_UID = "00000000-0000-0000-0000-000000000000"
 dry-run makes is stored for a garbage collector to find."""
 
 
-def build_dry_run_pod(job: JobInfo, version: VersionSpec, node: str) -> dict[str, object]:
-    """The pod the operator would create for `version` on `node`, as it would create it."""
+def build_dry_run_pod(
+    job: JobInfo, version: VersionSpec, node: str, marked: bool = True
+) -> dict[str, object]:
+    """The pod the operator would create for `version` on `node`, as it would create it;
+    without the operator's marks unless `marked` (a user's dry-run, which the chart's policy
+    would refuse for them alone)."""
     name = build_execution_name(job.name, version.number, node)
     action = CreatePod(name, DRY_RUN_UID, node, version.number, 0, None)
-    return build_pod(job, version, action, job.spec.effective_restart_policy)
+    pod = build_pod(job, version, action, job.spec.effective_restart_policy)
+    return pod if marked else build_unmarked_pod(pod)
 
 
 def build_refusal_words(e: KubeError) -> str | None:
@@ -76,27 +85,29 @@ async def find_configmap_conflict(kube: Kube, job: JobInfo, version: VersionSpec
 
 
 async def check_version(
-    kube: Kube, job: JobInfo, version: VersionSpec, node: str
+    kube: Kube, job: JobInfo, version: VersionSpec, node: str, marked: bool = True
 ) -> PodRefusal | None:
     """Why the version's pods may not be created, or None; KubeError when the API server gave
     no verdict."""
     conflict = await find_configmap_conflict(kube, job, version)
     if conflict is not None:
         return PodRefusal(R.CONFIG_MAP_CONFLICT, conflict)
-    words = await dry_run_pod(kube, job, version, node)
+    words = await dry_run_pod(kube, job, version, node, marked)
     if words is None:
         return None
     return PodRefusal(R.POD_REFUSED, f"the API server refuses its pod: {words}")
 
 
-async def dry_run_pod(kube: Kube, job: JobInfo, version: VersionSpec, node: str) -> str | None:
+async def dry_run_pod(
+    kube: Kube, job: JobInfo, version: VersionSpec, node: str, marked: bool = True
+) -> str | None:
     """None when the API server admits the pod, else its words (capped); KubeError when it
     gave no verdict."""
     try:
         await kube.request(
             "POST",
             path_of("pods", job.namespace),
-            build_dry_run_pod(job, version, node),
+            build_dry_run_pod(job, version, node, marked),
             query={"dryRun": "All"},
         )
     except KubeError as e:
@@ -131,6 +142,8 @@ class PodChecker:
 
     kube: Kube
     clock: Callable[[], datetime]
+    marked: bool = True
+    """Dry-run the pods with the operator's marks; False for a user's (`plan`)."""
     _verdicts: dict[tuple[str, str, str, int, str], _Verdict] = field(default_factory=dict)
     """(namespace, Job, its uid, version, the namespace's labels) → the verdict."""
 
@@ -151,7 +164,7 @@ class PodChecker:
         now = self.clock()
         if verdict is None or (verdict.due is not None and now >= verdict.due):
             try:
-                refusal = await check_version(self.kube, job, version, node)
+                refusal = await check_version(self.kube, job, version, node, self.marked)
             except KubeError as e:
                 log.warning("%s/%s: dry-run of version %d's pod: %s", job.namespace,
                             job.name, version.number, e)  # fmt: skip

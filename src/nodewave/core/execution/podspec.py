@@ -167,6 +167,16 @@ def _unreserved(keys: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (keys or {}).items() if not k.startswith(RESERVED_PREFIX)}
 
 
+def build_unmarked_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """`pod` without the operator's marks (its owner references and nodewave.io/ labels and
+    annotations), which the chart's admission policy keeps for the operator alone: the pod a
+    user's dry-run can ask about (`kubectl nodewave plan`), every other admission the same."""
+    meta = {k: v for k, v in pod["metadata"].items() if k != "ownerReferences"}
+    for key in ("labels", "annotations"):
+        meta[key] = _unreserved(meta.get(key))
+    return {**pod, "metadata": meta}
+
+
 def _pod_metadata(
     job: JobInfo, version: int, action: CreatePod, template: Mapping[str, Any]
 ) -> dict[str, Any]:
