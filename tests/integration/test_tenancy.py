@@ -232,7 +232,10 @@ def test_only_the_operator_marks_a_pod_as_an_executions(
     who = f"system:serviceaccount:{TENANT}:author may not create pod"
     run = wait_for(lambda: (r := create(ownerReferences=[owner])).returncode and r, 60,
                    "the pod policy active")  # fmt: skip
-    refused(run, who, f"an owner reference to Execution {name}", policy=MARKS)
+    refused(run, who, f"owner references to Execution {name}", policy=MARKS)
+    # The API server takes any apiVersion in a reference: the group however written, or none.
+    for api in ("Nodewave.io/v1alpha1", "x.example/v1"):
+        refused(create(ownerReferences=[{**owner, "apiVersion": api}]), who, policy=MARKS)
     refused(create(labels={"nodewave.io/job": "marked", "app": "x"}), who,
             "labels nodewave.io/job as they are", policy=MARKS)  # fmt: skip
     refused(create(annotations={"nodewave.io/node": "node-0"}), who, policy=MARKS)
@@ -242,12 +245,17 @@ def test_only_the_operator_marks_a_pod_as_an_executions(
                  ["label", "pod", name, "nodewave.io/wave-"],
                  ["annotate", "pod", name, "nodewave.io/extra=1"]):  # fmt: skip
         refused(tenants.kubectl("author", *args, "-n", TENANT), change, policy=MARKS)
-    patch = json.dumps({"metadata": {"ownerReferences": [{**owner, "uid": "0" * 36}]}})
-    forge = ["patch", "pod", name, "-n", TENANT, "--type=merge", "-p", patch]
-    refused(tenants.kubectl("author", *forge), change, policy=MARKS)
-    after = kubectl_json(cluster, "get", "pod", name, "-n", TENANT)["metadata"]
-    assert (after["labels"], after["ownerReferences"]) == (
+    for refs in ([{**owner, "uid": "0" * 36}], [{**owner, "apiVersion": "x.example/v1"}], None):
+        patch = json.dumps({"metadata": {"ownerReferences": refs}})  # None: removed
+        forge = ["patch", "pod", name, "-n", TENANT, "--type=merge", "-p", patch]
+        refused(tenants.kubectl("author", *forge), change, policy=MARKS)
+    # Nor what it runs (the pod API lets an image change in place).
+    image = ["set", "image", f"pod/{name}", f"main={IMAGE}-evil", "-n", TENANT]
+    refused(tenants.kubectl("author", *image), change, "its spec is the operator's", policy=MARKS)
+    after = kubectl_json(cluster, "get", "pod", name, "-n", TENANT)
+    assert (after["metadata"]["labels"], after["metadata"]["ownerReferences"]) == (
         real["metadata"]["labels"], real["metadata"]["ownerReferences"])  # fmt: skip
+    assert after["spec"]["containers"][0]["image"] == IMAGE
     # Nothing else of pods is taken from the tenant: their own keys, their own pods.
     assert tenants.kubectl("author", "label", "pod", name, "-n", TENANT, "team=a").returncode == 0
     plain = create(labels={"app": "x", "notifications.nodewave.io/x": "on-call"})

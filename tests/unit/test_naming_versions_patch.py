@@ -301,7 +301,8 @@ def test_a_revision_knows_the_job_that_controls_it() -> None:
     body = {
         "metadata": {"name": "r", "labels": {}, "ownerReferences": [
             {"kind": "Deployment", "uid": "d", "controller": False},
-            {"kind": "Job", "uid": "job-uid", "controller": True},
+            {"apiVersion": "nodewave.io/v1alpha1", "kind": "Job", "uid": "job-uid",
+             "controller": True},
         ]},
         "revision": 2,
     }  # fmt: skip

@@ -152,8 +152,10 @@ def test_a_pod_found_under_an_executions_name_is_ours_a_predecessors_or_a_strang
             meta["deletionTimestamp"] = "2026-12-07T10:00:00Z"
         return {"metadata": meta}
 
-    def ref(name: str, uid: str, kind: str = "Execution") -> dict[str, Any]:
-        return {"kind": kind, "name": name, "uid": uid, "controller": True}
+    def ref(
+        name: str, uid: str, kind: str = "Execution", api: str = "nodewave.io/v1alpha1"
+    ) -> dict[str, Any]:
+        return {"apiVersion": api, "kind": kind, "name": name, "uid": uid, "controller": True}
 
     cases = {
         "controlled by this execution": (body(ref("x", "u1")), TakenPod.OURS),
@@ -165,6 +167,12 @@ def test_a_pod_found_under_an_executions_name_is_ours_a_predecessors_or_a_strang
         "no owner": (body(None), TakenPod.STRANGER),
         "another execution's": (body(ref("y", "u9")), TakenPod.STRANGER),
         "a Job's, under the name": (body(ref("x", "u1", kind="Job")), TakenPod.STRANGER),
+        # The API server takes any apiVersion; the chart's policy guards nodewave.io's only.
+        "the uid under another group": (
+            body(ref("x", "u1", api="Nodewave.io/v1")),
+            TakenPod.STRANGER,
+        ),
+        "the uid under no group": (body(ref("x", "u1", api="v1")), TakenPod.STRANGER),
     }
     for what, (found, expected) in cases.items():
         assert evaluate_taken_pod(found, "x", "u1") is expected, what

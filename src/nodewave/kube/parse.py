@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from nodewave import GROUP
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
 from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
 from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
@@ -231,9 +232,12 @@ def _version_label(meta: Mapping[str, Any], key: str) -> int | None:
 
 
 def _controller(meta: Mapping[str, Any], kind: str | None = None) -> Mapping[str, Any]:
-    """The owner reference that controls the object (of `kind`, when named); {} if none."""
+    """The nodewave.io object that controls the object (of `kind`, when named); {} if none.
+    The group counts: the API server takes any apiVersion in a reference, and the chart's
+    admission policy guards references to nodewave.io only."""
     refs = meta.get("ownerReferences") or []
-    return next((r for r in refs if r.get("controller") and kind in (None, r.get("kind"))), {})
+    return next((r for r in refs if r.get("controller") and kind in (None, r.get("kind"))
+                 and str(r.get("apiVersion", "")).startswith(f"{GROUP}/")), {})  # fmt: skip
 
 
 def parse_execution(body: Mapping[str, Any]) -> ExecutionInfo:
