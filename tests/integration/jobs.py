@@ -9,11 +9,13 @@ from typing import Any
 
 import yaml
 
-from nodewave.core.execution.record import build_record_spec
+from nodewave.core.execution.record import build_record_spec, evaluate_recorded_validation
 from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
-from nodewave.kube.parse import parse_execution, parse_pod
+from nodewave.kube.parse import parse_execution, parse_job, parse_pod
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
+from nodewave.models.execution import ObservedState
+from nodewave.models.job import RolloutPhase
 from tests.conftest import kubectl_json, wait_for
 
 IMAGE = "registry.example/agent:1"
@@ -63,6 +65,31 @@ def pods_say_their_executions(cp: ControlPlane, ns: str, job: str) -> int:
 
 def states(cp: ControlPlane, ns: str, job: str) -> dict[str, str | None]:
     return {n: e.get("status", {}).get("observedState") for n, e in executions(cp, ns, job).items()}
+
+
+def validation_recorded(cp: ControlPlane, ns: str, job: str) -> int:
+    """The Job's status alone says of no execution more than its stableAt does (the record a
+    new leader will read: record.evaluate_recorded_validation, docs/design.md §4.2); once its
+    rollout completed, all stableAt says of the stable version's executions never lost.
+    Read in that order, so the executions are no older than the status. How many it covers."""
+    status = parse_job(kubectl_json(cp, "get", "nwj", "-n", ns, job)).status
+    held = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    executions = [parse_execution(e) for e in held]
+    said = {ex.name for ex in executions
+            if evaluate_recorded_validation(ex, ex.status.observed_state, status)}  # fmt: skip
+    stable = {ex.name for ex in executions if ex.status.stable_at is not None}
+    assert said <= stable, (said - stable, status.rollout)
+    rs = status.rollout
+    if (
+        rs is not None
+        and rs.phase is RolloutPhase.COMPLETED
+        and rs.version == status.stable_version
+    ):
+        lost = ObservedState.LOST
+        whole = {ex.name for ex in executions if ex.spec.job_version == rs.version
+                 and ex.name in stable and lost not in {t.state for t in ex.status.history}}  # fmt: skip
+        assert said >= whole, (whole - said, status)
+    return len(said)
 
 
 def job_status(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.integration.jobs import (
     scrape,
     settle_v1,
     suite_nodes,
+    validation_recorded,
 )
 
 
@@ -115,6 +116,7 @@ def test_failures_within_budget_complete(
     versions = running_versions(cluster, namespace, "svc")
     assert versions == {n: [2] for n in nodes[2:]}
     assert condition(status, "Degraded") == ("True", "ExecutionsFailed")
+    assert validation_recorded(cluster, namespace, "svc") == len(nodes) - 2  # the failed not
 
 
 def test_failures_past_budget_roll_back(
@@ -204,6 +206,7 @@ def test_operator_killed_mid_wave_resumes_at_the_same_wave(
     )
     operator.kill()
     wave_at_kill = job_status(cluster, namespace, "agent")["rollout"]["wave"]
+    validation_recorded(cluster, namespace, "agent")  # what a new leader would read now
     try:
         time.sleep(2)
         operator.start()
@@ -218,6 +221,7 @@ def test_operator_killed_mid_wave_resumes_at_the_same_wave(
             operator.start()
             operator.wait_started()
     assert running_versions(cluster, namespace, "agent") == {n: [2] for n in nodes}
+    assert validation_recorded(cluster, namespace, "agent") == len(nodes)
     per_node = Counter(
         (e["spec"]["nodeName"], e["spec"]["jobVersion"])
         for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from nodewave.core.job.planner import plan_job
@@ -34,6 +35,9 @@ class Store:
 
     executions: dict[str, ExecutionInfo]
     pods: dict[str, PodInfo]
+    now: datetime | None = None
+    """The creation time of what is created (whole seconds, as the API server stamps it);
+    None: the builders' T0."""
 
 
 def _create_execution(store: Store, a: CreateExecution) -> None:
@@ -41,7 +45,9 @@ def _create_execution(store: Store, a: CreateExecution) -> None:
         return  # creates are idempotent
     new = execution(a.node, version=a.version, desired=a.desired)
     store.executions[a.name] = dataclasses.replace(
-        new, spec=new.spec.model_copy(update={"rollout_wave": a.wave})
+        new,
+        spec=new.spec.model_copy(update={"rollout_wave": a.wave}),
+        created_at=store.now or new.created_at,
     )
     if a.start:
         store.pods[a.name] = pod(a.name, node_name=a.node)
@@ -104,9 +110,11 @@ class Simulated:
 SIMULATED: dict[type, Callable[[Store, Any], None]] = build_dispatch(Simulated)
 
 
-def simulate(snap: Snapshot, plan_actions: list[object]) -> Snapshot:
-    """Apply a plan the way the API would: creates are idempotent, pods start Running at once."""
-    store = Store({e.name: e for e in snap.executions}, dict(snap.pods))
+def simulate(snap: Snapshot, plan_actions: list[object], now: datetime | None = None) -> Snapshot:
+    """Apply a plan the way the API would: creates are idempotent, pods start Running at once;
+    executions created at `now` to the second, if given."""
+    stamp = now.replace(microsecond=0) if now is not None else None
+    store = Store({e.name: e for e in snap.executions}, dict(snap.pods), stamp)
     for a in plan_actions:
         SIMULATED[type(a)](store, a)
     return dataclasses.replace(snap, executions=tuple(store.executions.values()), pods=store.pods)
@@ -138,9 +146,12 @@ def stable_on(
     return snap
 
 
-def step(snap: Snapshot, t: float, unready: set[str] = frozenset()) -> Snapshot:  # type: ignore[assignment]
+def step(
+    snap: Snapshot, t: float, unready: set[str] = frozenset(), stamp: bool = False
+) -> Snapshot:  # type: ignore[assignment]
+    """One pass at `t` and its plan applied; `stamp`: executions created at `t`."""
     plan = plan_job(snap, at(t))
-    snap = simulate(snap, plan.actions)
+    snap = simulate(snap, plan.actions, at(t) if stamp else None)
     # pods of `unready` nodes never turn ready
     pods = {
         k: (dataclasses.replace(p, ready=False) if p.node_name in unready and "-v2-" in k else p)

@@ -994,6 +994,19 @@ class PrePullStatus(ApiModel):
     """While PrePulling: when the wave starts whether or not its pulls are done."""
 
 
+MAX_SETTLED_WAVES = 100
+
+
+class SettledWave(ApiModel):
+    """A wave of the rollout whose every execution settled (validated, failed or lost)."""
+
+    wave: int = Field(ge=1)
+    created_until: datetime
+    """The newest creation time among the wave's executions when it settled (the API
+    server's clock, as their creationTimestamp): an execution of this wave created no later
+    and not failed was validated (docs/design.md §4.2), without its own stableAt."""
+
+
 class RolloutStatus(ApiModel):
     """Where the current rollout stands; everything the engine decided, so a restart resumes."""
 
@@ -1049,6 +1062,8 @@ class RolloutStatus(ApiModel):
     """With rollout.prePull: how the next wave's nodes pull the version's images."""
     webhooks: list[WebhookStatus] = Field(default_factory=list, max_length=16)
     """The webhooks asked during this rollout and their last answers (spec.rollout.webhooks)."""
+    settled_waves: list[SettledWave] = Field(default_factory=list, max_length=MAX_SETTLED_WAVES)
+    """The waves that settled, in order; the last 100."""
 
 
 class WebhookPhase(StrEnum):
@@ -1148,6 +1163,10 @@ class JobStatus(ApiModel):
     """The newest version of the spec."""
     stable_version: int | None = Field(default=None, ge=1)
     """The last version that completed a rollout; rollbacks return here."""
+    stable_created_until: datetime | None = None
+    """The newest creation time among the stable version's executions when its rollout
+    completed: one of them created no later and not failed was validated (docs/design.md
+    §4.2); a node that got the version since (a new node, a revert) is judged on its own."""
     target_nodes: int = Field(default=0, ge=0)
     """Nodes the selector picks."""
     ready_nodes: int = Field(default=0, ge=0)

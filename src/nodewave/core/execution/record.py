@@ -15,7 +15,12 @@ from collections.abc import Iterable, Mapping
 from nodewave.core.vocabulary.actions import CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
-from nodewave.models.execution import DesiredState, ExecutionSpec
+from nodewave.models.execution import DesiredState, ExecutionSpec, ObservedState
+from nodewave.models.job import JobStatus
+
+UNVALIDATED = frozenset({ObservedState.FAILED, ObservedState.LOST})
+"""States in which an execution of a settled wave was not validated (its wave settled with it
+failed or its node lost)."""
 
 
 def build_pod_action(execution: ExecutionInfo) -> CreatePod:
@@ -36,8 +41,8 @@ def build_record_spec(pod: PodInfo) -> ExecutionSpec | None:
     """The spec of the execution `pod` runs, as the pod says it; None for a pod that does not
     say (a pull-only pod, a pod made before pods said it, anyone else's, one whose name is not
     its execution's). Its wave and the execution it replaced are as the pod's labels and
-    annotations say: before the operator decides on them, the chart's admission policy must
-    keep `nodewave.io/` keys on pods the operator's alone (docs/design.md §4.2).
+    annotations say, which the chart's admission policy keeps the operator's alone
+    (docs/design.md §3.11).
 
     The desired state is Running: the operator deletes the pod of an execution it stops, so a
     pod that exists is one its execution wants running (a stop asked for and not yet carried
@@ -65,8 +70,8 @@ def select_owned_pods(
     named like it) and the Job's pull-only pods (controlled by the Job, under no execution's
     name). Pod names are deterministic, so whoever may create pods in the namespace could make
     one under an execution's name before the operator does; such a pod is never read, adopted
-    or deleted (the execution's create of its own is refused, and says so). What this does not
-    stop, an owner reference forged with a uid the tenant can read, is docs/security.md's."""
+    or deleted (the execution's create of its own is refused, and says so). An owner reference
+    forged with a uid the tenant can read is refused by the chart's admission policy."""
     uids = {ex.name: ex.uid for ex in executions}
 
     def owned(name: str, pod: PodInfo) -> bool:
@@ -75,3 +80,37 @@ def select_owned_pods(
         return pod.pre_pull_of is not None and bool(job_uid) and pod.owner_uid == job_uid
 
     return {name: pod for name, pod in pods.items() if owned(name, pod)}
+
+
+def evaluate_recorded_validation(
+    ex: ExecutionInfo, state: ObservedState, status: JobStatus
+) -> bool:
+    """Whether the Job's status alone says `ex` (observed `state`) was validated, without its
+    own stableAt: the record a new leader will read once nodes have no custom resource of
+    their own on the normal path (docs/design.md §4.2, step 2).
+
+    A wave settles only when each of its executions is validated, failed or lost, so one of a
+    settled wave that existed then (created no later than the wave's newest, by the API
+    server's clock) and is neither failed nor lost was validated; the same of the stable
+    version's executions when its rollout completed. Anything made since (a new node, a
+    retry, a restart, a revert) is not covered, and is judged again. Never the other way: the
+    record may say less than stableAt, never more (tests/unit/test_recorded_validation.py runs
+    every simulated rollout against it).
+
+    Worked example: version 2 rolls out in waves of 3; wave 1's newest execution was created
+    at 10:00:05 and the wave settled; wave 2 is under way. An execution of wave 1 created at
+    10:00:04 and Running was validated; one of wave 1 created at 10:02:00 (retried after the
+    wave settled) was not, nor one of wave 2, nor one of wave 1 that is Failed or was ever
+    Lost (its node gone when the wave settled, and back since: it was never validated), which
+    an execution's record of its own says (step 4 keeps a record for exactly these)."""
+    if state in UNVALIDATED or any(t.state in UNVALIDATED for t in ex.status.history):
+        return False  # failed, or lost (its node may come back): a record of its own says so
+    version, created = ex.spec.job_version, ex.created_at
+    until = status.stable_created_until
+    if version == status.stable_version and until is not None and created <= until:
+        return True
+    rs = status.rollout
+    if rs is None or rs.version != version:
+        return False
+    wave = ex.spec.rollout_wave
+    return any(w.wave == wave and created <= w.created_until for w in rs.settled_waves)

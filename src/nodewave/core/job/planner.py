@@ -862,6 +862,14 @@ def _significant(old: JobStatus, new: JobStatus) -> bool:
     return shape(old) != shape(new)
 
 
+def _stable_created_until(before: JobStatus, decision: RolloutDecision) -> datetime | None:
+    """Set when a version becomes stable, kept while it stays so."""
+    if decision.stable_created_until is not None:
+        return decision.stable_created_until
+    kept = decision.stable_version == before.stable_version
+    return before.stable_created_until if kept else None
+
+
 def _job_status(
     snap: Snapshot,
     targets: list[str],
@@ -883,6 +891,7 @@ def _job_status(
             "observed_generation": job.generation,
             "current_version": counts.version,
             "stable_version": decision.stable_version,
+            "stable_created_until": _stable_created_until(job.status, decision),
             "target_nodes": counts.target,
             "ready_nodes": counts.ready,
             "execution_counts": dict(sorted(executions.items())),

@@ -86,12 +86,14 @@ from nodewave.core.vocabulary.snapshot import AlertAnswer, CallAnswer, Execution
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
     MAX_REVERTED_LISTED,
+    MAX_SETTLED_WAVES,
     NodeFailurePolicy,
     PrePull,
     PrePullStatus,
     Rollout,
     RolloutPhase,
     RolloutStatus,
+    SettledWave,
     Strategy,
     WebhookPhase,
     WebhookType,
@@ -198,6 +200,9 @@ class RolloutDecision:
     """When healthCheck.alerts are to be read again while the rollout is in flight."""
     pre_pull: frozenset[str] = frozenset()
     """The nodes that pull V's images now (rollout.prePull): a pull-only pod on each."""
+    stable_created_until: datetime | None = None
+    """Set in the pass that makes V stable: the newest creation time among its executions
+    then, all settled (`JobStatus.stable_created_until`)."""
 
     @property
     def wake_at(self) -> datetime | None:
@@ -713,7 +718,9 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     _plan_pre_pull(ctx, rs, newly, events)  # the wave the gates judge: its failures said
     progress = ctx.progress
     wave_done = rs.wave == 0 or (not newly and all(map(progress.settled, progress.wave(rs.wave))))
+    stable_until = None
     if wave_done:
+        _record_settled(ctx, rs)
         if rs.wave > 0 and rs.phase is P.PROGRESSING:
             events.append(
                 EventIntent(
@@ -727,6 +734,7 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         if not progress.remaining:
             if all(map(progress.settled, progress.moved.values())) and not _bake(ctx, rs, events):
                 stable = _complete(ctx, rs, events)
+                stable_until = max((ex.created_at for ex in progress.moved.values()), default=None)
         elif (held := evaluate_wave_gates(ctx, rs, events)) is None:
             newly = _start_next_wave(ctx, rs, events)
         elif held.failure:
@@ -739,7 +747,22 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
     for n in newly:
         want[n] = Want(ctx.version, rs.wave)
     pulls = _plan_pre_pull(ctx, rs, newly, events)
-    return RolloutDecision(want, rs, stable, events, pre_pull=pulls)
+    return RolloutDecision(
+        want, rs, stable, events, pre_pull=pulls, stable_created_until=stable_until
+    )
+
+
+def _record_settled(ctx: RolloutContext, rs: RolloutStatus) -> None:
+    """Remember, once, that the current wave settled and which of its executions it judged
+    (those created until then): what tells a new leader they were validated without each
+    one's stableAt (docs/design.md §4.2). The last MAX_SETTLED_WAVES are kept; an execution of
+    a wave forgotten is judged again after a leader change, never taken as validated."""
+    if rs.wave == 0 or (rs.settled_waves and rs.settled_waves[-1].wave >= rs.wave):
+        return
+    created = [ex.created_at for ex in ctx.progress.wave(rs.wave)]
+    if created:
+        settled = SettledWave(wave=rs.wave, created_until=max(created))
+        rs.settled_waves = [*rs.settled_waves, settled][-MAX_SETTLED_WAVES:]
 
 
 @dataclass(frozen=True, slots=True)
