@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from nodewave.core.job.planner import plan_job
+from nodewave.core.job.planner import PlannerSettings, plan_job
 from nodewave.core.rollout.engine import build_abort_value
 from nodewave.core.vocabulary.actions import (
     CreateExecution,
@@ -147,10 +147,15 @@ def stable_on(
 
 
 def step(
-    snap: Snapshot, t: float, unready: set[str] = frozenset(), stamp: bool = False
-) -> Snapshot:  # type: ignore[assignment]
-    """One pass at `t` and its plan applied; `stamp`: executions created at `t`."""
-    plan = plan_job(snap, at(t))
+    snap: Snapshot,
+    t: float,
+    unready: set[str] = frozenset(),  # type: ignore[assignment]
+    stamp: bool = False,
+    settings: PlannerSettings | None = None,
+) -> Snapshot:
+    """One pass at `t` (with `settings`) and its plan applied; `stamp`: executions created
+    at `t`."""
+    plan = plan_job(snap, at(t), settings)
     snap = simulate(snap, plan.actions, at(t) if stamp else None)
     # pods of `unready` nodes never turn ready
     pods = {

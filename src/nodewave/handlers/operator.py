@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import kopf
@@ -153,6 +153,7 @@ async def startup(
 async def build_reconciler(config: OperatorConfig, kube: Kube, view: ClusterView) -> Reconciler:
     """The Reconciler as the configuration asks (its planner settings, egress, notifications)."""
     planner = PlannerSettings(
+        leading_since=datetime.now(UTC),  # without leader election; else when it leads
         node_lost_grace=timedelta(seconds=config.node_lost_grace_seconds),
         operator_account=config.service_account,
         pod_security_default=config.pod_security_default,
@@ -197,6 +198,10 @@ async def start_leader_election(memo: kopf.Memo, config: OperatorConfig, kube: K
     def changed(leading: bool) -> None:
         metrics.LEADER.set(1 if leading else 0)
         if leading:
+            # What the last leader judged in memory (health windows) is gone: deadlines and
+            # bakes leave this one the windows to judge it again (docs/design.md §4.2).
+            settings = memo.reconciler.settings
+            memo.reconciler.settings = replace(settings, leading_since=datetime.now(UTC))
             queue.resume()
             enqueue_all(memo.reconciler.view, queue)
         else:

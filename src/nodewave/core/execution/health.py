@@ -57,6 +57,27 @@ def sample_period(hc: HealthCheck) -> timedelta:
     return timedelta(seconds=hc.interval_seconds / SAMPLES_PER_WINDOW)
 
 
+def evaluate_health_deadline(
+    created_at: datetime, hc: HealthCheck, leading_since: datetime | None
+) -> datetime | None:
+    """When an execution not validated yet fails (HealthCheckDeadline): deadlineSeconds after
+    it was created, but never before the leader judging it has had the windows to do so: the
+    one that was open when it took over (it closes with what little it saw) and
+    successThreshold more. A leader that took over mid-validation saw nothing before; counted
+    from creation alone, a healthy node would fail for the leader change, and at once if its
+    validation was no longer remembered (docs/design.md §4.2).
+
+    Example: deadline 60 s, interval 10 s, successThreshold 3; created at 0, a leader from 55
+    s: 95 s (55 + 4 x 10); a leader from 5 s: 60 s (5 + 40 = 45 is earlier)."""
+    if hc.deadline_seconds is None:
+        return None
+    deadline = created_at + timedelta(seconds=hc.deadline_seconds)
+    if leading_since is None or leading_since <= created_at:
+        return deadline
+    judged = timedelta(seconds=hc.interval_seconds * (hc.success_threshold + 1))
+    return max(deadline, leading_since + judged)
+
+
 def window_closes(window: HealthWindow | None, hc: HealthCheck, now: datetime) -> bool:
     """Whether `evaluate_health` will close this window at `now` (so an external error rate,
     e.g. from Prometheus, is needed for it)."""
@@ -77,11 +98,13 @@ def evaluate_health(
     now: datetime,
     external: float | str | None = None,
     external_limit: float | None = None,
+    leading_since: datetime | None = None,
 ) -> HealthResult:
     """`external`: the error rate another source measured for the closing window (a float
     in [0, 1]: `kube.prometheus` clamps it), or why it could not (a string: the window is
     unhealthy and the reason reported). `external_limit`: the highest healthy external rate
-    (a node's baseline plus maxIncrease); None: maxErrorRate, as for the readiness share."""
+    (a node's baseline plus maxIncrease); None: maxErrorRate, as for the readiness share.
+    `leading_since`: when this leader took over (`evaluate_health_deadline`)."""
     # Restarts before the first sample (while the pod was starting) are not held against it.
     w = window.model_copy() if window is not None else HealthWindow(last_restart_count=restarts)
     if w.window_start is None:
@@ -106,9 +129,8 @@ def evaluate_health(
         if problem:
             return result(Verdict.FAILED, PROMETHEUS_QUERY_FAILED, f"{msg}; Prometheus: {problem}")
         return result(Verdict.FAILED, HEALTH_CHECK_FAILED, msg)
-    if hc.deadline_seconds is not None and now >= created_at + timedelta(
-        seconds=hc.deadline_seconds
-    ):
+    deadline = evaluate_health_deadline(created_at, hc, leading_since)
+    if deadline is not None and now >= deadline:
         msg = f"not validated within deadlineSeconds={hc.deadline_seconds}"
         return result(Verdict.FAILED, HEALTH_CHECK_DEADLINE, msg)
     msg = f"validating: {w.consecutive_healthy}/{hc.success_threshold} healthy windows, last error rate {w.error_rate:.2f}"

@@ -31,11 +31,12 @@ from nodewave.core.execution.health import (
     HealthResult,
     Verdict,
     evaluate_health,
+    evaluate_health_deadline,
 )
 from nodewave.core.execution.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.execution.podspec import plan_pull_images
-from nodewave.core.execution.record import build_pod_action
+from nodewave.core.execution.record import build_pod_action, evaluate_recorded_validation
 from nodewave.core.job.job_status import JobCounts, build_job_conditions, evaluate_steady
 from nodewave.core.job.notifications import plan_notifications
 from nodewave.core.job.podsecurity import Level
@@ -48,7 +49,12 @@ from nodewave.core.job.policy import (
 from nodewave.core.job.selector import NodeSelector, SelectorError, build_selector
 from nodewave.core.job.taints import build_tolerations, evaluate_taints
 from nodewave.core.rollout.availability import evaluate_unavailable
-from nodewave.core.rollout.engine import RolloutDecision, build_rollout_context, plan_rollout
+from nodewave.core.rollout.engine import (
+    RolloutContext,
+    RolloutDecision,
+    build_rollout_context,
+    plan_rollout,
+)
 from nodewave.core.rollout.prepull import Pull, PullState, evaluate_pull
 from nodewave.core.rollout.progress import group_by_node
 from nodewave.core.rollout.restart import RestartDecision, parse_restart_at, plan_restart
@@ -119,6 +125,15 @@ class PlannerSettings:
     """The operator's own ServiceAccount, which no execution pod may run as."""
     pod_security_default: Level = Level.BASELINE
     """The Pod Security level of a namespace that names none (core/job/policy.py)."""
+    leading_since: datetime | None = None
+    """When this operator became the leader (or started, without leader election): health
+    deadlines and bakes leave it the windows to judge what it did not see before
+    (`health.evaluate_health_deadline`, `engine.evaluate_bake_end`)."""
+    validation_record: bool = False
+    """Take an execution as validated when the Job's record of settled waves says so, without
+    its stableAt (`record.evaluate_recorded_validation`): how a leader will run once nodes
+    have no custom resource of their own on the normal path (docs/design.md §4.2). Off: the
+    record is written and checked, not read."""
     max_creates: int = 500
     """Executions created and not yet up (no status written, still Pending or Starting) at
     most; the rest follow as those come up, like the DaemonSet controller's slow start. All
@@ -218,6 +233,17 @@ def _status_update(
     }
 
 
+def evaluate_validated_before(
+    ex: ExecutionInfo, state: ObservedState, status: JobStatus, record: bool
+) -> bool:
+    """Whether `ex` (observed `state`) passed its health windows before this pass: its
+    stableAt says so, or, with `record` (`PlannerSettings.validation_record`), the Job's
+    record of settled waves does."""
+    if ex.status.stable_at is not None:
+        return True
+    return record and evaluate_recorded_validation(ex, state, status)
+
+
 def evaluate_bake_start(job: JobInfo, ex: ExecutionInfo) -> datetime | None:
     """When the bake of the rollout of `ex`'s version began, while it bakes; else None. The
     one answer for the planner's windows and the reconciler's Prometheus queries."""
@@ -236,15 +262,22 @@ def apply_health(
     now: datetime,
     external: float | str | None = None,
     baseline: float | str | None = None,
+    *,
+    validated: bool | None = None,
+    leading_since: datetime | None = None,
 ) -> Observation:
     """Gate an execution on its health windows until it is validated (docs/design.md §3.2):
     only a Job with a health deadline, an execution not validated yet and meant to run, and
     not already finished or lost. `baseline`: the node's own rate before it moved, measured in
-    this pass (or why there is none), when none is recorded yet."""
+    this pass (or why there is none), when none is recorded yet. `validated`: whether it was
+    before this pass (`evaluate_validated_before`; None: its stableAt says); `leading_since`:
+    when this leader took over (`health.evaluate_health_deadline`)."""
     hc = spec.rollout.health_check
+    if validated is None:
+        validated = ex.status.stable_at is not None
     if (
         hc.deadline_seconds is None
-        or ex.status.stable_at is not None
+        or validated
         or ex.spec.desired_state is not DesiredState.RUNNING
         or obs.state in TERMINAL_STATES
         or obs.state is S.LOST
@@ -253,7 +286,8 @@ def apply_health(
     limit, note, record = evaluate_baseline(ex, hc, baseline)
     if record is not None:
         obs = replace(obs, baseline=record)
-    deadline = ex.created_at + timedelta(seconds=hc.deadline_seconds)
+    deadline = evaluate_health_deadline(ex.created_at, hc, leading_since)
+    assert deadline is not None  # a health deadline is set
     pod_running = pod is not None and pod.phase == "Running" and not pod.deleting
     if spec.type.runs_to_completion or not pod_running:
         # Run-to-completion types are healthy when they complete; others wait for their pod.
@@ -268,6 +302,7 @@ def apply_health(
         now=now,
         external=external,
         external_limit=limit,
+        leading_since=leading_since,
     )
     judged = _from_health(obs, res, deadline)
     return replace(judged, message=f"{judged.message}; {note}") if note else judged
@@ -428,12 +463,18 @@ class _Pass:
         return {
             ex.name
             for ex in self.live
-            if ex.status.stable_at is not None
+            if self.was_validated(ex, self.observed[ex.name].state)
             or (
                 did_its_work(self.observed[ex.name].state, self.completes(ex))
                 and self.observed[ex.name].reason != R.POD_CREATING
             )
         }
+
+    def was_validated(self, ex: ExecutionInfo, state: ObservedState) -> bool:
+        """Whether `ex` (observed `state`) passed its health windows before this pass: the
+        one answer of every reader in the planner."""
+        job, record = self.snap.job.status, self.settings.validation_record
+        return evaluate_validated_before(ex, state, job, record)
 
     def completes(self, ex: ExecutionInfo) -> bool:
         """Whether the execution's version is a run-to-completion type."""
@@ -451,10 +492,14 @@ class _Pass:
             window = self.snap.health.get(ex.name) or ex.status.health
             external = self.snap.external_error_rates.get(ex.name)
             since = evaluate_bake_start(self.snap.job, ex)
-            if since is not None and ex.status.stable_at is not None:
+            validated = self.was_validated(ex, obs.state)
+            if since is not None and validated:
                 return apply_bake_health(ex, obs, pod, spec, window, since, self.now, external)
             baseline = self.snap.baselines.get(ex.name)
-            obs = apply_health(ex, obs, pod, spec, window, self.now, external, baseline)
+            obs = apply_health(
+                ex, obs, pod, spec, window, self.now, external, baseline,
+                validated=validated, leading_since=self.settings.leading_since,
+            )  # fmt: skip
         return obs
 
 
@@ -572,17 +617,7 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     run.states = {name: o.state for name, o in run.observed.items()}
     # 2. Which version each selected node should run (the rollout engine).
     version = snap.current.number
-    unavailable = (
-        evaluate_unavailable(
-            targets, snap.nodes, on_node, snap.pods, completes=snap.current.type.runs_to_completion
-        )
-        if job.spec.rollout.max_unavailable is not None
-        else frozenset()
-    )
-    context = build_rollout_context(
-        job, version, targets, on_node, run.states, run.validated(), job.promote, now, domains,
-        window, snap.webhook_answers, unavailable, snap.alerts, evaluate_pulls(snap),
-    )  # fmt: skip
+    context = _rollout_context(run, window, domains)
     decision = plan_rollout(context)
     run.actions.extend(context.asks.calls)
     run.actions.extend(plan_pull_pods(snap, decision.pre_pull, settings.max_creates))
@@ -619,6 +654,25 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
         verdicts,
         _significant(job.status, status),
     )
+
+
+def _rollout_context(
+    run: _Pass, window: tuple[bool, datetime | None], domains: Domains
+) -> RolloutContext:
+    """What the rollout engine decides from, gathered from this pass."""
+    snap, job, targets, on_node = run.snap, run.snap.job, run.targets, run.on_node
+    unavailable = (
+        evaluate_unavailable(
+            targets, snap.nodes, on_node, snap.pods, completes=snap.current.type.runs_to_completion
+        )
+        if job.spec.rollout.max_unavailable is not None
+        else frozenset()
+    )
+    return build_rollout_context(
+        job, snap.current.number, targets, on_node, run.states, run.validated(), job.promote,
+        run.now, domains, window, snap.webhook_answers, unavailable, snap.alerts,
+        evaluate_pulls(snap), run.settings.leading_since,
+    )  # fmt: skip
 
 
 def evaluate_pulls(snap: Snapshot) -> tuple[dict[str, Pull], bool]:
@@ -832,7 +886,7 @@ def _plan_executions(
             # The window in progress is kept in memory between passes (its samples are not
             # written until it closes): while validating, and while its rollout bakes.
             if obs.state is S.VALIDATING or (
-                ex.status.stable_at is not None
+                run.was_validated(ex, obs.state)
                 and evaluate_bake_start(run.snap.job, ex) is not None
             ):
                 health[ex.name] = obs.health

@@ -87,6 +87,7 @@ from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import (
     MAX_REVERTED_LISTED,
     MAX_SETTLED_WAVES,
+    HealthCheck,
     NodeFailurePolicy,
     PrePull,
     PrePullStatus,
@@ -260,6 +261,9 @@ class RolloutContext:
     with a pull-only pod of V."""
     images_to_pull: bool = True
     """Whether V's template has an image to pull (every one `imagePullPolicy: Never`: none)."""
+    leading_since: datetime | None = None
+    """When this leader took over: a bake lasts failureThreshold windows past it at least
+    (`evaluate_bake_end`)."""
 
     @property
     def pre_pull(self) -> PrePull | None:
@@ -373,6 +377,7 @@ def build_rollout_context(
     unavailable: frozenset[str] = frozenset(),
     alerts: AlertAnswer | None = None,
     pulls: tuple[Mapping[str, Pull], bool] = ({}, True),
+    leading_since: datetime | None = None,
 ) -> RolloutContext:
     """`window`: whether a maintenance window is open, and when the next opens if not;
     `pulls`: the pre-pulls of V by node, and whether V has images to pull."""
@@ -397,6 +402,7 @@ def build_rollout_context(
         alerts=alerts,
         pulls=pulls[0],
         images_to_pull=pulls[1],
+        leading_since=leading_since,
     )
 
 
@@ -836,6 +842,21 @@ def _clock(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
+def evaluate_bake_end(
+    wait_until: datetime, began: datetime, hc: HealthCheck, leading_since: datetime | None
+) -> datetime:
+    """When a bake that `began` and was to end at `wait_until` ends: no sooner than
+    failureThreshold windows after the leader judging it took over (the windows before were
+    in the last leader's memory), so a version bakes as long a judgement as it was promised.
+
+    Example: bake from 0 to 60 s, interval 10 s, failureThreshold 3: a leader from 50 s bakes
+    until 90 s (50 + 4 x 10, the window open at its start counted as one); from 10 s, 60 s."""
+    if leading_since is None or leading_since <= began or hc.deadline_seconds is None:
+        return wait_until
+    judged = timedelta(seconds=hc.interval_seconds * (hc.failure_threshold + 1))
+    return max(wait_until, leading_since + judged)
+
+
 def _bake(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> bool:
     """rollout.bakeSeconds: once the last wave settled the rollout bakes (Baking, judged as
     in flight) until waitUntil; True while it does."""
@@ -850,6 +871,9 @@ def _bake(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> 
             "completes",
         ))  # fmt: skip
     assert rs.wait_until is not None
+    if rs.phase_since is not None:  # a leader that took over mid-bake judges it as long
+        hc = ctx.spec.health_check
+        rs.wait_until = evaluate_bake_end(rs.wait_until, rs.phase_since, hc, ctx.leading_since)
     if ctx.now >= rs.wait_until:
         held = evaluate_alert_hold(ctx.spec.health_check.alerts, ctx.alerts)
         if held:
