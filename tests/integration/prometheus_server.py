@@ -26,7 +26,11 @@ def query(address: str, expr: str) -> dict[str, Any]:
         with urllib.request.urlopen(url, timeout=5) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
     except urllib.error.HTTPError as e:  # 400 for a bad expression: its body says why
-        return json.loads(e.read())  # type: ignore[no-any-return]
+        body = e.read()
+        try:
+            return json.loads(body)  # type: ignore[no-any-return]
+        except ValueError:  # 503 in plain text while it starts (seen under CI load)
+            return {"status": "error", "error": f"{e.code}: {body[:200]!r}"}
 
 
 @contextmanager

@@ -26,7 +26,13 @@ from nodewave.core.execution.podspec import (
     evaluate_configmap_conflict,
 )
 from nodewave.core.execution.record import build_pod_action, select_owned_pods
-from nodewave.core.job.planner import Plan, PlannerSettings, evaluate_bake_start, plan_job
+from nodewave.core.job.planner import (
+    Plan,
+    PlannerSettings,
+    evaluate_bake_start,
+    evaluate_validated_before,
+    plan_job,
+)
 from nodewave.core.job.versions import VersionPlan, build_revision, plan_versions, select_owned
 from nodewave.core.operator.egress import EgressPolicy, build_egress_policy
 from nodewave.core.vocabulary.actions import (
@@ -331,7 +337,7 @@ class Reconciler:
         due = [
             ex
             for ex in executions
-            if (ex.status.stable_at is None or evaluate_bake_start(job, ex) is not None)
+            if (not self._validated(job, ex) or evaluate_bake_start(job, ex) is not None)
             and window_closes(memory.get(ex.name) or ex.status.health, hc, now)
         ]
         rates = await asyncio.gather(
@@ -341,6 +347,11 @@ class Reconciler:
             )
         )
         return {ex.name: rate for ex, rate in zip(due, rates, strict=True)}
+
+    def _validated(self, job: JobInfo, ex: ExecutionInfo) -> bool:
+        """Whether `ex` was validated before this pass, as the planner asks it."""
+        record = self.settings.validation_record
+        return evaluate_validated_before(ex, ex.status.observed_state, job.status, record)
 
     async def _measure_baselines(
         self, job: JobInfo, executions: tuple[ExecutionInfo, ...]
@@ -374,7 +385,7 @@ class Reconciler:
             for e in executions
             if not e.status.baseline_message
             and e.name not in known
-            and e.status.stable_at is None
+            and not self._validated(job, e)
             and e.spec.desired_state is DesiredState.RUNNING
         ]
         for ex, rate in zip(todo, await asyncio.gather(*map(measure, todo)), strict=True):
