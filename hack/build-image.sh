@@ -58,8 +58,11 @@ if [ ! -f "$archive" ]; then
   podman save --quiet --format docker-archive -o "$archive.tmp" "$TAG"
   mv "$archive.tmp" "$archive"
 fi
-# Only the newest build is kept (each is ~280 MB); the dependency layers stay cached.
-find "$CACHE/images" -name 'nodewave-*.tar' ! -path "$archive" -delete
+# Only the newest builds are kept (each is ~280 MB; the dependency layers stay cached): four,
+# not one, as builds run side by side (`make test`'s workers: the e2e test, the release, kind)
+# and each would delete the archive another is about to load.
+touch "$archive"
+ls -1t "$CACHE"/images/nodewave-*.tar | tail -n +5 | grep -vxF "$archive" | xargs -r rm -f
 if [ -n "$previous" ] && [ "$previous" != "$id" ]; then podman rmi --force "$previous" >/dev/null 2>&1 || true; fi
 # make release asks for the OCI form too (what a registry push keeps as is).
 if [ -n "${OCI_ARCHIVE:-}" ]; then

@@ -31,8 +31,8 @@ lint-imports
 step "generated CRDs match the models"
 nodewave crds --check
 step "pytest"
-# Three workers (pytest-xdist) on the two cores: most tests wait on timers, health windows and
-# containers, not CPU (two workers kept the cores half busy). What runs whole on one worker,
+# Four workers (pytest-xdist) on the two cores: most tests wait on timers, health windows and
+# containers, not CPU (two workers kept the cores half busy, three about 65 %). What runs whole on one worker,
 # and in what order (the kind cluster, the demo and the other long scopes first):
 # tests/conftest.py, split_scope and scope_rank.
-exec python -m pytest -p no:cacheprovider --durations=15 -n 3 "$@"
+exec python -m pytest -p no:cacheprovider --durations=15 -n 4 "$@"

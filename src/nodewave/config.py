@@ -20,6 +20,8 @@ class OperatorConfig:
     """Watch only these namespaces; empty: every namespace."""
     node_lost_grace_seconds: float = 60.0
     """How long a node may be NotReady before its executions are Lost."""
+    validation_record: bool = False
+    """Read validation from the Job's record of settled waves too (PlannerSettings)."""
     max_inflight: int = 64
     """API requests in flight at most; slots go to the highest-priority Job first."""
     liveness: str = "http://0.0.0.0:8080/healthz"

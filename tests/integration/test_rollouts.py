@@ -7,6 +7,7 @@ import json
 import subprocess
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from nodewave.localcluster.controlplane import ControlPlane
@@ -234,6 +235,61 @@ def test_operator_killed_mid_wave_resumes_at_the_same_wave(
         )["items"]
     )
     assert waves == Counter({1: 2, 2: 2, 3: 2, 4: 2})
+
+
+def test_a_leader_that_never_read_stable_at_resumes_from_the_record(
+    cluster: ControlPlane, operator: OperatorProcess, namespace: str
+) -> None:
+    """What a new leader will hold once nodes have no custom resource of their own on the
+    normal path (docs/design.md §4.2): mid-rollout the operator stops, every execution's
+    stableAt and last window are removed from its status, and an operator reading the Job's
+    record of settled waves (--validation-record) takes over. It judges no settled wave again,
+    fails no node (its deadlines leave it its own windows), and completes."""
+    nodes = add_nodes(cluster, "record", 8)
+    check = {"intervalSeconds": 2, "successThreshold": 2, "deadlineSeconds": 12}
+    rolling = {"strategy": "Rolling", "maxParallel": 25}
+    spec = rolling_job("record", "1", rolling)
+    spec["rollout"]["healthCheck"].update(check)
+    settle_v1(cluster, namespace, "agent", spec, nodes)
+    spec2 = rolling_job("record", "2", rolling)
+    spec2["rollout"]["healthCheck"].update(check)
+    apply_job(cluster, namespace, "agent", spec2)
+
+    def settled() -> list[int]:
+        rollout = job_status(cluster, namespace, "agent").get("rollout") or {}
+        return [w["wave"] for w in rollout.get("settledWaves", [])]
+
+    wait_for(lambda: len(settled()) >= 2, 60, "waves 1 and 2 settled")
+    operator.stop()
+    kept = operator.args
+    try:
+        before = settled()
+        for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]:
+            forget = json.dumps({"status": {"stableAt": None, "health": None}})
+            cluster.kubectl("patch", "nwx", e["metadata"]["name"], "-n", namespace,
+                            "--subresource=status", "--type=merge", "-p", forget)  # fmt: skip
+        forgotten = kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+        assert not [e for e in forgotten if e.get("status", {}).get("stableAt")]
+        took_over = time.time()
+        operator.args = (*kept, "--validation-record")
+        operator.start()
+        operator.wait_started()
+        wait_for(lambda: phase(cluster, namespace, "agent") == "Completed", 90, "completed")
+    finally:
+        operator.stop()
+        operator.args = kept
+        operator.start()
+        operator.wait_started()
+    v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")
+    states = {e["spec"]["nodeName"]: e["status"]["observedState"] for e in v2["items"]}
+    assert states == {n: "Running" for n in nodes}
+    # The waves settled before the change were not judged again: no Validating since.
+    for e in v2["items"]:
+        if e["spec"]["rolloutWave"] in before:
+            again = [t for t in e["status"].get("history", []) if t["state"] == "Validating"
+                     and datetime.fromisoformat(t["time"]).timestamp() >= took_over]  # fmt: skip
+            assert not again, (e["metadata"]["name"], again)
+    assert validation_recorded(cluster, namespace, "agent") == len(nodes)
 
 
 def test_new_version_mid_rollout_supersedes_from_the_stable_base(

@@ -12,7 +12,7 @@ it; a Prometheus in the cluster scraping the operator as the chart's ServiceMoni
 NodewaveRolledBack alert fires when a bad version rolls back (and the CI gate says so with its
 exit code); then `make kind ARGS=down` leaves the machine as it was.
 
-`make test` starts this package first, on one of its three workers, beside the other suites
+`make test` starts this package first, on one of its four workers, beside the other suites
 (tests/conftest.py, scope_rank). Nothing is skipped: a missing prerequisite is installed by the
 scripts or fails the test.
 """

@@ -160,6 +160,13 @@ def _add_run_command(sub: Any) -> None:
         help="seconds a node may be NotReady before its executions are Lost (default %(default)s)",
     )
     run.add_argument(
+        "--validation-record",
+        action="store_true",
+        help="experimental: take an execution as validated when the Job's record of settled "
+        "waves says so, without its status.stableAt (docs/design.md §4.2, the way to no "
+        "custom-resource write per node)",
+    )
+    run.add_argument(
         "--max-inflight",
         type=int,
         default=DEFAULTS.max_inflight,

@@ -21,6 +21,7 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
         namespaces=tuple(args.namespace),
         node_lost_grace_seconds=args.node_lost_grace,
+        validation_record=args.validation_record,
         max_inflight=args.max_inflight,
         liveness=args.liveness,
         metrics_port=args.metrics_port,

@@ -155,6 +155,7 @@ async def build_reconciler(config: OperatorConfig, kube: Kube, view: ClusterView
     planner = PlannerSettings(
         leading_since=datetime.now(UTC),  # without leader election; else when it leads
         node_lost_grace=timedelta(seconds=config.node_lost_grace_seconds),
+        validation_record=config.validation_record,
         operator_account=config.service_account,
         pod_security_default=config.pod_security_default,
     )
