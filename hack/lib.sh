@@ -78,14 +78,17 @@ ensure_shells() {
 ensure_podman() {
   local c="$CACHE/containers"
   mkdir -p "$c/cni"
+  # Written whole and renamed into place: `make test` runs podman from several workers at
+  # once (kind, the e2e image, the release), and a file truncated for rewriting read as empty
+  # ("the storage 'driver' option must be set").
   # The run root (mount state, locks) belongs to one graph root: one per cache directory.
-  cat >"$c/storage.conf" <<EOF
+  write_if_changed "$c/storage.conf" <<EOF
 [storage]
 driver = "overlay"
 graphroot = "$c/storage"
 runroot = "/run/nodewave-containers-$(printf %s "$c" | sha256sum | cut -c1-12)"
 EOF
-  cat >"$c/containers.conf" <<EOF
+  write_if_changed "$c/containers.conf" <<EOF
 [containers]
 default_ulimits = []
 [engine]
@@ -96,6 +99,15 @@ events_logger = "file"
 network_config_dir = "$c/cni"
 EOF
   export CONTAINERS_STORAGE_CONF="$c/storage.conf" CONTAINERS_CONF="$c/containers.conf"
+}
+
+# write_if_changed FILE: stdin to FILE, atomically (a temporary file renamed over it), and only
+# when it differs, so a reader never sees it half written.
+write_if_changed() {
+  local tmp
+  tmp="$(mktemp "$1.XXXXXX")"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv -f "$tmp" "$1"; fi
 }
 
 # ensure_container_runtime: what real kubelet nodes run on (containerd, runc, the CNI plugins)

@@ -65,7 +65,7 @@ make_network() {
     ip addr add "$PREFIX.1/24" dev "$BRIDGE"
   fi
   ip link set "$BRIDGE" up
-  cat >"$CACHE/containers/cni/$NETWORK.conflist" <<CNI
+  write_if_changed "$CACHE/containers/cni/$NETWORK.conflist" <<CNI
 {"cniVersion": "0.4.0", "name": "$NETWORK", "plugins": [
   {"type": "bridge", "bridge": "$BRIDGE", "isGateway": false, "ipMasq": false, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$PREFIX.0/24", "gateway": "$PREFIX.1"}]],
