@@ -26,6 +26,10 @@ ensure_podman
 C="$CACHE/containers"
 mkdir -p "$CACHE/images"
 log() { printf '[build-image] %s\n' "$*" >&2; }
+# One build at a time: `make test`'s workers build the same image side by side (kind, the e2e
+# test) and two podman builds of one tag fail; the second finds every layer cached.
+exec 9>"$CACHE/images/.build.lock"
+flock 9
 
 if ! podman image exists "$BASE_TAG"; then
   log "making the base image $BASE_TAG with debootstrap (about a minute, once)"

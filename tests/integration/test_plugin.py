@@ -352,7 +352,7 @@ def test_abort_returns_every_node_and_leaves_the_spec_as_applied(
 def test_restart_recreates_every_execution_in_waves_when_its_time_comes(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
-    """`restart --in 4s` on 4 nodes with waves of 2: Scheduled first, then two waves of new
+    """`restart --in 12s` on 4 nodes with waves of 2: Scheduled first, then two waves of new
     executions (and pods), the second created only once the first passed its windows; the
     version and the spec unchanged."""
     nodes = suite_nodes(cluster, "restart", 4)
@@ -361,7 +361,9 @@ def test_restart_recreates_every_execution_in_waves_when_its_time_comes(
     before = {e["metadata"]["uid"] for e in kubectl_json(
         cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/job=agent")["items"]}  # fmt: skip
     spec = kubectl_json(cluster, "get", "nwj", "-n", namespace, "agent")["spec"]
-    out = ok(cluster, "restart", "agent", "--in", "4s", "-n", namespace)
+    # 12 s: time for the status and the plugin to show it Scheduled on a loaded machine (at
+    # 4 s the restart had begun before the plugin's answer, under four test workers).
+    out = ok(cluster, "restart", "agent", "--in", "12s", "-n", namespace)
     assert re.search(r"restarts at \d{4}-\d\d-\d\dT[\d:]+Z: every execution", out), out
     scheduled = wait_for(
         lambda: (r := job_status(cluster, namespace, "agent").get("restart")) and r, 10, "seen"
