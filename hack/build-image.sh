@@ -26,8 +26,8 @@ ensure_podman
 C="$CACHE/containers"
 mkdir -p "$CACHE/images"
 log() { printf '[build-image] %s\n' "$*" >&2; }
-# One build at a time: `make test`'s workers build the same image side by side (kind, the e2e
-# test) and two podman builds of one tag fail; the second finds every layer cached.
+# One build at a time: `make test`'s workers build side by side (kind, the e2e test, the
+# release); the later finds every layer cached, and no archive is pruned under another's feet.
 exec 9>"$CACHE/images/.build.lock"
 flock 9
 
@@ -66,7 +66,7 @@ fi
 # not one, as builds run side by side (`make test`'s workers: the e2e test, the release, kind)
 # and each would delete the archive another is about to load.
 touch "$archive"
-ls -1t "$CACHE"/images/nodewave-*.tar | tail -n +5 | grep -vxF "$archive" | xargs -r rm -f
+ls -1t "$CACHE"/images/nodewave-*.tar | tail -n +5 | { grep -vxF "$archive" || true; } | xargs -r rm -f
 if [ -n "$previous" ] && [ "$previous" != "$id" ]; then podman rmi --force "$previous" >/dev/null 2>&1 || true; fi
 # make release asks for the OCI form too (what a registry push keeps as is).
 if [ -n "${OCI_ARCHIVE:-}" ]; then
