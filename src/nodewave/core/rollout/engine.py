@@ -870,10 +870,12 @@ def _bake(ctx: RolloutContext, rs: RolloutStatus, events: list[EventIntent]) -> 
             f"version {ctx.version} on every node; baking {ctx.spec.bake_seconds} s before it "
             "completes",
         ))  # fmt: skip
-    assert rs.wait_until is not None
-    if rs.phase_since is not None:  # a leader that took over mid-bake judges it as long
+    elif rs.wait_until is not None and rs.phase_since is not None:
+        # Under way since an earlier pass (phase_since is its start; in the pass that enters
+        # it, the phase before's): a leader that took over since judges it as long.
         hc = ctx.spec.health_check
         rs.wait_until = evaluate_bake_end(rs.wait_until, rs.phase_since, hc, ctx.leading_since)
+    assert rs.wait_until is not None
     if ctx.now >= rs.wait_until:
         held = evaluate_alert_hold(ctx.spec.health_check.alerts, ctx.alerts)
         if held:
