@@ -21,12 +21,19 @@ ensure_python_env() {
   fi
   UV="$uv"
   (cd "$ROOT" && "$UV" sync --locked --quiet)
-  printf '%s\n' "$ROOT" >"$UV_PROJECT_ENVIRONMENT/.checkout"
-  # The venvs of checkouts that no longer exist (CI's clones, removed worktrees) go.
-  local venv
-  for venv in "$VENVS"/*/; do
-    [ -f "$venv.checkout" ] && [ ! -d "$(cat "$venv.checkout")" ] && rm -rf "$venv"
-  done
+  # Stamped on every use, whole (renamed into place): another checkout's sweep below may read
+  # it at any moment, and an empty stamp would name no checkout.
+  printf '%s\n' "$ROOT" >"$UV_PROJECT_ENVIRONMENT/.checkout.$$"
+  mv -f "$UV_PROJECT_ENVIRONMENT/.checkout.$$" "$UV_PROJECT_ENVIRONMENT/.checkout"
+  # The venvs of checkouts that are gone (CI's clones, removed worktrees) go, but only once
+  # unused for two days: the cache may be shared with another mount namespace (a CI sandbox, a
+  # container) whose checkout this shell cannot see, and a sweep from here once deleted such a
+  # venv under its running tests.
+  local stamp
+  find "$VENVS" -mindepth 2 -maxdepth 2 -name .checkout -mmin +2880 2>/dev/null |
+    while read -r stamp; do
+      [ -d "$(cat "$stamp")" ] || rm -rf "$(dirname "$stamp")"
+    done
   rm -rf "$CACHE/venv"  # the shared venv of earlier versions
   export PATH="$UV_PROJECT_ENVIRONMENT/bin:$PATH"
 }
