@@ -272,19 +272,19 @@ def test_a_pod_made_under_an_executions_name_is_never_adopted(
         and p["metadata"].get("ownerReferences") and p,
         60, "the execution's own pod",
     )  # fmt: skip
-    assert ours["metadata"]["ownerReferences"][0]["kind"] == "Execution"
+    assert ours["metadata"]["ownerReferences"][0]["kind"] == "Job"
     refusals_cleared(cluster, namespace)
 
 
 def test_an_execution_deleted_and_made_again_waits_for_its_old_pod_without_a_refusal(
     cluster: ControlPlane, operator: OperatorProcess, namespace: str
 ) -> None:
-    """Someone deletes an execution (kubectl's background deletion): the operator makes it
-    again under the same name while the garbage collector has yet to remove the old pod.
-    That pod is controlled by the earlier execution of the name, not a stranger's: the new
-    one waits for it to go, with no PodRefused, then runs its own. (Whether the create meets
-    the old pod at all is the garbage collector's timing; the rule for when it does is
-    test_pod_record.py's table.)"""
+    """Someone deletes an execution (kubectl's background deletion). Its pod is the Job's, so
+    no garbage collector removes it: the operator deletes it, as no live execution's own
+    (record.select_stale_pods), and makes the execution again under the same name only once
+    that pod is gone, with a new incarnation, and its own pod; never a PodRefused, and the
+    old pod's status is never read as the new execution's. (The rule for a create that meets
+    the old pod all the same is test_pod_record.py's table.)"""
     nodes = suite_nodes(cluster, SUITE, 2)
     job = spec(template())
     job["rollout"] = {"strategy": "Immediate"}
@@ -295,7 +295,10 @@ def test_an_execution_deleted_and_made_again_waits_for_its_old_pod_without_a_ref
         and len(executions(cluster, namespace, "agent")) == 2,
         60, "both executions running",
     )  # fmt: skip
-    old = executions(cluster, namespace, "agent")[nodes[0]]["metadata"]
+    first = executions(cluster, namespace, "agent")[nodes[0]]
+    old = first["metadata"]
+    old_pod = pods(cluster, namespace, "agent")[old["name"]]["metadata"]
+    assert old_pod["annotations"]["nodewave.io/incarnation"] == first["spec"]["incarnation"]
     cluster.kubectl("delete", "nwx", old["name"], "-n", namespace, "--wait=false")
 
     def running_again() -> bool:
@@ -303,7 +306,9 @@ def test_an_execution_deleted_and_made_again_waits_for_its_old_pod_without_a_ref
         pod = pods(cluster, namespace, "agent").get(old["name"])
         return bool(
             ex and ex["metadata"]["uid"] != old["uid"] and pod
-            and pod["metadata"]["ownerReferences"][0]["uid"] == ex["metadata"]["uid"]
+            and pod["metadata"]["uid"] != old_pod["uid"]
+            and pod["metadata"]["annotations"]["nodewave.io/incarnation"]
+            == ex["spec"]["incarnation"] != first["spec"]["incarnation"]
             and (ex.get("status") or {}).get("observedState") == "Running"
         )  # fmt: skip
 

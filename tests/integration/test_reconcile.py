@@ -87,14 +87,18 @@ def test_places_one_execution_and_one_pinned_pod_per_selected_node(
         assert st["stableAt"]
         assert st["history"][-1]["state"] == "Running"
         pod = the_pods[name]
+        # The Job's, carrying its execution's incarnation (made side by side with it).
         assert pod["metadata"]["ownerReferences"][0] == {
             "apiVersion": "nodewave.io/v1alpha1",
-            "kind": "Execution",
-            "name": name,
-            "uid": ex["metadata"]["uid"],
+            "kind": "Job",
+            "name": "ship",
+            "uid": job["metadata"]["uid"],
             "controller": True,
             "blockOwnerDeletion": True,
         }
+        assert (
+            pod["metadata"]["annotations"]["nodewave.io/incarnation"] == (ex["spec"]["incarnation"])
+        )
         assert pod["spec"]["nodeName"] == node
         terms = pod["spec"]["affinity"]["nodeAffinity"][
             "requiredDuringSchedulingIgnoredDuringExecution"

@@ -232,10 +232,17 @@ def test_only_the_operator_marks_a_pod_as_an_executions(
     who = f"system:serviceaccount:{TENANT}:author may not create pod"
     run = wait_for(lambda: (r := create(ownerReferences=[owner])).returncode and r, 60,
                    "the pod policy active")  # fmt: skip
-    refused(run, who, f"owner references to Execution {name}", policy=MARKS)
-    # The API server takes any apiVersion in a reference: the group however written, or none.
-    for api in ("Nodewave.io/v1alpha1", "x.example/v1"):
-        refused(create(ownerReferences=[{**owner, "apiVersion": api}]), who, policy=MARKS)
+    assert owner["kind"] == "Job"  # the Job controls its executions' pods
+    refused(run, who, "owner references to Job marked", policy=MARKS)
+    # As an earlier release made them: controlled by the execution.
+    legacy = {**owner, "kind": "Execution", "name": name}
+    refused(create(ownerReferences=[legacy]), who, f"owner references to Execution {name}",
+            policy=MARKS)  # fmt: skip
+    # The API server takes any apiVersion in a reference: the group however written, or any
+    # group for a kind named Execution.
+    for ref in ({**owner, "apiVersion": "Nodewave.io/v1alpha1"},
+                {**legacy, "apiVersion": "x.example/v1"}):  # fmt: skip
+        refused(create(ownerReferences=[ref]), who, policy=MARKS)
     refused(create(labels={"nodewave.io/job": "marked", "app": "x"}), who,
             "labels nodewave.io/job as they are", policy=MARKS)  # fmt: skip
     refused(create(annotations={"nodewave.io/node": "node-0"}), who, policy=MARKS)
@@ -243,7 +250,8 @@ def test_only_the_operator_marks_a_pod_as_an_executions(
     change = f"system:serviceaccount:{TENANT}:author may not change pod {name}"
     for args in (["label", "pod", name, "nodewave.io/wave=9", "--overwrite"],
                  ["label", "pod", name, "nodewave.io/wave-"],
-                 ["annotate", "pod", name, "nodewave.io/extra=1"]):  # fmt: skip
+                 ["annotate", "pod", name, "nodewave.io/extra=1"],
+                 ["annotate", "pod", name, "nodewave.io/incarnation=forged", "--overwrite"]):  # fmt: skip
         refused(tenants.kubectl("author", *args, "-n", TENANT), change, policy=MARKS)
     for refs in ([{**owner, "uid": "0" * 36}], [{**owner, "apiVersion": "x.example/v1"}], None):
         patch = json.dumps({"metadata": {"ownerReferences": refs}})  # None: removed

@@ -260,7 +260,9 @@ def test_a_revision_without_template_reads_as_empty_and_without_config_as_not_he
     assert (version.type, version.template, version.config) == (JobType.QUERY, {}, None)
     assert version.revision == "j-1"  # where a pass reads the config when it makes a pod
     with pytest.raises(ValueError, match="version 1's config was not read from its revision j-1"):
-        build_pod(job(spec()), version, CreatePod("x", "u", "n1", 1, 0, None), RestartPolicy.ALWAYS)
+        build_pod(
+            job(spec()), version, CreatePod("x", "", "n1", 1, 0, None, "abc"), RestartPolicy.ALWAYS
+        )
 
 
 def test_revisions_in_memory_hold_no_config_but_the_current_version_has_the_specs() -> None:
@@ -379,7 +381,7 @@ def test_the_revision_body_holds_the_version_and_names_its_job() -> None:
 
 @pytest.mark.parametrize("previous", [None, "j-n1-v1"])
 def test_the_execution_body_says_where_what_and_in_which_wave(previous: str | None) -> None:
-    action = CreateExecution("j-n1-v2", "n1", 2, 3, DesiredState.RUNNING, previous, True)
+    action = CreateExecution("j-n1-v2", "n1", 2, 3, DesiredState.RUNNING, previous, True, "abc")
     body = build_execution(job(), action)
     expected = {
         "jobName": "j",
@@ -387,6 +389,7 @@ def test_the_execution_body_says_where_what_and_in_which_wave(previous: str | No
         "nodeName": "n1",
         "rolloutWave": 3,
         "desiredState": "Running",
+        "incarnation": "abc",
     }
     assert body["spec"] == expected | ({"previousExecution": previous} if previous else {})
     assert body["metadata"]["name"] == "j-n1-v2"

@@ -32,6 +32,7 @@ from nodewave.core.vocabulary.actions import (
     PatchExecutionStatus,
     SetDesiredState,
 )
+from nodewave.core.vocabulary.naming import build_incarnation
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import (
@@ -379,6 +380,36 @@ def test_an_execution_being_recreated_is_created_again_only_once_it_is_gone() ->
     assert [a.node for a in gone.actions if isinstance(a, CreateExecution)] == ["n1"]
 
 
+def test_a_stale_pod_goes_before_anything_is_made_under_its_name() -> None:
+    """The Job's pod under an execution's name that is no live execution's own (its execution
+    deleted by a retry or a person, or its create failed after the pod's): the operator
+    deletes it, and makes neither an execution nor a pod under that name until it is gone,
+    so an execution made again never reads its predecessor's pod."""
+    stale = {NAME: pod(NAME)}
+    first = plan_job(replace(snapshot([node("n1")]), stale_pods=stale), at(3))
+    assert [a for a in first.actions if isinstance(a, DeletePod)] == [
+        DeletePod(NAME, f"pod-uid-{NAME}")
+    ]
+    assert not [a for a in first.actions if isinstance(a, CreateExecution | CreatePod)]
+    terminating = {NAME: pod(NAME, deleting=True)}
+    waiting = plan_job(replace(snapshot([node("n1")]), stale_pods=terminating), at(4))
+    assert not [
+        a for a in waiting.actions if isinstance(a, CreateExecution | CreatePod | DeletePod)
+    ]
+    # An execution without its pod (made again before the stale one was seen) gets none yet.
+    starting = execution("n1", state=S.STARTING)
+    held = plan_job(replace(snapshot([node("n1")], [starting]), stale_pods=terminating), at(40))
+    assert not [a for a in held.actions if isinstance(a, CreatePod)]
+    # Once gone: made again, with an incarnation of its own (another in another pass).
+    gone = plan_job(snapshot([node("n1")]), at(5))
+    (create,) = [a for a in gone.actions if isinstance(a, CreateExecution)]
+    assert create.incarnation == build_incarnation("job-uid", NAME, at(5))
+    later = plan_job(snapshot([node("n1")]), at(6))
+    assert [a.incarnation for a in later.actions if isinstance(a, CreateExecution)] != [
+        create.incarnation
+    ]
+
+
 def test_the_operators_own_service_account_is_refused() -> None:
     spec = job_spec(template={"spec": {"serviceAccountName": "nodewave",
                                        "containers": [{"name": "main", "image": "app:1"}]}})  # fmt: skip
@@ -409,7 +440,7 @@ def test_creates_and_deletes_name_the_pod_and_its_owner() -> None:
     snap = snapshot([node("n1")], [ex])
     (create,) = [a for a in plan_job(snap, at(40)).actions if isinstance(a, CreatePod)]
     # The pod says the execution's wave and the one it replaces (record.build_record_spec).
-    assert create == CreatePod(ex.name, ex.uid, "n1", 1, ex.spec.rollout_wave, None)
+    assert create == CreatePod(ex.name, ex.uid, "n1", 1, ex.spec.rollout_wave, None, None)
     stop = replace(ex, spec=ex.spec.model_copy(update={"desired_state": DesiredState.STOPPED}))
     gone = plan_job(snapshot([node("n1")], [stop], [pod(NAME)]), at(40))
     assert [a for a in gone.actions if isinstance(a, DeletePod)] == [
@@ -792,6 +823,10 @@ def test_a_restart_deletes_its_first_waves_executions_in_the_foreground_and_says
     (gone,) = deletes
     first = next(e for e in snap.executions if e.name == gone.name)
     assert (gone.uid, gone.foreground) == (first.uid, True)
+    # Its pod is the Job's, which no garbage collector removes with the execution.
+    assert [a for a in plan.actions if isinstance(a, DeletePod)] == [
+        DeletePod(first.name, f"pod-uid-{first.name}")
+    ]
     assert plan.status.restart is not None
     assert (plan.status.restart.phase.value, plan.status.restart.wave) == ("Restarting", 1)
     assert "RestartStarted" in [e.reason for e in plan.events]

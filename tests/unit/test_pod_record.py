@@ -17,14 +17,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nodewave.core.execution.podspec import build_execution, build_pod
-from nodewave.core.execution.record import build_pod_action, build_record_spec, select_owned_pods
+from nodewave.core.execution.record import (
+    build_pod_action,
+    build_record_spec,
+    evaluate_pod_of,
+    select_owned_pods,
+    select_stale_pods,
+)
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
-from nodewave.core.vocabulary.naming import build_execution_name
+from nodewave.core.vocabulary.naming import build_execution_name, build_incarnation
 from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.kube.parse import TakenPod, evaluate_taken_pod, parse_execution, parse_pod
 from nodewave.models.execution import DesiredState
 from nodewave.models.job import JobType, RestartPolicy
-from tests.unit.builders import execution, job, pod
+from tests.unit.builders import T0, execution, job, pod
 
 _SEGMENT = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
 NAMES = st.from_regex(rf"{_SEGMENT}(\.{_SEGMENT}){{0,8}}", fullmatch=True).filter(
@@ -52,13 +58,21 @@ def test_the_pod_says_its_executions_spec(
     owner = job(name=job_name)
     name = build_execution_name(job_name, version, node)
     previous = build_execution_name(job_name, version + 1, node) if replaces else None
-    action = CreateExecution(name, node, version, wave, DesiredState.RUNNING, previous, True)
-    created = parse_execution(as_returned(build_execution(owner, action), "ex-uid"))
+    incarnation = build_incarnation(owner.uid, name, T0)
+    action = CreateExecution(
+        name, node, version, wave, DesiredState.RUNNING, previous, True, incarnation
+    )
+    body = build_execution(owner, action)
+    created = parse_execution(as_returned(body, "ex-uid"))
     spec = VersionSpec(version, JobType.PIPELINE, TEMPLATE, {})
-    body = build_pod(owner, spec, build_pod_action(created), RestartPolicy.ALWAYS)
-    made = parse_pod(as_returned(body, "pod-uid"))
+    # The pod is asked for from the execution's body before the API returned it (the two
+    # creates go side by side, kube/reconcile.py), and is the same pod as one asked for later.
+    early = build_pod_action(parse_execution(body))
+    assert early == dataclasses.replace(build_pod_action(created), execution_uid="")
+    made = parse_pod(as_returned(build_pod(owner, spec, early, RestartPolicy.ALWAYS), "pod-uid"))
     assert build_record_spec(made) == created.spec
-    assert made.owner_uid == created.uid  # what select_owned_pods asks of it
+    assert (made.owner_uid, made.incarnation) == (owner.uid, incarnation)
+    assert evaluate_pod_of(made, created, owner.uid)
 
 
 def pod_of(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +116,7 @@ def test_a_job_authors_own_nodewave_keys_never_reach_the_pod() -> None:
     body = build_pod(
         job(),
         spec,
-        CreatePod(build_execution_name("j", 1, "n1"), "u", "n1", 1, 2, None),
+        CreatePod(build_execution_name("j", 1, "n1"), "", "n1", 1, 2, None, "abc"),
         RestartPolicy.ALWAYS,
     )
     meta = body["metadata"]
@@ -115,64 +129,145 @@ def test_a_job_authors_own_nodewave_keys_never_reach_the_pod() -> None:
     assert (record.rollout_wave, record.previous_execution) == (2, None)
 
 
-def test_a_pass_reads_only_the_pods_its_executions_own() -> None:
+def test_a_pass_reads_only_the_pods_its_executions_own_and_deletes_the_jobs_stale_ones() -> None:
     """Pod names are deterministic: whoever may create pods in the namespace could make one
-    under an execution's name first. Only a pod the execution controls is its pod."""
-    ex = execution("n1")
-    own = dataclasses.replace(pod(ex.name), owner_uid=ex.uid)
+    under an execution's name first, and an execution deleted and made again (a retry, a
+    restart) has the same name as before. A pod is an execution's only when the Job controls
+    it and it carries the execution's incarnation (made by an earlier release: when the
+    execution controls it). The Job's execution pods that are no execution's own are stale:
+    the operator deletes them; anyone else's pod is neither read nor deleted."""
+    legacy = execution("n1")
+    ex = dataclasses.replace(legacy, spec=legacy.spec.model_copy(update={"incarnation": "abc"}))
+    own = dataclasses.replace(pod(ex.name), owner_uid="job-uid", incarnation="abc")
     pull = dataclasses.replace(pod("j-pull-v2-n1", pre_pull_of=2), owner_uid="job-uid")
+    # (candidate, the execution, read as its pod, stale)
     cases = {
-        "its own": (own, True),
-        "someone else's under its name": (dataclasses.replace(own, owner_uid="other"), False),
-        "someone else's with no owner": (dataclasses.replace(own, owner_uid=""), False),
-        # Labelled as a pull-only pod, under the execution's name, even controlled by the Job.
-        "a pull-only pod's label under its name": (
-            dataclasses.replace(own, pre_pull_of=1, owner_uid="job-uid"),
+        "its own": (own, ex, True, False),
+        "an earlier incarnation's": (dataclasses.replace(own, incarnation="old"), ex, False, True),
+        "the Job's, without an incarnation": (
+            dataclasses.replace(own, incarnation=""),
+            ex,
+            False,
+            True,
+        ),
+        "controlled by the execution, which has an incarnation": (
+            dataclasses.replace(own, owner_uid=ex.uid),
+            ex,
+            False,
             False,
         ),
-        "the Job's pull-only pod": (pull, True),
-        "a pull-only pod of another Job": (dataclasses.replace(pull, owner_uid="other"), False),
+        "made by an earlier release, controlled by its execution": (
+            dataclasses.replace(own, owner_uid=legacy.uid, incarnation=""),
+            legacy,
+            True,
+            False,
+        ),
+        "the Job's, for an execution of an earlier release": (own, legacy, False, True),
+        "a former Job's of the same name": (
+            dataclasses.replace(own, owner_uid="old-job-uid"),
+            ex,
+            False,
+            False,
+        ),
+        "someone else's with no owner": (dataclasses.replace(own, owner_uid=""), ex, False, False),
+        # Labelled as a pull-only pod, under the execution's name, even controlled by the Job.
+        "a pull-only pod's label under its name": (
+            dataclasses.replace(own, pre_pull_of=1),
+            ex,
+            False,
+            False,
+        ),
+        "the Job's pull-only pod": (pull, ex, True, False),
+        "a pull-only pod of another Job": (
+            dataclasses.replace(pull, owner_uid="other"),
+            ex,
+            False,
+            False,
+        ),
     }
-    for what, (candidate, kept) in cases.items():
-        found = select_owned_pods({candidate.name: candidate}, [ex], "job-uid")
-        assert (candidate.name in found) is kept, what
-    # A pod of no execution (its execution deleted, the garbage collector not there yet).
+    for what, (candidate, of, kept, stale) in cases.items():
+        pods = {candidate.name: candidate}
+        assert (candidate.name in select_owned_pods(pods, [of], "job-uid")) is kept, what
+        assert (candidate.name in select_stale_pods(pods, [of], "job-uid")) is stale, what
+        if candidate.pre_pull_of is None:
+            assert evaluate_pod_of(candidate, of, "job-uid") is kept, what
+    # The Job's pod of no execution (deleted, or its create failed after the pod's): stale.
     assert select_owned_pods({own.name: own}, [], "job-uid") == {}
+    assert select_stale_pods({own.name: own}, [], "job-uid") == {own.name: own}
 
 
 def test_a_pod_found_under_an_executions_name_is_ours_a_predecessors_or_a_strangers() -> None:
     """When an execution's pod create meets AlreadyExists, whose pod is there decides: ours
-    (made before the watch said so) is taken, a predecessor's (an Execution of the same name
-    deleted and made again, the garbage collector not there yet) is waited for in silence,
-    anyone else's is refused out loud and never adopted."""
+    (made before the watch said so) is taken, a predecessor's (an execution of the same name
+    deleted and made again, or a former Job's of the same name, until the operator or the
+    garbage collector removes it) is waited for in silence, anyone else's is refused out loud
+    and never adopted."""
 
-    def body(owner: dict[str, Any] | None, deleting: bool = False) -> dict[str, Any]:
+    def body(
+        owner: dict[str, Any] | None, incarnation: str = "", deleting: bool = False
+    ) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": "x", "ownerReferences": [owner] if owner else []}
+        if incarnation:
+            meta["annotations"] = {"nodewave.io/incarnation": incarnation}
         if deleting:
             meta["deletionTimestamp"] = "2026-12-07T10:00:00Z"
         return {"metadata": meta}
 
     def ref(
-        name: str, uid: str, kind: str = "Execution", api: str = "nodewave.io/v1alpha1"
+        name: str, uid: str, kind: str = "Job", api: str = "nodewave.io/v1alpha1"
     ) -> dict[str, Any]:
         return {"apiVersion": api, "kind": kind, "name": name, "uid": uid, "controller": True}
 
+    owner = job(name="j")
+    action = CreatePod("x", "", "n1", 1, 1, None, "abc")
+    legacy = CreatePod("x", "u1", "n1", 1, 1, None, None)
     cases = {
-        "controlled by this execution": (body(ref("x", "u1")), TakenPod.OURS),
-        "controlled by an earlier execution of the name": (
-            body(ref("x", "u0")),
+        "the Job's, with its incarnation": (
+            body(ref("j", "job-uid"), "abc"),
+            action,
+            TakenPod.OURS,
+        ),
+        "the Job's, of an earlier incarnation": (
+            body(ref("j", "job-uid"), "old"),
+            action,
             TakenPod.PREDECESSOR,
         ),
-        "terminating": (body(None, deleting=True), TakenPod.PREDECESSOR),
-        "no owner": (body(None), TakenPod.STRANGER),
-        "another execution's": (body(ref("y", "u9")), TakenPod.STRANGER),
-        "a Job's, under the name": (body(ref("x", "u1", kind="Job")), TakenPod.STRANGER),
+        "a former Job's of the same name": (
+            body(ref("j", "old-uid"), "abc"),
+            action,
+            TakenPod.PREDECESSOR,
+        ),
+        "made by an earlier release": (
+            body(ref("x", "u0", kind="Execution")),
+            action,
+            TakenPod.PREDECESSOR,
+        ),
+        "terminating": (body(None, deleting=True), action, TakenPod.PREDECESSOR),
+        "no owner": (body(None, "abc"), action, TakenPod.STRANGER),
+        "another Job's": (body(ref("k", "k-uid"), "abc"), action, TakenPod.STRANGER),
+        "another execution's": (body(ref("y", "u9", kind="Execution")), action, TakenPod.STRANGER),
         # The API server takes any apiVersion; the chart's policy guards nodewave.io's only.
-        "the uid under another group": (
-            body(ref("x", "u1", api="Nodewave.io/v1")),
+        "the Job's uid under another group": (
+            body(ref("j", "job-uid", api="Nodewave.io/v1"), "abc"),
+            action,
             TakenPod.STRANGER,
         ),
-        "the uid under no group": (body(ref("x", "u1", api="v1")), TakenPod.STRANGER),
+        "the Job's uid under no group": (
+            body(ref("j", "job-uid", api="v1"), "abc"),
+            action,
+            TakenPod.STRANGER,
+        ),
+        # An execution made by an earlier release, its pod made again.
+        "controlled by this execution": (
+            body(ref("x", "u1", kind="Execution")),
+            legacy,
+            TakenPod.OURS,
+        ),
+        "controlled by an earlier execution of the name": (
+            body(ref("x", "u0", kind="Execution")),
+            legacy,
+            TakenPod.PREDECESSOR,
+        ),
     }
-    for what, (found, expected) in cases.items():
-        assert evaluate_taken_pod(found, "x", "u1") is expected, what
+    for what, (found, asked, expected) in cases.items():
+        assert evaluate_taken_pod(found, owner, asked) is expected, what

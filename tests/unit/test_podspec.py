@@ -47,8 +47,9 @@ def pod(
     template: dict[str, Any] | None = None,
     policy: RestartPolicy = RestartPolicy.ALWAYS,
     previous: str | None = "j-v2-n1-def",
+    incarnation: str | None = "abc",
 ) -> Any:
-    action = CreatePod("j-v3-n1-abc", "ex-uid", "n1", 3, 2, previous)
+    action = CreatePod("j-v3-n1-abc", "ex-uid", "n1", 3, 2, previous, incarnation)
     return build_pod(job(), version(template), action, policy)
 
 
@@ -70,18 +71,26 @@ def test_identity_labels_and_owner() -> None:
         "nodewave.io/job": "j",
         "nodewave.io/node": "n1",
         "nodewave.io/previous-execution": "j-v2-n1-def",
+        "nodewave.io/incarnation": "abc",
     }
     # The first execution on a node replaces none: nothing is said.
     assert "nodewave.io/previous-execution" not in pod(previous=None)["metadata"]["annotations"]
+    # The Job controls it (an execution's create need not return before its pod's is sent).
     assert meta["ownerReferences"] == [
         {
             "apiVersion": "nodewave.io/v1alpha1",
-            "kind": "Execution",
-            "name": "j-v3-n1-abc",
-            "uid": "ex-uid",
+            "kind": "Job",
+            "name": "j",
+            "uid": "job-uid",
             "controller": True,
             "blockOwnerDeletion": True,
         }
+    ]
+    # An execution made by an earlier release, without an incarnation, controls its pod.
+    old = pod(incarnation=None)["metadata"]
+    assert "nodewave.io/incarnation" not in old["annotations"]
+    assert [(r["kind"], r["name"], r["uid"]) for r in old["ownerReferences"]] == [
+        ("Execution", "j-v3-n1-abc", "ex-uid")
     ]
 
 
@@ -171,7 +180,7 @@ def test_a_template_volume_named_like_ours_is_replaced_not_doubled() -> None:
 def test_the_template_itself_is_not_changed() -> None:
     v = version()
     before = json.dumps(v.template, sort_keys=True)
-    build_pod(job(), v, CreatePod("e", "u", "n1", 3, 0, None), RestartPolicy.ALWAYS)
+    build_pod(job(), v, CreatePod("e", "", "n1", 3, 0, None, "abc"), RestartPolicy.ALWAYS)
     assert json.dumps(v.template, sort_keys=True) == before
 
 

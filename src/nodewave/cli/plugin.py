@@ -435,8 +435,9 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
         raise PluginError(
             f"execution {args.execution} is {state}; only Failed, Completed or Stopped executions can be retried"
         )
-    # The operator re-creates a wanted execution under the same name, with a fresh status.
-    # Foreground: gone only with its pod, so the one created again never adopts the old pod.
+    # The operator deletes its pod and re-creates a wanted execution under the same name, with
+    # a fresh status, once the pod is gone. Foreground: an execution made by an earlier
+    # release, which controls its pod, goes only with it.
     await kube.delete(path_of("executions", args.namespace, args.execution), foreground=True)
     print(f"execution.nodewave.io/{args.execution} retried: the operator starts it again")
     return 0

@@ -3,6 +3,7 @@ and once per write response, never per reconcile pass."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,9 @@ from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
 from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
 from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
+from nodewave.core.vocabulary.actions import CreatePod
 from nodewave.core.vocabulary.naming import (
+    ANNOTATION_INCARNATION,
     ANNOTATION_JOB,
     ANNOTATION_NODE,
     ANNOTATION_PREVIOUS,
@@ -35,7 +38,7 @@ from nodewave.core.vocabulary.snapshot import (
     Taint,
 )
 from nodewave.models.base import share_fields_sets
-from nodewave.models.execution import ExecutionSpec, ExecutionStatus
+from nodewave.models.execution import INCARNATION_PATTERN, ExecutionSpec, ExecutionStatus
 from nodewave.models.job import JobSpec, JobStatus
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -186,11 +189,23 @@ def _pre_pull(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {"pre_pull_of": version, "owner_uid": _controller(meta, "Job").get("uid", "")}
 
 
+def _incarnation(annotations: Mapping[str, str]) -> str:
+    """The pod's incarnation annotation, "" unless well formed (without the chart's admission
+    policy whoever may patch pods could write anything there)."""
+    value = annotations.get(ANNOTATION_INCARNATION, "")
+    return value if re.fullmatch(INCARNATION_PATTERN, value) else ""
+
+
 def _placement(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """An execution's pod: the execution that controls it, and what the pod says of it
+    """An execution's pod: the Job (or, made by an earlier release, the execution) that
+    controls it, its execution's incarnation, and what the pod says of it
     (`podspec.build_pod`; nothing said by a pod made before pods said it, or anyone else's)."""
-    owner = {"owner_uid": _controller(meta, "Execution").get("uid", "")}
     annotations = meta.get("annotations") or {}
+    controller = _controller(meta, "Job") or _controller(meta, "Execution")
+    owner = {
+        "owner_uid": controller.get("uid", ""),
+        "incarnation": _incarnation(annotations),
+    }
     version = _version_label(meta, LABEL_VERSION)
     wave = (meta.get("labels") or {}).get(LABEL_WAVE, "")
     if version is None or not wave.isdigit() or ANNOTATION_NODE not in annotations:
@@ -208,20 +223,33 @@ class TakenPod(Enum):
     """Whose is the pod found under an execution's name when its create met AlreadyExists."""
 
     OURS = "Ours"
-    """Controlled by this execution: made before the watch said so."""
+    """This execution's (`record.evaluate_pod_of`): made before the watch said so."""
     PREDECESSOR = "Predecessor"
-    """Terminating, or controlled by an earlier Execution of this name (deleted and made
-    again while the garbage collector has not reached its pod): it goes on its own."""
+    """Terminating, or an earlier execution's of this name (deleted and made again before
+    its pod was gone), or a former Job's of this name: the garbage collector or the operator
+    (`record.select_stale_pods`) removes it."""
     STRANGER = "Stranger"
     """Anyone else's: never adopted nor deleted."""
 
 
-def evaluate_taken_pod(body: Mapping[str, Any], execution: str, execution_uid: str) -> TakenPod:
+def evaluate_taken_pod(body: Mapping[str, Any], job: JobInfo, action: CreatePod) -> TakenPod:
     meta = _meta(body)
-    owner = _controller(meta, "Execution")
-    if owner and owner.get("uid") == execution_uid:
+    annotations = meta.get("annotations") or {}
+    by_job, by_execution = _controller(meta, "Job"), _controller(meta, "Execution")
+    if action.incarnation:
+        ours = (
+            by_job.get("uid") == job.uid
+            and annotations.get(ANNOTATION_INCARNATION) == action.incarnation
+        )
+    else:
+        ours = bool(by_execution) and by_execution.get("uid") == action.execution_uid
+    if ours:
         return TakenPod.OURS
-    if meta.get("deletionTimestamp") or owner.get("name") == execution:
+    if (
+        meta.get("deletionTimestamp")
+        or (by_job and by_job.get("name") == job.name)
+        or (by_execution and by_execution.get("name") == action.execution)
+    ):
         return TakenPod.PREDECESSOR
     return TakenPod.STRANGER
 

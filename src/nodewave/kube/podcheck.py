@@ -54,9 +54,9 @@ REFUSALS = frozenset({400, 403, 404, 422})
 """Statuses that are the API server's verdict on the pod (invalid, forbidden by an admission
 plugin or policy, its namespace gone); anything else (unreachable, 5xx, 429) is no verdict and
 is asked again next pass."""
-DRY_RUN_UID = "00000000-0000-0000-0000-000000000000"
-"""The owner's uid in the dry-run pod: the execution does not exist yet, and nothing the
-dry-run makes is stored for a garbage collector to find."""
+DRY_RUN_INCARNATION = "dryrun"
+"""The incarnation the dry-run pod carries: the execution does not exist yet, and nothing the
+dry-run makes is stored."""
 
 
 def build_dry_run_pod(
@@ -66,7 +66,7 @@ def build_dry_run_pod(
     without the operator's marks unless `marked` (a user's dry-run, which the chart's policy
     would refuse for them alone)."""
     name = build_execution_name(job.name, version.number, node)
-    action = CreatePod(name, DRY_RUN_UID, node, version.number, 0, None)
+    action = CreatePod(name, "", node, version.number, 0, None, DRY_RUN_INCARNATION)
     pod = build_pod(job, version, action, job.spec.effective_restart_policy)
     return pod if marked else build_unmarked_pod(pod)
 

@@ -25,7 +25,11 @@ from nodewave.core.execution.podspec import (
     build_pull_pod,
     evaluate_configmap_conflict,
 )
-from nodewave.core.execution.record import build_pod_action, select_owned_pods
+from nodewave.core.execution.record import (
+    build_pod_action,
+    select_owned_pods,
+    select_stale_pods,
+)
 from nodewave.core.job.planner import (
     Plan,
     PlannerSettings,
@@ -252,13 +256,15 @@ class Reconciler:
         """Everything the pure plan reads about the Job, as this pass sees it."""
         key = (job.namespace, job.name)
         executions = self.view.executions_of(key, job.uid)
-        pods = select_owned_pods(self.view.pods_of(key), executions, job.uid)
+        seen = self.view.pods_of(key)
+        pods = select_owned_pods(seen, executions, job.uid)
         snap = Snapshot(
             job=job,
             current=versions.current,
             nodes=self.view.node_map(),
             executions=executions,
             pods=pods,
+            stale_pods=select_stale_pods(seen, executions, job.uid),
             versions=versions.known,
             namespace_labels=labels,
             health=self._health.get(key, {}),
@@ -448,16 +454,23 @@ class Reconciler:
         return await APPLY[type(action)](self, snap, action)
 
     async def _create_execution(self, snap: Snapshot, action: CreateExecution) -> None:
+        """The execution and, side by side, its pod: the pod needs only the incarnation
+        both carry. If either fails, the next pass mends it: an execution without its pod
+        gets one, a pod without its execution is stale and goes (`select_stale_pods`)."""
         job = snap.job
-        key = (job.namespace, job.name)
         body = build_execution(job, action)
-        created = await self.kube.create(path_of("executions", job.namespace), body)
-        if created is None:
-            return  # it exists: the next pass sees it and its pod
-        info = parse_execution(created)
-        self.view.overlay_executions.put(key, info.name, info)
+        writes = [self._create_execution_only(job, body)]
         if action.start:
-            await self._create_pod(snap, build_pod_action(info))
+            writes.append(self._create_pod(snap, build_pod_action(parse_execution(body))))
+        for outcome in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _create_execution_only(self, job: JobInfo, body: dict[str, Any]) -> None:
+        created = await self.kube.create(path_of("executions", job.namespace), body)
+        if created is not None:  # else it exists: the next pass sees it
+            info = parse_execution(created)
+            self.view.overlay_executions.put((job.namespace, job.name), info.name, info)
 
     async def _call_webhook(self, snap: Snapshot, action: CallWebhook) -> None:
         self.webhooks.start(action)
@@ -551,9 +564,9 @@ class Reconciler:
             created = await self.kube.get(path_of("pods", job.namespace, action.execution))
             if created is None:
                 return  # gone meanwhile: the next pass makes it
-            taken = evaluate_taken_pod(created, action.execution, action.execution_uid)
+            taken = evaluate_taken_pod(created, job, action)
             if taken is TakenPod.PREDECESSOR:
-                return  # the pod of an execution deleted and made again: the GC takes it
+                return  # an earlier execution's of this name: it goes (the GC, or stale)
             if taken is TakenPod.STRANGER:
                 # Names are deterministic: anyone who may create pods here could take one
                 # first. Such a pod is never adopted; the execution says so until it is gone.

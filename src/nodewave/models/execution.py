@@ -3,7 +3,8 @@
 An Execution is the unit the rollout engine moves: it carries where and what (`jobName`,
 `jobVersion`, `nodeName`, `rolloutWave`), what the operator wants (`desiredState`) and what
 the pod and node show (`status.observedState`), in the desired/observed model of the seeds.
-Its pod is its only child; the pod's and node's status are the authority once the pod exists.
+Its pod, controlled by the Job, carries the execution's `incarnation`; the pod's and node's
+status are the authority once the pod exists.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class ObservedState(StrEnum):
 TERMINAL_STATES = frozenset({ObservedState.COMPLETED, ObservedState.FAILED, ObservedState.STOPPED})
 
 MAX_HISTORY = 20
+MAX_INCARNATION = 32
+INCARNATION_PATTERN = rf"^[a-z0-9]{{1,{MAX_INCARNATION}}}$"
 
 
 def _immutable(field: str) -> JsonDict:
@@ -74,6 +77,16 @@ class ExecutionSpec(ApiModel):
     """Pending, Running or Stopped. The operator sets it; set Stopped to cancel this execution."""
     previous_execution: str | None = Field(default=None, max_length=MAX_NAME)
     """The execution this one replaces on the same node."""
+    incarnation: str | None = Field(
+        default=None,
+        max_length=MAX_INCARNATION,
+        pattern=INCARNATION_PATTERN,
+        json_schema_extra=_immutable("incarnation"),
+    )
+    """Which pod is this execution's: the operator sets it at creation and gives its pod the
+    same value (annotation nodewave.io/incarnation), so a pod left by an earlier execution of
+    the same name is never read as this one's. Unset on an execution made by an earlier release,
+    whose pod the execution itself controls."""
 
 
 class HealthWindow(ApiModel):

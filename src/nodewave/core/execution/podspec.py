@@ -21,6 +21,7 @@ from typing import Any
 from nodewave import API_VERSION, GROUP
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import (
+    ANNOTATION_INCARNATION,
     ANNOTATION_JOB,
     ANNOTATION_NODE,
     ANNOTATION_PREVIOUS,
@@ -148,6 +149,7 @@ def build_execution(job: JobInfo, action: CreateExecution) -> dict[str, Any]:
     }
     if action.previous:
         spec["previousExecution"] = action.previous
+    spec["incarnation"] = action.incarnation
     return {
         "apiVersion": API_VERSION,
         "kind": "Execution",
@@ -182,7 +184,10 @@ def _pod_metadata(
 ) -> dict[str, Any]:
     """The pod's name, labels, annotations and owner. Labels may be shortened to 63
     characters; the full names go as annotations, so the pod alone says where and what its
-    execution is (`record.build_record_spec`)."""
+    execution is (`record.build_record_spec`). The Job controls it (the garbage collector
+    removes it with the Job; the operator itself when its execution goes) and it carries its
+    execution's incarnation; an execution made by an earlier release, without one, controls
+    its pod as it did then."""
     execution, node = action.execution, action.node
     labels = {
         **_unreserved(template.get("labels")),
@@ -196,14 +201,17 @@ def _pod_metadata(
         ANNOTATION_NODE: node,
         **({ANNOTATION_PREVIOUS: action.previous} if action.previous else {}),
     }
+    if action.incarnation:
+        annotations[ANNOTATION_INCARNATION] = action.incarnation
+        owner = build_owner_reference(API_VERSION, "Job", job.name, job.uid)
+    else:
+        owner = build_owner_reference(API_VERSION, "Execution", execution, action.execution_uid)
     return {
         "name": execution,
         "namespace": job.namespace,
         "labels": labels,
         "annotations": annotations,
-        "ownerReferences": [
-            build_owner_reference(API_VERSION, "Execution", execution, action.execution_uid)
-        ],
+        "ownerReferences": [owner],
     }
 
 

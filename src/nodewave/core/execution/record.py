@@ -34,6 +34,7 @@ def build_pod_action(execution: ExecutionInfo) -> CreatePod:
         spec.job_version,
         spec.rollout_wave,
         spec.previous_execution,
+        spec.incarnation,
     )
 
 
@@ -60,26 +61,56 @@ def build_record_spec(pod: PodInfo) -> ExecutionSpec | None:
         rollout_wave=pod.wave,
         desired_state=DesiredState.RUNNING,
         previous_execution=pod.previous_execution,
+        incarnation=pod.incarnation or None,
     )
+
+
+def evaluate_pod_of(pod: PodInfo, execution: ExecutionInfo, job_uid: str) -> bool:
+    """Whether `pod` is `execution`'s own, not only named like it: controlled by the Job and
+    carrying the execution's incarnation (an execution made by an earlier release, without
+    one: controlled by the execution). Pod names are deterministic, so whoever may create pods
+    in the namespace could make one under an execution's name before the operator does; such
+    a pod is never read, adopted or deleted (the execution's create of its own is refused,
+    and says so). Owner references and nodewave.io/ annotations are the operator's alone by
+    the chart's admission policy (docs/design.md §3.11)."""
+    if pod.pre_pull_of is not None or not pod.owner_uid or pod.name != execution.name:
+        return False
+    if execution.spec.incarnation:
+        return pod.owner_uid == job_uid and pod.incarnation == execution.spec.incarnation
+    return pod.owner_uid == execution.uid
 
 
 def select_owned_pods(
     pods: Mapping[str, PodInfo], executions: Iterable[ExecutionInfo], job_uid: str
 ) -> dict[str, PodInfo]:
-    """The pods a pass may read and act on: each execution's own (controlled by it, not only
-    named like it) and the Job's pull-only pods (controlled by the Job, under no execution's
-    name). Pod names are deterministic, so whoever may create pods in the namespace could make
-    one under an execution's name before the operator does; such a pod is never read, adopted
-    or deleted (the execution's create of its own is refused, and says so). An owner reference
-    forged with a uid the tenant can read is refused by the chart's admission policy."""
-    uids = {ex.name: ex.uid for ex in executions}
+    """The pods a pass may read and act on: each execution's own (`evaluate_pod_of`) and the
+    Job's pull-only pods (controlled by the Job, under no execution's name)."""
+    by_name = {ex.name: ex for ex in executions}
 
     def owned(name: str, pod: PodInfo) -> bool:
-        if name in uids:
-            return pod.pre_pull_of is None and bool(pod.owner_uid) and pod.owner_uid == uids[name]
+        if name in by_name:
+            return evaluate_pod_of(pod, by_name[name], job_uid)
         return pod.pre_pull_of is not None and bool(job_uid) and pod.owner_uid == job_uid
 
     return {name: pod for name, pod in pods.items() if owned(name, pod)}
+
+
+def select_stale_pods(
+    pods: Mapping[str, PodInfo], executions: Iterable[ExecutionInfo], job_uid: str
+) -> dict[str, PodInfo]:
+    """The Job's execution pods that are no live execution's own: their execution was deleted
+    (a retry, a restart, a person) or made again since, or its create failed after the pod's
+    went through. The Job controls them, so nothing else removes them: the operator deletes
+    them, and makes no execution or pod under their name until they are gone."""
+    by_name = {ex.name: ex for ex in executions}
+    return {
+        name: pod
+        for name, pod in pods.items()
+        if pod.pre_pull_of is None
+        and bool(job_uid)
+        and pod.owner_uid == job_uid
+        and not (name in by_name and evaluate_pod_of(pod, by_name[name], job_uid))
+    }
 
 
 def evaluate_recorded_validation(

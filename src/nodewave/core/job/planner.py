@@ -76,7 +76,11 @@ from nodewave.core.vocabulary.actions import (
     SetDesiredState,
 )
 from nodewave.core.vocabulary.conditions import condition_status, set_condition
-from nodewave.core.vocabulary.naming import build_execution_name, build_pull_pod_name
+from nodewave.core.vocabulary.naming import (
+    build_execution_name,
+    build_incarnation,
+    build_pull_pod_name,
+)
 from nodewave.core.vocabulary.snapshot import (
     ExecutionInfo,
     JobInfo,
@@ -622,13 +626,15 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     run.actions.extend(context.asks.calls)
     run.actions.extend(plan_pull_pods(snap, decision.pre_pull, settings.max_creates))
     restart = plan_restart(context, parse_restart_at(job.restart_at), job.status.restart)
-    run.actions.extend(DeleteExecution(ex.name, ex.uid, foreground=True) for ex in restart.recreate)
+    run.actions.extend(_plan_recreate(snap, restart.recreate))
     # 3. Placement: that version's execution Running on each node, every other one stopped.
     placement = _plan_placement(run, decision)
     # 4. Each execution's pod and status follow from its observation.
     deadlines, health, verdicts = _plan_executions(run, placement)
-    # 5. Executions of versions no longer kept, once finished and without a pod, go.
+    # 5. Executions of versions no longer kept, once finished and without a pod, go; so do
+    # pods whose execution is gone or was made again.
     _plan_forgotten_versions(run, {*snap.versions, version, decision.stable_version})
+    run.actions.extend(DeletePod(p.name, p.uid) for p in snap.stale_pods.values() if not p.deleting)
     # 6. The Job's status.
     created = len(placement.created) + placement.deferred
     status, events = _job_status(
@@ -715,6 +721,19 @@ def plan_pull_pods(snap: Snapshot, nodes: frozenset[str], max_creates: int) -> l
     return actions + creates[:max_creates]
 
 
+def _plan_recreate(snap: Snapshot, executions: Sequence[ExecutionInfo]) -> list[Action]:
+    """Executions to make again (a restart): each deleted with its pod, which the Job
+    controls (the foreground deletion waits for the pod of an execution made by an earlier
+    release, which the execution controls); made again once both are gone."""
+    actions: list[Action] = []
+    for ex in executions:
+        pod = snap.pods.get(ex.name)
+        if pod is not None and not pod.deleting:
+            actions.append(DeletePod(pod.name, pod.uid))
+        actions.append(DeleteExecution(ex.name, ex.uid, foreground=True))
+    return actions
+
+
 def _plan_forgotten_versions(run: _Pass, kept: set[int | None]) -> None:
     """Executions of versions no longer kept go, once finished and without a pod."""
     run.actions.extend(
@@ -793,13 +812,13 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
             continue
         mine = run.on_node.get(node, {})
         cur = mine.get(want.version)
-        if cur is None and (node, want.version) in run.terminating:
+        name = cur.name if cur else build_execution_name(run.snap.job.name, want.version, node)
+        if cur is None and ((node, want.version) in run.terminating or name in run.snap.stale_pods):
             continue  # recreated (a restart, a retry): created again once the old one is gone
         if cur is None and len(placement.created) >= room:
             placement.deferred += 1
             continue  # its previous version keeps running until its turn, next pass
         if cur is None:
-            name = build_execution_name(run.snap.job.name, want.version, node)
             version = run.snap.versions.get(want.version, run.snap.current)
             prepares = prepares_node(maintenance, completes=version.type.runs_to_completion)
             previous = max(mine.values(), key=lambda e: e.spec.job_version, default=None)
@@ -812,10 +831,10 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
                     DesiredState.RUNNING,
                     previous.name if previous else None,
                     start=not prepares,  # its node is cordoned and drained first
+                    incarnation=build_incarnation(run.snap.job.uid, name, run.now),
                 )
             )
         else:
-            name = cur.name
             if cur.spec.desired_state is DesiredState.STOPPED and cur.stopped_by_operator:
                 _set_desired(run, placement, cur, DesiredState.RUNNING, False, "NodeSelected")
         if surge and not (cur is not None and run.states.get(cur.name) in HANDED_OVER):
@@ -837,9 +856,12 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
     return placement
 
 
-def _pod_actions(ex: ExecutionInfo, obs: Observation, pod: PodInfo | None) -> list[Action]:
+def _pod_actions(
+    ex: ExecutionInfo, obs: Observation, pod: PodInfo | None, stale: Mapping[str, PodInfo]
+) -> list[Action]:
     if obs.pod_action is PodAction.CREATE:
-        return [build_pod_action(ex)]
+        # An earlier execution's pod under the name goes first (`select_stale_pods`).
+        return [] if ex.name in stale else [build_pod_action(ex)]
     if obs.pod_action is PodAction.DELETE and pod is not None:
         return [DeletePod(pod.name, pod.uid)]
     return []
@@ -893,7 +915,7 @@ def _plan_executions(
             if obs.health_closed:
                 verdict = UNHEALTHY_WINDOW if obs.health.consecutive_unhealthy else HEALTHY_WINDOW
                 verdicts[verdict] = verdicts.get(verdict, 0) + 1
-        run.actions.extend(_pod_actions(ex, obs, run.snap.pods.get(ex.name)))
+        run.actions.extend(_pod_actions(ex, obs, run.snap.pods.get(ex.name), run.snap.stale_pods))
         if ex.status.revision == 0 and obs.state in SETTLING and obs.error is None:
             settles_at = ex.created_at + run.settings.settle
             if run.now < settles_at:

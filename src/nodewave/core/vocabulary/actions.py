@@ -45,8 +45,9 @@ class EnsureConfigMap:
 
 @dataclass(frozen=True, slots=True)
 class CreateExecution:
-    """Create the execution and, in the same step, its pod when `start` (the pod's owner
-    reference needs the execution's uid, which only the create returns)."""
+    """Create the execution and, side by side, its pod when `start`: the pod is the Job's
+    and carries the execution's `incarnation`, so it needs nothing the execution's create
+    returns (one API round trip, not two, before a wave's pods exist)."""
 
     name: str
     node: str
@@ -55,6 +56,7 @@ class CreateExecution:
     desired: DesiredState
     previous: str | None
     start: bool
+    incarnation: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +76,14 @@ class CreatePod:
 
     execution: str
     execution_uid: str
+    """Only for an execution without an `incarnation` (made by an earlier release): its pod
+    is controlled by the execution, as then."""
     node: str
     version: int
     wave: int
     previous: str | None
+    incarnation: str | None
+    """The execution's: the pod is controlled by the Job and carries it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 LABEL_JOB = "nodewave.io/job"
 LABEL_NODE = "nodewave.io/node"
@@ -28,6 +29,9 @@ ANNOTATION_NODE = "nodewave.io/node"
 """On an execution's pod: its node's full name (the label may be shortened)."""
 ANNOTATION_PREVIOUS = "nodewave.io/previous-execution"
 """On an execution's pod: the execution it replaces on its node, when there is one."""
+ANNOTATION_INCARNATION = "nodewave.io/incarnation"
+"""On an execution's pod: its execution's `spec.incarnation` (which pod is whose, when an
+execution of the same name was deleted and made again before its pod was gone)."""
 STOPPED_BY_OPERATOR = "operator"
 MANAGED_BY = "nodewave"
 
@@ -78,3 +82,10 @@ def build_configmap_name(job: str, version: int) -> str:
 
 def build_revision_name(job: str, spec_hash: str) -> str:
     return f"{job[: 253 - 11]}-{spec_hash[:10]}"
+
+
+def build_incarnation(job_uid: str, execution: str, now: datetime) -> str:
+    """The `incarnation` of an execution created at `now`: another for each time an execution
+    of the same name is created (a retry, a restart), the same whenever the same pass is
+    planned again (pure code: no randomness)."""
+    return _digest(f"{job_uid}\x00{execution}\x00{now.isoformat()}", 16)

@@ -99,8 +99,11 @@ class PodInfo:
     pre_pull_of: int | None = None
     """A pull-only pod (rollout.prePull): the version whose images it pulls."""
     owner_uid: str = ""
-    """Its controlling owner's uid: a pull-only pod's Job, an execution's pod's Execution; ""
-    when none controls it."""
+    """Its controlling owner's uid: the Job's (a pull-only pod, an execution's pod), or the
+    Execution's (an execution's pod made by an earlier release); "" when none controls it."""
+    incarnation: str = ""
+    """An execution's pod: its execution's incarnation ("" on a pod made by an earlier
+    release, which its execution controls)."""
     job_name: str = ""
     """An execution's pod: its Job's full name; "" for a pod that does not say."""
     version: int | None = None
@@ -228,7 +231,10 @@ class Snapshot:
     nodes: Mapping[str, NodeInfo]
     executions: tuple[ExecutionInfo, ...]
     pods: Mapping[str, PodInfo]
-    """Pods by the name of the execution that owns them."""
+    """Pods by the name of the execution that owns them (`record.select_owned_pods`)."""
+    stale_pods: Mapping[str, PodInfo] = field(default_factory=dict)
+    """The Job's execution pods that are no live execution's own (`record.select_stale_pods`):
+    deleted, and nothing is made under their names until they are gone."""
     versions: Mapping[int, VersionSpec] = field(default_factory=dict)
     health: Mapping[str, HealthWindow] = field(default_factory=dict)
     """Health windows in progress, by execution (kept in memory between status writes)."""
