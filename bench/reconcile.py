@@ -223,8 +223,9 @@ def run_operator(
     log: Path,
     profile: Path | None = None,
     apiserver_profile: Path | None = None,
+    pod_records: bool = False,
 ) -> dict[str, Any]:
-    op = OperatorProcess(cp, log)
+    op = OperatorProcess(cp, log, *(["--pod-records"] if pod_records else []))
     op.start()
     started = time.monotonic()
     op.wait_started()
@@ -275,6 +276,8 @@ def run_operator(
         spy.wait(60)
         print(f"profile: {profile} (collapsed stacks: flamegraph.pl, speedscope)", flush=True)
     running = f"/apis/nodewave.io/v1alpha1/namespaces/{NS}/executions?fieldSelector=status.observedState%3DRunning"
+    if pod_records:  # no Execution on the normal path: its pod says it
+        running = f"/api/v1/namespaces/{NS}/pods?fieldSelector=status.phase%3DRunning"
     assert cp.count(running) == n, "readyNodes ran ahead of the executions' status"
     time.sleep(1)  # let the last status writes land before counting
     delta = writes(cp) - before
@@ -406,6 +409,12 @@ def main() -> int:
         help="directory: a CPU profile of kube-apiserver over each run (both sides, the same "
         "--profiling=true for both)",
     )
+    parser.add_argument(
+        "--pod-records",
+        action="store_true",
+        help="run the operator with --pod-records (experimental: no Execution per node on the "
+        "normal path, docs/design.md §4.2 step 5); the rows say so",
+    )
     args = parser.parse_args()
     for d in (args.profile, args.apiserver_profile):
         if d:
@@ -432,6 +441,7 @@ def main() -> int:
                     cp.workdir / f"operator-{r}.log",
                     profile,
                     pprof / f"apiserver-op-{n}-{r + 1}.pb.gz" if pprof else None,
+                    args.pod_records,
                 )
                 rounds.append((op, ds))
                 print(
@@ -475,6 +485,8 @@ def main() -> int:
         rows.append((n, row))
         print(f"N={n}, median [min, max] of {args.runs}: {row}", flush=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if args.pod_records:
+        stamp += " (--pod-records)"
     intro = (
         "`make bench` since 2026-12-01: median [min, max] of the rounds; the peak RSS is the "
         "largest; client QPS 1000 (`python -m bench.reconcile --help` says what is measured)."

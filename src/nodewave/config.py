@@ -22,6 +22,9 @@ class OperatorConfig:
     """How long a node may be NotReady before its executions are Lost."""
     validation_record: bool = False
     """Read validation from the Job's record of settled waves too (PlannerSettings)."""
+    pod_records: bool = False
+    """A node's execution is its pod on the normal path, with no Execution (kube/records.py);
+    implies `validation_record`."""
     max_inflight: int = 64
     """API requests in flight at most; slots go to the highest-priority Job first."""
     liveness: str = "http://0.0.0.0:8080/healthz"

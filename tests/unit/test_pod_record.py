@@ -13,22 +13,28 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nodewave.core.execution.podspec import build_execution, build_pod
 from nodewave.core.execution.record import (
     build_pod_action,
+    build_pod_execution,
+    build_record_action,
     build_record_spec,
+    evaluate_needs_record,
     evaluate_pod_of,
     select_owned_pods,
+    select_pod_records,
     select_stale_pods,
 )
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name, build_incarnation
 from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.kube.parse import TakenPod, evaluate_taken_pod, parse_execution, parse_pod
-from nodewave.models.execution import DesiredState
+from nodewave.models.base import ErrorInfo
+from nodewave.models.execution import DesiredState, ExecutionStatus, ObservedState
 from nodewave.models.job import JobType, RestartPolicy
 from tests.unit.builders import T0, execution, job, pod
 
@@ -271,3 +277,79 @@ def test_a_pod_found_under_an_executions_name_is_ours_a_predecessors_or_a_strang
     }
     for what, (found, asked, expected) in cases.items():
         assert evaluate_taken_pod(found, owner, asked) is expected, what
+
+
+def said(name_node: str = "n1", incarnation: str = "abc", owner: str = "job-uid") -> Any:
+    """The Job's pod of version 1 on `name_node`, saying its execution (as the operator makes
+    it), with `incarnation`, controlled by `owner`."""
+    name = build_execution_name("j", 1, name_node)
+    return dataclasses.replace(
+        pod(name), owner_uid=owner, incarnation=incarnation, job_name="j", version=1,
+        target_node=name_node, wave=1,
+    )  # fmt: skip
+
+
+def test_with_pod_records_a_pod_stands_for_an_execution_only_when_it_says_one() -> None:
+    """`--pod-records` (docs/design.md §4.2 step 5): a pod with no Execution of its name is
+    the record of its execution when the Job controls it, it carries an incarnation and its
+    name is the one its labels and annotations say."""
+    ex = execution("n2")
+    cases = {
+        "the Job's, saying its execution": (said(), True),
+        "no incarnation (made by an earlier release)": (said(incarnation=""), False),
+        "controlled by someone else": (said(owner="other"), False),
+        "a pull-only pod": (dataclasses.replace(said(), pre_pull_of=1), False),
+        "its labels say another node than its name": (
+            dataclasses.replace(said(), target_node="n9"),
+            False,
+        ),
+        "an Execution of its name exists": (said("n2"), False),
+    }
+    for what, (candidate, kept) in cases.items():
+        found = select_pod_records({candidate.name: candidate}, [ex], "job-uid")
+        assert (candidate.name in found) is kept, what
+
+
+def test_the_execution_a_pod_record_stands_for_keeps_what_was_planned_for_that_pod() -> None:
+    record = said()
+    fresh = build_pod_execution(record, None)
+    assert (fresh.name, fresh.uid, fresh.created_at) == (record.name, "", record.created_at)
+    assert fresh.spec == build_record_spec(record)
+    assert fresh.status == ExecutionStatus()
+    planned = dataclasses.replace(
+        fresh, status=ExecutionStatus(observed_state=ObservedState.RUNNING, revision=2)
+    )
+    assert build_pod_execution(record, planned) is planned
+    # Planned for an earlier pod of the name: this one starts afresh.
+    assert build_pod_execution(dataclasses.replace(record, incarnation="new"), planned).status == (
+        ExecutionStatus()
+    )
+    # Made an Execution again, it is the same execution: its pod is its own.
+    action = build_record_action(planned)
+    assert (action.name, action.node, action.version, action.incarnation, action.start) == (
+        record.name, "n1", 1, "abc", False
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "needs"),
+    [
+        (ExecutionStatus(observed_state=ObservedState.RUNNING), False),
+        (ExecutionStatus(observed_state=ObservedState.VALIDATING), False),
+        (ExecutionStatus(observed_state=ObservedState.STOPPED), False),
+        (ExecutionStatus(observed_state=ObservedState.FAILED), True),
+        (ExecutionStatus(observed_state=ObservedState.LOST), True),
+        (ExecutionStatus(observed_state=ObservedState.DEGRADED), True),
+        (ExecutionStatus(observed_state=ObservedState.COMPLETED), True),
+        (
+            ExecutionStatus(
+                observed_state=ObservedState.PENDING, error=ErrorInfo(code="PodRefused")
+            ),
+            True,
+        ),
+    ],
+)
+def test_only_an_exceptional_status_makes_a_pod_record_an_execution(
+    status: ExecutionStatus, needs: bool
+) -> None:
+    assert evaluate_needs_record(status) is needs

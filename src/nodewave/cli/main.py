@@ -167,6 +167,13 @@ def _add_run_command(sub: Any) -> None:
         "custom-resource write per node)",
     )
     run.add_argument(
+        "--pod-records",
+        action="store_true",
+        help="experimental: on the normal path a node's execution is its pod, with no "
+        "Execution object (one is made for a failure, a lost node, an error); implies "
+        "--validation-record (docs/design.md §4.2 step 5)",
+    )
+    run.add_argument(
         "--max-inflight",
         type=int,
         default=DEFAULTS.max_inflight,

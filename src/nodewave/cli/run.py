@@ -21,7 +21,8 @@ def build_operator_config(args: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
         namespaces=tuple(args.namespace),
         node_lost_grace_seconds=args.node_lost_grace,
-        validation_record=args.validation_record,
+        validation_record=args.validation_record or args.pod_records,
+        pod_records=args.pod_records,
         max_inflight=args.max_inflight,
         liveness=args.liveness,
         metrics_port=args.metrics_port,

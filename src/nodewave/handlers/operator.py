@@ -171,6 +171,7 @@ async def build_reconciler(config: OperatorConfig, kube: Kube, view: ClusterView
         notifications=notifications,
         notifications_refresh=config.notifications_refresh_seconds,
         max_priority=config.max_priority,
+        pod_records=config.pod_records,
     )
     return reconciler
 

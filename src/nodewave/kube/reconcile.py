@@ -27,6 +27,8 @@ from nodewave.core.execution.podspec import (
 )
 from nodewave.core.execution.record import (
     build_pod_action,
+    build_record_action,
+    evaluate_needs_record,
     select_owned_pods,
     select_stale_pods,
 )
@@ -93,6 +95,7 @@ from nodewave.kube.parse import (
 )
 from nodewave.kube.podcheck import PodChecker, build_refusal_words
 from nodewave.kube.prometheus import Prometheus, build_query
+from nodewave.kube.records import PodRecords
 from nodewave.kube.secrets import SecretReader
 from nodewave.kube.slots import (
     MAX_PRIORITY,
@@ -102,7 +105,7 @@ from nodewave.kube.slots import (
 )
 from nodewave.kube.view import ClusterView, JobKey
 from nodewave.kube.webhooks import WebhookRunner
-from nodewave.models.execution import DesiredState, HealthWindow
+from nodewave.models.execution import DesiredState, ExecutionStatus, HealthWindow
 
 log = logging.getLogger("nodewave.reconcile")
 INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
@@ -132,6 +135,10 @@ class Reconciler:
     """The highest `spec.priority` honoured (kube/slots.py)."""
     egress: EgressPolicy = field(default_factory=build_egress_policy)
     """Where Jobs' webhook calls and Prometheus queries may go (core/operator/egress.py)."""
+    pod_records: bool = False
+    """On the normal path a node's execution is its pod, with no Execution (kube/records.py;
+    `nodewave run --pod-records`, experimental)."""
+    records: PodRecords = field(default_factory=PodRecords)
     _configmaps: set[tuple[str, str, str, int]] = field(default_factory=set)
     _status_written: dict[JobKey, datetime] = field(default_factory=dict)
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
@@ -233,6 +240,7 @@ class Reconciler:
         """The Job is gone: everything kept for it goes, and the nodes it cordoned come back."""
         self.view.overlay_executions.forget(key)
         self.view.overlay_pods.forget(key)
+        self.records.forget(key)
         self._health.pop(key, None)
         self._baselines.pop(key, None)
         self._alerts.pop(key, None)
@@ -257,6 +265,8 @@ class Reconciler:
         key = (job.namespace, job.name)
         executions = self.view.executions_of(key, job.uid)
         seen = self.view.pods_of(key)
+        if self.pod_records:
+            executions += self.records.executions(key, seen, executions, job.uid)
         pods = select_owned_pods(seen, executions, job.uid)
         snap = Snapshot(
             job=job,
@@ -459,12 +469,24 @@ class Reconciler:
         gets one, a pod without its execution is stale and goes (`select_stale_pods`)."""
         job = snap.job
         body = build_execution(job, action)
+        if self.pod_records and action.start:
+            await self._create_pod_record(snap, body)
+            return
         writes = [self._create_execution_only(job, body)]
         if action.start:
             writes.append(self._create_pod(snap, build_pod_action(parse_execution(body))))
         for outcome in await asyncio.gather(*writes, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _create_pod_record(self, snap: Snapshot, body: dict[str, Any]) -> None:
+        """Only the pod (kube/records.py); when it is refused, the execution too, to say why
+        (a pod record that could not be made has nothing else to say it)."""
+        try:
+            await self._create_pod(snap, build_pod_action(parse_execution(body)))
+        except KubeError:
+            await self._create_execution_only(snap.job, body)
+            raise
 
     async def _create_execution_only(self, job: JobInfo, body: dict[str, Any]) -> None:
         created = await self.kube.create(path_of("executions", job.namespace), body)
@@ -486,6 +508,10 @@ class Reconciler:
 
     async def _set_desired_state(self, snap: Snapshot, action: SetDesiredState) -> None:
         job = snap.job
+        key = (job.namespace, job.name)
+        if self.records.holds(key, action.name):
+            self.records.put_desired(key, action.name, action.desired, action.by_operator)
+            return
         stopped_by = STOPPED_BY_OPERATOR if action.by_operator else None
         patch = {
             "metadata": {"annotations": {ANNOTATION_STOPPED_BY: stopped_by}},
@@ -506,6 +532,9 @@ class Reconciler:
     async def _patch_execution_status(self, snap: Snapshot, action: PatchExecutionStatus) -> None:
         job = snap.job
         ns = job.namespace
+        if self.records.holds((ns, job.name), action.name):
+            await self._patch_pod_record(snap, action)
+            return
         patch = build_merge_patch(action.previous.to_api(), action.status.to_api())
         updated = await self.kube.merge_patch(
             path_of("executions", ns, action.name, "status"), {"status": patch}
@@ -521,6 +550,25 @@ class Reconciler:
             job_ref = Involved("Job", ns, job.name, job.uid)
             self.events.record_summary(job_ref, info.spec.job_version, event)
 
+    async def _patch_pod_record(self, snap: Snapshot, action: PatchExecutionStatus) -> None:
+        """A pod record's status stays in memory; an exceptional one becomes an Execution,
+        created and given that status (two writes, on the exception's path only)."""
+        job = snap.job
+        key = (job.namespace, job.name)
+        if not evaluate_needs_record(action.status):
+            info = self.records.put_status(key, action.name, action.status)
+            if action.event is not None and action.event.type != "Warning":
+                job_ref = Involved("Job", job.namespace, job.name, job.uid)
+                self.events.record_summary(job_ref, info.spec.job_version, action.event)
+            return
+        body = build_execution(job, build_record_action(self.records.get(key, action.name)))
+        created = await self.kube.create(path_of("executions", job.namespace), body)
+        self.records.forget(key, action.name)
+        if created is None:
+            return  # made meanwhile: the next pass sees it and plans its status again
+        self._put_execution(snap, action.name, created)
+        await self._patch_execution_status(snap, replace(action, previous=ExecutionStatus()))
+
     async def _prepare_node(self, snap: Snapshot, action: PrepareNode) -> None:
         await prepare_node(self.kube, snap.job, action, self.clock())
 
@@ -532,6 +580,10 @@ class Reconciler:
 
     async def _delete_execution(self, snap: Snapshot, action: DeleteExecution) -> None:
         job = snap.job
+        if self.records.holds((job.namespace, job.name), action.name):  # its pod is all of it
+            self.records.forget((job.namespace, job.name), action.name)
+            await self._delete_pod(snap, DeletePod(action.name, ""))
+            return
         gone = await self.kube.delete(
             path_of("executions", job.namespace, action.name),
             uid=action.uid or None,

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from nodewave.core.vocabulary.actions import CreatePod
+from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
-from nodewave.models.execution import DesiredState, ExecutionSpec, ObservedState
+from nodewave.models.execution import DesiredState, ExecutionSpec, ExecutionStatus, ObservedState
 from nodewave.models.job import JobStatus
 
 UNVALIDATED = frozenset({ObservedState.FAILED, ObservedState.LOST})
+EXCEPTIONAL = frozenset(
+    {ObservedState.FAILED, ObservedState.LOST, ObservedState.DEGRADED, ObservedState.COMPLETED}
+)
+"""States a pod cannot say for itself after a leader change, nor a person see without an
+Execution: with pod records (`--pod-records`), an execution reaching one gets its record."""
 """States in which an execution of a settled wave was not validated (its wave settled with it
 failed or its node lost)."""
 
@@ -35,6 +40,22 @@ def build_pod_action(execution: ExecutionInfo) -> CreatePod:
         spec.rollout_wave,
         spec.previous_execution,
         spec.incarnation,
+    )
+
+
+def build_record_action(execution: ExecutionInfo) -> CreateExecution:
+    """The create of an Execution for an execution a pod record stood for until now (its pod
+    exists: nothing else is started)."""
+    spec = execution.spec
+    return CreateExecution(
+        execution.name,
+        spec.node_name,
+        spec.job_version,
+        spec.rollout_wave,
+        spec.desired_state,
+        spec.previous_execution,
+        start=False,
+        incarnation=spec.incarnation or "",
     )
 
 
@@ -145,3 +166,48 @@ def evaluate_recorded_validation(
         return False
     wave = ex.spec.rollout_wave
     return any(w.wave == wave and created <= w.created_until for w in rs.settled_waves)
+
+
+def select_pod_records(
+    pods: Mapping[str, PodInfo], executions: Iterable[ExecutionInfo], job_uid: str
+) -> dict[str, PodInfo]:
+    """With pod records (`--pod-records`, docs/design.md §4.2 step 5): the Job's pods that
+    stand for an execution with no Execution object, the normal path. A pod counts only when
+    the Job controls it, it carries an incarnation and its name is the execution's its
+    labels say (`build_record_spec`); under the name of an Execution that exists it is that
+    execution's or stale (`select_stale_pods`), never a record of its own."""
+    names = {ex.name for ex in executions}
+    return {
+        name: pod
+        for name, pod in pods.items()
+        if name not in names
+        and pod.pre_pull_of is None
+        and bool(job_uid)
+        and pod.owner_uid == job_uid
+        and bool(pod.incarnation)
+        and build_record_spec(pod) is not None
+    }
+
+
+def build_pod_execution(pod: PodInfo, kept: ExecutionInfo | None) -> ExecutionInfo:
+    """The execution a pod record stands for: its spec as the pod says it, created when the
+    pod was, and the status and desired state last planned for it (`kept`, held in memory by
+    the operator that planned them) when they were for this pod's incarnation; a fresh status
+    otherwise (a new leader reads the pod and the Job's record of validation, §4.1)."""
+    spec = build_record_spec(pod)
+    if spec is None:
+        raise ValueError(f"pod {pod.name} says no execution")
+    if kept is not None and kept.spec.incarnation == spec.incarnation:
+        return kept
+    return ExecutionInfo(
+        name=pod.name, uid="", resource_version="0", created_at=pod.created_at,
+        spec=spec, status=ExecutionStatus(),
+    )  # fmt: skip
+
+
+def evaluate_needs_record(status: ExecutionStatus) -> bool:
+    """Whether a pod record's execution needs an Execution for `status`: an exceptional state
+    (`EXCEPTIONAL`) or an error to show (a refused pod, a failed drain). Everything else
+    (Pending, Starting, Validating, Running, Stopping, Stopped by the operator) the pod and
+    the Job's status say, with no custom-resource write per node."""
+    return status.observed_state in EXCEPTIONAL or status.error is not None

@@ -1,0 +1,135 @@
+"""Pod records (`nodewave run --pod-records`, experimental; docs/design.md §4.2 step 5): on
+the normal path a node's execution is its pod, with no Execution object and no status write
+of its own; an Execution is made only for what a pod cannot say (a failure, an error).
+
+Against the real API server: the suite's operator is restarted with the flag for each test
+and given back without it after."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from nodewave.localcluster.controlplane import ControlPlane
+from nodewave.localcluster.operator import OperatorProcess
+from tests.conftest import kubectl_json, wait_for
+from tests.integration.jobs import (
+    add_nodes,
+    apply_job,
+    executions,
+    job_status,
+    phase,
+    pods,
+    rolling_job,
+    scrape,
+)
+
+
+@pytest.fixture
+def records(operator: OperatorProcess) -> Iterator[OperatorProcess]:
+    kept = operator.args
+    operator.stop()
+    operator.args = (*kept, "--pod-records")
+    operator.start()
+    operator.wait_started()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+        operator.args = kept
+        operator.start()
+        operator.wait_started()
+
+
+def running_pods(cp: ControlPlane, ns: str, job: str) -> dict[str, int]:
+    """node → the version of the Job's pod there that is Running and ready (not terminating)."""
+    out: dict[str, int] = {}
+    for p in pods(cp, ns, job).values():
+        ready = any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in p.get("status", {}).get("conditions", []))  # fmt: skip
+        if ready and not p["metadata"].get("deletionTimestamp"):
+            out[p["spec"]["nodeName"]] = int(p["metadata"]["labels"]["nodewave.io/version"])
+    return out
+
+
+def passes(op: OperatorProcess) -> float:
+    """The operator's passes so far (nodewave_reconcile_duration_seconds_count); 0 before
+    its metrics are served."""
+    try:
+        lines = scrape(op).splitlines()
+    except OSError:
+        return 0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines
+               if line.startswith("nodewave_reconcile_duration_seconds_count"))  # fmt: skip
+
+
+def api_writes(cp: ControlPlane, resource: str) -> int:
+    """The API server's count of writes to `resource` (apiserver_request_total)."""
+    total = 0.0
+    for line in cp.kubectl("get", "--raw", "/metrics").stdout.splitlines():
+        ours = line.startswith("apiserver_request_total{") and f'resource="{resource}"' in line
+        if ours and any(f'verb="{v}"' in line for v in ("POST", "PATCH", "PUT", "DELETE")):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
+    cluster: ControlPlane, records: OperatorProcess, namespace: str
+) -> None:
+    nodes = add_nodes(cluster, "podrec", 4)
+    rolling = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 1,
+               "maxFailedNodesPercent": 50}  # fmt: skip
+    before = api_writes(cluster, "executions")
+    apply_job(cluster, namespace, "agent", {**rolling_job("podrec", "1", rolling),
+                                            "rollout": {"strategy": "Immediate"}})  # fmt: skip
+    wait_for(
+        lambda: job_status(cluster, namespace, "agent").get("readyNodes") == len(nodes)
+        and running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1),
+        60, "version 1 ready on every node",
+    )  # fmt: skip
+    # The normal path: the Job's pods, each saying its execution, and no Execution at all.
+    assert executions(cluster, namespace, "agent") == {}
+    uid = kubectl_json(cluster, "get", "nwj", "agent", "-n", namespace)["metadata"]["uid"]
+    for p in pods(cluster, namespace, "agent").values():
+        (owner,) = p["metadata"]["ownerReferences"]
+        assert (owner["kind"], owner["uid"]) == ("Job", uid)
+        assert p["metadata"]["annotations"]["nodewave.io/incarnation"]
+    # Version 2 never gets ready on one node: that node, and only it, gets an Execution.
+    bad = nodes[0]
+    v2 = rolling_job("podrec", "2", rolling, {"fake.nodewave.io/unready-on": bad})
+    v2["rollout"]["healthCheck"]["deadlineSeconds"] = 8
+    apply_job(cluster, namespace, "agent", v2)
+    wait_for(lambda: phase(cluster, namespace, "agent") == "Completed", 90, "rollout completed")
+    status = job_status(cluster, namespace, "agent")
+    assert (status["stableVersion"], status["rollout"]["failedNodes"]) == (2, 1)
+    wait_for(
+        lambda: {n: v for n, v in running_pods(cluster, namespace, "agent").items() if n != bad}
+        == {n: 2 for n in nodes[1:]},
+        30, "version 2 running on the nodes where it is healthy",
+    )  # fmt: skip
+    held: dict[str, Any] = executions(cluster, namespace, "agent")
+    assert list(held) == [bad]
+    record = held[bad]
+    assert (record["spec"]["jobVersion"], record["status"]["observedState"]) == (2, "Failed")
+    assert record["status"]["error"]["code"] == "HealthCheckFailed"
+    assert record["spec"]["incarnation"]  # made from its pod: the same incarnation
+    # One create and one status write, for the failed node alone.
+    assert api_writes(cluster, "executions") - before == 2
+    # A new leader holds none of what was planned in memory: it reads the pods and the Job's
+    # record of validation, and neither judges a node again nor writes an Execution.
+    uids = {n: p["metadata"]["uid"] for n, p in pods(cluster, namespace, "agent").items()}
+    records.stop()
+    records.start()
+    records.wait_started()
+    wait_for(lambda: passes(records) >= 1, 30, "a pass of the new leader")
+    time.sleep(3)  # and whatever it would plan after
+    assert {n: p["metadata"]["uid"] for n, p in pods(cluster, namespace, "agent").items()} == uids
+    assert list(executions(cluster, namespace, "agent")) == [bad]
+    after = job_status(cluster, namespace, "agent")
+    assert (after["readyNodes"], after["stableVersion"]) == (len(nodes) - 1, 2)
+    # Validated from the Job's record: none of them is judged again (Validating).
+    assert after["executionCounts"] == {"Running": len(nodes) - 1, "Failed": 1}
+    assert api_writes(cluster, "executions") - before == 2
