@@ -7,8 +7,11 @@ and given back without it after."""
 
 from __future__ import annotations
 
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from tests.integration.jobs import (
     apply_job,
     executions,
     job_status,
+    ok,
     phase,
     pods,
     rolling_job,
@@ -66,23 +70,47 @@ def passes(op: OperatorProcess) -> float:
                if line.startswith("nodewave_reconcile_duration_seconds_count"))  # fmt: skip
 
 
-def api_writes(cp: ControlPlane, resource: str) -> int:
-    """The API server's count of writes to `resource` (apiserver_request_total)."""
-    total = 0.0
-    for line in cp.kubectl("get", "--raw", "/metrics").stdout.splitlines():
-        ours = line.startswith("apiserver_request_total{") and f'resource="{resource}"' in line
-        if ours and any(f'verb="{v}"' in line for v in ("POST", "PATCH", "PUT", "DELETE")):
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+@contextmanager
+def execution_writes(cp: ControlPlane, ns: str) -> Iterator[list[str]]:
+    """Every change to an Execution of `ns` while the block runs, as a watch sees it (its name
+    and resourceVersion): what the operator wrote there, whatever else the cluster does."""
+    seen: list[str] = []
+    watch = subprocess.Popen(
+        [str(cp.bin_dir / "kubectl"), "--kubeconfig", str(cp.kubeconfig), "get", "nwx", "-n", ns,
+         "--watch", "-o", "jsonpath={.metadata.name} {.metadata.resourceVersion}{\"\\n\"}"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert watch.stdout is not None
+    reader = threading.Thread(target=lambda: seen.extend(watch.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        time.sleep(1)  # the watch established
+        yield seen
+    finally:
+        watch.terminate()
+        watch.wait(10)
+        reader.join(10)
+        watch.stdout.close()
+
+
+@pytest.fixture
+def written(cluster: ControlPlane, namespace: str) -> Iterator[list[str]]:
+    with execution_writes(cluster, namespace) as seen:
+        yield seen
+
+
+def settled(seen: list[str]) -> list[str]:
+    """The changes seen so far, once the watch had time to deliver the last."""
+    time.sleep(2)
+    return list(seen)
 
 
 def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
-    cluster: ControlPlane, records: OperatorProcess, namespace: str
+    cluster: ControlPlane, records: OperatorProcess, namespace: str, written: list[str]
 ) -> None:
     nodes = add_nodes(cluster, "podrec", 4)
     rolling = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 1,
                "maxFailedNodesPercent": 50}  # fmt: skip
-    before = api_writes(cluster, "executions")
     apply_job(cluster, namespace, "agent", {**rolling_job("podrec", "1", rolling),
                                             "rollout": {"strategy": "Immediate"}})  # fmt: skip
     wait_for(
@@ -117,7 +145,7 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
     assert record["status"]["error"]["code"] == "HealthCheckFailed"
     assert record["spec"]["incarnation"]  # made from its pod: the same incarnation
     # One create and one status write, for the failed node alone.
-    assert api_writes(cluster, "executions") - before == 2
+    assert [w.split()[0] for w in settled(written)] == [record["metadata"]["name"]] * 2
     # A new leader holds none of what was planned in memory: it reads the pods and the Job's
     # record of validation, and neither judges a node again nor writes an Execution.
     uids = {n: p["metadata"]["uid"] for n, p in pods(cluster, namespace, "agent").items()}
@@ -132,4 +160,38 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
     assert (after["readyNodes"], after["stableVersion"]) == (len(nodes) - 1, 2)
     # Validated from the Job's record: none of them is judged again (Validating).
     assert after["executionCounts"] == {"Running": len(nodes) - 1, "Failed": 1}
-    assert api_writes(cluster, "executions") - before == 2
+    assert len(settled(written)) == 2
+
+
+def test_a_restart_on_pod_records_makes_every_pod_again_in_waves_without_an_execution(
+    cluster: ControlPlane, records: OperatorProcess, namespace: str, written: list[str]
+) -> None:
+    """restartAt: each pod record of the version is deleted and made again (its execution
+    made again under the same name with a new incarnation) in waves, and at no point is an
+    Execution written."""
+    nodes = add_nodes(cluster, "podrec-restart", 4)
+    rolling = {"strategy": "Rolling", "maxParallel": 50}
+    apply_job(cluster, namespace, "agent", {**rolling_job("podrec-restart", "1", rolling),
+                                            "rollout": {"strategy": "Immediate"}})  # fmt: skip
+    wait_for(
+        lambda: job_status(cluster, namespace, "agent").get("readyNodes") == len(nodes)
+        and running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1),
+        60, "version 1 ready on every node",
+    )  # fmt: skip
+    apply_job(cluster, namespace, "agent", rolling_job("podrec-restart", "1", rolling))
+    old = {p["metadata"]["uid"] for p in pods(cluster, namespace, "agent").values()}
+    ok(cluster, "restart", "agent", "-n", namespace)
+    done = wait_for(
+        lambda: (r := job_status(cluster, namespace, "agent").get("restart"))
+        and r["phase"] == "Completed" and r,
+        90, "restart completed",
+    )  # fmt: skip
+    assert (done["wave"], done["restartedNodes"]) == (2, len(nodes))
+    wait_for(
+        lambda: running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1),
+        30, "version 1 running on every node again",
+    )  # fmt: skip
+    now = pods(cluster, namespace, "agent").values()
+    assert not old & {p["metadata"]["uid"] for p in now}, "every pod is new"
+    assert executions(cluster, namespace, "agent") == {}
+    assert settled(written) == []
