@@ -7,6 +7,7 @@ and given back without it after."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 
+from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 from tests.integration.jobs import (
+    IMAGE,
     add_nodes,
     apply_job,
     executions,
@@ -195,3 +198,33 @@ def test_a_restart_on_pod_records_makes_every_pod_again_in_waves_without_an_exec
     assert not old & {p["metadata"]["uid"] for p in now}, "every pod is new"
     assert executions(cluster, namespace, "agent") == {}
     assert settled(written) == []
+
+
+def test_a_pod_record_that_cannot_be_made_is_an_execution_that_says_why(
+    cluster: ControlPlane, records: OperatorProcess, namespace: str, written: list[str]
+) -> None:
+    """Someone else's pod under a node's execution name: the pod record cannot be made, so
+    the execution is, Pending with PodRefused (as without pod records), and is made once, not
+    asked for again every pass; the other node's is a pod alone."""
+    nodes = add_nodes(cluster, "podrec-taken", 2)
+    taken = build_execution_name("agent", 1, nodes[0])
+    theirs = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": taken},
+              "spec": {"nodeName": nodes[0], "containers": [{"name": "main", "image": IMAGE}]}}  # fmt: skip
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(theirs))
+    apply_job(cluster, namespace, "agent", {**rolling_job("podrec-taken", "1", {}),
+                                            "rollout": {"strategy": "Immediate"}})  # fmt: skip
+    held = wait_for(
+        lambda: (e := executions(cluster, namespace, "agent").get(nodes[0]))
+        and (e.get("status") or {}).get("error") and e,
+        60, "the refused node's execution saying why",
+    )  # fmt: skip
+    assert (held["status"]["observedState"], held["status"]["error"]["code"]) == (
+        "Pending", "PodRefused"
+    )  # fmt: skip
+    assert "nodewave never adopts a pod it did not make" in held["status"]["message"]
+    wait_for(lambda: running_pods(cluster, namespace, "agent") == {nodes[1]: 1}, 30,
+             "the other node's pod running")  # fmt: skip
+    assert list(executions(cluster, namespace, "agent")) == [nodes[0]]
+    creates = [w for w in settled(written) if w.split()[0] == taken]
+    time.sleep(3)
+    assert [w for w in settled(written) if w.split()[0] == taken] == creates, "made once"

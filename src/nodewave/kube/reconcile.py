@@ -480,13 +480,17 @@ class Reconciler:
                 raise outcome
 
     async def _create_pod_record(self, snap: Snapshot, body: dict[str, Any]) -> None:
-        """Only the pod (kube/records.py); when it is refused, the execution too, to say why
-        (a pod record that could not be made has nothing else to say it)."""
+        """Only the pod (kube/records.py); when it is refused, or its name is someone else's
+        pod's, the execution too, to say why (a pod record that could not be made has
+        nothing else to say it, and the placement would ask for it again every pass)."""
+        action = build_pod_action(parse_execution(body))
         try:
-            await self._create_pod(snap, build_pod_action(parse_execution(body)))
+            await self._create_pod(snap, action)
         except KubeError:
             await self._create_execution_only(snap.job, body)
             raise
+        if action.execution in self._create_errors.get((snap.job.namespace, snap.job.name), {}):
+            await self._create_execution_only(snap.job, body)
 
     async def _create_execution_only(self, job: JobInfo, body: dict[str, Any]) -> None:
         created = await self.kube.create(path_of("executions", job.namespace), body)
