@@ -62,6 +62,16 @@ def running_pods(cp: ControlPlane, ns: str, job: str) -> dict[str, int]:
     return out
 
 
+def place_v1(cp: ControlPlane, ns: str, spec: dict[str, Any], nodes: list[str]) -> None:
+    """Version 1 of `spec` placed at once (Immediate) and ready on every node."""
+    apply_job(cp, ns, "agent", {**spec, "rollout": {"strategy": "Immediate"}})
+    wait_for(
+        lambda: job_status(cp, ns, "agent").get("readyNodes") == len(nodes)
+        and running_pods(cp, ns, "agent") == dict.fromkeys(nodes, 1),
+        60, "version 1 ready on every node",
+    )  # fmt: skip
+
+
 def passes(op: OperatorProcess) -> float:
     """The operator's passes so far (nodewave_reconcile_duration_seconds_count); 0 before
     its metrics are served."""
@@ -114,13 +124,7 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
     nodes = add_nodes(cluster, "podrec", 4)
     rolling = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 1,
                "maxFailedNodesPercent": 50}  # fmt: skip
-    apply_job(cluster, namespace, "agent", {**rolling_job("podrec", "1", rolling),
-                                            "rollout": {"strategy": "Immediate"}})  # fmt: skip
-    wait_for(
-        lambda: job_status(cluster, namespace, "agent").get("readyNodes") == len(nodes)
-        and running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1),
-        60, "version 1 ready on every node",
-    )  # fmt: skip
+    place_v1(cluster, namespace, rolling_job("podrec", "1", rolling), nodes)
     # The normal path: the Job's pods, each saying its execution, and no Execution at all.
     assert executions(cluster, namespace, "agent") == {}
     uid = kubectl_json(cluster, "get", "nwj", "agent", "-n", namespace)["metadata"]["uid"]
@@ -174,13 +178,7 @@ def test_a_restart_on_pod_records_makes_every_pod_again_in_waves_without_an_exec
     Execution written."""
     nodes = add_nodes(cluster, "podrec-restart", 4)
     rolling = {"strategy": "Rolling", "maxParallel": 50}
-    apply_job(cluster, namespace, "agent", {**rolling_job("podrec-restart", "1", rolling),
-                                            "rollout": {"strategy": "Immediate"}})  # fmt: skip
-    wait_for(
-        lambda: job_status(cluster, namespace, "agent").get("readyNodes") == len(nodes)
-        and running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1),
-        60, "version 1 ready on every node",
-    )  # fmt: skip
+    place_v1(cluster, namespace, rolling_job("podrec-restart", "1", rolling), nodes)
     apply_job(cluster, namespace, "agent", rolling_job("podrec-restart", "1", rolling))
     old = {p["metadata"]["uid"] for p in pods(cluster, namespace, "agent").values()}
     ok(cluster, "restart", "agent", "-n", namespace)

@@ -78,7 +78,7 @@ def test_the_pod_says_its_executions_spec(
     made = parse_pod(as_returned(build_pod(owner, spec, early, RestartPolicy.ALWAYS), "pod-uid"))
     assert build_record_spec(made) == created.spec
     assert (made.owner_uid, made.incarnation) == (owner.uid, incarnation)
-    assert evaluate_pod_of(made, created, owner.uid)
+    assert evaluate_pod_of(made, created.name, created.uid, incarnation, owner.uid)
 
 
 def pod_of(metadata: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +196,8 @@ def test_a_pass_reads_only_the_pods_its_executions_own_and_deletes_the_jobs_stal
         assert (candidate.name in select_owned_pods(pods, [of], "job-uid")) is kept, what
         assert (candidate.name in select_stale_pods(pods, [of], "job-uid")) is stale, what
         if candidate.pre_pull_of is None:
-            assert evaluate_pod_of(candidate, of, "job-uid") is kept, what
+            identity = (of.name, of.uid, of.spec.incarnation)
+            assert evaluate_pod_of(candidate, *identity, "job-uid") is kept, what
     # The Job's pod of no execution (deleted, or its create failed after the pod's): stale.
     assert select_owned_pods({own.name: own}, [], "job-uid") == {}
     assert select_stale_pods({own.name: own}, [], "job-uid") == {own.name: own}

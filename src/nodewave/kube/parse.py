@@ -12,6 +12,7 @@ from typing import Any
 
 from nodewave import GROUP
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
+from nodewave.core.execution.record import evaluate_pod_of
 from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
 from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
@@ -233,18 +234,11 @@ class TakenPod(Enum):
 
 
 def evaluate_taken_pod(body: Mapping[str, Any], job: JobInfo, action: CreatePod) -> TakenPod:
-    meta = _meta(body)
-    annotations = meta.get("annotations") or {}
-    by_job, by_execution = _controller(meta, "Job"), _controller(meta, "Execution")
-    if action.incarnation:
-        ours = (
-            by_job.get("uid") == job.uid
-            and annotations.get(ANNOTATION_INCARNATION) == action.incarnation
-        )
-    else:
-        ours = bool(by_execution) and by_execution.get("uid") == action.execution_uid
-    if ours:
+    found = parse_pod(body)
+    if evaluate_pod_of(found, action.execution, action.execution_uid, action.incarnation, job.uid):
         return TakenPod.OURS
+    meta = _meta(body)
+    by_job, by_execution = _controller(meta, "Job"), _controller(meta, "Execution")
     if (
         meta.get("deletionTimestamp")
         or (by_job and by_job.get("name") == job.name)

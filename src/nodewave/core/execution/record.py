@@ -86,19 +86,33 @@ def build_record_spec(pod: PodInfo) -> ExecutionSpec | None:
     )
 
 
-def evaluate_pod_of(pod: PodInfo, execution: ExecutionInfo, job_uid: str) -> bool:
-    """Whether `pod` is `execution`'s own, not only named like it: controlled by the Job and
-    carrying the execution's incarnation (an execution made by an earlier release, without
-    one: controlled by the execution). Pod names are deterministic, so whoever may create pods
-    in the namespace could make one under an execution's name before the operator does; such
-    a pod is never read, adopted or deleted (the execution's create of its own is refused,
-    and says so). Owner references and nodewave.io/ annotations are the operator's alone by
-    the chart's admission policy (docs/design.md §3.11)."""
-    if pod.pre_pull_of is not None or not pod.owner_uid or pod.name != execution.name:
+def evaluate_pod_of(
+    pod: PodInfo, execution: str, uid: str, incarnation: str | None, job_uid: str
+) -> bool:
+    """Whether `pod` is the own pod of the execution `execution` (its `uid`, its
+    `incarnation`), not only named like it: controlled by the Job and carrying the
+    execution's incarnation (an execution made by an earlier release, without one: controlled
+    by the execution). The one rule, for a pass's pods and for the pod a create found under
+    the name (`kube.parse.evaluate_taken_pod`). Pod names are deterministic, so whoever may
+    create pods in the namespace could make one under an execution's name before the operator
+    does; such a pod is never read, adopted or deleted (the execution's create of its own is
+    refused, and says so). Owner references and nodewave.io/ annotations are the operator's
+    alone by the chart's admission policy (docs/design.md §3.11)."""
+    if pod.pre_pull_of is not None or not pod.owner_uid or pod.name != execution:
         return False
-    if execution.spec.incarnation:
-        return pod.owner_uid == job_uid and pod.incarnation == execution.spec.incarnation
-    return pod.owner_uid == execution.uid
+    if incarnation:
+        return pod.owner_uid == job_uid and pod.incarnation == incarnation
+    return pod.owner_uid == uid
+
+
+def _of(pod: PodInfo, execution: ExecutionInfo, job_uid: str) -> bool:
+    return evaluate_pod_of(pod, execution.name, execution.uid, execution.spec.incarnation, job_uid)
+
+
+def _jobs_execution_pod(pod: PodInfo, job_uid: str) -> bool:
+    """A pod the Job controls that is not a pull-only pod: an execution's, made by the
+    operator (the chart's policy keeps references to nodewave.io objects the operator's)."""
+    return pod.pre_pull_of is None and bool(job_uid) and pod.owner_uid == job_uid
 
 
 def select_owned_pods(
@@ -110,7 +124,7 @@ def select_owned_pods(
 
     def owned(name: str, pod: PodInfo) -> bool:
         if name in by_name:
-            return evaluate_pod_of(pod, by_name[name], job_uid)
+            return _of(pod, by_name[name], job_uid)
         return pod.pre_pull_of is not None and bool(job_uid) and pod.owner_uid == job_uid
 
     return {name: pod for name, pod in pods.items() if owned(name, pod)}
@@ -127,10 +141,8 @@ def select_stale_pods(
     return {
         name: pod
         for name, pod in pods.items()
-        if pod.pre_pull_of is None
-        and bool(job_uid)
-        and pod.owner_uid == job_uid
-        and not (name in by_name and evaluate_pod_of(pod, by_name[name], job_uid))
+        if _jobs_execution_pod(pod, job_uid)
+        and not (name in by_name and _of(pod, by_name[name], job_uid))
     }
 
 
@@ -181,9 +193,7 @@ def select_pod_records(
         name: pod
         for name, pod in pods.items()
         if name not in names
-        and pod.pre_pull_of is None
-        and bool(job_uid)
-        and pod.owner_uid == job_uid
+        and _jobs_execution_pod(pod, job_uid)
         and bool(pod.incarnation)
         and build_record_spec(pod) is not None
     }
@@ -194,11 +204,11 @@ def build_pod_execution(pod: PodInfo, kept: ExecutionInfo | None) -> ExecutionIn
     pod was, and the status and desired state last planned for it (`kept`, held in memory by
     the operator that planned them) when they were for this pod's incarnation; a fresh status
     otherwise (a new leader reads the pod and the Job's record of validation, §4.1)."""
+    if kept is not None and kept.spec.incarnation == (pod.incarnation or None):
+        return kept  # every pass, for every pod record: no spec built again
     spec = build_record_spec(pod)
     if spec is None:
         raise ValueError(f"pod {pod.name} says no execution")
-    if kept is not None and kept.spec.incarnation == spec.incarnation:
-        return kept
     return ExecutionInfo(
         name=pod.name, uid="", resource_version="0", created_at=pod.created_at,
         spec=spec, status=ExecutionStatus(),
