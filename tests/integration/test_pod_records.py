@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
@@ -29,6 +31,7 @@ from tests.integration.jobs import (
     job_status,
     ok,
     phase,
+    plugin,
     pods,
     rolling_job,
     scrape,
@@ -119,7 +122,11 @@ def settled(seen: list[str]) -> list[str]:
 
 
 def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
-    cluster: ControlPlane, records: OperatorProcess, namespace: str, written: list[str]
+    cluster: ControlPlane,
+    records: OperatorProcess,
+    namespace: str,
+    written: list[str],
+    tmp_path: Path,
 ) -> None:
     nodes = add_nodes(cluster, "podrec", 4)
     rolling = {"strategy": "Rolling", "maxParallel": 50, "maxFailedNodes": 1,
@@ -168,6 +175,36 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
     # Validated from the Job's record: none of them is judged again (Validating).
     assert after["executionCounts"] == {"Running": len(nodes) - 1, "Failed": 1}
     assert len(settled(written)) == 2
+    shows_every_node(cluster, namespace, nodes, bad, tmp_path / "job.yaml", v2)
+
+
+def shows_every_node(
+    cp: ControlPlane, ns: str, nodes: list[str], bad: str, manifest: Path, spec: dict[str, Any]
+) -> None:
+    """The plugin's readers (docs/design.md §4.2 step 6): every node's execution, three of
+    them only pods, one an Execution; and `plan` of the Job as applied changes nothing (without
+    the pod records it would place version 2 on three nodes again)."""
+    listed = json.loads(ok(cp, "executions", "--job", "agent", "-n", ns, "-o", "json"))["items"]
+    by_node = {e["spec"]["nodeName"]: e for e in listed}
+    assert sorted(by_node) == sorted(nodes)
+    pod_record = {n for n, e in by_node.items()
+                  if e["metadata"].get("annotations", {}).get("nodewave.io/pod-record") == "true"}  # fmt: skip
+    assert pod_record == set(nodes) - {bad}
+    assert {n: e["status"]["observedState"] for n, e in by_node.items()} == {
+        n: "Failed" if n == bad else "Running" for n in nodes
+    }
+    assert {e["spec"]["jobVersion"] for e in listed} == {2}
+    stats = json.loads(ok(cp, "stats", "--job", "agent", "-n", ns, "-o", "json"))
+    assert (stats["states"]["Running"], stats["states"]["Failed"], stats["total"]) == (3, 1, 4)
+    running = ok(cp, "executions", "--job", "agent", "-n", ns, "--state", "Running")
+    assert sorted(line.split()[2] for line in running.splitlines()[1:]) == sorted(pod_record)
+    tree = json.loads(ok(cp, "get", "agent", "-n", ns, "-o", "json"))
+    shown = [e for v in tree["versions"] for w in v["waves"] for e in w["executions"]]
+    assert sorted(e["node"] for e in shown) == sorted(nodes)
+    manifest.write_text(yaml.safe_dump({"apiVersion": "nodewave.io/v1alpha1", "kind": "Job",
+                                        "metadata": {"name": "agent"}, "spec": spec}))  # fmt: skip
+    same = plugin(cp, "plan", "-f", str(manifest), "-n", ns)
+    assert (same.returncode, "no changes" in same.stdout) == (0, True), same.stdout
 
 
 def test_a_restart_on_pod_records_makes_every_pod_again_in_waves_without_an_execution(

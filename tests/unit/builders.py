@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,6 +112,18 @@ def pod(
         (c,),
         pre_pull_of,
     )
+
+
+def pod_record(
+    name_node: str = "n1", incarnation: str = "abc", owner: str = "job-uid", **kw: Any
+) -> PodInfo:
+    """The Job's pod of version 1 on `name_node`, saying its execution (as the operator makes
+    it), with `incarnation`, controlled by `owner`; `kw`: `pod`'s (its phase, readiness...)."""
+    name = build_execution_name("j", 1, name_node)
+    return dataclasses.replace(
+        pod(name, **kw), owner_uid=owner, incarnation=incarnation, job_name="j", version=1,
+        target_node=name_node, wave=1,
+    )  # fmt: skip
 
 
 def version(n: int = 1, type_: JobType = JobType.PIPELINE) -> VersionSpec:

@@ -36,7 +36,7 @@ from nodewave.kube.parse import TakenPod, evaluate_taken_pod, parse_execution, p
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, ExecutionStatus, ObservedState
 from nodewave.models.job import JobType, RestartPolicy
-from tests.unit.builders import T0, execution, job, pod
+from tests.unit.builders import T0, execution, job, pod, pod_record
 
 _SEGMENT = r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?"
 NAMES = st.from_regex(rf"{_SEGMENT}(\.{_SEGMENT}){{0,8}}", fullmatch=True).filter(
@@ -280,31 +280,21 @@ def test_a_pod_found_under_an_executions_name_is_ours_a_predecessors_or_a_strang
         assert evaluate_taken_pod(found, owner, asked) is expected, what
 
 
-def said(name_node: str = "n1", incarnation: str = "abc", owner: str = "job-uid") -> Any:
-    """The Job's pod of version 1 on `name_node`, saying its execution (as the operator makes
-    it), with `incarnation`, controlled by `owner`."""
-    name = build_execution_name("j", 1, name_node)
-    return dataclasses.replace(
-        pod(name), owner_uid=owner, incarnation=incarnation, job_name="j", version=1,
-        target_node=name_node, wave=1,
-    )  # fmt: skip
-
-
 def test_with_pod_records_a_pod_stands_for_an_execution_only_when_it_says_one() -> None:
     """`--pod-records` (docs/design.md §4.2 step 5): a pod with no Execution of its name is
     the record of its execution when the Job controls it, it carries an incarnation and its
     name is the one its labels and annotations say."""
     ex = execution("n2")
     cases = {
-        "the Job's, saying its execution": (said(), True),
-        "no incarnation (made by an earlier release)": (said(incarnation=""), False),
-        "controlled by someone else": (said(owner="other"), False),
-        "a pull-only pod": (dataclasses.replace(said(), pre_pull_of=1), False),
+        "the Job's, saying its execution": (pod_record(), True),
+        "no incarnation (made by an earlier release)": (pod_record(incarnation=""), False),
+        "controlled by someone else": (pod_record(owner="other"), False),
+        "a pull-only pod": (dataclasses.replace(pod_record(), pre_pull_of=1), False),
         "its labels say another node than its name": (
-            dataclasses.replace(said(), target_node="n9"),
+            dataclasses.replace(pod_record(), target_node="n9"),
             False,
         ),
-        "an Execution of its name exists": (said("n2"), False),
+        "an Execution of its name exists": (pod_record("n2"), False),
     }
     for what, (candidate, kept) in cases.items():
         found = select_pod_records({candidate.name: candidate}, [ex], "job-uid")
@@ -312,7 +302,7 @@ def test_with_pod_records_a_pod_stands_for_an_execution_only_when_it_says_one() 
 
 
 def test_the_execution_a_pod_record_stands_for_keeps_what_was_planned_for_that_pod() -> None:
-    record = said()
+    record = pod_record()
     fresh = build_pod_execution(record, None)
     assert (fresh.name, fresh.uid, fresh.created_at) == (record.name, "", record.created_at)
     assert fresh.spec == build_record_spec(record)

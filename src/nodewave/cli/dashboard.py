@@ -24,6 +24,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,12 @@ from aiohttp import web
 from nodewave.cli.errors import PluginError
 from nodewave.cli.operations import abort_job, pause_job, promote_job
 from nodewave.core.views.nodemap import build_map_changes, build_node_map
-from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo
+from nodewave.core.views.records import build_record_views
+from nodewave.core.vocabulary.naming import ANNOTATION_JOB, LABEL_JOB
+from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.informer import Informer
-from nodewave.kube.parse import parse_execution, parse_job, parse_node
+from nodewave.kube.parse import parse_execution, parse_job, parse_node, parse_pod
 from nodewave.kube.view import JobKey
 
 STATIC = Path(__file__).with_name("web")
@@ -57,6 +60,11 @@ def _execution_key(body: Mapping[str, Any]) -> JobKey | None:
     return (body["metadata"]["namespace"], job) if job else None
 
 
+def _pod_key(body: Mapping[str, Any]) -> JobKey | None:
+    job = (body["metadata"].get("annotations") or {}).get(ANNOTATION_JOB)
+    return (body["metadata"]["namespace"], job) if job else None
+
+
 class Dashboard:
     def __init__(self, kube: Kube, namespace: str | None, port: int) -> None:
         self.kube = kube
@@ -71,6 +79,11 @@ class Dashboard:
         self.executions: Informer[JobKey, ExecutionInfo] = Informer(
             kube, path_of("executions", namespace), parse_execution, _execution_key, self.changed
         )
+        self.pods: Informer[JobKey, PodInfo] = Informer(
+            kube, path_of("pods", namespace), parse_pod, _pod_key, self.changed,
+            label_selector=LABEL_JOB,
+        )  # fmt: skip
+        """The Jobs' pods: under --pod-records, most executions are only these."""
         self.nodes: Informer[str, NodeInfo] = Informer(
             kube, path_of("nodes", None), parse_node, lambda _: "", self.changed
         )
@@ -110,8 +123,11 @@ class Dashboard:
         job = self.jobs.store.get((ns, name), {}).get(name)
         if job is None:
             return None
-        executions = self.executions.store.get((ns, name), {}).values()
-        return build_node_map(job, executions, self.nodes.store.get("", {}))
+        executions = tuple(self.executions.store.get((ns, name), {}).values())
+        nodes = self.nodes.store.get("", {})
+        pods = self.pods.store.get((ns, name), {})
+        records = build_record_views(pods, executions, job, datetime.now(UTC), nodes)
+        return build_node_map(job, executions + records, nodes)
 
     # ---- the server -----------------------------------------------------------------------
 
@@ -218,13 +234,16 @@ class Dashboard:
         return web.json_response({"message": message})
 
     async def run(self, ready: Callable[[str], None]) -> None:
-        tasks = [asyncio.create_task(i.run()) for i in (self.jobs, self.executions, self.nodes)]
+        tasks = [
+            asyncio.create_task(i.run())
+            for i in (self.jobs, self.executions, self.pods, self.nodes)
+        ]
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()
         try:
             site = web.TCPSite(runner, "127.0.0.1", self.port)
             await site.start()
-            for i in (self.jobs, self.executions, self.nodes):
+            for i in (self.jobs, self.executions, self.pods, self.nodes):
                 await i.synced.wait()
             ready(self.url)
             await asyncio.Event().wait()  # until interrupted

@@ -21,7 +21,11 @@ from typing import Any
 import yaml
 
 from nodewave.cli.errors import PluginError
-from nodewave.core.execution.record import select_owned_pods
+from nodewave.core.execution.record import (
+    build_pod_execution,
+    select_owned_pods,
+    select_pod_records,
+)
 from nodewave.core.job.versions import plan_versions, select_owned
 from nodewave.core.views.preview import Preview, build_preview
 from nodewave.core.vocabulary.naming import LABEL_JOB
@@ -97,12 +101,17 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
     pods = [parse_pod(p) for p in await _list(kube, path_of("pods", ns), selector)]
     nodes = [parse_node(n) for n in await _list(kube, path_of("nodes", None))]
     owned = tuple(e for e in executions if e.owned_by(job.uid))
+    # Under --pod-records most executions are only their pods: planned as a new leader would.
+    seen = {p.name: p for p in pods}
+    owned += tuple(
+        build_pod_execution(p, None) for p in select_pod_records(seen, owned, job.uid).values()
+    )
     snap = Snapshot(
         job=job,
         current=versions.current,
         nodes={n.name: n for n in nodes},
         executions=owned,
-        pods=select_owned_pods({p.name: p for p in pods}, owned, job.uid),  # as a pass does
+        pods=select_owned_pods(seen, owned, job.uid),  # as a pass does
         versions=versions.known,
         namespace_labels=parse_namespace(namespace).labels if namespace else {},
     )

@@ -64,6 +64,7 @@ from nodewave.cli.operations import (
     read_job_status,
 )
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
+from nodewave.cli.records import is_pod_record, list_executions
 from nodewave.cli.render import (
     FORMATS,
     build_history,
@@ -129,21 +130,9 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
-async def _executions(
-    kube: Kube, ns: str | None, labels: dict[str, str], fields: dict[str, str]
-) -> list[dict[str, Any]]:
-    query = {}
-    if labels:
-        query["labelSelector"] = ",".join(f"{k}={v}" for k, v in labels.items())
-    if fields:
-        query["fieldSelector"] = ",".join(f"{k}={v}" for k, v in fields.items())
-    found = await get_object(kube, path_of("executions", ns), "executions", query)
-    return list(found.get("items", []))
-
-
 async def _job_executions(kube: Kube, args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every execution of the Job the command names."""
-    return await _executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
+    return await list_executions(kube, args.namespace, {LABEL_JOB: label_value(args.job)}, {})
 
 
 async def cmd_status(kube: Kube, args: argparse.Namespace) -> int:
@@ -257,7 +246,7 @@ async def cmd_uncordon(kube: Kube, args: argparse.Namespace) -> int:
     quarantined execution, so the person needs only the rollout-operator role."""
     await get_job(kube, args.namespace, args.job)
     labels = {LABEL_JOB: label_value(args.job), LABEL_NODE: label_value(args.node)}
-    found = [e for e in await _executions(kube, args.namespace, labels, {"spec.nodeName": args.node})
+    found = [e for e in await list_executions(kube, args.namespace, labels, {"spec.nodeName": args.node})
              if ((e.get("status") or {}).get("maintenance") or {}).get("quarantined")]  # fmt: skip
     if not found:
         raise PluginError(f"node {args.node} is not quarantined by Job {args.job}")
@@ -282,8 +271,9 @@ async def _retry_job(kube: Kube, args: argparse.Namespace, job: dict[str, Any]) 
                           f"kubectl nodewave retry {args.job} --node NODE")  # fmt: skip
     labels = {LABEL_JOB: label_value(args.job), LABEL_VERSION: str(rs.version)}
     failed = [e["metadata"]["name"]
-              for e in await _executions(kube, args.namespace, labels, {})
-              if (e.get("status") or {}).get("observedState") == "Failed"]  # fmt: skip
+              for e in await list_executions(kube, args.namespace, labels, {})
+              if (e.get("status") or {}).get("observedState") == "Failed"
+              and not is_pod_record(e)]  # fmt: skip
     for ex in failed:
         await kube.delete(path_of("executions", args.namespace, ex), foreground=True)
     await _patch_job(kube, args, {"metadata": {"annotations": {ANNOTATION_ABORT: None}}})
@@ -359,7 +349,7 @@ async def cmd_executions(kube: Kube, args: argparse.Namespace) -> int:
         fields["status.observedState"] = args.state
     if args.wave is not None:
         fields["spec.rolloutWave"] = str(args.wave)
-    execs = await _executions(kube, _listing(args), labels, fields)
+    execs = await list_executions(kube, _listing(args), labels, fields)
     every = args.all_namespaces
     emit(args.output, build_list(execs), lambda: render_executions(execs, every))
     return 0
@@ -372,7 +362,7 @@ def _listing(args: argparse.Namespace) -> str | None:
 
 async def cmd_stats(kube: Kube, args: argparse.Namespace) -> int:
     labels = {LABEL_JOB: label_value(args.job)} if args.job else {}
-    stats = build_stats(await _executions(kube, _listing(args), labels, {}), STATES)
+    stats = build_stats(await list_executions(kube, _listing(args), labels, {}), STATES)
     emit(args.output, stats, lambda: render_stats(stats))
     return 0
 
@@ -417,7 +407,7 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
         version = (job.get("status") or {}).get("currentVersion")
         labels = {LABEL_JOB: args.execution, LABEL_NODE: label_value(args.node),
                   LABEL_VERSION: str(version)}  # fmt: skip
-        found = await _executions(kube, args.namespace, labels, {})
+        found = await list_executions(kube, args.namespace, labels, {})
         if not found:
             raise PluginError(f"Job {args.execution} has no execution of version {version} "
                               f"on node {args.node}")  # fmt: skip

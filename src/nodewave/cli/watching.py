@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 from nodewave.cli.errors import PluginError
+from nodewave.cli.records import build_record_documents
 from nodewave.core.vocabulary.naming import LABEL_JOB, label_value
 from nodewave.kube.client import Kube, path_of
 from nodewave.kube.informer import Informer
@@ -42,26 +44,27 @@ class JobWatch:
         self._job = Informer(kube, path_of("jobs", namespace), _as_dict, _bucket,
                              self._on_change, field_selector=f"metadata.name={job}",
                              give_up_on=GIVE_UP_ON)  # fmt: skip
-        self._execs = (
-            Informer(
-                kube,
-                path_of("executions", namespace),
-                _as_dict,
-                _bucket,
-                self._on_change,
-                label_selector=f"{LABEL_JOB}={label_value(job)}",
-                give_up_on=GIVE_UP_ON,
+        self._execs = self._pods = None
+        if executions:  # and the pods, which stand for executions under --pod-records
+            self._execs, self._pods = (
+                Informer(
+                    kube,
+                    path_of(kind, namespace),
+                    _as_dict,
+                    _bucket,
+                    self._on_change,
+                    label_selector=f"{LABEL_JOB}={label_value(job)}",
+                    give_up_on=GIVE_UP_ON,
+                )
+                for kind in ("executions", "pods")
             )
-            if executions
-            else None
-        )
         self._tasks: list[asyncio.Task[None]] = []
 
     def _on_change(self, *_: Any) -> None:
         self._changed.set()
 
     async def __aenter__(self) -> JobWatch:
-        informers = [i for i in (self._job, self._execs) if i is not None]
+        informers = [i for i in (self._job, self._execs, self._pods) if i is not None]
         self._tasks = [asyncio.create_task(i.run()) for i in informers]
 
         async def all_synced() -> None:
@@ -82,7 +85,7 @@ class JobWatch:
 
     def _raise_failure(self) -> None:
         """A watch the API server refused (give_up_on) ends the command, saying why."""
-        for informer in (self._job, self._execs):
+        for informer in (self._job, self._execs, self._pods):
             if informer is not None and informer.failed is not None:
                 e = informer.failed
                 raise PluginError(f"cannot watch {informer.path}: {e.message or e.reason}")
@@ -106,7 +109,16 @@ class JobWatch:
         return self._job.store.get(0, {}).get(self.name)
 
     def executions(self) -> list[dict[str, Any]]:
-        return list(self._execs.store.get(0, {}).values()) if self._execs is not None else []
+        """The Job's executions: its Execution objects and its pod records
+        (cli/records.py)."""
+        if self._execs is None or self._pods is None:
+            return []
+        found = list(self._execs.store.get(0, {}).values())
+        job = self.job()
+        pods = self._pods.store.get(0, {}).values()
+        if job is None or not pods:
+            return found
+        return found + build_record_documents([job], pods, found, datetime.now(UTC))
 
     async def next_change(self, seconds: float | None) -> None:
         """Return at the next change, or after `seconds` (None: no limit); PluginError when a

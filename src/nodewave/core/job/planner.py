@@ -257,6 +257,20 @@ def evaluate_bake_start(job: JobInfo, ex: ExecutionInfo) -> datetime | None:
     return rs.phase_since
 
 
+def evaluate_gated(ex: ExecutionInfo, state: ObservedState, spec: JobSpec, validated: bool) -> bool:
+    """Whether `ex` (observed `state`) is held by its health windows: a Job with a health
+    deadline, an execution not validated yet (`validated`) and meant to run, not finished
+    nor lost. The one answer of the planner and of a pod record's readers
+    (core/views/records.py)."""
+    return not (
+        spec.rollout.health_check.deadline_seconds is None
+        or validated
+        or ex.spec.desired_state is not DesiredState.RUNNING
+        or state in TERMINAL_STATES
+        or state is S.LOST
+    )
+
+
 def apply_health(
     ex: ExecutionInfo,
     obs: Observation,
@@ -279,13 +293,7 @@ def apply_health(
     hc = spec.rollout.health_check
     if validated is None:
         validated = ex.status.stable_at is not None
-    if (
-        hc.deadline_seconds is None
-        or validated
-        or ex.spec.desired_state is not DesiredState.RUNNING
-        or obs.state in TERMINAL_STATES
-        or obs.state is S.LOST
-    ):
+    if not evaluate_gated(ex, obs.state, spec, validated):
         return obs
     limit, note, record = evaluate_baseline(ex, hc, baseline)
     if record is not None:
