@@ -263,3 +263,41 @@ def test_a_pod_record_that_cannot_be_made_is_an_execution_that_says_why(
     creates = [w for w in settled(written) if w.split()[0] == taken]
     time.sleep(3)
     assert [w for w in settled(written) if w.split()[0] == taken] == creates, "made once"
+
+
+def test_a_pod_record_is_cancelled_and_retried_with_the_plugin(
+    cluster: ControlPlane, records: OperatorProcess, namespace: str
+) -> None:
+    """`kubectl nodewave cancel` of an execution only its pod stands for: asked on the Job
+    (nodewave.io/cancel), the operator makes its Execution saying Stopped and stops it; the
+    request is taken back once carried out, and the node stays stopped. `retry` starts it
+    again, as a pod alone."""
+    nodes = add_nodes(cluster, "podrec-cancel", 2)
+    place_v1(cluster, namespace, rolling_job("podrec-cancel", "1", {}), nodes)
+    name = build_execution_name("agent", 1, nodes[0])
+    out = ok(cluster, "cancel", name, "-n", namespace)
+    assert out.strip() == f"execution.nodewave.io/{name} cancelled"
+    held = executions(cluster, namespace, "agent")
+    assert list(held) == [nodes[0]]
+    assert held[nodes[0]]["spec"]["desiredState"] == "Stopped"
+    assert "nodewave.io/stopped-by" not in held[nodes[0]]["metadata"].get("annotations", {})
+    annotations = kubectl_json(cluster, "get", "nwj", "agent", "-n", namespace)["metadata"]
+    assert "nodewave.io/cancel" not in annotations.get("annotations", {}), "taken back"
+    wait_for(
+        lambda: (executions(cluster, namespace, "agent")[nodes[0]].get("status") or {}).get(
+            "observedState") == "Stopped" and running_pods(cluster, namespace, "agent") == {nodes[1]: 1},
+        30, "stopped, its pod gone, the other node's running",
+    )  # fmt: skip
+    time.sleep(3)
+    assert running_pods(cluster, namespace, "agent") == {nodes[1]: 1}, "never started again"
+    # An unknown name is not found, as for an Execution.
+    missing = plugin(cluster, "cancel", "agent-9-nowhere", "-n", namespace)
+    assert missing.returncode != 0
+    assert 'Execution "agent-9-nowhere"' in missing.stderr
+    assert "not found" in missing.stderr
+    ok(cluster, "retry", name, "-n", namespace)
+    wait_for(
+        lambda: running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1)
+        and executions(cluster, namespace, "agent") == {},
+        60, "started again as a pod alone",
+    )  # fmt: skip

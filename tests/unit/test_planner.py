@@ -118,6 +118,30 @@ def test_user_stop_is_respected_operator_stop_is_undone() -> None:
     assert [c.execution for c in kinds(plan.actions, CreatePod)] == [by_operator.name]
 
 
+def test_a_cancel_asked_on_the_job_stops_the_named_executions_as_a_person_would() -> None:
+    """`nodewave.io/cancel` (an execution only a pod stands for has no object to patch): each
+    named execution of the Job is stopped, not by the operator (never started again); one a
+    person stopped already, and a name no execution has, ask nothing."""
+    running = execution("n1", state=S.RUNNING)
+    by_user = execution("n2", desired=DesiredState.STOPPED, state=S.STOPPED)
+    by_operator = execution("n3", desired=DesiredState.STOPPED, state=S.STOPPED, by_operator=True)
+    untouched = execution("n4", state=S.RUNNING)
+    live = [running, by_user, by_operator, untouched]
+    snap = snapshot([node(n) for n in ("n1", "n2", "n3", "n4")], live,
+                    [pod(running.name), pod(untouched.name)])  # fmt: skip
+    asked = {running.name, by_user.name, by_operator.name, "j-1-gone"}
+    snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, cancel=frozenset(asked)))
+    plan = plan_job(snap, at(5))
+    stops = [(a.name, a.desired, a.by_operator, a.reason)
+             for a in kinds(plan.actions, SetDesiredState) if a.desired is DesiredState.STOPPED]  # fmt: skip
+    assert sorted(stops) == sorted(
+        (n, DesiredState.STOPPED, False, "StopRequested") for n in (running.name, by_operator.name)
+    )
+    # The operator's own undo of its stop (NodeSelected) is overruled by the person's.
+    assert [d.name for d in kinds(plan.actions, DeletePod)] == [running.name]
+    assert kinds(plan.actions, CreateExecution) == []
+
+
 def test_new_version_replaces_the_old_on_every_node() -> None:
     old = execution("n1", version=1, state=S.RUNNING)
     plan = plan_job(snapshot([node("n1")], [old], [pod(old.name)], current=2), at(5))

@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from nodewave.core.execution.podspec import build_execution, build_pod
 from nodewave.core.execution.record import (
+    build_cancel_value,
+    build_cancels,
     build_pod_action,
     build_pod_execution,
     build_record_action,
@@ -344,3 +346,19 @@ def test_only_an_exceptional_status_makes_a_pod_record_an_execution(
     status: ExecutionStatus, needs: bool
 ) -> None:
     assert evaluate_needs_record(status) is needs
+
+
+def test_the_cancel_annotation_names_at_most_so_many_executions() -> None:
+    cases = {
+        None: frozenset(),
+        "": frozenset(),
+        "a": frozenset({"a"}),
+        " a, b,,a ,": frozenset({"a", "b"}),
+        "x" * 254: frozenset(),  # longer than any name
+        ",".join(f"e{i:03}" for i in range(150)): frozenset(f"e{i:03}" for i in range(100)),
+    }
+    for value, names in cases.items():
+        assert build_cancels(value) == names, value
+    assert build_cancel_value({"b", "a"}) == "a,b"
+    assert build_cancel_value(set()) is None
+    assert build_cancels(build_cancel_value({"b", "a"})) == {"a", "b"}

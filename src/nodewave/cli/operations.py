@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from nodewave.cli.errors import PluginError
+from nodewave.core.execution.record import ANNOTATION_CANCEL, build_cancel_value, build_cancels
 from nodewave.core.rollout.engine import (
     ABORTABLE,
     ANNOTATION_ABORT,
@@ -18,7 +19,7 @@ from nodewave.core.rollout.engine import (
     build_promote_value,
 )
 from nodewave.core.views.gate import Gate, evaluate_gate
-from nodewave.kube.client import Kube, path_of
+from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.models.job import JobStatus, JobType, RolloutPhase
 
 TIMED_OUT = "the API server did not answer within the request timeout (--request-timeout)"
@@ -113,3 +114,27 @@ async def abort_job(kube: Kube, ns: str, job: str) -> str:
     )
     return (f"{name} version {rs.version} aborted: {back}; the spec is unchanged. "
             f"`kubectl nodewave retry {job}` rolls it out again.")  # fmt: skip
+
+
+async def set_cancel(kube: Kube, ns: str, job: str, execution: str, asked: bool) -> None:
+    """Add `execution` to (or take it from) the Job's cancel requests
+    (`record.ANNOTATION_CANCEL`), which others may change at the same time: written with the
+    resourceVersion read, read again on a conflict."""
+    for _ in range(5):
+        body = await kube.get(path_of("jobs", ns, job))
+        if body is None:
+            return  # gone: nothing of it asks anything
+        meta = body["metadata"]
+        names = build_cancels((meta.get("annotations") or {}).get(ANNOTATION_CANCEL))
+        wanted = names | {execution} if asked else names - {execution}
+        if wanted == names:
+            return
+        patch = {"metadata": {"resourceVersion": meta["resourceVersion"],
+                              "annotations": {ANNOTATION_CANCEL: build_cancel_value(wanted)}}}  # fmt: skip
+        try:
+            await kube.merge_patch(path_of("jobs", ns, job), patch)
+            return
+        except KubeError as e:
+            if e.status != 409:
+                raise
+    raise PluginError(f"job.nodewave.io/{job} kept changing: cancel not written, try again")

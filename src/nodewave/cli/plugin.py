@@ -62,6 +62,7 @@ from nodewave.cli.operations import (
     pause_job,
     promote_job,
     read_job_status,
+    set_cancel,
 )
 from nodewave.cli.plan import EXIT_ERROR, cmd_plan
 from nodewave.cli.records import is_pod_record, list_executions
@@ -84,6 +85,7 @@ from nodewave.cli.render import (
 )
 from nodewave.cli.watching import JobWatch
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
+from nodewave.core.execution.record import ANNOTATION_CANCEL, build_record_spec
 from nodewave.core.rollout.engine import (
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
@@ -96,11 +98,14 @@ from nodewave.core.vocabulary.naming import LABEL_JOB, LABEL_NODE, LABEL_VERSION
 from nodewave.kube.auth import ConfigError, load_credentials
 from nodewave.kube.client import Kube, KubeError, default_namespace, path_of
 from nodewave.kube.leader import ANNOTATION_OPERATOR_VERSION, LEASE_NAME
+from nodewave.kube.parse import parse_pod
 from nodewave.models.execution import ObservedState
 from nodewave.models.job import RolloutPhase
 
 STATES = [s.value for s in ObservedState]
 EXIT_FAILED, EXIT_TIMEOUT = 1, 2
+CANCEL_WAIT_SECONDS = 30.0
+"""How long `cancel` waits for the operator to carry out a cancel asked on the Job."""
 
 
 async def _connect(args: argparse.Namespace) -> Kube:
@@ -393,12 +398,44 @@ async def _execution(kube: Kube, ns: str, name: str) -> dict[str, Any]:
 
 
 async def cmd_cancel(kube: Kube, args: argparse.Namespace) -> int:
-    await _execution(kube, args.namespace, args.execution)
-    await kube.merge_patch(
-        path_of("executions", args.namespace, args.execution), {"spec": {"desiredState": "Stopped"}}
-    )
-    print(f"execution.nodewave.io/{args.execution} cancelled")
+    ns, name = args.namespace, args.execution
+    path = path_of("executions", ns, name)
+    if await kube.get(path) is None:  # only its pod stands for it (--pod-records)
+        return await _cancel_pod_record(kube, ns, name)
+    await kube.merge_patch(path, {"spec": {"desiredState": "Stopped"}})
+    print(f"execution.nodewave.io/{name} cancelled")
     return 0
+
+
+async def _cancel_pod_record(kube: Kube, ns: str, name: str) -> int:
+    """Asked on its Job (`nodewave.io/cancel`, record.ANNOTATION_CANCEL): the operator makes
+    its Execution, saying Stopped, and stops it; the request is then taken back, so the
+    annotation holds only requests in flight."""
+    job = await _pod_record_job(kube, ns, name)
+    await set_cancel(kube, ns, job, name, True)
+    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = await kube.get(path_of("executions", ns, name))
+        if found is not None and found["spec"].get("desiredState") == "Stopped":
+            await set_cancel(kube, ns, job, name, False)
+            print(f"execution.nodewave.io/{name} cancelled")
+            return 0
+        await asyncio.sleep(0.5)
+    print(f"execution.nodewave.io/{name}: cancel asked on job.nodewave.io/{job} "
+          f"({ANNOTATION_CANCEL}); the operator has not carried it out within "
+          f"{CANCEL_WAIT_SECONDS:.0f}s (is it running?)", file=sys.stderr)  # fmt: skip
+    return EXIT_TIMEOUT
+
+
+async def _pod_record_job(kube: Kube, ns: str, name: str) -> str:
+    """The Job of the execution `name` whose pod alone stands for it; not found as for an
+    Execution when there is none."""
+    pod = await kube.get(path_of("pods", ns, name))
+    info = parse_pod(pod) if pod is not None else None
+    spec = build_record_spec(info) if info is not None and info.incarnation else None
+    if spec is None:
+        raise PluginError(f'Execution "{name}" in namespace "{ns}" not found')
+    return spec.job_name
 
 
 async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
@@ -412,6 +449,10 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
             raise PluginError(f"Job {args.execution} has no execution of version {version} "
                               f"on node {args.node}")  # fmt: skip
         args.execution = found[0]["metadata"]["name"]
+        if is_pod_record(found[0]):  # running as its pod says: nothing ended to retry
+            state = found[0]["status"]["observedState"]
+            raise PluginError(f"execution {args.execution} is {state}; only Failed, Completed "
+                              "or Stopped executions can be retried")  # fmt: skip
     else:  # `retry JOB`: a name that is no execution but a Job lifts that Job's abort
         path = path_of("executions", args.namespace, args.execution)
         if await kube.get(path) is None and (
@@ -420,14 +461,17 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
             args.job = args.execution
             return await _retry_job(kube, args, aborted)
     ex = await _execution(kube, args.namespace, args.execution)
+    job = ex["spec"]["jobName"]
     state = (ex.get("status") or {}).get("observedState")
     if state not in ("Failed", "Completed", "Stopped"):
         raise PluginError(
             f"execution {args.execution} is {state}; only Failed, Completed or Stopped executions can be retried"
         )
-    # The operator deletes its pod and re-creates a wanted execution under the same name, with
-    # a fresh status, once the pod is gone. Foreground: an execution made by an earlier
-    # release, which controls its pod, goes only with it.
+    # A cancel asked on the Job and never taken back would stop it again. The operator deletes
+    # its pod and re-creates a wanted execution under the same name, with a fresh status, once
+    # the pod is gone. Foreground: an execution made by an earlier release, which controls its
+    # pod, goes only with it.
+    await set_cancel(kube, args.namespace, job, args.execution, False)
     await kube.delete(path_of("executions", args.namespace, args.execution), foreground=True)
     print(f"execution.nodewave.io/{args.execution} retried: the operator starts it again")
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 
 from nodewave import GROUP
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE
-from nodewave.core.execution.record import evaluate_pod_of
+from nodewave.core.execution.record import ANNOTATION_CANCEL, build_cancels, evaluate_pod_of
 from nodewave.core.job.notifications import ANNOTATION_SUBSCRIBE
 from nodewave.core.rollout.engine import ANNOTATION_ABORT, ANNOTATION_PROMOTE
 from nodewave.core.rollout.restart import ANNOTATION_RESTART
@@ -327,6 +327,7 @@ def parse_job(body: Mapping[str, Any]) -> JobInfo:
         promote=annotations.get(ANNOTATION_PROMOTE),
         abort=annotations.get(ANNOTATION_ABORT),
         restart_at=annotations.get(ANNOTATION_RESTART),
+        cancel=build_cancels(annotations.get(ANNOTATION_CANCEL)),
         labels=meta.get("labels") or {},
         subscribe={
             k.removeprefix(ANNOTATION_SUBSCRIBE): v

@@ -515,6 +515,8 @@ class Reconciler:
         key = (job.namespace, job.name)
         if self.records.holds(key, action.name):
             self.records.put_desired(key, action.name, action.desired, action.by_operator)
+            if not action.by_operator:  # a person's cancel: an Execution says it
+                await self._create_record(snap, action.name)
             return
         stopped_by = STOPPED_BY_OPERATOR if action.by_operator else None
         patch = {
@@ -565,13 +567,21 @@ class Reconciler:
                 job_ref = Involved("Job", job.namespace, job.name, job.uid)
                 self.events.record_summary(job_ref, info.spec.job_version, action.event)
             return
-        body = build_execution(job, build_record_action(self.records.get(key, action.name)))
+        if await self._create_record(snap, action.name):
+            await self._patch_execution_status(snap, replace(action, previous=ExecutionStatus()))
+
+    async def _create_record(self, snap: Snapshot, name: str) -> bool:
+        """The Execution of a pod record, as last planned (its status is written apart); False
+        when it was made meanwhile (the next pass sees it and plans it again)."""
+        job = snap.job
+        key = (job.namespace, job.name)
+        body = build_execution(job, build_record_action(self.records.get(key, name)))
         created = await self.kube.create(path_of("executions", job.namespace), body)
-        self.records.forget(key, action.name)
+        self.records.forget(key, name)
         if created is None:
-            return  # made meanwhile: the next pass sees it and plans its status again
-        self._put_execution(snap, action.name, created)
-        await self._patch_execution_status(snap, replace(action, previous=ExecutionStatus()))
+            return False
+        self._put_execution(snap, name, created)
+        return True
 
     async def _prepare_node(self, snap: Snapshot, action: PrepareNode) -> None:
         await prepare_node(self.kube, snap.job, action, self.clock())

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
+from nodewave.models.base import MAX_NAME
 from nodewave.models.execution import DesiredState, ExecutionSpec, ExecutionStatus, ObservedState
 from nodewave.models.job import JobStatus
 
@@ -26,6 +27,13 @@ EXCEPTIONAL = frozenset(
 Execution: with pod records (`--pod-records`), an execution reaching one gets its record."""
 """States in which an execution of a settled wave was not validated (its wave settled with it
 failed or its node lost)."""
+ANNOTATION_CANCEL = "nodewave.io/cancel"
+"""On a Job: executions a person asked to stop (`kubectl nodewave cancel`), by name, comma
+separated. With pod records an execution may have no object to patch; the operator stops
+each named one as a person's patch of its desiredState would (an Execution made to say so)."""
+MAX_CANCELS = 100
+"""Names read from the annotation; more are left for later (the plugin removes each name
+once its Execution says Stopped, so the annotation holds only requests in flight)."""
 
 
 def build_pod_action(execution: ExecutionInfo) -> CreatePod:
@@ -221,3 +229,17 @@ def evaluate_needs_record(status: ExecutionStatus) -> bool:
     (Pending, Starting, Validating, Running, Stopping, Stopped by the operator) the pod and
     the Job's status say, with no custom-resource write per node."""
     return status.observed_state in EXCEPTIONAL or status.error is not None
+
+
+def build_cancels(value: str | None) -> frozenset[str]:
+    """The execution names a Job's `nodewave.io/cancel` annotation asks to stop: at most
+    `MAX_CANCELS`, each a name an execution may have (anything else names none of them)."""
+    names = (n.strip() for n in (value or "").split(","))
+    valid = [n for n in names if 0 < len(n) <= MAX_NAME]
+    return frozenset(valid[:MAX_CANCELS])
+
+
+def build_cancel_value(names: Iterable[str]) -> str | None:
+    """The annotation's value for `names` (sorted: the same names, the same value); None
+    removes it."""
+    return ",".join(sorted(set(names))) or None

@@ -637,6 +637,7 @@ def _plan_pass(snap: Snapshot, now: datetime, settings: PlannerSettings) -> Plan
     run.actions.extend(_plan_recreate(snap, restart.recreate))
     # 3. Placement: that version's execution Running on each node, every other one stopped.
     placement = _plan_placement(run, decision)
+    _plan_cancels(run, placement)
     # 4. Each execution's pod and status follow from its observation.
     deadlines, health, verdicts = _plan_executions(run, placement)
     # 5. Executions of versions no longer kept, once finished and without a pod, go; so do
@@ -862,6 +863,17 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
             _set_desired(run, placement, ex, DesiredState.STOPPED, True, R.NODE_NOT_SELECTED)
     run.actions.extend(placement.created)
     return placement
+
+
+def _plan_cancels(run: _Pass, placement: _Placement) -> None:
+    """A person's cancel asked on the Job (`nodewave.io/cancel`, for an execution that may
+    have no object to patch under --pod-records): stopped as their patch of its desiredState
+    would, so the operator never starts it again (`stopped_by_operator` False)."""
+    for ex in run.live:
+        if ex.name in run.snap.job.cancel and not (
+            ex.spec.desired_state is DesiredState.STOPPED and not ex.stopped_by_operator
+        ):
+            _set_desired(run, placement, ex, DesiredState.STOPPED, False, R.STOP_REQUESTED)
 
 
 def _pod_actions(

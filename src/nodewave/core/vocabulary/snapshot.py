@@ -198,6 +198,9 @@ class JobInfo:
     """The value of the nodewave.io/abort annotation: the rollout a person stopped."""
     restart_at: str | None = None
     """The value of the nodewave.io/restartAt annotation: restart executions older than it."""
+    cancel: frozenset[str] = frozenset()
+    """The executions named by the nodewave.io/cancel annotation: stop them, as a person's
+    patch of their desiredState would (`record.build_cancels`)."""
     labels: Mapping[str, str] = field(default_factory=dict)
     subscribe: Mapping[str, str] = field(default_factory=dict)
     """Its notifications.nodewave.io/subscribe.<trigger> annotations: trigger → services."""
