@@ -301,3 +301,40 @@ def test_a_pod_record_is_cancelled_and_retried_with_the_plugin(
         and executions(cluster, namespace, "agent") == {},
         60, "started again as a pod alone",
     )  # fmt: skip
+
+
+def test_a_retried_run_to_completion_node_runs_again_not_its_kept_failed_pod(
+    cluster: ControlPlane, records: OperatorProcess, namespace: str
+) -> None:
+    """A run-to-completion pod that failed is kept (its logs) and its execution made an
+    Execution saying Failed. `retry` deletes that Execution: the pod it leaves is stale, not
+    a record again (which would make the same failed Execution from the same pod), so a new
+    pod runs, under a new incarnation, a pod alone again."""
+    nodes = add_nodes(cluster, "podrec-retry", 2)
+    spec = rolling_job("podrec-retry", "1", {"strategy": "Immediate", "maxFailedNodes": 1,
+                                             "maxFailedNodesPercent": 100},
+                       {"fake.nodewave.io/run-for": "600s"})  # fmt: skip
+    apply_job(cluster, namespace, "agent", {**spec, "type": "Query"})
+    name = build_execution_name("agent", 1, nodes[0])
+    wait_for(lambda: running_pods(cluster, namespace, "agent").keys() == set(nodes), 60,
+             "both nodes' queries running")  # fmt: skip
+    # The query on the first node fails (its container exits 1, kwok's stage).
+    cluster.kubectl("annotate", "pod", name, "-n", namespace, "fake.nodewave.io/fail=true")
+
+    def failed() -> dict[str, Any] | None:
+        ex = executions(cluster, namespace, "agent").get(nodes[0])
+        return ex if ex and (ex.get("status") or {}).get("observedState") == "Failed" else None
+
+    first = wait_for(failed, 60, "the node's execution Failed")
+    kept = pods(cluster, namespace, "agent")[name]
+    assert kept["status"]["phase"] == "Failed", "the failed pod is kept"
+    ok(cluster, "retry", name, "-n", namespace)
+    again = wait_for(
+        lambda: (p := pods(cluster, namespace, "agent").get(name))
+        and p["metadata"]["uid"] != kept["metadata"]["uid"]
+        and running_pods(cluster, namespace, "agent").keys() == set(nodes) and p,
+        60, "the retried query running again in a new pod",
+    )  # fmt: skip
+    incarnation = again["metadata"]["annotations"]["nodewave.io/incarnation"]
+    assert incarnation != first["spec"]["incarnation"]
+    assert executions(cluster, namespace, "agent") == {}, "a pod alone again"

@@ -24,6 +24,7 @@ from nodewave.core.vocabulary.actions import (
     SetDesiredState,
 )
 from nodewave.core.vocabulary.naming import build_execution_name
+from nodewave.core.vocabulary.snapshot import ExecutionInfo
 from nodewave.models.execution import DesiredState, ObservedState
 from nodewave.models.job import JobStatus
 from tests.unit.builders import at, execution, job_spec, node, pod, snapshot
@@ -118,26 +119,40 @@ def test_user_stop_is_respected_operator_stop_is_undone() -> None:
     assert [c.execution for c in kinds(plan.actions, CreatePod)] == [by_operator.name]
 
 
-def test_a_cancel_asked_on_the_job_stops_the_named_executions_as_a_person_would() -> None:
+def run_of(ex: ExecutionInfo, incarnation: str, uid: str | None = None) -> ExecutionInfo:
+    """`ex` as made under `incarnation`; uid "": only its pod stands for it (pod records)."""
+    spec = ex.spec.model_copy(update={"incarnation": incarnation})
+    return dataclasses.replace(ex, spec=spec, uid=ex.uid if uid is None else uid)
+
+
+def test_a_cancel_asked_on_the_job_stops_the_named_runs_as_a_person_would() -> None:
     """`nodewave.io/cancel` (an execution only a pod stands for has no object to patch): each
-    named execution of the Job is stopped, not by the operator (never started again); one a
-    person stopped already, and a name no execution has, ask nothing."""
-    running = execution("n1", state=S.RUNNING)
-    by_user = execution("n2", desired=DesiredState.STOPPED, state=S.STOPPED)
-    by_operator = execution("n3", desired=DesiredState.STOPPED, state=S.STOPPED, by_operator=True)
-    untouched = execution("n4", state=S.RUNNING)
-    live = [running, by_user, by_operator, untouched]
-    snap = snapshot([node(n) for n in ("n1", "n2", "n3", "n4")], live,
-                    [pod(running.name), pod(untouched.name)])  # fmt: skip
-    asked = {running.name, by_user.name, by_operator.name, "j-1-gone"}
+    run named (name and incarnation) is stopped, not by the operator (never started again),
+    with one desired state written for it (the person's overrules the operator's own undo of
+    its stop); a run a person stopped already, a request for an earlier run of the same name
+    (left behind) and a name no execution has ask nothing. A pod record's stop makes its
+    Execution first: its pod is stopped from the next pass, on that Execution."""
+    running = run_of(execution("n1", state=S.RUNNING), "a1")
+    by_user = run_of(execution("n2", desired=DesiredState.STOPPED, state=S.STOPPED), "a2")
+    by_operator = run_of(
+        execution("n3", desired=DesiredState.STOPPED, state=S.STOPPED, by_operator=True), "a3"
+    )
+    earlier_run = run_of(execution("n4", state=S.RUNNING), "a4")
+    record = run_of(execution("n5", state=S.RUNNING), "a5", uid="")
+    live = [running, by_user, by_operator, earlier_run, record]
+    snap = snapshot([node(f"n{i}") for i in range(1, 6)], live,
+                    [pod(ex.name) for ex in (running, earlier_run, record)])  # fmt: skip
+    asked = {f"{running.name}:a1", f"{by_user.name}:a2", f"{by_operator.name}:a3",
+             f"{earlier_run.name}:old", "j-1-gone:a9", f"{record.name}:a5"}  # fmt: skip
     snap = dataclasses.replace(snap, job=dataclasses.replace(snap.job, cancel=frozenset(asked)))
     plan = plan_job(snap, at(5))
-    stops = [(a.name, a.desired, a.by_operator, a.reason)
-             for a in kinds(plan.actions, SetDesiredState) if a.desired is DesiredState.STOPPED]  # fmt: skip
-    assert sorted(stops) == sorted(
-        (n, DesiredState.STOPPED, False, "StopRequested") for n in (running.name, by_operator.name)
+    desired = [
+        (a.name, a.desired, a.by_operator, a.reason) for a in kinds(plan.actions, SetDesiredState)
+    ]
+    assert sorted(desired) == sorted(
+        (ex.name, DesiredState.STOPPED, False, "StopRequested")
+        for ex in (running, by_operator, record)
     )
-    # The operator's own undo of its stop (NodeSelected) is overruled by the person's.
     assert [d.name for d in kinds(plan.actions, DeletePod)] == [running.name]
     assert kinds(plan.actions, CreateExecution) == []
 

@@ -19,6 +19,9 @@ from hypothesis import strategies as st
 
 from nodewave.core.execution.podspec import build_execution, build_pod
 from nodewave.core.execution.record import (
+    EXCEPTIONAL,
+    build_cancel_entries,
+    build_cancel_entry,
     build_cancel_value,
     build_cancels,
     build_pod_action,
@@ -31,10 +34,12 @@ from nodewave.core.execution.record import (
     select_pod_records,
     select_stale_pods,
 )
+from nodewave.core.job.planner import WARNING_STATES
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name, build_incarnation
 from nodewave.core.vocabulary.snapshot import VersionSpec
 from nodewave.kube.parse import TakenPod, evaluate_taken_pod, parse_execution, parse_pod
+from nodewave.kube.records import PodRecords
 from nodewave.models.base import ErrorInfo
 from nodewave.models.execution import DesiredState, ExecutionStatus, ObservedState
 from nodewave.models.job import JobType, RestartPolicy
@@ -348,17 +353,58 @@ def test_only_an_exceptional_status_makes_a_pod_record_an_execution(
     assert evaluate_needs_record(status) is needs
 
 
-def test_the_cancel_annotation_names_at_most_so_many_executions() -> None:
+def test_the_cancel_annotation_asks_for_at_most_so_many_runs() -> None:
+    """`nodewave.io/cancel`: `name:incarnation` entries; the operator reads the first 100
+    well-formed ones, once each; the plugin writes back every entry as it was."""
+    many = [f"e{i:03}:x" for i in range(150)]
     cases = {
         None: frozenset(),
         "": frozenset(),
-        "a": frozenset({"a"}),
-        " a, b,,a ,": frozenset({"a", "b"}),
-        "x" * 254: frozenset(),  # longer than any name
-        ",".join(f"e{i:03}" for i in range(150)): frozenset(f"e{i:03}" for i in range(100)),
+        "a:x1": frozenset({"a:x1"}),
+        " a:x1, b:x2,,a:x1 ,": frozenset({"a:x1", "b:x2"}),
+        "a": frozenset(),  # no run named
+        "a:": frozenset(),
+        "a:X!": frozenset(),
+        "A:x1": frozenset(),  # no execution has that name
+        "x" * 254 + ":x1": frozenset(),
+        ",".join(many[:1] * 50 + many): frozenset(many[:100]),  # repeats count once
     }
-    for value, names in cases.items():
-        assert build_cancels(value) == names, value
-    assert build_cancel_value({"b", "a"}) == "a,b"
+    for value, entries in cases.items():
+        assert build_cancels(value) == entries, value
+    assert build_cancel_entries(" a:x1, junk,,a:x1") == ["a:x1", "junk"]
+    assert build_cancel_value({"b:2", "a:1"}) == "a:1,b:2"
     assert build_cancel_value(set()) is None
-    assert build_cancels(build_cancel_value({"b", "a"})) == {"a", "b"}
+    assert build_cancel_entry("a", "x1") == "a:x1"
+
+
+def test_every_state_an_execution_warns_of_makes_a_record_with_an_execution() -> None:
+    """A pod record's status stays in memory with only the Job's summary of Normal Events;
+    a Warning belongs on an Execution (kube/reconcile.py), so every state that warns is one
+    that makes it (or a Warning would be said of nothing)."""
+    assert WARNING_STATES <= EXCEPTIONAL
+    for state in WARNING_STATES:
+        assert evaluate_needs_record(ExecutionStatus(observed_state=state))
+
+
+def test_a_pod_left_by_an_execution_that_is_gone_is_no_record_again() -> None:
+    """kube/records.py: a pod record whose execution was made an Execution (it failed) is
+    that Execution's; once the Execution is gone (a retry), its pod, kept for its logs, is
+    what is left of it (stale, deleted), not a record that would fail the same way again. A
+    new pod under the name (a new incarnation) is a record."""
+    key = ("ns", "j")
+    failed = pod_record(phase="Failed", ready=False)
+    records = PodRecords()
+    (ex,) = records.executions(key, {failed.name: failed}, (), "job-uid")
+    assert ex.name == failed.name
+    records.made_execution(key, failed.name)  # its Failed status made its Execution
+    made = dataclasses.replace(execution("n1"), name=failed.name)
+    assert records.executions(key, {failed.name: failed}, (made,), "job-uid") == ()
+    # The Execution deleted (a retry): the pod is left over, and stale.
+    assert records.executions(key, {failed.name: failed}, (), "job-uid") == ()
+    assert failed.name in select_stale_pods({failed.name: failed}, (), "job-uid")
+    # Its pod gone, a new one made: a record again.
+    assert records.executions(key, {}, (), "job-uid") == ()
+    again = pod_record(incarnation="def")
+    assert [e.name for e in records.executions(key, {again.name: again}, (), "job-uid")] == [
+        again.name
+    ]

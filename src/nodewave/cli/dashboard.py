@@ -81,9 +81,10 @@ class Dashboard:
         )
         self.pods: Informer[JobKey, PodInfo] = Informer(
             kube, path_of("pods", namespace), parse_pod, _pod_key, self.changed,
-            label_selector=LABEL_JOB,
+            label_selector=LABEL_JOB, give_up_on=(403,),
         )  # fmt: skip
-        """The Jobs' pods: under --pod-records, most executions are only these."""
+        """The Jobs' pods: under --pod-records, most executions are only these (a role
+        without pods sees the Executions alone)."""
         self.nodes: Informer[str, NodeInfo] = Informer(
             kube, path_of("nodes", None), parse_node, lambda _: "", self.changed
         )
@@ -235,7 +236,7 @@ class Dashboard:
 
     async def run(self, ready: Callable[[str], None]) -> None:
         tasks = [
-            asyncio.create_task(i.run())
+            asyncio.create_task(i.run_optional() if i is self.pods else i.run())
             for i in (self.jobs, self.executions, self.pods, self.nodes)
         ]
         runner = web.AppRunner(self.app(), access_log=None)

@@ -10,7 +10,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from nodewave.cli.errors import PluginError
-from nodewave.core.execution.record import ANNOTATION_CANCEL, build_cancel_value, build_cancels
+from nodewave.core.execution.record import (
+    ANNOTATION_CANCEL,
+    build_cancel_entries,
+    build_cancel_entry,
+    build_cancel_value,
+)
 from nodewave.core.rollout.engine import (
     ABORTABLE,
     ANNOTATION_ABORT,
@@ -116,18 +121,25 @@ async def abort_job(kube: Kube, ns: str, job: str) -> str:
             f"`kubectl nodewave retry {job}` rolls it out again.")  # fmt: skip
 
 
-async def set_cancel(kube: Kube, ns: str, job: str, execution: str, asked: bool) -> None:
-    """Add `execution` to (or take it from) the Job's cancel requests
-    (`record.ANNOTATION_CANCEL`), which others may change at the same time: written with the
-    resourceVersion read, read again on a conflict."""
+async def set_cancel(
+    kube: Kube, ns: str, job: str, execution: str, incarnation: str | None
+) -> None:
+    """Ask the operator to stop the run `incarnation` of `execution` (its entry added to the
+    Job's `record.ANNOTATION_CANCEL`), or, None, take back every request for `execution`.
+    Others may change the annotation at the same time: every entry is written back as it was
+    (whatever the operator reads of them), with the resourceVersion read, read again on a
+    conflict."""
     for _ in range(5):
         body = await kube.get(path_of("jobs", ns, job))
         if body is None:
             return  # gone: nothing of it asks anything
         meta = body["metadata"]
-        names = build_cancels((meta.get("annotations") or {}).get(ANNOTATION_CANCEL))
-        wanted = names | {execution} if asked else names - {execution}
-        if wanted == names:
+        entries = build_cancel_entries((meta.get("annotations") or {}).get(ANNOTATION_CANCEL))
+        kept = [e for e in entries if e.split(":", 1)[0] != execution]
+        wanted = (
+            kept if incarnation is None else [*kept, build_cancel_entry(execution, incarnation)]
+        )
+        if sorted(wanted) == sorted(entries):
             return
         patch = {"metadata": {"resourceVersion": meta["resourceVersion"],
                               "annotations": {ANNOTATION_CANCEL: build_cancel_value(wanted)}}}  # fmt: skip

@@ -28,7 +28,7 @@ from nodewave.core.execution.record import (
 )
 from nodewave.core.job.versions import plan_versions, select_owned
 from nodewave.core.views.preview import Preview, build_preview
-from nodewave.core.vocabulary.naming import LABEL_JOB
+from nodewave.core.vocabulary.naming import LABEL_JOB, label_value
 from nodewave.core.vocabulary.snapshot import Snapshot
 from nodewave.kube.client import Kube, KubeError, path_of
 from nodewave.kube.parse import (
@@ -89,7 +89,7 @@ async def cmd_plan(kube: Kube, args: argparse.Namespace) -> int:
     except KubeError as e:
         raise PluginError(f"the API server refuses the manifest: {e.message or e}") from e
     job = parse_job(dry)
-    selector = {"labelSelector": f"{LABEL_JOB}={name}"}
+    selector = {"labelSelector": f"{LABEL_JOB}={label_value(name)}"}
     revisions = [parse_revision(r, with_config=True) for r in await _list(
         kube, path_of("controllerrevisions", ns), selector)]  # fmt: skip
     versions = plan_versions(

@@ -85,7 +85,7 @@ from nodewave.cli.render import (
 )
 from nodewave.cli.watching import JobWatch
 from nodewave.core.execution.maintenance import ANNOTATION_RELEASE, LABEL_QUARANTINED
-from nodewave.core.execution.record import ANNOTATION_CANCEL, build_record_spec
+from nodewave.core.execution.record import ANNOTATION_CANCEL, select_pod_records
 from nodewave.core.rollout.engine import (
     ANNOTATION_ABORT,
     ANNOTATION_PROMOTE,
@@ -408,16 +408,18 @@ async def cmd_cancel(kube: Kube, args: argparse.Namespace) -> int:
 
 
 async def _cancel_pod_record(kube: Kube, ns: str, name: str) -> int:
-    """Asked on its Job (`nodewave.io/cancel`, record.ANNOTATION_CANCEL): the operator makes
-    its Execution, saying Stopped, and stops it; the request is then taken back, so the
-    annotation holds only requests in flight."""
-    job = await _pod_record_job(kube, ns, name)
-    await set_cancel(kube, ns, job, name, True)
+    """Asked on its Job (`record.ANNOTATION_CANCEL`, for this run of it: its pod's
+    incarnation): the operator makes its Execution, saying Stopped, and stops it; the request
+    is then taken back, so the annotation holds only requests in flight (one left behind, by
+    an interrupted command, asks nothing of a later run)."""
+    job, incarnation = await _pod_record(kube, ns, name)
+    await set_cancel(kube, ns, job, name, incarnation)
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while time.monotonic() < deadline:
         found = await kube.get(path_of("executions", ns, name))
-        if found is not None and found["spec"].get("desiredState") == "Stopped":
-            await set_cancel(kube, ns, job, name, False)
+        spec = (found or {}).get("spec") or {}
+        if spec.get("desiredState") == "Stopped" and spec.get("incarnation") == incarnation:
+            await set_cancel(kube, ns, job, name, None)
             print(f"execution.nodewave.io/{name} cancelled")
             return 0
         await asyncio.sleep(0.5)
@@ -427,22 +429,26 @@ async def _cancel_pod_record(kube: Kube, ns: str, name: str) -> int:
     return EXIT_TIMEOUT
 
 
-async def _pod_record_job(kube: Kube, ns: str, name: str) -> str:
-    """The Job of the execution `name` whose pod alone stands for it; not found as for an
-    Execution when there is none."""
+async def _pod_record(kube: Kube, ns: str, name: str) -> tuple[str, str]:
+    """The Job and incarnation of the execution `name` only its pod stands for (the
+    operator's rule, `record.select_pod_records`); not found as for an Execution when none."""
     pod = await kube.get(path_of("pods", ns, name))
     info = parse_pod(pod) if pod is not None else None
-    spec = build_record_spec(info) if info is not None and info.incarnation else None
-    if spec is None:
+    job = await kube.get(path_of("jobs", ns, info.job_name)) if info and info.job_name else None
+    if (
+        info is None
+        or job is None
+        or not select_pod_records({name: info}, (), job["metadata"]["uid"])
+    ):
         raise PluginError(f'Execution "{name}" in namespace "{ns}" not found')
-    return spec.job_name
+    return info.job_name, info.incarnation
 
 
 async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
     if args.node:  # `retry JOB --node N`: the Job's current version on that node
         job = await get_job(kube, args.namespace, args.execution)
         version = (job.get("status") or {}).get("currentVersion")
-        labels = {LABEL_JOB: args.execution, LABEL_NODE: label_value(args.node),
+        labels = {LABEL_JOB: label_value(args.execution), LABEL_NODE: label_value(args.node),
                   LABEL_VERSION: str(version)}  # fmt: skip
         found = await list_executions(kube, args.namespace, labels, {})
         if not found:
@@ -460,6 +466,14 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
         ):
             args.job = args.execution
             return await _retry_job(kube, args, aborted)
+    if await kube.get(path_of("executions", args.namespace, args.execution)) is None:
+        try:
+            await _pod_record(kube, args.namespace, args.execution)
+        except PluginError:
+            pass  # not even a pod record: not found, below
+        else:
+            raise PluginError(f"execution {args.execution} is running as its pod alone; only "
+                              "Failed, Completed or Stopped executions can be retried")  # fmt: skip
     ex = await _execution(kube, args.namespace, args.execution)
     job = ex["spec"]["jobName"]
     state = (ex.get("status") or {}).get("observedState")
@@ -471,7 +485,7 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
     # its pod and re-creates a wanted execution under the same name, with a fresh status, once
     # the pod is gone. Foreground: an execution made by an earlier release, which controls its
     # pod, goes only with it.
-    await set_cancel(kube, args.namespace, job, args.execution, False)
+    await set_cancel(kube, args.namespace, job, args.execution, None)
     await kube.delete(path_of("executions", args.namespace, args.execution), foreground=True)
     print(f"execution.nodewave.io/{args.execution} retried: the operator starts it again")
     return 0

@@ -65,7 +65,9 @@ class JobWatch:
 
     async def __aenter__(self) -> JobWatch:
         informers = [i for i in (self._job, self._execs, self._pods) if i is not None]
-        self._tasks = [asyncio.create_task(i.run()) for i in informers]
+        # A role without pods sees the Executions alone (the chart's may watch pods).
+        self._tasks = [asyncio.create_task(i.run_optional() if i is self._pods else i.run())
+                       for i in informers]  # fmt: skip
 
         async def all_synced() -> None:
             await asyncio.gather(*(i.synced.wait() for i in informers))
@@ -85,7 +87,7 @@ class JobWatch:
 
     def _raise_failure(self) -> None:
         """A watch the API server refused (give_up_on) ends the command, saying why."""
-        for informer in (self._job, self._execs, self._pods):
+        for informer in (self._job, self._execs):
             if informer is not None and informer.failed is not None:
                 e = informer.failed
                 raise PluginError(f"cannot watch {informer.path}: {e.message or e.reason}")

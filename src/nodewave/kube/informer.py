@@ -73,6 +73,15 @@ class Informer(Generic[K, V]):
     """(namespace, name) → the bucket the object is in, so an object whose key changes (or
     that stops being ours) leaves its old bucket."""
 
+    async def run_optional(self) -> None:
+        """`run`, for what a reader can do without: refused (one of `give_up_on`, `failed`
+        says which), it counts as synced with nothing in it, and waits to be cancelled like
+        the others (the plugin's watch of pod records, which a role without pods may not
+        make)."""
+        await self.run()
+        self.synced.set()
+        await asyncio.Event().wait()
+
     async def run(self) -> None:
         """List and watch until cancelled; an informer run again resumes from the version it
         had reached (the API server replays what happened since), or lists when it has none."""

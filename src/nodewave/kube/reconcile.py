@@ -577,7 +577,7 @@ class Reconciler:
         key = (job.namespace, job.name)
         body = build_execution(job, build_record_action(self.records.get(key, name)))
         created = await self.kube.create(path_of("executions", job.namespace), body)
-        self.records.forget(key, name)
+        self.records.made_execution(key, name)
         if created is None:
             return False
         self._put_execution(snap, name, created)

@@ -26,6 +26,11 @@ class PodRecords:
     """The executions pod records stand for, per Job, as last planned."""
 
     kept: dict[JobKey, dict[str, ExecutionInfo]] = field(default_factory=dict)
+    recorded: dict[JobKey, dict[str, str]] = field(default_factory=dict)
+    """Name → incarnation of the pods whose execution was made an Execution, while they
+    exist: once that Execution is gone (a retry, a person's delete) the pod is what is left of
+    it, not a record again (a failed run-to-completion pod is kept, for its logs: read as a
+    record it would make the same failed Execution again, and a retry would never run)."""
 
     def executions(
         self,
@@ -35,11 +40,20 @@ class PodRecords:
         job_uid: str,
     ) -> tuple[ExecutionInfo, ...]:
         """The Job's executions that only a pod stands for, this pass (those whose pod is
-        gone are forgotten: nothing of them is left to say)."""
+        gone are forgotten: nothing of them is left to say). A pod left by an Execution that
+        is gone is none of them, so stale (`record.select_stale_pods`): deleted, and its
+        execution made again."""
         mine = self.kept.get(key, {})
+        recorded = {
+            name: incarnation
+            for name, incarnation in self.recorded.get(key, {}).items()
+            if name in pods and pods[name].incarnation == incarnation
+        }
+        self.recorded[key] = recorded
         found = {
             name: build_pod_execution(pod, mine.get(name))
             for name, pod in select_pod_records(pods, real, job_uid).items()
+            if name not in recorded
         }
         self.kept[key] = found
         return tuple(found.values())
@@ -60,12 +74,15 @@ class PodRecords:
         spec = info.spec.model_copy(update={"desired_state": desired})
         self.kept[key][name] = replace(info, spec=spec, stopped_by_operator=by_operator)
 
-    def put(self, key: JobKey, info: ExecutionInfo) -> None:
-        """An execution just made as a pod record (its pod's create returned)."""
-        self.kept.setdefault(key, {})[info.name] = info
+    def made_execution(self, key: JobKey, name: str) -> None:
+        """Its Execution is made: the record from now on, its pod that execution's."""
+        info = self.kept.get(key, {}).pop(name, None)
+        if info is not None and info.spec.incarnation:
+            self.recorded.setdefault(key, {})[name] = info.spec.incarnation
 
     def forget(self, key: JobKey, name: str | None = None) -> None:
         if name is None:
             self.kept.pop(key, None)
+            self.recorded.pop(key, None)
         else:
             self.kept.get(key, {}).pop(name, None)

@@ -10,13 +10,20 @@ execution's own; tests hold the two together on every path that makes a pod.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from nodewave.core.vocabulary.actions import CreateExecution, CreatePod
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, PodInfo
 from nodewave.models.base import MAX_NAME
-from nodewave.models.execution import DesiredState, ExecutionSpec, ExecutionStatus, ObservedState
+from nodewave.models.execution import (
+    INCARNATION_PATTERN,
+    DesiredState,
+    ExecutionSpec,
+    ExecutionStatus,
+    ObservedState,
+)
 from nodewave.models.job import JobStatus
 
 UNVALIDATED = frozenset({ObservedState.FAILED, ObservedState.LOST})
@@ -28,12 +35,15 @@ Execution: with pod records (`--pod-records`), an execution reaching one gets it
 """States in which an execution of a settled wave was not validated (its wave settled with it
 failed or its node lost)."""
 ANNOTATION_CANCEL = "nodewave.io/cancel"
-"""On a Job: executions a person asked to stop (`kubectl nodewave cancel`), by name, comma
-separated. With pod records an execution may have no object to patch; the operator stops
-each named one as a person's patch of its desiredState would (an Execution made to say so)."""
+"""On a Job: executions a person asked to stop (`kubectl nodewave cancel`), comma separated,
+each as `name:incarnation` (`build_cancel_entry`). With pod records an execution may have no
+object to patch; the operator stops each one named as a person's patch of its desiredState
+would (an Execution made to say so). The incarnation ties a request to the one run of the
+execution it was made for: a request left behind (the plugin interrupted) never stops an
+execution made again under the same name (a restart, a retry, a node back)."""
 MAX_CANCELS = 100
-"""Names read from the annotation; more are left for later (the plugin removes each name
-once its Execution says Stopped, so the annotation holds only requests in flight)."""
+"""Requests the operator reads from the annotation (the first, once each); the plugin
+takes each back once carried out, so the annotation holds only requests in flight."""
 
 
 def build_pod_action(execution: ExecutionInfo) -> CreatePod:
@@ -223,6 +233,12 @@ def build_pod_execution(pod: PodInfo, kept: ExecutionInfo | None) -> ExecutionIn
     )  # fmt: skip
 
 
+def evaluate_pod_record(execution: ExecutionInfo) -> bool:
+    """Whether only a pod stands for `execution` (`build_pod_execution`): it has no object,
+    so no uid."""
+    return not execution.uid
+
+
 def evaluate_needs_record(status: ExecutionStatus) -> bool:
     """Whether a pod record's execution needs an Execution for `status`: an exceptional state
     (`EXCEPTIONAL`) or an error to show (a refused pod, a failed drain). Everything else
@@ -231,15 +247,28 @@ def evaluate_needs_record(status: ExecutionStatus) -> bool:
     return status.observed_state in EXCEPTIONAL or status.error is not None
 
 
+def build_cancel_entry(name: str, incarnation: str | None) -> str:
+    """One request of `ANNOTATION_CANCEL`: `name:incarnation` (a name has no colon)."""
+    return f"{name}:{incarnation or ''}"
+
+
+def build_cancel_entries(value: str | None) -> list[str]:
+    """Every entry of the annotation's value, once each, in order: what the plugin writes
+    back (all of them, whatever the operator reads)."""
+    return list(dict.fromkeys(e.strip() for e in (value or "").split(",") if e.strip()))
+
+
 def build_cancels(value: str | None) -> frozenset[str]:
-    """The execution names a Job's `nodewave.io/cancel` annotation asks to stop: at most
-    `MAX_CANCELS`, each a name an execution may have (anything else names none of them)."""
-    names = (n.strip() for n in (value or "").split(","))
-    valid = [n for n in names if 0 < len(n) <= MAX_NAME]
+    """The requests the operator carries out: the first `MAX_CANCELS` well-formed entries
+    (`build_cancel_entry` of a name an execution may have and an incarnation)."""
+    valid = [e for e in build_cancel_entries(value) if re.fullmatch(_CANCEL_ENTRY, e)]
     return frozenset(valid[:MAX_CANCELS])
 
 
-def build_cancel_value(names: Iterable[str]) -> str | None:
-    """The annotation's value for `names` (sorted: the same names, the same value); None
-    removes it."""
-    return ",".join(sorted(set(names))) or None
+def build_cancel_value(entries: Iterable[str]) -> str | None:
+    """The annotation's value for `entries` (sorted: the same requests, the same value);
+    None removes it."""
+    return ",".join(sorted(set(entries))) or None
+
+
+_CANCEL_ENTRY = rf"[a-z0-9.-]{{1,{MAX_NAME}}}:{INCARNATION_PATTERN.strip('^$')}"

@@ -36,7 +36,12 @@ from nodewave.core.execution.health import (
 from nodewave.core.execution.maintenance import plan_node_maintenance, prepares_node
 from nodewave.core.execution.observe import Observation, PodAction, evaluate_execution
 from nodewave.core.execution.podspec import plan_pull_images
-from nodewave.core.execution.record import build_pod_action, evaluate_recorded_validation
+from nodewave.core.execution.record import (
+    build_cancel_entry,
+    build_pod_action,
+    evaluate_pod_record,
+    evaluate_recorded_validation,
+)
 from nodewave.core.job.job_status import JobCounts, build_job_conditions, evaluate_steady
 from nodewave.core.job.notifications import plan_notifications
 from nodewave.core.job.podsecurity import Level
@@ -866,13 +871,27 @@ def _plan_placement(run: _Pass, decision: RolloutDecision) -> _Placement:
 
 
 def _plan_cancels(run: _Pass, placement: _Placement) -> None:
-    """A person's cancel asked on the Job (`nodewave.io/cancel`, for an execution that may
-    have no object to patch under --pod-records): stopped as their patch of its desiredState
-    would, so the operator never starts it again (`stopped_by_operator` False)."""
+    """A person's cancel asked on the Job (`record.ANNOTATION_CANCEL`, for an execution that
+    may have no object to patch under --pod-records), for the run of the execution it names:
+    stopped as their patch of its desiredState would, so the operator never starts it again
+    (`stopped_by_operator` False). It overrules what placement decided for it in this pass
+    (one desired state written, not two racing). Of an execution only a pod stands for, the
+    stop makes its Execution first (kube/reconcile.py): what it stops is planned on that
+    Execution from the next pass, not beside its create."""
     for ex in run.live:
-        if ex.name in run.snap.job.cancel and not (
+        if build_cancel_entry(ex.name, ex.spec.incarnation) not in run.snap.job.cancel or (
             ex.spec.desired_state is DesiredState.STOPPED and not ex.stopped_by_operator
         ):
+            continue
+        run.actions[:] = [
+            a for a in run.actions if not (isinstance(a, SetDesiredState) and a.name == ex.name)
+        ]
+        if evaluate_pod_record(ex):
+            placement.desired.pop(ex.name, None)
+            run.actions.append(
+                SetDesiredState(ex.name, DesiredState.STOPPED, False, R.STOP_REQUESTED)
+            )
+        else:
             _set_desired(run, placement, ex, DesiredState.STOPPED, False, R.STOP_REQUESTED)
 
 
