@@ -162,14 +162,23 @@ def test_failed_nodes_within_the_budget_are_never_recorded_validated() -> None:
     check_completed(snap)
 
 
-def test_a_failed_canary_rolls_back_and_the_stable_record_stays() -> None:
+def test_a_failed_canary_rolls_back_and_the_record_covers_the_stable_version_made_again() -> None:
+    """Rolled back once version 1 is settled on every target: the record covers its
+    executions as they are then. Under pod records a canary node's version 1 is made again
+    by the rollback (its pod, the record, is new): before, a new leader judged those again,
+    and a reader said Validating of them for ever."""
     rollout = {"strategy": "Canary", "canaryCount": 2, "autoPromote": True,
                "maxFailedNodes": 1, "autoRollback": True}  # fmt: skip
-    before = stable_on(NODES, rollout).job.status
     snap = roll(rollout, 20, set(NODES))
     assert phase(snap) is P.ROLLED_BACK
-    assert snap.job.status.stable_version == 1
-    assert snap.job.status.stable_created_until == before.stable_created_until
+    status = snap.job.status
+    assert status.stable_version == 1
+    v1 = [ex for ex in snap.executions if ex.spec.job_version == 1]
+    assert {ex.spec.node_name for ex in v1} == set(NODES)
+    assert status.stable_created_until == max(ex.created_at for ex in v1)
+    for ex in v1:
+        assert ex.status.stable_at is not None, ex.name
+        assert evaluate_recorded_validation(ex, ex.status.observed_state, status), ex.name
 
 
 def test_an_aborted_rollout() -> None:

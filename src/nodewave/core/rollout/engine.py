@@ -202,8 +202,9 @@ class RolloutDecision:
     pre_pull: frozenset[str] = frozenset()
     """The nodes that pull V's images now (rollout.prePull): a pull-only pod on each."""
     stable_created_until: datetime | None = None
-    """Set in the pass that makes V stable: the newest creation time among its executions
-    then, all settled (`JobStatus.stable_created_until`)."""
+    """Set in the pass that makes V stable, or that finds S back on every target after a
+    rollback: the newest creation time among its executions then, all settled
+    (`JobStatus.stable_created_until`)."""
 
     @property
     def wake_at(self) -> datetime | None:
@@ -641,19 +642,22 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
     events = []
     stable = ctx.stable
     assert stable is not None
-    back = all(
-        (ex := ctx.progress.execution(n, stable)) is not None
-        and ctx.states.get(ex.name) in (S.RUNNING, S.COMPLETED, S.LOST)
-        for n in ctx.targets
-    )
-    if rs.phase is P.ROLLING_BACK and back:
+    back = [ctx.progress.execution(n, stable) for n in ctx.targets]
+    until = None
+    if rs.phase is P.ROLLING_BACK and all(
+        ex is not None and ctx.states.get(ex.name) in (S.RUNNING, S.COMPLETED, S.LOST)
+        for ex in back
+    ):
         rs.phase = P.ROLLED_BACK
         # Why it failed, as fail_rollout decided (a budget, a canary, a Rollback webhook); a
         # status an older operator wrote has none.
         verdict = rs.failure or f"{rs.failed_nodes} nodes failed version {ctx.version}"
         rs.message = f"rolled back to version {stable}: {verdict}"
         events.append(EventIntent("Warning", R.ROLLED_BACK, rs.message))
-    return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events)
+        # Every target's S is settled: those made again by the rollback were validated too
+        # (the record, docs/design.md §4.2: a lost one says so in its history).
+        until = max((ex.created_at for ex in back if ex is not None), default=None)
+    return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events, stable_created_until=until)
 
 
 def abort_rollout(ctx: RolloutContext, rs: RolloutStatus) -> EventIntent:
