@@ -878,6 +878,8 @@ def _plan_cancels(run: _Pass, placement: _Placement) -> None:
     (one desired state written, not two racing). Of an execution only a pod stands for, the
     stop makes its Execution first (kube/reconcile.py): what it stops is planned on that
     Execution from the next pass, not beside its create."""
+    if not run.snap.job.cancel:
+        return  # every pass of every Job: nothing to build a request's key for
     for ex in run.live:
         if build_cancel_entry(ex.name, ex.spec.incarnation) not in run.snap.job.cancel or (
             ex.spec.desired_state is DesiredState.STOPPED and not ex.stopped_by_operator
