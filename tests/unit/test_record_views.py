@@ -35,6 +35,7 @@ def test_a_reader_says_of_a_pod_record_what_a_new_leader_would() -> None:
         "pulling its image": (pod_record(phase="Pending", ready=False), rollout, S.STARTING),
         "not scheduled": (pod_record(phase="Pending", ready=False, node_name=None), rollout, S.PENDING),
         "in a crash loop": (pod_record(ready=False, waiting="CrashLoopBackOff"), rollout, S.DEGRADED),
+        "its pod deleted (the run stopped)": (pod_record(deleting=True), rollout, S.STOPPING),
     }  # fmt: skip
     for what, (candidate, of, state) in cases.items():
         view = build_record_view(candidate, of, at(30))

@@ -26,7 +26,7 @@ from nodewave.core.job.planner import (
     evaluate_validated_before,
 )
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
-from nodewave.models.execution import ExecutionStatus, ObservedState, Transition
+from nodewave.models.execution import DesiredState, ExecutionStatus, ObservedState, Transition
 
 
 def build_record_views(
@@ -52,8 +52,12 @@ def build_record_view(
 
     Worked example: version 2's wave 1 settled at 10:00:05 (its newest execution created
     then); a ready pod of wave 1 created at 10:00:04 says Running, one of wave 2 Validating,
-    a pod still pulling its image Starting, one in CrashLoopBackOff Degraded."""
+    a pod still pulling its image Starting, one in CrashLoopBackOff Degraded, one being
+    deleted Stopping."""
     ex = build_pod_execution(pod, None)
+    if pod.deleting:  # the operator deletes a pod record's pod to stop this run (to make it
+        # again, too: a restart): Stopping, as the operator says of a run it stops
+        ex = replace(ex, spec=ex.spec.model_copy(update={"desired_state": DesiredState.STOPPED}))
     node = _node(ex.spec.node_name, nodes)
     grace = PlannerSettings().node_lost_grace
     obs = evaluate_execution(ex, pod, node, job.spec, now, node_lost_grace=grace)
