@@ -391,12 +391,6 @@ async def cmd_get(kube: Kube, args: argparse.Namespace) -> int:
     raise PluginError(f'Job "{args.job}" in namespace "{args.namespace}" was deleted')
 
 
-async def _execution(kube: Kube, ns: str, name: str) -> dict[str, Any]:
-    return await get_object(
-        kube, path_of("executions", ns, name), f'Execution "{name}" in namespace "{ns}"'
-    )
-
-
 async def cmd_cancel(kube: Kube, args: argparse.Namespace) -> int:
     ns, name = args.namespace, args.execution
     path = path_of("executions", ns, name)
@@ -455,26 +449,19 @@ async def cmd_retry(kube: Kube, args: argparse.Namespace) -> int:
             raise PluginError(f"Job {args.execution} has no execution of version {version} "
                               f"on node {args.node}")  # fmt: skip
         args.execution = found[0]["metadata"]["name"]
-        if is_pod_record(found[0]):  # running as its pod says: nothing ended to retry
-            state = found[0]["status"]["observedState"]
-            raise PluginError(f"execution {args.execution} is {state}; only Failed, Completed "
-                              "or Stopped executions can be retried")  # fmt: skip
-    else:  # `retry JOB`: a name that is no execution but a Job lifts that Job's abort
-        path = path_of("executions", args.namespace, args.execution)
-        if await kube.get(path) is None and (
-            aborted := await kube.get(path_of("jobs", args.namespace, args.execution))
-        ):
-            args.job = args.execution
-            return await _retry_job(kube, args, aborted)
-    if await kube.get(path_of("executions", args.namespace, args.execution)) is None:
-        try:
-            await _pod_record(kube, args.namespace, args.execution)
-        except PluginError:
-            pass  # not even a pod record: not found, below
-        else:
-            raise PluginError(f"execution {args.execution} is running as its pod alone; only "
-                              "Failed, Completed or Stopped executions can be retried")  # fmt: skip
-    ex = await _execution(kube, args.namespace, args.execution)
+    ex = await kube.get(path_of("executions", args.namespace, args.execution))
+    # `retry JOB`: a name that is no execution but a Job lifts that Job's abort.
+    if (
+        ex is None
+        and not args.node
+        and (aborted := await kube.get(path_of("jobs", args.namespace, args.execution)))
+    ):
+        args.job = args.execution
+        return await _retry_job(kube, args, aborted)
+    if ex is None:  # not found, unless only its pod stands for it: running, nothing to retry
+        await _pod_record(kube, args.namespace, args.execution)
+        raise PluginError(f"execution {args.execution} is running as its pod alone; only "
+                          "Failed, Completed or Stopped executions can be retried")  # fmt: skip
     job = ex["spec"]["jobName"]
     state = (ex.get("status") or {}).get("observedState")
     if state not in ("Failed", "Completed", "Stopped"):

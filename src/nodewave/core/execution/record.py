@@ -127,10 +127,15 @@ def _of(pod: PodInfo, execution: ExecutionInfo, job_uid: str) -> bool:
     return evaluate_pod_of(pod, execution.name, execution.uid, execution.spec.incarnation, job_uid)
 
 
+def _jobs_pod(pod: PodInfo, job_uid: str) -> bool:
+    """A pod the Job controls: made by the operator (the chart's policy keeps references to
+    nodewave.io objects the operator's)."""
+    return bool(job_uid) and pod.owner_uid == job_uid
+
+
 def _jobs_execution_pod(pod: PodInfo, job_uid: str) -> bool:
-    """A pod the Job controls that is not a pull-only pod: an execution's, made by the
-    operator (the chart's policy keeps references to nodewave.io objects the operator's)."""
-    return pod.pre_pull_of is None and bool(job_uid) and pod.owner_uid == job_uid
+    """A pod the Job controls that is not a pull-only pod: an execution's."""
+    return pod.pre_pull_of is None and _jobs_pod(pod, job_uid)
 
 
 def select_owned_pods(
@@ -143,7 +148,7 @@ def select_owned_pods(
     def owned(name: str, pod: PodInfo) -> bool:
         if name in by_name:
             return _of(pod, by_name[name], job_uid)
-        return pod.pre_pull_of is not None and bool(job_uid) and pod.owner_uid == job_uid
+        return pod.pre_pull_of is not None and _jobs_pod(pod, job_uid)
 
     return {name: pod for name, pod in pods.items() if owned(name, pod)}
 

@@ -28,6 +28,9 @@ from nodewave.core.job.planner import (
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, JobInfo, NodeInfo, PodInfo
 from nodewave.models.execution import DesiredState, ExecutionStatus, ObservedState, Transition
 
+NODE_LOST_GRACE = PlannerSettings().node_lost_grace
+"""A reader's grace for a NotReady node: the operator's default (its flag is not readable)."""
+
 
 def build_record_views(
     pods: Mapping[str, PodInfo],
@@ -59,8 +62,7 @@ def build_record_view(
         # again, too: a restart): Stopping, as the operator says of a run it stops
         ex = replace(ex, spec=ex.spec.model_copy(update={"desired_state": DesiredState.STOPPED}))
     node = _node(ex.spec.node_name, nodes)
-    grace = PlannerSettings().node_lost_grace
-    obs = evaluate_execution(ex, pod, node, job.spec, now, node_lost_grace=grace)
+    obs = evaluate_execution(ex, pod, node, job.spec, now, node_lost_grace=NODE_LOST_GRACE)
     validated = evaluate_validated_before(ex, obs.state, job.status, record=True)
     if obs.state is ObservedState.RUNNING and evaluate_gated(ex, obs.state, job.spec, validated):
         # Its windows are the operator's, in memory: a reader says neither their samples
