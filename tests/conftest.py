@@ -7,6 +7,7 @@ test that needs it errors, so CI cannot pass while hiding a broken environment.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -113,13 +114,17 @@ def kubectl_json(cp: ControlPlane, *args: str) -> Any:
 
 
 NODE_LOST_GRACE = 5
+POD_RECORDS = os.environ.get("NODEWAVE_TEST_POD_RECORDS") == "1"
+"""The suite's operator with `--pod-records` (docs/design.md §4.2):
+`NODEWAVE_TEST_POD_RECORDS=1 make test`, how far the flag is from being the default."""
 
 
 def running_operator(cp: ControlPlane, log_dir: Path) -> Iterator[OperatorProcess]:
     """The operator, a real process, with a short node-lost grace for the tests, and its
     notifications configuration read every second."""
     op = OperatorProcess(cp, log_dir / "operator.log", "--node-lost-grace", str(NODE_LOST_GRACE),
-                         "--notifications-refresh", "1")  # fmt: skip
+                         "--notifications-refresh", "1",
+                         *(["--pod-records"] if POD_RECORDS else []))  # fmt: skip
     op.start()
     op.wait_started()
     yield op

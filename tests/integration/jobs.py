@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
 
+from nodewave.cli.records import build_record_documents
 from nodewave.core.execution.record import build_record_spec, evaluate_recorded_validation
 from nodewave.core.job.policy import NODE_MAINTENANCE_ALLOWED, NODE_MAINTENANCE_LABEL
 from nodewave.kube.parse import parse_execution, parse_job, parse_pod
@@ -43,7 +45,28 @@ def template(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str
     }
 
 
+def listed_executions(cp: ControlPlane, ns: str, job: str) -> list[dict[str, Any]]:
+    """Every execution of the Job as the plugin lists it: its Execution objects, and under
+    `--pod-records` (NODEWAVE_TEST_POD_RECORDS=1) the documents of the executions only a pod
+    stands for (cli/records.py). One read of both kinds, and of the Job only when a pod has
+    no Execution of its name."""
+    items = kubectl_json(cp, "get", "nwx,pods", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
+    held = [i for i in items if i["kind"] == "Execution"]
+    names = {e["metadata"]["name"] for e in held}
+    alone = [i for i in items if i["kind"] == "Pod" and i["metadata"]["name"] not in names]
+    if not alone:
+        return held
+    body = kubectl_json(cp, "get", "jobs.nodewave.io", job, "-n", ns)
+    return held + build_record_documents([body], alone, held, datetime.now(UTC))
+
+
 def executions(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
+    """node → its execution, as the plugin lists it (either kind: `listed_executions`)."""
+    return {e["spec"]["nodeName"]: e for e in listed_executions(cp, ns, job)}
+
+
+def execution_objects(cp: ControlPlane, ns: str, job: str) -> dict[str, dict[str, Any]]:
+    """node → its Execution object, as the API server holds them (none for a pod record)."""
     items = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
     return {e["spec"]["nodeName"]: e for e in items}
 
@@ -71,7 +94,8 @@ def validation_recorded(cp: ControlPlane, ns: str, job: str) -> int:
     """The Job's status alone says of no execution more than its stableAt does (the record a
     new leader will read: record.evaluate_recorded_validation, docs/design.md §4.2); once its
     rollout completed, all stableAt says of the stable version's executions never lost.
-    Read in that order, so the executions are no older than the status. How many it covers."""
+    Read in that order, so the executions are no older than the status. How many of the
+    rollout's version it covers."""
     status = parse_job(kubectl_json(cp, "get", "nwj", "-n", ns, job)).status
     held = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]
     executions = [parse_execution(e) for e in held]
@@ -89,7 +113,8 @@ def validation_recorded(cp: ControlPlane, ns: str, job: str) -> int:
         whole = {ex.name for ex in executions if ex.spec.job_version == rs.version
                  and ex.name in stable and lost not in {t.state for t in ex.status.history}}  # fmt: skip
         assert said >= whole, (whole - said, status)
-    return len(said)
+    version = rs.version if rs is not None else status.stable_version
+    return len([ex for ex in executions if ex.name in said and ex.spec.job_version == version])
 
 
 def job_status(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
@@ -154,7 +179,7 @@ def rolling_job(
 def running_versions(cp: ControlPlane, ns: str, job: str) -> dict[str, list[int]]:
     """node → versions of its executions that are Running (exactly one each, when settled)."""
     out: dict[str, list[int]] = {}
-    for e in kubectl_json(cp, "get", "nwx", "-n", ns, "-l", f"nodewave.io/job={job}")["items"]:
+    for e in listed_executions(cp, ns, job):
         if e.get("status", {}).get("observedState") == "Running":
             out.setdefault(e["spec"]["nodeName"], []).append(e["spec"]["jobVersion"])
     return out

@@ -27,7 +27,7 @@ from tests.integration.jobs import (
     IMAGE,
     add_nodes,
     apply_job,
-    executions,
+    execution_objects,
     job_status,
     ok,
     phase,
@@ -133,7 +133,7 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
                "maxFailedNodesPercent": 50}  # fmt: skip
     place_v1(cluster, namespace, rolling_job("podrec", "1", rolling), nodes)
     # The normal path: the Job's pods, each saying its execution, and no Execution at all.
-    assert executions(cluster, namespace, "agent") == {}
+    assert execution_objects(cluster, namespace, "agent") == {}
     uid = kubectl_json(cluster, "get", "nwj", "agent", "-n", namespace)["metadata"]["uid"]
     for p in pods(cluster, namespace, "agent").values():
         (owner,) = p["metadata"]["ownerReferences"]
@@ -152,7 +152,7 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
         == {n: 2 for n in nodes[1:]},
         30, "version 2 running on the nodes where it is healthy",
     )  # fmt: skip
-    held: dict[str, Any] = executions(cluster, namespace, "agent")
+    held: dict[str, Any] = execution_objects(cluster, namespace, "agent")
     assert list(held) == [bad]
     record = held[bad]
     assert (record["spec"]["jobVersion"], record["status"]["observedState"]) == (2, "Failed")
@@ -169,7 +169,7 @@ def test_a_rollout_on_pod_records_makes_an_execution_only_for_the_failing_node(
     wait_for(lambda: passes(records) >= 1, 30, "a pass of the new leader")
     time.sleep(3)  # and whatever it would plan after
     assert {n: p["metadata"]["uid"] for n, p in pods(cluster, namespace, "agent").items()} == uids
-    assert list(executions(cluster, namespace, "agent")) == [bad]
+    assert list(execution_objects(cluster, namespace, "agent")) == [bad]
     after = job_status(cluster, namespace, "agent")
     assert (after["readyNodes"], after["stableVersion"]) == (len(nodes) - 1, 2)
     # Validated from the Job's record: none of them is judged again (Validating).
@@ -231,7 +231,7 @@ def test_a_restart_on_pod_records_makes_every_pod_again_in_waves_without_an_exec
     )  # fmt: skip
     now = pods(cluster, namespace, "agent").values()
     assert not old & {p["metadata"]["uid"] for p in now}, "every pod is new"
-    assert executions(cluster, namespace, "agent") == {}
+    assert execution_objects(cluster, namespace, "agent") == {}
     assert settled(written) == []
 
 
@@ -249,7 +249,7 @@ def test_a_pod_record_that_cannot_be_made_is_an_execution_that_says_why(
     apply_job(cluster, namespace, "agent", {**rolling_job("podrec-taken", "1", {}),
                                             "rollout": {"strategy": "Immediate"}})  # fmt: skip
     held = wait_for(
-        lambda: (e := executions(cluster, namespace, "agent").get(nodes[0]))
+        lambda: (e := execution_objects(cluster, namespace, "agent").get(nodes[0]))
         and (e.get("status") or {}).get("error") and e,
         60, "the refused node's execution saying why",
     )  # fmt: skip
@@ -259,7 +259,7 @@ def test_a_pod_record_that_cannot_be_made_is_an_execution_that_says_why(
     assert "nodewave never adopts a pod it did not make" in held["status"]["message"]
     wait_for(lambda: running_pods(cluster, namespace, "agent") == {nodes[1]: 1}, 30,
              "the other node's pod running")  # fmt: skip
-    assert list(executions(cluster, namespace, "agent")) == [nodes[0]]
+    assert list(execution_objects(cluster, namespace, "agent")) == [nodes[0]]
     creates = [w for w in settled(written) if w.split()[0] == taken]
     time.sleep(3)
     assert [w for w in settled(written) if w.split()[0] == taken] == creates, "made once"
@@ -277,14 +277,14 @@ def test_a_pod_record_is_cancelled_and_retried_with_the_plugin(
     name = build_execution_name("agent", 1, nodes[0])
     out = ok(cluster, "cancel", name, "-n", namespace)
     assert out.strip() == f"execution.nodewave.io/{name} cancelled"
-    held = executions(cluster, namespace, "agent")
+    held = execution_objects(cluster, namespace, "agent")
     assert list(held) == [nodes[0]]
     assert held[nodes[0]]["spec"]["desiredState"] == "Stopped"
     assert "nodewave.io/stopped-by" not in held[nodes[0]]["metadata"].get("annotations", {})
     annotations = kubectl_json(cluster, "get", "nwj", "agent", "-n", namespace)["metadata"]
     assert "nodewave.io/cancel" not in annotations.get("annotations", {}), "taken back"
     wait_for(
-        lambda: (executions(cluster, namespace, "agent")[nodes[0]].get("status") or {}).get(
+        lambda: (execution_objects(cluster, namespace, "agent")[nodes[0]].get("status") or {}).get(
             "observedState") == "Stopped" and running_pods(cluster, namespace, "agent") == {nodes[1]: 1},
         30, "stopped, its pod gone, the other node's running",
     )  # fmt: skip
@@ -298,7 +298,7 @@ def test_a_pod_record_is_cancelled_and_retried_with_the_plugin(
     ok(cluster, "retry", name, "-n", namespace)
     wait_for(
         lambda: running_pods(cluster, namespace, "agent") == dict.fromkeys(nodes, 1)
-        and executions(cluster, namespace, "agent") == {},
+        and execution_objects(cluster, namespace, "agent") == {},
         60, "started again as a pod alone",
     )  # fmt: skip
 
@@ -322,7 +322,7 @@ def test_a_retried_run_to_completion_node_runs_again_not_its_kept_failed_pod(
     cluster.kubectl("annotate", "pod", name, "-n", namespace, "fake.nodewave.io/fail=true")
 
     def failed() -> dict[str, Any] | None:
-        ex = executions(cluster, namespace, "agent").get(nodes[0])
+        ex = execution_objects(cluster, namespace, "agent").get(nodes[0])
         return ex if ex and (ex.get("status") or {}).get("observedState") == "Failed" else None
 
     first = wait_for(failed, 60, "the node's execution Failed")
@@ -337,4 +337,4 @@ def test_a_retried_run_to_completion_node_runs_again_not_its_kept_failed_pod(
     )  # fmt: skip
     incarnation = again["metadata"]["annotations"]["nodewave.io/incarnation"]
     assert incarnation != first["spec"]["incarnation"]
-    assert executions(cluster, namespace, "agent") == {}, "a pod alone again"
+    assert execution_objects(cluster, namespace, "agent") == {}, "a pod alone again"

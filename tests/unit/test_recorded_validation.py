@@ -81,6 +81,7 @@ def _status(stable: int | None = 1, waves: tuple[tuple[int, float], ...] = ((1, 
             version=2,
             wave=2,
             settled_waves=[SettledWave(wave=w, created_until=at(t)) for w, t in waves],
+            other_versions_created_until=at(6) if stable else None,
         ),
     )
 
@@ -101,7 +102,10 @@ def test_the_worked_example() -> None:
         ((2, 1, 4, S.LOST), False),
         ((1, 1, 2, S.RUNNING), True),  # the stable version, made before it became stable
         ((1, 0, 30, S.RUNNING), False),  # the stable version on a node that joined later
-        ((3, 1, 4, S.RUNNING), False),  # a version no rollout of which settled
+        ((1, 0, 6, S.RUNNING), True),  # another version's, made before each of them settled
+        ((3, 1, 6, S.RUNNING), True),  # (a version superseded: the same)
+        ((1, 0, 7, S.RUNNING), False),  # made since (reverted, or its node joined)
+        ((1, 0, 6, S.FAILED), False),
     ]
     for (version, wave, created, state), expected in rows:
         ex = _ex(version, wave, created, state)
@@ -181,6 +185,34 @@ def test_a_failed_canary_rolls_back_and_the_record_covers_the_stable_version_mad
         assert evaluate_recorded_validation(ex, ex.status.observed_state, status), ex.name
 
 
+def forget_stopped(snap: Snapshot, t: float) -> Snapshot:
+    """What pod records leave of an execution once stopped: nothing (its pod is gone), so a
+    node returning to a version has it made again, newer than every record of it."""
+    live = tuple(ex for ex in snap.executions if ex.status.observed_state is not S.STOPPED)
+    return dataclasses.replace(snap, executions=live)
+
+
+def test_a_reverted_node_is_covered_once_its_stable_version_is_validated_again() -> None:
+    """onNodeFailure Revert: n2's version 2 fails and it goes back to version 1, made again
+    as under pod records: newer than stableCreatedUntil and of no wave of version 2. Once it
+    is validated again the record covers it, so a new leader does not judge it again (and a
+    reader does not say Validating of it for ever). Before, nothing did."""
+    rollout = {"strategy": "Rolling", "maxParallel": 30, "maxFailedNodes": 1,
+               "onNodeFailure": "Revert"}  # fmt: skip
+    snap = roll(rollout, 40, {"n2"}, each=forget_stopped)
+    assert phase(snap) is P.COMPLETED
+    rs = snap.job.status.rollout
+    assert rs is not None
+    assert rs.reverted_nodes == ["n2"]
+    [back] = [
+        ex for ex in snap.executions if ex.spec.node_name == "n2" and ex.spec.job_version == 1
+    ]
+    assert back.created_at > at(1)  # made again: version 1's were all made at T0
+    assert back.status.stable_at is not None
+    assert rs.other_versions_created_until == back.created_at
+    assert recorded(snap, back)
+
+
 def test_an_aborted_rollout() -> None:
     def abort(snap: Snapshot, t: float) -> Snapshot:
         rs = snap.job.status.rollout
@@ -219,16 +251,21 @@ def test_a_node_lost_while_its_wave_settles_and_back_is_judged_again() -> None:
     bad=st.sets(st.sampled_from(NODES), max_size=4),
     budget=st.integers(0, 3),
     bake=st.sampled_from([0, 2]),
+    failure=st.sampled_from(["Keep", "Revert"]),
+    forget=st.booleans(),
 )
 def test_any_rollout_records_no_more_than_stable_at(
-    strategy: str, parallel: int, bad: set[str], budget: int, bake: int
-) -> None:
+    strategy: str, parallel: int, bad: set[str], budget: int, bake: int, failure: str,
+    forget: bool,
+) -> None:  # fmt: skip
+    """`forget`: stopped executions leave nothing, as under pod records."""
     rollout: dict[str, object] = {"strategy": strategy, "maxParallel": parallel,
-                                  "maxFailedNodes": budget, "autoRollback": True}  # fmt: skip
+                                  "maxFailedNodes": budget, "autoRollback": True,
+                                  "onNodeFailure": failure}  # fmt: skip
     if strategy == "Canary":
         rollout |= {"canaryCount": 1, "autoPromote": True}
     if bake:
         rollout["bakeSeconds"] = bake
-    snap = roll(rollout, 25, bad)
+    snap = roll(rollout, 25, bad, each=forget_stopped if forget else None)
     if phase(snap) is P.COMPLETED:
         check_completed(snap)

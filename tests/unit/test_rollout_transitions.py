@@ -1279,6 +1279,35 @@ def test_a_reverted_node_stays_reverted_after_the_rollout_completed() -> None:
     assert decision.events == []
 
 
+def test_once_v_is_stable_a_node_with_nothing_left_of_what_it_ran_returns_to_what_v_replaced() -> (
+    None
+):
+    """Under pod records a version stopped on a node leaves nothing: `retry --node` of a
+    reverted node stops its S (the pod goes) and V fails there again. V's execution replaced
+    one, so the node ran another version: the one V replaced. Before, it kept V, failed,
+    where an Execution per node would have returned it to S. A node that joined since (V's
+    execution replaced nothing) keeps V, and so does one whose S failed there."""
+    done = rollout(P.COMPLETED, 5, 5)
+
+    def want(previous: str | None, back: dict[str, S] | None = None) -> Want:
+        ctx = dataclasses.replace(
+            context({"n0": failed(1), "n1": ok(1)}, targets=NODES[:2], previous=done,
+                    back=back, **REVERT),
+            stable=V,
+        )  # fmt: skip
+        ex = ctx.on_node["n0"][V]
+        ex = dataclasses.replace(
+            ex, spec=ex.spec.model_copy(update={"previous_execution": previous})
+        )
+        ctx = dataclasses.replace(ctx, on_node={**ctx.on_node, "n0": {**ctx.on_node["n0"], V: ex}})
+        return plan_rollout(ctx).want["n0"]
+
+    assert want("j-v1-n0-000000") == Want(STABLE, 0)
+    assert want(None) == Want(V, 1), "joined since: nothing to return to"
+    assert want("j-v1-n0-000000", {"n0": S.FAILED}) == Want(V, 1), "S failed there too"
+    assert want("j-v1-n0-000000", {"n0": S.STOPPED}) == Want(STABLE, 0)
+
+
 def test_revert_has_nothing_to_return_to_on_a_first_version_and_never_lifts_the_budget() -> None:
     first_ctx = context({"n0": failed(1), "n1": ok(1)}, stable=None,
                         previous=first(P.PROGRESSING, 1, 5), **REVERT)  # fmt: skip

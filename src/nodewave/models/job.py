@@ -1064,6 +1064,11 @@ class RolloutStatus(ApiModel):
     """The webhooks asked during this rollout and their last answers (spec.rollout.webhooks)."""
     settled_waves: list[SettledWave] = Field(default_factory=list, max_length=MAX_SETTLED_WAVES)
     """The waves that settled, in order; the last 100."""
+    other_versions_created_until: datetime | None = None
+    """The newest creation time among the executions of every other version (the stable
+    version's on nodes not moved yet, the reverted nodes' with onNodeFailure Revert) when
+    each of them was validated, failed or lost: one of another version created no later and
+    neither failed nor lost was validated (docs/design.md §4.2), without its own stableAt."""
 
 
 class WebhookPhase(StrEnum):

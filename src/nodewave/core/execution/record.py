@@ -179,10 +179,11 @@ def evaluate_recorded_validation(
     A wave settles only when each of its executions is validated, failed or lost, so one of a
     settled wave that existed then (created no later than the wave's newest, by the API
     server's clock) and is neither failed nor lost was validated; the same of the stable
-    version's executions when its rollout completed. Anything made since (a new node, a
-    retry, a restart, a revert) is not covered, and is judged again. Never the other way: the
-    record may say less than stableAt, never more (tests/unit/test_recorded_validation.py runs
-    every simulated rollout against it).
+    version's executions when its rollout completed, and of every other version's when each
+    of them was (a revert's, a node that joined: `other_versions_created_until`). Anything
+    made since (a new node, a retry, a restart, a revert) is not covered, and is judged
+    again. Never the other way: the record may say less than stableAt, never more
+    (tests/unit/test_recorded_validation.py runs every simulated rollout against it).
 
     Worked example: version 2 rolls out in waves of 3; wave 1's newest execution was created
     at 10:00:05 and the wave settled; wave 2 is under way. An execution of wave 1 created at
@@ -197,8 +198,11 @@ def evaluate_recorded_validation(
     if version == status.stable_version and until is not None and created <= until:
         return True
     rs = status.rollout
-    if rs is None or rs.version != version:
+    if rs is None:
         return False
+    if rs.version != version:
+        others = rs.other_versions_created_until
+        return others is not None and created <= others
     wave = ex.spec.rollout_wave
     return any(w.wave == wave and created <= w.created_until for w in rs.settled_waves)
 

@@ -335,8 +335,9 @@ class RolloutContext:
     def reverted_to(self, node: str) -> int | None:
         """With onNodeFailure Revert, the version a node returns to after V failed on it
         before it was validated: S during a rollout; once V is stable, the newest other
-        version the node ran that did not fail. None: it keeps V (Keep, or nothing to return
-        to, as for a first version)."""
+        version the node ran that did not fail (with none left of it, and V's execution
+        replacing one there: the version V replaced). None: it keeps V (Keep, or nothing to
+        return to, as for a first version or a node that joined since)."""
         if self.spec.on_node_failure is not NodeFailurePolicy.REVERT:
             return None
         ex = self.progress.execution(node)
@@ -344,12 +345,20 @@ class RolloutContext:
             return None
         if self.stable is not None and self.stable != self.version:
             return self.stable
+        mine = self.on_node.get(node, {})
         others = [
             v
-            for v, e in self.on_node.get(node, {}).items()
+            for v, e in mine.items()
             if v != self.version and self.states.get(e.name) is not S.FAILED
         ]
-        return max(others, default=None)
+        if others:
+            return max(others)
+        # Under pod records a version stopped there leaves nothing (its pod was the record):
+        # V's execution that replaced one says the node ran another, the one V replaced.
+        prev = self.previous
+        if ex.spec.previous_execution and prev is not None and prev.version == self.version:
+            return prev.from_version if prev.from_version not in mine else None
+        return None
 
     def everyone_back(self) -> dict[str, Want]:
         assert self.stable is not None
@@ -410,7 +419,7 @@ def build_rollout_context(
 def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     """The one transition this pass makes (docs/design.md §3.3)."""
     if ctx.stable == ctx.version:
-        return tell_post_rollout(ctx, record_reverted(ctx, plan_steady(ctx)))
+        return tell_post_rollout(ctx, _record(ctx, plan_steady(ctx)))
     if ctx.stable is None and not ctx.targets:
         # A first version with no node to run on has nothing to roll out: it starts (and may
         # become stable) once a node is selected. Idle meanwhile, not Reconciling forever.
@@ -422,7 +431,12 @@ def plan_rollout(ctx: RolloutContext) -> RolloutDecision:
     decision.events[:0] = events
     stamp_times(ctx.previous, decision.rollout, ctx.now)
     decision.alerts_due = evaluate_alerts_due(ctx, decision.rollout)
-    return tell_post_rollout(ctx, record_reverted(ctx, decision))
+    return tell_post_rollout(ctx, _record(ctx, decision))
+
+
+def _record(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDecision:
+    """What the rollout's status keeps of every pass, whatever its phase."""
+    return record_other_versions_validated(ctx, record_reverted(ctx, decision))
 
 
 def evaluate_alerts_due(ctx: RolloutContext, rs: RolloutStatus | None) -> datetime | None:
@@ -492,6 +506,29 @@ def record_reverted(ctx: RolloutContext, decision: RolloutDecision) -> RolloutDe
             f"version {ctx.version} failed on {len(new) + unlisted} nodes, back on version "
             f"{back}: {shown} ({len(reverted)} reverted in all)",
         ))  # fmt: skip
+    return decision
+
+
+def record_other_versions_validated(
+    ctx: RolloutContext, decision: RolloutDecision
+) -> RolloutDecision:
+    """Once every execution of another version than V (the stable version's on nodes not
+    moved yet, the reverted nodes', one on a node that joined) is validated, failed or lost,
+    remember the newest creation time among them: what tells a new leader that those made
+    until then were validated without each one's stableAt (docs/design.md §4.2). Under pod
+    records a reverted node's stable version is a new pod, newer than stableCreatedUntil and
+    of no wave of V: before, a new leader judged it again, and a reader said Validating of
+    it for ever. One not settled holds it where it was: the record may say less, never more."""
+    rs = decision.rollout
+    if rs is None or rs.version != ctx.version:
+        return decision
+    others = [ex for mine in ctx.on_node.values() for v, ex in mine.items() if v != ctx.version]
+    if not others or not all(map(ctx.progress.settled, others)):
+        return decision
+    until = max(ex.created_at for ex in others)
+    if rs.other_versions_created_until is not None and until <= rs.other_versions_created_until:
+        return decision
+    decision.rollout = rs.model_copy(update={"other_versions_created_until": until})
     return decision
 
 
