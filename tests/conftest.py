@@ -114,9 +114,9 @@ def kubectl_json(cp: ControlPlane, *args: str) -> Any:
 
 
 NODE_LOST_GRACE = 5
-POD_RECORDS = os.environ.get("NODEWAVE_TEST_POD_RECORDS") == "1"
-"""The suite's operator with `--pod-records` (docs/design.md §4.2):
-`NODEWAVE_TEST_POD_RECORDS=1 make test`, how far the flag is from being the default."""
+OPERATOR_MODE = ("--pod-records",) if os.environ.get("NODEWAVE_TEST_POD_RECORDS") == "1" else ()
+"""Flags of every operator the suite starts: `NODEWAVE_TEST_POD_RECORDS=1 make test` runs them
+with `--pod-records` (docs/design.md §4.2), how far the flag is from being the default."""
 
 
 def running_operator(cp: ControlPlane, log_dir: Path) -> Iterator[OperatorProcess]:
@@ -124,7 +124,7 @@ def running_operator(cp: ControlPlane, log_dir: Path) -> Iterator[OperatorProces
     notifications configuration read every second."""
     op = OperatorProcess(cp, log_dir / "operator.log", "--node-lost-grace", str(NODE_LOST_GRACE),
                          "--notifications-refresh", "1",
-                         *(["--pod-records"] if POD_RECORDS else []))  # fmt: skip
+                         *OPERATOR_MODE)  # fmt: skip
     op.start()
     op.wait_started()
     yield op

@@ -20,7 +20,7 @@ import pytest
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.chaos.proxy import ChaosProxy
-from tests.conftest import local_cluster, own_namespace
+from tests.conftest import OPERATOR_MODE, local_cluster, own_namespace
 
 SCALE = int(os.environ.get("NODEWAVE_CHAOS_SCALE", "1"))
 NODES = {f"chaos-{i:03d}": {"chaos": "yes"} for i in range(16 * SCALE)}
@@ -68,7 +68,7 @@ class Operators:
     def start(self) -> OperatorProcess:
         self.started += 1
         op = OperatorProcess(self.cp, self.logs / f"operator-{self.started}.log", "--verbose",
-                             *self.lease, kubeconfig=self.kubeconfig)  # fmt: skip
+                             *self.lease, *OPERATOR_MODE, kubeconfig=self.kubeconfig)  # fmt: skip
         op.start()
         op.wait_started()
         self.current = op

@@ -16,7 +16,7 @@ from nodewave.localcluster.controlplane import ControlPlane
 from tests.chaos.conftest import FAST_LEASE, NODES, SCALE, Operators, record
 from tests.chaos.proxy import ChaosProxy
 from tests.conftest import kubectl_json, wait_for
-from tests.integration.jobs import apply_job, template
+from tests.integration.jobs import apply_job, listed_executions, template
 
 HC = {"deadlineSeconds": 60, "intervalSeconds": 1, "successThreshold": 2, "failureThreshold": 2}
 SELECT = {"matchLabels": {"chaos": "yes"}}
@@ -37,7 +37,7 @@ def rollout_of(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:
 def check_invariants(cp: ControlPlane, ns: str, job: str, version: int) -> None:
     """One execution per (node, version), at most one pod each, every node on `version`."""
     label = f"nodewave.io/job={job}"
-    execs = kubectl_json(cp, "get", "nwx", "-n", ns, "-l", label)["items"]
+    execs = listed_executions(cp, ns, job)
     per = Counter((e["spec"]["nodeName"], e["spec"]["jobVersion"]) for e in execs)
     assert max(per.values()) == 1, [k for k, n in per.items() if n > 1]
     pods = kubectl_json(cp, "get", "pods", "-n", ns, "-l", label)["items"]

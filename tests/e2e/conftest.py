@@ -17,6 +17,7 @@ import pytest
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, local_cluster, own_namespace, running_operator
+from tests.integration.jobs import listed_executions
 
 REAL_NODES = {"real-0": {"e2e": "real"}, "real-1": {"e2e": "real"}}
 REGISTRY_RATE = 4 << 20
@@ -45,9 +46,8 @@ def ns(real_cluster: ControlPlane, request: pytest.FixtureRequest) -> Iterator[s
 
 
 def executions_of(cp: ControlPlane, ns: str, job: str, version: int | None = None) -> list[Any]:
-    """The Job's executions (of one version), as a list."""
-    selector = f"nodewave.io/job={job}" + (f",nodewave.io/version={version}" if version else "")
-    return list(kubectl_json(cp, "get", "nwx", "-n", ns, "-l", selector)["items"])
+    """The Job's executions (of one version), as a list: as the plugin lists them."""
+    return listed_executions(cp, ns, job, version)
 
 
 def pods_by_node(cp: ControlPlane, ns: str, job: str) -> dict[str, Any]:

@@ -14,17 +14,14 @@ from pathlib import Path
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, wait_for
-from tests.integration.jobs import add_nodes, apply_job, template
+from tests.conftest import OPERATOR_MODE, kubectl_json, wait_for
+from tests.integration.jobs import add_nodes, apply_job, listed_executions, template
 
 N = 200
 
 
-def _count(cp: ControlPlane, ns: str, kind: str, job: str = "fleet") -> int:
-    out = cp.kubectl(
-        "get", kind, "-n", ns, "-l", f"nodewave.io/job={job}", "--no-headers", "-o", "name"
-    ).stdout
-    return len(out.split())
+def _count(cp: ControlPlane, ns: str, job: str = "fleet") -> int:
+    return len(listed_executions(cp, ns, job))
 
 
 def test_kill_9_mid_placement_then_resume(
@@ -32,8 +29,8 @@ def test_kill_9_mid_placement_then_resume(
 ) -> None:
     nodes = add_nodes(cluster, "crash", N)
     operator.stop()  # this test runs its own operator, slowed to a trickle so the kill lands mid-way
-    slow = OperatorProcess(cluster, tmp_path / "slow.log", "--max-inflight", "2")
-    fresh = OperatorProcess(cluster, tmp_path / "fresh.log")
+    slow = OperatorProcess(cluster, tmp_path / "slow.log", "--max-inflight", "2", *OPERATOR_MODE)
+    fresh = OperatorProcess(cluster, tmp_path / "fresh.log", *OPERATOR_MODE)
     try:
         slow.start()
         slow.wait_started()
@@ -48,13 +45,13 @@ def test_kill_9_mid_placement_then_resume(
             },
         )
         wait_for(
-            lambda: _count(cluster, namespace, "nwx") >= 10,
+            lambda: _count(cluster, namespace) >= 10,
             60,
             "placement under way",
             interval=0.05,
         )
         slow.kill()
-        at_kill = _count(cluster, namespace, "nwx")
+        at_kill = _count(cluster, namespace)
         assert 0 < at_kill < N, (
             f"the kill must land mid-placement; {at_kill} of {N} executions existed"
         )
@@ -63,17 +60,13 @@ def test_kill_9_mid_placement_then_resume(
         fresh.wait_started()
 
         def all_running() -> bool:
-            items = kubectl_json(
-                cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/job=fleet"
-            )["items"]
+            items = listed_executions(cluster, namespace, "fleet")
             return len(items) == N and all(
                 e.get("status", {}).get("observedState") == "Running" for e in items
             )
 
         wait_for(all_running, 180, f"{N} executions Running")
-        execs = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/job=fleet")[
-            "items"
-        ]
+        execs = listed_executions(cluster, namespace, "fleet")
         per_node = Counter(e["spec"]["nodeName"] for e in execs)
         assert set(per_node) == set(nodes)
         assert set(per_node.values()) == {1}
@@ -105,9 +98,8 @@ def test_sigterm_mid_placement_exits_within_5_seconds(
         "template": template(),
     }
     apply_job(cluster, namespace, "busy", spec)
-    label = "nodewave.io/job=busy"
     wait_for(
-        lambda: _count(cluster, namespace, "nwx", "busy") >= 10,
+        lambda: _count(cluster, namespace, "busy") >= 10,
         60,
         "placement under way",
         interval=0.05,
@@ -127,7 +119,7 @@ def test_sigterm_mid_placement_exits_within_5_seconds(
         lambda: (
             sorted(
                 e["spec"]["nodeName"]
-                for e in kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", label)["items"]
+                for e in listed_executions(cluster, namespace, "busy")
                 if e.get("status", {}).get("observedState") == "Running"
             )
             == sorted(nodes)

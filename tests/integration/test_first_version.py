@@ -15,6 +15,7 @@ from tests.integration.jobs import (
     condition,
     job_events,
     job_status,
+    listed_executions,
     phase,
     rolling_job,
     running_versions,
@@ -37,7 +38,7 @@ def test_a_run_to_completion_first_version_goes_wave_by_wave(
         assert time.monotonic() < end, "the first version did not complete"
         # Executions first, then pods: a wave-2 execution listed first was created after
         # every wave-1 pod had finished, so the pods listed after must show it.
-        items = kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+        items = listed_executions(cluster, namespace, "upd")
         waves = {e["spec"]["nodeName"]: e["spec"]["rolloutWave"] for e in items}
         pods = kubectl_json(cluster, "get", "pods", "-n", namespace)["items"]
         seen_waves |= set(waves.values())
@@ -56,7 +57,7 @@ def test_a_run_to_completion_first_version_goes_wave_by_wave(
     assert status["stableVersion"] == 1
     assert (status["rollout"]["wave"], status["rollout"]["totalWaves"]) == (2, 2)
     assert condition(status, "Complete") == ("True", "AllSucceeded")
-    items = kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+    items = listed_executions(cluster, namespace, "upd")
     assert sorted(e["spec"]["nodeName"] for e in items) == nodes
     reasons = job_events(cluster, namespace)
     assert reasons.count("WaveStarted") == 2
@@ -82,7 +83,7 @@ def test_a_failing_first_version_stops_after_its_canary_and_a_fixed_one_rolls_ou
     assert {"RolloutStarted", "WaveStarted", "RolloutFailed", "FirstVersionStopped"} <= set(reasons)
     assert "RollingBack" not in reasons
     time.sleep(3)  # several passes later, still only the canary
-    items = kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+    items = listed_executions(cluster, namespace, "app")
     assert len(items) == 2, "nodes not reached never start a stopped first version"
     assert {e["spec"]["desiredState"] for e in items} == {"Running"}, "held where it is"
     assert {e["status"]["error"]["code"] for e in items} == {"HealthCheckFailed"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, wait_for
+from tests.conftest import OPERATOR_MODE, kubectl_json, wait_for
 from tests.integration.jobs import (
     apply_job,
     job_events,
@@ -51,8 +51,8 @@ def test_one_replica_acts_and_the_standby_takes_over(
 ) -> None:
     nodes = suite_nodes(cluster, "ha", 6)
     operator.stop()  # releases the Lease
-    first = OperatorProcess(cluster, tmp_path / "first.log")
-    second = OperatorProcess(cluster, tmp_path / "second.log")
+    first = OperatorProcess(cluster, tmp_path / "first.log", *OPERATOR_MODE)
+    second = OperatorProcess(cluster, tmp_path / "second.log", *OPERATOR_MODE)
     try:
         first.start()
         first.wait_started()

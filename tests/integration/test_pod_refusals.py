@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from nodewave.cli.records import is_pod_record
 from nodewave.core.vocabulary.naming import build_configmap_name, build_execution_name
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
@@ -299,13 +300,15 @@ def test_an_execution_deleted_and_made_again_waits_for_its_old_pod_without_a_ref
     old = first["metadata"]
     old_pod = pods(cluster, namespace, "agent")[old["name"]]["metadata"]
     assert old_pod["annotations"]["nodewave.io/incarnation"] == first["spec"]["incarnation"]
-    cluster.kubectl("delete", "nwx", old["name"], "-n", namespace, "--wait=false")
+    # Under --pod-records only its pod stands for it: deleting its record is deleting the pod.
+    record = "pod" if is_pod_record(first) else "nwx"
+    cluster.kubectl("delete", record, old["name"], "-n", namespace, "--wait=false")
 
     def running_again() -> bool:
         ex = executions(cluster, namespace, "agent").get(nodes[0])
         pod = pods(cluster, namespace, "agent").get(old["name"])
         return bool(
-            ex and ex["metadata"]["uid"] != old["uid"] and pod
+            ex and ex["metadata"].get("uid") != old.get("uid", "") and pod
             and pod["metadata"]["uid"] != old_pod["uid"]
             and pod["metadata"]["annotations"]["nodewave.io/incarnation"]
             == ex["spec"]["incarnation"] != first["spec"]["incarnation"]

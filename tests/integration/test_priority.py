@@ -11,7 +11,7 @@ import yaml
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import wait_for
+from tests.conftest import OPERATOR_MODE, wait_for
 from tests.integration.jobs import suite_nodes, template
 
 
@@ -30,7 +30,9 @@ def test_a_higher_priority_job_overtakes_a_backlog(
 ) -> None:
     nodes = suite_nodes(cluster, "twenty", 20)
     operator.stop()  # this test runs its own operator, throttled so that requests queue up
-    throttled = OperatorProcess(cluster, tmp_path / "operator.log", "--max-inflight", "1")
+    throttled = OperatorProcess(
+        cluster, tmp_path / "operator.log", "--max-inflight", "1", *OPERATOR_MODE
+    )
     try:
         throttled.start()
         throttled.wait_started()

@@ -14,11 +14,13 @@ from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
 from tests.conftest import kubectl_json, wait_for
 from tests.integration.jobs import (
+    LEFT_STOPPED,
     add_nodes,
     apply_job,
     condition,
     job_events,
     job_status,
+    listed_executions,
     ok,
     phase,
     pods_say_their_executions,
@@ -107,9 +109,7 @@ def test_failures_within_budget_complete(
             e.get("status", {}).get("observedState"),
             (e.get("status", {}).get("error") or {}).get("code"),
         )
-        for e in kubectl_json(
-            cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2"
-        )["items"]
+        for e in listed_executions(cluster, namespace, "svc", 2)
     }
     assert status["stableVersion"] == 2
     assert status["rollout"]["failedNodes"] == 2, (status["rollout"], v2)
@@ -225,14 +225,11 @@ def test_operator_killed_mid_wave_resumes_at_the_same_wave(
     assert validation_recorded(cluster, namespace, "agent") == len(nodes)
     per_node = Counter(
         (e["spec"]["nodeName"], e["spec"]["jobVersion"])
-        for e in kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+        for e in listed_executions(cluster, namespace, "agent")
     )
     assert set(per_node.values()) == {1}
     waves = Counter(
-        e["spec"]["rolloutWave"]
-        for e in kubectl_json(
-            cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2"
-        )["items"]
+        e["spec"]["rolloutWave"] for e in listed_executions(cluster, namespace, "agent", 2)
     )
     assert waves == Counter({1: 2, 2: 2, 3: 2, 4: 2})
 
@@ -284,11 +281,11 @@ def test_a_leader_that_never_read_stable_at_resumes_from_the_record(
         operator.args = kept
         operator.start()
         operator.wait_started()
-    v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")
-    states = {e["spec"]["nodeName"]: e["status"]["observedState"] for e in v2["items"]}
+    v2 = listed_executions(cluster, namespace, "agent", 2)
+    states = {e["spec"]["nodeName"]: e["status"]["observedState"] for e in v2}
     assert states == {n: "Running" for n in nodes}
     # The waves settled before the change were not judged again: no Validating since.
-    for e in v2["items"]:
+    for e in v2:
         if e["spec"]["rolloutWave"] in before:
             again = [t for t in e["status"].get("history", []) if t["state"] == "Validating"
                      and datetime.fromisoformat(t["time"]).timestamp() >= took_over]  # fmt: skip
@@ -330,11 +327,9 @@ def test_new_version_mid_rollout_supersedes_from_the_stable_base(
         "version 3 completed",
     )
     assert running_versions(cluster, namespace, "api") == {n: [3] for n in nodes}
-    v2 = kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l", "nodewave.io/version=2")[
-        "items"
-    ]
-    assert v2
-    assert {e["spec"]["desiredState"] for e in v2} == {"Stopped"}
+    v2 = listed_executions(cluster, namespace, "api", 2)
+    # Each stopped, or under --pod-records gone with its pod.
+    assert {e["spec"]["desiredState"] for e in v2} == ({LEFT_STOPPED} if LEFT_STOPPED else set())
     # Each node's version 3 pod says its wave and the execution it replaced, as its execution.
     assert pods_say_their_executions(cluster, namespace, "api") == len(nodes)
 

@@ -14,7 +14,7 @@ import pytest
 from nodewave.core.job.policy import ALLOW_PRIVILEGED_LABEL, POD_SECURITY_LABEL
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, wait_for
+from tests.conftest import OPERATOR_MODE, kubectl_json, wait_for
 from tests.integration.helm import CHART, helm
 from tests.integration.jobs import (
     add_nodes,
@@ -66,6 +66,7 @@ def test_the_operator_rolls_out_under_the_charts_service_account(
         f"{home}/{release}",
         "--leader-elect-namespace",
         home,  # the chart grants the Lease in its own namespace only
+        *OPERATOR_MODE,
         kubeconfig=kubeconfig,
     )
     try:

@@ -8,8 +8,15 @@ import json
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, wait_for
-from tests.integration.jobs import add_nodes, apply_job, job_status, phase, rolling_job
+from tests.conftest import wait_for
+from tests.integration.jobs import (
+    add_nodes,
+    apply_job,
+    job_status,
+    listed_executions,
+    phase,
+    rolling_job,
+)
 
 
 def test_waves_go_zone_by_zone_in_the_order_asked(
@@ -22,7 +29,7 @@ def test_waves_go_zone_by_zone_in_the_order_asked(
                "domainOrder": ["zone-b"]}  # fmt: skip
     apply_job(cluster, namespace, "zoned", rolling_job("topo", "1", rollout))
     wait_for(lambda: phase(cluster, namespace, "zoned", 1) == "Completed", 90, "rolled out")
-    items = kubectl_json(cluster, "get", "nwx", "-n", namespace)["items"]
+    items = listed_executions(cluster, namespace, "zoned")
     waves: dict[int, set[str]] = {}
     for e in items:
         waves.setdefault(e["spec"]["rolloutWave"], set()).add(zone[e["spec"]["nodeName"]])

@@ -16,11 +16,12 @@ import pytest
 
 from nodewave.localcluster.controlplane import ControlPlane, free_port
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, wait_for
+from tests.conftest import wait_for
 from tests.integration.jobs import (
     apply_job,
     job_events,
     job_status,
+    listed_executions,
     ok,
     phase,
     plugin,
@@ -59,8 +60,7 @@ def wait_message(cp: ControlPlane, ns: str, job: str, fragment: str, timeout: fl
 
 
 def v2_executions(cp: ControlPlane, ns: str, job: str) -> list[Any]:
-    return list(kubectl_json(cp, "get", "nwx", "-n", ns, "-l",
-                             f"nodewave.io/job={job},nodewave.io/version=2")["items"])  # fmt: skip
+    return listed_executions(cp, ns, job, 2)
 
 
 def test_confirm_rollout_and_pre_wave_gates_hold_waves_until_the_receiver_approves(

@@ -8,11 +8,12 @@ from zoneinfo import ZoneInfo
 
 from nodewave.localcluster.controlplane import ControlPlane
 from nodewave.localcluster.operator import OperatorProcess
-from tests.conftest import kubectl_json, wait_for
+from tests.conftest import wait_for
 from tests.integration.jobs import (
     apply_job,
     job_events,
     job_status,
+    listed_executions,
     phase,
     rolling_job,
     settle_v1,
@@ -50,13 +51,11 @@ def test_no_wave_starts_before_the_window_opens(
         "(Asia/Kolkata)"
     )
     assert "WaitingForWindow" in job_events(cluster, namespace)
-    assert not kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
-                            "nodewave.io/job=nightly,nodewave.io/version=2")["items"]  # fmt: skip
+    assert not listed_executions(cluster, namespace, "nightly", 2)
     wait_for(lambda: phase(cluster, namespace, "nightly") == "Completed", 150, "rolled out")
     created = [
         datetime.fromisoformat(e["metadata"]["creationTimestamp"])
-        for e in kubectl_json(cluster, "get", "nwx", "-n", namespace, "-l",
-                              "nodewave.io/job=nightly,nodewave.io/version=2")["items"]
-    ]  # fmt: skip
+        for e in listed_executions(cluster, namespace, "nightly", 2)
+    ]
     assert len(created) == 4
     assert min(created) >= opens, "no execution of version 2 before the window opened"

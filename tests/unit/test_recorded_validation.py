@@ -14,7 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodewave.core.execution.record import evaluate_recorded_validation
+from nodewave.core.job.planner import evaluate_returned, evaluate_validated_before
 from nodewave.core.rollout.engine import build_abort_value
+from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, Snapshot
 from nodewave.models.execution import ObservedState, Transition
 from nodewave.models.job import JobStatus, RolloutPhase, RolloutStatus, SettledWave
@@ -125,6 +127,32 @@ def test_no_stable_version_no_rollout_nothing_is_recorded() -> None:
     assert evaluate_recorded_validation(_ex(1, 1, 2), S.RUNNING, _status(stable=None)) is False
 
 
+def test_a_return_to_the_version_a_rollout_started_from_is_not_judged_again() -> None:
+    """`planner.evaluate_returned`: a rollback's, an abort's or a reverted node's execution of
+    the version the rollout started from was that node's, validated; under pod records it
+    is a new pod, and judging it again held the rollback of test_prometheus_health.py for
+    ever (the node's error rate failed either version)."""
+    rows = [
+        # (phase, version, node, reverted nodes) → returned
+        ((P.ROLLING_BACK, 1, "n1", []), True),
+        ((P.ROLLED_BACK, 1, "n1", []), True),
+        ((P.ABORTED, 1, "n1", []), True),
+        ((P.ROLLING_BACK, 2, "n1", []), False),  # the version that failed
+        ((P.PROGRESSING, 1, "n1", []), False),  # a node that joined: judged
+        ((P.PROGRESSING, 1, "n1", ["n1"]), True),  # reverted
+        ((P.COMPLETED, 1, "n1", ["n1"]), True),
+        ((P.COMPLETED, 1, "n1", ["n2"]), False),
+    ]
+    for (rollout_phase, version, name, reverted), expected in rows:
+        status = JobStatus(stable_version=1, rollout=RolloutStatus(
+            phase=rollout_phase, version=2, from_version=1, reverted_nodes=reverted))  # fmt: skip
+        ex = execution(name, version)
+        assert evaluate_returned(ex, status) is expected, (rollout_phase, version, reverted)
+        assert evaluate_validated_before(ex, S.RUNNING, status, record=True) is expected
+        assert evaluate_validated_before(ex, S.RUNNING, status, record=False) is False
+    assert not evaluate_returned(execution("n1", 1), JobStatus(stable_version=1))
+
+
 # ---- every simulated rollout ----------------------------------------------------------------
 
 
@@ -211,6 +239,31 @@ def test_a_reverted_node_is_covered_once_its_stable_version_is_validated_again()
     assert back.status.stable_at is not None
     assert rs.other_versions_created_until == back.created_at
     assert recorded(snap, back)
+
+
+def test_an_execution_made_again_once_the_version_is_stable_is_covered_once_validated() -> None:
+    """Version 2 completed; then n3's execution is deleted (a retry, a restart) and made
+    again, newer than the record of its rollout. Once it is validated (every execution of
+    the stable version settled) the record covers it: under pod records a new leader judged
+    it again before, and a reader said Validating of it for ever."""
+
+    def retry(snap: Snapshot, t: float) -> Snapshot:
+        if t != 30:
+            return snap
+        gone = build_execution_name("j", 2, "n3")
+        pods = {k: p for k, p in snap.pods.items() if k != gone}
+        live = tuple(ex for ex in snap.executions if ex.name != gone)
+        return dataclasses.replace(snap, executions=live, pods=pods)
+
+    snap = roll({"strategy": "Rolling", "maxParallel": 30}, 40, each=retry)
+    assert phase(snap) is P.COMPLETED
+    [again] = [ex for ex in snap.executions if ex.name == build_execution_name("j", 2, "n3")]
+    status = snap.job.status
+    assert again.created_at == at(30)
+    assert again.status.stable_at is not None
+    assert status.stable_created_until == at(30)
+    assert recorded(snap, again)
+    check_completed(snap)
 
 
 def test_an_aborted_rollout() -> None:

@@ -144,6 +144,11 @@ class Reconciler:
     _health: dict[JobKey, dict[str, HealthWindow]] = field(default_factory=dict)
     _baselines: dict[JobKey, dict[str, float | str]] = field(default_factory=dict)
     """Baselines measured and not yet in their execution's status."""
+    _baseline_sources: dict[JobKey, dict[str, ExecutionInfo]] = field(default_factory=dict)
+    """With healthCheck.prometheus.baseline: the Job's executions as the last pass saw them,
+    by name. Under pod records the execution a new one replaced is gone with its pod as soon
+    as it is stopped, in the pass that makes the new one; its name, version and node, which
+    the baseline's query asks, are found here in the next."""
     _alerts: dict[JobKey, AlertAnswer] = field(default_factory=dict)
     """The last reading of each Job's healthCheck.alerts."""
     _cordoning: set[JobKey] = field(default_factory=set)
@@ -243,6 +248,7 @@ class Reconciler:
         self.records.forget(key)
         self._health.pop(key, None)
         self._baselines.pop(key, None)
+        self._baseline_sources.pop(key, None)
         self._alerts.pop(key, None)
         self.webhooks.calls.forget(key)
         self.outbound.forget(key)
@@ -382,13 +388,15 @@ class Reconciler:
         key = (job.namespace, job.name)
         known = self._baselines.setdefault(key, {})
         by_name = {e.name: e for e in executions}
+        seen, self._baseline_sources[key] = self._baseline_sources.get(key, {}), by_name
         for name in [n for n in known if n not in by_name or by_name[n].status.baseline_message]:
             del known[name]
         lookback = check.baseline.lookback_seconds
         step = max(1, lookback // 60)
 
         async def measure(ex: ExecutionInfo) -> float | str:
-            before = by_name.get(ex.spec.previous_execution or "")
+            previous = ex.spec.previous_execution or ""
+            before = by_name.get(previous) or seen.get(previous)
             if before is None:
                 return "the node ran no earlier version of this Job"
             query = build_query(check, job, before)

@@ -1170,8 +1170,9 @@ class JobStatus(ApiModel):
     """The last version that completed a rollout; rollbacks return here."""
     stable_created_until: datetime | None = None
     """The newest creation time among the stable version's executions when its rollout
-    completed: one of them created no later and not failed was validated (docs/design.md
-    §4.2); a node that got the version since (a new node, a revert) is judged on its own."""
+    completed, and since whenever each of them was validated, failed or lost (a restart's, a
+    retry's, a node that joined): one of them created no later and neither failed nor lost
+    was validated (docs/design.md §4.2); one made since is judged on its own."""
     target_nodes: int = Field(default=0, ge=0)
     """Nodes the selector picks."""
     ready_nodes: int = Field(default=0, ge=0)

@@ -247,10 +247,31 @@ def evaluate_validated_before(
 ) -> bool:
     """Whether `ex` (observed `state`) passed its health windows before this pass: its
     stableAt says so, or, with `record` (`PlannerSettings.validation_record`), the Job's
-    record of settled waves does."""
+    record of settled waves does, or it returns a node to the version it ran
+    (`evaluate_returned`)."""
     if ex.status.stable_at is not None:
         return True
-    return record and evaluate_recorded_validation(ex, state, status)
+    return record and (
+        evaluate_recorded_validation(ex, state, status) or evaluate_returned(ex, status)
+    )
+
+
+RETURNING = frozenset({RolloutPhase.ROLLING_BACK, RolloutPhase.ROLLED_BACK, RolloutPhase.ABORTED})
+"""Phases in which every node goes back to the version the rollout started from."""
+
+
+def evaluate_returned(ex: ExecutionInfo, status: JobStatus) -> bool:
+    """Whether `ex` takes a node back to the version its rollout started from: a rollback's,
+    an abort's or a reverted node's. It is the version the node ran, validated, so it is not
+    judged again: with an Execution per node the operator starts that node's own again, with
+    its stableAt; under pod records it is a new pod (docs/design.md §4.2), and judging it
+    again could hold a rollback for ever on a node whose health check fails either version.
+    A node that joined meanwhile takes the same trust (the record cannot tell it apart); past
+    the 100 reverted nodes listed, a reverted one is judged again (the safe side)."""
+    rs = status.rollout
+    if rs is None or rs.from_version is None or ex.spec.job_version != rs.from_version:
+        return False
+    return rs.phase in RETURNING or ex.spec.node_name in rs.reverted_nodes
 
 
 def evaluate_bake_start(job: JobInfo, ex: ExecutionInfo) -> datetime | None:
@@ -980,11 +1001,12 @@ def _significant(old: JobStatus, new: JobStatus) -> bool:
 
 
 def _stable_created_until(before: JobStatus, decision: RolloutDecision) -> datetime | None:
-    """Set when a version becomes stable, kept while it stays so."""
-    if decision.stable_created_until is not None:
+    """Set when a version becomes stable; while it stays so, the newest the engine found
+    settled. Never back: those made until an earlier time were validated then."""
+    if decision.stable_version != before.stable_version:
         return decision.stable_created_until
-    kept = decision.stable_version == before.stable_version
-    return before.stable_created_until if kept else None
+    times = (before.stable_created_until, decision.stable_created_until)
+    return max((t for t in times if t is not None), default=None)
 
 
 def _job_status(

@@ -202,8 +202,9 @@ class RolloutDecision:
     pre_pull: frozenset[str] = frozenset()
     """The nodes that pull V's images now (rollout.prePull): a pull-only pod on each."""
     stable_created_until: datetime | None = None
-    """Set in the pass that makes V stable, or that finds S back on every target after a
-    rollback: the newest creation time among its executions then, all settled
+    """Set in the pass that makes V stable, that finds S back on every target after a
+    rollback, or while V is stable that finds each of its executions settled (a restart's,
+    a retry's, a node that joined): the newest creation time among its executions then
     (`JobStatus.stable_created_until`)."""
 
     @property
@@ -522,11 +523,10 @@ def record_other_versions_validated(
     rs = decision.rollout
     if rs is None or rs.version != ctx.version:
         return decision
-    others = [ex for mine in ctx.on_node.values() for v, ex in mine.items() if v != ctx.version]
-    if not others or not all(map(ctx.progress.settled, others)):
-        return decision
-    until = max(ex.created_at for ex in others)
-    if rs.other_versions_created_until is not None and until <= rs.other_versions_created_until:
+    until = evaluate_settled_until(ctx, lambda v: v != ctx.version)
+    if until is None or (
+        rs.other_versions_created_until is not None and until <= rs.other_versions_created_until
+    ):
         return decision
     decision.rollout = rs.model_copy(update={"other_versions_created_until": until})
     return decision
@@ -540,9 +540,25 @@ def _placed_wave(ctx: RolloutContext, node: str) -> int:
     return ex.spec.rollout_wave if ex is not None else 1
 
 
+def evaluate_settled_until(ctx: RolloutContext, versions: Callable[[int], bool]) -> datetime | None:
+    """The newest creation time among the executions of the `versions` it takes, when each
+    of them is validated, failed or lost; None while any is not (or none exists). What the
+    Job's record of validation may say of them (docs/design.md §4.2): one made no later and
+    neither failed nor lost was validated."""
+    mine = [ex for per in ctx.on_node.values() for v, ex in per.items() if versions(v)]
+    if not mine or not all(map(ctx.progress.settled, mine)):
+        return None
+    return max(ex.created_at for ex in mine)
+
+
 def plan_steady(ctx: RolloutContext) -> RolloutDecision:
+    """V stable: each node keeps it (or what it was reverted to). Once every execution of V
+    is settled, the record covers those made since its rollout (a restart's, a retry's, a
+    node that joined): under pod records they are new pods a new leader would judge again,
+    and a reader would say Validating of for ever."""
     want = {n: ctx.keep_or_revert(n, _placed_wave(ctx, n)) for n in ctx.targets}
-    return RolloutDecision(want, ctx.previous, ctx.stable)
+    until = evaluate_settled_until(ctx, lambda v: v == ctx.version)
+    return RolloutDecision(want, ctx.previous, ctx.stable, stable_created_until=until)
 
 
 def begin_rollout(ctx: RolloutContext) -> tuple[RolloutStatus, list[EventIntent]]:
