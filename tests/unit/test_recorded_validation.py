@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from nodewave.core.execution.record import evaluate_recorded_validation
 from nodewave.core.job.planner import evaluate_returned, evaluate_validated_before
-from nodewave.core.rollout.engine import build_abort_value
+from nodewave.core.rollout.engine import build_abort_value, evaluate_record_time
 from nodewave.core.vocabulary.naming import build_execution_name
 from nodewave.core.vocabulary.snapshot import ExecutionInfo, Snapshot
 from nodewave.models.execution import ObservedState, Transition
@@ -129,28 +129,46 @@ def test_no_stable_version_no_rollout_nothing_is_recorded() -> None:
 
 def test_a_return_to_the_version_a_rollout_started_from_is_not_judged_again() -> None:
     """`planner.evaluate_returned`: a rollback's, an abort's or a reverted node's execution of
-    the version the rollout started from was that node's, validated; under pod records it
-    is a new pod, and judging it again held the rollback of test_prometheus_health.py for
-    ever (the node's error rate failed either version)."""
+    the version the rollout started from, in place of the node's execution of the rollout's
+    version, was that node's, validated; under pod records it is a new pod, and judging it
+    again held the rollback of test_prometheus_health.py for ever (the node's error rate
+    failed either version)."""
+    v2 = build_execution_name("j", 2, "n1")
     rows = [
-        # (phase, version, node, reverted nodes) → returned
-        ((P.ROLLING_BACK, 1, "n1", []), True),
-        ((P.ROLLED_BACK, 1, "n1", []), True),
-        ((P.ABORTED, 1, "n1", []), True),
-        ((P.ROLLING_BACK, 2, "n1", []), False),  # the version that failed
-        ((P.PROGRESSING, 1, "n1", []), False),  # a node that joined: judged
-        ((P.PROGRESSING, 1, "n1", ["n1"]), True),  # reverted
-        ((P.COMPLETED, 1, "n1", ["n1"]), True),
-        ((P.COMPLETED, 1, "n1", ["n2"]), False),
+        # (phase, version, what it replaced, reverted nodes, the spec's version) → returned
+        ((P.ROLLING_BACK, 1, v2, [], 2), True),
+        ((P.ROLLED_BACK, 1, v2, [], 2), True),
+        ((P.ABORTED, 1, v2, [], 2), True),
+        ((P.ROLLING_BACK, 2, None, [], 2), False),  # the version that failed
+        ((P.ROLLED_BACK, 1, None, [], 2), False),  # a node that joined: it replaced nothing
+        ((P.ROLLED_BACK, 1, build_execution_name("j", 1, "n1"), [], 2), False),  # a retry
+        ((P.ROLLING_BACK, 1, v2, [], 1), False),  # the spec set back: 1 is judged as ever
+        ((P.PROGRESSING, 1, v2, [], 2), False),  # not returning
+        ((P.PROGRESSING, 1, v2, ["n1"], 2), True),  # reverted
+        ((P.COMPLETED, 1, v2, ["n1"], 2), True),
+        ((P.COMPLETED, 1, v2, ["n2"], 2), False),
     ]
-    for (rollout_phase, version, name, reverted), expected in rows:
-        status = JobStatus(stable_version=1, rollout=RolloutStatus(
+    for (rollout_phase, version, replaced, reverted, current), expected in rows:
+        status = JobStatus(stable_version=1, current_version=current, rollout=RolloutStatus(
             phase=rollout_phase, version=2, from_version=1, reverted_nodes=reverted))  # fmt: skip
-        ex = execution(name, version)
-        assert evaluate_returned(ex, status) is expected, (rollout_phase, version, reverted)
-        assert evaluate_validated_before(ex, S.RUNNING, status, record=True) is expected
+        ex = execution("n1", version)
+        ex = dataclasses.replace(
+            ex, spec=ex.spec.model_copy(update={"previous_execution": replaced})
+        )
+        row = (rollout_phase, version, replaced, reverted, current)
+        assert evaluate_returned(ex, status) is expected, row
+        assert evaluate_validated_before(ex, S.RUNNING, status, record=True) is expected, row
         assert evaluate_validated_before(ex, S.RUNNING, status, record=False) is False
     assert not evaluate_returned(execution("n1", 1), JobStatus(stable_version=1))
+
+
+def test_the_record_never_says_the_current_second() -> None:
+    """Creation times are whole seconds: one made later in the same second as the newest
+    recorded would be taken for it (`engine.evaluate_record_time`)."""
+    assert evaluate_record_time([at(3), at(5)], at(9.5)) == at(5)
+    assert evaluate_record_time([at(3), at(9)], at(9.5)) == at(8)
+    assert evaluate_record_time([at(3), at(9)], at(10)) == at(9)
+    assert evaluate_record_time([], at(10)) is None
 
 
 # ---- every simulated rollout ----------------------------------------------------------------

@@ -261,15 +261,25 @@ RETURNING = frozenset({RolloutPhase.ROLLING_BACK, RolloutPhase.ROLLED_BACK, Roll
 
 
 def evaluate_returned(ex: ExecutionInfo, status: JobStatus) -> bool:
-    """Whether `ex` takes a node back to the version its rollout started from: a rollback's,
-    an abort's or a reverted node's. It is the version the node ran, validated, so it is not
-    judged again: with an Execution per node the operator starts that node's own again, with
-    its stableAt; under pod records it is a new pod (docs/design.md §4.2), and judging it
-    again could hold a rollback for ever on a node whose health check fails either version.
-    A node that joined meanwhile takes the same trust (the record cannot tell it apart); past
-    the 100 reverted nodes listed, a reverted one is judged again (the safe side)."""
+    """Whether `ex` takes a node back to the version its rollout started from, in place of
+    that node's execution of the rollout's version: a rollback's, an abort's or a reverted
+    node's, while the spec still names that version. It is the version the node ran,
+    validated, so it is not judged again: with an Execution per node the operator starts the
+    node's own again, with its stableAt; under pod records it is a new pod (docs/design.md
+    §4.2), and judging it again could hold a rollback for ever on a node whose health check
+    fails either version. A node that joined (it replaced nothing), a spec set back to the
+    old version (then it is the stable one, judged as ever) and, past the 100 reverted nodes
+    listed, a reverted node are judged as ever (the safe side)."""
     rs = status.rollout
-    if rs is None or rs.from_version is None or ex.spec.job_version != rs.from_version:
+    if (
+        rs is None
+        or rs.version is None
+        or rs.version != status.current_version
+        or ex.spec.job_version != rs.from_version
+    ):
+        return False
+    replaced = build_execution_name(ex.spec.job_name, rs.version, ex.spec.node_name)
+    if ex.spec.previous_execution != replaced:
         return False
     return rs.phase in RETURNING or ex.spec.node_name in rs.reverted_nodes
 

@@ -53,7 +53,7 @@ in tests/unit/test_rollout_transitions.py:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -540,15 +540,27 @@ def _placed_wave(ctx: RolloutContext, node: str) -> int:
     return ex.spec.rollout_wave if ex is not None else 1
 
 
+def evaluate_record_time(created: Iterable[datetime], now: datetime) -> datetime | None:
+    """The time the Job's record of validation may say of executions created at `created`
+    (docs/design.md §4.2): the newest of them, but never the current second or later. The
+    API server stamps creations in whole seconds, so one made after this pass in the same
+    second (this pass's creates, a failure's Execution made now) would be taken for one of
+    them; those of this second are left to a later pass (the record says less, never more)."""
+    newest = max(created, default=None)
+    if newest is None:
+        return None
+    return min(newest, now.replace(microsecond=0) - timedelta(seconds=1))
+
+
 def evaluate_settled_until(ctx: RolloutContext, versions: Callable[[int], bool]) -> datetime | None:
     """The newest creation time among the executions of the `versions` it takes, when each
     of them is validated, failed or lost; None while any is not (or none exists). What the
     Job's record of validation may say of them (docs/design.md §4.2): one made no later and
     neither failed nor lost was validated."""
     mine = [ex for per in ctx.on_node.values() for v, ex in per.items() if versions(v)]
-    if not mine or not all(map(ctx.progress.settled, mine)):
+    if not all(map(ctx.progress.settled, mine)):
         return None
-    return max(ex.created_at for ex in mine)
+    return evaluate_record_time((ex.created_at for ex in mine), ctx.now)
 
 
 def plan_steady(ctx: RolloutContext) -> RolloutDecision:
@@ -709,7 +721,7 @@ def plan_rolling_back(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision
         events.append(EventIntent("Warning", R.ROLLED_BACK, rs.message))
         # Every target's S is settled: those made again by the rollback were validated too
         # (the record, docs/design.md §4.2: a lost one says so in its history).
-        until = max((ex.created_at for ex in back if ex is not None), default=None)
+        until = evaluate_record_time((ex.created_at for ex in back if ex is not None), ctx.now)
     return RolloutDecision(ctx.everyone_back(), rs, ctx.stable, events, stable_created_until=until)
 
 
@@ -797,7 +809,9 @@ def advance(ctx: RolloutContext, rs: RolloutStatus) -> RolloutDecision:
         if not progress.remaining:
             if all(map(progress.settled, progress.moved.values())) and not _bake(ctx, rs, events):
                 stable = _complete(ctx, rs, events)
-                stable_until = max((ex.created_at for ex in progress.moved.values()), default=None)
+                stable_until = evaluate_record_time(
+                    (ex.created_at for ex in progress.moved.values()), ctx.now
+                )
         elif (held := evaluate_wave_gates(ctx, rs, events)) is None:
             newly = _start_next_wave(ctx, rs, events)
         elif held.failure:
@@ -824,7 +838,9 @@ def _record_settled(ctx: RolloutContext, rs: RolloutStatus) -> None:
         return
     created = [ex.created_at for ex in ctx.progress.wave(rs.wave)]
     if created:
-        settled = SettledWave(wave=rs.wave, created_until=max(created))
+        until = evaluate_record_time(created, ctx.now)
+        assert until is not None
+        settled = SettledWave(wave=rs.wave, created_until=until)
         rs.settled_waves = [*rs.settled_waves, settled][-MAX_SETTLED_WAVES:]
 
 
