@@ -308,7 +308,7 @@ def test_an_execution_deleted_and_made_again_waits_for_its_old_pod_without_a_ref
         ex = executions(cluster, namespace, "agent").get(nodes[0])
         pod = pods(cluster, namespace, "agent").get(old["name"])
         return bool(
-            ex and ex["metadata"].get("uid") != old.get("uid", "") and pod
+            ex and (is_pod_record(ex) or ex["metadata"]["uid"] != old["uid"]) and pod
             and pod["metadata"]["uid"] != old_pod["uid"]
             and pod["metadata"]["annotations"]["nodewave.io/incarnation"]
             == ex["spec"]["incarnation"] != first["spec"]["incarnation"]

@@ -836,10 +836,8 @@ def _record_settled(ctx: RolloutContext, rs: RolloutStatus) -> None:
     a wave forgotten is judged again after a leader change, never taken as validated."""
     if rs.wave == 0 or (rs.settled_waves and rs.settled_waves[-1].wave >= rs.wave):
         return
-    created = [ex.created_at for ex in ctx.progress.wave(rs.wave)]
-    if created:
-        until = evaluate_record_time(created, ctx.now)
-        assert until is not None
+    until = evaluate_record_time((ex.created_at for ex in ctx.progress.wave(rs.wave)), ctx.now)
+    if until is not None:
         settled = SettledWave(wave=rs.wave, created_until=until)
         rs.settled_waves = [*rs.settled_waves, settled][-MAX_SETTLED_WAVES:]
 
